@@ -1,0 +1,65 @@
+"""Shared fixtures: real git repositories in temporary folders, real Nix parsing where nix exists."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import git
+import pytest
+
+from tui.core.demo import demo_source
+
+NIX_INSTANTIATE = shutil.which("nix-instantiate")
+requires_nix = pytest.mark.skipif(NIX_INSTANTIATE is None, reason="nix-instantiate is not installed (Debian: nix-bin)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git_config(tmp_path_factory, monkeypatch):
+    """Keep the developer's git configuration (hooks, signing) out of the tests; give them an identity."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n"
+        "[commit]\n\tgpgsign = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    monkeypatch.delenv("GIT_WORK_TREE", raising=False)
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None, source: Path | None = None) -> Path:
+    """A git repository with one commit holding ``files`` (or a copy of ``source``)."""
+    if source is not None:
+        shutil.copytree(source, path)
+    path.mkdir(parents=True, exist_ok=True)
+    for rel, text in (files or {}).items():
+        target = path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    repo = git.Repo.init(path)
+    repo.git.add("-A")
+    repo.git.commit("-m", "initial", "--no-verify")
+    return path
+
+
+@pytest.fixture
+def demo_repo(tmp_path) -> Path:
+    return make_repo(tmp_path / "config", source=demo_source())
+
+
+def nix_parses(path: Path) -> tuple[bool, str]:
+    result = subprocess.run([NIX_INSTANTIATE, "--parse", str(path)], capture_output=True, text=True)
+    return result.returncode == 0, result.stderr
+
+
+def assert_nix_parses(path: Path) -> None:
+    if NIX_INSTANTIATE is None:
+        return
+    ok, err = nix_parses(path)
+    assert ok, f"{path} does not parse: {err}"
+
+
+NIXPKGS_LIB = os.environ.get("NIXPKGS_LIB")

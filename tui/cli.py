@@ -1,0 +1,88 @@
+"""The ``llamaflake`` command: the wizard, and headless subcommands with data on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tui import __version__
+from tui.core.errors import LlamaflakeError
+
+SUBCOMMANDS = ("hosts", "plan", "apply", "detect", "undo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llamaflake",
+        description="Wire the official llama.cpp flake into a flake-based NixOS repository.",
+        epilog="Run `llamaflake [PATH]` for the wizard, or a subcommand for scripts: "
+        + ", ".join(SUBCOMMANDS) + ". Each has --help.",
+    )
+    parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from tui.commands import hosts, plan
+
+    hosts.add_parser(subparsers)
+    plan.add_parsers(subparsers)
+    for optional in ("detect", "undo"):
+        try:
+            module = __import__(f"tui.commands.{optional}", fromlist=["add_parser"])
+        except ImportError:
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def build_wizard_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llamaflake",
+        description="Wire the official llama.cpp flake into a flake-based NixOS repository. "
+        "Without a subcommand, starts the wizard.",
+        epilog="Subcommands for scripts: " + ", ".join(SUBCOMMANDS) + " (each has --help).",
+    )
+    parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
+    parser.add_argument("path", nargs="?", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
+    parser.add_argument("--demo", action="store_true", help="start on a copy of the bundled demo repository")
+    return parser
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    try:
+        from tui.app.main import run as run_app
+    except ImportError:
+        run_app = None
+    if args.demo:
+        from tui.core.demo import make_demo_repo
+
+        path = make_demo_repo()
+        print(f"llamaflake: demo repository copied to {path}", file=sys.stderr)
+    else:
+        path = args.path or Path.cwd()
+    if run_app is None:
+        from tui.commands.hosts import run as run_hosts
+
+        return run_hosts(argparse.Namespace(flake=path, demo=False, json=False))
+    return run_app(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = build_parser().parse_args(argv)
+            return args.run(args)
+        if argv and argv[0] in ("-h", "--help"):
+            build_wizard_parser().print_help()
+            return 0
+        return run_wizard(build_wizard_parser().parse_args(argv))
+    except LlamaflakeError as exc:
+        print(f"llamaflake: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("llamaflake: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

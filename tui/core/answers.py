@@ -1,0 +1,72 @@
+"""The user's answers: what the wizard asks and the command line takes as flags."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tui.core.caches import Cache
+from tui.core.errors import AnswerError
+
+VARIANTS = ("cpu", "cuda", "vulkan", "rocm")
+LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
+
+_CPU_FLAG = re.compile(r"^[a-z0-9_]+$")
+_CUDA_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}[a-z]?$")
+_ROCM_TARGET = re.compile(r"^gfx[0-9a-f]{3,4}$")
+_GIT_REF = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+@dataclass
+class MachineAnswer:
+    """One machine's llama.cpp build."""
+
+    variant: str
+    cpu_flags: list[str] = field(default_factory=list)
+    all_variants: bool = False
+    cuda_capabilities: list[str] = field(default_factory=list)
+    rocm_targets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def validate(self, host: str) -> None:
+        if self.variant not in VARIANTS:
+            raise AnswerError(f"{host}: unknown variant '{self.variant}' (choose one of {', '.join(VARIANTS)}, or none)")
+        for flag in self.cpu_flags:
+            if not _CPU_FLAG.match(flag):
+                raise AnswerError(f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)")
+        for cap in self.cuda_capabilities:
+            if not _CUDA_CAPABILITY.match(cap):
+                raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6)")
+        for target in self.rocm_targets:
+            if not _ROCM_TARGET.match(target):
+                raise AnswerError(f"{host}: malformed ROCm target '{target}' (write it like gfx1100)")
+        if self.all_variants and self.cpu_flags:
+            raise AnswerError(f"{host}: give either CPU flags or all-variants, not both")
+        if self.cuda_capabilities and self.variant != "cuda":
+            raise AnswerError(f"{host}: CUDA capabilities only apply to the cuda variant, not '{self.variant}'")
+        if self.rocm_targets and self.variant != "rocm":
+            raise AnswerError(f"{host}: ROCm targets only apply to the rocm variant, not '{self.variant}'")
+
+
+@dataclass
+class Answers:
+    """Everything that decides the plan. ``None`` means: keep what the repository already has."""
+
+    machines: dict[str, MachineAnswer] = field(default_factory=dict)
+    skip: list[str] = field(default_factory=list)
+    caches: list[Cache] | None = None
+    follows: str | None = None
+    ref: str | None = None
+    cleanup: bool = False
+    module_dir: str | None = None
+
+    def validate(self) -> None:
+        for host, machine in self.machines.items():
+            machine.validate(host)
+        if self.ref is not None and self.ref != "" and not _GIT_REF.match(self.ref):
+            raise AnswerError(f"malformed ref '{self.ref}' (a branch, tag or commit of llama.cpp)")
+
+
+def input_url(ref: str | None) -> str:
+    """The flake URL for an optional pinned ref."""
+    return f"{LLAMA_CPP_URL}/{ref}" if ref else LLAMA_CPP_URL

@@ -1,0 +1,90 @@
+"""Finding what the new set-up supersedes: hand-written llama-cpp overlays and dead binary caches."""
+
+from __future__ import annotations
+
+from tui.core.caches import known_caches
+from tui.core.errors import LlamaflakeError
+from tui.core.nix.edits import Edit, remove_list_item
+from tui.core.nix.flake import Flake, relative_path
+from tui.core.nix.syntax import Node, attrpath_names, relative_path_literal, string_value, unwrap
+
+LLAMA_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages"}
+
+
+def _defines_llama_overlay(tree: Node) -> bool:
+    """A file whose value is an overlay (``final: prev: { llama-cpp... = ...; }``) defining llama-cpp packages."""
+    node = unwrap(tree)
+    depth = 0
+    while node is not None and node.kind == "NODE_LAMBDA" and depth < 3:
+        node = unwrap(node.nodes()[-1])
+        depth += 1
+    if depth < 2 or node is None or node.kind != "NODE_ATTR_SET":
+        return False
+    for child in node.nodes():
+        if child.kind == "NODE_ATTRPATH_VALUE":
+            path = attrpath_names(child.nodes()[0]) or []
+            if path and path[0] in LLAMA_NAMES:
+                return True
+    return False
+
+
+def _list_item_of(node: Node) -> Node | None:
+    """The list element that contains ``node`` (through parentheses and ``import``), if any."""
+    child = node
+    for parent in node.ancestors():
+        if parent.kind == "NODE_LIST":
+            return child
+        if parent.kind not in ("NODE_PAREN", "NODE_APPLY"):
+            return None
+        child = parent
+    return None
+
+
+def cleanup_offers(flake: Flake, module_dir: str):
+    """(offers, edits per file, file removals) for superseded overlays and dead caches."""
+    from tui.core.plan import FileChange, Offer, nix_files
+
+    offers: list[Offer] = []
+    per_file: dict[str, list[Edit]] = {}
+    deletes: list[FileChange] = []
+    files = [rel for rel in nix_files(flake.root) if not rel.startswith(module_dir + "/")]
+    parsed: dict[str, Node] = {}
+    for rel in files:
+        try:
+            parsed[rel] = flake.source_file(rel).tree
+        except LlamaflakeError:
+            continue
+
+    # Hand-written overlays, and the list elements that bring them in.
+    for rel, tree in parsed.items():
+        if rel == "flake.nix" or not _defines_llama_overlay(tree):
+            continue
+        references: list[tuple[str, Node]] = []
+        for other, other_tree in parsed.items():
+            for node in other_tree.walk():
+                if relative_path_literal(node) and relative_path(other, node.text) == rel:
+                    references.append((other, node))
+        items = [(other, _list_item_of(node)) for other, node in references]
+        if any(item is None for _, item in items):
+            offers.append(Offer(f"{rel} defines llama-cpp packages the new module replaces; remove it and its use by hand", [rel]))
+            continue
+        for other, item in items:
+            per_file.setdefault(other, []).append(remove_list_item(flake.source_file(other).source, item))
+        deletes.append(FileChange(rel, flake.source_file(rel).source, None, "superseded llama-cpp overlay", optional=True))
+        offers.append(Offer(f"remove {rel}, a hand-written llama-cpp overlay the new module supersedes", [rel, *[o for o, _ in items]]))
+
+    # Dead caches in substituter and key lists.
+    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    for rel, tree in parsed.items():
+        found = []
+        for node in tree.walk():
+            if node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
+                value = string_value(node)
+                if value is not None and value.rstrip("/") in dead:
+                    found.append(node)
+        if found:
+            for node in found:
+                per_file.setdefault(rel, []).append(remove_list_item(flake.source_file(rel).source, node))
+            offers.append(Offer(f"remove dead binary caches from {rel}", [rel]))
+
+    return offers, per_file, deletes

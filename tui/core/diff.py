@@ -1,0 +1,32 @@
+"""Unified diffs of a plan, as git prints them."""
+
+from __future__ import annotations
+
+import difflib
+
+from tui.core.plan import FileChange, Plan
+
+
+def _lines(data: bytes | None) -> list[str]:
+    if data is None:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines(keepends=True)
+
+
+def file_diff(change: FileChange, context: int = 3) -> str:
+    """The unified diff of one change, with ``a/`` and ``b/`` prefixes and /dev/null for new or removed files."""
+    old_name = "/dev/null" if change.old is None else f"a/{change.path}"
+    new_name = "/dev/null" if change.new is None else f"b/{change.path}"
+    out = [f"diff --git a/{change.path} b/{change.path}\n"]
+    if change.old is None:
+        out.append("new file mode 100644\n")
+    elif change.new is None:
+        out.append("deleted file mode 100644\n")
+    body = list(difflib.unified_diff(_lines(change.old), _lines(change.new), old_name, new_name, n=context))
+    for line in body:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def plan_diff(plan: Plan) -> str:
+    return "".join(file_diff(c) for c in plan.changes)

@@ -1,0 +1,96 @@
+"""Reading back what the wizard wrote before: machine settings and the chosen caches."""
+
+from __future__ import annotations
+
+from tui.core.answers import MachineAnswer
+from tui.core.caches import Cache, cache_for_url
+from tui.core.nix.syntax import Node, attrpath_names, bindings, parse, string_value, unwrap
+
+
+def _strings(node: Node | None) -> list[str]:
+    node = unwrap(node)
+    if node is None or node.kind != "NODE_LIST":
+        return []
+    values = [string_value(item) for item in node.nodes()]
+    return [v for v in values if v is not None]
+
+
+def _settings_attrset(tree: Node) -> Node | None:
+    node = unwrap(tree)
+    if node is not None and node.kind == "NODE_LAMBDA":
+        node = unwrap(node.nodes()[-1])
+    return node if node is not None and node.kind == "NODE_ATTR_SET" else None
+
+
+def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnswer | None:
+    """The ``local.llama-cpp`` settings of a machine file, or None if it has none."""
+    attrset = _settings_attrset(parse(source, path))
+    if attrset is None:
+        return None
+    values: dict[tuple[str, ...], Node | None] = {}
+    found = False
+    for b in bindings(attrset):
+        if not b.path or b.path[:2] != ["local", "llama-cpp"]:
+            continue
+        found = True
+        rest = b.path[2:]
+        if rest:
+            values[tuple(rest)] = b.value
+        else:
+            inner = unwrap(b.value)
+            if inner is not None and inner.kind == "NODE_ATTR_SET":
+                for ib in bindings(inner):
+                    if ib.path:
+                        values[tuple(ib.path)] = ib.value
+    if not found:
+        return None
+    variant = string_value(values.get(("variant",))) or "cpu"
+    all_variants = unwrap(values.get(("cpu", "allVariants")))
+    notes = []
+    for line in source.decode("utf-8", "replace").splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith("# ") and not line.startswith("# llama.cpp settings for the machine"):
+            notes.append(line[2:])
+    return MachineAnswer(
+        variant=variant,
+        cpu_flags=_strings(values.get(("cpu", "flags"))),
+        all_variants=all_variants is not None and all_variants.text == "true",
+        cuda_capabilities=_strings(values.get(("cuda", "capabilities"))),
+        rocm_targets=_strings(values.get(("rocm", "gpuTargets"))),
+        notes=notes,
+    )
+
+
+def read_module_caches(source: bytes, path: str = "<module>") -> list[Cache]:
+    """The caches listed in ``binaryCaches`` of a module the wizard wrote."""
+    tree = parse(source, path)
+    caches: list[Cache] = []
+    for node in tree.walk():
+        if node.kind != "NODE_ATTRPATH_VALUE":
+            continue
+        parts = node.nodes()
+        if not parts or attrpath_names(parts[0]) != ["binaryCaches"]:
+            continue
+        lst = unwrap(parts[1])
+        if lst is None or lst.kind != "NODE_LIST":
+            continue
+        for item in lst.nodes():
+            item = unwrap(item)
+            if item is None or item.kind != "NODE_ATTR_SET":
+                continue
+            fields = {tuple(b.path or []): b.value for b in bindings(item)}
+            url = string_value(fields.get(("url",)))
+            key = string_value(fields.get(("key",)))
+            if not url or not key:
+                continue
+            known = cache_for_url(url)
+            if known is not None and known.key == key:
+                caches.append(known)
+            else:
+                caches.append(
+                    Cache(name=url.split("//")[-1].split("/")[0], url=url, key=key,
+                          variants=tuple(_strings(fields.get(("variants",)))), title=url, provides="your own cache")
+                )
+        break
+    return caches

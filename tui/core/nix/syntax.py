@@ -1,0 +1,275 @@
+"""The one module that parses Nix: a lossless syntax tree with UTF-8 byte ranges.
+
+The parser is rnix (through ``pynix-parser``): it accepts every valid file we measured, including
+nixfmt's trailing commas, and its tree round-trips the source byte for byte. The rest of the engine
+sees only :class:`Node`, so the parser can be swapped here without touching anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tui.core.errors import NixSyntaxError, LlamaflakeError
+
+try:  # pragma: no cover - depends on the platform's wheels
+    import pynix_parser as _rnix
+except ImportError:  # pragma: no cover
+    _rnix = None
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """A node or token of the syntax tree; ``start``/``end`` are byte offsets into ``source``."""
+
+    kind: str
+    start: int
+    end: int
+    source: bytes = field(repr=False)
+    parent: "Node | None" = field(default=None, repr=False)
+    children: list["Node"] = field(default_factory=list, repr=False)
+
+    @property
+    def is_token(self) -> bool:
+        return self.kind.startswith("TOKEN_")
+
+    @property
+    def raw(self) -> bytes:
+        return self.source[self.start : self.end]
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8")
+
+    def nodes(self) -> list["Node"]:
+        """Child nodes, tokens left out."""
+        return [c for c in self.children if not c.is_token]
+
+    def tokens(self) -> list["Node"]:
+        return [c for c in self.children if c.is_token]
+
+    def first(self, kind: str) -> "Node | None":
+        for c in self.children:
+            if c.kind == kind:
+                return c
+        return None
+
+    def walk(self) -> Iterator["Node"]:
+        """This node and every node below it, in source order (tokens included)."""
+        stack = [self]
+        while stack:
+            n = stack.pop()
+            yield n
+            stack.extend(reversed(n.children))
+
+    def descendants(self, kind: str) -> Iterator["Node"]:
+        for n in self.walk():
+            if n.kind == kind and n is not self:
+                yield n
+
+    def ancestors(self) -> Iterator["Node"]:
+        n = self.parent
+        while n is not None:
+            yield n
+            n = n.parent
+
+
+def parser_available() -> bool:
+    return _rnix is not None
+
+
+def _convert(element, source: bytes, parent: Node | None) -> Node:
+    start, end = element.text_range()
+    node = Node(element.kind(), start, end, source, parent)
+    if element.is_node() if hasattr(element, "is_node") else True:
+        inner = element.as_node() if hasattr(element, "as_node") else element
+        node.children = [_convert(child, source, node) for child in inner.children_with_tokens()]
+    return node
+
+
+_ERROR_AT = re.compile(r"at (\d+)\.\.(\d+)")
+_TOKEN_WORDS = {
+    "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','", "DOT": "'.'", "ASSIGN": "'='",
+    "L_BRACE": "'{'", "R_BRACE": "'}'", "L_PAREN": "'('", "R_PAREN": "')'", "L_BRACK": "'['",
+    "R_BRACK": "']'", "STRING_START": "a string", "IDENT": "a name", "REC": "'rec'",
+    "INTERPOL_START": "'${'", "IN": "'in'", "THEN": "'then'", "ELSE": "'else'",
+}
+
+
+def line_column(source: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    before = source[:offset]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return line, column
+
+
+def parse(source: bytes, path: str = "<string>") -> Node:
+    """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
+    if _rnix is None:
+        raise LlamaflakeError(
+            "the Nix parser (pynix-parser) is not available on this platform",
+            hint="llamaflake needs an x86_64 Linux build of pynix-parser",
+        )
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = line_column(source, exc.start)
+        raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
+    try:
+        root = _rnix.parse(text)
+    except ValueError as exc:
+        message = str(exc)
+        first = message.split(";")[0].strip()
+        match = _ERROR_AT.search(first)
+        offset = int(match.group(1)) if match else len(source)
+        line, column = line_column(source, offset)
+        detail = re.sub(r"\s+,", ",", _ERROR_AT.sub("", first)).strip()
+        detail = re.sub(r"TOKEN_([A-Z_]+)", lambda m: _TOKEN_WORDS.get(m.group(1), m.group(1).lower()), detail)
+        raise NixSyntaxError(path, line, column, detail) from None
+    return _convert(root, source, None)
+
+
+def check(source: bytes, path: str = "<string>") -> None:
+    """Raise :class:`NixSyntaxError` if ``source`` does not parse."""
+    parse(source, path)
+
+
+# ---- small helpers over the tree -------------------------------------------------------------
+
+def unwrap(node: Node | None) -> Node | None:
+    """Skip parentheses and the root wrapper."""
+    while node is not None and node.kind in ("NODE_ROOT", "NODE_PAREN"):
+        inner = node.nodes()
+        node = inner[0] if inner else None
+    return node
+
+
+def attrpath_names(attrpath: Node) -> list[str] | None:
+    """The names of an attribute path (``a.b."c"``), or None if a part is dynamic."""
+    names: list[str] = []
+    for part in attrpath.nodes():
+        if part.kind == "NODE_IDENT":
+            names.append(part.text)
+        elif part.kind == "NODE_STRING":
+            value = string_value(part)
+            if value is None:
+                return None
+            names.append(value)
+        else:
+            return None
+    return names
+
+
+def string_value(node: Node | None) -> str | None:
+    """The value of a plain string literal (no interpolation), else None."""
+    node = unwrap(node)
+    if node is None or node.kind != "NODE_STRING":
+        return None
+    parts = []
+    for c in node.children:
+        if c.kind in ("TOKEN_STRING_START", "TOKEN_STRING_END"):
+            continue
+        if c.kind == "TOKEN_STRING_CONTENT":
+            parts.append(c.text)
+        else:
+            return None
+    value = "".join(parts)
+    if node.raw.startswith(b"''"):
+        return _dedent_indented(value)
+    return value.replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _dedent_indented(value: str) -> str:
+    lines = value.split("\n")
+    if lines and lines[0].strip() == "":
+        lines = lines[1:]
+    indents = [len(line) - len(line.lstrip(" ")) for line in lines if line.strip()]
+    cut = min(indents) if indents else 0
+    return "\n".join(line[cut:] for line in lines)
+
+
+@dataclass(slots=True)
+class Binding:
+    """``path = value;`` inside an attribute set or let block."""
+
+    node: Node
+    path: list[str] | None
+    value: Node | None
+
+
+def bindings(attrset: Node) -> list[Binding]:
+    """The ``path = value;`` entries of an attribute set or let block (``inherit`` left out)."""
+    result = []
+    for child in attrset.nodes():
+        if child.kind == "NODE_ATTRPATH_VALUE":
+            parts = child.nodes()
+            path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
+            value = parts[1] if len(parts) > 1 else None
+            result.append(Binding(child, path, value))
+    return result
+
+
+def inherited_names(attrset: Node) -> list[tuple[str, Node]]:
+    """Names brought in by ``inherit`` / ``inherit (x)`` entries, with their inherit node."""
+    names = []
+    for child in attrset.nodes():
+        if child.kind == "NODE_INHERIT":
+            for ident in child.nodes():
+                if ident.kind == "NODE_IDENT":
+                    names.append((ident.text, child))
+                elif ident.kind == "NODE_STRING":
+                    value = string_value(ident)
+                    if value is not None:
+                        names.append((value, child))
+    return names
+
+
+def select_path(node: Node | None) -> list[str] | None:
+    """``a.b.c`` as ["a", "b", "c"] for an identifier or a select expression, else None."""
+    node = unwrap(node)
+    if node is None:
+        return None
+    if node.kind == "NODE_IDENT":
+        return [node.text]
+    if node.kind == "NODE_SELECT":
+        parts = node.nodes()
+        if len(parts) < 2 or parts[1].kind != "NODE_ATTRPATH":
+            return None
+        head = select_path(parts[0])
+        tail = attrpath_names(parts[1])
+        if head is None or tail is None:
+            return None
+        return head + tail
+    return None
+
+
+def list_items(node: Node) -> list[Node]:
+    return node.nodes()
+
+
+def indent_of(source: bytes, offset: int) -> bytes:
+    """The leading whitespace of the line that holds ``offset``."""
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    end = line_start
+    while end < len(source) and source[end : end + 1] in (b" ", b"\t"):
+        end += 1
+    return source[line_start:end]
+
+
+def starts_line(source: bytes, offset: int) -> bool:
+    """True if only whitespace stands between the line start and ``offset``."""
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    return source[line_start:offset].strip() == b""
+
+
+def relative_path_literal(node: Node | None) -> str | None:
+    """The text of a relative path literal without interpolation (``./a/b.nix``), else None."""
+    node = unwrap(node)
+    if node is None or node.kind != "NODE_PATH_REL":
+        return None
+    if any(c.kind == "NODE_INTERPOL" for c in node.children):
+        return None
+    return node.text

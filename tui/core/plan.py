@@ -1,0 +1,379 @@
+"""From answers to a plan: the list of file changes, each with its old and new text and a reason."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.core import ggml
+from tui.core.answers import Answers, MachineAnswer, input_url
+from tui.core.caches import Cache, known_caches
+from tui.core.errors import AnswerError, LlamaflakeError
+from tui.core.nix.edits import Edit, append_to_list, apply_edits
+from tui.core.nix import inputs as input_edits
+from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
+from tui.core.nix.settings import read_machine_settings, read_module_caches
+from tui.core.nix.syntax import Node, parse, relative_path_literal, string_value, unwrap
+from tui.core.render import MODULE_MARKER, render_machine, render_module
+
+
+@dataclass
+class FileChange:
+    """One file's change: ``old`` is None for a new file, ``new`` is None for a removal."""
+
+    path: str
+    old: bytes | None
+    new: bytes | None
+    reason: str
+    optional: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.old is None:
+            return "create"
+        if self.new is None:
+            return "delete"
+        return "modify"
+
+
+@dataclass
+class Refusal:
+    """A machine the engine will not wire itself, with the reason and what to paste by hand."""
+
+    host: str
+    reason: str
+    snippet: str
+    file: str | None = None
+
+
+@dataclass
+class Offer:
+    """A clean-up the wizard proposes and applies only when accepted."""
+
+    title: str
+    paths: list[str]
+
+
+@dataclass
+class Plan:
+    flake: Flake
+    changes: list[FileChange]
+    machines: dict[str, MachineAnswer]
+    caches: list[Cache]
+    input_name: str
+    follows: str | None
+    module_dir: str
+    refusals: list[Refusal] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def change(self, path: str) -> FileChange | None:
+        return next((c for c in self.changes if c.path == path), None)
+
+
+SKIP_DIRS = {".git", "result", "node_modules", ".direnv", ".venv"}
+
+
+def nix_files(root: Path, limit: int = 5000) -> list[str]:
+    """The ``.nix`` files of the repository, relative to the root, in a stable order."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".nix"):
+                found.append(Path(dirpath, name).relative_to(root).as_posix())
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def existing_module_dir(flake: Flake) -> str | None:
+    """The folder of a module this wizard wrote before, if there is one."""
+    for rel in nix_files(flake.root):
+        if rel.endswith("llama-cpp/default.nix"):
+            try:
+                head = (flake.root / rel).read_bytes()[:2048]
+            except OSError:
+                continue
+            if MODULE_MARKER.encode() in head:
+                return rel[: -len("/default.nix")]
+    return None
+
+
+def choose_module_dir(flake: Flake, answer: str | None) -> str:
+    if answer:
+        rel = relative_path("flake.nix", "./" + answer.strip("/")) if not answer.startswith(".") else relative_path("flake.nix", answer)
+        if not rel or rel == ".":
+            raise AnswerError(f"module folder '{answer}' must be a folder inside the repository")
+        return rel
+    existing = existing_module_dir(flake)
+    if existing:
+        return existing
+    for candidate in ("nixos", "modules/nixos", "modules", "hosts/common", "common"):
+        if (flake.root / candidate).is_dir():
+            return f"{candidate}/llama-cpp"
+    return "llama-cpp"
+
+
+def choose_input_name(flake: Flake) -> str:
+    existing = flake.llama_input()
+    if existing:
+        return existing.name
+    for name in ("llama-cpp", "llama-cpp-flake", "llamacpp"):
+        if flake.input(name) is None:
+            return name
+    raise AnswerError("every name the wizard would give the llama.cpp input is taken")
+
+
+def choose_follows(flake: Flake, answer: str | None) -> str | None:
+    if answer == "":
+        return None
+    if answer is not None:
+        if flake.input(answer) is None:
+            names = ", ".join(flake.nixpkgs_inputs()) or "none"
+            raise AnswerError(f"there is no input '{answer}' to follow (nixpkgs inputs: {names})")
+        return answer
+    existing = flake.llama_input()
+    if existing and "nixpkgs" in existing.follows:
+        return existing.follows["nixpkgs"]
+    if flake.input("nixpkgs"):
+        return "nixpkgs"
+    candidates = flake.nixpkgs_inputs()
+    return candidates[0] if candidates else None
+
+
+class _Edits:
+    """Edits gathered per file, applied together."""
+
+    def __init__(self, flake: Flake) -> None:
+        self.flake = flake
+        self.by_file: dict[str, list[Edit]] = {}
+        self.reasons: dict[str, list[str]] = {}
+
+    def add(self, rel: str, edit: Edit, reason: str) -> None:
+        self.by_file.setdefault(rel, []).append(edit)
+        self.reasons.setdefault(rel, [])
+        if reason not in self.reasons[rel]:
+            self.reasons[rel].append(reason)
+
+    def changes(self) -> list[FileChange]:
+        result = []
+        for rel, edits in self.by_file.items():
+            source = self.flake.source_file(rel).source
+            new = apply_edits(source, edits)
+            if new != source:
+                parse(new, rel)  # an edit must never leave a file that does not parse
+                result.append(FileChange(rel, source, new, "; ".join(self.reasons[rel])))
+        return result
+
+
+def make_plan(flake: Flake, answers: Answers) -> Plan:
+    """Decide every change for ``answers``; nothing is written."""
+    answers.validate()
+    for name in list(answers.machines) + answers.skip:
+        if flake.host(name) is None:
+            known = ", ".join(h.name for h in flake.hosts) or "none found"
+            raise AnswerError(f"unknown host '{name}' (hosts: {known})")
+    for name, machine in answers.machines.items():
+        host = flake.host(name)
+        if machine.variant == "rocm" and host.system and host.system != "x86_64-linux":
+            raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
+
+    input_name = choose_input_name(flake)
+    follows = choose_follows(flake, answers.follows)
+    module_dir = choose_module_dir(flake, answers.module_dir)
+    module_path = f"{module_dir}/default.nix"
+    edits = _Edits(flake)
+    changes: list[FileChange] = []
+    notes: list[str] = []
+    refusals: list[Refusal] = []
+
+    # Machines: what each one ends up with (new answers, or what is already in the repository).
+    machines: dict[str, MachineAnswer] = {}
+    existing: dict[str, MachineAnswer] = {}
+    for host in flake.hosts:
+        rel = machine_path(module_dir, host.name)
+        if (flake.root / rel).is_file():
+            source = flake.source_file(rel).source
+            settings = read_machine_settings(source, rel)
+            if settings is not None:
+                existing[host.name] = settings
+    for host in flake.hosts:
+        if host.name in answers.skip:
+            continue
+        answer = answers.machines.get(host.name)
+        if answer is None:
+            if host.name in existing:
+                machines[host.name] = existing[host.name]
+            continue
+        machines[host.name] = complete_answer(answer, existing.get(host.name))
+
+    # The input.
+    any_machine = bool(machines)
+    llama = flake.llama_input()
+    if any_machine:
+        for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref), follows, answers.ref):
+            edits.add(rel, edit, reason)
+
+    # The module and the caches.
+    old_module = _read(flake, module_path)
+    if answers.caches is not None:
+        caches = answers.caches
+    elif old_module is not None:
+        caches = read_module_caches(old_module, module_path)
+    else:
+        caches = []
+    if any_machine:
+        new_module = render_module(input_name, caches)
+        if new_module != old_module:
+            reason = "the NixOS module that builds llama.cpp from the flake" if old_module is None else "regenerated module"
+            changes.append(FileChange(module_path, old_module, new_module, reason))
+
+    # Each machine's settings, attached with one line.
+    for host in flake.hosts:
+        if host.name not in machines:
+            continue
+        answer = machines[host.name]
+        rel = machine_path(module_dir, host.name)
+        module_import = nix_path_literal(rel, module_path)
+        new = render_machine(host.name, answer, module_import)
+        old = _read(flake, rel)
+        if new != old:
+            changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
+        if not is_attached(flake, host, rel):
+            attach_line(flake, host, rel, edits, refusals)
+        if host.inputs_in_modules is False:
+            notes.append(
+                f"{host.name}: `inputs` does not reach its modules; the module reads the flake from "
+                f"local.llama-cpp.flake, which {rel} must then set"
+            )
+
+    from tui.core.cleanup import cleanup_offers  # the clean-up finder builds on the plan
+
+    offers, cleanup_edits, removals = cleanup_offers(flake, module_dir)
+    if answers.cleanup:
+        for rel, file_edits in cleanup_edits.items():
+            for edit in file_edits:
+                edits.add(rel, edit, "remove what the new set-up supersedes")
+        changes.extend(removals)
+        offers = []
+    changes = edits.changes() + changes
+    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
+    if llama is not None and llama.name != "llama-cpp":
+        plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
+    return plan
+
+
+def machine_path(module_dir: str, host: str) -> str:
+    return f"{module_dir}/machines/{host}.nix"
+
+
+def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> MachineAnswer:
+    """Fill in what the answer leaves open: CPU flags from before, else the portable all-variants build."""
+    flags = ggml.filter_flags(answer.cpu_flags)
+    result = MachineAnswer(
+        variant=answer.variant,
+        cpu_flags=flags,
+        all_variants=answer.all_variants,
+        cuda_capabilities=list(dict.fromkeys(answer.cuda_capabilities)),
+        rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
+        notes=list(answer.notes),
+    )
+    if not answer.cpu_flags and not answer.all_variants:
+        if previous is not None and (previous.cpu_flags or previous.all_variants):
+            result.cpu_flags = previous.cpu_flags
+            result.all_variants = previous.all_variants
+        else:
+            result.all_variants = True
+    if not result.notes and previous is not None:
+        result.notes = previous.notes
+    if not result.cuda_capabilities and previous is not None and previous.variant == answer.variant == "cuda":
+        result.cuda_capabilities = previous.cuda_capabilities
+    if not result.rocm_targets and previous is not None and previous.variant == answer.variant == "rocm":
+        result.rocm_targets = previous.rocm_targets
+    return result
+
+
+def describe(answer: MachineAnswer) -> str:
+    parts = [answer.variant]
+    if answer.all_variants:
+        parts.append("all CPU variants")
+    elif answer.cpu_flags:
+        options = [o.removeprefix("GGML_") for o, on in ggml.ggml_options(answer.cpu_flags).items() if on]
+        parts.append("CPU " + " ".join(options))
+    if answer.cuda_capabilities:
+        parts.append("CUDA " + " ".join(answer.cuda_capabilities))
+    if answer.rocm_targets:
+        parts.append("ROCm " + " ".join(answer.rocm_targets))
+    return ", ".join(parts)
+
+
+def _read(flake: Flake, rel: str) -> bytes | None:
+    path = flake.root / rel
+    if not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LlamaflakeError(f"{rel}: cannot read: {exc.strerror or exc}") from None
+
+
+def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
+    """Whether the machine's settings file is already imported by the host."""
+    if machine_rel in host.module_files:
+        return True
+    for rel in [host.file, *host.module_files]:
+        try:
+            file = flake.source_file(rel)
+        except LlamaflakeError:
+            continue
+        for node in file.tree.walk():
+            if relative_path_literal(node) and relative_path(rel, node.text) == machine_rel:
+                if rel != host.file or _inside(node, host.attach.node if host.attach else None):
+                    return True
+    return False
+
+
+def _inside(node: Node, container: Node | None) -> bool:
+    return container is not None and container.start <= node.start and node.end <= container.end
+
+
+def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refusals: list[Refusal]) -> None:
+    if not host.can_wire:
+        literal = nix_path_literal(host.module_files[0] if host.module_files else "flake.nix", machine_rel)
+        refusals.append(
+            Refusal(
+                host.name,
+                host.refusal or "the engine found no place to add the import",
+                f"imports = [ {literal} ];",
+                host.module_files[0] if host.module_files else host.file,
+            )
+        )
+        return
+    attach = host.attach
+    file = flake.source_file(attach.file)
+    literal = nix_path_literal(attach.file, machine_rel).encode()
+    if attach.kind in ("modules-list", "imports-list"):
+        edits.add(attach.file, append_to_list(file.source, attach.node, literal), f"attach llama.cpp settings to {host.name}")
+    else:  # pragma: no cover - layouts added by the engine's host finder
+        raise LlamaflakeError(f"{host.name}: unknown way to attach ({attach.kind})")
+
+
+def plan_summary(plan: Plan) -> list[str]:
+    lines = []
+    for c in plan.changes:
+        lines.append(f"{c.kind:7} {c.path}: {c.reason}")
+    return lines
+
+
+def known_cache_names() -> list[str]:
+    return [c.name for c in known_caches() if c.usable]
+
+
+def _string_of(node: Node | None) -> str | None:
+    return string_value(unwrap(node))
