@@ -1,0 +1,79 @@
+"""What is known about a machine's hardware, wherever it came from, and the build it should get."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tui.core.answers import MachineAnswer
+
+
+@dataclass
+class CpuInfo:
+    vendor: str | None
+    model: str | None
+    arch: str  # "x86_64", "aarch64", ...
+    cores: int | None
+    flags: list[str]  # the kernel's /proc/cpuinfo names
+    ggml_options: dict[str, bool] = field(default_factory=dict)
+    x86_64_level: int | None = None
+
+
+@dataclass
+class GpuInfo:
+    vendor: str  # "nvidia", "amd", "intel" or another name
+    name: str | None = None
+    memory_mib: int | None = None
+    compute_capability: str | None = None  # NVIDIA, "8.6"
+    driver: str | None = None
+    driver_version: str | None = None
+    integrated: bool | None = None
+    rocm_target: str | None = None  # AMD, "gfx1103"
+    pci_id: str | None = None  # "10de:25a0"
+
+
+@dataclass
+class Hint:
+    """A clue from the machine's own configuration, with the file and line it came from."""
+
+    text: str
+    file: str
+    line: int
+
+
+@dataclass
+class HardwareReport:
+    source: str  # "detected", "report", "facter", "ssh", "hints"
+    hostname: str | None = None
+    system: str | None = None  # "x86_64-linux"
+    cpu: CpuInfo | None = None
+    gpus: list[GpuInfo] = field(default_factory=list)
+    vulkan_driver: bool | None = None
+    hints: list[Hint] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Recommendation:
+    variant: str
+    cpu_flags: list[str] = field(default_factory=list)
+    all_variants: bool = False
+    cuda_capabilities: list[str] = field(default_factory=list)
+    rocm_targets: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    confidence: str = "none"  # "detected", "report", "hints" or "none"
+
+    def to_answer(self) -> MachineAnswer:
+        return MachineAnswer(
+            variant=self.variant,
+            cpu_flags=list(self.cpu_flags),
+            all_variants=self.all_variants,
+            cuda_capabilities=list(self.cuda_capabilities),
+            rocm_targets=list(self.rocm_targets),
+            notes=list(self.reasons),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
