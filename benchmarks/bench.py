@@ -1,0 +1,111 @@
+"""Benchmarks against the brief's targets; prints a table.
+
+- detect: median wall time of `llamaflake detect --json` (target < 150 ms)
+- plan: load + plan on synthetic repositories of 1, 10, 100 and 500 machines (target < 2 s at 500)
+- first screen: process start to the wizard's first screen (target < 0.5 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def synthetic_repo(folder: Path, machines: int) -> Path:
+    """A flake with ``machines`` literal nixosSystem hosts, each with its own module file."""
+    hosts = []
+    for i in range(machines):
+        name = f"host{i:03d}"
+        hosts.append(
+            f"""      # machine {i}
+      {name} = nixpkgs.lib.nixosSystem {{
+        specialArgs = {{ inherit inputs; }};
+        modules = [
+          ./common
+          ./hosts/{name}.nix
+        ];
+      }};
+"""
+        )
+        host_file = folder / "hosts" / f"{name}.nix"
+        host_file.parent.mkdir(parents=True, exist_ok=True)
+        host_file.write_text(
+            f'{{ lib, ... }}: {{\n  networking.hostName = "{name}";\n  nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";\n}}\n'
+        )
+    (folder / "common").mkdir(exist_ok=True)
+    (folder / "common" / "default.nix").write_text("{ ... }: { time.timeZone = \"UTC\"; }\n")
+    (folder / "flake.nix").write_text(
+        "{\n  inputs = {\n    nixpkgs.url = \"github:nixos/nixpkgs/nixos-unstable\";\n  };\n\n"
+        "  outputs = { self, nixpkgs, ... }@inputs: {\n    nixosConfigurations = {\n"
+        + "".join(hosts)
+        + "    };\n  };\n}\n"
+    )
+    return folder
+
+
+def time_plan(machines: int, runs: int = 3) -> float:
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.nix.flake import load_flake
+    from tui.core.plan import make_plan
+
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = synthetic_repo(Path(tmp), machines)
+        for _ in range(runs):
+            start = time.perf_counter()
+            flake = load_flake(repo)
+            answers = Answers(machines={h.name: MachineAnswer("cpu", cpu_flags=["avx2", "fma"]) for h in flake.hosts})
+            plan = make_plan(flake, answers)
+            times.append(time.perf_counter() - start)
+            assert len(plan.changes) == machines + 2, len(plan.changes)
+    return statistics.median(times)
+
+
+def time_command(argv: list[str], runs: int = 15) -> float | None:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = subprocess.run(argv, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+        if result.returncode != 0:
+            return None
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    args = parser.parse_args()
+    runs = 5 if args.quick else 15
+    rows: list[tuple[str, str, str]] = []
+
+    detect = time_command([sys.executable, "-m", "tui", "detect", "--json"], runs)
+    rows.append(("detect --json (median)", "n/a" if detect is None else f"{detect * 1000:.0f} ms", "< 150 ms"))
+    for machines in (1, 10, 100, 500):
+        seconds = time_plan(machines, runs=1 if args.quick else 3)
+        rows.append((f"plan, {machines} machines (median)", f"{seconds * 1000:.0f} ms", "< 2000 ms" if machines == 500 else ""))
+    first = ROOT / "benchmarks" / "first_screen.py"
+    if first.exists():
+        result = subprocess.run([sys.executable, str(first)], capture_output=True, text=True, cwd=ROOT)
+        value = result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else "n/a"
+        rows.append(("first screen (median)", value, "< 500 ms"))
+    else:
+        rows.append(("first screen", "n/a", "< 500 ms"))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'result':>10}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>10}  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
