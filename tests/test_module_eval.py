@@ -71,6 +71,18 @@ def test_cuda_machine(applied):
     assert result["graphics"] is True
 
 
+def test_cpu_machine_with_exact_flags(demo_repo):
+    answers = Answers(machines={"boron": MachineAnswer("cpu", cpu_flags=["sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f"])})
+    apply_plan(make_plan(load_flake(demo_repo), answers), commit=False)
+    result = evaluate(demo_repo / "nixos/llama-cpp/machines/boron.nix")
+    assert result["packageName"] == "llama-cpp-blas"
+    assert "-DGGML_AVX2:BOOL=TRUE" in result["cmakeFlags"]
+    # One of the five AVX-512 flags is not enough for GGML_AVX512.
+    assert "-DGGML_AVX512:BOOL=FALSE" in result["cmakeFlags"]
+    assert result["graphics"] is False
+    assert result["substituters"] == []
+
+
 def test_nixpkgs_style_override_is_translated(applied):
     result = evaluate(applied / "carbon.nix")
     assert result["nixpkgsStyleOverride"] == {"useCuda": True, "useVulkan": False}

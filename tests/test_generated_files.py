@@ -1,0 +1,70 @@
+"""The generated files for each variant: what they say, and that they parse."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.core.answers import MachineAnswer
+from tui.core.caches import cache_by_name
+from tui.core.nix.settings import read_machine_settings, read_module_caches
+from tui.core.nix.syntax import parse
+from tui.core.render import render_machine, render_module
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (MachineAnswer("cpu", cpu_flags=["sse4_2", "avx", "avx2"]), ['variant = "cpu";', '"avx2"']),
+        (MachineAnswer("cpu", all_variants=True), ["cpu.allVariants = true;"]),
+        (MachineAnswer("cuda", all_variants=True, cuda_capabilities=["8.6", "8.9"]), ['cuda.capabilities = [ "8.6" "8.9" ];']),
+        (MachineAnswer("vulkan", cpu_flags=["avx2"]), ['variant = "vulkan";']),
+        (MachineAnswer("rocm", all_variants=True, rocm_targets=["gfx1100"]), ['rocm.gpuTargets = [ "gfx1100" ];']),
+        (MachineAnswer("cpu"), ["cpu.flags = [ ];"]),
+    ],
+)
+def test_machine_file_per_variant_parses_and_reads_back(answer, expected):
+    text = render_machine("alpha", answer, "../default.nix")
+    parse(text)
+    decoded = text.decode()
+    for fragment in expected:
+        assert fragment in decoded
+    back = read_machine_settings(text)
+    assert back.variant == answer.variant
+    assert back.cpu_flags == answer.cpu_flags
+    assert back.all_variants == answer.all_variants
+    assert back.cuda_capabilities == answer.cuda_capabilities
+    assert back.rocm_targets == answer.rocm_targets
+
+
+def test_machine_file_keeps_notes_as_comments():
+    answer = MachineAnswer("cuda", notes=["NVIDIA RTX 3050 Ti, compute capability 8.6"], cuda_capabilities=["8.6"], all_variants=True)
+    text = render_machine("carbon", answer, "../default.nix")
+    assert b"# NVIDIA RTX 3050 Ti, compute capability 8.6\n" in text
+    assert read_machine_settings(text).notes == ["NVIDIA RTX 3050 Ti, compute capability 8.6"]
+
+
+@pytest.mark.parametrize("caches", [[], ["nixos-cuda"], ["nixos-cuda", "flox", "nix-community"]])
+def test_module_parses_with_any_caches_and_reads_them_back(caches):
+    chosen = [cache_by_name(name) for name in caches]
+    text = render_module("llama-cpp", chosen)
+    parse(text)
+    assert [c.name for c in read_module_caches(text)] == caches
+    decoded = text.decode()
+    code = "\n".join(line.split("#")[0] for line in decoded.splitlines())
+    assert "-march=native" not in code
+    assert 'lib.cmakeBool "GGML_NATIVE" false' in code
+    assert "import inputs.nixpkgs" not in code and "import nixpkgs" not in code
+    assert "options.local.llama-cpp" in code and "config = lib.mkIf cfg.enable" in code
+
+
+def test_module_keeps_options_and_config_apart():
+    tree = parse(render_module("llama-cpp", []))
+    from tui.core.nix.syntax import bindings, unwrap
+
+    body = unwrap(tree)
+    while body.kind == "NODE_LAMBDA":
+        body = unwrap(body.nodes()[-1])
+    if body.kind == "NODE_LET_IN":
+        body = unwrap(body.nodes()[-1])
+    top = sorted({b.path[0] for b in bindings(body)})
+    assert top == ["config", "options"]
