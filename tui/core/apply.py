@@ -154,6 +154,8 @@ def prepare_apply(
         repo = gitrepo.init_repo(root)
         findings.append(Finding("note", "initialised",
                                 f"made {root} a git repository and committed its files as they were"))
+    # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
+    index = gitrepo.IndexSnapshot(repo) if repo is not None else None
     lock_paths = [LOCK_FILE] if evaluate else []
     created = [c.path for c in plan.changes if c.old is None]
     if evaluate and not (root / LOCK_FILE).exists():
@@ -167,7 +169,6 @@ def prepare_apply(
         raise PreflightError(findings)
 
     snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
-    index = gitrepo.IndexSnapshot(repo) if repo is not None else None
     write_changes(root, plan.changes, snapshot)
     try:
         prefix = gitrepo.repo_prefix(repo, root) if repo is not None else ""
