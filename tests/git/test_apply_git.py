@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ import pytest
 
 from tui.cli import main
 from tui.core.apply import CommitRejected, PreflightError, ValidationError, apply_plan, commit_message
-from tui.core.errors import RepositoryError
 from tui.core.preflight import preflight
 from tui.core.validate import Check
 from tui.core.write import WriteError
@@ -203,8 +203,6 @@ def test_dirty_target_file_is_refused_unless_allowed(demo_repo):
 
 
 def test_not_a_repository_is_refused_and_init_makes_one(tmp_path, demo_repo):
-    import shutil
-
     plain = tmp_path / "plain"
     shutil.copytree(demo_repo, plain, ignore=shutil.ignore_patterns(".git"))
     plan = demo_plan(plain)
@@ -228,8 +226,6 @@ def test_flake_in_a_subfolder_commits_repository_relative_paths(tmp_path):
     from tui.core.demo import demo_source
 
     root = make_repo(tmp_path / "dotfiles", {"README.md": "dotfiles\n"})
-    import shutil
-
     shutil.copytree(demo_source(), root / "nixos-config")
     repo = git.Repo(root)
     repo.git.add("-A")
@@ -322,3 +318,47 @@ def test_cli_apply_json_reports_commit_and_checks(demo_repo, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["commit"] == git.Repo(demo_repo).head.commit.hexsha
     assert {c["status"] for c in data["checks"]} <= {"ok", "not checked"}
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
+def test_commit_signing_configured_in_the_repository_is_honoured(demo_repo, tmp_path):
+    key = tmp_path / "signing-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    repo = git.Repo(demo_repo)
+    with repo.config_writer() as config:
+        config.set_value("commit", "gpgsign", "true")
+        config.set_value("gpg", "format", "ssh")
+        config.set_value("user", "signingkey", f"{key}.pub")
+    apply_plan(demo_plan(demo_repo))
+    assert "-----BEGIN SSH SIGNATURE-----" in repo.git.cat_file("commit", "HEAD")
+
+
+class FakeTerminal:
+    """Standard input of a terminal where the user types ``replies`` in turn."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.replies.pop(0) + "\n"
+
+
+def test_cli_apply_on_a_terminal_retries_a_rejected_commit_when_asked(demo_repo, capsys, monkeypatch):
+    write_hook(demo_repo, "pre-commit", 'test -e .git/seen || { touch .git/seen; echo "first try fails" >&2; exit 1; }\n')
+    monkeypatch.setattr(sys, "stdin", FakeTerminal("r"))
+    assert main(["apply", "--flake", str(demo_repo), *PLAN_ARGS]) == 0
+    assert "first try fails" in capsys.readouterr().err
+    assert "Generated-by: llamaflake" in git.Repo(demo_repo).head.commit.message
+
+
+def test_cli_apply_on_a_terminal_aborts_a_rejected_commit_when_asked(demo_repo, capsys, monkeypatch):
+    write_hook(demo_repo, "pre-commit", 'echo "always fails" >&2\nexit 1\n')
+    before = repo_state(demo_repo)
+    monkeypatch.setattr(sys, "stdin", FakeTerminal("r", "a"))
+    assert main(["apply", "--flake", str(demo_repo), *PLAN_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert err.count("always fails") == 2 and "aborted" in err
+    assert repo_state(demo_repo).differences(before) == []

@@ -98,7 +98,7 @@ def run_apply(args: argparse.Namespace) -> int:
     if plan.is_empty:
         say("llamaflake: nothing to change")
         if args.json:
-            print_json({"changed": [], "commit": None, "checks": []})
+            print_json({"changed": [], "commit": None, "findings": [], "checks": []})
         return 0
     interactive = sys.stdin.isatty()
     if not args.yes:
@@ -125,6 +125,7 @@ def run_apply(args: argparse.Namespace) -> int:
         print_json({
             "changed": result.paths,
             "commit": result.commit,
+            "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
             "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
         })
     else:
@@ -132,6 +133,8 @@ def run_apply(args: argparse.Namespace) -> int:
             say(f"llamaflake: wrote {path}")
         if result.commit:
             say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
+        elif any(f.code == "not-a-repository" for f in result.findings):
+            say("llamaflake: not committed: the flake is in no git repository")
         else:
             say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
     return 0

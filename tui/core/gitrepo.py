@@ -35,9 +35,9 @@ class CommitRejected(RepositoryError):
         self.pending = None  # set by the caller that can retry or abort
         text = "\n".join("  " + line for line in output.rstrip().splitlines()) or "  (no output)"
         if restored:
-            hint = "every file and the index are back as they were; fix what the hook reports and run again"
+            hint = "every file and the index are back as they were; fix what it reports (a hook, signing) and run again"
         else:
-            hint = "the files are written and not committed; fix what the hook reports, then retry or abort"
+            hint = "the files are written and not committed; fix what it reports (a hook, signing), then retry or abort"
         super().__init__(f"git commit failed, nothing was committed:\n{text}", hint=hint)
 
 
