@@ -45,7 +45,7 @@ def repo_state(path: Path) -> RepoState:
     return RepoState(files, index, repo.git.diff("--cached"), repo.git.ls_files("-s"), repo.head.commit.hexsha)
 
 
-def demo_plan(root: Path, **machines: MachineAnswer) -> Plan:
+def demo_plan(root: Path, cleanup: bool = False, **machines: MachineAnswer) -> Plan:
     """A real plan for the demo repository: by default carbon on CUDA and boron on CPU, with one cache."""
     answers = Answers(
         machines=machines or {
@@ -53,6 +53,7 @@ def demo_plan(root: Path, **machines: MachineAnswer) -> Plan:
             "boron": MachineAnswer("cpu", cpu_flags=["sse4_2", "avx", "avx2", "fma", "f16c"]),
         },
         caches=[cache_by_name("nixos-cuda")],
+        cleanup=cleanup,
     )
     return make_plan(load_flake(root), answers)
 

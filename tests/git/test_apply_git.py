@@ -362,3 +362,17 @@ def test_cli_apply_on_a_terminal_aborts_a_rejected_commit_when_asked(demo_repo, 
     err = capsys.readouterr().err
     assert err.count("always fails") == 2 and "aborted" in err
     assert repo_state(demo_repo).differences(before) == []
+
+
+def test_permission_bits_of_an_edited_file_are_kept(demo_repo):
+    (demo_repo / "flake.nix").chmod(0o600)
+    apply_plan(demo_plan(demo_repo))
+    assert (demo_repo / "flake.nix").stat().st_mode & 0o777 == 0o600
+
+
+def test_staged_change_in_a_target_file_is_refused(demo_repo):
+    flake = demo_repo / "flake.nix"
+    flake.write_text(flake.read_text() + "# staged edit\n")
+    git.Repo(demo_repo).git.add("flake.nix")
+    with pytest.raises(PreflightError, match=r"flake.nix \(staged changes\)"):
+        apply_plan(demo_plan(demo_repo))

@@ -121,3 +121,16 @@ def test_cli_undo_needs_yes_without_a_terminal_and_reports_json(demo_repo, capsy
     assert "nixos/llama-cpp/default.nix" in data["paths"]
     assert "remove nixos/llama-cpp/default.nix" in err
     assert repo_state(demo_repo).files == before.files
+
+
+def test_undo_brings_back_files_the_clean_up_removed(demo_repo):
+    before = repo_state(demo_repo)
+    plan = demo_plan(demo_repo, cleanup=True)
+    removed = [c.path for c in plan.changes if c.new is None]
+    assert removed == ["nixos/pkgs/llama-cpp-variants.nix"]
+    apply_plan(plan)
+    assert not (demo_repo / removed[0]).exists()
+    assert removed[0] not in git.Repo(demo_repo).git.ls_files()
+    undo(plan_undo(demo_repo))
+    after = repo_state(demo_repo)
+    assert after.files == before.files and after.stage_entries == before.stage_entries

@@ -212,11 +212,22 @@ def nix_support() -> NixSupport:
     on = set(features or [])
     if {"nix-command", "flakes"} <= on:
         return NixSupport(version, True)
+    if _flakes_builtin(nix):  # a Nix where flakes are on without being listed as experimental
+        return NixSupport(version, True)
     lacking = " and ".join(f for f in ("nix-command", "flakes") if f not in on)
     return NixSupport(
         version, False,
         f"Nix {version} has {lacking} off (add `experimental-features = nix-command flakes` to nix.conf to check this)",
     )
+
+
+def _flakes_builtin(nix: str) -> bool:
+    try:
+        probe = subprocess.run([nix, "eval", "--expr", "builtins ? getFlake"], capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == "true"
 
 
 def attr_name(name: str) -> str:
