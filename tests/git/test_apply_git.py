@@ -376,3 +376,23 @@ def test_staged_change_in_a_target_file_is_refused(demo_repo):
     git.Repo(demo_repo).git.add("flake.nix")
     with pytest.raises(PreflightError, match=r"flake.nix \(staged changes\)"):
         apply_plan(demo_plan(demo_repo))
+
+
+def test_init_without_identity_is_refused_before_git_init(tmp_path, demo_repo, monkeypatch, capsys):
+    plain = tmp_path / "plain"
+    shutil.copytree(demo_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    empty = tmp_path / "empty-gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    assert main(["apply", "--flake", str(plain), "--init", *PLAN_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "git does not know who you are" in err and 'git config --global user.email "you@example.org"' in err
+    assert not (plain / ".git").exists()
+
+
+def test_cli_apply_init_makes_the_repository_and_commits(tmp_path, demo_repo, capsys):
+    plain = tmp_path / "plain"
+    shutil.copytree(demo_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    assert main(["apply", "--flake", str(plain), "--init", *PLAN_ARGS]) == 0
+    assert "committed its files as they were" in capsys.readouterr().err
+    assert len(list(git.Repo(plain).iter_commits())) == 2

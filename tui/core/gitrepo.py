@@ -70,7 +70,7 @@ def open_repo(path: Path) -> git.Repo:
 
 def init_repo(path: Path) -> git.Repo:
     """``git init`` at ``path`` and a first commit of the files as they are (flakes see only tracked files)."""
-    missing = missing_identity(None)
+    missing = missing_identity(None, path)
     if missing:
         raise RepositoryError(
             "git does not know who you are (" + " and ".join(missing) + " are not set)",
@@ -121,22 +121,25 @@ def operation_in_progress(repo: git.Repo) -> tuple[str, str] | None:
     return None
 
 
-def _config(repo: git.Repo | None, key: str) -> str:
-    runner = repo.git if repo is not None else git.Git()
+def _config(repo: git.Repo | None, key: str, cwd: Path | None = None) -> str:
+    runner = repo.git if repo is not None else git.Git(cwd)
     status, out, _ = runner.config("--get", key, with_extended_output=True, with_exceptions=False)
     return out.strip() if status == 0 else ""
 
 
-def missing_identity(repo: git.Repo | None) -> list[str]:
-    """The identity settings git would need and does not have: ``user.name``, ``user.email``."""
+def missing_identity(repo: git.Repo | None, cwd: Path | None = None) -> list[str]:
+    """The identity settings git would need and does not have: ``user.name``, ``user.email``.
+
+    Without a repository, the global settings as seen from ``cwd``.
+    """
     missing = []
     for key in ("name", "email"):
         upper = key.upper()
         if os.environ.get(f"GIT_AUTHOR_{upper}") and os.environ.get(f"GIT_COMMITTER_{upper}"):
             continue
-        if _config(repo, f"user.{key}"):
+        if _config(repo, f"user.{key}", cwd):
             continue
-        if _config(repo, f"author.{key}") and _config(repo, f"committer.{key}"):
+        if _config(repo, f"author.{key}", cwd) and _config(repo, f"committer.{key}", cwd):
             continue
         if key == "email" and os.environ.get("EMAIL"):
             continue

@@ -58,7 +58,7 @@ class ValidationError(LlamaflakeError):
         failed = [c for c in checks if c.failed]
         lines = "\n".join(f"  {c.subject}: {c.detail}" for c in failed)
         super().__init__(
-            f"validation failed, nothing was written:\n{lines}",
+            f"validation failed, nothing was changed:\n{lines}",
             hint="every file and the index are back as they were",
         )
 
