@@ -30,6 +30,14 @@ def add_parsers(subparsers) -> None:
     apply.add_argument("--yes", action="store_true", help="do it without asking (required where there is no terminal)")
     apply.add_argument("--no-commit", action="store_true", help="write the files but do not commit")
     apply.add_argument("--message", metavar="TEXT", help="the commit message (default: made from the answers)")
+    apply.add_argument("--allow-dirty", action="store_true",
+                       help="go on where files the change touches have uncommitted changes (the commit includes them)")
+    apply.add_argument("--init", action="store_true",
+                       help="where the flake is in no git repository: `git init` there and commit its files as they are first")
+    apply.add_argument("--eval", action="store_true",
+                       help="before committing, lock the flake and evaluate each changed machine (needs nix with flakes on)")
+    apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=600,
+                       help="time limit for locking and for each machine's evaluation (default: 600)")
     apply.set_defaults(run=run_apply)
 
 
@@ -58,8 +66,31 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower()
+
+
+def _progress(event) -> None:
+    from tui.core.preflight import Finding
+    from tui.core.validate import Check
+
+    if isinstance(event, Finding):
+        say(f"llamaflake: {event.level}: {event.message}")
+        if event.hint:
+            say(f"hint: {event.hint}")
+    elif isinstance(event, Check):
+        first, *rest = str(event).splitlines()
+        say(f"llamaflake: {first}")
+        for line in rest:
+            say(f"  {line}")
+    else:
+        say(f"  nix: {event}")
+
+
 def run_apply(args: argparse.Namespace) -> int:
-    from tui.core.apply import apply_plan
+    from tui.core.apply import CommitRejected, apply_plan
 
     flake = load_from_args(args)
     plan = make_plan(flake, answers_from_args(args))
@@ -67,23 +98,61 @@ def run_apply(args: argparse.Namespace) -> int:
     if plan.is_empty:
         say("llamaflake: nothing to change")
         if args.json:
-            print_json({"changed": [], "commit": None})
+            print_json({"changed": [], "commit": None, "findings": [], "checks": []})
         return 0
+    interactive = sys.stdin.isatty()
     if not args.yes:
-        if not sys.stdin.isatty():
+        if not interactive:
             say("llamaflake: apply needs --yes where there is no terminal to ask")
             return 2
         sys.stdout.write(plan_diff(plan))
-        reply = input("Write these changes? [y/N] ").strip().lower()
-        if reply not in ("y", "yes"):
+        sys.stdout.flush()
+        if _ask("Write these changes? [y/N] ") not in ("y", "yes"):
             say("llamaflake: nothing written")
             return 1
-    result = apply_plan(plan, commit=not args.no_commit, message=args.message)
+    try:
+        result = apply_plan(
+            plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
+            evaluate=args.eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
+        )
+    except CommitRejected as rejected:
+        if rejected.pending is None:
+            raise
+        result = _retry_or_abort(rejected, args.message)
+        if result is None:
+            return 2
     if args.json:
-        print_json({"changed": result.paths, "commit": result.commit})
+        print_json({
+            "changed": result.paths,
+            "commit": result.commit,
+            "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
+            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
+        })
     else:
         for path in result.paths:
             say(f"llamaflake: wrote {path}")
         if result.commit:
-            say(f"llamaflake: committed {result.commit[:12]}")
+            say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
+        elif any(f.code == "not-a-repository" for f in result.findings):
+            say("llamaflake: not committed: the flake is in no git repository")
+        else:
+            say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
     return 0
+
+
+def _retry_or_abort(rejected, message: str | None):
+    """Ask, after a rejected commit, whether to retry it (after fixing what the hook says) or abort."""
+    from tui.core.apply import CommitRejected
+
+    pending = rejected.pending
+    while True:
+        say(f"llamaflake: {rejected.message}")
+        reply = _ask("Fix the problem, then [r]etry the commit, or [a]bort (put everything back)? [r/A] ")
+        if reply not in ("r", "retry"):
+            pending.abort()
+            say("llamaflake: aborted; every file and the index are back as they were")
+            return None
+        try:
+            return pending.commit(message)
+        except CommitRejected as again:
+            rejected = again

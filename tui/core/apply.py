@@ -1,46 +1,223 @@
-"""Applying a plan: write the files, then commit exactly them."""
+"""Applying a plan: check the repository, write every file or none, validate, then commit exactly those files.
+
+The steps, and what a failure at each leaves behind:
+
+1. :func:`preflight` — nothing written yet.
+2. Write each file atomically; new files get ``git add --intent-to-add`` so that nix sees them.
+3. Validate (``nix-instantiate --parse``; with ``evaluate``, ``nix flake lock`` and ``nix eval`` per machine).
+   A failed check puts every file and the index back byte for byte.
+4. ``git commit -- <paths>``: a partial commit through git itself (hooks and signing apply); other staged and
+   unstaged changes stay as they were. A rejected commit is aborted (files and index put back) unless the
+   caller asks to keep it to retry.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
 
 from tui import __version__
 from tui.core import gitrepo
-from tui.core.plan import Plan, describe
-from tui.core.write import write_changes
+from tui.core.gitrepo import CommitRejected
+from tui.core.plan import Plan, describe, machine_path
+from tui.core.preflight import Finding, PreflightError, errors, preflight
+from tui.core.validate import DEFAULT_EVAL_TIMEOUT, Check, Progress, ValidationError, validate
+from tui.core.write import Snapshot, write_changes
+
+__all__ = [
+    "ApplyResult", "CommitRejected", "PendingApply", "PreflightError", "ValidationError",
+    "apply_plan", "commit_message", "prepare_apply",
+]
+
+TRAILER = "Generated-by: llamaflake"
+LOCK_FILE = "flake.lock"
 
 
 @dataclass
 class ApplyResult:
+    """What an apply did: the files written (relative to the flake), the commit, and what was checked."""
+
     paths: list[str]
     commit: str | None
+    findings: list[Finding] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    message: str | None = None
 
 
 def commit_message(plan: Plan) -> str:
-    """Subject, a body listing the machines and caches, and a Generated-by trailer."""
-    names = ", ".join(plan.machines) or "no machines"
-    lines = [f"llama-cpp: build llama.cpp from its flake for {names}", ""]
-    for name, answer in plan.machines.items():
-        lines.append(f"- {name}: {describe(answer)}")
-    if plan.caches:
+    """Subject, a body listing the machines with their variants and the caches, and a ``Generated-by`` trailer."""
+    names = list(plan.machines)
+    if not names:
+        subject = "llama-cpp: remove the superseded llama.cpp set-up"
+    elif len(names) <= 3:
+        subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(names)
+    else:
+        subject = f"llama-cpp: build llama.cpp from its flake for {len(names)} machines"
+    lines = [subject, ""]
+    if names:
+        lines.append("Machines:")
+        lines.extend(f"- {name}: {describe(answer)}" for name, answer in plan.machines.items())
         lines.append("")
-        lines.append("Binary caches: " + ", ".join(c.url for c in plan.caches))
+    if plan.caches:
+        lines.append("Binary caches:")
+        lines.extend(f"- {cache.url}" for cache in plan.caches)
+        lines.append("")
     removed = [c.path for c in plan.changes if c.kind == "delete"]
     if removed:
+        lines.append("Removed:")
+        lines.extend(f"- {path}" for path in removed)
         lines.append("")
-        lines.append("Removed: " + ", ".join(removed))
-    lines.append("")
-    lines.append(f"Generated-by: llamaflake {__version__}")
+    lines.append(f"{TRAILER} {__version__}")
     return "\n".join(lines) + "\n"
 
 
-def apply_plan(plan: Plan, *, commit: bool = True, message: str | None = None) -> ApplyResult:
+def changed_machines(plan: Plan) -> list[str]:
+    """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
+    own = {machine_path(plan.module_dir, name): name for name in plan.machines}
+    if any(c.path not in own for c in plan.changes):
+        return list(plan.machines)
+    return [own[c.path] for c in plan.changes if c.path in own]
+
+
+class PendingApply:
+    """A plan written and validated, not committed yet: :meth:`commit` it (again), or :meth:`abort`."""
+
+    def __init__(self, plan: Plan, repo: git.Repo | None, snapshot: Snapshot, index: gitrepo.IndexSnapshot | None,
+                 findings: list[Finding], checks: list[Check], extra_paths: list[str]) -> None:
+        self.plan = plan
+        self.repo = repo
+        self.snapshot = snapshot
+        self.index = index
+        self.findings = findings
+        self.checks = checks
+        self.paths = [c.path for c in plan.changes] + extra_paths
+        self.done = False
+
+    @property
+    def repo_paths(self) -> list[str]:
+        prefix = gitrepo.repo_prefix(self.repo, self.plan.flake.root) if self.repo is not None else ""
+        return [prefix + p for p in self.paths]
+
+    def result(self, sha: str | None = None, message: str | None = None) -> ApplyResult:
+        return ApplyResult(list(self.paths), sha, self.findings, self.checks, message)
+
+    def commit(self, message: str | None = None) -> ApplyResult:
+        """Commit the written files; a rejection raises :class:`CommitRejected` and leaves everything for a retry."""
+        if self.done:
+            raise RuntimeError("this apply is already committed or aborted")
+        if self.repo is None:
+            self.repo = gitrepo.open_repo(self.plan.flake.root)
+        try:
+            sha = gitrepo.commit_paths(self.repo, self.repo_paths, message or commit_message(self.plan))
+        except CommitRejected as exc:
+            exc.pending = self
+            raise
+        self.done = True
+        return self.result(sha, self.repo.head.commit.message)
+
+    def abort(self) -> None:
+        """Put every file and the index back exactly as they were before the apply."""
+        if self.done:
+            return
+        self.snapshot.restore()
+        if self.index is not None:
+            self.index.restore()
+        self.done = True
+
+    def keep(self) -> ApplyResult:
+        """Leave the files written and not committed."""
+        self.done = True
+        return self.result()
+
+
+def prepare_apply(
+    plan: Plan,
+    *,
+    commit: bool = True,
+    allow_dirty: bool = False,
+    init: bool = False,
+    evaluate: bool = False,
+    eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
+    progress: Progress | None = None,
+) -> PendingApply:
+    """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
+    (with nothing left written), or returns the written change ready to commit.
+
+    ``progress`` receives each :class:`Finding`, each :class:`Check` and each line nix prints.
+    """
     root = plan.flake.root
-    repo = gitrepo.open_repo(root) if commit else None
-    paths = write_changes(root, plan.changes)
-    sha = None
-    if repo is not None:
-        prefix = root.resolve().relative_to(repo.working_tree_dir).as_posix() if repo.working_tree_dir else ""
-        repo_paths = [f"{prefix}/{p}" if prefix not in ("", ".") else p for p in paths]
-        sha = gitrepo.commit_paths(repo, repo_paths, message or commit_message(plan))
-    return ApplyResult(paths, sha)
+    findings: list[Finding] = []
+    repo = gitrepo.find_repo(root)
+    if repo is None and init:
+        repo = gitrepo.init_repo(root)
+        findings.append(Finding("note", "initialised",
+                                f"made {root} a git repository and committed its files as they were"))
+    # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
+    index = gitrepo.IndexSnapshot(repo) if repo is not None else None
+    lock_paths = [LOCK_FILE] if evaluate else []
+    created = [c.path for c in plan.changes if c.old is None]
+    if evaluate and not (root / LOCK_FILE).exists():
+        created.append(LOCK_FILE)
+    findings += preflight(root, [c.path for c in plan.changes] + lock_paths, allow_dirty=allow_dirty,
+                          commit=commit, created=created, repo=repo)
+    if progress is not None:
+        for finding in findings:
+            progress(finding)
+    if errors(findings):
+        raise PreflightError(findings)
+
+    snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
+    write_changes(root, plan.changes, snapshot)
+    try:
+        prefix = gitrepo.repo_prefix(repo, root) if repo is not None else ""
+        if repo is not None:
+            gitrepo.intent_to_add(repo, [prefix + c.path for c in plan.changes if c.old is None])
+        written = [c.path for c in plan.changes if c.new is not None]
+        checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
+                          progress=progress)
+        if any(c.failed for c in checks):
+            raise ValidationError(checks)
+        extra = []
+        if evaluate and LOCK_FILE in snapshot.changed():
+            extra.append(LOCK_FILE)
+            if repo is not None and snapshot.saved(LOCK_FILE).data is None:
+                gitrepo.intent_to_add(repo, [prefix + LOCK_FILE])
+    except BaseException:
+        snapshot.restore()
+        if index is not None:
+            index.restore()
+        raise
+    return PendingApply(plan, repo, snapshot, index, findings, checks, extra)
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    commit: bool = True,
+    message: str | None = None,
+    allow_dirty: bool = False,
+    init: bool = False,
+    evaluate: bool = False,
+    eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
+    progress: Progress | None = None,
+    keep_on_reject: bool = False,
+) -> ApplyResult:
+    """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
+
+    A rejected commit raises :class:`CommitRejected` with the hook's output. By default the apply is then
+    aborted (every file and the index put back); with ``keep_on_reject`` the files stay written and the
+    exception's ``pending`` can ``commit()`` again or ``abort()``.
+    """
+    pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
+                            eval_timeout=eval_timeout, progress=progress)
+    if not commit:
+        return pending.keep()
+    try:
+        return pending.commit(message)
+    except CommitRejected as exc:
+        if not keep_on_reject:
+            pending.abort()
+            raise CommitRejected(exc.output, restored=True) from None
+        raise

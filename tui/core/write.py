@@ -1,9 +1,11 @@
-"""Writing a plan to disk atomically: each file through a temporary file and a rename, all or nothing."""
+"""Writing a plan to disk: each file through a temporary file and a rename, all files or none."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
@@ -11,29 +13,7 @@ from tui.core.plan import FileChange
 
 
 class WriteError(LlamaflakeError):
-    """A file of the plan could not be written; every file is back as it was."""
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        else:
-            os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """A file of the plan could not be written (or put back)."""
 
 
 def _umask() -> int:
@@ -42,45 +22,163 @@ def _umask() -> int:
     return current
 
 
-def check_current(root: Path, changes: list[FileChange]) -> None:
-    """Refuse if a file changed on disk since the plan was made."""
-    for change in changes:
-        path = root / change.path
-        now = path.read_bytes() if path.exists() else None
-        if now != change.old:
-            raise WriteError(f"{change.path} changed since the plan was made; run again to see the new plan")
-
-
-def write_changes(root: Path, changes: list[FileChange]) -> list[str]:
-    """Write every change, or none: on any failure the files written so far are restored."""
-    check_current(root, changes)
-    done: list[FileChange] = []
-    created_dirs: list[Path] = []
+def _fsync_dir(directory: Path) -> None:
     try:
-        for change in changes:
-            path = root / change.path
-            if change.new is None:
-                path.unlink()
-            else:
-                parent = path.parent
-                missing = []
-                while not parent.exists():
-                    missing.append(parent)
-                    parent = parent.parent
-                created_dirs.extend(reversed(missing))
-                _atomic_write(path, change.new)
-            done.append(change)
-    except OSError as exc:
-        for change in reversed(done):
-            path = root / change.path
-            if change.old is None:
-                path.unlink(missing_ok=True)
-            else:
-                _atomic_write(path, change.old)
-        for directory in reversed(created_dirs):
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` by ``data`` through a temporary file in the same folder and a rename.
+
+    The file keeps its permission bits (or gets ``mode``); a reader sees the old bytes or the new, never a mix.
+    """
+    if mode is None:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class SavedFile:
+    """A file as it was: its bytes and permission bits, or ``data`` None where it did not exist."""
+
+    rel: str
+    data: bytes | None
+    mode: int | None
+
+
+@dataclass
+class Snapshot:
+    """Files of a repository as they were before a change, to be put back byte for byte."""
+
+    root: Path
+    files: list[SavedFile]
+    created_dirs: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def take(cls, root: Path, rels: list[str]) -> Snapshot:
+        """Read ``rels`` (relative to ``root``) as they are now."""
+        files = []
+        for rel in dict.fromkeys(rels):
+            path = root / rel
+            try:
+                if path.is_symlink():
+                    raise WriteError(f"{rel} is a symbolic link; llamaflake writes only regular files",
+                                     hint="replace the link by the file it points to, or edit this file by hand")
+                if path.exists():
+                    files.append(SavedFile(rel, path.read_bytes(), stat.S_IMODE(path.stat().st_mode)))
+                else:
+                    files.append(SavedFile(rel, None, None))
+            except OSError as exc:
+                raise WriteError(f"{rel}: cannot read: {exc.strerror or exc}; nothing was changed") from None
+        return cls(root, files)
+
+    def saved(self, rel: str) -> SavedFile | None:
+        return next((f for f in self.files if f.rel == rel), None)
+
+    def changed(self) -> list[str]:
+        """The saved files whose bytes on disk differ from the saved ones now."""
+        result = []
+        for saved in self.files:
+            path = self.root / saved.rel
+            now = path.read_bytes() if path.is_file() else None
+            if now != saved.data:
+                result.append(saved.rel)
+        return result
+
+    def restore(self) -> None:
+        """Put every saved file back as it was, and remove the folders made since; files already right are left alone."""
+        failed: list[str] = []
+        for saved in reversed(self.files):
+            path = self.root / saved.rel
+            try:
+                if saved.data is None:
+                    if path.exists() or path.is_symlink():
+                        path.unlink()
+                    continue
+                if path.is_file() and not path.is_symlink():
+                    if path.read_bytes() == saved.data and stat.S_IMODE(path.stat().st_mode) == saved.mode:
+                        continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, saved.data, saved.mode)
+            except OSError as exc:
+                failed.append(f"{saved.rel} ({exc.strerror or exc})")
+        for directory in sorted(self.created_dirs, key=lambda d: len(d.parts), reverse=True):
             try:
                 directory.rmdir()
             except OSError:
                 pass
-        raise WriteError(f"{getattr(exc, 'filename', None) or 'a file'}: cannot write: {exc.strerror or exc}; nothing was changed") from None
-    return [c.path for c in changes]
+        if failed:
+            raise WriteError(
+                "could not put back " + ", ".join(failed),
+                hint="`git status` and `git diff` show what differs; `git checkout -- <file>` restores a committed file",
+            )
+
+
+def check_current(root: Path, changes: list[FileChange]) -> None:
+    """Refuse if a file changed on disk since the plan was made."""
+    for change in changes:
+        path = root / change.path
+        try:
+            now = path.read_bytes() if path.exists() else None
+        except OSError as exc:
+            raise WriteError(f"{change.path}: cannot read: {exc.strerror or exc}; nothing was changed") from None
+        if now != change.old:
+            raise WriteError(
+                f"{change.path} changed since the plan was made; nothing was changed",
+                hint="run again to see the new plan",
+            )
+
+
+def write_changes(root: Path, changes: list[FileChange], snapshot: Snapshot | None = None) -> Snapshot:
+    """Write every change, or none: on any failure the files written so far are put back.
+
+    Returns the snapshot of the files as they were, which puts them back on ``restore()``.
+    """
+    check_current(root, changes)
+    if snapshot is None:
+        snapshot = Snapshot.take(root, [c.path for c in changes])
+    current = None
+    try:
+        for change in changes:
+            current = change.path
+            path = root / change.path
+            if change.new is None:
+                path.unlink()
+                continue
+            missing = []
+            parent = path.parent
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            if missing:
+                snapshot.created_dirs.extend(reversed(missing))
+                path.parent.mkdir(parents=True)
+            atomic_write(path, change.new)
+    except BaseException as exc:
+        snapshot.restore()
+        if isinstance(exc, OSError):
+            raise WriteError(f"{current}: cannot write: {exc.strerror or exc}; nothing was changed") from None
+        raise
+    return snapshot

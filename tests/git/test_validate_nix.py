@@ -1,0 +1,131 @@
+"""Validation with the real ``nix``: flakes off says "not checked"; with flakes on, lock and evaluate per machine.
+
+The evaluation tests use a small flake whose ``nixpkgs`` input is a local stand-in (its ``lib.nixosSystem``
+merges the modules' attribute sets), so that ``nix flake lock`` and ``nix eval`` run offline in milliseconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import git
+import pytest
+
+from tui.core.answers import Answers, MachineAnswer
+from tui.core.apply import ValidationError, apply_plan
+from tui.core.nix.flake import load_flake
+from tui.core.plan import FileChange, make_plan
+from tui.core.validate import Check, nix_support, run_streaming, validate
+
+from conftest import make_repo
+from repo_state import committed_paths, repo_state
+
+requires_nix_command = pytest.mark.skipif(shutil.which("nix") is None, reason="nix is not installed (Debian: nix-bin)")
+
+FAKE_NIXPKGS = """{
+  outputs = { self }: {
+    lib.nixosSystem = { modules, ... }: {
+      config = builtins.foldl' (acc: m: acc // import m) { } modules;
+    };
+  };
+}
+"""
+
+GOOD = b'{ local.llama-cpp.package.drvPath = "/nix/store/aaaa-llama-cpp.drv"; }\n'
+
+
+@pytest.fixture
+def flakes_on(monkeypatch):
+    monkeypatch.setenv("NIX_CONFIG", "experimental-features = nix-command flakes")
+    support = nix_support()
+    if not support.flakes:
+        pytest.skip(f"nix cannot run with flakes here: {support.reason}")
+    return support
+
+
+@pytest.fixture
+def tiny_flake(tmp_path) -> Path:
+    fake = tmp_path / "fake-nixpkgs"
+    fake.mkdir()
+    (fake / "flake.nix").write_text(FAKE_NIXPKGS)
+    flake = (
+        "{\n"
+        f'  inputs.nixpkgs.url = "path:{fake}";\n'
+        "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+        "    nixosConfigurations.alpha = nixpkgs.lib.nixosSystem {\n"
+        "      modules = [ ./machines/alpha.nix ];\n"
+        "    };\n"
+        "  };\n"
+        "}\n"
+    )
+    return make_repo(tmp_path / "config", {"flake.nix": flake, "machines/alpha.nix": GOOD.decode()})
+
+
+def machine_plan(root: Path, new: bytes):
+    """A real plan for the flake, narrowed to one edit of alpha's own file (the llama.cpp input would need the network)."""
+    plan = make_plan(load_flake(root), Answers(machines={"alpha": MachineAnswer("cpu")}))
+    plan.changes = [FileChange("machines/alpha.nix", GOOD, new, "test edit")]
+    return plan
+
+
+@requires_nix_command
+def test_flakes_off_is_reported_as_not_checked(demo_repo, monkeypatch):
+    monkeypatch.setenv("NIX_CONFIG", "experimental-features =")
+    support = nix_support()
+    assert not support.flakes and "flakes" in support.reason and "nix.conf" in support.reason
+    checks = validate(demo_repo, ["flake.nix"], ["carbon"], evaluate=True)
+    assert checks[-1].subject == "lock the flake and evaluate the machines"
+    assert checks[-1].status == "not checked" and checks[-1].detail == support.reason
+
+
+def test_nix_absent_says_what_was_not_checked(demo_repo, monkeypatch):
+    monkeypatch.setenv("PATH", str(demo_repo))  # neither nix nor nix-instantiate there
+    checks = validate(demo_repo, ["flake.nix"], ["carbon"], evaluate=True)
+    by_subject = {c.subject: c for c in checks}
+    assert by_subject["parse flake.nix"].status == "ok"
+    assert "own parser" in by_subject["parse flake.nix"].detail
+    assert by_subject["Nix's own parser"].status == "not checked"
+    assert by_subject["lock the flake and evaluate the machines"].detail == "nix is not installed"
+
+
+@requires_nix_command
+def test_eval_locks_evaluates_each_machine_and_commits_the_new_lock_file(tiny_flake, flakes_on):
+    events = []
+    new = GOOD.replace(b"aaaa", b"bbbb")
+    result = apply_plan(machine_plan(tiny_flake, new), evaluate=True, progress=events.append)
+    checks = {c.subject: c for c in result.checks}
+    assert checks["lock the flake's inputs"].status == "ok"
+    assert checks["evaluate alpha"].status == "ok"
+    assert checks["evaluate alpha"].detail == "/nix/store/bbbb-llama-cpp.drv"
+    assert any(isinstance(e, str) for e in events), "nix's own messages are passed on as they come"
+    assert [e.subject for e in events if isinstance(e, Check)][-1] == "evaluate alpha"
+    assert committed_paths(tiny_flake) == ["flake.lock", "machines/alpha.nix"]
+    assert git.Repo(tiny_flake).git.status("--porcelain") == ""
+
+
+@requires_nix_command
+def test_failed_evaluation_aborts_and_removes_the_new_lock_file(tiny_flake, flakes_on):
+    before = repo_state(tiny_flake)
+    broken = b'{ local.llama-cpp.package.drvPath = throw "no llama for alpha"; }\n'
+    with pytest.raises(ValidationError) as caught:
+        apply_plan(machine_plan(tiny_flake, broken), evaluate=True)
+    failed = [c for c in caught.value.checks if c.failed]
+    assert [c.subject for c in failed] == ["evaluate alpha"]
+    assert "no llama for alpha" in failed[0].detail
+    assert not (tiny_flake / "flake.lock").exists()
+    assert repo_state(tiny_flake).differences(before) == []
+
+
+def test_a_command_past_its_time_limit_is_stopped():
+    started = time.monotonic()
+    lines = []
+    result = run_streaming(
+        [sys.executable, "-c", "import sys, time; print('working', file=sys.stderr, flush=True); time.sleep(30)"],
+        Path.cwd(), 1.0, lines.append,
+    )
+    assert result.timed_out and result.returncode is None
+    assert lines == ["working"]
+    assert time.monotonic() - started < 15
