@@ -16,6 +16,7 @@ class CpuInfo:
     flags: list[str]  # the kernel's /proc/cpuinfo names
     ggml_options: dict[str, bool] = field(default_factory=dict)
     x86_64_level: int | None = None
+    threads: int | None = None  # logical processors; ``cores`` counts physical cores where known
 
 
 @dataclass
@@ -29,6 +30,8 @@ class GpuInfo:
     integrated: bool | None = None
     rocm_target: str | None = None  # AMD, "gfx1103"
     pci_id: str | None = None  # "10de:25a0"
+    pci_slot: str | None = None  # "0000:01:00.0"
+    boot_vga: bool | None = None  # the firmware's display device
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Recommendation:
     rocm_targets: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     confidence: str = "none"  # "detected", "report", "hints" or "none"
+    rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
 
     def to_answer(self) -> MachineAnswer:
         return MachineAnswer(
