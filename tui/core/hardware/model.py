@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tui.core.answers import MachineAnswer
-
 
 @dataclass
 class CpuInfo:
@@ -69,7 +67,10 @@ class Recommendation:
     confidence: str = "none"  # "detected", "report", "hints" or "none"
     rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
 
-    def to_answer(self) -> MachineAnswer:
+    def to_answer(self) -> "MachineAnswer":  # noqa: F821
+        # Imported here so that detection starts without the answer machinery.
+        from tui.core.answers import MachineAnswer
+
         return MachineAnswer(
             variant=self.variant,
             cpu_flags=list(self.cpu_flags),

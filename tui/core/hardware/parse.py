@@ -203,7 +203,6 @@ def kfd_targets(nodes: list[dict[str, int]]) -> list[tuple[str | None, str]]:
 
 def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] | None = None) -> list[GpuInfo]:
     """GpuInfo for each display device, deduplicated by PCI address; ROCm targets from the KFD nodes."""
-    data = load("gpus")
     seen: set[str] = set()
     gpus: list[GpuInfo] = []
     targets = kfd_targets(kfd_nodes or [])
@@ -221,7 +220,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         visible = _int(dev.get("mem_info_vis_vram_total"))
         gpu = GpuInfo(
             vendor=vendor,
-            name=dev.get("product_name") or data["names"].get(pci_id or "") or _generic_name(vendor, pci_id, driver),
+            name=dev.get("product_name") or load("gpus")["names"].get(pci_id or "") or _generic_name(vendor, pci_id, driver),
             memory_mib=vram // MIB if vram else None,
             driver=driver,
             pci_id=pci_id,

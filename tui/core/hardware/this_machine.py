@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.parse import (
@@ -58,13 +57,14 @@ def detect_this_machine(proc: Path = Path("/proc"), sys: Path = Path("/sys"), nv
 
     ``nvml`` is a module with pynvml's functions (tests pass a fake one); by default ``pynvml`` is
     imported, and only when an NVIDIA device or driver is present. ``machine`` replaces
-    ``platform.machine()``. Nothing here raises: what cannot be read becomes a note.
+    ``uname -m``. Nothing here raises: what cannot be read becomes a note.
     """
     read = _Reader()
-    arch = machine or platform.machine() or "unknown"
+    uname = os.uname()
+    arch = machine or uname.machine or "unknown"
     report = HardwareReport(source="detected", system=system_of(arch))
     hostname = read.text(proc / "sys/kernel/hostname", quiet=True)
-    report.hostname = hostname.strip() if hostname else (platform.node() or None)
+    report.hostname = hostname.strip() if hostname else (uname.nodename or None)
 
     cpuinfo = read.text(proc / "cpuinfo")
     if cpuinfo is not None:
