@@ -110,9 +110,11 @@ def print_table(report, recommendation) -> None:
         counts = ", ".join(p for p in (f"{cpu.cores} cores" if cpu.cores else "",
                                        f"{cpu.threads} threads" if cpu.threads and cpu.threads != cpu.cores else "") if p)
         table.add_row("CPU", f"{model} ({cpu.arch}{', ' + counts if counts else ''})")
-        if cpu.flags:
+        if cpu.flags and cpu.ggml_options:
             level = f"x86-64-v{cpu.x86_64_level}: " if cpu.x86_64_level else ""
             table.add_row("flags that matter", level + (" ".join(filter_flags(cpu.flags)) or "none"))
+        elif cpu.flags:
+            table.add_row("features", " ".join(cpu.flags))
         on = [o for o, enabled in cpu.ggml_options.items() if enabled]
         if cpu.ggml_options:
             table.add_row("ggml options", ", ".join(on) or "none")

@@ -84,8 +84,12 @@ def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str
             rec.reasons.append(f"{_label(gpu)} is also there; the NVIDIA GPU does the work")
     elif others:
         rec.variant = "vulkan"
+        discrete = any(g.integrated is False for g in others)
         for gpu in others:
-            rec.reasons.append(f"{_label(gpu)} → Vulkan build")
+            if discrete and gpu.integrated is True:
+                rec.reasons.append(f"{_label(gpu)} is also there; the discrete GPU does the work")
+            else:
+                rec.reasons.append(f"{_label(gpu)} → Vulkan build")
         if report.vulkan_driver is False and report.source in ("detected", "ssh"):
             rec.reasons.append("no Vulkan driver is installed yet: NixOS installs Mesa's with hardware.graphics.enable = true")
         rocm = [g for g in others if g.vendor == "amd" and g.rocm_target and g.integrated is not True]
@@ -93,7 +97,7 @@ def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str
             targets = sorted({g.rocm_target for g in rocm if g.rocm_target})
             if system in (None, "x86_64-linux"):
                 rec.rocm_option = targets
-                rec.reasons.append(f"ROCm is an option for {', '.join(_label(g) for g in rocm)} ({', '.join(targets)}): "
+                rec.reasons.append(f"ROCm is an option for {', '.join(g.name or 'the AMD GPU' for g in rocm)} ({', '.join(targets)}): "
                                    "a much longer build, sometimes faster than Vulkan")
             else:
                 rec.reasons.append(f"ROCm is not offered: the flake builds it for x86_64-linux only, not {system}")
