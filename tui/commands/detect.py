@@ -100,8 +100,10 @@ def print_table(report, recommendation) -> None:
 
     from tui.core.ggml import filter_flags
 
-    where = report.hostname or "this machine"
-    table = Table(title=f"Hardware of {where} ({report.source})", title_justify="left", show_header=False)
+    where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
+    source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",
+              "hints": "hints from its configuration"}.get(report.source, report.source)
+    table = Table(title=f"Hardware of {where} ({source})", title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     cpu = report.cpu

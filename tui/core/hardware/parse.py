@@ -19,7 +19,8 @@ X86_64_LEVELS: dict[int, tuple[str, ...]] = {
     4: ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"),
 }
 
-CPU_VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon", "CentaurHauls": "Centaur"}
+CPU_VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon", "CentaurHauls": "Centaur",
+               "ARM Limited": "ARM"}
 ARM_IMPLEMENTERS = {"0x41": "ARM", "0x61": "Apple", "0x51": "Qualcomm", "0xc0": "Ampere", "0x48": "HiSilicon", "0x4e": "NVIDIA"}
 MIB = 1024 * 1024
 # An amdgpu device whose dedicated memory is no more than this is an APU's carve-out.

@@ -50,7 +50,9 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
         cpu_data = data.get("cpu")
         cpu = None
         if isinstance(cpu_data, dict):
-            flags = [str(f) for f in cpu_data.get("flags") or []]
+            flags = cpu_data.get("flags") or []
+            if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+                raise TypeError("cpu.flags is not a list of flag names")
             arch = str(cpu_data.get("arch") or "unknown")
             cpu = cpu_from_flags(cpu_data.get("vendor"), cpu_data.get("model"), arch, cpu_data.get("cores"),
                                  flags, cpu_data.get("threads"))
