@@ -1,10 +1,14 @@
 """Fake machines for the hardware tests: /proc and /sys trees copied from real kinds of machine, and a
-fake NVML with pynvml's function names (the only fake at the hardware boundary)."""
+fake NVML with pynvml's function names (the only fake at the hardware boundary). Test modules import
+the fixtures from here (a second conftest.py would shadow the suite's own)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hardware"
 
@@ -76,3 +80,18 @@ class FakeNvml:
 RTX_4090 = ("NVIDIA GeForce RTX 4090", 25757220864, (8, 9), "00000000:01:00.0", 0x268410DE)
 
 
+@pytest.fixture
+def rtx4090_nvml() -> FakeNvml:
+    return FakeNvml([RTX_4090])
+
+
+@pytest.fixture
+def copy_machine(tmp_path):
+    """A writable copy of a fixture machine, for tests that break it."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(machine(name), target, symlinks=True)
+        return target
+
+    return copy

@@ -18,7 +18,7 @@ from tui.core.hardware.recommend import recommend
 from tui.core.hardware.ssh import SCAN_SCRIPT, parse_scan, scan_over_ssh, ssh_command
 from tui.core.hardware.this_machine import detect_this_machine
 
-from hardware_fakes import icd_dirs, machine
+from hardware_fakes import copy_machine, icd_dirs, machine  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
 

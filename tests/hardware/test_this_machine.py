@@ -11,7 +11,7 @@ import pytest
 from tui.core.hardware.this_machine import detect_this_machine, read_nvml
 from tui.core.hardware.recommend import recommend
 
-from hardware_fakes import FakeNvml, RTX_4090, icd_dirs, machine
+from hardware_fakes import RTX_4090, FakeNvml, copy_machine, icd_dirs, machine, rtx4090_nvml  # noqa: F401 (fixtures)
 
 
 def detect(root, nvml=None, arch="x86_64"):
