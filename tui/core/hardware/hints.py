@@ -88,15 +88,18 @@ def _hardware_module_uses(flake: Flake, host: Host):
         yield name.split(".")[-1], file, scope
 
 
-def _full_path(node: Node) -> list[str] | None:
-    """The attribute path of a binding with the paths of the sets around it, ``config.`` left out."""
+def _full_path(node: Node, top: Node) -> list[str] | None:
+    """The attribute path of a binding with the paths of the sets around it (up to ``top``), ``config.`` left out."""
     parts = node.nodes()
     own = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
     if own is None:
         return None
     path = list(own)
+    child = node
     for ancestor in node.ancestors():
-        if ancestor.kind == "NODE_LET_IN":
+        if ancestor is top:
+            break
+        if ancestor.kind == "NODE_LET_IN" and child.kind == "NODE_ATTRPATH_VALUE":
             return None  # a let-bound value is not configuration (yet)
         if ancestor.kind == "NODE_ATTRPATH_VALUE":
             a_parts = ancestor.nodes()
@@ -104,6 +107,7 @@ def _full_path(node: Node) -> list[str] | None:
             if names is None:
                 return None
             path = names + path
+        child = ancestor
     if path and path[0] == "config":
         path = path[1:]
     if path and path[0] in ("options", "_module"):
@@ -153,7 +157,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             continue
         if node.kind != "NODE_ATTRPATH_VALUE":
             continue
-        path = _full_path(node)
+        path = _full_path(node, tree)
         if not path:
             continue
         value = node.nodes()[1] if len(node.nodes()) > 1 else None
