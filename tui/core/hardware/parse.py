@@ -291,7 +291,7 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
     return gpus
 
 
-_NVIDIA_CHIP = re.compile(r"\b(G[A-Z]\d{2,3})[A-Z]?\b")
+_NVIDIA_CHIP = re.compile(r"\b((?:G[A-Z]|TU|AD)\d{2,3})[A-Z]?\b")
 
 
 def nvidia_capability_from_name(name: str | None) -> tuple[str, str] | None:
