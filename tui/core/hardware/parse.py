@@ -29,7 +29,7 @@ AMD_CARVE_OUT_MAX = 2 * 1024 * MIB
 
 def system_of(arch: str | None) -> str | None:
     """The Nix system name for a ``uname -m`` machine name."""
-    if not arch:
+    if not arch or arch == "unknown":
         return None
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
     return f"{arch}-linux"

@@ -70,8 +70,10 @@ def detect_this_machine(proc: Path = Path("/proc"), sys: Path = Path("/sys"), nv
     if cpuinfo is not None:
         report.cpu = parse_cpuinfo(cpuinfo, arch)
     if report.cpu is None or (not report.cpu.flags and arch == "x86_64"):
-        if cpuinfo is None:
-            read.notes.append(f"{proc / 'cpuinfo'} is missing: the CPU's instruction sets are unknown")
+        if cpuinfo is None and not (proc / "cpuinfo").exists():
+            read.notes.append(f"no {proc / 'cpuinfo'}: the CPU's instruction sets are unknown")
+        elif cpuinfo is None:
+            read.notes[-1] += ": the CPU's instruction sets are unknown"
         else:
             read.notes.append(f"{proc / 'cpuinfo'} lists no CPU flags: the CPU's instruction sets are unknown")
         if report.cpu is None:
@@ -170,7 +172,7 @@ def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
                 pci = _optional(lambda: nvml.nvmlDeviceGetPciInfo(handle))
                 if pci is not None:
                     bus = _optional(lambda: _text(pci.busId))
-                    gpu.pci_slot = bus.lower() if bus else None
+                    gpu.pci_slot = _sysfs_slot(bus) if bus else None
                     device_id = _optional(lambda: int(pci.pciDeviceId))
                     if device_id:
                         gpu.pci_id = f"{device_id & 0xFFFF:04x}:{device_id >> 16:04x}"
@@ -180,6 +182,12 @@ def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
         finally:
             _optional(nvml.nvmlShutdown)
     return gpus, None
+
+
+def _sysfs_slot(bus_id: str) -> str:
+    """NVML's "00000000:01:00.0" written the way sysfs writes it: "0000:01:00.0"."""
+    domain, _, rest = bus_id.lower().partition(":")
+    return f"{domain[-4:]}:{rest}" if rest else bus_id.lower()
 
 
 def _optional(call):
