@@ -4,8 +4,6 @@ left to the callers (this machine, or a script run over SSH), so that both parse
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 
 from tui.core.data import load
 from tui.core.hardware.model import CpuInfo, GpuInfo
@@ -114,12 +112,17 @@ def parse_cpuinfo(text: str, arch: str) -> CpuInfo:
 # ---- GPUs ------------------------------------------------------------------------------------
 
 
-@dataclass
 class PciDevice:
     """What ``/sys`` says about one display device (a DRM card or a PCI display controller)."""
 
-    name: str  # "card0", or the PCI address for a device without a DRM card
-    fields: dict[str, str] = field(default_factory=dict)  # file name -> stripped content
+    __slots__ = ("name", "fields")
+
+    def __init__(self, name: str, fields: dict[str, str] | None = None) -> None:
+        self.name = name  # "card0", or the PCI address for a device without a DRM card
+        self.fields = fields if fields is not None else {}  # file name -> stripped content
+
+    def __repr__(self) -> str:
+        return f"PciDevice({self.name!r}, {self.fields!r})"
 
     def get(self, key: str) -> str | None:
         value = self.fields.get(key)
@@ -277,7 +280,7 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
         if not values.get("name"):
             continue
         capability = values.get("compute_cap")
-        if capability and not re.fullmatch(r"\d+\.\d+", capability):
+        if capability and not capability.replace(".", "", 1).isdigit():
             capability = None
         gpus.append(GpuInfo(
             vendor="nvidia",
@@ -291,15 +294,17 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
     return gpus
 
 
-_NVIDIA_CHIP = re.compile(r"\b((?:G[A-Z]|TU|AD)\d{2,3})[A-Z]?\b")
+_NVIDIA_CHIP = r"\b((?:G[A-Z]|TU|AD)\d{2,3})[A-Z]?\b"
 
 
 def nvidia_capability_from_name(name: str | None) -> tuple[str, str] | None:
     """(capability, chip) when a GPU name carries its chip code name (``GA107M [GeForce ...]``)."""
+    import re
+
     if not name:
         return None
     chips = load("gpus")["nvidia_chips"]
-    for match in _NVIDIA_CHIP.finditer(name):
+    for match in re.finditer(_NVIDIA_CHIP, name):
         chip = match.group(1)
         for prefix in sorted(chips, key=len, reverse=True):
             if chip.startswith(prefix):

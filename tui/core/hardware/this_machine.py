@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.parse import (
@@ -24,7 +24,6 @@ VULKAN_ICD_DIRS = (
     Path("/usr/share/vulkan/icd.d"),
     Path("/etc/vulkan/icd.d"),
 )
-_CARD = re.compile(r"^card\d+$")
 
 
 class _Reader:
@@ -103,7 +102,7 @@ def _sysfs_devices(sys: Path, read: _Reader) -> tuple[list[PciDevice], list[dict
     drm = sys / "class/drm"
     if drm.is_dir():
         for card in read.listdir(drm):
-            if _CARD.match(card.name) and (card / "device").is_dir():
+            if card.name[:4] == "card" and card.name[4:].isdigit() and (card / "device").is_dir():
                 devices.append(_device(card.name, card / "device", read))
     else:
         read.notes.append(f"no {drm}: no graphics driver is loaded, or this is a container")
