@@ -8,8 +8,6 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hardware"
 
 
@@ -80,18 +78,8 @@ class FakeNvml:
 RTX_4090 = ("NVIDIA GeForce RTX 4090", 25757220864, (8, 9), "00000000:01:00.0", 0x268410DE)
 
 
-@pytest.fixture
-def rtx4090_nvml() -> FakeNvml:
-    return FakeNvml([RTX_4090])
-
-
-@pytest.fixture
-def copy_machine(tmp_path):
+def copy_machine(tmp_path: Path, name: str) -> Path:
     """A writable copy of a fixture machine, for tests that break it."""
-
-    def copy(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(machine(name), target, symlinks=True)
-        return target
-
-    return copy
+    target = tmp_path / name
+    shutil.copytree(machine(name), target, symlinks=True)
+    return target

@@ -18,7 +18,7 @@ from tui.core.hardware.recommend import recommend
 from tui.core.hardware.ssh import SCAN_SCRIPT, parse_scan, scan_over_ssh, ssh_command
 from tui.core.hardware.this_machine import detect_this_machine
 
-from hardware_fakes import copy_machine, icd_dirs, machine  # noqa: F401 (fixtures)
+from hardware_fakes import copy_machine, icd_dirs, machine
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
 
@@ -113,8 +113,8 @@ def test_ssh_scan_of_a_raspberry_pi(bin_dir, no_host_nvidia_smi):
     assert rec.variant == "cpu" and rec.cpu_flags == [] and rec.all_variants is False
 
 
-def test_unreadable_and_missing_files_on_the_remote(copy_machine, bin_dir, no_host_nvidia_smi):
-    root = copy_machine("zen4-desktop")
+def test_unreadable_and_missing_files_on_the_remote(tmp_path, bin_dir, no_host_nvidia_smi):
+    root = copy_machine(tmp_path, "zen4-desktop")
     (root / "proc/cpuinfo").unlink()
     (root / "proc/cpuinfo").mkdir()
     shutil.rmtree(root / "sys/class/drm")

@@ -11,7 +11,7 @@ import pytest
 from tui.core.hardware.this_machine import detect_this_machine, read_nvml
 from tui.core.hardware.recommend import recommend
 
-from hardware_fakes import RTX_4090, FakeNvml, copy_machine, icd_dirs, machine, rtx4090_nvml  # noqa: F401 (fixtures)
+from hardware_fakes import RTX_4090, FakeNvml, copy_machine, icd_dirs, machine
 
 
 def detect(root, nvml=None, arch="x86_64"):
@@ -57,7 +57,8 @@ def test_framework_13_with_radeon_780m():
     assert gpu.pci_slot == "0000:c1:00.0"
 
 
-def test_nvidia_workstation_through_nvml(rtx4090_nvml):
+def test_nvidia_workstation_through_nvml():
+    rtx4090_nvml = FakeNvml([RTX_4090])
     report = detect(machine("nvidia-workstation"), rtx4090_nvml)
     [gpu] = report.gpus  # the NVML GPU and the sysfs card are one and the same
     assert (gpu.name, gpu.compute_capability, gpu.driver_version) == ("NVIDIA GeForce RTX 4090", "8.9", "550.78")
@@ -129,8 +130,8 @@ def test_raspberry_pi_4():
     assert report.vulkan_driver is True  # usr/share/vulkan/icd.d
 
 
-def test_no_drm_folder(copy_machine):
-    root = copy_machine("tigerlake-laptop")
+def test_no_drm_folder(tmp_path):
+    root = copy_machine(tmp_path, "tigerlake-laptop")
     for entry in (root / "sys/class/drm").iterdir():
         entry.unlink()
     (root / "sys/class/drm").rmdir()
@@ -141,16 +142,16 @@ def test_no_drm_folder(copy_machine):
     assert any("no " in n and "class/drm" in n for n in report.notes)
 
 
-def test_container_without_sys(copy_machine):
-    root = copy_machine("zen4-desktop")
+def test_container_without_sys(tmp_path):
+    root = copy_machine(tmp_path, "zen4-desktop")
     report = detect_this_machine(root / "proc", root / "no-sys", icd_dirs=[], machine="x86_64")
     assert report.gpus == [] and report.cpu.flags
     assert any("a container" in n for n in report.notes)
     assert recommend(report).variant == "cpu"
 
 
-def test_unreadable_files_become_notes(copy_machine):
-    root = copy_machine("zen4-desktop")
+def test_unreadable_files_become_notes(tmp_path):
+    root = copy_machine(tmp_path, "zen4-desktop")
     # tests run as root, where chmod 000 changes nothing: a folder where a file belongs cannot be read either
     (root / "proc/cpuinfo").unlink()
     (root / "proc/cpuinfo").mkdir()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
 from tui.core.nix.flake import Flake, Host, SourceFile, relative_path

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.core.answers import MachineAnswer
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Recommendation:
     confidence: str = "none"  # "detected", "report", "hints" or "none"
     rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
 
-    def to_answer(self) -> "MachineAnswer":  # noqa: F821
+    def to_answer(self) -> MachineAnswer:
         # Imported here so that detection starts without the answer machinery.
         from tui.core.answers import MachineAnswer
 

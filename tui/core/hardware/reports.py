@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
+from tui.core.hardware.model import GpuInfo, HardwareReport
 from tui.core.hardware.parse import PciDevice, cpu_from_flags, gpus_from_devices, system_of
 
 _GENERIC_MODELS = ("VGA compatible controller", "3D controller", "Display controller")
