@@ -99,6 +99,7 @@ def print_table(report, recommendation) -> None:
     from rich.table import Table
 
     from tui.core.ggml import filter_flags
+    from tui.core.hardware.recommend import VENDOR_LABELS
 
     where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
     source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",
@@ -108,7 +109,7 @@ def print_table(report, recommendation) -> None:
     table.add_column("")
     cpu = report.cpu
     if cpu is not None:
-        model = " ".join(p for p in (cpu.model or cpu.vendor or "unknown CPU",) if p)
+        model = cpu.model or (f"{cpu.vendor} CPU" if cpu.vendor else "unknown CPU")
         counts = ", ".join(p for p in (f"{cpu.cores} cores" if cpu.cores else "",
                                        f"{cpu.threads} threads" if cpu.threads and cpu.threads != cpu.cores else "") if p)
         table.add_row("CPU", f"{model} ({cpu.arch}{', ' + counts if counts else ''})")
@@ -121,7 +122,7 @@ def print_table(report, recommendation) -> None:
         if cpu.ggml_options:
             table.add_row("ggml options", ", ".join(on) or "none")
     for index, gpu in enumerate(report.gpus):
-        parts = [gpu.name or gpu.vendor]
+        parts = [gpu.name or f"{VENDOR_LABELS.get(gpu.vendor, gpu.vendor)} GPU"]
         if gpu.memory_mib:
             parts.append(f"{gpu.memory_mib / 1024:.1f} GiB")
         if gpu.compute_capability:
