@@ -155,7 +155,7 @@ def test_unreadable_files_become_notes(tmp_path):
     # tests run as root, where chmod 000 changes nothing: a folder where a file belongs cannot be read either
     (root / "proc/cpuinfo").unlink()
     (root / "proc/cpuinfo").mkdir()
-    vram = root / "sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/0000:02:00.0/0000:03:00.0/mem_info_vram_total"
+    vram = (root / "sys/class/drm/card0/device/mem_info_vram_total").resolve()
     vram.unlink()
     vram.mkdir()
     props = root / "sys/class/kfd/kfd/topology/nodes/1/properties"

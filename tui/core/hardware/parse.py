@@ -130,10 +130,8 @@ class PciDevice:
 
     @property
     def slot(self) -> str | None:
-        slot = self.get("slot")
-        if slot is None:
-            slot = uevent(self.get("uevent")).get("PCI_SLOT_NAME")
-        return slot
+        # The kernel's uevent names the PCI address; the resolved folder name is the fallback.
+        return uevent(self.get("uevent")).get("PCI_SLOT_NAME") or self.get("slot")
 
     @property
     def driver(self) -> str | None:
@@ -212,7 +210,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
     targets = kfd_targets(kfd_nodes or [])
     for dev in devices:
         slot = dev.slot
-        key = slot or dev.name
+        key = slot if slot and ":" in slot else f"{dev.name}/{slot}"  # PCI address, else the card itself
         if key in seen:
             continue
         seen.add(key)
