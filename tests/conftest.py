@@ -12,6 +12,9 @@ import pytest
 
 from tui.core.demo import demo_source
 
+# Fixture trees are data, not tests (the fake /sys trees also hold symlink loops, as the real one does).
+collect_ignore = ["fixtures"]
+
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
 requires_nix = pytest.mark.skipif(NIX_INSTANTIATE is None, reason="nix-instantiate is not installed (Debian: nix-bin)")
 

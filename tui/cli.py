@@ -12,7 +12,8 @@ from tui.core.errors import LlamaflakeError
 SUBCOMMANDS = ("hosts", "plan", "apply", "detect", "undo")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The subcommands' parser; ``only`` sets up one subcommand alone (a faster start)."""
     parser = argparse.ArgumentParser(
         prog="llamaflake",
         description="Wire the official llama.cpp flake into a flake-based NixOS repository.",
@@ -21,11 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from tui.commands import hosts, plan
+    if only in (None, "hosts"):
+        from tui.commands import hosts
 
-    hosts.add_parser(subparsers)
-    plan.add_parsers(subparsers)
+        hosts.add_parser(subparsers)
+    if only in (None, "plan", "apply"):
+        from tui.commands import plan
+
+        plan.add_parsers(subparsers)
     for optional in ("detect", "undo"):
+        if only not in (None, optional):
+            continue
         try:
             module = __import__(f"tui.commands.{optional}", fromlist=["add_parser"])
         except ImportError:
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv[0]).parse_args(argv)
             return args.run(args)
         if argv and argv[0] in ("-h", "--help"):
             build_wizard_parser().print_help()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tomllib
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 
 @cache
 def load(name: str) -> dict:
     """Parse ``tui/core/data/<name>.toml``."""
-    text = resources.files(__package__).joinpath(f"{name}.toml").read_text("utf-8")
+    text = (Path(__file__).parent / f"{name}.toml").read_text("utf-8")  # a plain file: starts faster than importlib.resources
     return tomllib.loads(text)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from tui.core.answers import MachineAnswer
+if TYPE_CHECKING:
+    from tui.core.answers import MachineAnswer
 
 
 @dataclass
@@ -16,6 +18,7 @@ class CpuInfo:
     flags: list[str]  # the kernel's /proc/cpuinfo names
     ggml_options: dict[str, bool] = field(default_factory=dict)
     x86_64_level: int | None = None
+    threads: int | None = None  # logical processors; ``cores`` counts physical cores where known
 
 
 @dataclass
@@ -29,6 +32,8 @@ class GpuInfo:
     integrated: bool | None = None
     rocm_target: str | None = None  # AMD, "gfx1103"
     pci_id: str | None = None  # "10de:25a0"
+    pci_slot: str | None = None  # "0000:01:00.0"
+    boot_vga: bool | None = None  # the firmware's display device
 
 
 @dataclass
@@ -64,8 +69,12 @@ class Recommendation:
     rocm_targets: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     confidence: str = "none"  # "detected", "report", "hints" or "none"
+    rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
 
     def to_answer(self) -> MachineAnswer:
+        # Imported here so that detection starts without the answer machinery.
+        from tui.core.answers import MachineAnswer
+
         return MachineAnswer(
             variant=self.variant,
             cpu_flags=list(self.cpu_flags),

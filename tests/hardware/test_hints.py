@@ -1,0 +1,155 @@
+"""Hints from a machine's own configuration files, read with the project's Nix parser."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import make_repo  # the suite's conftest: real git repositories
+
+from tui.core.hardware.hints import hints_from_config
+from tui.core.hardware.recommend import recommend
+from tui.core.nix.flake import load_flake
+
+from hardware_fakes import FIXTURES
+
+FLAKE = """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  inputs.nixos-hardware.url = "github:NixOS/nixos-hardware";
+  outputs = { self, nixpkgs, ... } @ inputs: {
+    nixosConfigurations = {
+      radeon = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [
+          ./hosts/radeon
+          inputs.nixos-hardware.nixosModules.common-cpu-amd
+          inputs.nixos-hardware.nixosModules.common-gpu-nvidia-disable
+        ];
+      };
+      reported = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [
+          ./hosts/reported.nix
+          { hardware.facter.reportPath = ./hosts/facter.json; }
+        ];
+      };
+      lost = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [ ./hosts/lost.nix ];
+      };
+      pi = nixpkgs.lib.nixosSystem {
+        system = "aarch64-linux";
+        modules = [ ./hosts/pi.nix ];
+      };
+    };
+  };
+}
+"""
+
+RADEON = """{ lib, ... }:
+let
+  # not configuration: a value kept for later
+  unused = { services.xserver.videoDrivers = [ "nvidia" ]; };
+in {
+  imports = [ ./hardware-configuration.nix ];
+  services.xserver = {
+    enable = true;
+    videoDrivers = lib.mkDefault [ "amdgpu" ];
+  };
+  hardware.amdgpu.opencl.enable = true;
+}
+"""
+
+RADEON_HW = """{ config, lib, modulesPath, ... }: {
+  boot.initrd.kernelModules = [ "amdgpu" ];
+  boot.kernelModules = [ "kvm-amd" ];
+  hardware.cpu.amd.updateMicrocode = lib.mkDefault config.hardware.enableRedistributableFirmware;
+}
+"""
+
+
+def repo(tmp_path):
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": FLAKE,
+        "hosts/radeon/default.nix": RADEON,
+        "hosts/radeon/hardware-configuration.nix": RADEON_HW,
+        "hosts/reported.nix": "{ ... }: { networking.hostName = \"reported\"; }\n",
+        "hosts/lost.nix": "{ ... }: { facter.reportPath = ./missing-facter.json; boot.kernelModules = [ \"kvm-intel\" ]; }\n",
+        "hosts/pi.nix": "{ ... }: { boot.kernelModules = [ \"v3d\" ]; }\n",
+    })
+    shutil.copy(FIXTURES / "facter/thinkpad-x1-extreme.facter.json", root / "hosts/facter.json")
+    return load_flake(root)
+
+
+def test_demo_laptop_with_nvidia_prime(demo_repo):
+    flake = load_flake(demo_repo)
+    report = hints_from_config(flake, flake.host("carbon"))
+    assert report.source == "hints" and report.system == "x86_64-linux"
+    texts = {(h.file, h.line, h.text) for h in report.hints}
+    assert ("machines/carbon.nix", 19, 'services.xserver.videoDrivers has "nvidia"') in texts
+    assert ("machines/carbon.nix", 20, "hardware.nvidia is set: an NVIDIA GPU") in texts
+    assert ("machines/carbon.nix", 26, "hardware.nvidia.prime.intelBusId is set: an Intel integrated GPU") in texts
+    assert ("machines/carbon.nix", 16, 'boot.kernelModules has "kvm-intel": an Intel CPU') in texts
+    assert [(g.vendor, g.integrated) for g in report.gpus] == [("nvidia", False), ("intel", True)]
+    assert report.cpu.vendor == "Intel" and report.cpu.flags == []
+    rec = recommend(report)
+    assert (rec.variant, rec.cuda_capabilities, rec.all_variants, rec.confidence) == ("cuda", [], True, "hints")
+    assert any("nixpkgs' default list" in r for r in rec.reasons)
+
+
+def test_demo_framework_from_its_nixos_hardware_module(demo_repo):
+    flake = load_flake(demo_repo)
+    report = hints_from_config(flake, flake.host("beryllium"))
+    [module_hint] = [h for h in report.hints if "nixos-hardware" in h.text]
+    assert module_hint.file == "flake.nix" and module_hint.line == 49
+    assert "framework-13-7040-amd" in module_hint.text
+    assert [(g.vendor, g.integrated) for g in report.gpus] == [("amd", True)]
+    rec = recommend(report)
+    assert (rec.variant, rec.all_variants, rec.rocm_option) == ("vulkan", True, [])
+
+
+def test_demo_desktop_with_nothing_but_a_cpu_vendor(demo_repo):
+    flake = load_flake(demo_repo)
+    report = hints_from_config(flake, flake.host("boron"))
+    assert report.gpus == [] and report.cpu.vendor == "AMD"
+    rec = recommend(report)
+    assert (rec.variant, rec.all_variants, rec.confidence) == ("cpu", True, "hints")
+
+
+def test_imports_nested_sets_wrappers_and_disabled_modules(tmp_path):
+    flake = repo(tmp_path)
+    report = hints_from_config(flake, flake.host("radeon"))
+    texts = [(h.file, h.line, h.text) for h in report.hints]
+    assert ("hosts/radeon/default.nix", 9, 'services.xserver.videoDrivers has "amdgpu"') in texts
+    assert ("hosts/radeon/hardware-configuration.nix", 2, 'boot.initrd.kernelModules has "amdgpu": an AMD GPU') in texts
+    assert any(t.startswith("hardware.amdgpu.opencl.enable") for _, _, t in texts)
+    assert any("common-cpu-amd" in t and "AMD CPU" in t for _, _, t in texts)
+    # the let-bound set is not configuration, and "-disable" turns NVIDIA off
+    assert all(g.vendor != "nvidia" for g in report.gpus)
+    assert [g.vendor for g in report.gpus] == ["amd"] and report.cpu.vendor == "AMD"
+    assert recommend(report).variant == "vulkan"
+
+
+def test_facter_report_named_by_the_configuration_is_read(tmp_path):
+    flake = repo(tmp_path)
+    report = hints_from_config(flake, flake.host("reported"))
+    [hint] = report.hints
+    assert hint.file == "flake.nix" and hint.line == 18 and "nixos-facter report, read" in hint.text
+    assert report.cpu.model.startswith("11th Gen Intel") and report.cpu.flags
+    rec = recommend(report)
+    assert (rec.variant, rec.cuda_capabilities, rec.confidence, rec.all_variants) == ("cuda", ["8.6"], "report", False)
+
+
+def test_facter_report_that_does_not_exist(tmp_path):
+    flake = repo(tmp_path)
+    report = hints_from_config(flake, flake.host("lost"))
+    assert any("does not exist" in h.text and h.file == "hosts/lost.nix" for h in report.hints)
+    assert report.cpu.vendor == "Intel" and report.gpus == []
+
+
+def test_arm_host_without_gpu_hints(tmp_path):
+    flake = repo(tmp_path)
+    report = hints_from_config(flake, flake.host("pi"))
+    assert report.hints == [] and report.system == "aarch64-linux"
+    assert any("says nothing" in n for n in report.notes)
+    rec = recommend(report)
+    assert (rec.variant, rec.all_variants, rec.cpu_flags, rec.confidence) == ("cpu", False, [], "none")

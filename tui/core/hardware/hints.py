@@ -1,0 +1,292 @@
+"""Clues about a machine's hardware from its own NixOS configuration, each with its file and line."""
+
+from __future__ import annotations
+
+from tui.core.errors import LlamaflakeError
+from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
+from tui.core.nix.flake import Flake, Host, SourceFile, relative_path
+from tui.core.nix.syntax import (
+    Node,
+    attrpath_names,
+    relative_path_literal,
+    select_path,
+    string_value,
+    unwrap,
+)
+
+MAX_FILES = 60  # a host's own module tree; shared module libraries go deeper than this is worth
+
+# Kernel modules and X11 drivers that name a GPU vendor.
+GPU_MODULES = {"amdgpu": "amd", "radeon": "amd", "i915": "intel", "xe": "intel", "nvidia": "nvidia",
+               "nvidia_drm": "nvidia", "nvidia_modeset": "nvidia", "nvidia_uvm": "nvidia", "nouveau": "nvidia"}
+VIDEO_DRIVERS = {"nvidia": "nvidia", "amdgpu": "amd", "intel": "intel", "nouveau": "nvidia"}
+CPU_MODULES = {"kvm-intel": "Intel", "kvm-amd": "AMD"}
+
+
+class _Finder:
+    def __init__(self, flake: Flake, host: Host) -> None:
+        self.flake = flake
+        self.host = host
+        self.hints: list[Hint] = []
+        self.gpus: dict[str, GpuInfo] = {}
+        self.cpu_vendor: str | None = None
+        self.notes: list[str] = []
+        self.facter: HardwareReport | None = None
+
+    def hint(self, text: str, file: SourceFile, node: Node) -> None:
+        hint = Hint(text, file.rel, file.line(node))
+        if hint not in self.hints:
+            self.hints.append(hint)
+
+    def gpu(self, vendor: str, integrated: bool | None = None) -> None:
+        gpu = self.gpus.setdefault(vendor, GpuInfo(vendor=vendor))
+        if integrated is not None and gpu.integrated is None:
+            gpu.integrated = integrated
+
+
+def hints_from_config(flake: Flake, host: Host) -> HardwareReport:
+    """What ``host``'s own files say about its hardware (source "hints"); a facter report it names is read too."""
+    finder = _Finder(flake, host)
+    for name, file, node in _hardware_module_uses(flake, host):
+        _module_name_hint(finder, name, file, node)
+    seen: set[str] = set()
+    queue = list(host.module_files)
+    while queue and len(seen) < MAX_FILES:
+        rel = queue.pop(0)
+        if rel in seen:
+            continue
+        seen.add(rel)
+        try:
+            file = flake.source_file(rel)
+        except LlamaflakeError as exc:
+            finder.notes.append(f"{rel}: not read ({exc.message})")
+            continue
+        queue.extend(_scan(finder, file, file.tree))
+    if host.attach is not None and host.attach.kind == "modules-list":  # inline modules in the host's list
+        file = flake.source_file(host.attach.file)
+        for item in host.attach.node.nodes():
+            inner = unwrap(item)
+            if inner is not None and inner.kind in ("NODE_ATTR_SET", "NODE_LAMBDA"):
+                _scan(finder, file, inner)
+    return _report(finder)
+
+
+def _hardware_module_uses(flake: Flake, host: Host):
+    """(module name, file, node) for each ``...nixosModules.<name>`` in the host's module list."""
+    wanted = set(host.hardware_modules)
+    file = flake.source_file(host.file)
+    scope = host.attach.node if host.attach is not None and host.attach.file == host.file else file.tree
+    for node in scope.walk():
+        if node.kind == "NODE_SELECT":
+            path = select_path(node)
+            if path and ".".join(path) in wanted:
+                wanted.discard(".".join(path))
+                yield path[-1], file, node
+    for name in sorted(wanted):  # found by the host reader but not under its list: no better place
+        yield name.split(".")[-1], file, scope
+
+
+def _full_path(node: Node, top: Node) -> list[str] | None:
+    """The attribute path of a binding with the paths of the sets around it (up to ``top``), ``config.`` left out."""
+    parts = node.nodes()
+    own = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
+    if own is None:
+        return None
+    path = list(own)
+    child = node
+    for ancestor in node.ancestors():
+        if ancestor is top:
+            break
+        if ancestor.kind == "NODE_LET_IN" and child.kind == "NODE_ATTRPATH_VALUE":
+            return None  # a let-bound value is not configuration (yet)
+        if ancestor.kind == "NODE_ATTRPATH_VALUE":
+            a_parts = ancestor.nodes()
+            names = attrpath_names(a_parts[0]) if a_parts and a_parts[0].kind == "NODE_ATTRPATH" else None
+            if names is None:
+                return None
+            path = names + path
+        child = ancestor
+    if path and path[0] == "config":
+        path = path[1:]
+    if path and path[0] in ("options", "_module"):
+        return None
+    return path
+
+
+def _strings(node: Node | None) -> list[tuple[str, Node]]:
+    """The strings of a list, through ``lib.mkDefault [...]`` and ``a ++ b``."""
+    node = unwrap(node)
+    if node is None:
+        return []
+    if node.kind == "NODE_LIST":
+        found = []
+        for item in node.nodes():
+            value = string_value(item)
+            if value is not None:
+                found.append((value, item))
+        return found
+    if node.kind == "NODE_APPLY":
+        return _strings(node.nodes()[-1])
+    if node.kind == "NODE_BIN_OP":
+        return [s for part in node.nodes() for s in _strings(part)]
+    value = string_value(node)
+    return [(value, node)] if value is not None else []
+
+
+def _value(node: Node | None) -> Node | None:
+    node = unwrap(node)
+    while node is not None and node.kind == "NODE_APPLY":  # lib.mkDefault x, lib.mkForce x
+        node = unwrap(node.nodes()[-1])
+    return node
+
+
+def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
+    """Record the hints of one file; return the relative files it imports."""
+    imports: list[str] = []
+    nvidia_noted = False
+    for node in tree.walk():
+        if node.kind == "NODE_SELECT":
+            path = select_path(node)
+            if path and "nixosModules" in path and path[-1] != "nixosModules":
+                _module_name_hint(finder, path[-1], file, node)
+            continue
+        if node.kind == "NODE_PATH_SEARCH" and "nixos-hardware" in node.text:
+            _module_name_hint(finder, node.text.strip("<>").split("/", 1)[-1].replace("/", "-"), file, node)
+            continue
+        if node.kind != "NODE_ATTRPATH_VALUE":
+            continue
+        path = _full_path(node, tree)
+        if not path:
+            continue
+        value = node.nodes()[1] if len(node.nodes()) > 1 else None
+        if path == ["imports"]:
+            for item in _list_items(value):
+                literal = relative_path_literal(item)
+                rel = relative_path(file.rel, literal) if literal else None
+                if rel is not None:
+                    target = finder.flake.root / rel
+                    imports.append(f"{rel}/default.nix" if target.is_dir() else rel)
+        elif path == ["services", "xserver", "videoDrivers"]:
+            for driver, item in _strings(value):
+                vendor = VIDEO_DRIVERS.get(driver)
+                if vendor:
+                    finder.gpu(vendor, False if vendor == "nvidia" else None)
+                    finder.hint(f'services.xserver.videoDrivers has "{driver}"', file, item)
+                elif driver == "modesetting":
+                    finder.hint('services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)', file, item)
+        elif path[:2] == ["hardware", "nvidia"]:
+            if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
+                vendor = "intel" if path[-1] == "intelBusId" else "amd"
+                finder.gpu(vendor, True)
+                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: an {_vendor_label(vendor)} integrated GPU", file, node)
+            if not nvidia_noted:
+                finder.gpu("nvidia", False)
+                finder.hint(f"{'.'.join(path)} is set: an NVIDIA GPU", file, node)
+                nvidia_noted = True
+        elif path[:2] == ["hardware", "amdgpu"]:
+            finder.gpu("amd")
+            finder.hint(f"{'.'.join(path)} is set: an AMD GPU", file, node)
+        elif path[:3] == ["hardware", "cpu", "intel"] or path[:3] == ["hardware", "cpu", "amd"]:
+            finder.cpu_vendor = finder.cpu_vendor or ("Intel" if path[2] == "intel" else "AMD")
+            finder.hint(f"{'.'.join(path)} is set: an {finder.cpu_vendor} CPU", file, node)
+        elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
+                      ["boot", "initrd", "availableKernelModules"]):
+            for module, item in _strings(value):
+                if module in GPU_MODULES:
+                    vendor = GPU_MODULES[module]
+                    finder.gpu(vendor)
+                    finder.hint(f'{".".join(path)} has "{module}": an {_vendor_label(vendor)} GPU', file, item)
+                elif module in CPU_MODULES:
+                    finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
+                    finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
+        elif path in (["nixpkgs", "config", "cudaSupport"], ["nixpkgs", "config", "rocmSupport"]):
+            if _value(value) is not None and _value(value).text == "true":
+                vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
+                finder.gpu(vendor)
+                finder.hint(f"{'.'.join(path)} = true: an {_vendor_label(vendor)} GPU", file, node)
+        elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
+            _facter_hint(finder, file, node, path, value)
+    return imports
+
+
+def _list_items(node: Node | None) -> list[Node]:
+    node = unwrap(node)
+    if node is None:
+        return []
+    if node.kind == "NODE_LIST":
+        return node.nodes()
+    if node.kind == "NODE_BIN_OP":
+        return [i for part in node.nodes() for i in _list_items(part)]
+    return []
+
+
+def _vendor_label(vendor: str) -> str:
+    return {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(vendor, vendor)
+
+
+def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) -> None:
+    """What a nixos-hardware module's name says: ``common-gpu-nvidia``, ``framework-13-7040-amd``..."""
+    words = name.lower().replace("_", "-").split("-")
+    said = []
+    if "nvidia" in words and "disable" not in words:
+        finder.gpu("nvidia", False)
+        said.append("an NVIDIA GPU")
+    if "gpu" in words and "amd" in words:
+        finder.gpu("amd")
+        said.append("an AMD GPU")
+    elif "gpu" in words and "intel" in words:
+        finder.gpu("intel", True)
+        said.append("an Intel integrated GPU")
+    elif "cpu" in words and ("intel" in words or "amd" in words):
+        finder.cpu_vendor = finder.cpu_vendor or ("Intel" if "intel" in words else "AMD")
+        said.append(f"an {finder.cpu_vendor} CPU")
+        if "intel" in words:  # nixos-hardware's common-cpu-intel brings the iGPU settings too
+            finder.gpu("intel", True)
+            said.append("an Intel integrated GPU")
+    elif "gpu" not in words and "cpu" not in words and ("amd" in words or "intel" in words):
+        vendor = "amd" if "amd" in words else "intel"  # a machine module: framework-13-7040-amd
+        finder.cpu_vendor = finder.cpu_vendor or _vendor_label(vendor)
+        finder.gpu(vendor, True)
+        said.append(f"an {_vendor_label(vendor)} CPU with integrated graphics")
+    if said:
+        finder.hint(f"nixos-hardware module {name}: {' and '.join(said)}", file, node)
+
+
+def _facter_hint(finder: _Finder, file: SourceFile, node: Node, path: list[str], value: Node | None) -> None:
+    from tui.core.hardware.reports import load_report
+
+    literal = relative_path_literal(value)
+    rel = relative_path(file.rel, literal) if literal else None
+    if rel is None:
+        finder.hint(f"{'.'.join(path)} is set, to a path llamaflake cannot follow", file, node)
+        return
+    target = finder.flake.root / rel
+    if not target.is_file():
+        finder.hint(f"{'.'.join(path)} = {literal}, which does not exist", file, node)
+        return
+    try:
+        finder.facter = load_report(target)
+    except LlamaflakeError as exc:
+        finder.hint(f"{'.'.join(path)} = {literal}, which cannot be used: {exc.message}", file, node)
+        return
+    finder.hint(f"{'.'.join(path)} = {literal}: a nixos-facter report, read", file, node)
+
+
+def _report(finder: _Finder) -> HardwareReport:
+    host = finder.host
+    report = HardwareReport(source="hints", hostname=host.name, system=host.system, hints=finder.hints)
+    arch = host.system.split("-")[0] if host.system else "unknown"
+    if finder.facter is not None:
+        report.cpu = finder.facter.cpu
+        report.gpus = finder.facter.gpus
+        report.system = report.system or finder.facter.system
+        report.notes.extend(finder.facter.notes)
+    else:
+        if finder.cpu_vendor or host.system:
+            report.cpu = CpuInfo(vendor=finder.cpu_vendor, model=None, arch=arch, cores=None, flags=[])
+        order = {"nvidia": 0, "amd": 1, "intel": 2}
+        report.gpus = sorted(finder.gpus.values(), key=lambda g: order.get(g.vendor, 9))
+        if not finder.hints:
+            report.notes.append(f"{host.name}'s configuration says nothing about its CPU or GPU")
+    report.notes.extend(finder.notes)
+    return report
