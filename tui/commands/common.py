@@ -32,6 +32,13 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
                        help="CUDA compute capabilities for a machine, comma separated (e.g. carbon=8.6)")
     group.add_argument("--rocm", metavar="NAME=TARGETS", action="append", default=[],
                        help="ROCm GPU targets for a machine, comma separated (e.g. gfx1100)")
+    group.add_argument("--this-machine", metavar="NAME", action="append", default=[],
+                       help="NAME is the machine this runs on: detect its hardware and take the recommended build "
+                       "(a --host NAME=VARIANT still chooses the variant)")
+    group.add_argument("--report", metavar="NAME=FILE", action="append", default=[],
+                       help="take a machine's hardware from a report: `llamaflake detect --json` output or nixos-facter's facter.json")
+    group.add_argument("--ssh", metavar="NAME=HOST", action="append", default=[],
+                       help="scan a machine's hardware over SSH (read-only; needs only a shell there)")
     group.add_argument("--cache", metavar="NAME|URL=KEY", action="append", default=None,
                        help="a binary cache to set: nixos-cuda, flox, nix-community, or a custom URL=KEY; repeat for more")
     group.add_argument("--no-caches", action="store_true", help="set no binary caches (remove those set before)")
@@ -56,13 +63,65 @@ def _split(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
 
 
+def hardware_recommendations(args: argparse.Namespace) -> dict:
+    """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH)."""
+    sources = []
+    for name in getattr(args, "this_machine", []):
+        sources.append((name, "this", None))
+    for name, path in _pairs(getattr(args, "report", []), "--report"):
+        sources.append((name, "report", path))
+    for name, host in _pairs(getattr(args, "ssh", []), "--ssh"):
+        sources.append((name, "ssh", host))
+    if not sources:
+        return {}
+    from tui.core import hardware
+
+    recommendations = {}
+    for name, kind, where in sources:
+        if kind == "this":
+            from tui.commands.detect import this_machine_report
+
+            report = this_machine_report()
+        elif kind == "report":
+            report = hardware.load_report(Path(where))
+        else:
+            say(f"llamaflake: scanning {where} over SSH ...")
+            report = hardware.scan_over_ssh(where)
+        recommendations[name] = hardware.recommend(report, report.system)
+    return recommendations
+
+
+def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer:
+    """Fill what an explicit answer leaves open from the hardware's recommendation."""
+    if not answer.cpu_flags and not answer.all_variants:
+        answer.cpu_flags = list(recommendation.cpu_flags)
+        answer.all_variants = recommendation.all_variants
+    if answer.variant == "cuda" and not answer.cuda_capabilities:
+        answer.cuda_capabilities = list(recommendation.cuda_capabilities)
+    if answer.variant == "rocm" and not answer.rocm_targets:
+        answer.rocm_targets = list(recommendation.rocm_targets or getattr(recommendation, "rocm_option", []) or [])
+    if answer.variant == recommendation.variant:
+        answer.notes = list(recommendation.reasons)
+    else:
+        answer.notes = [f"{answer.variant} chosen by hand; the hardware suggests {recommendation.variant}"]
+    return answer
+
+
 def answers_from_args(args: argparse.Namespace) -> Answers:
     answers = Answers()
+    recommendations = hardware_recommendations(args)
     for name, variant in _pairs(args.host, "--host"):
         if variant == "none":
             answers.skip.append(name)
         else:
             answers.machines[name] = MachineAnswer(variant=variant)
+    for name, recommendation in recommendations.items():
+        if name in answers.skip:
+            continue
+        if name in answers.machines:
+            merge_recommendation(answers.machines[name], recommendation)
+        else:
+            answers.machines[name] = recommendation.to_answer()
 
     def machine(name: str, option: str) -> MachineAnswer:
         if name not in answers.machines:

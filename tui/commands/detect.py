@@ -35,7 +35,8 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _this_machine():
+def this_machine_report():
+    """This machine's hardware; the LLAMAFLAKE_* variables (for tests) point at fake trees."""
     from tui.core.hardware.this_machine import VULKAN_ICD_DIRS, detect_this_machine
 
     env = os.environ
@@ -76,7 +77,7 @@ def gather(args: argparse.Namespace):
         from tui.core.errors import AnswerError
 
         raise AnswerError("--flake goes with --host NAME (the machine whose configuration to read)")
-    return _this_machine()
+    return this_machine_report()
 
 
 def run(args: argparse.Namespace) -> int:
