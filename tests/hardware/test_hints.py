@@ -7,7 +7,7 @@ import shutil
 from conftest import make_repo  # the suite's conftest: real git repositories
 
 from tui.core.hardware.hints import hints_from_config
-from tui.core.hardware.recommend import recommend
+from tui.core.hardware.recommendation import recommend
 from tui.core.nix.flake import load_flake
 
 from hardware_fakes import FIXTURES

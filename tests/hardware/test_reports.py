@@ -10,7 +10,7 @@ import pytest
 
 from tui.cli import main
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.recommend import recommend
+from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
 
 from hardware_fakes import FIXTURES

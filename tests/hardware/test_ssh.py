@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.recommend import recommend
+from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.ssh import SCAN_SCRIPT, parse_scan, scan_over_ssh, ssh_command
 from tui.core.hardware.this_machine import detect_this_machine
 

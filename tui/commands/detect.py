@@ -81,7 +81,7 @@ def gather(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.core.hardware.recommend import recommend
+    from tui.core.hardware.recommendation import recommend
 
     report = gather(args)
     recommendation = recommend(report)
@@ -100,7 +100,7 @@ def print_table(report, recommendation) -> None:
     from rich.table import Table
 
     from tui.core.ggml import filter_flags
-    from tui.core.hardware.recommend import VENDOR_LABELS
+    from tui.core.hardware.recommendation import VENDOR_LABELS
 
     where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
     source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",

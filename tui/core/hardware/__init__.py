@@ -13,7 +13,7 @@ _LAZY = {
     "report_from_data": "tui.core.hardware.reports",
     "scan_over_ssh": "tui.core.hardware.ssh",
     "hints_from_config": "tui.core.hardware.hints",
-    "recommend": "tui.core.hardware.recommend",
+    "recommend": "tui.core.hardware.recommendation",
 }
 
 __all__ = ["CpuInfo", "GpuInfo", "HardwareReport", "Hint", "Recommendation", *_LAZY]
