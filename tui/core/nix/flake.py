@@ -58,11 +58,38 @@ class FlakeInput:
 
 @dataclass
 class Attach:
-    """Where one line attaching a machine's settings goes: a module list, or an ``imports`` list."""
+    """Where one line attaching a machine's settings goes.
+
+    ``modules-list``: the host's own ``modules = [ ... ]`` list; ``imports-list``: the ``imports`` list of
+    the host's own module file; ``imports-new``: that file has none, so ``imports = [ ... ];`` is added
+    as the first binding of its attribute set (``node``).
+    """
 
     kind: str  # "modules-list" | "imports-list" | "imports-new"
     file: str
     node: Node = field(repr=False)
+
+
+@dataclass
+class Access:
+    """How ``inputs`` is made to reach a host's modules when it does not yet.
+
+    ``specialArgs-add``: add ``inputs`` to the literal ``specialArgs`` set ``node``; ``specialArgs-new``:
+    add a ``specialArgs`` binding to the ``nixosSystem`` argument set ``node``. ``expression`` is what
+    names the flake's inputs at that place; ``pattern`` is the outputs pattern that needs ``@inputs``
+    first, when the inputs have no name there yet.
+    """
+
+    kind: str
+    file: str
+    node: Node = field(repr=False)
+    expression: str = "inputs"
+    pattern: Node | None = field(default=None, repr=False)
+
+    @property
+    def snippet(self) -> str:
+        entry = "inherit inputs;" if self.expression == "inputs" else f"inputs = {self.expression};"
+        return entry if self.kind == "specialArgs-add" else f"specialArgs = {{ {entry} }};"
 
 
 @dataclass
@@ -78,6 +105,12 @@ class Host:
     attach: Attach | None = field(default=None, repr=False)
     refusal: str | None = None
     hardware_modules: list[str] = field(default_factory=list)
+    layout: str = "nixosSystem"  # "nixosSystem" (a literal call), "helper", "generated", "snowfall"
+    own_file: str | None = None  # the module file that belongs to this host alone, if any
+    shared_module_files: list[str] = field(default_factory=list)  # module files every host uses
+    access: Access | None = field(default=None, repr=False)
+    snippet: str | None = None  # what to add by hand, when refused
+    snippet_file: str | None = None
 
     @property
     def can_wire(self) -> bool:
@@ -97,6 +130,8 @@ class Flake:
     outputs: Node | None = field(repr=False)
     hosts: list[Host]
     files: dict[str, SourceFile] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the host finder could not follow
+    _by_source: dict[int, SourceFile] = field(default_factory=dict, repr=False)
 
     def input(self, name: str) -> FlakeInput | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -111,9 +146,16 @@ class Flake:
         return next((h for h in self.hosts if h.name == name), None)
 
     def source_file(self, rel: str) -> SourceFile:
+        """The parsed file (parsed once, then cached)."""
         if rel not in self.files:
             self.files[rel] = SourceFile(self.root, rel)
         return self.files[rel]
+
+    def file_of(self, node: Node) -> SourceFile | None:
+        """The parsed file a node belongs to."""
+        if len(self._by_source) != len(self.files):
+            self._by_source = {id(f.source): f for f in self.files.values()}
+        return self._by_source.get(id(node.source))
 
 
 def find_flake(start: Path) -> Path:
@@ -237,7 +279,7 @@ def outputs_arg_names(flake: Flake) -> tuple[set[str], str | None, bool]:
     if value is None or value.kind != "NODE_LAMBDA":
         return set(), None, True
     param = value.nodes()[0]
-    if param.kind == "NODE_IDENT":
+    if param.kind in ("NODE_IDENT", "NODE_IDENT_PARAM"):
         return set(), param.text, True
     names: set[str] = set()
     whole = None
@@ -281,6 +323,7 @@ def nix_path_literal(from_file: str, target: str) -> str:
 
 
 __all__ = [
+    "Access",
     "Attach",
     "Flake",
     "FlakeInput",
