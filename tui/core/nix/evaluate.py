@@ -933,6 +933,7 @@ class Evaluator:
                 items = self._list(imports)
                 if items is not None:
                     queue.extend(self.force(i) for i in items.items)
+        merged.origin = "flake-parts"  # type: ignore[attr-defined]
         return merged
 
     def _snowfall_root(self, arg: Thunk) -> str:

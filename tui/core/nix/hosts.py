@@ -79,11 +79,15 @@ def find_hosts(flake: Flake) -> list[Host]:
         if item is not None:
             found.append(item)
     _choose_attach(flake, evaluator, found)
+    if getattr(outputs, "origin", None) == "flake-parts":
+        for item in found:
+            item.host.builder = f"flake-parts: {item.host.builder}"
     return [item.host for item in found]
 
 
 def _uses_snowfall(flake: Flake) -> bool:
-    return any(i.url and "snowfall-lib" in i.url for i in flake.inputs) and (flake.root / "systems").is_dir()
+    named = any("snowfall" in i.name or (i.url and "snowfall" in i.url) for i in flake.inputs)
+    return named and (flake.root / "systems").is_dir()
 
 
 def _enumerator(where: Node | None) -> str | None:
@@ -148,7 +152,9 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
     fn = ".".join(value.fn)
     arg_node = unwrap(value.arg.node) if value.arg.node is not None else None
     if binding is not None and _inside(arg_node, binding):
-        host.layout, host.builder = "nixosSystem", fn
+        head, _args = apply_chain(unwrap(arg_node.parent) if arg_node.parent is not None else None)
+        written = select_path(head) if head is not None else None
+        host.layout, host.builder = "nixosSystem", ".".join(written) if written and written[-1] == "nixosSystem" else fn
     else:
         helper = _helper_name(binding)
         if helper:
@@ -282,7 +288,7 @@ def module_attrset(file: SourceFile) -> tuple[Node | None, str | None]:
     node = unwrap(file.tree)
     if node is not None and node.kind == "NODE_LAMBDA":
         node = unwrap(node.nodes()[-1])
-    while node is not None and node.kind == "NODE_LET_IN":
+    while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
         node = unwrap(node.nodes()[-1])
     if node is None or node.kind != "NODE_ATTR_SET":
         return None, f"{file.rel} is not a plain module (an attribute set, or a function returning one)"
