@@ -75,11 +75,16 @@ def append_to_list(source: bytes, lst: Node, item: bytes) -> Edit:
     items = lst.nodes()
     close = lst.children[-1]
     if not items:
-        inner = source[lst.start + 1 : close.start]
-        if b"\n" in inner:
+        open_end = lst.start + 1
+        inner = source[open_end : close.start]
+        if b"\n" in inner:  # keep what is inside (comments): the item goes on its own line after `[`
             indent = indent_of(source, close.start) + indent_unit(source)
-            return Edit(lst.start + 1, close.start, b"\n" + indent + item + b"\n" + indent_of(source, close.start))
-        return Edit(lst.start + 1, close.start, b" " + item + b" ")
+            at = line_end_after(source, open_end)
+            at = open_end if at is None else at
+            return Edit(at, at, b"\n" + indent + item)
+        if inner.startswith((b" ", b"\t")):
+            return Edit(open_end + 1, open_end + 1, item + (b"" if inner[1:].strip() == b"" and inner[1:] else b" "))
+        return Edit(open_end, open_end, b" " + item + (b" " if inner == b"" or not inner[:1].isspace() else b""))
     last = items[-1]
     if starts_line(source, last.start) and b"\n" in source[lst.start : close.start]:
         indent = indent_of(source, last.start)

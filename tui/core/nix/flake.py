@@ -178,7 +178,7 @@ def find_flake(start: Path) -> Path:
 
 def load_flake(path: Path) -> Flake:
     """Read and understand the flake at ``path`` (a folder, or a flake.nix)."""
-    root = find_flake(path)
+    root = find_flake(Path(path))
     flake_file = SourceFile(root, "flake.nix")
     body = _flake_attrset(flake_file)
     inputs, style, block = _read_inputs(body)
