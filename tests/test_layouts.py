@@ -211,3 +211,25 @@ def test_mapattrs_over_readdir_skips_template_and_files(tmp_path):
     flake = load_flake(LAYOUTS / "mapattrs-readdir")
     assert "TEMPLATE" not in [h.name for h in flake.hosts]
     assert "README.md" not in [h.name for h in flake.hosts]
+
+
+def test_hosts_json_reports_layout_attach_refusal_and_setup(capsys):
+    from tui.cli import main
+
+    assert main(["hosts", "--json", "--flake", str(LAYOUTS / "no-inputs-in-lib-helper")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    carbon, boron = report["hosts"]
+    assert carbon["layout"] == "helper" and carbon["builder"] == "helpers.mkHost → nixpkgs.lib.nixosSystem"
+    assert carbon["can_wire"] is False and carbon["snippet_file"] == "hosts/carbon.nix"
+    assert "specialArgs = { inherit inputs; }" in carbon["snippet"]
+    assert boron["can_wire"] is True and boron["attach"] == {"kind": "modules-list", "file": "flake.nix"}
+    assert boron["gives_inputs"] == {"file": "flake.nix", "add": "specialArgs = { inherit inputs; };"}
+    assert set(report["llama_cpp_setup"]) == {"packages", "services", "dead_caches"}
+
+
+def test_existing_setup_is_found_in_the_demo(demo_repo):
+    from tui.core.report import llama_setup
+
+    setup = llama_setup(load_flake(demo_repo))
+    assert {p["file"] for p in setup["packages"]} == {"nixos/pkgs/llama-cpp-variants.nix"}
+    assert {c["value"] for c in setup["dead_caches"]} >= {"https://cuda-maintainers.cachix.org"}

@@ -540,7 +540,7 @@ class Evaluator:
         child = node
         for scope in node.ancestors():
             kind = scope.kind
-            if kind == "NODE_LET_IN" or (kind == "NODE_ATTR_SET" and scope.first("TOKEN_REC") is not None):
+            if kind == "NODE_LET_IN" or (kind == "NODE_ATTR_SET" and _is_rec(scope)):
                 entries = self._scope(scope).get(name)
                 if entries:
                     return self._binding_thunk(scope, name, entries, file, env)
@@ -674,11 +674,11 @@ class Evaluator:
 
     def nix_file(self, rel: str) -> str | None:
         """The file a path means to ``import``: itself, or its ``default.nix`` if it is a folder."""
-        path = self.flake.root / rel
-        if path.is_dir():
-            path = path / "default.nix"
+        path = os.path.join(self.flake.root, rel)
+        if os.path.isdir(path):
+            path = os.path.join(path, "default.nix")
             rel = f"{rel}/default.nix" if rel != "." else "default.nix"
-        return rel if path.is_file() else None
+        return rel if os.path.isfile(path) else None
 
     def read_dir(self, rel: str) -> dict[str, str] | None:
         if rel not in self._dirs:
@@ -956,6 +956,15 @@ class Evaluator:
 
     def snowfall(self, arg: Thunk) -> SnowfallFlake:
         return SnowfallFlake(self._snowfall_root(arg), arg)
+
+
+def _is_rec(attrset: Node) -> bool:
+    for child in attrset.children:
+        if child.kind == "TOKEN_REC":
+            return True
+        if child.kind == "TOKEN_L_BRACE":
+            return False
+    return False
 
 
 # Library and builtin functions the evaluator implements, by name, with their arity.

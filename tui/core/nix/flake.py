@@ -143,19 +143,26 @@ class Flake:
         return [i.name for i in self.inputs if i.is_nixpkgs]
 
     def host(self, name: str) -> Host | None:
-        return next((h for h in self.hosts if h.name == name), None)
+        by_name = self.__dict__.get("_hosts_by_name")
+        if by_name is None or len(by_name) != len(self.hosts):
+            by_name = self.__dict__["_hosts_by_name"] = {h.name: h for h in reversed(self.hosts)}
+        return by_name.get(name)
 
     def source_file(self, rel: str) -> SourceFile:
         """The parsed file (parsed once, then cached)."""
-        if rel not in self.files:
-            self.files[rel] = SourceFile(self.root, rel)
-        return self.files[rel]
+        file = self.files.get(rel)
+        if file is None:
+            file = self.files[rel] = SourceFile(self.root, rel)
+            self._by_source[id(file.source)] = file
+        return file
 
     def file_of(self, node: Node) -> SourceFile | None:
         """The parsed file a node belongs to."""
-        if len(self._by_source) != len(self.files):
+        found = self._by_source.get(id(node.source))
+        if found is None and len(self._by_source) != len(self.files):
             self._by_source = {id(f.source): f for f in self.files.values()}
-        return self._by_source.get(id(node.source))
+            found = self._by_source.get(id(node.source))
+        return found
 
 
 def find_flake(start: Path) -> Path:
@@ -298,8 +305,8 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
     """Resolve a Nix path literal written in ``base_file`` to a path relative to the flake root."""
     if not path_literal.startswith(("./", "../")):
         return None
-    base = Path(base_file).parent
-    joined = (base / path_literal).as_posix()
+    slash = base_file.rfind("/")
+    joined = (base_file[:slash] + "/" + path_literal) if slash >= 0 else path_literal
     parts: list[str] = []
     for part in joined.split("/"):
         if part in ("", "."):

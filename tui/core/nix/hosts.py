@@ -427,23 +427,32 @@ def _snowfall(flake: Flake, root: str) -> list[Host]:
 
 def system_from_files(flake: Flake, files: list[str]) -> str | None:
     """``nixpkgs.hostPlatform`` set in one of the host's own files (``lib.mkDefault "..."`` too)."""
+    cache: dict[str, str | None] = flake.__dict__.setdefault("_platforms", {})
     for rel in files:
-        try:
-            source = flake.source_file(rel)
-        except LlamaflakeError:
+        if rel not in cache:
+            cache[rel] = _platform_in(flake, rel)
+        if cache[rel]:
+            return cache[rel]
+    return None
+
+
+def _platform_in(flake: Flake, rel: str) -> str | None:
+    try:
+        source = flake.source_file(rel)
+    except LlamaflakeError:
+        return None
+    for node in source.tree.walk():
+        if node.kind != "NODE_ATTRPATH_VALUE":
             continue
-        for node in source.tree.walk():
-            if node.kind != "NODE_ATTRPATH_VALUE":
-                continue
-            parts = node.nodes()
-            path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
-            if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"]):
-                value = unwrap(parts[1]) if len(parts) > 1 else None
-                text = string_value(value)
-                if text is None and value is not None and value.kind == "NODE_APPLY":
-                    text = string_value(value.nodes()[-1])
-                if text:
-                    return text
+        parts = node.nodes()
+        path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
+        if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"]):
+            value = unwrap(parts[1]) if len(parts) > 1 else None
+            text = string_value(value)
+            if text is None and value is not None and value.kind == "NODE_APPLY":
+                text = string_value(value.nodes()[-1])
+            if text:
+                return text
     return None
 
 
