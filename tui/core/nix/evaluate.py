@@ -21,7 +21,7 @@ from tui.core.nix.syntax import Node, unwrap
 if TYPE_CHECKING:  # pragma: no cover
     from tui.core.nix.flake import Flake, SourceFile
 
-MAX_DEPTH = 400
+MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 
 
 # ---- values ----------------------------------------------------------------------------------
@@ -41,6 +41,13 @@ class External:
     @property
     def name(self) -> str:
         return self.path[-1] if self.path else ""
+
+
+@dataclass(eq=False)
+class FlakeInputs(External):
+    """The argument of ``outputs``: every input by name, and ``self``, the outputs themselves."""
+
+    outputs: "Thunk | None" = None
 
 
 @dataclass(eq=False)
@@ -275,6 +282,14 @@ class Evaluator:
             if name in value.attrs:
                 return self.force(value.attrs[name])
             return Unknown(f"no attribute `{name}`") if not value.open else External((name,))
+        if isinstance(value, FlakeInputs):
+            if name == "self" and value.outputs is not None:
+                outputs = self.force(value.outputs)
+                if isinstance(outputs, AttrsValue):  # `self` also has `outputs` and `inputs`
+                    extra = {"outputs": Thunk.const(outputs), "inputs": Thunk.const(value)}
+                    return AttrsValue({**outputs.attrs, **extra}, outputs.open, outputs.node, outputs.where, outputs.file)
+                return outputs
+            return External((name,), True)
         if isinstance(value, External):
             return External(value.path + (name,), value.bound)
         if isinstance(value, SnowfallFlake):
@@ -899,6 +914,16 @@ class Evaluator:
         return self.flake_parts_outputs(module)
 
     # -- flake-parts and snowfall-lib
+
+    def outputs_of(self, outputs: Node, file: "SourceFile") -> Value:
+        """The value of the flake's ``outputs`` function applied to its inputs (``self`` included)."""
+        value = self.eval(outputs, file, {})
+        if not isinstance(value, Lambda):
+            return value
+        inputs = FlakeInputs(("inputs",), True)
+        result = Thunk.lazy(lambda: self.apply(value, Thunk.const(inputs)))
+        inputs.outputs = result
+        return self.force(result)
 
     def module_body(self, value: Value) -> Value:
         """A module's attribute set: a function's body with its arguments left open, or the set itself."""

@@ -19,6 +19,7 @@ from tui.core.nix.evaluate import (
     AttrsValue,
     Evaluator,
     External,
+    FlakeInputs,
     Lambda,
     ListValue,
     PathValue,
@@ -52,7 +53,10 @@ def find_hosts(flake: Flake) -> list[Host]:
         return []
     evaluator = Evaluator(flake)
     flake.evaluator = evaluator  # type: ignore[attr-defined]
-    outputs = evaluator.module_body(evaluator.eval(flake.outputs, flake.file, {}))
+    try:
+        outputs = evaluator.outputs_of(flake.outputs, flake.file)
+    except RecursionError:
+        outputs = Unknown("the expressions nest too deeply")
     if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and _uses_snowfall(flake)):
         root = outputs.root if isinstance(outputs, SnowfallFlake) else "."
         return _snowfall(flake, root)
@@ -75,7 +79,13 @@ def find_hosts(flake: Flake) -> list[Host]:
     found: list[_Found] = []
     for name, thunk in configs.attrs.items():
         binding = configs.where.get(name)
-        item = _read_host(flake, evaluator, name, thunk, binding, configs_where, generated_by)
+        try:
+            item = _read_host(flake, evaluator, name, thunk, binding, configs_where, generated_by)
+        except RecursionError:
+            file, line = _line(flake, binding or configs_where)
+            host = Host(name=name, builder="unknown", file=file, line=line, layout="unknown",
+                        refusal="the expressions that build this host nest too deeply for the engine to follow")
+            item = _Found(host)
         if item is not None:
             found.append(item)
     _choose_attach(flake, evaluator, found)
@@ -220,7 +230,8 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
         return
     if isinstance(value, External):
         if "nixosModules" in value.path:
-            host.hardware_modules.append(".".join(value.path))
+            written = select_path(thunk.node) if thunk.node is not None else None
+            host.hardware_modules.append(".".join(written if written and "nixosModules" in written else value.path))
         return
     if isinstance(value, Lambda):
         value = ev.module_body(value)
@@ -379,7 +390,7 @@ def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, 
         whole = bind.first("NODE_IDENT").text if bind is not None and bind.first("NODE_IDENT") else None
     if whole is not None:
         named = ev.force(ev.lookup(at, whole, file, env))
-        if isinstance(named, External) and named.bound and named.path == (whole,):
+        if isinstance(named, FlakeInputs):
             return whole, None
         return None, None
     if isinstance(value, External) and not value.bound and value.path == ("inputs",):
