@@ -233,3 +233,11 @@ def test_existing_setup_is_found_in_the_demo(demo_repo):
     setup = llama_setup(load_flake(demo_repo))
     assert {p["file"] for p in setup["packages"]} == {"nixos/pkgs/llama-cpp-variants.nix"}
     assert {c["value"] for c in setup["dead_caches"]} >= {"https://cuda-maintainers.cachix.org"}
+
+
+def test_import_tree_folder_gets_no_nixos_module(tmp_path):
+    repo = fixture_repo(tmp_path, "import-tree")
+    flake = load_flake(repo)
+    plan = make_plan(flake, every_host(flake))
+    assert plan.module_dir == "llama-cpp"
+    assert not any(c.path.startswith("modules/") and c.old is None for c in plan.changes)

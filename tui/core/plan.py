@@ -114,9 +114,22 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
     existing = existing_module_dir(flake)
     if existing:
         return existing
+    from tui.core.nix.hosts import auto_imported_dirs
+
+    # A folder whose every .nix file is imported as a flake-parts module (import-tree) must not get a NixOS module.
+    avoid = auto_imported_dirs(flake)
+
+    def allowed(folder: str) -> bool:
+        return not any(a == "." or folder == a or folder.startswith(a + "/") for a in avoid)
+
     for candidate in ("nixos", "modules/nixos", "modules", "hosts/common", "common"):
-        if (flake.root / candidate).is_dir():
+        if (flake.root / candidate).is_dir() and allowed(f"{candidate}/llama-cpp"):
             return f"{candidate}/llama-cpp"
+    if not allowed("llama-cpp"):
+        raise AnswerError(
+            "every .nix file of the repository is imported as a flake-parts module (import-tree): "
+            "choose a folder for the llama.cpp module outside it with --module-dir"
+        )
     return "llama-cpp"
 
 

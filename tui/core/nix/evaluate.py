@@ -645,6 +645,8 @@ class Evaluator:
                 return SystemCall(fn.path, arg)
             if name in BUILTINS:
                 return self.apply(Builtin(name, BUILTINS[name], (), fn.path), arg)
+            if name == "import-tree":
+                return self.import_tree(self.force(arg))
             if name == "mkLib" and any("snowfall" in p for p in fn.path):
                 return SnowfallFlake(self._snowfall_root(arg), arg)
             if name == "mkFlake":
@@ -714,6 +716,20 @@ class Evaluator:
                 entries = None
             self._dirs[rel] = dict(sorted(entries.items())) if entries is not None else None
         return self._dirs[rel]
+
+    def import_tree(self, value: Value) -> Value:
+        """``import-tree ./dir``: a module importing every .nix file below ``dir`` (names starting with _ skipped)."""
+        if not isinstance(value, PathValue):
+            return Unknown("import-tree of something that is not a path")
+        found: list[Thunk] = []
+        base = os.path.join(self.flake.root, value.rel)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("_"))
+            for name in sorted(filenames):
+                if name.endswith(".nix") and not name.startswith("_"):
+                    rel = os.path.relpath(os.path.join(dirpath, name), self.flake.root).replace(os.sep, "/")
+                    found.append(Thunk.const(PathValue(rel)))
+        return AttrsValue({"imports": Thunk.const(ListValue(found))})
 
     # -- builtins and lib functions, by name
 

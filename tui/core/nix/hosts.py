@@ -416,6 +416,21 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     host.snippet_file = target or host.file
 
 
+def auto_imported_dirs(flake: Flake) -> list[str]:
+    """Folders given to ``import-tree`` in flake.nix: every .nix file under them is loaded as a flake-parts module."""
+    found = []
+    for node in flake.file.tree.walk():
+        if node.kind != "NODE_APPLY":
+            continue
+        fn, arg = node.nodes()[0], unwrap(node.nodes()[1])
+        path = select_path(fn)
+        if path and path[-1] == "import-tree" and arg is not None and arg.kind == "NODE_PATH_REL":
+            rel = relative_path("flake.nix", arg.text)
+            if rel is not None:
+                found.append(rel)
+    return found
+
+
 # ---- snowfall-lib ---------------------------------------------------------------------------------
 
 def _snowfall(flake: Flake, root: str) -> list[Host]:
