@@ -241,3 +241,10 @@ def test_import_tree_folder_gets_no_nixos_module(tmp_path):
     plan = make_plan(flake, every_host(flake))
     assert plan.module_dir == "llama-cpp"
     assert not any(c.path.startswith("modules/") and c.old is None for c in plan.changes)
+
+
+def test_a_host_file_that_does_not_parse_refuses_that_host_only():
+    flake = load_flake(LAYOUTS / "host-file-syntax-error")
+    boron = flake.host("boron")
+    assert boron.refusal.startswith("hosts/boron.nix:4:1: syntax error:")
+    assert flake.host("carbon").can_wire

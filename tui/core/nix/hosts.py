@@ -30,7 +30,7 @@ from tui.core.nix.evaluate import (
     snowfall_hosts,
 )
 from tui.core.nix.flake import Access, Attach, Flake, Host, SourceFile, outputs_pattern, relative_path
-from tui.core.nix.syntax import Node, attrpath_names, bindings, select_path, string_value, unwrap
+from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
 
 GENERATED_FILES = {"hardware-configuration.nix"}
 
@@ -353,7 +353,19 @@ def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
         host.refusal = "`inputs` does not reach its modules, and its nixosSystem argument is not a set the engine can add `specialArgs` to"
         return
     special = [b for b in bindings(arg_node) if b.path and b.path[0] == "specialArgs"]
-    if special:
+    inherited = [node for name, node in inherited_names(arg_node) if name == "specialArgs"]
+    if inherited:  # `inherit specialArgs;`: add to the set it names, when that is a literal set
+        if inherited[0].first("NODE_INHERIT_FROM") is not None:
+            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is inherited from a set the engine cannot edit"
+            return
+        named = ev.lookup(inherited[0], "specialArgs", file, call.arg.env)
+        value = unwrap(named.node) if named.node is not None else None
+        file = flake.file_of(value) if value is not None else None
+        if value is None or file is None or value.kind != "NODE_ATTR_SET":
+            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            return
+        kind, target = "specialArgs-add", value
+    elif special:
         value = unwrap(special[0].value)
         if special[0].path != ["specialArgs"] or value is None or value.kind != "NODE_ATTR_SET":
             host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
