@@ -14,7 +14,7 @@ from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
 from tui.core.nix.settings import read_machine_settings, read_module_caches
-from tui.core.nix.syntax import Node, parse, relative_path_literal, string_value, unwrap
+from tui.core.nix.syntax import Node, check, parse, relative_path_literal, string_value, unwrap
 from tui.core.render import MODULE_MARKER, render_machine, render_module
 
 
@@ -82,11 +82,14 @@ SKIP_DIRS = {".git", "result", "node_modules", ".direnv", ".venv"}
 def nix_files(root: Path, limit: int = 5000) -> list[str]:
     """The ``.nix`` files of the repository, relative to the root, in a stable order."""
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
             if name.endswith(".nix"):
-                found.append(Path(dirpath, name).relative_to(root).as_posix())
+                found.append(prefix + name)
                 if len(found) >= limit:
                     return found
     return found
@@ -182,7 +185,7 @@ class _Edits:
             source = self.flake.source_file(rel).source
             new = apply_edits(source, edits)
             if new != source:
-                parse(new, rel)  # an edit must never leave a file that does not parse
+                check(new, rel)  # an edit must never leave a file that does not parse
                 result.append(FileChange(rel, source, new, "; ".join(self.reasons[rel])))
         return result
 

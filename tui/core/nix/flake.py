@@ -322,11 +322,14 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
 
 def nix_path_literal(from_file: str, target: str) -> str:
     """A path literal that reaches ``target`` (relative to the root) from ``from_file``."""
-    import os.path
-
-    rel = os.path.relpath(target, Path(from_file).parent.as_posix() or ".")
-    rel = rel.replace(os.sep, "/")
-    return rel if rel.startswith("../") else "./" + rel
+    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
+    parts = [p for p in target.split("/") if p not in ("", ".")]
+    common = 0
+    while common < len(base) and common < len(parts) and base[common] == parts[common]:
+        common += 1
+    up = [".."] * (len(base) - common)
+    rel = "/".join(up + parts[common:]) or "."
+    return rel if up else "./" + rel
 
 
 __all__ = [

@@ -106,8 +106,7 @@ def line_column(source: bytes, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def parse(source: bytes, path: str = "<string>") -> Node:
-    """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
+def _parse_raw(source: bytes, path: str):
     if _rnix is None:
         raise LlamaflakeError(
             "the Nix parser (pynix-parser) is not available on this platform",
@@ -119,7 +118,7 @@ def parse(source: bytes, path: str = "<string>") -> Node:
         line, column = line_column(source, exc.start)
         raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
     try:
-        root = _rnix.parse(text)
+        return _rnix.parse(text)
     except ValueError as exc:
         message = str(exc)
         first = message.split(";")[0].strip()
@@ -129,12 +128,16 @@ def parse(source: bytes, path: str = "<string>") -> Node:
         detail = re.sub(r"\s+,", ",", _ERROR_AT.sub("", first)).strip()
         detail = re.sub(r"TOKEN_([A-Z_]+)", lambda m: _TOKEN_WORDS.get(m.group(1), m.group(1).lower()), detail)
         raise NixSyntaxError(path, line, column, detail) from None
-    return _convert(root, source, None)
+
+
+def parse(source: bytes, path: str = "<string>") -> Node:
+    """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
+    return _convert(_parse_raw(source, path), source, None)
 
 
 def check(source: bytes, path: str = "<string>") -> None:
-    """Raise :class:`NixSyntaxError` if ``source`` does not parse."""
-    parse(source, path)
+    """Raise :class:`NixSyntaxError` if ``source`` does not parse (without building the tree)."""
+    _parse_raw(source, path)
 
 
 # ---- small helpers over the tree -------------------------------------------------------------
