@@ -248,3 +248,10 @@ def test_a_host_file_that_does_not_parse_refuses_that_host_only():
     boron = flake.host("boron")
     assert boron.refusal.startswith("hosts/boron.nix:4:1: syntax error:")
     assert flake.host("carbon").can_wire
+
+
+def test_unfiltered_folder_listing_skips_files_and_templates_with_a_note():
+    flake = load_flake(LAYOUTS / "genattrs-readdir-unfiltered")
+    assert [h.name for h in flake.hosts] == ["carbon"]
+    assert any("README.md" in note for note in flake.notes)
+    assert any("TEMPLATE" in note for note in flake.notes)

@@ -172,8 +172,12 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         else:
             host.layout, host.builder = "generated", f"{generated_by or 'generated'} → {fn}"
     _read_call(flake, ev, item)
-    if generated_by and binding is None and item.missing_paths and not host.module_files:
-        return None  # an entry of a folder listing that is not a host (a README, a TEMPLATE folder)
+    if binding is None and item.missing_paths and not item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
+        return None  # an entry of a folder listing that is not a host (a README, a stray file)
+    if binding is None and name.isupper() and item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: an upper-case entry of a generated host list is taken for a template")
+        return None
     return item
 
 
@@ -220,7 +224,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
         rel = ev.nix_file(value.rel)
         if value.node is not None and not value.interpolated:
             host.modules_literal.append(value.node.text)
-        if rel is None:
+        if rel is None or not rel.endswith(".nix"):
             item.missing_paths.append(value.rel)
             return
         if rel not in host.module_files:
