@@ -272,9 +272,9 @@ class Evaluator:
             name = self.attr_name(name_node, file, env)
             if name is None:
                 return Unknown("a dynamic attribute name")
+            if default is not None and isinstance(base, AttrsValue) and not base.open and name not in base.attrs:
+                return self.eval(default, file, env)  # `x.a or d`: only when `a` is surely missing
             base = self.select(base, name)
-            if isinstance(base, Unknown) and default is not None:
-                return self.eval(default, file, env)
         return base
 
     def select(self, value: Value, name: str) -> Value:

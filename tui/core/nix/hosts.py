@@ -66,6 +66,7 @@ def find_hosts(flake: Flake) -> list[Host]:
         return []
     configs_thunk = outputs.attrs.get("nixosConfigurations")
     if configs_thunk is None:
+        flake.notes.append("the flake's outputs have no nixosConfigurations the engine can see")
         return []
     configs = evaluator.force(configs_thunk)
     configs_where = outputs.where.get("nixosConfigurations")
@@ -239,6 +240,8 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
         return
     if isinstance(value, Lambda):
         value = ev.module_body(value)
+    if isinstance(value, AttrsValue) and "_module" not in value.attrs and "config" in value.attrs:
+        value = ev.force(value.attrs["config"])  # `config._module.args = { inherit inputs; }`
     if isinstance(value, AttrsValue) and "_module" in value.attrs:
         module = ev.force(value.attrs["_module"])
         args = ev.force(module.attrs["args"]) if isinstance(module, AttrsValue) and "args" in module.attrs else None
