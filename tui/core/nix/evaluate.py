@@ -880,6 +880,37 @@ class Evaluator:
         text = self.to_string(self.force(value))
         return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")
 
+    def _builtin_readFile(self, path):
+        value = self.force(path)
+        if not isinstance(value, PathValue):
+            return Unknown("readFile of something that is not a path")
+        try:
+            return (self.flake.root / value.rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return Unknown(f"./{value.rel} cannot be read")
+
+    def _builtin_fromTOML(self, text):
+        import tomllib
+
+        value = self.force(text)
+        if not isinstance(value, str):
+            return Unknown("fromTOML of text the engine cannot see")
+        try:
+            return from_data(tomllib.loads(value))
+        except tomllib.TOMLDecodeError:
+            return Unknown("fromTOML of text that is not TOML")
+
+    def _builtin_fromJSON(self, text):
+        import json
+
+        value = self.force(text)
+        if not isinstance(value, str):
+            return Unknown("fromJSON of text the engine cannot see")
+        try:
+            return from_data(json.loads(value))
+        except ValueError:
+            return Unknown("fromJSON of text that is not JSON")
+
     def _builtin_mkDefault(self, value):
         return self.force(value)
 
@@ -1014,8 +1045,19 @@ BUILTINS = {
     "nameValuePair": 2, "filterAttrs": 2, "filter": 2, "map": 2, "attrNames": 1, "attrValues": 1,
     "removeSuffix": 2, "removePrefix": 2, "hasSuffix": 2, "hasPrefix": 2, "elem": 2, "pathExists": 1,
     "toString": 1, "baseNameOf": 1, "mkDefault": 1, "mkForce": 1, "recursiveUpdate": 2, "foldl'": 3,
-    "mergeAttrsList": 1, "concatMap": 2, "withSystem": 2,
+    "mergeAttrsList": 1, "concatMap": 2, "withSystem": 2, "readFile": 1, "fromTOML": 1, "fromJSON": 1,
 }
+
+
+def from_data(data) -> Value:
+    """A TOML or JSON document as evaluator values."""
+    if isinstance(data, dict):
+        return AttrsValue({k: Thunk.const(from_data(v)) for k, v in data.items()})
+    if isinstance(data, list):
+        return ListValue([Thunk.const(from_data(v)) for v in data])
+    if isinstance(data, (str, bool, int, float)) or data is None:
+        return data
+    return str(data)
 
 
 def snowfall_hosts(root_dir: Path) -> list[tuple[str, str, str]]:
