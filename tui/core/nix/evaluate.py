@@ -152,6 +152,7 @@ class Evaluator:
         self._scope_cache: dict[int, dict[str, list[tuple[list, Node]]]] = {}
         self._file_values: dict[str, Thunk] = {}
         self._dirs: dict[str, dict[str, str] | None] = {}
+        self.inputs: FlakeInputs | None = None  # the argument of outputs, once it is applied
 
     # -- forcing
 
@@ -970,6 +971,7 @@ class Evaluator:
         inputs = FlakeInputs(("inputs",), True)
         result = Thunk.lazy(lambda: self.apply(value, Thunk.const(inputs)))
         inputs.outputs = result
+        self.inputs = inputs
         return self.force(result)
 
     def module_body(self, value: Value) -> Value:
@@ -979,6 +981,14 @@ class Evaluator:
             value = self.eval(value.body, value.file, value.env)
             seen += 1
         return value
+
+    def flake_module_body(self, value: Value) -> Value:
+        """A flake-parts module's attribute set, its function applied to ``inputs`` and ``self`` (the rest left open)."""
+        if isinstance(value, Lambda) and self.inputs is not None:
+            inputs = self.inputs
+            args = AttrsValue({"inputs": Thunk.const(inputs), "self": Thunk.lazy(lambda: self.select(inputs, "self"))}, open=True)
+            value = self.apply(value, Thunk.const(args))
+        return self.module_body(value)
 
     def flake_parts_outputs(self, module: Thunk) -> Value:
         merged = AttrsValue({}, open=True)
@@ -992,7 +1002,7 @@ class Evaluator:
                     continue
                 seen.add(rel)
                 value = self.import_path(value)
-            body = self.module_body(value)
+            body = self.flake_module_body(value)
             if not isinstance(body, AttrsValue):
                 continue
             flake_attrs = body.attrs.get("flake")
