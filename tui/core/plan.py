@@ -14,7 +14,7 @@ from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
 from tui.core.nix.settings import read_machine_settings, read_module_caches
-from tui.core.nix.syntax import Node, check, parse, relative_path_literal, string_value, unwrap
+from tui.core.nix.syntax import Node, check, relative_path_literal, string_value, unwrap
 from tui.core.render import MODULE_MARKER, render_machine, render_module
 
 
@@ -364,15 +364,10 @@ def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
             return True
     attach = host.attach
     if attach is not None and attach.kind != "imports-new":
-        file = flake.source_file(attach.file)
         for node in attach.node.walk():
             if node.kind == "NODE_PATH_REL" and relative_path_literal(node) and relative_path(attach.file, node.text) == machine_rel:
                 return True
     return False
-
-
-def _inside(node: Node, container: Node | None) -> bool:
-    return container is not None and container.start <= node.start and node.end <= container.end
 
 
 def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refusals: list[Refusal]) -> None:

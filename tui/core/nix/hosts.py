@@ -373,7 +373,7 @@ def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
             return
         kind, target = "specialArgs-add", value
     elif special:
-        value = unwrap(special[0].value)
+        value = _update_literal(special[0].value)
         if special[0].path != ["specialArgs"] or value is None or value.kind != "NODE_ATTR_SET":
             host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
             return
@@ -388,6 +388,19 @@ def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
         )
         return
     host.access = Access(kind, file.rel, target, expression, pattern)
+
+
+def _update_literal(node: Node | None) -> Node | None:
+    """The set to add to in ``{ ... }`` or ``x // { ... }`` (the last literal set of a ``//`` chain)."""
+    node = unwrap(node)
+    if node is None or node.kind == "NODE_ATTR_SET":
+        return node
+    if node.kind == "NODE_BIN_OP" and any(t.kind == "TOKEN_UPDATE" for t in node.tokens()):
+        for part in reversed(node.nodes()):
+            found = _update_literal(part)
+            if found is not None and found.kind == "NODE_ATTR_SET":
+                return found
+    return None
 
 
 def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, file: SourceFile):
