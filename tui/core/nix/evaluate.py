@@ -1071,12 +1071,15 @@ def from_data(data) -> Value:
 
 
 def snowfall_hosts(root_dir: Path) -> list[tuple[str, str, str]]:
-    """(host, arch, file relative to the snowfall root) for ``systems/<arch>/<host>/default.nix``."""
+    """(host, arch, file relative to the snowfall root) for ``systems/<arch>/<host>/default.nix``.
+
+    Only ``*-linux`` folders hold NixOS systems (``*-darwin`` are nix-darwin, ``*-iso`` and the like are images).
+    """
     found = []
     systems = root_dir / "systems"
     if not systems.is_dir():
         return found
-    for arch in sorted(p for p in systems.iterdir() if p.is_dir()):
+    for arch in sorted(p for p in systems.iterdir() if p.is_dir() and p.name.endswith("-linux")):
         for host in sorted(p for p in arch.iterdir() if p.is_dir()):
             if (host / "default.nix").is_file():
                 found.append((host.name, arch.name, f"systems/{arch.name}/{host.name}/default.nix"))

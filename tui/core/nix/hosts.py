@@ -52,7 +52,6 @@ def find_hosts(flake: Flake) -> list[Host]:
     if flake.outputs is None:
         return []
     evaluator = Evaluator(flake)
-    flake.evaluator = evaluator  # type: ignore[attr-defined]
     try:
         outputs = evaluator.outputs_of(flake.outputs, flake.file)
     except RecursionError:
