@@ -11,6 +11,7 @@ every host is never used. Where it cannot be sure, the host is refused with the 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -251,10 +252,13 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
 # ---- choosing where to attach -------------------------------------------------------------------
 
 def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
-    uses: dict[str, int] = {}
+    # Counted by real path: a host folder that is a symlink to another host's shares its files.
+    real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.module_files}
+    by_real: dict[str, int] = {}
     for item in found:
-        for rel in item.host.module_files:
-            uses[rel] = uses.get(rel, 0) + 1
+        for target in {real[rel] for rel in item.host.module_files}:
+            by_real[target] = by_real.get(target, 0) + 1
+    uses = {rel: by_real[target] for rel, target in real.items()}
     several = len(found) > 1
     for item in found:
         host = item.host

@@ -79,13 +79,29 @@ def parser_available() -> bool:
     return _rnix is not None
 
 
-def _convert(element, source: bytes, parent: Node | None) -> Node:
-    start, end = element.text_range()
-    node = Node(element.kind(), start, end, source, parent)
-    if element.is_node() if hasattr(element, "is_node") else True:
-        inner = element.as_node() if hasattr(element, "as_node") else element
-        node.children = [_convert(child, source, node) for child in inner.children_with_tokens()]
-    return node
+def _convert(root, source: bytes, parent: Node | None) -> Node:
+    """Our tree from rnix's, built without recursion (long ``++`` or ``//`` chains nest deeply)."""
+    new = object.__new__
+    top = new(Node)
+    top.kind = root.kind()
+    top.start, top.end = root.text_range()
+    top.source, top.parent = source, parent
+    stack = [(root, top)]
+    while stack:
+        element, node = stack.pop()
+        children = []
+        for child in element.children_with_tokens():
+            item = new(Node)
+            item.kind = kind = child.kind()
+            item.start, item.end = child.text_range()
+            item.source, item.parent = source, node
+            children.append(item)
+            if kind.startswith("NODE_"):
+                stack.append((child.as_node(), item))
+            else:
+                item.children = []
+        node.children = children
+    return top
 
 
 _ERROR_AT = re.compile(r"at (\d+)\.\.(\d+)")
