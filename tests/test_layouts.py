@@ -255,3 +255,14 @@ def test_unfiltered_folder_listing_skips_files_and_templates_with_a_note():
     assert [h.name for h in flake.hosts] == ["carbon"]
     assert any("README.md" in note for note in flake.notes)
     assert any("TEMPLATE" in note for note in flake.notes)
+
+
+def test_a_host_folder_symlinked_to_another_is_not_its_own(tmp_path):
+    repo = fixture_repo(tmp_path, "helper-in-flake")
+    import shutil
+
+    shutil.rmtree(repo / "hosts" / "neon")
+    (repo / "hosts" / "neon").symlink_to("boron", target_is_directory=True)
+    flake = load_flake(repo)
+    assert not flake.host("neon").can_wire and not flake.host("boron").can_wire
+    assert flake.host("carbon").can_wire
