@@ -78,9 +78,27 @@ def host_report(flake: Flake) -> dict:
     """Everything ``llamaflake hosts`` shows: the inputs, what llama.cpp set-up exists, and per host how it
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
+    from tui.core.errors import AnswerError
+    from tui.core.nix.flake import nix_path_literal
+    from tui.core.plan import choose_module_dir
+
     settings = current_settings(flake)
     llama = flake.llama_input()
     setup = llama_setup(flake)
+    try:
+        module_dir = choose_module_dir(flake, None)
+    except AnswerError:
+        module_dir = None
+
+    def snippet(h) -> str | None:
+        if h.can_wire:
+            return None
+        if module_dir is None or not h.snippet_file:
+            return h.snippet
+        literal = nix_path_literal(h.snippet_file, machine_path(module_dir, h.name))
+        lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
+        return "\n".join(lines)
+
     service_files = {entry["file"] for entry in setup["services"]}
     return {
         "flake": str(flake.root),
@@ -109,7 +127,7 @@ def host_report(flake: Flake) -> dict:
                     "file": h.access.file, "add": h.access.snippet,
                 },
                 "refusal": h.refusal,
-                "snippet": h.snippet if not h.can_wire else None,
+                "snippet": snippet(h),
                 "snippet_file": h.snippet_file if not h.can_wire else None,
                 "llama_cpp": settings.get(h.name),
                 "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
