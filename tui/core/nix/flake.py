@@ -263,12 +263,32 @@ def _read_inputs(body: Node) -> tuple[list[FlakeInput], str, Node | None]:
                 if inner.path:
                     take(inner.path[0], inner.path[1:], inner.value, inner.node, "dotted" if len(inner.path) > 1 else "block")
             for name, node in inherited_names(value):
-                entry(name, "inherit").nodes.append(node)
+                item = entry(name, "inherit")
+                item.nodes.append(node)
+                if node.first("NODE_INHERIT_FROM") is None:
+                    _inherited_input(item, name, node)
         else:
             if style == "none":
                 style = "top-level"
             take(b.path[1], b.path[2:], b.value, b.node, "top-level")
     return list(found.values()), style, block
+
+
+def _inherited_input(item: FlakeInput, name: str, inherit: Node) -> None:
+    """``inputs = { inherit nixpkgs; }`` with ``nixpkgs = { url = ...; }`` in a ``let`` around the flake."""
+    for scope in inherit.ancestors():
+        if scope.kind != "NODE_LET_IN":
+            continue
+        for b in bindings(scope):
+            if b.path == [name]:
+                value = unwrap(b.value)
+                if value is not None and value.kind == "NODE_ATTR_SET":
+                    for field_binding in bindings(value):
+                        if field_binding.path == ["url"]:
+                            item.url = string_value(field_binding.value)
+                        elif field_binding.path == ["inputs", "nixpkgs", "follows"]:
+                            item.follows["nixpkgs"] = string_value(field_binding.value) or ""
+                return
 
 
 def outputs_pattern(flake: Flake) -> Node | None:
