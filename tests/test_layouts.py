@@ -115,7 +115,6 @@ def test_plan_apply_parse_rerun_lossless(tmp_path, name):
 
     # Each wired host's settings file is imported exactly once, from one place.
     for host in wired:
-        machine = f"{plan.module_dir}/llama-cpp/machines/{host}.nix".replace("/llama-cpp/llama-cpp/", "/llama-cpp/")
         machine = f"{plan.module_dir}/machines/{host}.nix"
         assert (repo / machine).is_file()
         mentions = sum(f"machines/{host}.nix".encode() in data and rel != machine for rel, data in after.items() if rel.endswith(".nix"))
