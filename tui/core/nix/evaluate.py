@@ -153,6 +153,7 @@ class Evaluator:
         self._file_values: dict[str, Thunk] = {}
         self._dirs: dict[str, dict[str, str] | None] = {}
         self.inputs: FlakeInputs | None = None  # the argument of outputs, once it is applied
+        self._bindings: dict[tuple[int, int], Thunk] = {}
 
     # -- forcing
 
@@ -579,7 +580,11 @@ class Evaluator:
     def _binding_thunk(self, scope: Node, name: str, entries, file, env) -> Thunk:
         if len(entries) == 1 and entries[0][0] == []:
             value_node = entries[0][1].nodes()[1] if len(entries[0][1].nodes()) > 1 else None
-            return self.thunk(value_node, file, env)
+            key = (id(value_node), id(env))
+            cached = self._bindings.get(key)
+            if cached is None or cached.env is not env:  # one thunk per binding and environment
+                cached = self._bindings[key] = self.thunk(value_node, file, env)
+            return cached
         if len(entries) == 1 and entries[0][0] is None:
             inherit = entries[0][1]
             source = inherit.first("NODE_INHERIT_FROM")
