@@ -289,7 +289,8 @@ def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
     host = item.host
     candidates = [
         rel for rel in host.module_files
-        if PurePosixPath(rel).name not in GENERATED_FILES and (not several or uses[rel] == 1)
+        if PurePosixPath(rel).name not in GENERATED_FILES and "llama-cpp/machines/" not in rel
+        and (not several or uses[rel] == 1)
     ]
 
     def names_host(rel: str) -> bool:
