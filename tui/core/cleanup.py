@@ -48,19 +48,40 @@ def cleanup_offers(flake: Flake, module_dir: str):
     per_file: dict[str, list[Edit]] = {}
     deletes: list[FileChange] = []
     files = [rel for rel in nix_files(flake.root) if not rel.startswith(module_dir + "/")]
-    parsed: dict[str, Node] = {}
+    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    # Only files that mention llama, a dead cache, or (below) an overlay's file name are parsed: a big
+    # repository has hundreds of files that cannot matter here.
+    raw: dict[str, bytes] = {}
     for rel in files:
         try:
-            parsed[rel] = flake.source_file(rel).tree
-        except LlamaflakeError:
+            raw[rel] = (flake.root / rel).read_bytes()
+        except OSError:
             continue
+    needles = [b"llama", *(d.encode() for d in dead)]
+    parsed: dict[str, Node | None] = {}
+
+    def tree_of(rel: str) -> Node | None:
+        if rel not in parsed:
+            try:
+                parsed[rel] = flake.source_file(rel).tree
+            except LlamaflakeError:
+                parsed[rel] = None
+        return parsed[rel]
+
+    for rel, data in raw.items():
+        if any(needle in data for needle in needles):
+            tree_of(rel)
 
     # Hand-written overlays, and the list elements that bring them in.
-    for rel, tree in parsed.items():
-        if rel == "flake.nix" or not _defines_llama_overlay(tree):
+    for rel, tree in list(parsed.items()):
+        if tree is None or rel == "flake.nix" or not _defines_llama_overlay(tree):
             continue
         references: list[tuple[str, Node]] = []
-        for other, other_tree in parsed.items():
+        name = rel.rsplit("/", 1)[-1].encode()
+        for other, data in raw.items():
+            other_tree = tree_of(other) if name in data else None
+            if other_tree is None:
+                continue
             for node in other_tree.walk():
                 if relative_path_literal(node) and relative_path(other, node.text) == rel:
                     references.append((other, node))
@@ -74,8 +95,9 @@ def cleanup_offers(flake: Flake, module_dir: str):
         offers.append(Offer(f"remove {rel}, a hand-written llama-cpp overlay the new module supersedes", [rel, *[o for o, _ in items]]))
 
     # Dead caches in substituter and key lists.
-    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
     for rel, tree in parsed.items():
+        if tree is None:
+            continue
         found = []
         for node in tree.walk():
             if node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":

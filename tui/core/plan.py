@@ -10,11 +10,11 @@ from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
 from tui.core.caches import Cache, known_caches
 from tui.core.errors import AnswerError, LlamaflakeError
-from tui.core.nix.edits import Edit, append_to_list, apply_edits
+from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
 from tui.core.nix.settings import read_machine_settings, read_module_caches
-from tui.core.nix.syntax import Node, parse, relative_path_literal, string_value, unwrap
+from tui.core.nix.syntax import Node, check, relative_path_literal, string_value, unwrap
 from tui.core.render import MODULE_MARKER, render_machine, render_module
 
 
@@ -82,11 +82,14 @@ SKIP_DIRS = {".git", "result", "node_modules", ".direnv", ".venv"}
 def nix_files(root: Path, limit: int = 5000) -> list[str]:
     """The ``.nix`` files of the repository, relative to the root, in a stable order."""
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
             if name.endswith(".nix"):
-                found.append(Path(dirpath, name).relative_to(root).as_posix())
+                found.append(prefix + name)
                 if len(found) >= limit:
                     return found
     return found
@@ -114,9 +117,22 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
     existing = existing_module_dir(flake)
     if existing:
         return existing
+    from tui.core.nix.hosts import auto_imported_dirs
+
+    # A folder whose every .nix file is imported as a flake-parts module (import-tree) must not get a NixOS module.
+    avoid = auto_imported_dirs(flake)
+
+    def allowed(folder: str) -> bool:
+        return not any(a == "." or folder == a or folder.startswith(a + "/") for a in avoid)
+
     for candidate in ("nixos", "modules/nixos", "modules", "hosts/common", "common"):
-        if (flake.root / candidate).is_dir():
+        if (flake.root / candidate).is_dir() and allowed(f"{candidate}/llama-cpp"):
             return f"{candidate}/llama-cpp"
+    if not allowed("llama-cpp"):
+        raise AnswerError(
+            "every .nix file of the repository is imported as a flake-parts module (import-tree): "
+            "choose a folder for the llama.cpp module outside it with --module-dir"
+        )
     return "llama-cpp"
 
 
@@ -156,7 +172,9 @@ class _Edits:
         self.reasons: dict[str, list[str]] = {}
 
     def add(self, rel: str, edit: Edit, reason: str) -> None:
-        self.by_file.setdefault(rel, []).append(edit)
+        listed = self.by_file.setdefault(rel, [])
+        if edit not in listed:  # hosts built by one helper share its specialArgs edit
+            listed.append(edit)
         self.reasons.setdefault(rel, [])
         if reason not in self.reasons[rel]:
             self.reasons[rel].append(reason)
@@ -167,7 +185,7 @@ class _Edits:
             source = self.flake.source_file(rel).source
             new = apply_edits(source, edits)
             if new != source:
-                parse(new, rel)  # an edit must never leave a file that does not parse
+                check(new, rel)  # an edit must never leave a file that does not parse
                 result.append(FileChange(rel, source, new, "; ".join(self.reasons[rel])))
         return result
 
@@ -247,11 +265,6 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
         if not is_attached(flake, host, rel):
             attach_line(flake, host, rel, edits, refusals)
-        if host.inputs_in_modules is False:
-            notes.append(
-                f"{host.name}: `inputs` does not reach its modules; the module reads the flake from "
-                f"local.llama-cpp.flake, which {rel} must then set"
-            )
 
     from tui.core.cleanup import cleanup_offers  # the clean-up finder builds on the plan
 
@@ -323,45 +336,84 @@ def _read(flake: Flake, rel: str) -> bytes | None:
         raise LlamaflakeError(f"{rel}: cannot read: {exc.strerror or exc}") from None
 
 
-def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
-    """Whether the machine's settings file is already imported by the host."""
-    if machine_rel in host.module_files:
-        return True
-    for rel in [host.file, *host.module_files]:
+def _path_refs(flake: Flake, rel: str) -> set[str]:
+    """Files (relative to the root) named by path literals in ``rel``, read once per file."""
+    cache = flake.__dict__.setdefault("_path_refs", {})
+    if rel not in cache:
+        refs: set[str] = set()
         try:
             file = flake.source_file(rel)
         except LlamaflakeError:
-            continue
+            cache[rel] = refs
+            return refs
         for node in file.tree.walk():
-            if relative_path_literal(node) and relative_path(rel, node.text) == machine_rel:
-                if rel != host.file or _inside(node, host.attach.node if host.attach else None):
-                    return True
+            if node.kind == "NODE_PATH_REL" and relative_path_literal(node):
+                target = relative_path(rel, node.text)
+                if target is not None:
+                    refs.add(target)
+        cache[rel] = refs
+    return cache[rel]
+
+
+def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
+    """Whether the machine's settings file is already imported by the host (one of its module files, or its own list)."""
+    if machine_rel in host.module_files:
+        return True
+    for rel in host.module_files:
+        if machine_rel in _path_refs(flake, rel):
+            return True
+    attach = host.attach
+    if attach is not None and attach.kind != "imports-new":
+        for node in attach.node.walk():
+            if node.kind == "NODE_PATH_REL" and relative_path_literal(node) and relative_path(attach.file, node.text) == machine_rel:
+                return True
     return False
 
 
-def _inside(node: Node, container: Node | None) -> bool:
-    return container is not None and container.start <= node.start and node.end <= container.end
-
-
 def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refusals: list[Refusal]) -> None:
+    """Import the machine's settings where the host's layout wants it, and make ``inputs`` reach its modules.
+
+    The import goes into the host's own ``modules`` list, or into the ``imports`` of the host's own module
+    file (added as its first binding if it has none). ``inputs`` is given the idiomatic way, through
+    ``specialArgs = { inherit inputs; }`` of the host's nixosSystem call: the generated module reads the
+    flake from ``inputs.<name>`` by default, and a ``specialArgs`` entry also works inside ``imports``,
+    where ``_module.args`` would cause infinite recursion. A host the engine cannot wire is refused, with
+    the exact lines to add by hand.
+    """
     if not host.can_wire:
-        literal = nix_path_literal(host.module_files[0] if host.module_files else "flake.nix", machine_rel)
+        target = host.own_file or (host.module_files[0] if host.module_files else None)
+        literal = nix_path_literal(target or "flake.nix", machine_rel)
+        snippet = f"imports = [ {literal} ];"
+        if not host.inputs_in_modules:
+            snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
         refusals.append(
-            Refusal(
-                host.name,
-                host.refusal or "the engine found no place to add the import",
-                f"imports = [ {literal} ];",
-                host.module_files[0] if host.module_files else host.file,
-            )
+            Refusal(host.name, host.refusal or "the engine found no place to add the import", snippet, target or host.file)
         )
         return
     attach = host.attach
     file = flake.source_file(attach.file)
     literal = nix_path_literal(attach.file, machine_rel).encode()
+    reason = f"attach llama.cpp settings to {host.name}"
     if attach.kind in ("modules-list", "imports-list"):
-        edits.add(attach.file, append_to_list(file.source, attach.node, literal), f"attach llama.cpp settings to {host.name}")
-    else:  # pragma: no cover - layouts added by the engine's host finder
+        edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason)
+    elif attach.kind == "imports-new":
+        edits.add(attach.file, add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True), reason)
+    else:  # pragma: no cover - a kind the host finder does not produce
         raise LlamaflakeError(f"{host.name}: unknown way to attach ({attach.kind})")
+    access = host.access
+    if access is not None and not host.inputs_in_modules:
+        source = flake.source_file(access.file).source
+        why = "let `inputs` reach the modules (the llama.cpp module reads the flake from it)"
+        if access.pattern is not None:
+            edits.add(access.file, bind_pattern(access.pattern, "inputs"), "name the flake's inputs in outputs' arguments")
+        if access.kind == "specialArgs-add":
+            if access.expression == "inputs":
+                edit = add_inherited_name(source, access.node, "inputs")
+            else:
+                edit = add_binding(source, access.node, f"inputs = {access.expression};".encode())
+        else:
+            edit = add_binding(source, access.node, access.snippet.encode())
+        edits.add(access.file, edit, why)
 
 
 def plan_summary(plan: Plan) -> list[str]:

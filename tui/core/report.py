@@ -27,26 +27,110 @@ def current_settings(flake: Flake) -> dict[str, dict]:
     return found
 
 
+LLAMA_PACKAGE_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages", "llama-cpp-variants"}
+
+
+def llama_setup(flake: Flake) -> dict:
+    """The llama.cpp set-up the repository already has, outside the files llamaflake owns.
+
+    ``packages``: bindings that define or override a llama-cpp package (overlays, ``packages.<system>``);
+    ``services``: ``services.llama-cpp`` settings; ``dead_caches``: substituters or keys known to be dead.
+    Each entry has its file and line.
+    """
+    from tui.core.caches import known_caches
+    from tui.core.nix.syntax import attrpath_names, string_value
+    from tui.core.plan import nix_files
+
+    owned = existing_module_dir(flake)
+    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    packages, services, dead_caches = [], [], []
+    for rel in nix_files(flake.root):
+        if owned and rel.startswith(owned + "/"):
+            continue
+        try:
+            file = flake.source_file(rel)
+        except LlamaflakeError:
+            continue
+        for node in file.tree.walk():
+            if node.kind == "NODE_ATTRPATH_VALUE":
+                path = attrpath_names(node.nodes()[0]) or []
+                if path[:2] == ["services", "llama-cpp"] or (path == ["services"] and _sets_llama_service(node)):
+                    services.append({"file": rel, "line": file.line(node), "setting": ".".join(path)})
+                elif rel != "flake.nix" and path and path[-1] in LLAMA_PACKAGE_NAMES:
+                    packages.append({"file": rel, "line": file.line(node), "name": ".".join(path)})
+            elif node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
+                value = string_value(node)
+                if value is not None and value.rstrip("/") in dead:
+                    dead_caches.append({"file": rel, "line": file.line(node), "value": value})
+    return {"packages": packages, "services": services, "dead_caches": dead_caches}
+
+
+def _sets_llama_service(node) -> bool:
+    from tui.core.nix.syntax import bindings, unwrap
+
+    value = unwrap(node.nodes()[-1])
+    return value is not None and value.kind == "NODE_ATTR_SET" and any(
+        b.path and b.path[0] == "llama-cpp" for b in bindings(value)
+    )
+
+
 def host_report(flake: Flake) -> dict:
+    """Everything ``llamaflake hosts`` shows: the inputs, what llama.cpp set-up exists, and per host how it
+    is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
+    add by hand) and its current llama.cpp settings."""
+    from tui.core.errors import AnswerError
+    from tui.core.nix.flake import nix_path_literal
+    from tui.core.plan import choose_module_dir
+
     settings = current_settings(flake)
     llama = flake.llama_input()
+    setup = llama_setup(flake)
+    try:
+        module_dir = choose_module_dir(flake, None)
+    except AnswerError:
+        module_dir = None
+
+    def snippet(h) -> str | None:
+        if h.can_wire:
+            return None
+        if module_dir is None or not h.snippet_file:
+            return h.snippet
+        literal = nix_path_literal(h.snippet_file, machine_path(module_dir, h.name))
+        lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
+        return "\n".join(lines)
+
+    service_files = {entry["file"] for entry in setup["services"]}
     return {
         "flake": str(flake.root),
-        "llama_cpp_input": None if llama is None else {"name": llama.name, "url": llama.url, "follows": llama.follows},
+        "llama_cpp_input": None if llama is None else {
+            "name": llama.name, "url": llama.url, "follows": llama.follows, "style": llama.style,
+        },
         "nixpkgs_inputs": flake.nixpkgs_inputs(),
+        "llama_cpp_setup": setup,
+        "notes": flake.notes,
         "hosts": [
             {
                 "name": h.name,
                 "builder": h.builder,
+                "layout": h.layout,
                 "file": h.file,
                 "line": h.line,
                 "system": h.system,
                 "module_files": h.module_files,
+                "own_file": h.own_file,
+                "shared_module_files": h.shared_module_files,
                 "hardware_modules": h.hardware_modules,
                 "inputs_in_modules": h.inputs_in_modules,
                 "can_wire": h.can_wire,
+                "attach": None if h.attach is None else {"kind": h.attach.kind, "file": h.attach.file},
+                "gives_inputs": None if h.access is None or not h.can_wire else {
+                    "file": h.access.file, "add": h.access.snippet,
+                },
                 "refusal": h.refusal,
+                "snippet": snippet(h),
+                "snippet_file": h.snippet_file if not h.can_wire else None,
                 "llama_cpp": settings.get(h.name),
+                "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
             }
             for h in flake.hosts
         ],

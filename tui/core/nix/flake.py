@@ -58,11 +58,38 @@ class FlakeInput:
 
 @dataclass
 class Attach:
-    """Where one line attaching a machine's settings goes: a module list, or an ``imports`` list."""
+    """Where one line attaching a machine's settings goes.
+
+    ``modules-list``: the host's own ``modules = [ ... ]`` list; ``imports-list``: the ``imports`` list of
+    the host's own module file; ``imports-new``: that file has none, so ``imports = [ ... ];`` is added
+    as the first binding of its attribute set (``node``).
+    """
 
     kind: str  # "modules-list" | "imports-list" | "imports-new"
     file: str
     node: Node = field(repr=False)
+
+
+@dataclass
+class Access:
+    """How ``inputs`` is made to reach a host's modules when it does not yet.
+
+    ``specialArgs-add``: add ``inputs`` to the literal ``specialArgs`` set ``node``; ``specialArgs-new``:
+    add a ``specialArgs`` binding to the ``nixosSystem`` argument set ``node``. ``expression`` is what
+    names the flake's inputs at that place; ``pattern`` is the outputs pattern that needs ``@inputs``
+    first, when the inputs have no name there yet.
+    """
+
+    kind: str
+    file: str
+    node: Node = field(repr=False)
+    expression: str = "inputs"
+    pattern: Node | None = field(default=None, repr=False)
+
+    @property
+    def snippet(self) -> str:
+        entry = "inherit inputs;" if self.expression == "inputs" else f"inputs = {self.expression};"
+        return entry if self.kind == "specialArgs-add" else f"specialArgs = {{ {entry} }};"
 
 
 @dataclass
@@ -78,6 +105,12 @@ class Host:
     attach: Attach | None = field(default=None, repr=False)
     refusal: str | None = None
     hardware_modules: list[str] = field(default_factory=list)
+    layout: str = "nixosSystem"  # "nixosSystem" (a literal call), "helper", "generated", "snowfall"
+    own_file: str | None = None  # the module file that belongs to this host alone, if any
+    shared_module_files: list[str] = field(default_factory=list)  # module files every host uses
+    access: Access | None = field(default=None, repr=False)
+    snippet: str | None = None  # what to add by hand, when refused
+    snippet_file: str | None = None
 
     @property
     def can_wire(self) -> bool:
@@ -97,6 +130,8 @@ class Flake:
     outputs: Node | None = field(repr=False)
     hosts: list[Host]
     files: dict[str, SourceFile] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the host finder could not follow
+    _by_source: dict[int, SourceFile] = field(default_factory=dict, repr=False)
 
     def input(self, name: str) -> FlakeInput | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -108,12 +143,26 @@ class Flake:
         return [i.name for i in self.inputs if i.is_nixpkgs]
 
     def host(self, name: str) -> Host | None:
-        return next((h for h in self.hosts if h.name == name), None)
+        by_name = self.__dict__.get("_hosts_by_name")
+        if by_name is None or len(by_name) != len(self.hosts):
+            by_name = self.__dict__["_hosts_by_name"] = {h.name: h for h in reversed(self.hosts)}
+        return by_name.get(name)
 
     def source_file(self, rel: str) -> SourceFile:
-        if rel not in self.files:
-            self.files[rel] = SourceFile(self.root, rel)
-        return self.files[rel]
+        """The parsed file (parsed once, then cached)."""
+        file = self.files.get(rel)
+        if file is None:
+            file = self.files[rel] = SourceFile(self.root, rel)
+            self._by_source[id(file.source)] = file
+        return file
+
+    def file_of(self, node: Node) -> SourceFile | None:
+        """The parsed file a node belongs to."""
+        found = self._by_source.get(id(node.source))
+        if found is None and len(self._by_source) != len(self.files):
+            self._by_source = {id(f.source): f for f in self.files.values()}
+            found = self._by_source.get(id(node.source))
+        return found
 
 
 def find_flake(start: Path) -> Path:
@@ -136,7 +185,7 @@ def find_flake(start: Path) -> Path:
 
 def load_flake(path: Path) -> Flake:
     """Read and understand the flake at ``path`` (a folder, or a flake.nix)."""
-    root = find_flake(path)
+    root = find_flake(Path(path))
     flake_file = SourceFile(root, "flake.nix")
     body = _flake_attrset(flake_file)
     inputs, style, block = _read_inputs(body)
@@ -214,12 +263,32 @@ def _read_inputs(body: Node) -> tuple[list[FlakeInput], str, Node | None]:
                 if inner.path:
                     take(inner.path[0], inner.path[1:], inner.value, inner.node, "dotted" if len(inner.path) > 1 else "block")
             for name, node in inherited_names(value):
-                entry(name, "inherit").nodes.append(node)
+                item = entry(name, "inherit")
+                item.nodes.append(node)
+                if node.first("NODE_INHERIT_FROM") is None:
+                    _inherited_input(item, name, node)
         else:
             if style == "none":
                 style = "top-level"
             take(b.path[1], b.path[2:], b.value, b.node, "top-level")
     return list(found.values()), style, block
+
+
+def _inherited_input(item: FlakeInput, name: str, inherit: Node) -> None:
+    """``inputs = { inherit nixpkgs; }`` with ``nixpkgs = { url = ...; }`` in a ``let`` around the flake."""
+    for scope in inherit.ancestors():
+        if scope.kind != "NODE_LET_IN":
+            continue
+        for b in bindings(scope):
+            if b.path == [name]:
+                value = unwrap(b.value)
+                if value is not None and value.kind == "NODE_ATTR_SET":
+                    for field_binding in bindings(value):
+                        if field_binding.path == ["url"]:
+                            item.url = string_value(field_binding.value)
+                        elif field_binding.path == ["inputs", "nixpkgs", "follows"]:
+                            item.follows["nixpkgs"] = string_value(field_binding.value) or ""
+                return
 
 
 def outputs_pattern(flake: Flake) -> Node | None:
@@ -237,7 +306,7 @@ def outputs_arg_names(flake: Flake) -> tuple[set[str], str | None, bool]:
     if value is None or value.kind != "NODE_LAMBDA":
         return set(), None, True
     param = value.nodes()[0]
-    if param.kind == "NODE_IDENT":
+    if param.kind in ("NODE_IDENT", "NODE_IDENT_PARAM"):
         return set(), param.text, True
     names: set[str] = set()
     whole = None
@@ -256,8 +325,8 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
     """Resolve a Nix path literal written in ``base_file`` to a path relative to the flake root."""
     if not path_literal.startswith(("./", "../")):
         return None
-    base = Path(base_file).parent
-    joined = (base / path_literal).as_posix()
+    slash = base_file.rfind("/")
+    joined = (base_file[:slash] + "/" + path_literal) if slash >= 0 else path_literal
     parts: list[str] = []
     for part in joined.split("/"):
         if part in ("", "."):
@@ -273,14 +342,18 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
 
 def nix_path_literal(from_file: str, target: str) -> str:
     """A path literal that reaches ``target`` (relative to the root) from ``from_file``."""
-    import os.path
-
-    rel = os.path.relpath(target, Path(from_file).parent.as_posix() or ".")
-    rel = rel.replace(os.sep, "/")
-    return rel if rel.startswith("../") else "./" + rel
+    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
+    parts = [p for p in target.split("/") if p not in ("", ".")]
+    common = 0
+    while common < len(base) and common < len(parts) and base[common] == parts[common]:
+        common += 1
+    up = [".."] * (len(base) - common)
+    rel = "/".join(up + parts[common:]) or "."
+    return rel if up else "./" + rel
 
 
 __all__ = [
+    "Access",
     "Attach",
     "Flake",
     "FlakeInput",

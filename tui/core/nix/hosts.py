@@ -1,40 +1,117 @@
-"""Finding every machine in ``nixosConfigurations`` and how it is built."""
+"""Finding every machine in ``nixosConfigurations``, how it is built, and where its settings can attach.
+
+The flake's ``outputs`` are followed with the small evaluator in :mod:`tui.core.nix.evaluate`: literal
+``nixosSystem`` calls, ``lib`` aliases, helper functions in ``flake.nix`` or imported files,
+``mapAttrs``/``genAttrs``/``listToAttrs`` over literal lists or ``readDir``, flake-parts modules and
+snowfall-lib's ``systems/<arch>/<host>`` tree. For each host the finder decides one place to attach
+the machine's settings: its own ``modules`` list when the ``nixosSystem`` call is written for that host
+alone, otherwise the ``imports`` of the module file that belongs to that host alone. A list shared by
+every host is never used. Where it cannot be sure, the host is refused with the reason and the snippet.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
 from tui.core.errors import LlamaflakeError
-from tui.core.nix.flake import Attach, Flake, Host, SourceFile, relative_path
-from tui.core.nix.syntax import Node, bindings, inherited_names, relative_path_literal, select_path, string_value, unwrap
+from tui.core.nix.evaluate import (
+    AttrsValue,
+    Evaluator,
+    External,
+    FlakeInputs,
+    Lambda,
+    ListValue,
+    PathValue,
+    SnowfallFlake,
+    SystemCall,
+    Thunk,
+    Unknown,
+    snowfall_hosts,
+)
+from tui.core.nix.flake import Access, Attach, Flake, Host, SourceFile, outputs_pattern, relative_path
+from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
+
+GENERATED_FILES = {"hardware-configuration.nix"}
+
+
+@dataclass
+class _Found:
+    """What the finder learnt about one host before choosing where to attach."""
+
+    host: Host
+    call: SystemCall | None = None
+    binding: Node | None = None  # the host's own binding in nixosConfigurations, if it has one
+    literal_lists: list[tuple[SourceFile, Node]] = field(default_factory=list)  # per-host modules lists
+    dynamic_paths: list[str] = field(default_factory=list)  # module paths built from the host's name
+    missing_paths: list[str] = field(default_factory=list)
 
 
 def find_hosts(flake: Flake) -> list[Host]:
     """Every host the engine can see in the flake's outputs, in source order."""
-    hosts: list[Host] = []
     if flake.outputs is None:
-        return hosts
-    file = flake.file
-    for node in flake.outputs.walk():
-        if node.kind not in ("NODE_ATTRPATH_VALUE",):
-            continue
-        parts = node.nodes()
-        if not parts or parts[0].kind != "NODE_ATTRPATH":
-            continue
-        from tui.core.nix.syntax import attrpath_names
+        return []
+    evaluator = Evaluator(flake)
+    try:
+        outputs = evaluator.outputs_of(flake.outputs, flake.file)
+    except RecursionError:
+        outputs = Unknown("the expressions nest too deeply")
+    if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and _uses_snowfall(flake)):
+        root = outputs.root if isinstance(outputs, SnowfallFlake) else "."
+        return _snowfall(flake, root)
+    if not isinstance(outputs, AttrsValue):
+        reason = outputs.reason if isinstance(outputs, Unknown) else "an expression"
+        flake.notes.append(f"flake.nix: the engine cannot follow `outputs` ({reason})")
+        return []
+    configs_thunk = outputs.attrs.get("nixosConfigurations")
+    if configs_thunk is None:
+        flake.notes.append("the flake's outputs have no nixosConfigurations the engine can see")
+        return []
+    configs = evaluator.force(configs_thunk)
+    configs_where = outputs.where.get("nixosConfigurations")
+    if not isinstance(configs, AttrsValue):
+        reason = configs.reason if isinstance(configs, Unknown) else "a value it cannot read"
+        flake.notes.append(f"nixosConfigurations: the engine cannot list the hosts ({reason})")
+        return []
+    if configs.open:
+        flake.notes.append("nixosConfigurations: some hosts may be missing (names the engine cannot see)")
+    generated_by = _enumerator(configs_where)
+    found: list[_Found] = []
+    for name, thunk in configs.attrs.items():
+        binding = configs.where.get(name)
+        try:
+            item = _read_host(flake, evaluator, name, thunk, binding, configs_where, generated_by)
+        except RecursionError:
+            file, line = _line(flake, binding or configs_where)
+            host = Host(name=name, builder="unknown", file=file, line=line, layout="unknown",
+                        refusal="the expressions that build this host nest too deeply for the engine to follow")
+            item = _Found(host)
+        if item is not None:
+            found.append(item)
+    _choose_attach(flake, evaluator, found)
+    if getattr(outputs, "origin", None) == "flake-parts":
+        for item in found:
+            item.host.builder = f"flake-parts: {item.host.builder}"
+    return [item.host for item in found]
 
-        path = attrpath_names(parts[0])
-        if not path or "nixosConfigurations" not in path:
-            continue
-        rest = path[path.index("nixosConfigurations") + 1 :]
-        value = parts[1] if len(parts) > 1 else None
-        if len(rest) == 1:
-            hosts.append(host_from_expression(flake, file, rest[0], value, node))
-        elif not rest:
-            inner = unwrap(value)
-            if inner is not None and inner.kind in ("NODE_ATTR_SET",):
-                for b in bindings(inner):
-                    if b.path and len(b.path) == 1:
-                        hosts.append(host_from_expression(flake, file, b.path[0], b.value, b.node))
-    return hosts
+
+def _uses_snowfall(flake: Flake) -> bool:
+    named = any("snowfall" in i.name or (i.url and "snowfall" in i.url) for i in flake.inputs)
+    return named and (flake.root / "systems").is_dir()
+
+
+def _enumerator(where: Node | None) -> str | None:
+    """``mapAttrs``/``genAttrs``/... when nixosConfigurations is generated by such a call."""
+    if where is None or where.kind != "NODE_ATTRPATH_VALUE":
+        return None
+    path = attrpath_names(where.nodes()[0]) or []
+    if path[-1:] != ["nixosConfigurations"]:
+        return None
+    value = unwrap(where.nodes()[-1])
+    fn, _args = apply_chain(value)
+    path = select_path(fn) if fn is not None else None
+    return path[-1] if path else None
 
 
 def apply_chain(node: Node | None) -> tuple[Node | None, list[Node]]:
@@ -48,48 +125,218 @@ def apply_chain(node: Node | None) -> tuple[Node | None, list[Node]]:
     return node, args
 
 
-def host_from_expression(flake: Flake, file: SourceFile, name: str, value: Node | None, where: Node) -> Host:
-    fn, args = apply_chain(value)
-    fn_path = select_path(fn) if fn is not None else None
-    host = Host(name=name, builder="unknown", file=file.rel, line=file.line(where))
-    if fn_path and fn_path[-1] == "nixosSystem" and args:
-        host.builder = ".".join(fn_path)
-        read_nixos_system_args(flake, file, host, unwrap(args[-1]))
-        return host
-    if fn_path:
-        host.builder = f"helper {'.'.join(fn_path)}"
-        host.refusal = f"built by the function `{'.'.join(fn_path)}`, which the engine does not read yet"
+def _line(flake: Flake, node: Node | None) -> tuple[str, int]:
+    if node is None:
+        return "flake.nix", 1
+    file = flake.file_of(node)
+    if file is None:
+        return "flake.nix", 1
+    return file.rel, file.line(node)
+
+
+def _inside(node: Node | None, container: Node | None) -> bool:
+    return (
+        node is not None and container is not None and node.source is container.source
+        and container.start <= node.start and node.end <= container.end
+    )
+
+
+def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: Node | None,
+               configs_where: Node | None, generated_by: str | None) -> _Found | None:
+    if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
+        where = binding
     else:
-        host.refusal = "built by an expression the engine does not understand"
-    return host
+        where = binding if binding is not None else configs_where
+        binding = None if binding is None or binding.kind != "NODE_INHERIT" else binding
+    file, line = _line(flake, where)
+    host = Host(name=name, builder="unknown", file=file, line=line)
+    item = _Found(host, binding=binding)
+    value = ev.force(thunk)
+    if not isinstance(value, SystemCall):
+        helper = _helper_name(binding)
+        host.layout = "helper" if helper else ("generated" if generated_by else "unknown")
+        host.builder = f"{helper} (not followed)" if helper else (generated_by or "unknown")
+        reason = value.reason if isinstance(value, Unknown) else f"a {type(value).__name__}"
+        host.refusal = f"the engine cannot follow how this host is built to a nixosSystem call ({reason})"
+        return item
+    item.call = value
+    fn = ".".join(value.fn)
+    arg_node = unwrap(value.arg.node) if value.arg.node is not None else None
+    if binding is not None and _inside(arg_node, binding):
+        head, _args = apply_chain(unwrap(arg_node.parent) if arg_node.parent is not None else None)
+        written = select_path(head) if head is not None else None
+        host.layout, host.builder = "nixosSystem", ".".join(written) if written and written[-1] == "nixosSystem" else fn
+    else:
+        helper = _helper_name(binding)
+        if helper:
+            host.layout, host.builder = "helper", f"{helper} → {fn}"
+        else:
+            host.layout, host.builder = "generated", f"{generated_by or 'generated'} → {fn}"
+    _read_call(flake, ev, item)
+    if binding is None and item.missing_paths and not item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
+        return None  # an entry of a folder listing that is not a host (a README, a stray file)
+    if binding is None and name.isupper() and item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: an upper-case entry of a generated host list is taken for a template")
+        return None
+    return item
 
 
-def read_nixos_system_args(flake: Flake, file: SourceFile, host: Host, arg: Node | None) -> None:
-    """Fill ``host`` from the attribute set given to ``nixosSystem``."""
-    if arg is None or arg.kind != "NODE_ATTR_SET":
+def _helper_name(binding: Node | None) -> str | None:
+    if binding is None or binding.kind != "NODE_ATTRPATH_VALUE":
+        return None
+    fn, args = apply_chain(binding.nodes()[-1])
+    path = select_path(fn) if fn is not None else None
+    if path and args and path[-1] != "nixosSystem":
+        return ".".join(path)
+    return None
+
+
+def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
+    host = item.host
+    arg = ev.force(item.call.arg)
+    if not isinstance(arg, AttrsValue):
         host.refusal = "the argument of nixosSystem is not an attribute set the engine can read"
         return
-    modules_lists: list[Node] = []
-    for b in bindings(arg):
-        if b.path == ["system"]:
-            host.system = string_value(b.value)
-        elif b.path == ["modules"]:
-            modules_lists = list_literals(b.value)
-        elif b.path == ["specialArgs"]:
-            host.inputs_in_modules = passes_inputs(b.value)
-        elif b.path and b.path[0] == "specialArgs" and b.path[1:] == ["inputs"]:
-            host.inputs_in_modules = True
-    for lst in modules_lists:
-        for item in lst.nodes():
-            read_module_item(flake, file, host, item)
-    if host.inputs_in_modules is None:
-        host.inputs_in_modules = False
-    if modules_lists:
-        host.attach = Attach("modules-list", file.rel, modules_lists[-1])
-    else:
-        host.refusal = "its nixosSystem call has no `modules = [ ... ];` list the engine can add to"
+    system = ev.force(arg.attrs["system"]) if "system" in arg.attrs else None
+    if isinstance(system, str):
+        host.system = system
+    special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
+    host.inputs_in_modules = isinstance(special, AttrsValue) and "inputs" in special.attrs
+    modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
+    if isinstance(modules, ListValue):
+        for lst in modules.nodes:
+            if lst is not None and item.binding is not None and _inside(lst, item.binding):
+                file = flake.file_of(lst)
+                if file is not None:
+                    item.literal_lists.append((file, lst))
+        for module in modules.items:
+            _read_module(flake, ev, item, module)
+    elif "modules" in arg.attrs:
+        host.refusal = "its nixosSystem call has a `modules` value the engine cannot read"
     if host.system is None:
         host.system = system_from_files(flake, host.module_files)
+
+
+def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> None:
+    host = item.host
+    value = ev.force(thunk)
+    if isinstance(value, PathValue):
+        rel = ev.nix_file(value.rel)
+        if value.node is not None and not value.interpolated:
+            host.modules_literal.append(value.node.text)
+        if rel is None or not rel.endswith(".nix"):
+            item.missing_paths.append(value.rel)
+            return
+        if rel not in host.module_files:
+            host.module_files.append(rel)
+        if value.interpolated:
+            item.dynamic_paths.append(rel)
+        return
+    if isinstance(value, External):
+        if "nixosModules" in value.path:
+            written = select_path(thunk.node) if thunk.node is not None else None
+            host.hardware_modules.append(".".join(written if written and "nixosModules" in written else value.path))
+        return
+    if isinstance(value, Lambda):
+        value = ev.module_body(value)
+    if isinstance(value, AttrsValue) and "_module" not in value.attrs and "config" in value.attrs:
+        value = ev.force(value.attrs["config"])  # `config._module.args = { inherit inputs; }`
+    if isinstance(value, AttrsValue) and "_module" in value.attrs:
+        module = ev.force(value.attrs["_module"])
+        args = ev.force(module.attrs["args"]) if isinstance(module, AttrsValue) and "args" in module.attrs else None
+        if isinstance(args, AttrsValue) and "inputs" in args.attrs:
+            host.inputs_in_modules = True
+
+
+# ---- choosing where to attach -------------------------------------------------------------------
+
+def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
+    # Counted by real path: a host folder that is a symlink to another host's shares its files.
+    real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.module_files}
+    by_real: dict[str, int] = {}
+    for item in found:
+        for target in {real[rel] for rel in item.host.module_files}:
+            by_real[target] = by_real.get(target, 0) + 1
+    uses = {rel: by_real[target] for rel, target in real.items()}
+    several = len(found) > 1
+    for item in found:
+        host = item.host
+        host.shared_module_files = [r for r in host.module_files if several and uses[r] == len(found)]
+        host.own_file = _own_file(item, uses, several)
+        if host.refusal is not None or item.call is None:
+            _refusal_snippet(host, item)
+            continue
+        if host.layout == "nixosSystem" and item.literal_lists:
+            file, lst = item.literal_lists[-1]
+            host.attach = Attach("modules-list", file.rel, lst)
+        elif host.own_file is not None:
+            _attach_to_file(flake, host, host.own_file)
+        elif item.literal_lists:
+            file, lst = item.literal_lists[-1]
+            host.attach = Attach("modules-list", file.rel, lst)
+        else:
+            host.refusal = (
+                "no module file belongs to this host alone (its modules are shared with other hosts), "
+                "and its modules list is not written for it alone"
+            )
+        if host.refusal is None and not host.inputs_in_modules:
+            _give_access(flake, ev, item)
+        _refusal_snippet(host, item)
+
+
+def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
+    host = item.host
+    candidates = [
+        rel for rel in host.module_files
+        if PurePosixPath(rel).name not in GENERATED_FILES and "llama-cpp/machines/" not in rel
+        and (not several or uses[rel] == 1)
+    ]
+
+    def names_host(rel: str) -> bool:
+        path = PurePosixPath(rel)
+        return host.name in path.parts[:-1] or path.stem == host.name
+
+    ranked = [r for r in candidates if names_host(r)] + [r for r in candidates if r in item.dynamic_paths and not names_host(r)]
+    if ranked:
+        return ranked[0]
+    if several and candidates:
+        return candidates[0]
+    return None
+
+
+def module_attrset(file: SourceFile) -> tuple[Node | None, str | None]:
+    """The attribute set of a module file (``{ ... }``, ``args: { ... }``, ``args: let ... in { ... }``)."""
+    node = unwrap(file.tree)
+    if node is not None and node.kind == "NODE_LAMBDA":
+        node = unwrap(node.nodes()[-1])
+    while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
+        node = unwrap(node.nodes()[-1])
+    if node is None or node.kind != "NODE_ATTR_SET":
+        return None, f"{file.rel} is not a plain module (an attribute set, or a function returning one)"
+    return node, None
+
+
+def _attach_to_file(flake: Flake, host: Host, rel: str) -> None:
+    try:
+        file = flake.source_file(rel)
+    except LlamaflakeError as exc:
+        host.refusal = str(exc)
+        return
+    attrset, problem = module_attrset(file)
+    if attrset is None:
+        host.refusal = problem
+        return
+    imports = [b for b in bindings(attrset) if b.path and b.path[0] == "imports"]
+    if not imports:
+        host.attach = Attach("imports-new", rel, attrset)
+        return
+    binding = imports[0]
+    lists = list_literals(binding.value) if binding.path == ["imports"] else []
+    if not lists:
+        host.refusal = f"{rel}: its `imports` is not a list the engine can add to"
+        return
+    host.attach = Attach("imports-list", rel, lists[0])
 
 
 def list_literals(node: Node | None) -> list[Node]:
@@ -99,7 +346,7 @@ def list_literals(node: Node | None) -> list[Node]:
         return []
     if node.kind == "NODE_LIST":
         return [node]
-    if node.kind == "NODE_BIN_OP":
+    if node.kind == "NODE_BIN_OP" and any(t.kind == "TOKEN_CONCAT" for t in node.tokens()):
         found = []
         for part in node.nodes():
             found.extend(list_literals(part))
@@ -107,60 +354,168 @@ def list_literals(node: Node | None) -> list[Node]:
     return []
 
 
-def passes_inputs(node: Node | None) -> bool:
-    node = unwrap(node)
-    if node is None or node.kind != "NODE_ATTR_SET":
-        return False
-    if any(name == "inputs" for name, _ in inherited_names(node)):
-        return True
-    return any(b.path == ["inputs"] for b in bindings(node))
-
-
-def read_module_item(flake: Flake, file: SourceFile, host: Host, item: Node) -> None:
-    item = unwrap(item)
-    if item is None:
+def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
+    """Decide how ``inputs`` will reach this host's modules: through ``specialArgs`` of its nixosSystem call."""
+    host = item.host
+    call = item.call
+    arg_node = unwrap(call.arg.node) if call.arg.node is not None else None
+    file = flake.file_of(arg_node) if arg_node is not None else None
+    if arg_node is None or file is None or arg_node.kind != "NODE_ATTR_SET":
+        host.refusal = "`inputs` does not reach its modules, and its nixosSystem argument is not a set the engine can add `specialArgs` to"
         return
-    if relative_path_literal(item):
-        rel = relative_path(file.rel, item.text)
-        if rel is None:
+    special = [b for b in bindings(arg_node) if b.path and b.path[0] == "specialArgs"]
+    inherited = [node for name, node in inherited_names(arg_node) if name == "specialArgs"]
+    if inherited:  # `inherit specialArgs;`: add to the set it names, when that is a literal set
+        if inherited[0].first("NODE_INHERIT_FROM") is not None:
+            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is inherited from a set the engine cannot edit"
             return
-        target = flake.root / rel
-        if target.is_dir():
-            rel = f"{rel}/default.nix"
-        host.modules_literal.append(item.text)
-        if (flake.root / rel).is_file():
-            host.module_files.append(rel)
+        named = ev.lookup(inherited[0], "specialArgs", file, call.arg.env)
+        value = unwrap(named.node) if named.node is not None else None
+        file = flake.file_of(value) if value is not None else None
+        if value is None or file is None or value.kind != "NODE_ATTR_SET":
+            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            return
+        kind, target = "specialArgs-add", value
+    elif special:
+        value = _update_literal(special[0].value)
+        if special[0].path != ["specialArgs"] or value is None or value.kind != "NODE_ATTR_SET":
+            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            return
+        kind, target = "specialArgs-add", value
+    else:
+        kind, target = "specialArgs-new", arg_node
+    expression, pattern = _inputs_expression(flake, ev, call, target, file)
+    if expression is None:
+        host.refusal = (
+            f"`inputs` does not reach its modules, and no name for the flake's inputs is in scope in {file.rel} "
+            f"where its nixosSystem call is"
+        )
         return
-    path = select_path(item)
-    if path and "nixosModules" in path:
-        host.hardware_modules.append(".".join(path))
-        return
-    if item.kind == "NODE_ATTR_SET":
-        for b in bindings(item):
-            if b.path and b.path[:2] == ["_module", "args"]:
-                if b.path[2:] == ["inputs"] or (len(b.path) == 2 and passes_inputs(b.value)):
-                    host.inputs_in_modules = True
+    host.access = Access(kind, file.rel, target, expression, pattern)
 
+
+def _update_literal(node: Node | None) -> Node | None:
+    """The set to add to in ``{ ... }`` or ``x // { ... }`` (the last literal set of a ``//`` chain)."""
+    node = unwrap(node)
+    if node is None or node.kind == "NODE_ATTR_SET":
+        return node
+    if node.kind == "NODE_BIN_OP" and any(t.kind == "TOKEN_UPDATE" for t in node.tokens()):
+        for part in reversed(node.nodes()):
+            found = _update_literal(part)
+            if found is not None and found.kind == "NODE_ATTR_SET":
+                return found
+    return None
+
+
+def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, file: SourceFile):
+    """What names the flake's inputs at ``at``: ``inputs`` in scope, or the outputs' ``@name``; else
+    ``inputs`` after adding ``@inputs`` to the outputs pattern (only inside flake.nix's outputs)."""
+    env = call.arg.env
+    value = ev.force(ev.lookup(at, "inputs", file, env))
+    if isinstance(value, External) and value.bound and value.path[-1:] == ("inputs",):
+        return "inputs", None
+    outputs = unwrap(flake.outputs)
+    if file is not flake.file or outputs is None or not _inside(at, outputs):
+        return None, None
+    param = outputs.nodes()[0]
+    whole = None
+    if param.kind == "NODE_IDENT_PARAM":
+        whole = param.text
+    elif param.kind == "NODE_PATTERN":
+        bind = param.first("NODE_PAT_BIND")
+        whole = bind.first("NODE_IDENT").text if bind is not None and bind.first("NODE_IDENT") else None
+    if whole is not None:
+        named = ev.force(ev.lookup(at, whole, file, env))
+        if isinstance(named, FlakeInputs):
+            return whole, None
+        return None, None
+    if isinstance(value, External) and not value.bound and value.path == ("inputs",):
+        pattern = outputs_pattern(flake)
+        if pattern is not None:
+            return "inputs", pattern
+    return None, None
+
+
+def _refusal_snippet(host: Host, item: _Found) -> None:
+    """The exact lines to add by hand for a refused host."""
+    if host.refusal is None:
+        return
+    from tui.core.nix.flake import nix_path_literal
+
+    target = host.own_file or (host.module_files[-1] if host.module_files else None)
+    machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
+    literal = nix_path_literal(target, machine) if target else "./" + machine
+    lines = [f"imports = [ {literal} ];"]
+    if not host.inputs_in_modules and item.call is not None:
+        lines.append("# and, in its nixosSystem call: specialArgs = { inherit inputs; };")
+    host.snippet = "\n".join(lines)
+    host.snippet_file = target or host.file
+
+
+def auto_imported_dirs(flake: Flake) -> list[str]:
+    """Folders given to ``import-tree`` in flake.nix: every .nix file under them is loaded as a flake-parts module."""
+    found = []
+    for node in flake.file.tree.walk():
+        if node.kind != "NODE_APPLY":
+            continue
+        fn, arg = node.nodes()[0], unwrap(node.nodes()[1])
+        path = select_path(fn)
+        if path and path[-1] == "import-tree" and arg is not None and arg.kind == "NODE_PATH_REL":
+            rel = relative_path("flake.nix", arg.text)
+            if rel is not None:
+                found.append(rel)
+    return found
+
+
+# ---- snowfall-lib ---------------------------------------------------------------------------------
+
+def _snowfall(flake: Flake, root: str) -> list[Host]:
+    base = flake.root if root in (".", "") else flake.root / root
+    prefix = "" if root in (".", "") else root.rstrip("/") + "/"
+    hosts = []
+    for name, arch, rel in snowfall_hosts(base):
+        rel = prefix + rel
+        host = Host(name=name, builder="snowfall-lib", file=rel, line=1, system=arch, module_files=[rel],
+                    inputs_in_modules=True, layout="snowfall", own_file=rel)
+        _attach_to_file(flake, host, rel)
+        if host.refusal is not None:
+            host.snippet = f"imports = [ {'<path to>'}/llama-cpp/machines/{name}.nix ];"
+            host.snippet_file = rel
+        hosts.append(host)
+    return hosts
+
+
+# ---- the host's system ------------------------------------------------------------------------------
 
 def system_from_files(flake: Flake, files: list[str]) -> str | None:
     """``nixpkgs.hostPlatform`` set in one of the host's own files (``lib.mkDefault "..."`` too)."""
+    cache: dict[str, str | None] = flake.__dict__.setdefault("_platforms", {})
     for rel in files:
-        try:
-            source = flake.source_file(rel)
-        except LlamaflakeError:
-            continue
-        for node in source.tree.walk():
-            if node.kind != "NODE_ATTRPATH_VALUE":
-                continue
-            parts = node.nodes()
-            from tui.core.nix.syntax import attrpath_names
-
-            path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
-            if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"]):
-                value = unwrap(parts[1]) if len(parts) > 1 else None
-                text = string_value(value)
-                if text is None and value is not None and value.kind == "NODE_APPLY":
-                    text = string_value(value.nodes()[-1])
-                if text:
-                    return text
+        if rel not in cache:
+            cache[rel] = _platform_in(flake, rel)
+        if cache[rel]:
+            return cache[rel]
     return None
+
+
+def _platform_in(flake: Flake, rel: str) -> str | None:
+    try:
+        source = flake.source_file(rel)
+    except LlamaflakeError:
+        return None
+    for node in source.tree.walk():
+        if node.kind != "NODE_ATTRPATH_VALUE":
+            continue
+        parts = node.nodes()
+        path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
+        if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"]):
+            value = unwrap(parts[1]) if len(parts) > 1 else None
+            text = string_value(value)
+            if text is None and value is not None and value.kind == "NODE_APPLY":
+                text = string_value(value.nodes()[-1])
+            if text:
+                return text
+    return None
+
+
+__all__ = ["apply_chain", "find_hosts", "list_literals", "module_attrset", "system_from_files", "relative_path"]

@@ -79,13 +79,29 @@ def parser_available() -> bool:
     return _rnix is not None
 
 
-def _convert(element, source: bytes, parent: Node | None) -> Node:
-    start, end = element.text_range()
-    node = Node(element.kind(), start, end, source, parent)
-    if element.is_node() if hasattr(element, "is_node") else True:
-        inner = element.as_node() if hasattr(element, "as_node") else element
-        node.children = [_convert(child, source, node) for child in inner.children_with_tokens()]
-    return node
+def _convert(root, source: bytes, parent: Node | None) -> Node:
+    """Our tree from rnix's, built without recursion (long ``++`` or ``//`` chains nest deeply)."""
+    new = object.__new__
+    top = new(Node)
+    top.kind = root.kind()
+    top.start, top.end = root.text_range()
+    top.source, top.parent = source, parent
+    stack = [(root, top)]
+    while stack:
+        element, node = stack.pop()
+        children = []
+        for child in element.children_with_tokens():
+            item = new(Node)
+            item.kind = kind = child.kind()
+            item.start, item.end = child.text_range()
+            item.source, item.parent = source, node
+            children.append(item)
+            if kind.startswith("NODE_"):
+                stack.append((child.as_node(), item))
+            else:
+                item.children = []
+        node.children = children
+    return top
 
 
 _ERROR_AT = re.compile(r"at (\d+)\.\.(\d+)")
@@ -106,8 +122,7 @@ def line_column(source: bytes, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def parse(source: bytes, path: str = "<string>") -> Node:
-    """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
+def _parse_raw(source: bytes, path: str):
     if _rnix is None:
         raise LlamaflakeError(
             "the Nix parser (pynix-parser) is not available on this platform",
@@ -119,7 +134,7 @@ def parse(source: bytes, path: str = "<string>") -> Node:
         line, column = line_column(source, exc.start)
         raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
     try:
-        root = _rnix.parse(text)
+        return _rnix.parse(text)
     except ValueError as exc:
         message = str(exc)
         first = message.split(";")[0].strip()
@@ -129,12 +144,16 @@ def parse(source: bytes, path: str = "<string>") -> Node:
         detail = re.sub(r"\s+,", ",", _ERROR_AT.sub("", first)).strip()
         detail = re.sub(r"TOKEN_([A-Z_]+)", lambda m: _TOKEN_WORDS.get(m.group(1), m.group(1).lower()), detail)
         raise NixSyntaxError(path, line, column, detail) from None
-    return _convert(root, source, None)
+
+
+def parse(source: bytes, path: str = "<string>") -> Node:
+    """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
+    return _convert(_parse_raw(source, path), source, None)
 
 
 def check(source: bytes, path: str = "<string>") -> None:
-    """Raise :class:`NixSyntaxError` if ``source`` does not parse."""
-    parse(source, path)
+    """Raise :class:`NixSyntaxError` if ``source`` does not parse (without building the tree)."""
+    _parse_raw(source, path)
 
 
 # ---- small helpers over the tree -------------------------------------------------------------
