@@ -24,12 +24,37 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
     table = Table(title=f"Machines in {flake.root}", title_justify="left")
-    for column in ("host", "built by", "defined in", "system", "llama.cpp", "wiring"):
-        table.add_column(column)
+    table.add_column("host", no_wrap=True)
+    table.add_column("built by", no_wrap=True)
+    table.add_column("defined in", no_wrap=True)
+    table.add_column("system", no_wrap=True)
+    table.add_column("llama.cpp", no_wrap=True)
+    table.add_column("wiring", overflow="fold")
     for host in report["hosts"]:
         current = host["llama_cpp"]["variant"] if host["llama_cpp"] else "-"
-        wiring = "automatic" if host["can_wire"] else f"by hand: {host['refusal']}"
+        wiring = "automatic" if host["can_wire"] else "by hand (below)"
         table.add_row(host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?", current, wiring)
-    Console().print(table)
+    console.print(table)
+    for host in report["hosts"]:
+        if host["can_wire"]:
+            continue
+        console.print(f"[bold]{host['name']}[/]: {host['refusal']}", highlight=False)
+        if host.get("snippet"):
+            where = host.get("snippet_file")
+            console.print(f"  add to {where}:" if where else "  add by hand:", highlight=False)
+            for line in str(host["snippet"]).splitlines():
+                console.print(f"    {line}", highlight=False, markup=False)
+    setup = report.get("llama_cpp_setup") or {}
+    found = [*setup.get("packages", []), *setup.get("services", []), *setup.get("dead_caches", [])]
+    if found:
+        console.print("Existing llama.cpp set-up:", highlight=False)
+        for item in found:
+            label = item.get("name") or item.get("value") or item.get("option") or ""
+            console.print(f"  {item['file']}:{item['line']}  {label}", highlight=False, markup=False)
+    for note in report.get("notes", []):
+        console.print(f"note: {note}", highlight=False, markup=False)
     return 0

@@ -381,9 +381,11 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refus
     the exact lines to add by hand.
     """
     if not host.can_wire:
-        target = host.own_file or (host.module_files[0] if host.module_files else None)
+        target = host.own_file
         literal = nix_path_literal(target or "flake.nix", machine_rel)
         snippet = f"imports = [ {literal} ];"
+        if target is None:
+            snippet += f"\n# in a module that only {host.name} imports (the path above is from the flake's folder)"
         if not host.inputs_in_modules:
             snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
         refusals.append(

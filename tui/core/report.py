@@ -93,9 +93,9 @@ def host_report(flake: Flake) -> dict:
     def snippet(h) -> str | None:
         if h.can_wire:
             return None
-        if module_dir is None or not h.snippet_file:
+        if module_dir is None:
             return h.snippet
-        literal = nix_path_literal(h.snippet_file, machine_path(module_dir, h.name))
+        literal = nix_path_literal(h.snippet_file or "flake.nix", machine_path(module_dir, h.name))
         lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
         return "\n".join(lines)
 

@@ -442,14 +442,16 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
         return
     from tui.core.nix.flake import nix_path_literal
 
-    target = host.own_file or (host.module_files[-1] if host.module_files else None)
+    target = host.own_file
     machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
     literal = nix_path_literal(target, machine) if target else "./" + machine
     lines = [f"imports = [ {literal} ];"]
+    if target is None:
+        lines.append(f"# in a module that only {host.name} imports (path from the flake folder): all its modules are shared")
     if not host.inputs_in_modules and item.call is not None:
         lines.append("# and, in its nixosSystem call: specialArgs = { inherit inputs; };")
     host.snippet = "\n".join(lines)
-    host.snippet_file = target or host.file
+    host.snippet_file = target
 
 
 def auto_imported_dirs(flake: Flake) -> list[str]:
