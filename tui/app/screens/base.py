@@ -40,7 +40,7 @@ class StepScreen(Screen[None]):
         yield StepIndicator(self.STEP)
         with VerticalScroll(id="body", classes=f"step-{self.STEP}"):
             yield from self.body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -27,19 +27,20 @@ def cache_prompt(cache: Cache) -> Content:
     style = STATUS_STYLE.get(cache.status, "$text-muted")
     mark = "✗ " if cache.status == "dead" else ""
     return Content.from_markup(
-        f"[b]$title[/]  [dim]$url[/]  [{style}]$mark$status[/]\n[dim]$provides[/]",
-        title=cache.title or cache.name, url=cache.url, mark=mark, status=cache.status_words, provides=cache.provides,
+        f"[b]$title[/]  [dim]$url[/]  [{style}]$mark$status[/]",
+        title=cache.title or cache.name, url=cache.url, mark=mark, status=cache.status_words,
     )
 
 
 class CachesScreen(StepScreen):
     STEP = 3
-    BINDINGS = [Binding("ctrl+a", "add_custom", "Add custom cache")]
+    BINDINGS = [Binding("ctrl+o", "add_custom", "Add cache", priority=True)]
 
     def body(self) -> ComposeResult:
         yield Label("Binary caches", classes="step-title")
         yield Static(NOTE, id="cache-note", classes="note")
         yield SelectionList[str](id="caches")
+        yield Static("", id="cache-detail")
         yield Label("Custom cache", classes="section-title")
         with Horizontal(id="custom-cache"):
             with Vertical(classes="custom-field"):
@@ -89,8 +90,17 @@ class CachesScreen(StepScreen):
             return
         box.mount(Label("Found in your configuration", classes="section-title"))
         lines = Content("\n").join(Content.from_markup("[$text-warning]⚠[/] $t", t=o.title) for o in offers)
-        box.mount(Static(lines))
+        box.mount(Static(lines, id="offer-list"))
         box.mount(Checkbox("Remove these too (shown as their own changes in the review)", self.state.cleanup, id="cleanup"))
+
+    @on(SelectionList.SelectionHighlighted, "#caches")
+    def cache_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
+        cache = next((c for c in self._all_caches() if c.url == event.selection.value), None)
+        if cache is not None:
+            self.query_one("#cache-detail", Static).update(Content.from_markup(
+                "[b]$title[/]: $provides\n[dim]key $key[/]", title=cache.title or cache.name,
+                provides=cache.provides or "—", key=cache.key,
+            ))
 
     @on(Checkbox.Changed, "#cleanup")
     def cleanup_changed(self, event: Checkbox.Changed) -> None:
@@ -154,6 +164,6 @@ class CachesScreen(StepScreen):
         url = self.query_one("#custom-url", Input).value.strip()
         key = self.query_one("#custom-key", Input).value.strip()
         if url or key:
-            self.notify("Add the custom cache (ctrl+a) or clear its fields first.", severity="warning")
+            self.notify("Add the custom cache (ctrl+o) or clear its fields first.", severity="warning")
             return False
         return True

@@ -108,6 +108,10 @@ class CommitScreen(StepScreen):
             result = apply_plan(self.final, commit=commit, message=message)
         except LlamaflakeError as exc:
             self.post_message(ApplyFailed(exc))
+        except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
+            error = LlamaflakeError(f"{'committing' if commit else 'writing'} failed: {type(exc).__name__}")
+            error.output = str(exc)
+            self.post_message(ApplyFailed(error))
         else:
             self.post_message(PlanApplied(result.paths, result.commit))
 

@@ -136,7 +136,7 @@ Nothing is written before the commit step.
 
 1 Repository   the flake, its machines and what exists already
 2 Flake input  the input to add, the nixpkgs it follows, a pinned ref
-3 Caches       space toggles a cache; a custom one needs its URL and key
+3 Caches       space toggles a cache · ctrl+o adds the custom one (URL and key)
 4 Machines     t this machine · i import a report · s scan over SSH
                v change the variant · x skip the machine
 5 Review       space accepts or rejects a hunk · f the whole file

@@ -50,7 +50,10 @@ class FlakeInputScreen(StepScreen):
 
     @on(RadioSet.Changed, "#follows")
     def follows_changed(self, event: RadioSet.Changed) -> None:
-        self.state.follows = event.pressed.name or ""
+        name = event.pressed.name or ""
+        if self.state.follows is None and name == (choose_follows(self.state.flake, None) or ""):
+            return  # the default, shown as selected when the step opened
+        self.state.follows = name
         self.show_preview()
 
     @on(Input.Changed, "#ref")
@@ -71,6 +74,10 @@ class FlakeInputScreen(StepScreen):
     def show_preview(self) -> None:
         from tui.core.input_preview import input_change
 
+        shown = (self.state.follows, self.state.ref)
+        if getattr(self, "_shown", None) == shown:
+            return
+        self._shown = shown
         flake = self.state.flake
         llama = flake.llama_input()
         status = self.query_one("#input-status", Static)

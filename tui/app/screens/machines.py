@@ -17,6 +17,10 @@ from tui.core import ggml
 from tui.core.hardware.model import HardwareReport
 
 
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def hardware_summary(report: HardwareReport | None) -> str:
     """CPU model and GPUs in a few words."""
     if report is None:
@@ -39,9 +43,9 @@ def ggml_summary(flags: list[str]) -> str:
 class MachinesScreen(StepScreen):
     STEP = 4
     BINDINGS = [
-        Binding("t", "this_machine", "This machine"),
-        Binding("i", "import_report", "Import report"),
-        Binding("s", "scan_ssh", "Scan SSH"),
+        Binding("t", "this_machine", "This one"),
+        Binding("i", "import_report", "Import"),
+        Binding("s", "scan_ssh", "SSH"),
         Binding("v", "cycle_variant", "Variant"),
         Binding("x", "skip", "Skip"),
     ]
@@ -53,7 +57,7 @@ class MachinesScreen(StepScreen):
         table.add_column("Config", key="config")
         table.add_column("Hardware", key="hardware")
         table.add_column("Source", key="source")
-        table.add_column("Recommended", key="recommended")
+        table.add_column("Suggested", key="recommended")
         table.add_column("Choice", key="choice")
         table.add_column("CUDA", key="cuda")
         yield table
@@ -88,7 +92,7 @@ class MachinesScreen(StepScreen):
         elif machine.choice is not None:
             choice_text = Content.from_markup("[b]$v[/] [$text-accent]✎[/]", v=choice)
         elif machine.keeps_existing:
-            choice_text = Content.from_markup("[b]$v[/] [dim](kept)[/]", v=choice)
+            choice_text = Content.from_markup("[b]$v[/] [dim]=[/]", v=choice)
         else:
             choice_text = Content.from_markup("[b]$v[/]", v=choice)
         answer = machine.answer()
@@ -96,10 +100,10 @@ class MachinesScreen(StepScreen):
         name = f"{machine.name} ●" if machine.this_machine else machine.name
         config = machine.host.module_files[-1] if machine.host.module_files else machine.host.file
         return [
-            Content.from_markup("[b]$n[/]", n=name),
-            config,
-            "scanning…" if machine.scanning and machine.report is None else hardware_summary(machine.report),
-            machine.source or "—",
+            name,
+            config.rpartition("/")[2],
+            "scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 26),
+            machine.report.source if machine.report else "—",
             rec.variant if rec else "…",
             choice_text,
             " ".join(caps) or "—",
@@ -114,9 +118,10 @@ class MachinesScreen(StepScreen):
             return
         report = machine.report
         lines = [Content.from_markup(
-            "[b]$name[/]  built by $builder in $file:$line · config $config",
+            "[b]$name[/]  built by $builder in $file:$line · config $config\n[b]Hardware[/] $source",
             name=machine.name, builder=machine.host.builder, file=machine.host.file, line=machine.host.line,
             config=", ".join(machine.host.module_files) or "—",
+            source=(machine.source or "not known yet") + (" · this machine" if machine.this_machine else ""),
         )]
         if report is not None and report.cpu is not None:
             cpu = report.cpu

@@ -17,7 +17,7 @@ class RepositoryScreen(StepScreen):
         yield Static("Reading the flake…", id="repo-summary")
         yield Label("Machines", classes="section-title")
         table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Machine", "Built with", "Defined in", "System", "Modules")
+        table.add_columns("Machine", "Built with", "Defined in", "System", "Its modules")
         yield table
         yield Static("", id="repo-warnings")
 
@@ -55,10 +55,14 @@ class RepositoryScreen(StepScreen):
 
         table = self.query_one("#hosts", DataTable)
         table.clear()
+        shared = set.intersection(*(set(h.module_files) for h in flake.hosts)) if len(flake.hosts) > 1 else set()
         for host in flake.hosts:
-            modules = ", ".join(host.module_files) or "—"
+            own = [m for m in host.module_files if m not in shared]
+            modules = ", ".join(own) or "—"
+            if shared & set(host.module_files):
+                modules += f" (+{len(shared & set(host.module_files))} shared)"
             table.add_row(
-                Content.from_markup("[b]$name[/]", name=host.name),
+                host.name,
                 host.builder,
                 f"{host.file}:{host.line}",
                 host.system or "?",

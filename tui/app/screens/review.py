@@ -22,9 +22,9 @@ KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 class ReviewScreen(StepScreen):
     STEP = 5
     BINDINGS = [
-        Binding("space", "toggle_hunk", "Accept/reject hunk"),
-        Binding("f", "toggle_file", "Accept/reject file"),
-        Binding("d", "toggle_split", "Split/unified"),
+        Binding("space", "toggle_hunk", "Hunk ✓/✗"),
+        Binding("f", "toggle_file", "File ✓/✗"),
+        Binding("d", "toggle_split", "Split"),
     ]
 
     def __init__(self) -> None:
@@ -47,7 +47,10 @@ class ReviewScreen(StepScreen):
         self.query_one("#files", OptionList).focus()
 
     def on_screen_resume(self) -> None:
-        self.show_state()
+        """Coming back from a dialog or a later step changes nothing here."""
+
+    def on_state_changed(self, _message) -> None:
+        """The plan is made once, when the step is entered from the one before."""
 
     def make_plan(self) -> None:
         from tui.core.plan import make_plan
@@ -99,9 +102,10 @@ class ReviewScreen(StepScreen):
             mark = "[$text-error]✗[/]"
         else:
             mark = "[$text-warning]◐[/]"
+        folder, _, name = change.path.rpartition("/")
         return Content.from_markup(
-            f"{mark} $kind $path\n  [dim]$taken/$total hunks · $reason[/]",
-            kind=KIND_MARK[change.kind], path=change.path, taken=taken, total=total, reason=change.reason,
+            f"{mark} $kind $name [dim]$taken/$total[/]\n    [dim]$folder[/]",
+            kind=KIND_MARK[change.kind], name=name, folder=(folder + "/") if folder else "./", taken=taken, total=total,
         )
 
     def _show_summary(self) -> None:
@@ -118,9 +122,15 @@ class ReviewScreen(StepScreen):
         plan = self.state.plan
         lines: list[Content] = []
         final = self.final_changes()
-        for check in validate_changes(final):
-            mark = "[$text-success]✓[/]" if check.ok else "[$text-error]✗[/]"
-            lines.append(Content.from_markup(f"{mark} $path: $text", path=check.path, text=check.text))
+        checks = validate_changes(final)
+        parsed = [c for c in checks if c.ok]
+        if parsed:
+            lines.append(Content.from_markup(
+                "[$text-success]✓[/] $n accepted file(s) checked: every Nix file parses", n=len(parsed),
+            ))
+        for check in checks:
+            if not check.ok:
+                lines.append(Content.from_markup("[$text-error]✗[/] $text", text=check.text))
         if not final:
             lines.append(Content.from_markup("[$text-warning]⚠[/] every change is rejected: nothing would be written"))
         for refusal in plan.refusals:
@@ -136,10 +146,10 @@ class ReviewScreen(StepScreen):
     def file_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.show_file(event.option.id)
 
-    def show_file(self, path: str | None, focus_hunk: int | None = None) -> None:
+    def show_file(self, path: str | None, focus_hunk: int | None = None, *, again: bool = False) -> None:
         plan = self.state.plan
         change = plan.change(path) if plan and path else None
-        if change is None:
+        if change is None or (path == self.current and not again):
             return
         self.current = path
         box = self.query_one("#hunks", VerticalScroll)
@@ -187,7 +197,7 @@ class ReviewScreen(StepScreen):
         self.state.split_diff = not self.state.split_diff
         focused = self.focused
         index = list(self.query(HunkBlock)).index(focused) if isinstance(focused, HunkBlock) else None
-        self.show_file(self.current, index)
+        self.show_file(self.current, index, again=True)
         self._show_summary()
 
     def ready_to_leave(self) -> bool:
