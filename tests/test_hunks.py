@@ -119,3 +119,28 @@ def test_validation_reports_a_file_that_does_not_parse():
     ])
     assert [c.ok for c in checks] == [True, False, True]
     assert "bad.nix:1" in checks[1].text and "syntax error" in checks[1].text
+
+
+def test_wiring_checks_catch_what_rejected_hunks_break(demo_repo):
+    from tui.core.hunks import wiring_checks
+
+    flake = load_flake(demo_repo)
+    plan = make_plan(flake, Answers(machines={"carbon": MachineAnswer("cuda"), "boron": MachineAnswer("cpu")}))
+    assert wiring_checks(plan, plan.changes) == []
+    flake_change = plan.change("flake.nix")
+    hunks = split_hunks(flake_change)
+    input_hunk = hunks[0]
+    boron_file = "nixos/llama-cpp/machines/boron.nix"
+    carbon_file = "nixos/llama-cpp/machines/carbon.nix"
+    everything_else = {h.index for h in hunks} - {input_hunk.index}
+    final = accepted_plan(plan, {"flake.nix": everything_else, boron_file: set()}).changes
+    checks = {c.text: c.ok for c in wiring_checks(plan, final)}
+    assert checks == {
+        "nixos/llama-cpp/default.nix needs the llama.cpp flake input, and its hunk is rejected": False,
+        f"boron imports {boron_file}, which is rejected and will not exist": False,
+    }
+    carbon_attach = next(h for h in hunks if any(
+        b"machines/carbon.nix" in line for tag, _, _, j1, j2 in h.opcodes if tag != "equal"
+        for line in flake_change.new.splitlines()[j1:j2]))
+    final = accepted_plan(plan, {"flake.nix": {h.index for h in hunks} - {carbon_attach.index}}).changes
+    assert [(c.path, c.ok) for c in wiring_checks(plan, final)] == [(carbon_file, True)]

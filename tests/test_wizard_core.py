@@ -52,9 +52,13 @@ def test_input_change_is_none_once_the_input_exists(demo_repo):
 
 
 def test_rebuild_lines_carry_new_caches_only_the_first_time(demo_repo):
-    answers = Answers(machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"])}, caches=[cache_by_name("nixos-cuda")])
+    answers = Answers(
+        machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"]), "boron": MachineAnswer("cpu")},
+        caches=[cache_by_name("nixos-cuda")],
+    )
     plan = make_plan(load_flake(demo_repo), answers)
     assert [c.name for c in new_caches(plan)] == ["nixos-cuda"]
+    assert rebuild_commands(plan)["boron"] == "sudo nixos-rebuild switch --flake .#boron"  # a CUDA cache has nothing for it
     line = rebuild_commands(plan)["carbon"]
     assert line == (
         "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org"

@@ -267,7 +267,12 @@ async def test_review_toggles_hunks_files_and_split(demo_repo):
         await pilot.press("f")
         await pilot.pause()
         assert app.state.accepted["flake.nix"] == set()
-        assert "every Nix file parses" in text_of(app, "#validation")
+        validation = text_of(app, "#validation")
+        assert "every Nix file parses" in validation
+        assert "needs the llama.cpp flake input" in validation
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 5  # a configuration that would not build is not committed
 
 
 @run_async

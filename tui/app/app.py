@@ -149,8 +149,10 @@ class LlamaflakeApp(App[int]):
         from tui.app.screens.dialogs import ErrorDialog
 
         error = message.error
+        where = str(self.state.path.resolve())
+        text = error.message.replace(where, self.state.display_path)  # the path as the user knows it
         self.push_screen(
-            ErrorDialog("Cannot open this repository", error.message, error.hint, actions=[("quit", "Quit")]),
+            ErrorDialog("Cannot open this repository", text, error.hint, actions=[("quit", "Quit")]),
             lambda _: self.exit(return_code=2),
         )
 

@@ -125,3 +125,42 @@ def validate_changes(changes: list[FileChange]) -> list[Check]:
         else:
             results.append(Check(change.path, True, "parses"))
     return results
+
+
+def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
+    """What rejecting hunks broke between files: imports of files that will not exist, files nothing imports,
+    a module without its flake input. ``ok`` is False where evaluating the configuration would fail."""
+    from tui.core.answers import LLAMA_CPP_URL
+    from tui.core.plan import machine_path
+
+    by_path = {c.path: c for c in final}
+    root = plan.flake.root
+
+    def text_of(rel: str) -> bytes:
+        if rel in by_path:
+            return by_path[rel].new or b""
+        try:
+            return (root / rel).read_bytes()
+        except OSError:
+            return b""
+
+    def will_exist(rel: str) -> bool:
+        change = by_path.get(rel)
+        return change.new is not None if change else (root / rel).is_file()
+
+    results: list[Check] = []
+    module = f"{plan.module_dir}/default.nix"
+    flake_has_input = plan.flake.llama_input() is not None or LLAMA_CPP_URL.encode() in text_of("flake.nix")
+    if will_exist(module) and not flake_has_input and module in by_path:
+        results.append(Check(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
+    for name in plan.machines:
+        rel = machine_path(plan.module_dir, name)
+        tail = "/".join(rel.split("/")[-3:]).encode()
+        host = plan.flake.host(name)
+        files = [] if host is None else [host.file, *host.module_files]
+        imported = any(tail in text_of(f) for f in files if not f.endswith(tail.decode()))
+        if imported and not will_exist(rel):
+            results.append(Check(rel, False, f"{name} imports {rel}, which is rejected and will not exist"))
+        elif rel in by_path and by_path[rel].new is not None and not imported:
+            results.append(Check(rel, True, f"nothing imports {rel} yet: {name} keeps its old build"))
+    return results

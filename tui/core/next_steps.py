@@ -31,11 +31,16 @@ def substituter_options(caches: list[Cache]) -> str:
 
 
 def rebuild_commands(plan: Plan, caches: list[Cache] | None = None) -> dict[str, str]:
-    """The exact ``nixos-rebuild switch`` line for each machine of the plan."""
-    options = substituter_options(new_caches(plan) if caches is None else caches)
+    """The exact ``nixos-rebuild switch`` line for each machine of the plan.
+
+    New caches go on the line of the machines whose variant they serve (a cache with no listed
+    variants serves every machine).
+    """
+    fresh = new_caches(plan) if caches is None else caches
     commands = {}
-    for host in plan.machines:
+    for host, answer in plan.machines.items():
         line = f"sudo nixos-rebuild switch --flake .#{host}"
+        options = substituter_options([c for c in fresh if not c.variants or answer.variant in c.variants])
         commands[host] = f"{line} {options}" if options else line
     return commands
 

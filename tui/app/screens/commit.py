@@ -145,7 +145,13 @@ class CommitScreen(StepScreen):
         result.mount(Static(head, id="result-head"))
         result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
         commands = rebuild_commands(self.final)
-        result.mount(Static(Content("\n").join(Content(line) for line in commands.values()) or "no machines", id="rebuild", classes="commands"))
+        lines = []
+        for host, line in commands.items():
+            lines.append(Content.from_markup("[dim]# on $host[/]", host=host))
+            lines.append(Content(line))
+        if any("--option" in line for line in commands.values()):
+            lines.append(Content.from_markup("[dim]# the --option part is needed for the first switch only[/]"))
+        result.mount(Static(Content("\n").join(lines) if lines else "no machines", id="rebuild", classes="commands"))
         result.mount(Label("To undo", classes="section-title"))
         result.mount(Static("\n".join(undo_commands(message.commit, self.final)), id="undo", classes="commands"))
         result.mount(Static(Content.from_markup("[dim]ctrl+q quits.[/]")))

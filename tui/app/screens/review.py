@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 from tui.app.screens.base import StepScreen
 from tui.app.widgets.hunk_view import HunkBlock
 from tui.core.errors import LlamaflakeError
-from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes
+from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes, wiring_checks
 from tui.core.plan import FileChange
 
 KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
@@ -38,7 +38,9 @@ class ReviewScreen(StepScreen):
         yield Static("", id="review-summary")
         with Horizontal(id="review"):
             yield OptionList(id="files")
-            yield VerticalScroll(id="hunks")
+            hunks = VerticalScroll(id="hunks")
+            hunks.can_focus = False  # tab goes from the file list straight to the hunks
+            yield hunks
         yield Static("", id="validation")
 
     def on_mount(self) -> None:
@@ -131,6 +133,9 @@ class ReviewScreen(StepScreen):
         for check in checks:
             if not check.ok:
                 lines.append(Content.from_markup("[$text-error]✗[/] $text", text=check.text))
+        for check in wiring_checks(plan, final):
+            mark = "[$text-warning]⚠[/]" if check.ok else "[$text-error]✗[/]"
+            lines.append(Content.from_markup(f"{mark} $text", text=check.text))
         if not final:
             lines.append(Content.from_markup("[$text-warning]⚠[/] every change is rejected: nothing would be written"))
         for refusal in plan.refusals:
@@ -211,8 +216,8 @@ class ReviewScreen(StepScreen):
         if not final:
             self.notify("Every change is rejected: accept at least one hunk, or quit.", severity="warning")
             return False
-        broken = [c for c in validate_changes(final) if not c.ok]
+        broken = [c for c in [*validate_changes(final), *wiring_checks(self.state.plan, final)] if not c.ok]
         if broken:
-            self.notify(broken[0].text, severity="error", title="Does not parse")
+            self.notify(broken[0].text, severity="error", title="This would not build")
             return False
         return True
