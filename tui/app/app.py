@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from tui.app.commands import WizardCommands
 from tui.app.hardware_source import HardwareSource
 from tui.app.messages import HardwareFailed, HardwareFound, RepositoryFailed, RepositoryLoaded, StateChanged
 from tui.app.state import SOURCE_WORDS, MachineState, WizardState
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import HardwareReport
+
+if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport
 
 
 def display_path(path: Path) -> str:
@@ -25,6 +27,13 @@ def display_path(path: Path) -> str:
         return "~/" + resolved.relative_to(Path.home().resolve()).as_posix()
     except ValueError:
         return str(resolved)
+
+
+def wizard_commands():
+    """The command palette provider, imported when the palette first opens."""
+    from tui.app.commands import WizardCommands
+
+    return WizardCommands
 
 
 def step_screen(step: int):
@@ -49,7 +58,7 @@ class LlamaflakeApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "llamaflake"
-    COMMANDS = App.COMMANDS | {WizardCommands}
+    COMMANDS = App.COMMANDS | {wizard_commands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
@@ -73,9 +82,10 @@ class LlamaflakeApp(App[int]):
 
     async def on_mount(self) -> None:
         await self.push_screen(step_screen(1)())
-        self.load_repository()
         if self.on_first_screen is not None:
             self.call_after_refresh(self.on_first_screen, self)
+        # Reading the flake imports the engine; start it once the first screen is drawn.
+        self.call_after_refresh(self.load_repository)
 
     # ---- steps ----------------------------------------------------------------------------
 

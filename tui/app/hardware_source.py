@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.core.hardware.model import HardwareReport, Recommendation
-
 if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport, Recommendation
     from tui.core.nix.flake import Flake
 
 MISSING = "hardware detection is not available in this build"
@@ -20,6 +19,12 @@ MISSING = "hardware detection is not available in this build"
 
 class HardwareSource:
     """Hardware facts for the wizard, from ``tui.core.hardware``."""
+
+    @staticmethod
+    def _empty(source: str) -> HardwareReport:
+        from tui.core.hardware.model import HardwareReport
+
+        return HardwareReport(source=source, notes=[MISSING])
 
     def _api(self, name: str):
         try:
@@ -32,34 +37,36 @@ class HardwareSource:
         """Detect the machine the wizard runs on."""
         detect = self._api("detect_this_machine")
         if detect is None:
-            return HardwareReport(source="detected", notes=[MISSING])
+            return self._empty("detected")
         return detect()
 
     def hints(self, flake: Flake, host: str) -> HardwareReport:
         """What a machine's own configuration says about its hardware."""
         hints = self._api("hints_from_config")
         if hints is None:
-            return HardwareReport(source="hints", notes=[MISSING])
+            return self._empty("hints")
         return hints(flake, host)
 
     def import_report(self, path: Path) -> HardwareReport:
         """A hardware report file (llamaflake's own, or nixos-facter's)."""
         load = self._api("load_report")
         if load is None:
-            return HardwareReport(source="report", notes=[MISSING])
+            return self._empty("report")
         return load(path)
 
     def scan_ssh(self, host: str) -> HardwareReport:
         """Scan another machine over SSH."""
         scan = self._api("scan_over_ssh")
         if scan is None:
-            return HardwareReport(source="ssh", notes=[MISSING])
+            return self._empty("ssh")
         return scan(host)
 
     def recommend(self, report: HardwareReport | None, system: str | None) -> Recommendation:
         """The llama.cpp build for what is known of a machine."""
         recommend = self._api("recommend")
         if recommend is None:
+            from tui.core.hardware.model import Recommendation
+
             return Recommendation(
                 variant="cpu", all_variants=True,
                 reasons=["hardware not known: portable CPU build (every variant, picked at run time)"],

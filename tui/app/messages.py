@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from tui.core.caches import Cache
-from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import HardwareReport, Recommendation
-from tui.core.repo_status import RepoStatus
-
 if TYPE_CHECKING:
+    from tui.core.caches import Cache
+    from tui.core.errors import LlamaflakeError
+    from tui.core.hardware.model import HardwareReport, Recommendation
     from tui.core.nix.flake import Flake
     from tui.core.plan import Plan
+    from tui.core.repo_status import RepoStatus
 
 
 @dataclass

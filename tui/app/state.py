@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tui.core.answers import Answers, MachineAnswer, VARIANTS
-from tui.core.caches import Cache, known_caches
-from tui.core.hardware.model import HardwareReport, Recommendation
-from tui.core.nix.flake import Flake, Host
-from tui.core.plan import Plan
-from tui.core.repo_status import RepoStatus
+if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, not at start-up
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.caches import Cache
+    from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.nix.flake import Flake, Host
+    from tui.core.plan import Plan
+    from tui.core.repo_status import RepoStatus
 
-CHOICES = (*VARIANTS, "none")
+CHOICES = ("cpu", "cuda", "vulkan", "rocm", "none")  # tui.core.answers.VARIANTS, and none
 
 SOURCE_WORDS = {
     "detected": "detected on this machine",
@@ -63,6 +65,8 @@ class MachineState:
 
     def answer(self) -> MachineAnswer | None:
         """The answer for the plan; None keeps the repository's settings, or skips with variant none."""
+        from tui.core.answers import MachineAnswer
+
         if self.variant == "none" or self.keeps_existing:
             return None
         base = self.existing if (self.existing is not None and not self.follow_hardware) else None
@@ -101,6 +105,8 @@ class WizardState:
 
     def default_caches(self) -> list[Cache]:
         """What the caches step starts with: the caches set before, else the recommended ones for CUDA."""
+        from tui.core.caches import known_caches
+
         if self.existing_caches is not None:
             return list(self.existing_caches)
         if any(m.variant == "cuda" for m in self.machines.values()):
@@ -112,6 +118,8 @@ class WizardState:
 
     def answers(self) -> Answers:
         """The answers so far, for :func:`tui.core.plan.make_plan`."""
+        from tui.core.answers import Answers
+
         machines: dict[str, MachineAnswer] = {}
         skip: list[str] = []
         for name, machine in self.machines.items():
