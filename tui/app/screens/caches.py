@@ -59,6 +59,7 @@ class CachesScreen(StepScreen):
         super().on_mount()
         self._fill_list()
         self._show_offers()
+        self._show_detail(self._all_caches()[0].url)
         self.call_after_refresh(self._done_filling)
 
     def _done_filling(self) -> None:
@@ -95,7 +96,10 @@ class CachesScreen(StepScreen):
 
     @on(SelectionList.SelectionHighlighted, "#caches")
     def cache_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
-        cache = next((c for c in self._all_caches() if c.url == event.selection.value), None)
+        self._show_detail(event.selection.value)
+
+    def _show_detail(self, url: str) -> None:
+        cache = next((c for c in self._all_caches() if c.url == url), None)
         if cache is not None:
             self.query_one("#cache-detail", Static).update(Content.from_markup(
                 "[b]$title[/]: $provides\n[dim]key $key[/]", title=cache.title or cache.name,

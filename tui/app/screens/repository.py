@@ -60,7 +60,7 @@ class RepositoryScreen(StepScreen):
             own = [m for m in host.module_files if m not in shared]
             modules = ", ".join(own) or "—"
             if shared & set(host.module_files):
-                modules += f" (+{len(shared & set(host.module_files))} shared)"
+                modules += f" +{len(shared & set(host.module_files))} shared"
             table.add_row(
                 host.name,
                 host.builder,

@@ -22,7 +22,7 @@ class HunkDiff(DiffView):
 
     def __init__(self, change: FileChange, hunk: Hunk, *, split: bool) -> None:
         old, new = _text(change.old), _text(change.new)
-        super().__init__(change.path, change.path, old, new, split=split, annotations=True)
+        super().__init__(change.path, change.path, old, new, split=split, annotations=True, wrap=True)
         same_lines = len(old.splitlines()) == len((change.old or b"").splitlines()) and len(new.splitlines()) == len(
             (change.new or b"").splitlines()
         )
