@@ -43,27 +43,28 @@ async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
     repo = make_repo(tmp_path / "r", {
         "flake.nix": (
             '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+            "  outputs = { self, nixpkgs, ... }@inputs: let\n"
+            "    mkHost = name: nixpkgs.lib.nixosSystem { modules = [ ./${name}.nix ]; };\n"
+            "  in {\n"
             "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
             '      system = "aarch64-linux";\n'
             "      modules = [ ./pi.nix ];\n"
             "    };\n"
-            "    nixosConfigurations.odd = import ./odd.nix { inherit nixpkgs; };\n"
+            '    nixosConfigurations.odd = mkHost "odd";\n'
             "  };\n}\n"
         ),
         "pi.nix": "{ ... }: { }\n",
-        "odd.nix": "{ nixpkgs }: nixpkgs.lib.nixosSystem { modules = [ ]; }\n",
+        "odd.nix": "{ ... }: { }\n",
     })
-    (repo / "pi.nix").write_text("{ ... }: { networking.hostName = \"pi\"; }\n")
+    (repo / "pi.nix").write_text('{ ... }: { networking.hostName = "pi"; }\n')
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         warnings = text_of(app, "#repo-warnings")
         assert "dirty (1 changed)" in warnings and "pi.nix" in warnings
-        flake = app.state.flake
-        unwired = [h.name for h in flake.hosts if not h.can_wire]
-        for name in unwired:
-            assert f"{name} cannot be wired" in warnings
+        assert "odd cannot be wired: built by the function `mkHost`" in warnings
+        assert "pi cannot be wired" not in warnings
+        assert "imports = [" in warnings  # the snippet to paste by hand
 
 
 @pytest.mark.parametrize(
@@ -319,10 +320,30 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, ErrorDialog)
+        assert "nixfmt: flake.nix is not formatted" in app.screen.query_one("#error-details", TextArea).text
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.STEP == 6 and not app.screen.done
     assert git.Repo(demo_repo).head.commit.hexsha == head
+
+
+@run_async
+async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(6):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.STEP == 6 and app.screen.done
+    commit = git.Repo(demo_repo).head.commit
+    assert commit.message.startswith("llama-cpp: build llama.cpp from its flake for carbon, beryllium, boron")
+    assert "- carbon: cuda" in commit.message and "- beryllium: vulkan" in commit.message
+    assert "- boron: cpu, CPU" in commit.message  # the facter report's flags, not the portable build
+    assert len(commit.parents) == 1
 
 
 @run_async

@@ -252,7 +252,10 @@ class LlamaflakeApp(App[int]):
             self.state.machines[message.host].scanning = False
             self.broadcast()
         error = message.error
-        self.push_screen(ErrorDialog(f"Hardware of {message.host or 'this machine'}", error.message, error.hint,
+        if message.host is None:  # detection at start-up: say so, without stopping the user
+            self.notify(error.message, title="Hardware of this machine", severity="warning", timeout=8)
+            return
+        self.push_screen(ErrorDialog(f"Hardware of {message.host}", error.message, error.hint,
                                      getattr(error, "output", None)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
