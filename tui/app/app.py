@@ -163,7 +163,7 @@ class LlamaflakeApp(App[int]):
         text = error.message.replace(where, self.state.display_path)  # the path as the user knows it
         self.push_screen(
             ErrorDialog("Cannot open this repository", text, error.hint, actions=[("quit", "Quit")]),
-            lambda _: self.exit(return_code=2),
+            lambda _: self.exit(return_code=2, message=f"llamaflake: {text}"),
         )
 
     # ---- hardware ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ class ErrorDialog(ModalScreen[str]):
     ``actions`` are (id, label) pairs; the dialog dismisses with the id of the button pressed.
     """
 
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss('close')", "Close")]
 
     def __init__(
@@ -28,7 +29,7 @@ class ErrorDialog(ModalScreen[str]):
         details: str | None = None,
         actions: list[tuple[str, str]] | None = None,
     ) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.message = message
         self.hint = hint
@@ -58,10 +59,11 @@ class ErrorDialog(ModalScreen[str]):
 class AskDialog(ModalScreen[str | None]):
     """Ask for one line (a report's path, an SSH host); ``check`` returns why the text is not usable."""
 
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str, prompt: str, placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.prompt = prompt
         self.placeholder = placeholder
@@ -98,10 +100,11 @@ class AskDialog(ModalScreen[str | None]):
 class ConfirmDialog(ModalScreen[bool]):
     """One question; ``enter`` answers yes."""
 
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("enter", "yes", "Confirm", priority=True)]
 
     def __init__(self, title: str, question: str, yes: str = "Yes") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.question = question
         self.yes = yes
@@ -146,6 +149,7 @@ Nothing is written before the commit step.
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
     def compose(self) -> ComposeResult:
