@@ -408,3 +408,29 @@ async def test_write_without_committing(demo_repo):
     assert repo.head.commit.hexsha == head
     assert repo.is_dirty(path="flake.nix")
     assert (Path(demo_repo) / "nixos/llama-cpp/default.nix").is_file()
+
+
+@run_async
+async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo):
+    first = make_app(demo_repo)
+    async with first.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 6)
+        await pilot.press("ctrl+n", "enter")
+        await settle(pilot)
+        assert first.screen.done
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        summary = text_of(app, "#repo-summary")
+        assert "input llama-cpp = github:ggml-org/llama.cpp, follows nixpkgs" in summary
+        assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
+        await go_to_step(pilot, 4)
+        table = app.screen.query_one("#machines", DataTable)
+        assert str(table.get_row_at(0)[5]) == "cuda ="  # kept from the repository
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.state.plan.is_empty
+        assert "Nothing to change" in text_of(app, "#review-summary")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 5
