@@ -43,14 +43,15 @@ async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
     repo = make_repo(tmp_path / "r", {
         "flake.nix": (
             '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            "  outputs = { self, nixpkgs, ... }@inputs: let\n"
-            "    mkHost = name: nixpkgs.lib.nixosSystem { modules = [ ./${name}.nix ]; };\n"
-            "  in {\n"
+            "  outputs = { self, nixpkgs, ... }@inputs: {\n"
             "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
             '      system = "aarch64-linux";\n'
             "      modules = [ ./pi.nix ];\n"
             "    };\n"
-            '    nixosConfigurations.odd = mkHost "odd";\n'
+            "    nixosConfigurations.odd = nixpkgs.lib.nixosSystem {\n"
+            '      system = "x86_64-linux";\n'
+            "      modules = builtins.attrValues (builtins.readDir ./hosts/odd);\n"
+            "    };\n"
             "  };\n}\n"
         ),
         "pi.nix": "{ ... }: { }\n",
@@ -62,7 +63,7 @@ async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
         await settle(pilot)
         warnings = text_of(app, "#repo-warnings")
         assert "dirty (1 changed)" in warnings and "pi.nix" in warnings
-        assert "odd cannot be wired: built by the function `mkHost`" in warnings
+        assert "odd cannot be wired: its nixosSystem call has" in warnings
         assert "pi cannot be wired" not in warnings
         assert "imports = [" in warnings  # the snippet to paste by hand
 

@@ -41,11 +41,12 @@ class HardwareSource:
         return detect()
 
     def hints(self, flake: Flake, host: str) -> HardwareReport:
-        """What a machine's own configuration says about its hardware."""
+        """What the machine ``host``'s own configuration says about its hardware."""
         hints = self._api("hints_from_config")
-        if hints is None:
+        found = flake.host(host)
+        if hints is None or found is None:
             return self._empty("hints")
-        return hints(flake, host)
+        return hints(flake, found)
 
     def import_report(self, path: Path) -> HardwareReport:
         """A hardware report file (llamaflake's own, or nixos-facter's)."""

@@ -21,15 +21,21 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def vendor_word(vendor: str | None) -> str:
+    """``nvidia`` as NVIDIA, ``GenuineIntel`` as Intel."""
+    words = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
+    return words.get((vendor or "").lower(), vendor or "unknown")
+
+
 def hardware_summary(report: HardwareReport | None) -> str:
     """CPU model and GPUs in a few words."""
     if report is None:
         return "…"
     parts = []
-    if report.cpu is not None and report.cpu.model:
-        parts.append(report.cpu.model)
+    if report.cpu is not None and (report.cpu.model or report.cpu.vendor):
+        parts.append(report.cpu.model or f"{vendor_word(report.cpu.vendor)} CPU")
     for gpu in report.gpus:
-        parts.append(gpu.name or gpu.vendor)
+        parts.append(gpu.name or f"{vendor_word(gpu.vendor)} GPU")
     if not parts and report.hints:
         parts.append(report.hints[0].text)
     return " · ".join(parts) or "unknown"
@@ -127,12 +133,12 @@ class MachinesScreen(StepScreen):
             cpu = report.cpu
             lines.append(Content.from_markup(
                 "[b]CPU[/]   $model$cores · flags $flags",
-                model=cpu.model or cpu.vendor or "unknown", cores=f", {cpu.cores} cores" if cpu.cores else "",
+                model=cpu.model or f"{vendor_word(cpu.vendor)} CPU", cores=f", {cpu.cores} cores" if cpu.cores else "",
                 flags=" ".join(ggml.filter_flags(cpu.flags)) or "none that ggml uses",
             ))
         if report is not None:
             for gpu in report.gpus:
-                facts = [gpu.name or gpu.vendor]
+                facts = [gpu.name or f"{vendor_word(gpu.vendor)} GPU"]
                 if gpu.memory_mib:
                     facts.append(f"{gpu.memory_mib / 1024:.0f} GiB")
                 if gpu.compute_capability:
