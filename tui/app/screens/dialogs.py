@@ -31,7 +31,8 @@ class ErrorDialog(ModalScreen[str]):
     ) -> None:
         super().__init__()
         self.title_text = title
-        self.message = message
+        # Where the long output comes separately, the message's first line says enough.
+        self.message = message.splitlines()[0] if details and message.strip() else message
         self.hint = hint
         self.details = details
         self.actions = actions or [("close", "Close")]
