@@ -17,6 +17,22 @@ from tui.core.hunks import accepted_plan
 from tui.core.plan import Plan
 
 
+def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
+    """An error the core did not word itself (git refusing the commit, most often), with git's own output."""
+    stderr = getattr(exc, "stderr", None)
+    if isinstance(stderr, str) and stderr.strip():
+        output = stderr.strip().removeprefix("stderr:").strip().strip("'").strip()
+        error = LlamaflakeError(
+            "git commit failed, nothing was committed" if commit else "writing failed",
+            hint="the files may be written but are not committed: `git status` shows them",
+        )
+    else:
+        output = f"{type(exc).__name__}: {exc}"
+        error = LlamaflakeError(f"{'committing' if commit else 'writing'} failed")
+    error.output = output
+    return error
+
+
 class CommitScreen(StepScreen):
     STEP = 6
     BINDINGS = [
@@ -109,9 +125,7 @@ class CommitScreen(StepScreen):
         except LlamaflakeError as exc:
             self.post_message(ApplyFailed(exc))
         except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
-            error = LlamaflakeError(f"{'committing' if commit else 'writing'} failed: {type(exc).__name__}")
-            error.output = str(exc)
-            self.post_message(ApplyFailed(error))
+            self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
             self.post_message(PlanApplied(result.paths, result.commit))
 
@@ -123,7 +137,7 @@ class CommitScreen(StepScreen):
         self.query_one("#message", TextArea).read_only = False
         error = message.error
         self.app.push_screen(ErrorDialog(
-            "Nothing was committed", error.message, error.hint, getattr(error, "output", None),
+            "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
         ))
 
     @on(PlanApplied)
