@@ -1,0 +1,115 @@
+"""Time from process start to the wizard's first screen being up, on the demo repository, in a real pty.
+
+The wizard is started as ``python -m tui.app.main DEMO`` in a 100x30 pseudo-terminal with
+``LLAMAFLAKE_READY_FD`` set: once the first screen is mounted and drawn, the app writes ``ready`` to
+that descriptor and quits. Reading the flake and detecting hardware go on in workers after that point,
+so they are not part of the number. Prints the median over several runs (target: well under 0.5 s).
+
+    python benchmarks/first_screen.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+TARGET_S = 0.5
+
+
+BASELINE = """
+import os, sys
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+
+class Hello(App):
+    def compose(self):
+        yield Header()
+        yield Static("hello")
+        yield Footer()
+
+    def on_mount(self):
+        self.call_after_refresh(self.ready)
+
+    def ready(self):
+        os.write(int(os.environ["LLAMAFLAKE_READY_FD"]), b"ready\\n")
+        self.exit()
+
+Hello().run()
+"""
+
+
+def one_run(repo: Path, baseline: bool = False) -> float:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    ready_read, ready_write = os.pipe()
+    env = dict(os.environ, LLAMAFLAKE_READY_FD=str(ready_write), TERM="xterm-256color", COLUMNS="100", LINES="30")
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", BASELINE] if baseline else [sys.executable, "-m", "tui.app.main", str(repo)],
+        stdin=slave, stdout=slave, stderr=slave, env=env, pass_fds=(ready_write,), close_fds=True,
+        start_new_session=True,
+    )
+    os.close(slave)
+    os.close(ready_write)
+    elapsed = None
+    try:
+        deadline = start + 20
+        while elapsed is None and time.perf_counter() < deadline:
+            readable, _, _ = select.select([master, ready_read], [], [], 0.5)
+            if ready_read in readable and os.read(ready_read, 16).startswith(b"ready"):
+                elapsed = time.perf_counter() - start
+            if master in readable:
+                try:
+                    os.read(master, 65536)  # keep the terminal drained so the app never blocks on output
+                except OSError:
+                    break
+        while process.poll() is None:  # let it quit, still draining
+            readable, _, _ = select.select([master], [], [], 0.2)
+            if master in readable:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+        os.close(ready_read)
+    if elapsed is None:
+        raise SystemExit("the wizard did not signal its first screen within 20 s")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    from tui.core.demo import make_demo_repo
+
+    with tempfile.TemporaryDirectory() as scratch:
+        repo = make_demo_repo(Path(scratch))
+        one_run(repo)  # warm the file cache and the bytecode
+        times = [one_run(repo) for _ in range(args.runs)]
+        one_run(repo, baseline=True)
+        baseline = [one_run(repo, baseline=True) for _ in range(args.runs)]
+    median = statistics.median(times)
+    print(f"first screen: median {median * 1000:.0f} ms over {args.runs} runs "
+          f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; target < {TARGET_S * 1000:.0f} ms)")
+    print(f"a bare Textual app (header, one line, footer) on the same machine: median "
+          f"{statistics.median(baseline) * 1000:.0f} ms")
+    return 0 if median < TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

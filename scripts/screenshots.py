@@ -1,0 +1,63 @@
+"""Write one SVG per wizard step to ``screenshots/``, from the demo repository and the tests' fixed hardware.
+
+Run from the repository root: ``python scripts/screenshots.py`` (``make screenshots``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+
+STEPS = ["1-repository", "2-flake-input", "3-caches", "4-machines", "5-review", "6-commit"]
+SIZE = (120, 40)
+
+
+async def settle(pilot) -> None:
+    for _ in range(2):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def take(out: Path) -> list[Path]:
+    from snapshot_app import make_app
+    from textual.widgets import Input, TextArea
+
+    from tui.core.demo import make_demo_repo
+
+    Input._toggle_cursor = lambda self: None  # steady pictures
+    TextArea._toggle_cursor_blink_visible = lambda self: None
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        app = make_app(make_demo_repo(Path(scratch)))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            for index, name in enumerate(STEPS):
+                if index:
+                    await pilot.press("ctrl+n")
+                    await settle(pilot)
+                written.append(Path(app.save_screenshot(f"{name}.svg", path=str(out))))
+            await pilot.press("ctrl+n", "enter")
+            await settle(pilot)
+            written.append(Path(app.save_screenshot("7-committed.svg", path=str(out))))
+    return written
+
+
+def main() -> int:
+    for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        os.environ[name] = "2026-01-01T12:00:00+00:00"
+    out = ROOT / "screenshots"
+    out.mkdir(exist_ok=True)
+    for path in asyncio.run(take(out)):
+        print(path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

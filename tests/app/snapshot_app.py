@@ -1,0 +1,111 @@
+"""Builds the wizard with fixed hardware, for the snapshot tests, the pilot tests and scripts/screenshots.py.
+
+carbon is "this machine" (Tiger Lake and an RTX 3050 Ti, compute capability 8.6, detected), beryllium
+has hints from its nixos-hardware module, and boron a nixos-facter report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.app.app import LlamaflakeApp
+from tui.app.hardware_source import HardwareSource
+from tui.core import ggml
+from tui.core.errors import LlamaflakeError
+from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint, Recommendation
+
+TIGER_LAKE_FLAGS = [
+    "fpu", "sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f", "avx512dq", "avx512cd", "avx512bw",
+    "avx512vl", "avx512vbmi", "avx512_vnni",
+]
+ZEN4_FLAGS = [
+    "sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl",
+    "avx512vbmi", "avx512_vnni", "avx512_bf16",
+]
+
+
+def carbon_detected() -> HardwareReport:
+    return HardwareReport(
+        source="detected", hostname="carbon", system="x86_64-linux",
+        cpu=CpuInfo("GenuineIntel", "Intel Core i7-11800H (Tiger Lake)", "x86_64", 16, TIGER_LAKE_FLAGS, x86_64_level=4),
+        gpus=[
+            GpuInfo("nvidia", "NVIDIA GeForce RTX 3050 Ti Laptop GPU", 4096, "8.6", "nvidia", "570.153", False, pci_id="10de:25a0"),
+            GpuInfo("intel", "Intel UHD Graphics (Tiger Lake)", None, None, "i915", None, True, pci_id="8086:9a60"),
+        ],
+        vulkan_driver=True,
+    )
+
+
+def beryllium_hints() -> HardwareReport:
+    return HardwareReport(
+        source="hints", hostname="beryllium", system="x86_64-linux",
+        gpus=[GpuInfo("amd", "AMD Radeon 780M (integrated)", integrated=True)],
+        hints=[Hint("nixos-hardware framework-13-7040-amd: Ryzen 7040, Radeon 780M", "flake.nix", 49)],
+    )
+
+
+def boron_facter() -> HardwareReport:
+    return HardwareReport(
+        source="facter", hostname="boron", system="x86_64-linux",
+        cpu=CpuInfo("AuthenticAMD", "AMD Ryzen 9 7950X", "x86_64", 32, ZEN4_FLAGS, x86_64_level=4),
+    )
+
+
+class FixedHardware(HardwareSource):
+    """The same hardware every time; an SSH host named ``unreachable`` fails like a refused connection."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def this_machine(self) -> HardwareReport:
+        self.calls.append(("this_machine", ""))
+        return carbon_detected()
+
+    def hints(self, flake, host: str) -> HardwareReport:
+        self.calls.append(("hints", host))
+        if host == "beryllium":
+            return beryllium_hints()
+        if host == "boron":
+            return boron_facter()
+        return HardwareReport(
+            source="hints", hostname=host, system="x86_64-linux",
+            gpus=[GpuInfo("nvidia", "NVIDIA GPU (driver in config)")],
+            hints=[Hint('services.xserver.videoDrivers = ["nvidia"]', f"machines/{host}.nix", 16)],
+        )
+
+    def import_report(self, path: Path) -> HardwareReport:
+        self.calls.append(("import_report", str(path)))
+        report = boron_facter()
+        report.source = "report"
+        return report
+
+    def scan_ssh(self, host: str) -> HardwareReport:
+        self.calls.append(("scan_ssh", host))
+        if host == "unreachable":
+            raise LlamaflakeError(
+                "ssh unreachable: connect to host unreachable port 22: Connection refused",
+                hint="check that the machine is up and that `ssh unreachable` works",
+            )
+        report = boron_facter()
+        report.source = "ssh"
+        return report
+
+    def recommend(self, report: HardwareReport | None, system: str | None = None) -> Recommendation:
+        cpu_flags = ggml.filter_flags(report.cpu.flags) if report and report.cpu else []
+        confidence = "hints" if report is None or report.source == "hints" else "detected"
+        cpu = {"cpu_flags": cpu_flags} if cpu_flags else {"all_variants": True}
+        why_cpu = "CPU flags known" if cpu_flags else "CPU not known: every CPU variant"
+        gpus = report.gpus if report else []
+        nvidia = next((g for g in gpus if g.vendor == "nvidia"), None)
+        if nvidia is not None:
+            caps = [nvidia.compute_capability] if nvidia.compute_capability else []
+            why = f"NVIDIA GPU{' with compute capability ' + caps[0] if caps else ''}"
+            return Recommendation("cuda", cuda_capabilities=caps, reasons=[why, why_cpu], confidence=confidence, **cpu)
+        if any(g.vendor in ("amd", "intel") for g in gpus):
+            return Recommendation("vulkan", reasons=["AMD or Intel GPU: Vulkan", why_cpu], confidence=confidence, **cpu)
+        return Recommendation("cpu", reasons=["no GPU worth using", why_cpu], confidence=confidence, **cpu)
+
+
+def make_app(path: Path, theme: str = "textual-dark") -> LlamaflakeApp:
+    """The wizard on ``path`` with fixed hardware, shown as ``~/nixos-config`` whatever the real folder."""
+    return LlamaflakeApp(path, hardware=FixedHardware(), shown_path="~/nixos-config", theme=theme)

@@ -1,0 +1,69 @@
+"""SVG snapshots of every step at 120x40 with fixed hardware, in the dark theme and (twice) the light one.
+
+Regenerate with ``pytest tests/app --snapshot-update`` and look at the pictures before committing them.
+"""
+
+from __future__ import annotations
+
+from conftest import make_repo
+from pilot_helpers import go_to_step, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
+from snapshot_app import make_app
+
+SIZE = (120, 40)
+
+
+def at_step(step: int, *keys: str):
+    async def run_before(pilot) -> None:
+        await go_to_step(pilot, step)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run_before
+
+
+def test_step_1_repository(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(1))
+
+
+def test_step_1_repository_light(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo, theme="textual-light"), terminal_size=SIZE, run_before=at_step(1))
+
+
+def test_step_2_flake_input(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(2))
+
+
+def test_step_3_caches(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(3))
+
+
+def test_step_4_machines(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(4))
+
+
+def test_step_5_review(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(5, "tab", "tab", "tab", "tab", "space"))
+
+
+def test_step_5_review_split_light(snap_compare, demo_repo):
+    app = make_app(demo_repo, theme="textual-light")
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_step(5, "d"))
+
+
+def test_step_6_commit(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(6))
+
+
+def test_step_6_committed(snap_compare, demo_repo):
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(6, "ctrl+n", "enter"))
+
+
+def test_error_dialog_for_a_folder_without_a_flake(snap_compare, tmp_path):
+    repo = make_repo(tmp_path / "plain", {"README.md": "no flake here\n"})
+    app = make_app(repo)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,437 @@
+"""The wizard under Textual's pilot: each step, the keys, errors in dialogs, and a whole run ending in a commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+import pytest
+from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, TextArea
+
+from conftest import make_repo
+from pilot_helpers import go_to_step, run_async, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
+from snapshot_app import FixedHardware, make_app
+from tui.app.app import LlamaflakeApp
+from tui.app.hardware_source import HardwareSource
+from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
+from tui.app.widgets.hunk_view import HunkBlock
+
+SIZE = (100, 30)
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+@run_async
+async def test_repository_step_shows_flake_git_and_machines(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        summary = text_of(app, "#repo-summary")
+        assert "~/nixos-config/flake.nix" in summary
+        assert "branch main, clean" in summary or "branch master, clean" in summary
+        assert "not set up yet" in summary
+        table = app.screen.query_one("#hosts", DataTable)
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
+        assert table.get_row_at(1)[2] == "flake.nix:44"
+        assert "every machine can be wired" in text_of(app, "#repo-warnings")
+
+
+@run_async
+async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "flake.nix": (
+            '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+            "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+            "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
+            '      system = "aarch64-linux";\n'
+            "      modules = [ ./pi.nix ];\n"
+            "    };\n"
+            "    nixosConfigurations.odd = nixpkgs.lib.nixosSystem {\n"
+            '      system = "x86_64-linux";\n'
+            "      modules = builtins.attrValues (builtins.readDir ./hosts/odd);\n"
+            "    };\n"
+            "  };\n}\n"
+        ),
+        "pi.nix": "{ ... }: { }\n",
+        "odd.nix": "{ ... }: { }\n",
+    })
+    (repo / "pi.nix").write_text('{ ... }: { networking.hostName = "pi"; }\n')
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        warnings = text_of(app, "#repo-warnings")
+        assert "dirty (1 changed)" in warnings and "pi.nix" in warnings
+        assert "odd cannot be wired: its nixosSystem call has" in warnings
+        assert "pi cannot be wired" not in warnings
+        assert "imports = [" in warnings  # the snippet to paste by hand
+
+
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        ({"README.md": "no flake here\n"}, "no flake.nix"),
+        ({"flake.nix": "{\n  inputs = {\n    nixpkgs.url = ;\n  };\n}\n"}, "flake.nix:3:"),
+    ],
+)
+@run_async
+async def test_unreadable_repository_gives_an_error_dialog_and_exit_status_2(tmp_path, files, expected):
+    repo = make_repo(tmp_path / "r", files)
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert expected in text_of(app, "#error-message")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.return_code == 2
+
+
+@run_async
+async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 2)
+        diff = app.screen.query_one("#input-preview")
+        assert 'llama-cpp.inputs.nixpkgs.follows = "nixpkgs";' in _diff_text(diff)
+        await pilot.click("#follows")
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.state.follows == "nixpkgs-stable"
+        assert 'follows = "nixpkgs-stable";' in _diff_text(app.screen.query_one("#input-preview"))
+        app.screen.query_one("#ref", Input).focus()
+        await pilot.press(*"b1; x")
+        await pilot.pause()
+        assert "malformed ref" in text_of(app, "#ref-problem")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 2  # a bad ref keeps the user here
+        for _ in range(3):
+            await pilot.press("backspace")
+        await pilot.pause()
+        assert app.state.ref == "b1"
+        assert "github:ggml-org/llama.cpp/b1" in _diff_text(app.screen.query_one("#input-preview"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.STEP == 1
+
+
+def _diff_text(widget) -> str:
+    from textual_diff_view import DiffView
+
+    views = list(widget.query(DiffView))
+    return "\n".join(v.code_modified for v in views)
+
+
+@run_async
+async def test_caches_step_defaults_dead_caches_and_custom_cache(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await go_to_step(pilot, 3)
+        caches = app.screen.query_one("#caches", SelectionList)
+        assert caches.selected == ["https://cache.nixos-cuda.org"]  # carbon has an NVIDIA GPU
+        dead = [caches.get_option_at_index(i) for i in range(caches.option_count)]
+        assert [o.value for o in dead if o.disabled] == ["https://cuda-maintainers.cachix.org", "https://llama-cpp.cachix.org"]
+        assert "--option extra-substituters https://cache.nixos-cuda.org" in text_of(app, "#first-rebuild")
+        app.screen.query_one("#custom-url", Input).focus()
+        await pilot.press(*"ftp://x")
+        await pilot.pause()
+        assert "substituter is a URL" in text_of(app, "#url-problem")
+        app.screen.query_one("#custom-url", Input).value = "https://example.cachix.org"
+        app.screen.query_one("#custom-key", Input).value = "not a key"
+        await pilot.pause()
+        assert "public key looks like" in text_of(app, "#key-problem")
+        app.screen.query_one("#custom-key", Input).value = "example.cachix.org-1:" + "A" * 43 + "="
+        await pilot.pause()
+        assert text_of(app, "#key-problem") == "✓"
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert [c.url for c in app.state.caches] == ["https://cache.nixos-cuda.org", "https://example.cachix.org"]
+        assert "https://example.cachix.org" in text_of(app, "#first-rebuild")
+        assert "llama-cpp-variants.nix" in text_of(app, "#offer-list")
+        await pilot.click("#cleanup")
+        await pilot.pause()
+        assert app.state.cleanup is True
+
+
+@run_async
+async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 4)
+        table = app.screen.query_one("#machines", DataTable)
+        assert table.get_row_at(0)[0] == "carbon ●"  # the hostname matched: detected here
+        assert table.get_row_at(0)[3] == "detected" and table.get_row_at(0)[6] == "8.6"
+        assert [table.get_row_at(i)[3] for i in range(3)] == ["detected", "hints", "facter"]
+        assert "compute 8.6" in text_of(app, "#machine-detail")
+        await pilot.press("down", "down")  # boron
+        assert app.state.machines["boron"].variant == "cpu"
+        await pilot.press("v")
+        assert app.state.machines["boron"].variant == "cuda"
+        await pilot.press("v", "v")
+        assert app.state.machines["boron"].variant == "rocm"
+        await pilot.press("x")
+        assert app.state.machines["boron"].variant == "none"
+        assert "boron" in app.state.answers().skip
+        await pilot.press("x")  # back to the suggested build
+        assert app.state.machines["boron"].variant == "cpu"
+        # import a report for beryllium
+        report = tmp_path / "beryllium.json"
+        report.write_text("{}")
+        await pilot.press("up", "i")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(tmp_path / "missing.json")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "no such file" in text_of(app, "#ask-problem")
+        app.screen.query_one(Input).value = str(report)
+        await pilot.press("enter")
+        await settle(pilot)
+        beryllium = app.state.machines["beryllium"]
+        assert beryllium.source == "imported beryllium.json" and beryllium.follow_hardware
+        assert ("import_report", str(report)) in app.hardware.calls
+        # an SSH scan that fails shows the message and the hint
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "unreachable"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "Connection refused" in text_of(app, "#error-message")
+        assert "ssh unreachable" in text_of(app, "#error-hint")
+        await pilot.press("escape")
+        # mark boron as this machine: carbon goes back to its hints
+        await pilot.press("down", "t")
+        await settle(pilot)
+        assert app.state.machines["boron"].this_machine and not app.state.machines["carbon"].this_machine
+        assert app.state.machines["carbon"].report.source == "hints"
+
+
+@run_async
+async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
+    import threading
+
+    release = threading.Event()
+
+    class SlowHardware(FixedHardware):
+        def this_machine(self):
+            release.wait(30)
+            return super().this_machine()
+
+    app = LlamaflakeApp(demo_repo, hardware=SlowHardware(), shown_path="~/nixos-config")
+    async with app.run_test(size=SIZE) as pilot:
+        while not app.state.machines or app.state.machines["carbon"].report is None:
+            await pilot.pause(0.05)  # the flake and carbon's hints are in; detection is still running
+        await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 4
+        table = app.screen.query_one("#machines", DataTable)
+        assert table.get_row_at(0)[3] == "hints"  # carbon is not detected yet
+        await pilot.press("v")
+        assert app.state.machines["carbon"].choice is not None
+        release.set()
+        await settle(pilot)
+        assert app.screen.query_one("#machines", DataTable).get_row_at(0)[3] == "detected"
+
+
+@run_async
+async def test_default_hardware_source_runs_without_the_hardware_api(demo_repo):
+    app = LlamaflakeApp(demo_repo, hardware=HardwareSource(), shown_path="~/nixos-config")
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 4)
+        carbon = app.state.machines["carbon"]
+        assert carbon.recommendation is not None and carbon.variant in ("cpu", "cuda", "vulkan", "rocm")
+
+
+@run_async
+async def test_review_toggles_hunks_files_and_split(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 5)
+        plan = app.state.plan
+        assert plan.change("flake.nix") is not None
+        files = app.screen.query_one("#files", OptionList)
+        assert files.option_count == len(plan.changes)
+        blocks = list(app.screen.query(HunkBlock))
+        assert len(blocks) == 4 and all(b.accepted for b in blocks)  # input + three machines attached
+        blocks[1].focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.state.accepted["flake.nix"] == {0, 2, 3} or len(app.state.accepted["flake.nix"]) == 3
+        assert not blocks[1].accepted and blocks[1].has_class("-rejected")
+        await pilot.press("d")
+        await settle(pilot)
+        assert app.state.split_diff
+        assert all(b.split for b in app.screen.query(HunkBlock))
+        assert isinstance(app.focused, HunkBlock) and app.focused.number == 2
+        await pilot.press("f")  # the whole file: partly accepted -> all accepted
+        await pilot.pause()
+        assert len(app.state.accepted["flake.nix"]) == 4
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.state.accepted["flake.nix"] == set()
+        validation = text_of(app, "#validation")
+        assert "every Nix file parses" in validation
+        assert "needs the llama.cpp flake input" in validation
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 5  # a configuration that would not build is not committed
+
+
+@run_async
+async def test_command_palette_has_the_wizard_commands(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"split")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.state.split_diff
+        await pilot.press("ctrl+p")
+        await pilot.press(*"rescan")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.hardware.calls.count(("this_machine", "")) == 2
+        await pilot.press("ctrl+p")
+        await pilot.press(*"light")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.current_theme.dark
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+
+
+@run_async
+async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
+    hook = demo_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'nixfmt: flake.nix is not formatted' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    head = git.Repo(demo_repo).head.commit.hexsha
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 6)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "nixfmt: flake.nix is not formatted" in app.screen.query_one("#error-details", TextArea).text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.STEP == 6 and not app.screen.done
+    assert git.Repo(demo_repo).head.commit.hexsha == head
+
+
+@run_async
+async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(6):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.STEP == 6 and app.screen.done
+    commit = git.Repo(demo_repo).head.commit
+    assert commit.message.startswith("llama-cpp: build llama.cpp from its flake for carbon, beryllium, boron")
+    assert "- carbon: cuda" in commit.message and "- beryllium: vulkan" in commit.message
+    assert "- boron: cpu, CPU" in commit.message  # the facter report's flags, not the portable build
+    assert len(commit.parents) == 1
+
+
+@run_async
+async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 5)
+        # reject the hunk that attaches boron in flake.nix
+        blocks = list(app.screen.query(HunkBlock))
+        boron = next(b for b in blocks if b"machines/boron.nix" in _added(b))
+        boron.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.STEP == 6
+        message = app.screen.query_one("#message", TextArea)
+        message.text = "llama-cpp: my own subject\n"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.done
+        assert "Committed" in text_of(app, "#result-head")
+        rebuild = text_of(app, "#rebuild")
+        assert "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org" in rebuild
+        assert "llamaflake undo" in text_of(app, "#undo")
+    repo = git.Repo(demo_repo)
+    commit = repo.head.commit
+    assert commit.message == "llama-cpp: my own subject\n"
+    committed_flake = (commit.tree / "flake.nix").data_stream.read()
+    assert b"./nixos/llama-cpp/machines/carbon.nix" in committed_flake
+    assert b"./nixos/llama-cpp/machines/boron.nix" not in committed_flake
+    assert b'llama-cpp.url = "github:ggml-org/llama.cpp";' in committed_flake
+    carbon = (commit.tree / "nixos/llama-cpp/machines/carbon.nix").data_stream.read()
+    assert b'variant = "cuda";' in carbon and b'"8.6"' in carbon
+    module = (commit.tree / "nixos/llama-cpp/default.nix").data_stream.read()
+    assert b"https://cache.nixos-cuda.org" in module
+    assert not repo.is_dirty(untracked_files=True)
+
+
+def _added(block: HunkBlock) -> bytes:
+    new = block.change.new.splitlines()
+    return b"\n".join(line for tag, _, _, j1, j2 in block.hunk.opcodes if tag != "equal" for line in new[j1:j2])
+
+
+@run_async
+async def test_write_without_committing(demo_repo):
+    head = git.Repo(demo_repo).head.commit.hexsha
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 6)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "not committed" in text_of(app, "#result-head")
+        assert "git restore --source=HEAD -- flake.nix" in text_of(app, "#undo")
+    repo = git.Repo(demo_repo)
+    assert repo.head.commit.hexsha == head
+    assert repo.is_dirty(path="flake.nix")
+    assert (Path(demo_repo) / "nixos/llama-cpp/default.nix").is_file()
+
+
+@run_async
+async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo):
+    first = make_app(demo_repo)
+    async with first.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 6)
+        await pilot.press("ctrl+n", "enter")
+        await settle(pilot)
+        assert first.screen.done
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        summary = text_of(app, "#repo-summary")
+        assert "input llama-cpp = github:ggml-org/llama.cpp, follows nixpkgs" in summary
+        assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
+        await go_to_step(pilot, 4)
+        table = app.screen.query_one("#machines", DataTable)
+        assert str(table.get_row_at(0)[5]) == "cuda ="  # kept from the repository
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.state.plan.is_empty
+        assert "Nothing to change" in text_of(app, "#review-summary")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == 5

@@ -1,0 +1,308 @@
+"""The wizard: six steps over the core, each a screen; slow work runs in thread workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from tui.app.hardware_source import HardwareSource
+from tui.app.messages import HardwareFailed, HardwareFound, RepositoryFailed, RepositoryLoaded, StateChanged
+from tui.app.state import SOURCE_WORDS, MachineState, WizardState
+from tui.core.errors import LlamaflakeError
+
+if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport
+
+
+def display_path(path: Path) -> str:
+    """``path`` as the user would write it: relative to the home folder where it is inside it."""
+    resolved = path.resolve()
+    try:
+        return "~/" + resolved.relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def wizard_commands():
+    """The command palette provider, imported when the palette first opens."""
+    from tui.app.commands import WizardCommands
+
+    return WizardCommands
+
+
+def step_screen(step: int):
+    """The screen class of a step, imported when first needed (keeps start-up fast)."""
+    if step == 1:
+        from tui.app.screens.repository import RepositoryScreen as screen
+    elif step == 2:
+        from tui.app.screens.flake_input import FlakeInputScreen as screen
+    elif step == 3:
+        from tui.app.screens.caches import CachesScreen as screen
+    elif step == 4:
+        from tui.app.screens.machines import MachinesScreen as screen
+    elif step == 5:
+        from tui.app.screens.review import ReviewScreen as screen
+    else:
+        from tui.app.screens.commit import CommitScreen as screen
+    return screen
+
+
+class LlamaflakeApp(App[int]):
+    """The llamaflake wizard on the flake repository at ``path``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llamaflake"
+    COMMANDS = App.COMMANDS | {wizard_commands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        hardware: HardwareSource | None = None,
+        shown_path: str | None = None,
+        theme: str | None = None,
+        on_first_screen: Callable[[LlamaflakeApp], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.hardware = hardware or HardwareSource()
+        self.state = WizardState(path=path, display_path=shown_path or display_path(path))
+        self.on_first_screen = on_first_screen
+        if theme:
+            self.theme = theme
+
+    async def on_mount(self) -> None:
+        await self.push_screen(step_screen(1)())
+        if self.on_first_screen is not None:
+            self.call_after_refresh(self.on_first_screen, self)
+        # Reading the flake imports the engine; start it once the first screen is drawn.
+        self.call_after_refresh(self.load_repository)
+
+    # ---- steps ----------------------------------------------------------------------------
+
+    def next_step(self, step: int) -> None:
+        if step < 6:
+            self.push_screen(step_screen(step + 1)())
+
+    def previous_step(self, step: int) -> None:
+        if step > 1:
+            self.pop_screen()
+
+    def broadcast(self) -> None:
+        """Tell every step screen that the state changed."""
+        for screen in self.screen_stack:
+            screen.post_message(StateChanged())
+
+    # ---- reading the repository -----------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="load", description="Reading the flake")
+    def load_repository(self) -> None:
+        from tui.core.answers import Answers, MachineAnswer
+        from tui.core.nix.flake import load_flake
+        from tui.core.nix.settings import read_module_caches
+        from tui.core.plan import existing_module_dir, make_plan
+        from tui.core.repo_status import repo_status
+        from tui.core.report import current_settings
+
+        try:
+            flake = load_flake(self.state.path)
+            repo = repo_status(flake.root)
+            settings = current_settings(flake)
+            module_dir = existing_module_dir(flake)
+            existing_caches = None
+            if module_dir is not None:
+                module = flake.root / module_dir / "default.nix"
+                existing_caches = read_module_caches(module.read_bytes(), f"{module_dir}/default.nix")
+            try:  # wiring every machine shows what cannot be wired, and what could be cleaned up
+                everything = Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts})
+                preliminary = make_plan(flake, everything)
+            except LlamaflakeError:
+                preliminary = None
+        except LlamaflakeError as exc:
+            self.post_message(RepositoryFailed(exc))
+            return
+        except OSError as exc:
+            self.post_message(RepositoryFailed(LlamaflakeError(f"cannot read the repository: {exc}")))
+            return
+        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches))
+
+    @on(RepositoryLoaded)
+    def repository_loaded(self, message: RepositoryLoaded) -> None:
+        from tui.core.answers import MachineAnswer
+
+        state = self.state
+        state.flake = message.flake
+        state.repo = message.repo
+        state.settings = message.settings
+        state.preliminary = message.preliminary
+        state.existing_caches = message.existing_caches
+        fields = ("variant", "cpu_flags", "all_variants", "cuda_capabilities", "rocm_targets", "notes")
+        for host in message.flake.hosts:
+            found = message.settings.get(host.name)
+            existing = MachineAnswer(**{k: found[k] for k in fields}) if found else None
+            state.machines[host.name] = MachineState(host, existing=existing)
+        self.broadcast()
+        self.gather_hints()
+        self.detect_this_machine()
+
+    @on(RepositoryFailed)
+    def repository_failed(self, message: RepositoryFailed) -> None:
+        from tui.app.screens.dialogs import ErrorDialog
+
+        error = message.error
+        where = str(self.state.path.resolve())
+        text = error.message.replace(where, self.state.display_path)  # the path as the user knows it
+        self.push_screen(
+            ErrorDialog("Cannot open this repository", text, error.hint, actions=[("quit", "Quit")]),
+            lambda _: self.exit(return_code=2, message=f"llamaflake: {text}"),
+        )
+
+    # ---- hardware ---------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="hardware", description="Reading hardware hints")
+    def gather_hints(self, hosts: list[str] | None = None) -> None:
+        flake = self.state.flake
+        for host in flake.hosts:
+            if hosts is not None and host.name not in hosts:
+                continue
+            try:
+                report = self.hardware.hints(flake, host.name)
+                recommendation = self.hardware.recommend(report, host.system)
+            except Exception as exc:  # noqa: BLE001 - one machine's hints must not stop the others
+                self.post_message(HardwareFailed(host.name, _as_error(exc)))
+                continue
+            self.post_message(HardwareFound(host.name, report, recommendation, SOURCE_WORDS.get(report.source, report.source)))
+
+    @work(thread=True, exit_on_error=False, group="hardware", description="Detecting this machine")
+    def detect_hardware(self, host: str | None = None) -> None:
+        """Detect this machine; give it to ``host``, or to the machine whose name is this machine's hostname."""
+        try:
+            report = self.hardware.this_machine()
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(HardwareFailed(host, _as_error(exc)))
+            return
+        target = host or _host_named(self.state, report)
+        if target is None:
+            return
+        system = self.state.flake.host(target).system or report.system
+        recommendation = self.hardware.recommend(report, system)
+        self.post_message(HardwareFound(target, report, recommendation, SOURCE_WORDS["detected"],
+                                        chosen_by_user=host is not None, this_machine=True))
+
+    def detect_this_machine(self) -> None:
+        self.detect_hardware(None)
+
+    @work(thread=True, exit_on_error=False, group="hardware", description="Importing a hardware report")
+    def import_report(self, host: str, path: Path) -> None:
+        try:
+            report = self.hardware.import_report(path)
+            recommendation = self.hardware.recommend(report, self.state.flake.host(host).system or report.system)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(HardwareFailed(host, _as_error(exc)))
+            return
+        self.post_message(HardwareFound(host, report, recommendation, f"imported {path.name}", chosen_by_user=True))
+
+    @work(thread=True, exit_on_error=False, group="hardware", description="Scanning over SSH")
+    def scan_ssh(self, host: str, target: str) -> None:
+        try:
+            report = self.hardware.scan_ssh(target)
+            recommendation = self.hardware.recommend(report, self.state.flake.host(host).system or report.system)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(HardwareFailed(host, _as_error(exc)))
+            return
+        self.post_message(HardwareFound(host, report, recommendation, f"SSH {target}", chosen_by_user=True))
+
+    @on(HardwareFound)
+    def hardware_found(self, message: HardwareFound) -> None:
+        machine = self.state.machines.get(message.host)
+        if machine is None:
+            return
+        if message.source == SOURCE_WORDS["hints"] and machine.report is not None and machine.report.source != "hints":
+            return  # hints never replace what was detected, imported or scanned
+        if message.this_machine:
+            for other in self.state.machines.values():
+                if other.this_machine and other is not machine:
+                    other.this_machine = False
+                    other.report = None
+                    self.gather_hints([other.name])
+            machine.this_machine = True
+        machine.report = message.report
+        machine.recommendation = message.recommendation
+        machine.source = message.source
+        machine.scanning = False
+        if message.chosen_by_user:
+            machine.follow_hardware = True
+            machine.choice = None
+        self.broadcast()
+
+    @on(HardwareFailed)
+    def hardware_failed(self, message: HardwareFailed) -> None:
+        from tui.app.screens.dialogs import ErrorDialog
+
+        if message.host in self.state.machines:
+            self.state.machines[message.host].scanning = False
+            self.broadcast()
+        error = message.error
+        if message.host is None:  # detection at start-up: say so, without stopping the user
+            self.notify(error.message, title="Hardware of this machine", severity="warning", timeout=8)
+            return
+        self.push_screen(ErrorDialog(f"Hardware of {message.host}", error.message, error.hint,
+                                     getattr(error, "output", None)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.description or event.worker.name} failed: {event.worker.error}",
+                        severity="error", timeout=10)
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def action_rescan_hardware(self) -> None:
+        if self.state.flake is None:
+            return
+        current = next((m.name for m in self.state.machines.values() if m.this_machine), None)
+        for machine in self.state.machines.values():
+            if machine.report is not None and machine.report.source == "hints":
+                machine.report = None
+            machine.scanning = True
+        self.gather_hints()
+        self.detect_hardware(current)
+        self.notify("Rescanning hardware…")
+
+    def action_toggle_split(self) -> None:
+        from tui.app.screens.review import ReviewScreen
+
+        if isinstance(self.screen, ReviewScreen):
+            self.screen.action_toggle_split()
+        else:
+            self.state.split_diff = not self.state.split_diff
+            self.notify("Review diffs: " + ("split" if self.state.split_diff else "unified"))
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_help(self) -> None:
+        from tui.app.screens.dialogs import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def _as_error(exc: Exception) -> LlamaflakeError:
+    return exc if isinstance(exc, LlamaflakeError) else LlamaflakeError(f"{type(exc).__name__}: {exc}")
+
+
+def _host_named(state: WizardState, report: HardwareReport) -> str | None:
+    """The machine whose name is this machine's hostname (without a domain), if any."""
+    if not report.hostname:
+        return None
+    short = report.hostname.split(".")[0].lower()
+    return next((name for name in state.machines if name.lower() == short), None)

@@ -1,0 +1,29 @@
+"""Starting the wizard: ``run(path)`` is what ``llamaflake [PATH]`` and ``llamaflake --demo`` call."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+READY_FD = "LLAMAFLAKE_READY_FD"
+
+
+def _signal_ready(app) -> None:
+    """For the start-up benchmark: say the first screen is up, then quit."""
+    os.write(int(os.environ[READY_FD]), b"ready\n")
+    app.exit(return_code=0)
+
+
+def run(path: Path) -> int:
+    """Run the wizard on the flake repository at ``path``; the exit status."""
+    from tui.app.app import LlamaflakeApp
+
+    ready = _signal_ready if os.environ.get(READY_FD) else None
+    app = LlamaflakeApp(Path(path), on_first_screen=ready)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))

@@ -1,0 +1,68 @@
+"""Messages the wizard's workers post back: each carries what a slow step found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from tui.core.caches import Cache
+    from tui.core.errors import LlamaflakeError
+    from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.nix.flake import Flake
+    from tui.core.plan import Plan
+    from tui.core.repo_status import RepoStatus
+
+
+@dataclass
+class RepositoryLoaded(Message):
+    """The flake was read, with what the first step shows about it."""
+
+    flake: Flake
+    repo: RepoStatus
+    settings: dict[str, dict]
+    preliminary: Plan | None
+    existing_caches: list[Cache] | None
+
+
+@dataclass
+class RepositoryFailed(Message):
+    error: LlamaflakeError
+
+
+@dataclass
+class HardwareFound(Message):
+    """A machine's hardware and the recommendation made from it."""
+
+    host: str
+    report: HardwareReport
+    recommendation: Recommendation
+    source: str
+    chosen_by_user: bool = False
+    this_machine: bool = False
+
+
+@dataclass
+class HardwareFailed(Message):
+    host: str | None
+    error: LlamaflakeError
+
+
+
+
+@dataclass
+class StateChanged(Message):
+    """Something in the wizard's state changed; screens refresh what they show."""
+
+
+@dataclass
+class PlanApplied(Message):
+    paths: list[str]
+    commit: str | None
+
+
+@dataclass
+class ApplyFailed(Message):
+    error: LlamaflakeError

@@ -1,0 +1,75 @@
+"""What every step screen shares: the header, the row of steps, the footer and the step keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tui.app.messages import StateChanged
+from tui.app.widgets.steps import StepIndicator
+
+if TYPE_CHECKING:
+    from tui.app.app import LlamaflakeApp
+    from tui.app.state import WizardState
+
+
+class StepScreen(Screen[None]):
+    """One step of the wizard. Subclasses compose ``body()`` and refresh in ``show_state()``."""
+
+    STEP = 0
+    BINDINGS = [
+        Binding("ctrl+n", "next_step", "Next", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    @property
+    def wizard(self) -> LlamaflakeApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def state(self) -> WizardState:
+        return self.wizard.state
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="λ")
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body", classes=f"step-{self.STEP}"):
+            yield from self.body()
+        yield Footer(compact=True)
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.state.display_path
+        self.show_state()
+
+    def on_screen_resume(self) -> None:
+        self.show_state()
+
+    def on_state_changed(self, _message: StateChanged) -> None:
+        self.show_state()
+
+    def show_state(self) -> None:
+        """Show what the state holds now (called on mount, on return, and when workers report)."""
+
+    def ready_to_leave(self) -> bool:
+        """Whether ``ctrl+n`` may go on; say why not (notify) when it may not."""
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.STEP > 1
+        return True
+
+    def action_next_step(self) -> None:
+        if self.ready_to_leave():
+            self.wizard.next_step(self.STEP)
+
+    def action_back(self) -> None:
+        self.wizard.previous_step(self.STEP)

@@ -1,0 +1,173 @@
+"""Step 6: the commit message, committing only the accepted changes, then the next commands and how to undo."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Button, Label, LoadingIndicator, Static, TextArea
+
+from tui.app.messages import ApplyFailed, PlanApplied
+from tui.app.screens.base import StepScreen
+from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
+from tui.core.errors import LlamaflakeError
+from tui.core.hunks import accepted_plan
+from tui.core.plan import Plan
+
+
+def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
+    """An error the core did not word itself (git refusing the commit, most often), with git's own output."""
+    stderr = getattr(exc, "stderr", None)
+    if isinstance(stderr, str) and stderr.strip():
+        output = stderr.strip().removeprefix("stderr:").strip().strip("'").strip()
+        error = LlamaflakeError(
+            "git commit failed, nothing was committed" if commit else "writing failed",
+            hint="the files may be written but are not committed: `git status` shows them",
+        )
+    else:
+        output = f"{type(exc).__name__}: {exc}"
+        error = LlamaflakeError(f"{'committing' if commit else 'writing'} failed")
+    error.output = output
+    return error
+
+
+class CommitScreen(StepScreen):
+    STEP = 6
+    BINDINGS = [
+        Binding("ctrl+n", "next_step", "Commit", priority=True),
+        Binding("ctrl+s", "write_only", "Write only", priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.final: Plan = accepted_plan(self.state.plan, self.state.accepted)
+        self.busy = False
+        self.done = False
+
+    def body(self) -> ComposeResult:
+        from tui.core.apply import commit_message
+
+        yield Label("Commit", classes="step-title")
+        yield Static("", id="commit-files")
+        yield Label("Commit message", classes="section-title")
+        yield TextArea(commit_message(self.final), id="message", show_line_numbers=False)
+        with Horizontal(id="commit-buttons"):
+            yield Button("Commit", id="commit", variant="primary")
+            yield Button("Write without committing", id="write-only")
+        yield LoadingIndicator(id="progress")
+        yield Vertical(id="result")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#progress").display = False
+        if self.state.repo is not None and not self.state.repo.is_repo:
+            self.query_one("#commit", Button).disabled = True
+        self.query_one("#commit", Button).focus()
+
+    def show_state(self) -> None:
+        if self.done:
+            return
+        lines = [Content.from_markup("These files are written and committed; nothing else in the working tree is touched:")]
+        for change in self.final.changes:
+            lines.append(Content.from_markup("  $kind $path", kind={"create": "A", "modify": "M", "delete": "D"}[change.kind], path=change.path))
+        self.query_one("#commit-files", Static).update(Content("\n").join(lines))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("write_only", "next_step"):
+            return not self.done
+        if action == "back":
+            return not self.done and not self.busy
+        return super().check_action(action, parameters)
+
+    def action_next_step(self) -> None:
+        if self.busy or self.done:
+            return
+        if self.query_one("#commit", Button).disabled:
+            self.action_write_only()
+            return
+        count = len(self.final.changes)
+        self.app.push_screen(
+            ConfirmDialog("Commit", f"Write {count} file{'s' if count != 1 else ''} and commit them?", yes="Commit"),
+            lambda yes: self.start(commit=True) if yes else None,
+        )
+
+    def action_write_only(self) -> None:
+        if self.busy or self.done:
+            return
+        self.app.push_screen(
+            ConfirmDialog("Write without committing", "Write the files but leave committing to you?", yes="Write"),
+            lambda yes: self.start(commit=False) if yes else None,
+        )
+
+    @on(Button.Pressed, "#commit")
+    def commit_pressed(self) -> None:
+        self.action_next_step()
+
+    @on(Button.Pressed, "#write-only")
+    def write_pressed(self) -> None:
+        self.action_write_only()
+
+    def start(self, commit: bool) -> None:
+        self.busy = True
+        self.query_one("#progress").display = True
+        self.query_one("#commit-buttons").display = False
+        self.query_one("#message", TextArea).read_only = True
+        self.apply(commit, self.query_one("#message", TextArea).text)
+
+    @work(thread=True, exit_on_error=False, group="apply", description="Writing and committing")
+    def apply(self, commit: bool, message: str) -> None:
+        from tui.core.apply import apply_plan
+
+        try:
+            result = apply_plan(self.final, commit=commit, message=message)
+        except LlamaflakeError as exc:
+            self.post_message(ApplyFailed(exc))
+        except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
+            self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
+        else:
+            self.post_message(PlanApplied(result.paths, result.commit))
+
+    @on(ApplyFailed)
+    def failed(self, message: ApplyFailed) -> None:
+        self.busy = False
+        self.query_one("#progress").display = False
+        self.query_one("#commit-buttons").display = True
+        self.query_one("#message", TextArea).read_only = False
+        error = message.error
+        self.app.push_screen(ErrorDialog(
+            "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
+        ))
+
+    @on(PlanApplied)
+    def applied(self, message: PlanApplied) -> None:
+        from tui.core.next_steps import rebuild_commands, undo_commands
+
+        self.busy = False
+        self.done = True
+        self.query_one("#progress").display = False
+        self.query_one("#message").display = False
+        self.query_one("#commit-files").display = False
+        for label in self.query(".section-title"):
+            label.display = False
+        result = self.query_one("#result", Vertical)
+        if message.commit:
+            head = Content.from_markup("[$text-success]✓ Committed[/] [b]$sha[/]: $n files", sha=message.commit[:12], n=len(message.paths))
+        else:
+            head = Content.from_markup("[$text-success]✓ Written[/] (not committed): $n files", n=len(message.paths))
+        result.mount(Static(head, id="result-head"))
+        result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
+        commands = rebuild_commands(self.final)
+        lines = []
+        for host, line in commands.items():
+            lines.append(Content.from_markup("[dim]# on $host[/]", host=host))
+            lines.append(Content(line))
+        if any("--option" in line for line in commands.values()):
+            lines.append(Content.from_markup("[dim]# the --option part is needed for the first switch only[/]"))
+        result.mount(Static(Content("\n").join(lines) if lines else "no machines", id="rebuild", classes="commands"))
+        result.mount(Label("To undo", classes="section-title"))
+        result.mount(Static("\n".join(undo_commands(message.commit, self.final)), id="undo", classes="commands"))
+        result.mount(Static(Content.from_markup("[dim]ctrl+q quits.[/]")))
+        self.refresh_bindings()
+        self.notify("Done." if message.commit is None else f"Committed {message.commit[:12]}", title="llamaflake")

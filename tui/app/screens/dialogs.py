@@ -1,0 +1,159 @@
+"""Modal dialogs: an error with its hint and long output, a question for a path or a host, a confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+
+class ErrorDialog(ModalScreen[str]):
+    """An expected failure: the message, a hint, and any long output (hook output) to scroll through.
+
+    ``actions`` are (id, label) pairs; the dialog dismisses with the id of the button pressed.
+    """
+
+    DEFAULT_CLASSES = "dialog-screen"
+    BINDINGS = [Binding("escape", "dismiss('close')", "Close")]
+
+    def __init__(
+        self,
+        title: str,
+        message: str,
+        hint: str | None = None,
+        details: str | None = None,
+        actions: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        # Where the long output comes separately, the message's first line says enough.
+        self.message = message.splitlines()[0] if details and message.strip() else message
+        self.hint = hint
+        self.details = details
+        self.actions = actions or [("close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-dialog", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title error")
+            yield Static(self.message, id="error-message", markup=False)
+            if self.hint:
+                yield Static(f"Hint: {self.hint}", id="error-hint", markup=False)
+            if self.details:
+                yield TextArea(self.details, read_only=True, id="error-details", show_line_numbers=False)
+            with Horizontal(classes="dialog-buttons"):
+                for index, (action, label) in enumerate(self.actions):
+                    yield Button(label, id=f"action-{action}", variant="primary" if index == 0 else "default")
+
+    def on_mount(self) -> None:
+        self.query_one(Button).focus()
+
+    @on(Button.Pressed)
+    def chosen(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "action-close").removeprefix("action-"))
+
+
+class AskDialog(ModalScreen[str | None]):
+    """Ask for one line (a report's path, an SSH host); ``check`` returns why the text is not usable."""
+
+    DEFAULT_CLASSES = "dialog-screen"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, prompt: str, placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt = prompt
+        self.placeholder = placeholder
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ask-dialog", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.prompt, markup=False)
+            yield Input(placeholder=self.placeholder, id="ask-input")
+            yield Static("", id="ask-problem", classes="problem")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="ask-ok", variant="primary")
+                yield Button("Cancel", id="ask-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ask-ok")
+    def submitted(self) -> None:
+        value = self.query_one(Input).value.strip()
+        problem = "give a value" if not value else (self.check(value) if self.check else None)
+        if problem:
+            self.query_one("#ask-problem", Static).update(problem)
+            return
+        self.dismiss(value)
+
+    @on(Button.Pressed, "#ask-cancel")
+    def cancelled(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """One question; ``enter`` answers yes."""
+
+    DEFAULT_CLASSES = "dialog-screen"
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("enter", "yes", "Confirm", priority=True)]
+
+    def __init__(self, title: str, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.question, markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, id="confirm-yes", variant="primary")
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-yes", Button).focus()
+
+    def action_yes(self) -> None:
+        focused = self.focused
+        self.dismiss(not (isinstance(focused, Button) and focused.id == "confirm-no"))
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+HELP_TEXT = """\
+llamaflake wires the official llama.cpp flake into this repository in six steps.
+Nothing is written before the commit step.
+
+  ctrl+n   next step            escape   previous step
+  ctrl+p   command palette      f1       this help
+  ctrl+q   quit without writing
+
+1 Repository   the flake, its machines and what exists already
+2 Flake input  the input to add, the nixpkgs it follows, a pinned ref
+3 Caches       space toggles a cache · ctrl+o adds the custom one (URL and key)
+4 Machines     t this machine · i import a report · s scan over SSH
+               v change the variant · x skip the machine
+5 Review       space accepts or rejects a hunk · f the whole file
+               d unified or split diff
+6 Commit       ctrl+n commits (enter confirms) · ctrl+s writes only
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CLASSES = "dialog-screen"
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog", classes="dialog"):
+            yield Label("Keys", classes="dialog-title")
+            yield Static(HELP_TEXT, markup=False)

@@ -1,0 +1,108 @@
+"""Step 2: the llama.cpp flake input to add (or "already present"), the nixpkgs it follows, a pinned ref."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+
+from tui.app.screens.base import StepScreen
+from tui.core.answers import Answers
+from tui.core.errors import LlamaflakeError
+from tui.core.plan import choose_follows
+
+NO_FOLLOW = "(none: use llama.cpp's own nixpkgs)"
+
+
+class FlakeInputScreen(StepScreen):
+    STEP = 2
+
+    def body(self) -> ComposeResult:
+        flake = self.state.flake
+        yield Label("Flake input", classes="step-title")
+        yield Static("", id="input-status")
+        with Horizontal(id="input-options"):
+            with Vertical(classes="option-column"):
+                yield Label("Follow this nixpkgs", classes="section-title")
+                current = choose_follows(flake, self.state.follows)
+                with RadioSet(id="follows"):
+                    for name in flake.nixpkgs_inputs():
+                        yield RadioButton(name, value=name == current, name=name)
+                    yield RadioButton(NO_FOLLOW, value=current is None, name="")
+            with Vertical(classes="option-column"):
+                yield Label("Pin llama.cpp (optional)", classes="section-title")
+                yield Input(self.state.ref, placeholder="a tag, branch or commit, e.g. b6500", id="ref")
+                yield Static("", id="ref-problem", classes="problem")
+        yield Label("What flake.nix gains", classes="section-title")
+        yield Vertical(id="input-preview")
+
+    def show_state(self) -> None:
+        self.show_preview()
+
+    def ref_problem(self, ref: str) -> str | None:
+        try:
+            Answers(ref=ref or None).validate()
+        except LlamaflakeError as exc:
+            return exc.message
+        return None
+
+    @on(RadioSet.Changed, "#follows")
+    def follows_changed(self, event: RadioSet.Changed) -> None:
+        name = event.pressed.name or ""
+        if self.state.follows is None and name == (choose_follows(self.state.flake, None) or ""):
+            return  # the default, shown as selected when the step opened
+        self.state.follows = name
+        self.show_preview()
+
+    @on(Input.Changed, "#ref")
+    def ref_changed(self, event: Input.Changed) -> None:
+        problem = self.ref_problem(event.value.strip())
+        self.query_one("#ref-problem", Static).update(problem or "")
+        if problem is None:
+            self.state.ref = event.value.strip()
+            self.show_preview()
+
+    def ready_to_leave(self) -> bool:
+        problem = self.ref_problem(self.query_one("#ref", Input).value.strip())
+        if problem:
+            self.notify(problem, severity="error", title="Pinned ref")
+            return False
+        return True
+
+    def show_preview(self) -> None:
+        from tui.core.input_preview import input_change
+
+        shown = (self.state.follows, self.state.ref)
+        if getattr(self, "_shown", None) == shown:
+            return
+        self._shown = shown
+        flake = self.state.flake
+        llama = flake.llama_input()
+        status = self.query_one("#input-status", Static)
+        if llama is None:
+            status.update(Content.from_markup(
+                "The official flake [b]github:ggml-org/llama.cpp[/] becomes an input of your flake. "
+                "Its packages (default, vulkan, cuda, rocm) are then built from it, for each machine."
+            ))
+        else:
+            status.update(Content.from_markup(
+                "[$text-success]✓ Already present:[/] input [b]$name[/] = $url", name=llama.name, url=llama.url or "?",
+            ))
+        preview = self.query_one("#input-preview", Vertical)
+        preview.remove_children()
+        try:
+            change = input_change(flake, self.state.follows, self.state.ref or None)
+        except LlamaflakeError as exc:
+            preview.mount(Static(exc.message, classes="problem"))
+            return
+        if change is None:
+            preview.mount(Static("Nothing to change in flake.nix for the input.", classes="muted"))
+            return
+        from textual_diff_view import DiffView
+
+        preview.mount(DiffView(
+            "flake.nix", "flake.nix", change.old.decode("utf-8", "replace"), change.new.decode("utf-8", "replace"),
+            split=False, annotations=True,
+        ))

@@ -1,0 +1,225 @@
+"""Step 4: each machine's hardware, where it came from, the recommended build and the user's choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.widgets import DataTable, Label, Static
+
+from tui.app.screens.base import StepScreen
+from tui.app.screens.dialogs import AskDialog
+from tui.app.state import MachineState
+from tui.core import ggml
+from tui.core.hardware.model import HardwareReport
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def vendor_word(vendor: str | None) -> str:
+    """``nvidia`` as NVIDIA, ``GenuineIntel`` as Intel."""
+    words = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
+    return words.get((vendor or "").lower(), vendor or "unknown")
+
+
+def hardware_summary(report: HardwareReport | None) -> str:
+    """CPU model and GPUs in a few words."""
+    if report is None:
+        return "…"
+    parts = []
+    if report.cpu is not None and (report.cpu.model or report.cpu.vendor):
+        parts.append(report.cpu.model or f"{vendor_word(report.cpu.vendor)} CPU")
+    for gpu in report.gpus:
+        parts.append(gpu.name or f"{vendor_word(gpu.vendor)} GPU")
+    if not parts and report.hints:
+        parts.append(report.hints[0].text)
+    return " · ".join(parts) or "unknown"
+
+
+def ggml_summary(flags: list[str]) -> str:
+    options = [name.removeprefix("GGML_") for name, on_ in ggml.ggml_options(flags).items() if on_]
+    return " ".join(options) or "none"
+
+
+class MachinesScreen(StepScreen):
+    STEP = 4
+    BINDINGS = [
+        Binding("t", "this_machine", "This one"),
+        Binding("i", "import_report", "Import"),
+        Binding("s", "scan_ssh", "SSH"),
+        Binding("v", "cycle_variant", "Variant"),
+        Binding("x", "skip", "Skip"),
+    ]
+
+    def body(self) -> ComposeResult:
+        yield Label("Machines", classes="step-title")
+        table = DataTable(id="machines", cursor_type="row", zebra_stripes=True)
+        table.add_column("Machine", key="machine")
+        table.add_column("Config", key="config")
+        table.add_column("Hardware", key="hardware")
+        table.add_column("Source", key="source")
+        table.add_column("Suggested", key="recommended")
+        table.add_column("Choice", key="choice")
+        table.add_column("CUDA", key="cuda")
+        yield table
+        yield Static("", id="machine-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#machines", DataTable).focus()
+
+    def selected(self) -> MachineState | None:
+        table = self.query_one("#machines", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.state.machines.get(key)
+
+    def show_state(self) -> None:
+        table = self.query_one("#machines", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for machine in self.state.machines.values():
+            table.add_row(*self._cells(machine), key=machine.name)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.show_detail()
+
+    def _cells(self, machine: MachineState) -> list:
+        rec = machine.recommendation
+        choice = machine.variant
+        if machine.variant == "none":
+            choice_text = Content.from_markup("[$text-muted]skip[/]")
+        elif machine.choice is not None:
+            choice_text = Content.from_markup("[b]$v[/] [$text-accent]✎[/]", v=choice)
+        elif machine.keeps_existing:
+            choice_text = Content.from_markup("[b]$v[/] [dim]=[/]", v=choice)
+        else:
+            choice_text = Content.from_markup("[b]$v[/]", v=choice)
+        answer = machine.answer()
+        caps = answer.cuda_capabilities if answer else (machine.existing.cuda_capabilities if machine.existing else [])
+        name = f"{machine.name} ●" if machine.this_machine else machine.name
+        config = machine.host.module_files[-1] if machine.host.module_files else machine.host.file
+        return [
+            name,
+            config.rpartition("/")[2],
+            "scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 26),
+            machine.report.source if machine.report else "—",
+            rec.variant if rec else "…",
+            choice_text,
+            " ".join(caps) or "—",
+        ]
+
+    @on(DataTable.RowHighlighted, "#machines")
+    def show_detail(self) -> None:
+        machine = self.selected()
+        detail = self.query_one("#machine-detail", Static)
+        if machine is None:
+            detail.update("")
+            return
+        report = machine.report
+        lines = [Content.from_markup(
+            "[b]$name[/]  built by $builder in $file:$line · config $config\n[b]Hardware[/] $source",
+            name=machine.name, builder=machine.host.builder, file=machine.host.file, line=machine.host.line,
+            config=", ".join(machine.host.module_files) or "—",
+            source=(machine.source or "not known yet") + (" · this machine" if machine.this_machine else ""),
+        )]
+        if report is not None and report.cpu is not None:
+            cpu = report.cpu
+            lines.append(Content.from_markup(
+                "[b]CPU[/]   $model$cores · flags $flags",
+                model=cpu.model or f"{vendor_word(cpu.vendor)} CPU", cores=f", {cpu.cores} cores" if cpu.cores else "",
+                flags=" ".join(ggml.filter_flags(cpu.flags)) or "none that ggml uses",
+            ))
+        if report is not None:
+            for gpu in report.gpus:
+                facts = [gpu.name or f"{vendor_word(gpu.vendor)} GPU"]
+                if gpu.memory_mib:
+                    facts.append(f"{gpu.memory_mib / 1024:.0f} GiB")
+                if gpu.compute_capability:
+                    facts.append(f"compute {gpu.compute_capability}")
+                if gpu.rocm_target:
+                    facts.append(gpu.rocm_target)
+                if gpu.driver:
+                    facts.append(f"driver {gpu.driver}" + (f" {gpu.driver_version}" if gpu.driver_version else ""))
+                lines.append(Content.from_markup("[b]GPU[/]   $facts", facts=", ".join(facts)))
+            for hint in report.hints[:3]:
+                lines.append(Content.from_markup("[b]Hint[/]  $text [dim]($file:$line)[/]", text=hint.text, file=hint.file, line=hint.line))
+            for note in report.notes[:2]:
+                lines.append(Content.from_markup("[dim]$note[/]", note=note))
+        rec = machine.recommendation
+        if rec is not None:
+            why = "; ".join(rec.reasons) or "no reason given"
+            lines.append(Content.from_markup("[b]Recommended[/] $v: $why", v=rec.variant, why=why))
+        answer = machine.answer()
+        if machine.variant == "none":
+            lines.append(Content.from_markup("[b]Choice[/] skip: this machine is left as it is"))
+        elif answer is None and machine.existing is not None:
+            lines.append(Content.from_markup("[b]Choice[/] keep what the repository has: $v", v=machine.existing.variant))
+        elif answer is not None:
+            cpu = "every CPU variant, picked at run time" if answer.all_variants else f"ggml {ggml_summary(answer.cpu_flags)}"
+            lines.append(Content.from_markup("[b]Choice[/] $v · $cpu", v=answer.variant, cpu=cpu))
+        detail.update(Content("\n").join(lines))
+
+    def action_cycle_variant(self) -> None:
+        machine = self.selected()
+        if machine is None:
+            return
+        choices = [c for c in machine.choices() if c != "none"]
+        current = machine.variant if machine.variant in choices else choices[-1]
+        following = choices[(choices.index(current) + 1) % len(choices)]
+        machine.choice = None if following == machine.default_variant else following
+        self.show_state()
+
+    def action_skip(self) -> None:
+        machine = self.selected()
+        if machine is None:
+            return
+        machine.choice = None if machine.variant == "none" else "none"
+        self.show_state()
+
+    def action_this_machine(self) -> None:
+        machine = self.selected()
+        if machine is not None:
+            self.wizard.detect_hardware(machine.name)
+            self.notify(f"Detecting this machine's hardware for {machine.name}…")
+
+    def action_import_report(self) -> None:
+        machine = self.selected()
+        if machine is None:
+            return
+
+        def check(text: str) -> str | None:
+            path = Path(text).expanduser()
+            return None if path.is_file() else f"no such file: {path}"
+
+        def imported(path: str | None) -> None:
+            if path:
+                self.wizard.import_report(machine.name, Path(path).expanduser())
+
+        self.app.push_screen(AskDialog(
+            f"Import a hardware report for {machine.name}",
+            "A report made by `llamaflake detect --json` or by nixos-facter (facter.json) on that machine:",
+            "~/boron-hardware.json", check,
+        ), imported)
+
+    def action_scan_ssh(self) -> None:
+        machine = self.selected()
+        if machine is None:
+            return
+
+        def scan(target: str | None) -> None:
+            if target:
+                self.wizard.scan_ssh(machine.name, target)
+                self.notify(f"Scanning {target} over SSH…")
+
+        self.app.push_screen(AskDialog(
+            f"Scan {machine.name} over SSH",
+            "The SSH destination (it needs llamaflake or nixos-facter there):",
+            f"root@{machine.name}",
+        ), scan)

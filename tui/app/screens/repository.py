@@ -1,0 +1,99 @@
+"""Step 1: the flake found, its git state, its machines and how each is built, what exists already."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widgets import DataTable, Label, Static
+
+from tui.app.screens.base import StepScreen
+
+
+class RepositoryScreen(StepScreen):
+    STEP = 1
+
+    def body(self) -> ComposeResult:
+        yield Label("Repository", classes="step-title")
+        yield Static("Reading the flake…", id="repo-summary")
+        yield Label("Machines", classes="section-title")
+        table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Machine", "Built with", "Defined in", "System", "Its modules")
+        yield table
+        yield Static("", id="repo-warnings")
+
+    def ready_to_leave(self) -> bool:
+        if self.state.flake is None:
+            self.notify("The flake is still being read.", severity="warning")
+            return False
+        if not self.state.flake.hosts:
+            self.notify("No machines found in this flake: there is nothing to wire.", severity="error")
+            return False
+        return True
+
+    def show_state(self) -> None:
+        state = self.state
+        flake = state.flake
+        if flake is None:
+            return
+        lines = [
+            Content.from_markup("[b]Flake[/]      $path", path=f"{state.display_path}/flake.nix"),
+            Content.from_markup("[b]Git[/]        $git", git=state.repo.summary() if state.repo else "…"),
+        ]
+        llama = flake.llama_input()
+        if llama is None:
+            lines.append(Content.from_markup("[b]llama.cpp[/]  not set up yet: no llama.cpp input"))
+        else:
+            follows = llama.follows.get("nixpkgs")
+            lines.append(Content.from_markup(
+                "[b]llama.cpp[/]  input [b]$name[/] = $url$follows",
+                name=llama.name, url=llama.url or "?", follows=f", follows {follows}" if follows else "",
+            ))
+        if state.settings:
+            wired = ", ".join(f"{name} ({s['variant']})" for name, s in state.settings.items())
+            lines.append(Content.from_markup("[b]Settings[/]   $wired", wired=wired))
+        self.query_one("#repo-summary", Static).update(Content("\n").join(lines))
+
+        table = self.query_one("#hosts", DataTable)
+        table.clear()
+        shared = set.intersection(*(set(h.module_files) for h in flake.hosts)) if len(flake.hosts) > 1 else set()
+        for host in flake.hosts:
+            own = [m for m in host.module_files if m not in shared]
+            modules = ", ".join(own) or "—"
+            if shared & set(host.module_files):
+                modules += f" +{len(shared & set(host.module_files))} shared"
+            table.add_row(
+                host.name,
+                host.builder,
+                f"{host.file}:{host.line}",
+                host.system or "?",
+                modules,
+                key=host.name,
+            )
+        self.query_one("#repo-warnings", Static).update(self._warnings())
+
+    def _warnings(self) -> Content:
+        state = self.state
+        flake = state.flake
+        parts: list[Content] = []
+        if state.repo is not None and not state.repo.clean:
+            detail = ", ".join((state.repo.changed + state.repo.untracked)[:4])
+            parts.append(Content.from_markup(
+                "[$text-warning]⚠[/] $summary: $detail — these stay as they are and are never committed",
+                summary=state.repo.summary(), detail=detail,
+            ))
+        refused = {r.host: r for r in (state.preliminary.refusals if state.preliminary else [])}
+        for host in flake.hosts:
+            if host.can_wire and host.name not in refused:
+                continue
+            refusal = refused.get(host.name)
+            reason = refusal.reason if refusal else (host.refusal or "no place found to add the import")
+            parts.append(Content.from_markup("[$text-warning]⚠[/] [b]$host[/] cannot be wired: $reason", host=host.name, reason=reason))
+            if refusal is not None:
+                parts.append(Content.from_markup(
+                    "    add to $file by hand:  [b]$snippet[/]", file=refusal.file or "its module", snippet=refusal.snippet,
+                ))
+        if not flake.hosts:
+            parts.append(Content.from_markup("[$text-error]✗[/] no nixosConfigurations found in this flake"))
+        if not parts:
+            parts.append(Content.from_markup("[$text-success]✓[/] every machine can be wired"))
+        return Content("\n").join(parts)

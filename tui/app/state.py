@@ -1,0 +1,140 @@
+"""What the wizard knows and what the user has answered so far; plain data, no widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, not at start-up
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.caches import Cache
+    from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.nix.flake import Flake, Host
+    from tui.core.plan import Plan
+    from tui.core.repo_status import RepoStatus
+
+CHOICES = ("cpu", "cuda", "vulkan", "rocm", "none")  # tui.core.answers.VARIANTS, and none
+
+SOURCE_WORDS = {
+    "detected": "detected on this machine",
+    "report": "imported report",
+    "facter": "facter report",
+    "ssh": "scanned over SSH",
+    "hints": "hints from its config",
+}
+
+
+@dataclass
+class MachineState:
+    """One machine: its hardware, where that came from, the recommendation and the user's choice."""
+
+    host: Host
+    existing: MachineAnswer | None = None
+    report: HardwareReport | None = None
+    source: str | None = None  # where the report came from, in words
+    recommendation: Recommendation | None = None
+    choice: str | None = None  # the user's variant, or None for the default
+    follow_hardware: bool = False  # new hardware facts supersede the settings already in the repository
+    this_machine: bool = False
+    scanning: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def keeps_existing(self) -> bool:
+        return self.existing is not None and not self.follow_hardware and self.choice is None
+
+    @property
+    def default_variant(self) -> str:
+        if self.existing is not None and not self.follow_hardware:
+            return self.existing.variant
+        return self.recommendation.variant if self.recommendation else "cpu"
+
+    @property
+    def variant(self) -> str:
+        return self.choice or self.default_variant
+
+    def choices(self) -> tuple[str, ...]:
+        """The variants this machine can have (ROCm only on x86_64-linux)."""
+        if self.host.system and self.host.system != "x86_64-linux":
+            return tuple(c for c in CHOICES if c != "rocm")
+        return CHOICES
+
+    def answer(self) -> MachineAnswer | None:
+        """The answer for the plan; None keeps the repository's settings, or skips with variant none."""
+        from tui.core.answers import MachineAnswer
+
+        if self.variant == "none" or self.keeps_existing:
+            return None
+        base = self.existing if (self.existing is not None and not self.follow_hardware) else None
+        if base is not None:
+            answer = MachineAnswer(self.variant, list(base.cpu_flags), base.all_variants, notes=list(base.notes))
+        elif self.recommendation is not None:
+            answer = self.recommendation.to_answer()
+            answer.variant = self.variant
+        else:
+            answer = MachineAnswer(self.variant, all_variants=True)
+        if self.variant != "cuda":
+            answer.cuda_capabilities = []
+        if self.variant != "rocm":
+            answer.rocm_targets = []
+        return answer
+
+
+@dataclass
+class WizardState:
+    path: Path
+    display_path: str
+    flake: Flake | None = None
+    repo: RepoStatus | None = None
+    preliminary: Plan | None = None  # a plan wiring every machine: its refusals and offers
+    settings: dict[str, dict] = field(default_factory=dict)
+    existing_caches: list[Cache] | None = None  # None when no module of ours exists yet
+    machines: dict[str, MachineState] = field(default_factory=dict)
+    follows: str | None = None
+    ref: str = ""
+    caches: list[Cache] | None = None  # None until the user picks
+    custom_caches: list[Cache] = field(default_factory=list)
+    cleanup: bool = False
+    split_diff: bool = False
+    plan: Plan | None = None
+    accepted: dict[str, set[int]] = field(default_factory=dict)
+
+    def default_caches(self) -> list[Cache]:
+        """What the caches step starts with: the caches set before, else the recommended ones for CUDA."""
+        from tui.core.caches import known_caches
+
+        if self.existing_caches is not None:
+            return list(self.existing_caches)
+        if any(m.variant == "cuda" for m in self.machines.values()):
+            return [c for c in known_caches() if c.recommended]
+        return []
+
+    def chosen_caches(self) -> list[Cache]:
+        return self.default_caches() if self.caches is None else self.caches
+
+    def answers(self) -> Answers:
+        """The answers so far, for :func:`tui.core.plan.make_plan`."""
+        from tui.core.answers import Answers
+
+        machines: dict[str, MachineAnswer] = {}
+        skip: list[str] = []
+        for name, machine in self.machines.items():
+            if machine.variant == "none":
+                skip.append(name)
+                continue
+            answer = machine.answer()
+            if answer is not None:
+                machines[name] = answer
+        caches = None if self.caches is None and self.existing_caches is not None else self.chosen_caches()
+        return Answers(
+            machines=machines,
+            skip=skip,
+            caches=caches,
+            follows=self.follows,
+            ref=self.ref or None,
+            cleanup=self.cleanup,
+        )

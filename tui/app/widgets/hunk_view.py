@@ -1,0 +1,68 @@
+"""One hunk of a file change, shown with textual-diff-view and marked accepted or rejected."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual_diff_view import DiffView
+
+from tui.core.hunks import Hunk
+from tui.core.plan import FileChange
+
+
+def _text(data: bytes | None) -> str:
+    return "" if data is None else data.decode("utf-8", errors="replace")
+
+
+class HunkDiff(DiffView):
+    """A :class:`DiffView` of the whole file that shows only one hunk's lines, with the file's line numbers."""
+
+    def __init__(self, change: FileChange, hunk: Hunk, *, split: bool) -> None:
+        old, new = _text(change.old), _text(change.new)
+        super().__init__(change.path, change.path, old, new, split=split, annotations=True, wrap=True)
+        same_lines = len(old.splitlines()) == len((change.old or b"").splitlines()) and len(new.splitlines()) == len(
+            (change.new or b"").splitlines()
+        )
+        if same_lines:  # otherwise (odd line separators) the widget groups the whole file itself
+            self._grouped_opcodes = [list(hunk.opcodes)]
+
+    def compose(self) -> ComposeResult:
+        if self.split:
+            yield from self.compose_split()
+        else:
+            yield from self.compose_unified()
+
+
+class HunkBlock(Vertical, can_focus=True):
+    """A hunk with its header; ``space`` on it toggles whether it is accepted."""
+
+    accepted: reactive[bool] = reactive(True)
+
+    def __init__(self, change: FileChange, hunk: Hunk, number: int, total: int, *, accepted: bool, split: bool) -> None:
+        super().__init__(classes="hunk")
+        self.change = change
+        self.hunk = hunk
+        self.number = number
+        self.total = total
+        self.split = split
+        self.set_reactive(HunkBlock.accepted, accepted)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="hunk-header")
+        yield HunkDiff(self.change, self.hunk, split=self.split)
+
+    def _header(self) -> Content:
+        mark = "[$text-success]✓ accepted[/]" if self.accepted else "[$text-error]✗ rejected[/]"
+        return Content.from_markup(
+            f"{mark}  hunk $number of $total  [dim]$header[/]  [$text-success]+$added[/] [$text-error]-$removed[/]",
+            number=self.number, total=self.total, header=self.hunk.header(),
+            added=self.hunk.added, removed=self.hunk.removed,
+        )
+
+    def watch_accepted(self, accepted: bool) -> None:
+        self.set_class(not accepted, "-rejected")
+        if self.is_mounted:
+            self.query_one(".hunk-header", Static).update(self._header())

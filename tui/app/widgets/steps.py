@@ -1,0 +1,27 @@
+"""The row of steps at the top: where the user is in the wizard."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+STEP_TITLES = ("Repository", "Flake input", "Caches", "Machines", "Review", "Commit")
+
+
+class StepIndicator(Static):
+    """``1 Repository › 2 Flake input › ...`` with the current step highlighted."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(classes="steps")
+        self.current = current
+
+    def on_mount(self) -> None:
+        parts = []
+        for index, title in enumerate(STEP_TITLES, 1):
+            if index == self.current:
+                parts.append(Content.from_markup("[reverse $accent] $n $title [/]", n=index, title=title))
+            elif index < self.current:
+                parts.append(Content.from_markup("[$text-success]✓ $title[/]", title=title))
+            else:
+                parts.append(Content.from_markup("[$text-muted]$n $title[/]", n=index, title=title))
+        self.update(Content(" › ").join(parts))

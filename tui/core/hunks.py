@@ -1,0 +1,166 @@
+"""Hunks of a file change, and rebuilding the change from the hunks the user accepted.
+
+A hunk is one group of changed lines with up to three lines of context around it, as in a unified
+diff. The review screen shows each hunk and the user accepts or rejects it; :func:`apply_hunks`
+then rebuilds the new text from the original, taking the new lines only where a hunk was accepted,
+so that what is written is exactly what was seen.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+
+from tui.core.nix.syntax import parse
+from tui.core.plan import FileChange, Plan
+
+CONTEXT = 3
+
+Opcode = tuple[str, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One hunk: ``opcodes`` are difflib opcodes over lines (equal ones are the context)."""
+
+    index: int
+    opcodes: tuple[Opcode, ...]
+    added: int
+    removed: int
+
+    def header(self) -> str:
+        """A unified diff style ``@@ -a,b +c,d @@`` header."""
+        first, last = self.opcodes[0], self.opcodes[-1]
+        old_len, new_len = last[2] - first[1], last[4] - first[3]
+        old_start = first[1] + 1 if old_len else first[1]
+        new_start = first[3] + 1 if new_len else first[3]
+        return f"@@ -{old_start},{old_len} +{new_start},{new_len} @@"
+
+
+def lines_of(data: bytes | None) -> list[bytes]:
+    """The lines of ``data`` with their line endings, so that joining them gives ``data`` back."""
+    return [] if data is None else data.splitlines(keepends=True)
+
+
+def _matcher(change: FileChange) -> difflib.SequenceMatcher:
+    return difflib.SequenceMatcher(None, lines_of(change.old), lines_of(change.new), autojunk=False)
+
+
+def split_hunks(change: FileChange) -> list[Hunk]:
+    """The hunks of ``change``; a new or removed file is one hunk."""
+    hunks = []
+    for index, group in enumerate(_matcher(change).get_grouped_opcodes(CONTEXT)):
+        added = sum(j2 - j1 for tag, _, _, j1, j2 in group if tag in ("insert", "replace"))
+        removed = sum(i2 - i1 for tag, i1, i2, _, _ in group if tag in ("delete", "replace"))
+        if added or removed:
+            hunks.append(Hunk(index, tuple(group), added, removed))
+    return hunks
+
+
+def apply_hunks(change: FileChange, accepted: set[int]) -> FileChange | None:
+    """``change`` with only the ``accepted`` hunks; None when that leaves nothing to change."""
+    hunks = split_hunks(change)
+    wanted = {h.index for h in hunks} & set(accepted)
+    if not wanted:
+        return None
+    if len(wanted) == len(hunks):
+        return change
+    if change.old is None or change.new is None:  # one hunk, so all or nothing (handled above)
+        return change  # pragma: no cover
+    old, new = lines_of(change.old), lines_of(change.new)
+    chosen: set[tuple[int, int]] = set()  # (i1, j1) of the changed opcodes in accepted hunks
+    for hunk in hunks:
+        if hunk.index in wanted:
+            chosen.update((i1, j1) for tag, i1, _, j1, _ in hunk.opcodes if tag != "equal")
+    out: list[bytes] = []
+    for tag, i1, i2, j1, j2 in _matcher(change).get_opcodes():
+        if tag != "equal" and (i1, j1) in chosen:
+            out.extend(new[j1:j2])
+        else:
+            out.extend(old[i1:i2])
+    text = b"".join(out)
+    if text == change.old:
+        return None
+    return replace(change, new=text)
+
+
+def accepted_plan(plan: Plan, accepted: dict[str, set[int]]) -> Plan:
+    """The plan with each file's change rebuilt from its accepted hunks (files not named keep all)."""
+    changes = []
+    for change in plan.changes:
+        if change.path not in accepted:
+            changes.append(change)
+            continue
+        kept = apply_hunks(change, accepted[change.path])
+        if kept is not None:
+            changes.append(kept)
+    return replace(plan, changes=changes)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation result: ``ok`` and a line saying what was checked or what is wrong."""
+
+    path: str
+    ok: bool
+    text: str
+
+
+def validate_changes(changes: list[FileChange]) -> list[Check]:
+    """Check that the new text of each Nix file parses (removed files have nothing to check)."""
+    from tui.core.errors import LlamaflakeError
+
+    results = []
+    for change in changes:
+        if change.new is None:
+            results.append(Check(change.path, True, "removed"))
+            continue
+        if not change.path.endswith(".nix"):
+            results.append(Check(change.path, True, "not a Nix file"))
+            continue
+        try:
+            parse(change.new, change.path)
+        except LlamaflakeError as exc:
+            results.append(Check(change.path, False, exc.message))
+        else:
+            results.append(Check(change.path, True, "parses"))
+    return results
+
+
+def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
+    """What rejecting hunks broke between files: imports of files that will not exist, files nothing imports,
+    a module without its flake input. ``ok`` is False where evaluating the configuration would fail."""
+    from tui.core.answers import LLAMA_CPP_URL
+    from tui.core.plan import machine_path
+
+    by_path = {c.path: c for c in final}
+    root = plan.flake.root
+
+    def text_of(rel: str) -> bytes:
+        if rel in by_path:
+            return by_path[rel].new or b""
+        try:
+            return (root / rel).read_bytes()
+        except OSError:
+            return b""
+
+    def will_exist(rel: str) -> bool:
+        change = by_path.get(rel)
+        return change.new is not None if change else (root / rel).is_file()
+
+    results: list[Check] = []
+    module = f"{plan.module_dir}/default.nix"
+    flake_has_input = plan.flake.llama_input() is not None or LLAMA_CPP_URL.encode() in text_of("flake.nix")
+    if will_exist(module) and not flake_has_input and module in by_path:
+        results.append(Check(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
+    for name in plan.machines:
+        rel = machine_path(plan.module_dir, name)
+        tail = "/".join(rel.split("/")[-3:]).encode()
+        host = plan.flake.host(name)
+        files = [] if host is None else [host.file, *host.module_files]
+        imported = any(tail in text_of(f) for f in files if not f.endswith(tail.decode()))
+        if imported and not will_exist(rel):
+            results.append(Check(rel, False, f"{name} imports {rel}, which is rejected and will not exist"))
+        elif rel in by_path and by_path[rel].new is not None and not imported:
+            results.append(Check(rel, True, f"nothing imports {rel} yet: {name} keeps its old build"))
+    return results
