@@ -6,7 +6,7 @@ from pathlib import Path
 
 import git
 import pytest
-from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, TextArea
+from textual.widgets import Button, DataTable, Input, OptionList, SelectionList, Static, TextArea
 
 from conftest import make_repo
 from pilot_helpers import go_to_step, run_async, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
@@ -324,10 +324,37 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
         await settle(pilot)
         assert isinstance(app.screen, ErrorDialog)
         assert "nixfmt: flake.nix is not formatted" in app.screen.query_one("#error-details", TextArea).text
+        assert {b.id for b in app.screen.query(Button)} == {"action-retry", "action-abort"}
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.STEP == 6 and not app.screen.done
-    assert git.Repo(demo_repo).head.commit.hexsha == head
+        assert app.screen.pending is None
+    repo = git.Repo(demo_repo)
+    assert repo.head.commit.hexsha == head
+    assert not repo.is_dirty(untracked_files=True), repo.git.status()
+
+
+@run_async
+async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
+    hook = demo_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'not yet' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, 6)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert (demo_repo / "nixos/llama-cpp/default.nix").exists(), "kept written for the retry"
+        hook.write_text("#!/bin/sh\nexit 0\n")
+        await pilot.click("#action-retry")
+        await settle(pilot)
+        assert app.screen.STEP == 6 and app.screen.done
+    commit = git.Repo(demo_repo).head.commit
+    assert "Generated-by: llamaflake" in commit.message
+    assert "nixos/llama-cpp/default.nix" in commit.stats.files
 
 
 @run_async

@@ -7,7 +7,7 @@ import sys
 
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core.diff import plan_diff
-from tui.core.nextsteps import next_steps
+from tui.core.next_steps import rebuild_commands
 from tui.core.plan import Plan, make_plan
 from tui.core.report import plan_report
 
@@ -128,7 +128,7 @@ def run_apply(args: argparse.Namespace) -> int:
             "commit": result.commit,
             "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
             "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
-            "next": next_steps(plan)[:-1],
+            "next": rebuild_commands(plan),
         })
     else:
         for path in result.paths:
@@ -136,7 +136,7 @@ def run_apply(args: argparse.Namespace) -> int:
         if result.commit:
             say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
             say("llamaflake: next, on each machine:")
-            for command in next_steps(plan)[:-1]:
+            for command in rebuild_commands(plan).values():
                 say(f"  {command}")
         elif any(f.code == "not-a-repository" for f in result.findings):
             say("llamaflake: not committed: the flake is in no git repository")

@@ -45,6 +45,7 @@ class CommitScreen(StepScreen):
         self.final: Plan = accepted_plan(self.state.plan, self.state.accepted)
         self.busy = False
         self.done = False
+        self.pending = None  # a written, uncommitted apply whose commit a hook refused
 
     def body(self) -> ComposeResult:
         from tui.core.apply import commit_message
@@ -118,16 +119,33 @@ class CommitScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, group="apply", description="Writing and committing")
     def apply(self, commit: bool, message: str) -> None:
-        from tui.core.apply import apply_plan
+        from tui.core.apply import CommitRejected, apply_plan
 
         try:
-            result = apply_plan(self.final, commit=commit, message=message)
+            if self.pending is not None:
+                result = self.pending.commit(message)
+            else:
+                result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True)
+        except CommitRejected as exc:
+            if exc.pending is not None:
+                self.pending = exc.pending
+            self.post_message(ApplyFailed(exc))
         except LlamaflakeError as exc:
             self.post_message(ApplyFailed(exc))
         except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
             self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
+            self.pending = None
             self.post_message(PlanApplied(result.paths, result.commit))
+
+    @work(thread=True, exit_on_error=False, group="apply", description="Putting everything back")
+    def abort_pending(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.abort()
+        self.app.call_from_thread(
+            self.notify, "Every file and the index are back as they were.", title="Aborted"
+        )
 
     @on(ApplyFailed)
     def failed(self, message: ApplyFailed) -> None:
@@ -136,9 +154,28 @@ class CommitScreen(StepScreen):
         self.query_one("#commit-buttons").display = True
         self.query_one("#message", TextArea).read_only = False
         error = message.error
+        if self.pending is not None:
+            # A hook refused the commit: the files stay written until the user retries or aborts.
+            self.query_one("#commit-buttons").display = False
+            self.app.push_screen(
+                ErrorDialog(
+                    "The commit was refused", error.message, error.hint, getattr(error, "output", None),
+                    actions=[("retry", "Retry the commit"), ("abort", "Abort and put everything back")],
+                ),
+                self.after_refusal,
+            )
+            return
         self.app.push_screen(ErrorDialog(
             "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
         ))
+
+    def after_refusal(self, choice: str | None) -> None:
+        """Retry the refused commit (after fixing what the hook said), or abort it."""
+        if choice == "retry" and self.pending is not None:
+            self.start(commit=True)
+            return
+        self.abort_pending()
+        self.query_one("#commit-buttons").display = True
 
     @on(PlanApplied)
     def applied(self, message: PlanApplied) -> None:
