@@ -201,25 +201,22 @@ class LlamaflakeApp(App[int]):
     def detect_this_machine(self) -> None:
         self.detect_hardware(None)
 
-    @work(thread=True, exit_on_error=False, group="hardware", description="Importing a hardware report")
     def import_report(self, host: str, path: Path) -> None:
-        try:
-            report = self.hardware.import_report(path)
-            recommendation = self.hardware.recommend(report, self.state.flake.host(host).system or report.system)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(HardwareFailed(host, _as_error(exc)))
-            return
-        self.post_message(HardwareFound(host, report, recommendation, f"imported {path.name}", chosen_by_user=True))
+        self.hardware_from(host, lambda: self.hardware.import_report(path), f"imported {path.name}")
 
-    @work(thread=True, exit_on_error=False, group="hardware", description="Scanning over SSH")
     def scan_ssh(self, host: str, target: str) -> None:
+        self.hardware_from(host, lambda: self.hardware.scan_ssh(target), f"SSH {target}")
+
+    @work(thread=True, exit_on_error=False, group="hardware", description="Reading a machine's hardware")
+    def hardware_from(self, host: str, read, source: str) -> None:
+        """Read another machine's hardware (a report, an SSH scan) and recommend its build."""
         try:
-            report = self.hardware.scan_ssh(target)
+            report = read()
             recommendation = self.hardware.recommend(report, self.state.flake.host(host).system or report.system)
         except Exception as exc:  # noqa: BLE001
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return
-        self.post_message(HardwareFound(host, report, recommendation, f"SSH {target}", chosen_by_user=True))
+        self.post_message(HardwareFound(host, report, recommendation, source, chosen_by_user=True))
 
     @on(HardwareFound)
     def hardware_found(self, message: HardwareFound) -> None:

@@ -100,7 +100,6 @@ def print_table(report, recommendation) -> None:
     from rich.table import Table
 
     from tui.core.ggml import filter_flags
-    from tui.core.hardware.recommendation import VENDOR_LABELS
 
     where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
     source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",
@@ -123,18 +122,7 @@ def print_table(report, recommendation) -> None:
         if cpu.ggml_options:
             table.add_row("ggml options", ", ".join(on) or "none")
     for index, gpu in enumerate(report.gpus):
-        parts = [gpu.name or f"{VENDOR_LABELS.get(gpu.vendor, gpu.vendor)} GPU"]
-        if gpu.memory_mib:
-            parts.append(f"{gpu.memory_mib / 1024:.1f} GiB")
-        if gpu.compute_capability:
-            parts.append(f"compute {gpu.compute_capability}")
-        if gpu.rocm_target:
-            parts.append(gpu.rocm_target)
-        if gpu.integrated is not None:
-            parts.append("integrated" if gpu.integrated else "discrete")
-        if gpu.driver:
-            parts.append(f"driver {gpu.driver}{' ' + gpu.driver_version if gpu.driver_version else ''}")
-        table.add_row("GPU" if index == 0 else "", ", ".join(parts))
+        table.add_row("GPU" if index == 0 else "", gpu.summary())
     if not report.gpus:
         table.add_row("GPU", "none found")
     if report.vulkan_driver is not None:

@@ -138,16 +138,7 @@ class MachinesScreen(StepScreen):
             ))
         if report is not None:
             for gpu in report.gpus:
-                facts = [gpu.name or f"{vendor_word(gpu.vendor)} GPU"]
-                if gpu.memory_mib:
-                    facts.append(f"{gpu.memory_mib / 1024:.0f} GiB")
-                if gpu.compute_capability:
-                    facts.append(f"compute {gpu.compute_capability}")
-                if gpu.rocm_target:
-                    facts.append(gpu.rocm_target)
-                if gpu.driver:
-                    facts.append(f"driver {gpu.driver}" + (f" {gpu.driver_version}" if gpu.driver_version else ""))
-                lines.append(Content.from_markup("[b]GPU[/]   $facts", facts=", ".join(facts)))
+                lines.append(Content.from_markup("[b]GPU[/]   $facts", facts=gpu.summary()))
             for hint in report.hints[:3]:
                 lines.append(Content.from_markup("[b]Hint[/]  $text [dim]($file:$line)[/]", text=hint.text, file=hint.file, line=hint.line))
             for note in report.notes[:2]:

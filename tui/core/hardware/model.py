@@ -36,6 +36,23 @@ class GpuInfo:
     boot_vga: bool | None = None  # the firmware's display device
 
 
+    def summary(self) -> str:
+        """One line: name, memory, compute capability or ROCm target, integrated or discrete, driver."""
+        labels = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+        parts = [self.name or f"{labels.get(self.vendor, self.vendor)} GPU"]
+        if self.memory_mib:
+            parts.append(f"{self.memory_mib / 1024:.1f} GiB")
+        if self.compute_capability:
+            parts.append(f"compute {self.compute_capability}")
+        if self.rocm_target:
+            parts.append(self.rocm_target)
+        if self.integrated is not None:
+            parts.append("integrated" if self.integrated else "discrete")
+        if self.driver:
+            parts.append(f"driver {self.driver}" + (f" {self.driver_version}" if self.driver_version else ""))
+        return ", ".join(parts)
+
+
 @dataclass
 class Hint:
     """A clue from the machine's own configuration, with the file and line it came from."""
