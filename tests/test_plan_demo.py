@@ -158,3 +158,25 @@ def test_rocm_refused_on_aarch64(tmp_path):
     })
     with pytest.raises(AnswerError, match="ROCm only on x86_64-linux"):
         make_plan(load_flake(repo), Answers(machines={"pi": MachineAnswer("rocm")}))
+
+
+def test_wizard_without_a_terminal_points_to_the_subcommands(demo_repo, capsys):
+    assert main([str(demo_repo)]) == 2
+    err = capsys.readouterr().err
+    assert "needs a terminal" in err and "plan" in err
+
+
+def test_not_a_repository_is_said_once_with_the_way_forward(tmp_path, capsys):
+    import shutil
+
+    from tui.core.demo import demo_source
+
+    folder = tmp_path / "plain"
+    shutil.copytree(demo_source(), folder)
+    before = (folder / "flake.nix").read_bytes()
+    assert main(["apply", "--flake", str(folder), "--host", "boron=cpu", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is not inside a git repository") == 1
+    assert "--init" in err
+    assert (folder / "flake.nix").read_bytes() == before
+    assert not (folder / "nixos" / "llama-cpp").exists()

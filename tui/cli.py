@@ -55,6 +55,10 @@ def build_wizard_parser() -> argparse.ArgumentParser:
 
 
 def run_wizard(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("llamaflake: the wizard needs a terminal; without one, use the subcommands "
+              "(hosts, detect, plan, apply, undo; each has --help)", file=sys.stderr)
+        return 2
     try:
         from tui.app.main import run as run_app
     except ImportError:

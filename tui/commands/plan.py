@@ -78,6 +78,8 @@ def _progress(event) -> None:
     from tui.core.validate import Check
 
     if isinstance(event, Finding):
+        if event.level == "error":
+            return  # the refusal that follows says it, with its hint
         say(f"llamaflake: {event.level}: {event.message}")
         if event.hint:
             say(f"hint: {event.hint}")
