@@ -111,8 +111,10 @@ def test_cleanup_removes_overlay_and_dead_caches(demo_repo):
     nixos_default = plan.change("nixos/default.nix").new.decode()
     assert "llama-cpp-variants" not in nixos_default
     assert "outputs.overlays.stable" in nixos_default
+    assert "hand-made" not in nixos_default, "the comment describing the overlay goes with it"
     nix_nix = plan.change("nixos/nix.nix").new.decode()
     assert "cuda-maintainers" not in nix_nix and "https://cache.nixos.org" in nix_nix
+    assert "CUDA builds for carbon" not in nix_nix
     apply_plan(plan)
     assert not (demo_repo / "nixos/pkgs/llama-cpp-variants.nix").exists()
     assert_nix_parses(demo_repo / "nixos/default.nix")
@@ -180,3 +182,14 @@ def test_not_a_repository_is_said_once_with_the_way_forward(tmp_path, capsys):
     assert "--init" in err
     assert (folder / "flake.nix").read_bytes() == before
     assert not (folder / "nixos" / "llama-cpp").exists()
+
+
+def test_removing_a_middle_element_keeps_the_comments_around_it():
+    from tui.core.nix.edits import apply_edits, remove_list_item
+    from tui.core.nix.syntax import parse
+
+    source = b'[\n  # first\n  "a"\n  "dead" # old cache\n  # about b\n  "b"\n]\n'
+    tree = parse(source)
+    item = [n for n in tree.walk() if n.kind == "NODE_STRING" and n.text == '"dead"'][0]
+    result = apply_edits(source, [remove_list_item(source, item)])
+    assert result == b'[\n  # first\n  "a"\n  # about b\n  "b"\n]\n'

@@ -99,8 +99,18 @@ def remove_list_item(source: bytes, item: Node) -> Edit:
     """Remove one element of a list, with its line when it stands alone on it."""
     line_start = source.rfind(b"\n", 0, item.start) + 1
     end = line_end_after(source, item.end)
-    if starts_line(source, item.start) and end is not None and source[item.end:end].strip() == b"":
-        return Edit(line_start, min(end + 1, len(source)), b"")
+    if starts_line(source, item.start) and end is not None:  # a trailing comment goes with the element
+        start = line_start
+        next_end = source.find(b"\n", end + 1)
+        next_line = source[end + 1 : len(source) if next_end == -1 else next_end].strip()
+        if next_line.startswith(b"]"):
+            # Comment lines right above the last element describe it: they go with it.
+            while start > 0:
+                prev_start = source.rfind(b"\n", 0, start - 1) + 1
+                if not source[prev_start : start - 1].strip().startswith(b"#"):
+                    break
+                start = prev_start
+        return Edit(start, min(end + 1, len(source)), b"")
     # Inline element: take the blank before it too.
     start = item.start
     while start > 0 and source[start - 1 : start] in (b" ", b"\t"):
