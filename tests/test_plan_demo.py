@@ -193,3 +193,12 @@ def test_removing_a_middle_element_keeps_the_comments_around_it():
     item = [n for n in tree.walk() if n.kind == "NODE_STRING" and n.text == '"dead"'][0]
     result = apply_edits(source, [remove_list_item(source, item)])
     assert result == b'[\n  # first\n  "a"\n  # about b\n  "b"\n]\n'
+
+
+def test_without_the_parser_the_message_is_clear(demo_repo, monkeypatch, capsys):
+    import tui.core.nix.syntax as syntax
+
+    monkeypatch.setattr(syntax, "_rnix", None)
+    assert main(["hosts", "--flake", str(demo_repo)]) == 2
+    err = capsys.readouterr().err
+    assert "parser (pynix-parser) is not available on this platform" in err and "Traceback" not in err
