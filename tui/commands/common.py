@@ -99,7 +99,7 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
     if answer.variant == "cuda" and not answer.cuda_capabilities:
         answer.cuda_capabilities = list(recommendation.cuda_capabilities)
     if answer.variant == "rocm" and not answer.rocm_targets:
-        answer.rocm_targets = list(recommendation.rocm_targets or getattr(recommendation, "rocm_option", []) or [])
+        answer.rocm_targets = list(recommendation.rocm_targets or recommendation.rocm_option)
     if answer.variant == recommendation.variant:
         answer.notes = list(recommendation.reasons)
     else:

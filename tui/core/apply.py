@@ -14,7 +14,6 @@ The steps, and what a failure at each leaves behind:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import git
 

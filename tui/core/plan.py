@@ -8,13 +8,13 @@ from pathlib import Path
 
 from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
-from tui.core.caches import Cache, known_caches
+from tui.core.caches import Cache
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
 from tui.core.nix.settings import read_machine_settings, read_module_caches
-from tui.core.nix.syntax import Node, check, relative_path_literal, string_value, unwrap
+from tui.core.nix.syntax import check, relative_path_literal
 from tui.core.render import MODULE_MARKER, render_machine, render_module
 
 
@@ -417,17 +417,3 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refus
             edit = add_binding(source, access.node, access.snippet.encode())
         edits.add(access.file, edit, why)
 
-
-def plan_summary(plan: Plan) -> list[str]:
-    lines = []
-    for c in plan.changes:
-        lines.append(f"{c.kind:7} {c.path}: {c.reason}")
-    return lines
-
-
-def known_cache_names() -> list[str]:
-    return [c.name for c in known_caches() if c.usable]
-
-
-def _string_of(node: Node | None) -> str | None:
-    return string_value(unwrap(node))

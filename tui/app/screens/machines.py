@@ -14,17 +14,11 @@ from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
 from tui.core import ggml
-from tui.core.hardware.model import HardwareReport
+from tui.core.hardware.model import HardwareReport, vendor_label
 
 
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def vendor_word(vendor: str | None) -> str:
-    """``nvidia`` as NVIDIA, ``GenuineIntel`` as Intel."""
-    words = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
-    return words.get((vendor or "").lower(), vendor or "unknown")
 
 
 def hardware_summary(report: HardwareReport | None) -> str:
@@ -33,9 +27,9 @@ def hardware_summary(report: HardwareReport | None) -> str:
         return "…"
     parts = []
     if report.cpu is not None and (report.cpu.model or report.cpu.vendor):
-        parts.append(report.cpu.model or f"{vendor_word(report.cpu.vendor)} CPU")
+        parts.append(report.cpu.model or f"{vendor_label(report.cpu.vendor)} CPU")
     for gpu in report.gpus:
-        parts.append(gpu.name or f"{vendor_word(gpu.vendor)} GPU")
+        parts.append(gpu.display_name)
     if not parts and report.hints:
         parts.append(report.hints[0].text)
     return " · ".join(parts) or "unknown"
@@ -133,7 +127,7 @@ class MachinesScreen(StepScreen):
             cpu = report.cpu
             lines.append(Content.from_markup(
                 "[b]CPU[/]   $model$cores · flags $flags",
-                model=cpu.model or f"{vendor_word(cpu.vendor)} CPU", cores=f", {cpu.cores} cores" if cpu.cores else "",
+                model=cpu.model or f"{vendor_label(cpu.vendor)} CPU", cores=f", {cpu.cores} cores" if cpu.cores else "",
                 flags=" ".join(ggml.filter_flags(cpu.flags)) or "none that ggml uses",
             ))
         if report is not None:

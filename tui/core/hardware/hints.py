@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
+from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint, vendor_label
+from tui.core.nix.hosts import list_literals
 from tui.core.nix.flake import Flake, Host, SourceFile, relative_path
 from tui.core.nix.syntax import (
     Node,
@@ -178,7 +179,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
                 vendor = "intel" if path[-1] == "intelBusId" else "amd"
                 finder.gpu(vendor, True)
-                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: an {_vendor_label(vendor)} integrated GPU", file, node)
+                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: an {vendor_label(vendor)} integrated GPU", file, node)
             if not nvidia_noted:
                 finder.gpu("nvidia", False)
                 finder.hint(f"{'.'.join(path)} is set: an NVIDIA GPU", file, node)
@@ -195,7 +196,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
                 if module in GPU_MODULES:
                     vendor = GPU_MODULES[module]
                     finder.gpu(vendor)
-                    finder.hint(f'{".".join(path)} has "{module}": an {_vendor_label(vendor)} GPU', file, item)
+                    finder.hint(f'{".".join(path)} has "{module}": an {vendor_label(vendor)} GPU', file, item)
                 elif module in CPU_MODULES:
                     finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
                     finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
@@ -203,25 +204,15 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             if _value(value) is not None and _value(value).text == "true":
                 vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
                 finder.gpu(vendor)
-                finder.hint(f"{'.'.join(path)} = true: an {_vendor_label(vendor)} GPU", file, node)
+                finder.hint(f"{'.'.join(path)} = true: an {vendor_label(vendor)} GPU", file, node)
         elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
             _facter_hint(finder, file, node, path, value)
     return imports
 
 
 def _list_items(node: Node | None) -> list[Node]:
-    node = unwrap(node)
-    if node is None:
-        return []
-    if node.kind == "NODE_LIST":
-        return node.nodes()
-    if node.kind == "NODE_BIN_OP":
-        return [i for part in node.nodes() for i in _list_items(part)]
-    return []
-
-
-def _vendor_label(vendor: str) -> str:
-    return {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(vendor, vendor)
+    """The elements of ``[ ... ]`` or ``[ ... ] ++ [ ... ]``."""
+    return [item for lst in list_literals(node) for item in lst.nodes()]
 
 
 def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) -> None:
@@ -245,9 +236,9 @@ def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) 
             said.append("an Intel integrated GPU")
     elif "gpu" not in words and "cpu" not in words and ("amd" in words or "intel" in words):
         vendor = "amd" if "amd" in words else "intel"  # a machine module: framework-13-7040-amd
-        finder.cpu_vendor = finder.cpu_vendor or _vendor_label(vendor)
+        finder.cpu_vendor = finder.cpu_vendor or vendor_label(vendor)
         finder.gpu(vendor, True)
-        said.append(f"an {_vendor_label(vendor)} CPU with integrated graphics")
+        said.append(f"an {vendor_label(vendor)} CPU with integrated graphics")
     if said:
         finder.hint(f"nixos-hardware module {name}: {' and '.join(said)}", file, node)
 

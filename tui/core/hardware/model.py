@@ -9,6 +9,14 @@ if TYPE_CHECKING:
     from tui.core.answers import MachineAnswer
 
 
+VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
+
+
+def vendor_label(vendor: str | None) -> str:
+    """``nvidia`` as NVIDIA, ``GenuineIntel`` as Intel; other names as they are."""
+    return VENDOR_LABELS.get((vendor or "").lower(), vendor or "unknown")
+
+
 @dataclass
 class CpuInfo:
     vendor: str | None
@@ -36,10 +44,13 @@ class GpuInfo:
     boot_vga: bool | None = None  # the firmware's display device
 
 
+    @property
+    def display_name(self) -> str:
+        return self.name or f"{vendor_label(self.vendor)} GPU"
+
     def summary(self) -> str:
         """One line: name, memory, compute capability or ROCm target, integrated or discrete, driver."""
-        labels = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
-        parts = [self.name or f"{labels.get(self.vendor, self.vendor)} GPU"]
+        parts = [self.display_name]
         if self.memory_mib:
             parts.append(f"{self.memory_mib / 1024:.1f} GiB")
         if self.compute_capability:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 from tui.core.data import load
-from tui.core.hardware.model import CpuInfo, GpuInfo
+from tui.core.hardware.model import CpuInfo, GpuInfo, vendor_label
 
 # x86-64 micro-architecture levels (x86-64 psABI), in the kernel's /proc/cpuinfo names:
 # sse3 is "pni", lzcnt is "abm", and OSXSAVE shows as "xsave".
@@ -247,7 +247,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
 
 
 def _generic_name(vendor: str, pci_id: str | None, driver: str | None) -> str:
-    label = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}.get(vendor, vendor)
+    label = vendor_label(vendor)
     if pci_id:
         return f"{label} GPU {pci_id}"
     return f"{label} GPU ({driver})" if driver and driver != vendor else f"{label} GPU"

@@ -8,11 +8,10 @@ from tui.core.hardware.parse import is_x86, nvidia_capability_from_name
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
 ALL_VARIANTS_WHY = ("the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
                     "picked at run time (same speed, about twice the build time)")
-VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
 
 
 def _label(gpu: GpuInfo) -> str:
-    name = gpu.name or f"{VENDOR_LABELS.get(gpu.vendor, gpu.vendor)} GPU"
+    name = gpu.display_name
     if gpu.integrated is True:
         name += " (integrated)"
     elif gpu.integrated is False and gpu.vendor != "nvidia":

@@ -6,15 +6,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.core.errors import LlamaflakeError, RepositoryError
+from tui.core.errors import RepositoryError
 from tui.core.nix.syntax import (
     Node,
-    attrpath_names,
     bindings,
     inherited_names,
     line_column,
     parse,
-    select_path,
     string_value,
     unwrap,
 )
@@ -358,7 +356,6 @@ __all__ = [
     "Flake",
     "FlakeInput",
     "Host",
-    "LlamaflakeError",
     "SourceFile",
     "find_flake",
     "load_flake",
@@ -366,6 +363,4 @@ __all__ = [
     "outputs_pattern",
     "relative_path",
     "nix_path_literal",
-    "attrpath_names",
-    "select_path",
 ]

@@ -63,20 +63,11 @@ class Node:
             yield n
             stack.extend(reversed(n.children))
 
-    def descendants(self, kind: str) -> Iterator["Node"]:
-        for n in self.walk():
-            if n.kind == kind and n is not self:
-                yield n
-
     def ancestors(self) -> Iterator["Node"]:
         n = self.parent
         while n is not None:
             yield n
             n = n.parent
-
-
-def parser_available() -> bool:
-    return _rnix is not None
 
 
 def _convert(root, source: bytes, parent: Node | None) -> Node:
@@ -263,10 +254,6 @@ def select_path(node: Node | None) -> list[str] | None:
             return None
         return head + tail
     return None
-
-
-def list_items(node: Node) -> list[Node]:
-    return node.nodes()
 
 
 def indent_of(source: bytes, offset: int) -> bytes:
