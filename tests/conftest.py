@@ -65,4 +65,12 @@ def assert_nix_parses(path: Path) -> None:
     assert ok, f"{path} does not parse: {err}"
 
 
-NIXPKGS_LIB = os.environ.get("NIXPKGS_LIB")
+def _nixpkgs_lib() -> str | None:
+    """nixpkgs' ``lib`` folder: ``NIXPKGS_LIB``, else the copy in ``../shared/vendor`` beside the project."""
+    if os.environ.get("NIXPKGS_LIB"):
+        return os.environ["NIXPKGS_LIB"]
+    vendored = Path(__file__).resolve().parents[2] / "shared" / "vendor" / "nixpkgs-lib" / "lib"
+    return str(vendored) if (vendored / "default.nix").is_file() else None
+
+
+NIXPKGS_LIB = _nixpkgs_lib()

@@ -67,4 +67,5 @@ def test_module_keeps_options_and_config_apart():
     if body.kind == "NODE_LET_IN":
         body = unwrap(body.nodes()[-1])
     top = sorted({b.path[0] for b in bindings(body)})
-    assert top == ["config", "options"]
+    # `key` lets NixOS import the module once wherever it is imported from.
+    assert top == ["config", "key", "options"]

@@ -27,8 +27,10 @@ requires_nix_command = pytest.mark.skipif(shutil.which("nix") is None, reason="n
 
 FAKE_NIXPKGS = """{
   outputs = { self }: {
-    lib.nixosSystem = { modules, ... }: {
+    lib.nixosSystem = { modules, ... }: rec {
       config = builtins.foldl' (acc: m: acc // import m) { } modules;
+      # What the overlay makes of pkgs.llama-cpp; a machine file may break it.
+      pkgs.llama-cpp.drvPath = config.pkgsLlamaCpp or "/nix/store/cccc-llama-cpp.drv";
     };
   };
 }
@@ -117,6 +119,17 @@ def test_failed_evaluation_aborts_and_removes_the_new_lock_file(tiny_flake, flak
     assert "no llama for alpha" in failed[0].detail
     assert not (tiny_flake / "flake.lock").exists()
     assert repo_state(tiny_flake).differences(before) == []
+
+
+@requires_nix_command
+def test_evaluation_goes_through_pkgs(tiny_flake, flakes_on):
+    """A package set the overlay breaks fails the check even where the module's package evaluates."""
+    broken = GOOD.replace(b" }", b' pkgsLlamaCpp = throw "infinite recursion in pkgs"; }')
+    with pytest.raises(ValidationError) as caught:
+        apply_plan(machine_plan(tiny_flake, broken), evaluate=True)
+    failed = [c for c in caught.value.checks if c.failed]
+    assert [c.subject for c in failed] == ["evaluate alpha"]
+    assert "infinite recursion in pkgs" in failed[0].detail
 
 
 def test_a_command_past_its_time_limit_is_stopped():

@@ -6,6 +6,7 @@ passes for checked.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -28,7 +29,12 @@ TIMED_OUT = "timed out"
 
 DEFAULT_EVAL_TIMEOUT = 600
 PARSE_TIMEOUT = 60
-PACKAGE_ATTR = "config.local.llama-cpp.package.drvPath"
+# Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
+# overlay, and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
+EVAL_APPLY = (
+    "c: { package = c.config.local.llama-cpp.package.drvPath;"
+    " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; }"
+)
 
 
 @dataclass
@@ -246,15 +252,18 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
 
 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
-    """Evaluate the llama.cpp package of one machine down to its derivation (nothing is built)."""
-    installable = f".#nixosConfigurations.{attr_name(host)}.{PACKAGE_ATTR}"
-    result = run_streaming(["nix", "eval", "--raw", installable], root, timeout, progress)
+    """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built)."""
+    installable = f".#nixosConfigurations.{attr_name(host)}"
+    result = run_streaming(["nix", "eval", "--json", installable, "--apply", EVAL_APPLY], root, timeout, progress)
     subject = f"evaluate {host}"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s")
     if result.returncode != 0:
         return Check(subject, FAILED, _short(result.stderr, root))
-    return Check(subject, OK, result.stdout.strip())
+    try:
+        return Check(subject, OK, json.loads(result.stdout)["package"])
+    except (ValueError, KeyError, TypeError):
+        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}")
 
 
 def validate(

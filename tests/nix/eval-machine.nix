@@ -1,0 +1,147 @@
+# Evaluates one generated machine file (which imports the generated module) as a NixOS machine
+# would: lib.nixosSystem of the reduced NixOS, pkgs the fixpoint of nixpkgs.overlays, against the
+# stand-in llama.cpp flake. For every system x services.llama-cpp on/off x way of making pkgs it
+# reports what the machine gets; errors a module may `throw` are reported as { error = true; }.
+# Used by tests/test_module_eval.py.
+{
+  libPath,
+  machineFile,
+  systems ? [ "x86_64-linux" "aarch64-linux" ],
+  pkgsModes ? [ "hostPlatform" "legacy-system" "nixpkgs.pkgs" "read-only" "specialArgs" ],
+  services ? [ false true ],
+  withInputs ? true,
+  # Modules the machine also imports, as values (not by path), to see a module imported twice.
+  extraModules ? [ ],
+  # false: let an error stop the evaluation, to see its message.
+  catchErrors ? true,
+}:
+let
+  lib = import libPath;
+  nixpkgsFun = import ./nixpkgs { inherit lib; };
+  nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
+  llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
+  inputs = lib.optionalAttrs withInputs { inputs.llama-cpp = llamaFlake; };
+
+  machine =
+    { system, pkgsMode, service }:
+    let
+      modules = [
+        machineFile
+        { services.llama-cpp.enable = service; }
+        # The pkgs that modules are given (with specialArgs.pkgs, not the one NixOS makes).
+        (
+          { pkgs, ... }:
+          {
+            options.testing.modulePkgs = lib.mkOption {
+              type = lib.types.raw;
+              readOnly = true;
+              default = pkgs;
+            };
+          }
+        )
+      ] ++ map import extraModules;
+    in
+    if pkgsMode == "hostPlatform" then
+      nixos.nixosSystem {
+        specialArgs = inputs;
+        modules = [ { nixpkgs.hostPlatform = system; } ] ++ modules;
+      }
+    else if pkgsMode == "legacy-system" then
+      nixos.nixosSystem {
+        inherit system modules;
+        specialArgs = inputs;
+      }
+    else if pkgsMode == "nixpkgs.pkgs" then
+      nixos.nixosSystem {
+        specialArgs = inputs;
+        modules = [ { nixpkgs.pkgs = nixpkgsFun { inherit system; }; } ] ++ modules;
+      }
+    else if pkgsMode == "read-only" then
+      nixos.nixosSystem {
+        specialArgs = inputs;
+        modules = [
+          nixos.readOnlyPkgs
+          { nixpkgs.pkgs = nixpkgsFun { inherit system; }; }
+        ] ++ modules;
+      }
+    else if pkgsMode == "specialArgs" then
+      nixos.nixosSystem {
+        specialArgs = inputs // { pkgs = nixpkgsFun { inherit system; }; };
+        modules = [ { nixpkgs.hostPlatform = system; } ] ++ modules;
+      }
+    else
+      throw "unknown pkgs mode ${pkgsMode}";
+
+  attempt =
+    value:
+    let
+      result = builtins.tryEval (builtins.deepSeq value value);
+    in
+    if !catchErrors then builtins.deepSeq value value else if result.success then result.value else { error = true; };
+  built = package: attempt { inherit (package) name drvPath; };
+
+  report =
+    evaluated:
+    let
+      inherit (evaluated) config;
+      pkgs = config.testing.modulePkgs;
+      cfg = config.local.llama-cpp;
+    in
+    {
+      package = built cfg.package // attempt { inherit (cfg.package) cmakeFlags; };
+      pkgsLlamaCpp = built pkgs.llama-cpp;
+      byName = lib.genAttrs [ "llama-cpp-cpu" "llama-cpp-vulkan" "llama-cpp-cuda" "llama-cpp-rocm" ] (
+        name: if pkgs ? ${name} then built pkgs.${name} else null
+      );
+      service = if config.services.llama-cpp.enable then built config.services.llama-cpp.package else null;
+      systemPackages = attempt (map (package: package.drvPath) config.environment.systemPackages);
+      substituters = config.nix.settings.extra-substituters or [ ];
+      trustedKeys = config.nix.settings.extra-trusted-public-keys or [ ];
+      graphics = config.hardware.graphics.enable;
+      failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+      warnings = config.warnings;
+      # How nixpkgs packages call llama-cpp, with nixpkgs' argument names, where pkgs.llama-cpp is
+      # the module's (not where pkgs was made without the module's overlay).
+      overrides = lib.optionalAttrs (pkgs ? llama-cpp-cpu) {
+        cuda = built (pkgs.llama-cpp.override { cudaSupport = true; });
+        rocmTargets = built (
+          pkgs.llama-cpp.override {
+            rocmSupport = true;
+            rocmGpuTargets = [ "gfx1030" "gfx1100" ];
+          }
+        );
+        rocmTargetsFlags = attempt (
+          (pkgs.llama-cpp.override {
+            rocmSupport = true;
+            rocmGpuTargets = [ "gfx1030" "gfx1100" ];
+          }).cmakeFlags
+        );
+        vulkanThenNoCuda = built ((pkgs.llama-cpp.override { vulkanSupport = true; }).override { cudaSupport = false; });
+        attrsThenCuda = built ((pkgs.llama-cpp.overrideAttrs (old: { doCheck = false; })).override { cudaSupport = true; });
+        attrsKeptThroughOverride = attempt (
+          ((pkgs.llama-cpp.overrideAttrs (old: { cmakeFlags = old.cmakeFlags ++ [ "-DMARK=1" ]; })).override {
+            blasSupport = false;
+          }).cmakeFlags
+        );
+        unknownArgument = built (pkgs.llama-cpp.override { somethingElse = 1; });
+        # `old` holds the machine's backend switches.
+        sameArguments = built (pkgs.llama-cpp.override (old: { inherit (old) cudaSupport vulkanSupport rocmSupport; }));
+      };
+      dependents = {
+        tabby = built pkgs.tabby;
+        ramalama = built pkgs.ramalama;
+      };
+    };
+in
+lib.listToAttrs (
+  lib.concatMap (
+    system:
+    lib.concatMap (
+      pkgsMode:
+      map (service: {
+        name = "${system} ${pkgsMode} ${if service then "service" else "no-service"}";
+        value = report (machine { inherit system pkgsMode service; });
+      }) services
+    ) pkgsModes
+  ) systems
+)

@@ -1,0 +1,56 @@
+# nixpkgs' own llama-cpp, reduced to its formal arguments (nixpkgs' names: cudaSupport, rocmSupport,
+# rocmGpuTargets as a list, vulkanSupport, blasSupport, ...) and the build options they decide.
+{
+  lib,
+  stdenv,
+  config,
+  cmake,
+  ninja,
+  git,
+  pkg-config,
+  curl,
+  blas,
+  clblast,
+  shaderc,
+  vulkan-headers,
+  vulkan-loader,
+  autoAddDriverRunpath,
+  cudaSupport ? config.cudaSupport,
+  cudaPackages ? { },
+  rocmSupport ? config.rocmSupport,
+  rocmPackages ? { },
+  rocmGpuTargets ? rocmPackages.clr.gpuTargets,
+  openclSupport ? false,
+  metalSupport ? stdenv.hostPlatform.isDarwin && stdenv.hostPlatform.isAarch64 && !openclSupport,
+  vulkanSupport ? false,
+  rpcSupport ? false,
+  blasSupport ? builtins.all (x: !x) [
+    cudaSupport
+    metalSupport
+    openclSupport
+    rocmSupport
+    vulkanSupport
+  ],
+}:
+stdenv.mkDerivation (finalAttrs: {
+  pname = "llama-cpp-nixpkgs";
+  version = "7000";
+  nativeBuildInputs = [ cmake ninja git pkg-config ] ++ lib.optionals cudaSupport [ cudaPackages.cuda_nvcc ];
+  buildInputs =
+    [ curl ]
+    ++ lib.optionals cudaSupport [ cudaPackages.cuda_cudart cudaPackages.libcublas ]
+    ++ lib.optionals rocmSupport [ rocmPackages.clr rocmPackages.hipblas rocmPackages.rocblas ]
+    ++ lib.optionals vulkanSupport [ vulkan-headers vulkan-loader shaderc ]
+    ++ lib.optionals blasSupport [ blas ];
+  cmakeFlags = [
+    (lib.cmakeBool "GGML_NATIVE" false)
+    (lib.cmakeBool "GGML_BLAS" blasSupport)
+    (lib.cmakeBool "GGML_CUDA" cudaSupport)
+    (lib.cmakeBool "GGML_HIP" rocmSupport)
+    (lib.cmakeBool "GGML_VULKAN" vulkanSupport)
+    (lib.cmakeBool "GGML_RPC" rpcSupport)
+  ]
+  ++ lib.optionals rocmSupport [
+    (lib.cmakeFeature "CMAKE_HIP_ARCHITECTURES" (builtins.concatStringsSep ";" rocmGpuTargets))
+  ];
+})

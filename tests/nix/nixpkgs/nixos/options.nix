@@ -1,0 +1,38 @@
+# The NixOS options the generated module reads or sets, declared as NixOS declares them
+# (services.llama-cpp.package is nixpkgs' mkPackageOption over pkgs.llama-cpp).
+{ lib, pkgs, ... }:
+let
+  settingsValue = lib.types.oneOf [
+    lib.types.bool
+    lib.types.int
+    lib.types.str
+    (lib.types.listOf lib.types.str)
+  ];
+in
+{
+  options = {
+    assertions = lib.mkOption {
+      type = lib.types.listOf lib.types.unspecified;
+      internal = true;
+      default = [ ];
+    };
+    warnings = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      internal = true;
+      default = [ ];
+    };
+    environment.systemPackages = lib.mkOption {
+      type = lib.types.listOf lib.types.package;
+      default = [ ];
+    };
+    nix.settings = lib.mkOption {
+      type = lib.types.submodule { freeformType = lib.types.attrsOf settingsValue; };
+      default = { };
+    };
+    hardware.graphics.enable = lib.mkEnableOption "hardware accelerated graphics";
+    services.llama-cpp = {
+      enable = lib.mkEnableOption "LLaMA C++ server";
+      package = lib.mkPackageOption pkgs "llama-cpp" { };
+    };
+  };
+}

@@ -1,0 +1,112 @@
+# The base layer of the reduced nixpkgs: stdenv, callPackage and scopes, the dependencies the
+# llama.cpp packages take (CUDA's libraries under the CUDA licence, ROCm, Vulkan, BLAS), nixpkgs' own
+# llama-cpp with nixpkgs' argument names, and packages of nixpkgs that override it with those names.
+{
+  lib,
+  hostPlatform,
+  config,
+  overlays,
+  nixpkgsFun,
+  arguments,
+}:
+final: prev:
+let
+  mkDerivation = import ./mk-derivation.nix { inherit lib config hostPlatform; };
+  stdenv = {
+    inherit hostPlatform mkDerivation;
+    buildPlatform = hostPlatform;
+    targetPlatform = hostPlatform;
+    system = hostPlatform.system;
+    inherit (hostPlatform) isLinux isDarwin isAarch64 isx86_64;
+    isx86 = hostPlatform.isx86;
+  };
+  package =
+    pname: attrs:
+    mkDerivation (
+      {
+        inherit pname;
+        version = "1.0";
+      }
+      // attrs
+    );
+  cudaLicence = {
+    shortName = "CUDA EULA";
+    fullName = "CUDA Toolkit End User License Agreement (EULA)";
+    free = false;
+  };
+in
+{
+  _type = "pkgs";
+  inherit lib config overlays stdenv;
+  # What NixOS uses as its `pkgs` argument; here the set itself.
+  __splicedPackages = final;
+  callPackage = lib.callPackageWith final;
+  newScope = extra: lib.callPackageWith (final // extra);
+  appendOverlays =
+    extra: if extra == [ ] then final else nixpkgsFun (arguments // { overlays = overlays ++ extra; });
+  extend = overlay: final.appendOverlays [ overlay ];
+
+  runCommand = name: env: script: package name { };
+  glibc = package "glibc" { } // {
+    static = package "glibc-static" { };
+  };
+  cmake = package "cmake" { };
+  ninja = package "ninja" { };
+  pkg-config = package "pkg-config" { };
+  git = package "git" { };
+  curl = package "curl" { };
+  openssl = package "openssl" { };
+  mpi = package "openmpi" { };
+  blas = package "blas" { } // {
+    meta.available = true;
+  };
+  clblast = package "clblast" { };
+  shaderc = package "shaderc" { };
+  spirv-headers = package "spirv-headers" { };
+  vulkan-headers = package "vulkan-headers" { };
+  vulkan-loader = package "vulkan-loader" { };
+  autoAddDriverRunpath = package "auto-add-driver-runpath-hook" { };
+
+  cudaPackages = lib.makeScope final.newScope (cudaSelf: {
+    backendStdenv = stdenv;
+    cuda_cudart = package "cuda_cudart" { meta.license = cudaLicence; };
+    cuda_cccl = package "cuda_cccl" { meta.license = cudaLicence; };
+    cuda_nvcc = package "cuda_nvcc" { meta.license = cudaLicence; };
+    libcublas = package "libcublas" { meta.license = cudaLicence; };
+    flags = {
+      cudaCapabilities = config.cudaCapabilities or [ "7.5" "8.0" "8.6" "8.9" "9.0" "10.0" "12.0" ];
+      dropDot = lib.replaceStrings [ "." ] [ "" ];
+    };
+  });
+
+  rocmPackages = lib.makeScope final.newScope (rocmSelf: {
+    clr = package "clr" { } // {
+      gpuTargets = [ "gfx900" "gfx906" "gfx908" "gfx90a" "gfx942" "gfx1030" "gfx1100" ];
+    };
+    hipblas = package "hipblas" { };
+    rocblas = package "rocblas" { };
+    rocm-device-libs = package "rocm-device-libs" { };
+    llvm.clang = package "rocm-clang" { };
+  });
+
+  llama-cpp = final.callPackage ./llama-cpp.nix { };
+
+  # Packages of nixpkgs that take llama-cpp and override it with nixpkgs' argument names.
+  tabby = final.callPackage (
+    {
+      llama-cpp,
+      config,
+      cudaSupport ? config.cudaSupport,
+      rocmSupport ? config.rocmSupport,
+    }:
+    package "tabby" {
+      buildInputs = [ (llama-cpp.override { inherit cudaSupport rocmSupport; }) ];
+    }
+  ) { };
+  ramalama = final.callPackage (
+    { llama-cpp }:
+    package "ramalama" {
+      buildInputs = [ (llama-cpp.override { vulkanSupport = true; }) ];
+    }
+  ) { };
+}
