@@ -209,3 +209,58 @@ def test_detect_json_keeps_the_sources():
     data = json.loads(out.getvalue())
     assert data["gpus"][0]["rocm_target_source"] == "PCI id table: Navi 31"
     assert data["recommendation"]["rocm_option"] == ["gfx1100"]
+
+
+def test_report_gives_the_machine_file_its_own_capability_and_the_commit_says_where_from(demo_repo, capsys):
+    import git
+
+    from tui.core.nix.settings import read_machine_settings
+
+    report = GPUS / "turing-rtx-2070-super.facter.json"
+    assert main(["apply", "--flake", str(demo_repo), "--report", f"boron={report}", "--yes"]) == 0
+    settings = read_machine_settings((demo_repo / "nixos/llama-cpp/machines/boron.nix").read_bytes())
+    assert (settings.variant, settings.cuda_capabilities) == ("cuda", ["7.5"])
+    message = git.Repo(demo_repo).head.commit.message
+    assert "- boron: cuda," in message and "CUDA 7.5 (capability from PCI id table)" in message
+
+
+def test_rocm_chosen_by_hand_builds_for_the_gpu_target_alone(demo_repo, capsys):
+    report = GPUS / "rdna3-rx-7900-xtx.facter.json"
+    assert main(["plan", "--flake", str(demo_repo), "--report", f"boron={report}", "--host", "boron=rocm"]) == 0
+    out = capsys.readouterr().out
+    assert 'variant = "rocm";' in out and '"gfx1100"' in out and '"gfx1036"' not in out
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+def test_cuda_version_read_from_the_flakes_own_nixpkgs(tmp_path):
+    from tui.core.hardware.support import nixpkgs_cuda_version
+
+    flake = tmp_path / "flake"
+    flake.mkdir()
+    lock_to_fake_nixpkgs(flake, tmp_path / "nixpkgs", "13.0")
+    assert nixpkgs_cuda_version(flake) == "13.0"
+    assert nixpkgs_cuda_version(flake, "nixpkgs-stable") is None  # no such input: not known
+    assert nixpkgs_cuda_version(tmp_path) is None  # no lock file
+    rec = recommend(load_report(GPUS / "pascal-gtx-1080.facter.json"), cuda_version=nixpkgs_cuda_version(flake))
+    assert rec.variant == "vulkan"
+
+
+def lock_to_fake_nixpkgs(flake, nixpkgs, cuda: str) -> None:
+    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
+    nixpkgs.mkdir()
+    (nixpkgs / "default.nix").write_text(
+        '{ config ? { }, overlays ? [ ], ... }:\n'
+        f'{{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
+    lock = {"version": 7, "root": "root", "nodes": {
+        "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
+        "nixpkgs_2": {"locked": {"type": "path", "path": str(nixpkgs)}, "original": {"type": "path", "path": str(nixpkgs)}},
+    }}
+    (flake / "flake.lock").write_text(json.dumps(lock))
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+def test_detect_host_reads_the_cuda_release_of_the_flake(demo_repo, tmp_path, capsys):
+    lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", "12.8")
+    assert main(["detect", "--json", "--flake", str(demo_repo), "--host", "carbon"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "CUDA 12.8, read from the flake's nixpkgs" in data["notes"]
