@@ -33,6 +33,17 @@ def _isolated_git_config(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_system_pci_ids(monkeypatch):
+    """GPU names come from the project's own table unless a test gives a pci.ids file."""
+    from tui.core.hardware.gpu_ids import system_pci_ids
+
+    monkeypatch.setenv("LLAMAFLAKE_PCI_IDS", "")
+    system_pci_ids.cache_clear()
+    yield
+    system_pci_ids.cache_clear()
+
+
 def make_repo(path: Path, files: dict[str, str] | None = None, source: Path | None = None) -> Path:
     """A git repository with one commit holding ``files`` (or a copy of ``source``)."""
     if source is not None:

@@ -29,7 +29,8 @@ def carbon_detected() -> HardwareReport:
         source="detected", hostname="carbon", system="x86_64-linux",
         cpu=CpuInfo("GenuineIntel", "Intel Core i7-11800H (Tiger Lake)", "x86_64", 16, TIGER_LAKE_FLAGS, x86_64_level=4),
         gpus=[
-            GpuInfo("nvidia", "NVIDIA GeForce RTX 3050 Ti Laptop GPU", 4096, "8.6", "nvidia", "570.153", False, pci_id="10de:25a0"),
+            GpuInfo("nvidia", "NVIDIA GeForce RTX 3050 Ti Laptop GPU", 4096, "8.6", "nvidia", "570.153", False,
+                    pci_id="10de:25a0", capability_source="NVML"),
             GpuInfo("intel", "Intel UHD Graphics (Tiger Lake)", None, None, "i915", None, True, pci_id="8086:9a60"),
         ],
         vulkan_driver=True,

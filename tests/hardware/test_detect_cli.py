@@ -59,7 +59,7 @@ def test_separate_proc_and_sys_roots(capsys, monkeypatch):
     assert data["system"] == "aarch64-linux" and data["vulkan_driver"] is False
     assert data["recommendation"] | {"reasons": []} == {
         "variant": "cpu", "cpu_flags": [], "all_variants": False, "cuda_capabilities": [], "rocm_targets": [],
-        "reasons": [], "confidence": "detected", "rocm_option": []}
+        "reasons": [], "confidence": "detected", "rocm_option": [], "cuda_source": None}
 
 
 def test_human_table(capsys, fake_root):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
-from tui.core.hardware.parse import cpu_from_flags, gfx_target, nvidia_capability_from_name, parse_nvidia_smi, x86_64_level
+from tui.core.hardware.gpu_ids import nvidia_capability_from_name
+from tui.core.hardware.parse import cpu_from_flags, gfx_target, parse_nvidia_smi, x86_64_level
 from tui.core.hardware.recommendation import recommend
 
 ZEN3 = "fpu cmov cx8 fxsr mmx sse sse2 syscall lm cx16 lahf_lm popcnt pni sse4_1 sse4_2 ssse3 avx avx2 bmi1 bmi2 f16c fma abm movbe xsave".split()

@@ -28,8 +28,9 @@ def test_facter_report_of_a_framework_13():
     [gpu] = report.gpus
     assert (gpu.vendor, gpu.pci_id, gpu.driver, gpu.integrated) == ("amd", "1002:15bf", "amdgpu", True)
     assert gpu.pci_slot == "0000:c1:00.0" and gpu.name == "AMD Radeon 780M (Phoenix)"  # facter's model is generic
-    assert gpu.memory_mib is None and gpu.rocm_target is None
-    assert any("no CUDA compute capability, GPU memory or ROCm target" in n for n in report.notes)
+    assert gpu.memory_mib is None
+    assert (gpu.rocm_target, gpu.rocm_target_source) == ("gfx1103", "PCI id table: Phoenix/Hawk Point")
+    assert any("no GPU memory, CUDA compute capability or ROCm target" in n for n in report.notes)
     rec = recommend(report)
     assert (rec.variant, rec.confidence, rec.all_variants) == ("vulkan", "report", False)
     assert "avx512_bf16" in rec.cpu_flags
@@ -40,10 +41,10 @@ def test_facter_report_of_a_laptop_with_nvidia_and_intel():
     intel, nvidia = report.gpus
     assert (intel.vendor, intel.integrated, intel.name) == ("intel", True, "Intel TigerLake-H GT1 [UHD Graphics]")
     assert (nvidia.vendor, nvidia.driver, nvidia.name) == ("nvidia", "nvidia", "nVidia GA107M [GeForce RTX 3050 Ti Mobile]")
-    assert nvidia.compute_capability is None
+    assert (nvidia.compute_capability, nvidia.capability_source) == ("8.6", "PCI id table: Ampere")
     rec = recommend(report)
-    assert rec.variant == "cuda" and rec.cuda_capabilities == ["8.6"]
-    assert any("GA107" in r and "8.6" in r for r in rec.reasons)
+    assert rec.variant == "cuda" and rec.cuda_capabilities == ["8.6"] and rec.cuda_source == "PCI id table"
+    assert any("GA107" in r and "8.6 (from the PCI id table: Ampere)" in r for r in rec.reasons)
 
 
 def test_facter_report_of_an_arm_virtual_machine():

@@ -82,8 +82,25 @@ def test_ssh_scan_of_the_nvidia_workstation_uses_nvidia_smi(bin_dir):
     assert (gpu.name, gpu.memory_mib, gpu.compute_capability, gpu.driver_version) == (
         "NVIDIA GeForce RTX 4090", 24564, "8.9", "550.78")
     assert gpu.pci_id == "10de:2684" and gpu.pci_slot == "0000:01:00.0"
+    assert gpu.capability_source == "nvidia-smi"  # the machine's own answer, not the PCI id table
     rec = recommend(report)
     assert (rec.variant, rec.cuda_capabilities, rec.confidence) == ("cuda", ["8.9"], "detected")
+    assert "NVIDIA GeForce RTX 4090, compute capability 8.9 (from nvidia-smi) → CUDA build for 8.9" in rec.reasons
+    assert rec.cuda_source == "nvidia-smi"
+
+
+def test_ssh_scan_names_gpus_from_the_remote_pci_ids(tmp_path, bin_dir, no_host_nvidia_smi):
+    if shutil.which("awk") is None:
+        pytest.skip("needs awk, as the remote machine does")
+    root = copy_machine(tmp_path, "zen4-desktop")
+    database = root / "run/current-system/sw/share/hwdata/pci.ids"  # a NixOS system profile
+    database.parent.mkdir(parents=True)
+    shutil.copy(Path(__file__).parent.parent / "fixtures/hardware/pci-ids/pci.ids", database)
+    report = scan_over_ssh("remote-box", runner=local_runner(root, bin_dir, []))
+    dgpu, igpu = report.gpus
+    assert dgpu.name == "AMD Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M (Navi 31)"  # from the remote pci.ids
+    assert igpu.name == "AMD Radeon Graphics (Raphael)"  # not in it: the project's table
+    assert (dgpu.rocm_target, dgpu.rocm_target_source) == ("gfx1100", "KFD topology")
 
 
 def test_old_nvidia_smi_without_compute_cap(bin_dir):
@@ -91,17 +108,23 @@ def test_old_nvidia_smi_without_compute_cap(bin_dir):
                                    'echo "NVIDIA GeForce RTX 4090, 24564, 470.256.02"\n')
     report = scan_over_ssh("ws", runner=local_runner(machine("nvidia-workstation"), bin_dir, []))
     [gpu] = report.gpus
-    assert gpu.name == "NVIDIA GeForce RTX 4090" and gpu.compute_capability is None
-    assert gpu.driver_version == "470.256.02"
+    assert gpu.name == "NVIDIA GeForce RTX 4090" and gpu.driver_version == "470.256.02"
     assert any("too old" in n for n in report.notes)
-    assert recommend(report).cuda_capabilities == []
+    # the PCI id (from /sys) still says which chip it is
+    assert (gpu.compute_capability, gpu.capability_source) == ("8.9", "PCI id table: Ada")
+    rec = recommend(report)
+    assert rec.cuda_capabilities == ["8.9"] and rec.cuda_source == "PCI id table"
 
 
 def test_nvidia_card_without_nvidia_smi(bin_dir, no_host_nvidia_smi):
     report = scan_over_ssh("ws", runner=local_runner(machine("nvidia-workstation"), bin_dir, []))
     [gpu] = report.gpus
-    assert gpu.vendor == "nvidia" and gpu.compute_capability is None and gpu.name == "NVIDIA GeForce RTX 4090"
+    assert gpu.vendor == "nvidia" and gpu.name == "NVIDIA GeForce RTX 4090"
+    assert (gpu.compute_capability, gpu.capability_source) == ("8.9", "PCI id table: Ada")
     assert any("no nvidia-smi" in n for n in report.notes)
+    rec = recommend(report)
+    assert rec.cuda_capabilities == ["8.9"]
+    assert "NVIDIA GeForce RTX 4090, compute capability 8.9 (from the PCI id table: Ada) → CUDA build for 8.9" in rec.reasons
 
 
 def test_ssh_scan_of_a_raspberry_pi(bin_dir, no_host_nvidia_smi):

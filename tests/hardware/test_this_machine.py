@@ -76,7 +76,8 @@ def test_nvml_without_library_leaves_a_note_and_the_sysfs_gpu():
 
     report = detect(machine("nvidia-workstation"), FakeNvml([RTX_4090], init_error=LibraryNotFound()))
     [gpu] = report.gpus
-    assert gpu.vendor == "nvidia" and gpu.compute_capability is None
+    assert gpu.vendor == "nvidia" and gpu.pci_id == "10de:2684"
+    assert (gpu.compute_capability, gpu.capability_source) == ("8.9", "PCI id table: Ada")  # not NVML's
     assert gpu.name == "NVIDIA GeForce RTX 4090"  # from /proc/driver/nvidia/gpus/*/information
     assert gpu.driver_version == "550.78"  # from /proc/driver/nvidia/version
     assert any("NVML Shared Library Not Found" in note for note in report.notes)
@@ -166,7 +167,8 @@ def test_unreadable_files_become_notes(tmp_path):
     assert any("cpuinfo" in n and "cannot read" in n and "instruction sets are unknown" in n for n in report.notes)
     assert any("mem_info_vram_total" in n for n in report.notes)
     dgpu = report.gpus[0]
-    assert dgpu.memory_mib is None and dgpu.rocm_target is None and dgpu.vendor == "amd"
+    assert dgpu.memory_mib is None and dgpu.vendor == "amd"
+    assert (dgpu.rocm_target, dgpu.rocm_target_source) == ("gfx1100", "PCI id table: Navi 31")  # KFD unreadable
     assert recommend(report).all_variants is True
 
 

@@ -79,8 +79,11 @@ class MachineState:
             answer = MachineAnswer(self.variant, all_variants=True)
         if self.variant != "cuda":
             answer.cuda_capabilities = []
+            answer.cuda_source = None
         if self.variant != "rocm":
             answer.rocm_targets = []
+        elif not answer.rocm_targets and self.recommendation is not None and base is None:
+            answer.rocm_targets = list(self.recommendation.rocm_option)  # the GPU's own target, not the whole list
         return answer
 
 

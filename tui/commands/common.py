@@ -98,6 +98,7 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
         answer.all_variants = recommendation.all_variants
     if answer.variant == "cuda" and not answer.cuda_capabilities:
         answer.cuda_capabilities = list(recommendation.cuda_capabilities)
+        answer.cuda_source = recommendation.cuda_source
     if answer.variant == "rocm" and not answer.rocm_targets:
         answer.rocm_targets = list(recommendation.rocm_targets or recommendation.rocm_option)
     if answer.variant == recommendation.variant:

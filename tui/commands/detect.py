@@ -15,6 +15,7 @@ for testing, these environment variables point detection of this machine at a co
   LLAMAFLAKE_SYS_ROOT         instead of /sys
   LLAMAFLAKE_VULKAN_ICD_DIRS  Vulkan driver folders, separated by ':'
   LLAMAFLAKE_MACHINE          instead of `uname -m`
+  LLAMAFLAKE_PCI_IDS          the PCI ID database (pci.ids) that names GPUs ('' for none)
 """
 
 
@@ -72,6 +73,7 @@ def gather(args: argparse.Namespace):
         if host is None:
             names = ", ".join(h.name for h in flake.hosts) or "none"
             raise AnswerError(f"no machine named {args.host!r} in {flake.root} (machines: {names})")
+        args.flake_root = flake.root
         return hints_from_config(flake, host)
     if args.flake:
         from tui.core.errors import AnswerError
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.core.hardware.recommendation import recommend
 
     report = gather(args)
-    recommendation = recommend(report)
+    recommendation = recommend(report, cuda_version=_flake_cuda_version(args, report))
     if args.json:
         data = report.to_dict()
         data["recommendation"] = recommendation.to_dict()
@@ -93,6 +95,20 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_table(report, recommendation)
     return 0
+
+
+def _flake_cuda_version(args: argparse.Namespace, report) -> str | None:
+    """The CUDA release of the machine's own nixpkgs (``--host``), read only when an NVIDIA GPU needs it."""
+    root = getattr(args, "flake_root", None)
+    if root is None or not any(g.vendor == "nvidia" for g in report.gpus):
+        return None
+    from tui.core.hardware.support import nixpkgs_cuda_version
+
+    version = nixpkgs_cuda_version(root)
+    report.notes.append(f"CUDA {version}, read from the flake's nixpkgs" if version else
+                        "the CUDA release of the flake's nixpkgs could not be read (Nix missing, or nixpkgs not "
+                        "in the Nix store yet): nixpkgs' current default is assumed")
+    return version
 
 
 def print_table(report, recommendation) -> None:

@@ -27,6 +27,7 @@ class MachineAnswer:
     cuda_capabilities: list[str] = field(default_factory=list)
     rocm_targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cuda_source: str | None = None  # where the capabilities came from ("NVML", "PCI id table"), for the commit message
 
     def validate(self, host: str) -> None:
         if self.variant not in VARIANTS:

@@ -296,6 +296,7 @@ def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> Ma
         cuda_capabilities=list(dict.fromkeys(answer.cuda_capabilities)),
         rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
         notes=list(answer.notes),
+        cuda_source=answer.cuda_source if answer.cuda_capabilities else None,
     )
     if not answer.cpu_flags and not answer.all_variants:
         if previous is not None and (previous.cpu_flags or previous.all_variants):
@@ -320,7 +321,8 @@ def describe(answer: MachineAnswer) -> str:
         options = [o.removeprefix("GGML_") for o, on in ggml.ggml_options(answer.cpu_flags).items() if on]
         parts.append("CPU " + " ".join(options))
     if answer.cuda_capabilities:
-        parts.append("CUDA " + " ".join(answer.cuda_capabilities))
+        parts.append("CUDA " + " ".join(answer.cuda_capabilities)
+                     + (f" (capability from {answer.cuda_source})" if answer.cuda_source else ""))
     if answer.rocm_targets:
         parts.append("ROCm " + " ".join(answer.rocm_targets))
     return ", ".join(parts)

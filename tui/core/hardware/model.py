@@ -42,7 +42,8 @@ class GpuInfo:
     pci_id: str | None = None  # "10de:25a0"
     pci_slot: str | None = None  # "0000:01:00.0"
     boot_vga: bool | None = None  # the firmware's display device
-
+    capability_source: str | None = None  # "NVML", "nvidia-smi", "PCI id table: Ampere", ...
+    rocm_target_source: str | None = None  # "KFD topology", "PCI id table: Navi 31"
 
     @property
     def display_name(self) -> str:
@@ -54,14 +55,21 @@ class GpuInfo:
         if self.memory_mib:
             parts.append(f"{self.memory_mib / 1024:.1f} GiB")
         if self.compute_capability:
-            parts.append(f"compute {self.compute_capability}")
+            parts.append(f"compute {self.compute_capability}" + source_phrase(self.capability_source))
         if self.rocm_target:
-            parts.append(self.rocm_target)
+            parts.append(self.rocm_target + source_phrase(self.rocm_target_source))
         if self.integrated is not None:
             parts.append("integrated" if self.integrated else "discrete")
         if self.driver:
             parts.append(f"driver {self.driver}" + (f" {self.driver_version}" if self.driver_version else ""))
         return ", ".join(parts)
+
+
+def source_phrase(source: str | None) -> str:
+    """`` (from NVML)``, `` (from the PCI id table: Turing)``; empty where the source is not known."""
+    if not source:
+        return ""
+    return f" (from {source})" if source in ("NVML", "nvidia-smi") else f" (from the {source})"
 
 
 @dataclass
@@ -98,6 +106,7 @@ class Recommendation:
     reasons: list[str] = field(default_factory=list)
     confidence: str = "none"  # "detected", "report", "hints" or "none"
     rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
+    cuda_source: str | None = None  # where the capabilities came from: "NVML", "PCI id table", ...
 
     def to_answer(self) -> MachineAnswer:
         # Imported here so that detection starts without the answer machinery.
@@ -110,6 +119,7 @@ class Recommendation:
             cuda_capabilities=list(self.cuda_capabilities),
             rocm_targets=list(self.rocm_targets),
             notes=list(self.reasons),
+            cuda_source=self.cuda_source,
         )
 
     def to_dict(self) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 from tui.core.data import load
+from tui.core.hardware.gpu_ids import PciIds, add_chip_facts, chip_of, model_name
 from tui.core.hardware.model import CpuInfo, GpuInfo, vendor_label
 
 # x86-64 micro-architecture levels (x86-64 psABI), in the kernel's /proc/cpuinfo names:
@@ -203,8 +204,10 @@ def kfd_targets(nodes: list[dict[str, int]]) -> list[tuple[str | None, str]]:
     return found
 
 
-def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] | None = None) -> list[GpuInfo]:
-    """GpuInfo for each display device, deduplicated by PCI address; ROCm targets from the KFD nodes."""
+def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] | None = None,
+                      pci_ids: PciIds | None = None) -> list[GpuInfo]:
+    """GpuInfo for each display device, deduplicated by PCI address; ROCm targets from the KFD nodes,
+    names from ``pci_ids`` (default: this system's database), then what the PCI id table says."""
     seen: set[str] = set()
     gpus: list[GpuInfo] = []
     targets = kfd_targets(kfd_nodes or [])
@@ -222,7 +225,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         visible = _int(dev.get("mem_info_vis_vram_total"))
         gpu = GpuInfo(
             vendor=vendor,
-            name=dev.get("product_name") or load("gpus")["names"].get(pci_id or "") or _generic_name(vendor, pci_id, driver),
+            name=dev.get("product_name") or model_name(vendor, pci_id, pci_ids) or _generic_name(vendor, pci_id, driver),
             memory_mib=vram // MIB if vram else None,
             driver=driver,
             pci_id=pci_id,
@@ -235,6 +238,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
             if not matching and len(targets) == 1 and sum(1 for d in devices if _hex_id(d.get("vendor")) == "1002") == 1:
                 matching = [targets[0][1]]
             gpu.rocm_target = matching[0] if matching else None
+            gpu.rocm_target_source = "KFD topology" if matching else None
         elif vendor == "intel":
             if slot:
                 gpu.integrated = slot.endswith("00:02.0")
@@ -243,11 +247,14 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         elif vendor_id is None:
             gpu.integrated = True  # a platform device on a system-on-chip
         gpus.append(gpu)
-    return gpus
+    return add_chip_facts(gpus)
 
 
 def _generic_name(vendor: str, pci_id: str | None, driver: str | None) -> str:
     label = vendor_label(vendor)
+    chip = chip_of(vendor, pci_id)
+    if chip is not None:  # no model name anywhere, but the chip family is known
+        return f"{label} {chip.name} GPU {pci_id}"
     if pci_id:
         return f"{label} GPU {pci_id}"
     return f"{label} GPU ({driver})" if driver and driver != vendor else f"{label} GPU"
@@ -285,29 +292,12 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
             name=values["name"],
             memory_mib=_int(values.get("memory.total")),
             compute_capability=capability,
+            capability_source="nvidia-smi" if capability else None,
             driver="nvidia",
             driver_version=values.get("driver_version") or None,
             integrated=False,
         ))
     return gpus
-
-
-_NVIDIA_CHIP = r"\b((?:G[A-Z]|TU|AD)\d{2,3})[A-Z]?\b"
-
-
-def nvidia_capability_from_name(name: str | None) -> tuple[str, str] | None:
-    """(capability, chip) when a GPU name carries its chip code name (``GA107M [GeForce ...]``)."""
-    import re
-
-    if not name:
-        return None
-    chips = load("gpus")["nvidia_chips"]
-    for match in re.finditer(_NVIDIA_CHIP, name):
-        chip = match.group(1)
-        for prefix in sorted(chips, key=len, reverse=True):
-            if chip.startswith(prefix):
-                return chips[prefix], chip
-    return None
 
 
 def merge_nvidia(nvidia: list[GpuInfo], others: list[GpuInfo]) -> list[GpuInfo]:
@@ -323,7 +313,7 @@ def merge_nvidia(nvidia: list[GpuInfo], others: list[GpuInfo]) -> list[GpuInfo]:
             gpu.pci_id = gpu.pci_id or twin.pci_id
             gpu.pci_slot = gpu.pci_slot or twin.pci_slot
             gpu.boot_vga = twin.boot_vga
-    return nvidia + [g for g in others if g.vendor != "nvidia"]
+    return add_chip_facts(nvidia) + [g for g in others if g.vendor != "nvidia"]
 
 
 def _same_slot(a: str, b: str) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tui.core.hardware.model import GpuInfo, HardwareReport, Recommendation
-from tui.core.hardware.parse import is_x86, nvidia_capability_from_name
+from tui.core.hardware.model import GpuInfo, HardwareReport, Recommendation, source_phrase
+from tui.core.hardware.parse import is_x86
+from tui.core.hardware.support import cuda_verdict, default_cuda_version, dropped_after, rocm_supported, rocm_targets
 
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
 ALL_VARIANTS_WHY = ("the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
@@ -23,8 +24,9 @@ def _capability_key(cap: str) -> tuple[int, ...]:
     return tuple(int(p) for p in cap.split(".") if p.isdigit())
 
 
-def recommend(report: HardwareReport | None, system: str | None = None) -> Recommendation:
-    """The variant, CPU flags, CUDA capabilities for a machine, and why; ``system`` is its Nix system."""
+def recommend(report: HardwareReport | None, system: str | None = None, cuda_version: str | None = None) -> Recommendation:
+    """The variant, CPU flags, CUDA capabilities for a machine, and why; ``system`` is its Nix system,
+    ``cuda_version`` the CUDA release of its nixpkgs (None: nixpkgs' current default is assumed)."""
     rec = Recommendation(variant="cpu")
     if report is None:
         arch = system.split("-")[0] if system else None
@@ -45,67 +47,109 @@ def recommend(report: HardwareReport | None, system: str | None = None) -> Recom
     if report.source == "hints" and not report.hints and not flags_known:
         rec.confidence = "none"
 
-    _choose_gpu_variant(rec, report, system)
+    _choose_gpu_variant(rec, report, system, cuda_version)
     _choose_cpu(rec, report, arch, flags_known)
     return rec
 
 
-def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str | None) -> None:
+def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str | None,
+                        cuda_version: str | None) -> None:
     nvidia = [g for g in report.gpus if g.vendor == "nvidia"]
     others = [g for g in report.gpus if g.vendor in ("amd", "intel")]
     unused = [g for g in report.gpus if g.vendor not in ("nvidia", "amd", "intel")]
-    if nvidia:
-        rec.variant = "cuda"
-        caps: list[str] = []
-        unknown = []
-        for gpu in nvidia:
-            cap = gpu.compute_capability
-            if cap:
-                rec.reasons.append(f"{_label(gpu)}, compute capability {cap} → CUDA build for {cap}")
-            else:
-                inferred = nvidia_capability_from_name(gpu.name)
-                if inferred:
-                    cap = inferred[0]
-                    rec.reasons.append(f"{_label(gpu)}: its chip {inferred[1]} has compute capability {cap} → CUDA build for {cap}")
-            if cap:
-                if cap not in caps:
-                    caps.append(cap)
-            else:
-                unknown.append(gpu)
-        if unknown:
-            names = ", ".join(_label(g) for g in unknown)
-            rec.reasons.append(f"{names}: compute capability not known → CUDA build for nixpkgs' default list of "
-                               "capabilities (a longer build; set the machine's own to shorten it)")
-            rec.cuda_capabilities = []
-        else:
-            rec.cuda_capabilities = sorted(caps, key=_capability_key)
-        for gpu in others:
-            rec.reasons.append(f"{_label(gpu)} is also there; the NVIDIA GPU does the work")
-    elif others:
+    if nvidia and _choose_cuda(rec, nvidia, others, cuda_version):
+        return
+    if nvidia or others:
         rec.variant = "vulkan"
         discrete = any(g.integrated is False for g in others)
         for gpu in others:
             if discrete and gpu.integrated is True:
                 rec.reasons.append(f"{_label(gpu)} is also there; the discrete GPU does the work")
-            else:
+            elif not nvidia:
                 rec.reasons.append(f"{_label(gpu)} → Vulkan build")
         if report.vulkan_driver is False and report.source in ("detected", "ssh"):
             rec.reasons.append("no Vulkan driver is installed yet: NixOS installs Mesa's with hardware.graphics.enable = true")
-        rocm = [g for g in others if g.vendor == "amd" and g.rocm_target and g.integrated is not True]
-        if rocm:
-            targets = sorted({g.rocm_target for g in rocm if g.rocm_target})
-            if system in (None, "x86_64-linux"):
-                rec.rocm_option = targets
-                rec.reasons.append(f"ROCm is an option for {', '.join(g.name or 'the AMD GPU' for g in rocm)} ({', '.join(targets)}): "
-                                   "a much longer build, sometimes faster than Vulkan")
-            else:
-                rec.reasons.append(f"ROCm is not offered: the flake builds it for x86_64-linux only, not {system}")
+        _offer_rocm(rec, [g for g in others if g.vendor == "amd" and g.rocm_target], system)
     else:
         rec.variant = "cpu"
         if unused:
             rec.reasons.append(f"{', '.join(_label(g) for g in unused)}: not a GPU llama.cpp can use → CPU build")
         else:
             rec.reasons.append("no GPU found → CPU build")
+
+
+def _choose_cuda(rec: Recommendation, nvidia: list[GpuInfo], others: list[GpuInfo], cuda_version: str | None) -> bool:
+    """CUDA for the NVIDIA GPUs the nixpkgs CUDA release builds for; False (Vulkan) when it builds for none."""
+    version = cuda_version or default_cuda_version()
+    which = f"CUDA {version}" + ("" if cuda_version else ", nixpkgs' default")
+    usable: list[GpuInfo] = []
+    unknown: list[GpuInfo] = []
+    outside: list[tuple[GpuInfo, str]] = []
+    for gpu in nvidia:
+        cap = gpu.compute_capability
+        if not cap:
+            unknown.append(gpu)
+            continue
+        verdict = cuda_verdict(cap, version)
+        if verdict.supported:
+            usable.append(gpu)
+        else:
+            outside.append((gpu, verdict.reason))
+    if not usable and not unknown:
+        for gpu, why in outside:
+            rec.reasons.append(f"{_label(gpu)}: compute capability {gpu.compute_capability}{source_phrase(gpu.capability_source)} "
+                               f"{why} → Vulkan build (NVIDIA's driver has a Vulkan driver)")
+        return False
+    rec.variant = "cuda"
+    caps: list[str] = []
+    sources: list[str] = []
+    for gpu in usable:
+        cap = gpu.compute_capability
+        rec.reasons.append(f"{_label(gpu)}, compute capability {cap}{source_phrase(gpu.capability_source)} → CUDA build for {cap}")
+        if cap not in caps:
+            caps.append(cap)
+        source = (gpu.capability_source or "").split(":")[0]
+        if source and source not in sources:
+            sources.append(source)
+        last = dropped_after(cap)
+        if last and not cuda_version:
+            rec.reasons.append(f"{which} still builds for {cap}; a nixpkgs whose cudaPackages is newer than "
+                               f"CUDA {last} does not (pin cudaPackages_{last.replace('.', '_')} then, or use Vulkan)")
+    for gpu, why in outside:
+        rec.reasons.append(f"{_label(gpu)}: compute capability {gpu.compute_capability} {why}; left out of the CUDA build")
+    if unknown:
+        names = ", ".join(_label(g) for g in unknown)
+        rec.reasons.append(f"{names}: compute capability not known → CUDA build for nixpkgs' default list of "
+                           "capabilities (a longer build; set the machine's own to shorten it)")
+        rec.cuda_capabilities = []
+    else:
+        rec.cuda_capabilities = sorted(caps, key=_capability_key)
+        rec.cuda_source = ", ".join(sources) or None
+    for gpu in others:
+        rec.reasons.append(f"{_label(gpu)} is also there; the NVIDIA GPU does the work")
+    return True
+
+
+def _offer_rocm(rec: Recommendation, amd: list[GpuInfo], system: str | None) -> None:
+    """ROCm as an option where nixpkgs' ROCm libraries are built for the AMD GPU's target."""
+    discrete = [g for g in amd if g.integrated is not True]
+    candidates = discrete or amd
+    supported = [g for g in candidates if rocm_supported(g.rocm_target)]
+    for gpu in candidates:
+        if gpu not in supported and (gpu.integrated is not True or not discrete):
+            rec.reasons.append(f"ROCm is not offered for {_label(gpu)}: its target {gpu.rocm_target}"
+                               f"{source_phrase(gpu.rocm_target_source)} is not one nixpkgs' ROCm libraries are built for "
+                               f"({', '.join(rocm_targets())}); Vulkan runs on it")
+    if not supported:
+        return
+    targets = sorted({g.rocm_target for g in supported if g.rocm_target})
+    names = ", ".join(g.display_name for g in supported)
+    if system in (None, "x86_64-linux"):
+        rec.rocm_option = targets
+        where = "; ".join(f"{g.rocm_target}{source_phrase(g.rocm_target_source)}" for g in supported)
+        rec.reasons.append(f"ROCm is an option for {names}: {where}; a much longer build, sometimes faster than Vulkan")
+    else:
+        rec.reasons.append(f"ROCm is not offered: the flake builds it for x86_64-linux only, not {system}")
 
 
 def _choose_cpu(rec: Recommendation, report: HardwareReport, arch: str | None, flags_known: bool) -> None:

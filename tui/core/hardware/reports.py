@@ -7,9 +7,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
+from tui.core.hardware.gpu_ids import add_chip_facts
 from tui.core.hardware.model import GpuInfo, HardwareReport
 from tui.core.hardware.parse import PciDevice, cpu_from_flags, gpus_from_devices, system_of
 
+_DRIVER_SOURCES = ("NVML", "nvidia-smi", "KFD topology")
 _GENERIC_MODELS = ("VGA compatible controller", "3D controller", "Display controller")
 
 
@@ -56,7 +58,7 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
             arch = str(cpu_data.get("arch") or "unknown")
             cpu = cpu_from_flags(cpu_data.get("vendor"), cpu_data.get("model"), arch, cpu_data.get("cores"),
                                  flags, cpu_data.get("threads"))
-        gpus = [GpuInfo(**_known(GpuInfo, g)) for g in data.get("gpus") or [] if isinstance(g, dict)]
+        gpus = [_report_gpu(g) for g in data.get("gpus") or [] if isinstance(g, dict)]
     except TypeError as exc:
         raise LlamaflakeError(f"{origin}: a field of the report has the wrong shape ({exc})") from None
     report = HardwareReport(
@@ -71,6 +73,22 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
     report.notes.append(f"from {origin}" + (f" ({was} on {report.hostname})" if was and report.hostname else ""))
     report.notes.extend(str(n) for n in data.get("notes") or [])
     return report
+
+
+def _report_gpu(data: dict) -> GpuInfo:
+    """A GPU of a saved report; where a fact came from is kept only in the words llamaflake itself writes."""
+    gpu = GpuInfo(**_known(GpuInfo, data))
+    said = (gpu.compute_capability, gpu.rocm_target)
+    if gpu.capability_source not in _DRIVER_SOURCES:
+        gpu.compute_capability = gpu.capability_source = None
+    if gpu.rocm_target_source not in _DRIVER_SOURCES:
+        gpu.rocm_target = gpu.rocm_target_source = None
+    add_chip_facts([gpu])  # the table of this version, not the one the report was made with
+    if gpu.compute_capability is None and said[0]:
+        gpu.compute_capability, gpu.capability_source = said[0], "report"
+    if gpu.rocm_target is None and said[1]:
+        gpu.rocm_target, gpu.rocm_target_source = said[1], "report"
+    return gpu
 
 
 def _hex(value) -> str | None:
@@ -121,8 +139,10 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
     for gpu, model in zip(report.gpus, models):
         if model and not any(generic in model for generic in _GENERIC_MODELS):
             gpu.name = model
+    add_chip_facts(report.gpus)  # a chip named only by facter's model
     if report.gpus:
-        report.notes.append("nixos-facter reports no CUDA compute capability, GPU memory or ROCm target")
+        report.notes.append("nixos-facter reports no GPU memory, CUDA compute capability or ROCm target: "
+                            "those shown come from the PCI id table")
     virtualisation = data.get("virtualisation")
     if virtualisation and virtualisation != "none":
         report.notes.append(f"the report was made in a virtual machine ({virtualisation})")

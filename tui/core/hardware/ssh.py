@@ -6,6 +6,7 @@ import subprocess
 from typing import Callable
 
 from tui.core.errors import LlamaflakeError
+from tui.core.hardware.gpu_ids import PciIds
 from tui.core.hardware.model import CpuInfo, HardwareReport
 from tui.core.hardware.parse import (
     PciDevice,
@@ -20,9 +21,11 @@ from tui.core.hardware.parse import (
 # Runs ``argv`` with ``stdin`` as its input; returns (exit status, stdout, stderr).
 Runner = Callable[[list[str], str], tuple[int, str, str]]
 
-# Reads files and runs `uname` and `nvidia-smi`; writes nothing. LLAMAFLAKE_SCAN_ROOT prefixes every
+# Reads files and runs `uname`, `nvidia-smi` and `awk` (the lines of pci.ids that name the GPUs
+# found); writes nothing. LLAMAFLAKE_SCAN_ROOT prefixes every
 # path read (empty on a real machine) so the same script can be run against a copied file tree.
 SCAN_SCRIPT = r"""R="${LLAMAFLAKE_SCAN_ROOT:-}"
+IDS=""
 echo "@@llamaflake-scan 1"
 echo "@@uname"
 uname -m
@@ -44,6 +47,7 @@ dev() {
   done
   if d=$(readlink "$1/driver" 2>/dev/null); then echo "driver=${d##*/}"; fi
   if s=$(cd -P "$1" 2>/dev/null && pwd); then echo "slot=${s##*/}"; fi
+  IDS="$IDS $(cat "$1/vendor" 2>/dev/null):$(cat "$1/device" 2>/dev/null)"
   if [ -f "$1/uevent" ] && [ -r "$1/uevent" ]; then
     while IFS= read -r line; do echo "uevent=$line"; done < "$1/uevent"
   fi
@@ -65,6 +69,18 @@ for n in "$R"/sys/class/kfd/kfd/topology/nodes/*; do
   echo "@@kfd ${n##*/}"
   cat "$n/properties" 2>/dev/null
 done
+echo "@@pci-ids"
+if command -v awk >/dev/null 2>&1; then
+  for f in /run/current-system/sw/share/hwdata/pci.ids /run/current-system/sw/share/pci.ids \
+           /usr/share/hwdata/pci.ids /usr/share/misc/pci.ids /usr/share/pci.ids; do
+    [ -f "$R$f" ] && [ -r "$R$f" ] || continue
+    awk -v want="$IDS" 'BEGIN { n = split(want, w, " ")
+        for (i = 1; i <= n; i++) { v = substr(w[i], 3, 4); vendors[v] = 1; devices[v ":" substr(w[i], 10, 4)] = 1 } }
+      /^[0-9a-f][0-9a-f][0-9a-f][0-9a-f] / { vendor = substr($0, 1, 4); if (vendor in vendors) print; next }
+      /^\t[0-9a-f][0-9a-f][0-9a-f][0-9a-f] / { if ((vendor ":" substr($0, 2, 4)) in devices) print }' "$R$f"
+    break
+  done
+fi
 echo "@@vulkan"
 for d in /run/opengl-driver/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d; do
   for f in "$R$d"/*.json; do [ -e "$f" ] && echo "${f##*/}"; done
@@ -167,7 +183,9 @@ def parse_scan(text: str) -> HardwareReport:
         report.notes.append("no /sys on the remote machine (a container?): GPUs cannot be seen")
     elif "no-drm" in notes:
         report.notes.append("no /sys/class/drm on the remote machine: no graphics driver is loaded, or it is a container")
-    gpus = gpus_from_devices(devices, [parse_kfd_properties("\n".join(node)) for node in kfd])
+    names = sections.get("pci-ids")
+    pci_ids = PciIds("\n".join(names), "the remote pci.ids") if names else None  # None: this machine's
+    gpus = gpus_from_devices(devices, [parse_kfd_properties("\n".join(node)) for node in kfd], pci_ids)
     smi = "\n".join(sections.get("nvidia-smi", []))
     nvidia = parse_nvidia_smi(smi, smi_columns) if smi_state is None else []
     if smi_state == "failed":

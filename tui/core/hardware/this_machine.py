@@ -168,6 +168,7 @@ def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
                 capability = _optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
                 if capability:
                     gpu.compute_capability = f"{capability[0]}.{capability[1]}"
+                    gpu.capability_source = "NVML"
                 pci = _optional(lambda: nvml.nvmlDeviceGetPciInfo(handle))
                 if pci is not None:
                     bus = _optional(lambda: _text(pci.busId))

@@ -1,0 +1,266 @@
+"""GPUs known by their PCI id alone: model names (pci.ids, else the project's table), CUDA compute
+capabilities and ROCm targets from the chip table, and what nixpkgs' CUDA and ROCm can build for."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+
+import pytest
+
+from tui.cli import main
+from tui.core.data import load
+from tui.core.hardware.gpu_ids import PciIds, chip_of, model_name, nvidia_capability_from_name, system_pci_ids
+from tui.core.hardware.model import GpuInfo
+from tui.core.hardware.recommendation import recommend
+from tui.core.hardware.reports import load_report
+from tui.core.hardware.support import cuda_verdict
+
+from hardware_fakes import FIXTURES
+
+GPUS = FIXTURES / "facter" / "gpus"
+PCI_IDS = FIXTURES / "pci-ids" / "pci.ids"
+
+
+@pytest.fixture
+def fake_pci_ids(monkeypatch):
+    monkeypatch.setenv("LLAMAFLAKE_PCI_IDS", str(PCI_IDS))
+    system_pci_ids.cache_clear()
+
+
+# fixture, model name (project's table), capability or target, its source, variant, CUDA capabilities
+REPORTS = [
+    ("maxwell-gtx-970", "NVIDIA GeForce GTX 970", "5.2", "PCI id table: Maxwell", "cuda", ["5.2"]),
+    ("pascal-gtx-1080", "NVIDIA GeForce GTX 1080", "6.1", "PCI id table: Pascal", "cuda", ["6.1"]),
+    ("turing-rtx-2070-super", "NVIDIA GeForce RTX 2070 SUPER", "7.5", "PCI id table: Turing", "cuda", ["7.5"]),
+    ("ampere-rtx-3060", "NVIDIA GeForce RTX 3060", "8.6", "PCI id table: Ampere", "cuda", ["8.6"]),
+    ("ada-rtx-4090", "NVIDIA GeForce RTX 4090", "8.9", "PCI id table: Ada", "cuda", ["8.9"]),
+    ("blackwell-rtx-5090", "NVIDIA GeForce RTX 5090", "12.0", "PCI id table: Blackwell", "cuda", ["12.0"]),
+    ("kepler-tesla-k80", "NVIDIA Tesla K80", "3.7", "PCI id table: Kepler", "vulkan", []),
+    ("rdna2-rx-6600", "AMD Radeon RX 6600/6600 XT (Navi 23)", "gfx1032", "PCI id table: Navi 23", "vulkan", []),
+    ("rdna3-rx-7900-xtx", "AMD Radeon RX 7900 XT/XTX (Navi 31)", "gfx1100", "PCI id table: Navi 31", "vulkan", []),
+    ("intel-arc-a770", "Intel Arc A770", None, None, "vulkan", []),
+    ("qemu-vm", "QEMU standard VGA", None, None, "cpu", []),
+]
+
+
+@pytest.mark.parametrize("name, model, fact, source, variant, caps", REPORTS, ids=[r[0] for r in REPORTS])
+def test_facter_reports_without_a_driver(name, model, fact, source, variant, caps):
+    report = load_report(GPUS / f"{name}.facter.json")
+    gpu = report.gpus[0]
+    assert gpu.name == model
+    assert (gpu.compute_capability or gpu.rocm_target) == fact
+    assert (gpu.capability_source or gpu.rocm_target_source) == source
+    rec = recommend(report)
+    assert (rec.variant, rec.cuda_capabilities) == (variant, caps)
+    if variant == "cuda":
+        assert rec.cuda_source == "PCI id table"
+        assert f"{model}, compute capability {fact} (from the {source}) → CUDA build for {fact}" in rec.reasons
+        assert rec.to_answer().cuda_source == "PCI id table"
+
+
+def test_out_of_range_kepler_gets_vulkan_with_the_reason():
+    rec = recommend(load_report(GPUS / "kepler-tesla-k80.facter.json"))
+    [why] = [r for r in rec.reasons if "Tesla K80" in r]
+    assert "compute capability 3.7 (from the PCI id table: Kepler) is not built by CUDA 12.9" in why
+    assert "nixpkgs no longer has a CUDA package set that old (CUDA 11.8 was the last for it)" in why
+    assert why.endswith("→ Vulkan build (NVIDIA's driver has a Vulkan driver)")
+
+
+def test_pascal_under_cuda_13_is_vulkan_and_names_the_older_package_set():
+    report = load_report(GPUS / "pascal-gtx-1080.facter.json")
+    rec = recommend(report, cuda_version="13.0")
+    assert (rec.variant, rec.cuda_capabilities) == ("vulkan", [])
+    assert any("is not built by CUDA 13.0" in r and "cudaPackages_12_9 (CUDA 12.9) was the last" in r for r in rec.reasons)
+    assumed = recommend(report)  # nixpkgs' CUDA not known: its default, with the caveat
+    assert assumed.cuda_capabilities == ["6.1"]
+    assert any("newer than CUDA 12.9 does not (pin cudaPackages_12_9" in r for r in assumed.reasons)
+    known = recommend(report, cuda_version="12.8")
+    assert known.cuda_capabilities == ["6.1"] and not any("pin cudaPackages" in r for r in known.reasons)
+
+
+def test_blackwell_needs_a_recent_cuda():
+    rec = recommend(load_report(GPUS / "blackwell-rtx-5090.facter.json"), cuda_version="12.6")
+    assert rec.variant == "vulkan"
+    assert any("needs CUDA 12.8 or newer, and nixpkgs' cudaPackages is CUDA 12.6" in r for r in rec.reasons)
+
+
+def test_one_gpu_out_of_range_is_left_out_of_the_cuda_build():
+    gpus = [GpuInfo(vendor="nvidia", name="NVIDIA GeForce RTX 4090", compute_capability="8.9", capability_source="NVML"),
+            GpuInfo(vendor="nvidia", name="NVIDIA GeForce GTX 970", compute_capability="5.2", capability_source="NVML")]
+    from tui.core.hardware.model import HardwareReport
+
+    rec = recommend(HardwareReport(source="detected", system="x86_64-linux", gpus=gpus), cuda_version="13.0")
+    assert (rec.variant, rec.cuda_capabilities, rec.cuda_source) == ("cuda", ["8.9"], "NVML")
+    assert "NVIDIA GeForce RTX 4090, compute capability 8.9 (from NVML) → CUDA build for 8.9" in rec.reasons
+    assert any(r.startswith("NVIDIA GeForce GTX 970: compute capability 5.2 is not built by CUDA 13.0")
+               and r.endswith("left out of the CUDA build") for r in rec.reasons)
+
+
+def test_rocm_is_offered_only_for_targets_nixpkgs_builds():
+    rdna3 = recommend(load_report(GPUS / "rdna3-rx-7900-xtx.facter.json"))
+    assert rdna3.rocm_option == ["gfx1100"]  # the Raphael iGPU (gfx1036) beside it is not offered
+    assert any("ROCm is an option for AMD Radeon RX 7900 XT/XTX (Navi 31): gfx1100 (from the PCI id table: Navi 31);" in r
+               for r in rdna3.reasons)
+    rdna2 = recommend(load_report(GPUS / "rdna2-rx-6600.facter.json"))
+    assert rdna2.rocm_option == []
+    assert any("ROCm is not offered for AMD Radeon RX 6600/6600 XT (Navi 23): its target gfx1032" in r
+               and "Vulkan runs on it" in r for r in rdna2.reasons)
+    phoenix = recommend(load_report(FIXTURES / "facter" / "framework-13-7840u.facter.json"))
+    assert phoenix.rocm_option == [] and any("gfx1103" in r and "not offered" in r for r in phoenix.reasons)
+
+
+@pytest.mark.parametrize("pci_id, expected", [
+    ("10de:1d81", ("Volta", "7.0")),  # Titan V: right after the consumer Pascal ids
+    ("10de:1d01", ("Pascal", "6.1")),
+    ("10de:20b0", ("Ampere", "8.0")),  # A100 beside consumer Ampere
+    ("10de:2236", ("Ampere", "8.6")),  # A10
+    ("10de:13ad", ("Maxwell", "5.2")),  # a GM204 inside GM107's block
+    ("10de:13b0", ("Maxwell", "5.0")),
+    ("10de:102d", ("Kepler", "3.7")),  # Tesla K80 inside GK110's block
+    ("10de:1003", ("Kepler", "3.5")),
+    ("10de:2e12", ("Blackwell", "12.1")),  # GB10
+    ("10de:2330", ("Hopper", "9.0")),
+    ("10de:2901", ("Blackwell", "10.0")),
+    ("1002:73f0", ("Navi 33", "gfx1102")),  # RX 7600M XT inside Navi 23's block
+    ("1002:73ef", ("Navi 23", "gfx1032")),
+    ("1002:1586", ("Strix Halo", "gfx1151")),
+    ("10de:0000", None),
+    ("10de:zz", None),
+])
+def test_chip_table_with_exceptions(pci_id, expected):
+    vendor = "nvidia" if pci_id.startswith("10de") else "amd"
+    chip = chip_of(vendor, pci_id)
+    assert ((chip.name, chip.value) if chip else None) == expected
+
+
+def test_every_table_capability_has_a_support_range():
+    ranges = load("gpu_support")["cuda"]["capabilities"]
+    for family in load("gpu_chips")["nvidia"]:
+        assert family["capability"] in ranges, family
+    assert cuda_verdict("7.5", "13.0").supported and not cuda_verdict("7.0", "13.0").supported
+
+
+def test_names_from_pci_ids(fake_pci_ids):
+    report = load_report(GPUS / "turing-rtx-2070-super.facter.json")
+    assert report.gpus[0].name == "NVIDIA GeForce RTX 2070 SUPER (TU104)"
+    assert load_report(GPUS / "rdna2-rx-6600.facter.json").gpus[0].name == "AMD Radeon RX 6600/6600 XT/6600M (Navi 23)"
+    assert load_report(GPUS / "intel-arc-a770.facter.json").gpus[0].name == "Intel Arc A770 (DG2)"
+    # pci.ids knows only a code name: the project's table has the model
+    assert load_report(FIXTURES / "facter" / "framework-13-7840u.facter.json").gpus[0].name == "AMD Radeon 780M (Phoenix)"
+
+
+def test_pci_ids_lookup_stays_in_its_vendor_section():
+    ids = PciIds(PCI_IDS.read_text(), "test")
+    assert ids.device_name("10de", "1ec7") == "TU104 [GeForce RTX 2070 SUPER]"
+    assert ids.device_name("8086", "1ec7") is None
+    assert ids.device_name("1002", "0e3b") is None  # a subsystem line, not a device
+    assert ids.device_name("10de", "56a0") is None
+
+
+def test_a_chip_only_pci_ids_names_gives_the_capability(fake_pci_ids):
+    name = model_name("nvidia", "10de:3fff")
+    assert name == "NVIDIA Test GPU beyond the id table (GB202)"
+    assert nvidia_capability_from_name(name) == ("12.0", "GB202")
+    assert nvidia_capability_from_name("nVidia GP104GL [Quadro P4000]") == ("6.1", "GP104")
+    assert nvidia_capability_from_name("GB20B [GB10]") == ("12.1", "GB20B")
+
+
+def test_no_model_name_anywhere_still_names_the_family():
+    gpu = load_report_data({"vendor": "10de", "device": "1e30"})  # a Quadro RTX not in the project's table
+    assert gpu.name == "NVIDIA Turing GPU 10de:1e30" and gpu.compute_capability == "7.5"
+
+
+def load_report_data(card: dict) -> GpuInfo:
+    from tui.core.hardware.reports import report_from_data
+
+    data = {"hardware": {"graphics_card": [{"vendor": {"hex": card["vendor"]}, "device": {"hex": card["device"]},
+                                            "model": "nVidia VGA compatible controller", "driver": "nvidia"}]}}
+    return report_from_data(data).gpus[0]
+
+
+def test_saved_report_sources_are_not_taken_on_trust(tmp_path):
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({"source": "detected", "gpus": [
+        {"vendor": "nvidia", "pci_id": "10de:2684", "compute_capability": "8.9", "capability_source": "NVML"},
+        {"vendor": "nvidia", "pci_id": "10de:1ec7", "compute_capability": "9.9", "capability_source": "me; rm -rf /"},
+        {"vendor": "nvidia", "compute_capability": "8.6", "capability_source": "anything"},
+    ]}))
+    ours, table, unknown = load_report(saved).gpus
+    assert (ours.compute_capability, ours.capability_source) == ("8.9", "NVML")
+    assert (table.compute_capability, table.capability_source) == ("7.5", "PCI id table: Turing")
+    assert (unknown.compute_capability, unknown.capability_source) == ("8.6", "report")
+
+
+def test_detect_report_names_and_sources_in_the_table(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["detect", "--report", str(GPUS / "turing-rtx-2070-super.facter.json")]) == 0
+    out = capsys.readouterr().out
+    assert "NVIDIA GeForce RTX 2070 SUPER" in out and "10de:1ec7" not in out
+    assert "compute 7.5 (from the PCI id table: Turing)" in out
+    assert "cuda (CUDA 7.5)" in out
+
+
+def test_detect_json_keeps_the_sources():
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["detect", "--json", "--report", str(GPUS / "rdna3-rx-7900-xtx.facter.json")]) == 0
+    data = json.loads(out.getvalue())
+    assert data["gpus"][0]["rocm_target_source"] == "PCI id table: Navi 31"
+    assert data["recommendation"]["rocm_option"] == ["gfx1100"]
+
+
+def test_report_gives_the_machine_file_its_own_capability_and_the_commit_says_where_from(demo_repo, capsys):
+    import git
+
+    from tui.core.nix.settings import read_machine_settings
+
+    report = GPUS / "turing-rtx-2070-super.facter.json"
+    assert main(["apply", "--flake", str(demo_repo), "--report", f"boron={report}", "--yes"]) == 0
+    settings = read_machine_settings((demo_repo / "nixos/llama-cpp/machines/boron.nix").read_bytes())
+    assert (settings.variant, settings.cuda_capabilities) == ("cuda", ["7.5"])
+    message = git.Repo(demo_repo).head.commit.message
+    assert "- boron: cuda," in message and "CUDA 7.5 (capability from PCI id table)" in message
+
+
+def test_rocm_chosen_by_hand_builds_for_the_gpu_target_alone(demo_repo, capsys):
+    report = GPUS / "rdna3-rx-7900-xtx.facter.json"
+    assert main(["plan", "--flake", str(demo_repo), "--report", f"boron={report}", "--host", "boron=rocm"]) == 0
+    out = capsys.readouterr().out
+    assert 'variant = "rocm";' in out and '"gfx1100"' in out and '"gfx1036"' not in out
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+def test_cuda_version_read_from_the_flakes_own_nixpkgs(tmp_path):
+    from tui.core.hardware.support import nixpkgs_cuda_version
+
+    flake = tmp_path / "flake"
+    flake.mkdir()
+    lock_to_fake_nixpkgs(flake, tmp_path / "nixpkgs", "13.0")
+    assert nixpkgs_cuda_version(flake) == "13.0"
+    assert nixpkgs_cuda_version(flake, "nixpkgs-stable") is None  # no such input: not known
+    assert nixpkgs_cuda_version(tmp_path) is None  # no lock file
+    rec = recommend(load_report(GPUS / "pascal-gtx-1080.facter.json"), cuda_version=nixpkgs_cuda_version(flake))
+    assert rec.variant == "vulkan"
+
+
+def lock_to_fake_nixpkgs(flake, nixpkgs, cuda: str) -> None:
+    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
+    nixpkgs.mkdir()
+    (nixpkgs / "default.nix").write_text(
+        '{ config ? { }, overlays ? [ ], ... }:\n'
+        f'{{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
+    lock = {"version": 7, "root": "root", "nodes": {
+        "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
+        "nixpkgs_2": {"locked": {"type": "path", "path": str(nixpkgs)}, "original": {"type": "path", "path": str(nixpkgs)}},
+    }}
+    (flake / "flake.lock").write_text(json.dumps(lock))
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+def test_detect_host_reads_the_cuda_release_of_the_flake(demo_repo, tmp_path, capsys):
+    lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", "12.8")
+    assert main(["detect", "--json", "--flake", str(demo_repo), "--host", "carbon"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "CUDA 12.8, read from the flake's nixpkgs" in data["notes"]

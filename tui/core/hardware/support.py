@@ -1,0 +1,96 @@
+"""Which GPUs the CUDA and ROCm toolchains in nixpkgs can build for (``gpu_support.toml``), and the
+CUDA release of the user's own nixpkgs, read with Nix where it is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.core.data import load
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+def default_cuda_version() -> str:
+    """The CUDA release of nixpkgs' unversioned ``cudaPackages``, assumed where the user's is not known."""
+    return load("gpu_support")["cuda"]["default"]
+
+
+@dataclass
+class CudaVerdict:
+    """Whether a CUDA release builds for a compute capability, and if not, why in plain words."""
+
+    supported: bool
+    reason: str = ""
+
+
+def cuda_verdict(capability: str, cuda_version: str) -> CudaVerdict:
+    """Can CUDA ``cuda_version`` build for ``capability``? Capabilities the table does not know pass."""
+    data = load("gpu_support")["cuda"]
+    known = data["capabilities"].get(capability)
+    if known is None:
+        return CudaVerdict(True)
+    first, last = known
+    version = _version(cuda_version)
+    if version < _version(first):
+        return CudaVerdict(False, f"needs CUDA {first} or newer, and nixpkgs' cudaPackages is CUDA {cuda_version}")
+    if last and version > _version(last):
+        if _version(last) < _version(data["removed_before"]):
+            older = f"nixpkgs no longer has a CUDA package set that old (CUDA {last} was the last for it)"
+        else:
+            older = f"cudaPackages_{last.replace('.', '_')} (CUDA {last}) was the last to build for it"
+        return CudaVerdict(False, f"is not built by CUDA {cuda_version} (nixpkgs' cudaPackages): {older}")
+    return CudaVerdict(True)
+
+
+def dropped_after(capability: str) -> str | None:
+    """The last CUDA release that builds for ``capability``, where a later one no longer does."""
+    known = load("gpu_support")["cuda"]["capabilities"].get(capability)
+    return known[1] or None if known else None
+
+
+def rocm_targets() -> list[str]:
+    """The gfx targets nixpkgs' ROCm libraries are built for."""
+    return list(load("gpu_support")["rocm"]["targets"])
+
+
+def rocm_supported(target: str) -> bool:
+    return target in load("gpu_support")["rocm"]["targets"]
+
+
+# Reads the CUDA release of the nixpkgs that a flake's lock file pins, without the network: a source
+# not in the Nix store already fails, and the caller falls back to the default.
+_CUDA_VERSION_EXPR = """{ lock, input }:
+let
+  data = builtins.fromJSON (builtins.readFile lock);
+  target = data.nodes.${data.root}.inputs.${input};
+  name = if builtins.isList target then builtins.head target else target;
+  src = builtins.fetchTree data.nodes.${name}.locked;
+  cuda = (import src { config = { allowUnfree = true; }; overlays = [ ]; }).cudaPackages;
+in
+cuda.cudaMajorMinorVersion or cuda.cudaVersion
+"""
+
+
+def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout: float = 60) -> str | None:
+    """The CUDA release of ``cudaPackages`` in the flake's locked ``input_name``, or None where Nix is
+    missing, the input is not locked, or its source is not in the Nix store."""
+    nix = shutil.which("nix-instantiate")
+    lock = Path(flake_root) / "flake.lock"
+    if nix is None or not lock.is_file():
+        return None
+    argv = [nix, "--eval", "--json", "--extra-experimental-features", "nix-command flakes",
+            "--option", "substituters", "", "--argstr", "lock", str(lock.resolve()),
+            "--argstr", "input", input_name, "-E", _CUDA_VERSION_EXPR]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = done.stdout.strip().strip('"')
+    if done.returncode != 0 or not value or not all(p.isdigit() for p in value.split(".")):
+        return None
+    return value
