@@ -200,7 +200,6 @@ def test_module_imported_twice_is_declared_once(module_dir):
 
 
 def test_module_without_inputs_says_how_to_fix(module_dir):
-    assert cell(evaluate(module_dir / "machines" / "cpu-tiger-lake.nix", withInputs="false"))["package"] == {"error": True}
     stderr = evaluation_error(module_dir / "machines" / "cpu-tiger-lake.nix", withInputs="false", catchErrors="false")
     assert "does not reach this module" in stderr
 
@@ -254,3 +253,46 @@ def test_legacy_system_argument(module_dir):
                            pkgsModes='[ "legacy-system" ]'), system="aarch64-linux", mode="legacy-system")
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-vulkan-0.0.0"
     assert result["failedAssertions"] == []
+
+
+def write_module(folder: Path, name: str, text: str) -> str:
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_users_own_overlay_on_llama_cpp_reaches_the_system_and_the_service(module_dir, tmp_path):
+    patch = write_module(tmp_path, "patch.nix", """{
+      nixpkgs.overlays = [ (final: prev: { llama-cpp = prev.llama-cpp.overrideAttrs (old: { pname = "llama-cpp-patched"; }); }) ];
+    }""")
+    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {patch} ]"))
+    assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-patched-0.0.0"
+    assert result["service"] == result["pkgsLlamaCpp"]
+    assert result["systemPackages"] == [result["pkgsLlamaCpp"]["drvPath"]]
+
+
+def test_enable_may_depend_on_pkgs(module_dir, tmp_path):
+    enable = write_module(tmp_path, "enable.nix", """{ lib, pkgs, ... }: {
+      local.llama-cpp.enable = lib.mkOverride 50 pkgs.stdenv.hostPlatform.isx86_64;
+    }""")
+    result = cell(evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {enable} ]"))
+    assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-vulkan-0.0.0"
+
+
+def test_nixpkgs_own_variant_names_stay_when_not_replacing(module_dir, tmp_path):
+    keep = write_module(tmp_path, "keep.nix", "{ local.llama-cpp.replaceNixpkgsPackage = false; }")
+    result = cell(evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {keep} ]"))
+    assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-nixpkgs-7000"
+    assert result["byName"]["llama-cpp-vulkan"]["name"] == "llama-cpp-nixpkgs-7000"
+    assert result["byName"]["llama-cpp-cpu"]["name"] == "llama-cpp-blas-0.0.0"
+    assert result["service"]["name"] == "llama-cpp-vulkan-0.0.0"
+
+
+def test_a_system_the_flake_does_not_build_for_fails_with_the_modules_message(module_dir):
+    result = cell(evaluate(module_dir / "machines" / "cpu-no-usable-flags.nix", systems='[ "riscv64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]'), system="riscv64-linux")
+    assert result["failedAssertions"] == [
+        "local.llama-cpp: the llama.cpp flake has no `default` package for riscv64-linux."]

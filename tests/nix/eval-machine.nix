@@ -102,7 +102,7 @@ let
       warnings = config.warnings;
       # How nixpkgs packages call llama-cpp, with nixpkgs' argument names, where pkgs.llama-cpp is
       # the module's (not where pkgs was made without the module's overlay).
-      overrides = lib.optionalAttrs (pkgs ? llama-cpp-cpu) {
+      overrides = lib.optionalAttrs (pkgs ? llama-cpp-cpu && cfg.replaceNixpkgsPackage) {
         cuda = built (pkgs.llama-cpp.override { cudaSupport = true; });
         rocmTargets = built (
           pkgs.llama-cpp.override {

@@ -90,6 +90,10 @@ in
   });
 
   llama-cpp = final.callPackage ./llama-cpp.nix { };
+  # pkgs/by-name/ll/llama-cpp-{vulkan,cuda,rocm}: nixpkgs' llama-cpp with a backend switched on.
+  llama-cpp-vulkan = final.callPackage ({ llama-cpp }: llama-cpp.override { vulkanSupport = true; }) { };
+  llama-cpp-cuda = final.callPackage ({ llama-cpp }: llama-cpp.override { cudaSupport = true; }) { };
+  llama-cpp-rocm = final.callPackage ({ llama-cpp }: llama-cpp.override { rocmSupport = true; }) { };
 
   # Packages of nixpkgs that take llama-cpp and override it with nixpkgs' argument names.
   tabby = final.callPackage (
