@@ -54,7 +54,7 @@ def test_module_parses_with_any_caches_and_reads_them_back(caches):
     assert "-march=native" not in code
     assert 'lib.cmakeBool "GGML_NATIVE" false' in code
     assert "import inputs.nixpkgs" not in code and "import nixpkgs" not in code
-    assert "options.local.llama-cpp" in code and "config = lib.mkIf cfg.enable" in code
+    assert "options.local.llama-cpp" in code and "config = lib.mkMerge" in code and "(lib.mkIf cfg.enable (" in code
 
 
 def test_module_keeps_options_and_config_apart():
