@@ -157,6 +157,11 @@ def choose_follows(flake: Flake, answer: str | None) -> str | None:
     existing = flake.llama_input()
     if existing and "nixpkgs" in existing.follows:
         return existing.follows["nixpkgs"]
+    from tui.core.nix.hosts import machines_nixpkgs
+
+    most_used, _notes = machines_nixpkgs(flake)  # the nixpkgs the machines are really built from
+    if most_used:
+        return most_used
     if flake.input("nixpkgs"):
         return "nixpkgs"
     candidates = flake.nixpkgs_inputs()
@@ -277,6 +282,12 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         offers = []
     changes = edits.changes() + changes
     plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
+    if follows is not None and answers.follows is None:
+        from tui.core.nix.hosts import machines_nixpkgs
+
+        most_used, others = machines_nixpkgs(flake)
+        if most_used == follows:
+            plan.notes.extend(others)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
     return plan

@@ -109,6 +109,7 @@ class Host:
     access: Access | None = field(default=None, repr=False)
     snippet: str | None = None  # what to add by hand, when refused
     snippet_file: str | None = None
+    nixpkgs: str | None = None  # the nixpkgs it is built from, as a `follows` path ("nixpkgs", "other/nixpkgs")
 
     @property
     def can_wire(self) -> bool:
@@ -129,6 +130,7 @@ class Flake:
     hosts: list[Host]
     files: dict[str, SourceFile] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)  # what the host finder could not follow
+    auto_imported: list[str] = field(default_factory=list)  # folders a framework loads into every machine
     _by_source: dict[int, SourceFile] = field(default_factory=dict, repr=False)
 
     def input(self, name: str) -> FlakeInput | None:

@@ -12,6 +12,7 @@ every host is never used. Where it cannot be sure, the host is refused with the 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -59,6 +60,8 @@ def find_hosts(flake: Flake) -> list[Host]:
         outputs = Unknown("the expressions nest too deeply")
     if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and _uses_snowfall(flake)):
         root = outputs.root if isinstance(outputs, SnowfallFlake) else "."
+        prefix = "" if root in (".", "") else root.rstrip("/") + "/"
+        flake.auto_imported.append(prefix + "modules/nixos")  # every module there is in every system
         return _snowfall(flake, root)
     if not isinstance(outputs, AttrsValue):
         reason = outputs.reason if isinstance(outputs, Unknown) else "an expression"
@@ -160,6 +163,7 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         host.refusal = f"the engine cannot follow how this host is built to a nixosSystem call ({reason})"
         return item
     item.call = value
+    host.nixpkgs = built_from(flake, value.fn)
     fn = ".".join(value.fn)
     arg_node = unwrap(value.arg.node) if value.arg.node is not None else None
     if binding is not None and _inside(arg_node, binding):
@@ -180,6 +184,35 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         flake.notes.append(f"skipped `{name}`: an upper-case entry of a generated host list is taken for a template")
         return None
     return item
+
+
+def built_from(flake: Flake, fn: tuple[str, ...]) -> str | None:
+    """The nixpkgs a ``nixosSystem`` function builds with, as a ``follows`` path: ``nixpkgs`` for
+    ``nixpkgs.lib.nixosSystem``, ``nixos-raspberrypi/nixpkgs`` for another flake's own builder."""
+    path = fn[1:] if fn[:1] == ("inputs",) else fn
+    source = flake.input(path[0]) if path else None
+    if source is None:
+        return None
+    if source.is_nixpkgs:
+        return source.name
+    return source.follows.get("nixpkgs") or f"{source.name}/nixpkgs"
+
+
+def machines_nixpkgs(flake: Flake) -> tuple[str | None, list[str]]:
+    """The nixpkgs most machines are built from, and a note for each machine built from another one."""
+    counts: dict[str, int] = {}
+    for host in flake.hosts:
+        if host.nixpkgs:
+            counts[host.nixpkgs] = counts.get(host.nixpkgs, 0) + 1
+    if not counts:
+        return None, []
+    chosen = max(counts, key=lambda name: (counts[name], name == "nixpkgs"))
+    notes = [
+        f"{host.name} is built from `{host.nixpkgs}`, not `{chosen}` (which most machines use): "
+        f"llama.cpp follows `{chosen}`, so {host.name} evaluates a second nixpkgs for it"
+        for host in flake.hosts if host.nixpkgs and host.nixpkgs != chosen
+    ]
+    return chosen, notes
 
 
 def _helper_name(binding: Node | None) -> str | None:
@@ -263,15 +296,23 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
     for item in found:
         host = item.host
         host.shared_module_files = [r for r in host.module_files if several and uses[r] == len(found)]
-        host.own_file = _own_file(item, uses, several)
+        own_files = _own_files(item, uses, several)
+        host.own_file = own_files[0] if own_files else None
         if host.refusal is not None or item.call is None:
             _refusal_snippet(host, item)
             continue
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
-        elif host.own_file is not None:
-            _attach_to_file(flake, host, host.own_file)
+        elif own_files:
+            for rel in own_files:  # the next owned file when one cannot take an import
+                host.refusal = None
+                _attach_to_file(flake, host, rel)
+                if host.refusal is None:
+                    host.own_file = rel
+                    break
+            else:
+                host.refusal = _first_problem(flake, own_files) if len(own_files) > 1 else host.refusal
         elif item.literal_lists:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
@@ -285,7 +326,12 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
         _refusal_snippet(host, item)
 
 
-def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
+ENTRY_FILES = ("default.nix", "configuration.nix")
+
+
+def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:
+    """The module files that belong to this host alone, best place for its import first: its entry file
+    (``default.nix``, ``configuration.nix``, ``<host>.nix``), then other files in its folder, then the rest."""
     host = item.host
     candidates = [
         rel for rel in host.module_files
@@ -297,12 +343,22 @@ def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
         path = PurePosixPath(rel)
         return host.name in path.parts[:-1] or path.stem == host.name
 
-    ranked = [r for r in candidates if names_host(r)] + [r for r in candidates if r in item.dynamic_paths and not names_host(r)]
+    def is_entry(rel: str) -> bool:
+        path = PurePosixPath(rel)
+        return path.name in ENTRY_FILES or path.stem == host.name
+
+    named = [r for r in candidates if names_host(r)]
+    ranked = [r for r in named if is_entry(r)] + [r for r in named if not is_entry(r)]
+    ranked += [r for r in candidates if r in item.dynamic_paths and r not in ranked]
     if ranked:
-        return ranked[0]
-    if several and candidates:
-        return candidates[0]
-    return None
+        return ranked
+    return candidates if several else []
+
+
+def _first_problem(flake: Flake, files: list[str]) -> str:
+    probe = Host(name="", builder="", file="", line=0)
+    _attach_to_file(flake, probe, files[0])
+    return probe.refusal or f"{files[0]}: cannot take an import"
 
 
 def module_attrset(file: SourceFile) -> tuple[Node | None, str | None]:
@@ -454,19 +510,80 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     host.snippet_file = target
 
 
+# Functions that load every module file below a folder: import-tree, nixpkgs' listFilesRecursive, and
+# home-grown importers named for what they do (importModulesRecursive, importDir, loadModules, ...).
+_IMPORTER_NAME = re.compile(
+    r"(?i)^(import-?tree|listFilesRecursive|rakeLeaves|(import|load|list|get|read|find)\w*"
+    r"(recursive|tree|dir|dirs|folder|all|modules|nixfiles|files)\w*)$"
+)
+_IMPORTER_HINT = re.compile(rb"readDir|[Rr]ecursive|import-tree|importTree|[Ii]mport[A-Z]\w*|load[A-Z]\w*|rakeLeaves")
+
+
 def auto_imported_dirs(flake: Flake) -> list[str]:
-    """Folders given to ``import-tree`` in flake.nix: every .nix file under them is loaded as a flake-parts module."""
+    """Folders whose module files the repository loads wholesale (into every machine, or as flake-parts modules).
+
+    Seen statically: snowfall-lib's ``modules/nixos``, the folder given to ``import-tree`` or to an importer
+    function (``importModulesRecursive ./modules``), and ``readDir`` of a folder whose entries become paths
+    (``map (x: ./modules + "/${x}") (attrNames (readDir ./modules))``). A module placed there would be loaded twice.
+    """
+    found = list(flake.auto_imported)
+    from tui.core.plan import nix_files  # the repository's .nix files, in a stable order
+
+    for rel in nix_files(flake.root, limit=3000):
+        try:
+            head = (flake.root / rel).read_bytes()
+        except OSError:
+            continue
+        if not _IMPORTER_HINT.search(head):
+            continue
+        try:
+            source = flake.source_file(rel)
+        except LlamaflakeError:
+            continue
+        for folder in _importer_folders(source):
+            if folder not in found:
+                found.append(folder)
+    return found
+
+
+def _importer_folders(source: SourceFile) -> list[str]:
     found = []
-    for node in flake.file.tree.walk():
+    text = source.source
+    for node in source.tree.walk():
         if node.kind != "NODE_APPLY":
             continue
-        fn, arg = node.nodes()[0], unwrap(node.nodes()[1])
-        path = select_path(fn)
-        if path and path[-1] == "import-tree" and arg is not None and arg.kind == "NODE_PATH_REL":
-            rel = relative_path("flake.nix", arg.text)
-            if rel is not None:
-                found.append(rel)
+        fn, args = apply_chain(node)
+        if node.parent is not None and unwrap(node.parent) is not None and unwrap(node.parent).kind == "NODE_APPLY" \
+                and unwrap(node.parent).nodes()[0] is node:
+            continue  # only the whole call `f a b`, not its head `f a`
+        path = select_path(fn) if fn is not None else None
+        if not path:
+            continue
+        folders = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_PATH_REL"]
+        if not folders:
+            continue
+        name = path[-1]
+        if name == "readDir":
+            literal = folders[0].text.encode()
+            # entries turned back into paths: `./modules + "/${x}"`, `"${./modules}/${x}"`
+            if not (re.search(re.escape(literal) + rb"\s*\+\s*\"", text) or b"${" + literal + b"}/" in text
+                    or _inside_binding(node, ("imports", "modules"))):
+                continue
+        elif not _IMPORTER_NAME.match(name):
+            continue
+        rel = relative_path(source.rel, folders[0].text)
+        if rel is not None:
+            found.append(rel)
     return found
+
+
+def _inside_binding(node: Node, names: tuple[str, ...]) -> bool:
+    for scope in node.ancestors():
+        if scope.kind == "NODE_ATTRPATH_VALUE":
+            path = attrpath_names(scope.nodes()[0]) or []
+            if path[-1:] and path[-1] in names:
+                return True
+    return False
 
 
 # ---- snowfall-lib ---------------------------------------------------------------------------------
