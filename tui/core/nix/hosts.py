@@ -17,21 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from tui.core.errors import LlamaflakeError
-from tui.core.nix.evaluate import (
-    AttrsValue,
-    Evaluator,
-    External,
-    FlakeInputs,
-    Lambda,
-    ListValue,
-    PathValue,
-    SnowfallFlake,
-    SystemCall,
-    Thunk,
-    Unknown,
-    snowfall_hosts,
-)
-from tui.core.nix.flake import Access, Attach, Flake, Host, SourceFile, outputs_pattern, relative_path
+from tui.core.nix.evaluate import Evaluator
+from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
+from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown
+from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
+from tui.core.nix.paths import nix_files, nix_path_literal, relative_path
 from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
 
 GENERATED_FILES = {"hardware-configuration.nix"}
@@ -58,7 +48,7 @@ def find_hosts(flake: Flake) -> list[Host]:
         outputs = evaluator.outputs_of(flake.outputs, flake.file)
     except RecursionError:
         outputs = Unknown("the expressions nest too deeply")
-    if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and _uses_snowfall(flake)):
+    if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and uses_snowfall(flake)):
         root = outputs.root if isinstance(outputs, SnowfallFlake) else "."
         prefix = "" if root in (".", "") else root.rstrip("/") + "/"
         flake.auto_imported.append(prefix + "modules/nixos")  # every module there is in every system
@@ -97,11 +87,6 @@ def find_hosts(flake: Flake) -> list[Host]:
         for item in found:
             item.host.builder = f"flake-parts: {item.host.builder}"
     return [item.host for item in found]
-
-
-def _uses_snowfall(flake: Flake) -> bool:
-    named = any("snowfall" in i.name or (i.url and "snowfall" in i.url) for i in flake.inputs)
-    return named and (flake.root / "systems").is_dir()
 
 
 def _enumerator(where: Node | None) -> str | None:
@@ -496,8 +481,6 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     """The exact lines to add by hand for a refused host."""
     if host.refusal is None:
         return
-    from tui.core.nix.flake import nix_path_literal
-
     target = host.own_file
     machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
     literal = nix_path_literal(target, machine) if target else "./" + machine
@@ -527,8 +510,6 @@ def auto_imported_dirs(flake: Flake) -> list[str]:
     (``map (x: ./modules + "/${x}") (attrNames (readDir ./modules))``). A module placed there would be loaded twice.
     """
     found = list(flake.auto_imported)
-    from tui.core.plan import nix_files  # the repository's .nix files, in a stable order
-
     for rel in nix_files(flake.root, limit=3000):
         try:
             head = (flake.root / rel).read_bytes()
