@@ -181,3 +181,16 @@ def test_flake_parts_merges_flake_attributes_of_imported_modules(tmp_path):
     files = {"parts/hosts.nix": "{ flake.nixosConfigurations.carbon = 1; }"}
     ev, value = evaluate(tmp_path, "inputs.flake-parts.lib.mkFlake { inherit inputs; } { imports = [ ./parts/hosts.nix ]; flake.x = 2; }", files)
     assert plain(ev, value) == {"x": 2, "nixosConfigurations": {"carbon": 1}}
+
+
+@pytest.mark.parametrize("snippet,expected", [
+    ("(lib.makeExtensible (self: { a = 1; b = self.a + 1; })).b", 2),
+    ("((lib.makeExtensible (self: { a = 1; b = self.a; })).extend (final: prev: { a = 5; })).b", 5),
+    ("(lib.fix (self: { a = 1; b = self.a; })).b", 1),
+    ("(nixpkgs.lib.extend (final: prev: { my = 1; })).my", 1),
+    ("(nixpkgs.lib.extend (final: prev: { my = 1; })).nixosSystem", "ext:nixpkgs.lib.nixosSystem"),
+    ("(lib.fix (self: self.a)).b", UNKNOWN),
+])
+def test_extensible_libraries(tmp_path, snippet, expected):
+    ev, value = evaluate(tmp_path, snippet)
+    assert plain(ev, value) == expected

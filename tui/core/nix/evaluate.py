@@ -179,6 +179,8 @@ class Evaluator:
         if isinstance(value, AttrsValue):
             if name in value.attrs:
                 return self.force(value.attrs[name])
+            if value.base is not None:
+                return External(value.base.path + (name,), value.base.bound)
             return Unknown(f"no attribute `{name}`") if not value.open else External((name,))
         if isinstance(value, FlakeInputs):
             if name == "self" and value.outputs is not None:
@@ -311,11 +313,13 @@ class Evaluator:
     def update(self, left: Value, right: Value) -> Value:
         if isinstance(left, AttrsValue) and isinstance(right, AttrsValue):
             return AttrsValue({**left.attrs, **right.attrs}, left.open or right.open,
-                              right.node, {**left.where, **right.where}, right.file or left.file)
+                              right.node, {**left.where, **right.where}, right.file or left.file, left.base or right.base)
         if isinstance(left, AttrsValue):
-            return AttrsValue(dict(left.attrs), True, left.node, dict(left.where), left.file)
+            base = right if isinstance(right, External) else left.base
+            return AttrsValue(dict(left.attrs), True, left.node, dict(left.where), left.file, base)
         if isinstance(right, AttrsValue):
-            return AttrsValue(dict(right.attrs), True, right.node, dict(right.where), right.file)
+            base = left if isinstance(left, External) else right.base
+            return AttrsValue(dict(right.attrs), True, right.node, dict(right.where), right.file, base)
         if isinstance(left, External) and isinstance(right, External):
             return left  # `nixpkgs.lib // home-manager.lib`: still a lib
         if isinstance(left, External):
@@ -411,7 +415,7 @@ class Evaluator:
                     continue
             attrs[name] = thunk
         return AttrsValue(attrs, left.open or right.open, right.node or left.node,
-                          {**left.where, **right.where}, right.file or left.file)
+                          {**left.where, **right.where}, right.file or left.file, left.base or right.base)
 
     def _select_thunk(self, source: Node, name: str, file, env) -> Thunk:
         return Thunk.lazy(lambda: self.select(self.eval(source, file, env), name))

@@ -165,10 +165,19 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
     if binding is None and item.missing_paths and not item.dynamic_paths:
         flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
         return None  # an entry of a folder listing that is not a host (a README, a stray file)
-    if binding is None and name.isupper() and item.dynamic_paths:
-        flake.notes.append(f"skipped `{name}`: an upper-case entry of a generated host list is taken for a template")
+    if binding is None and is_template_name(name) and item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: an entry of a generated host list named like a template, not a machine")
         return None
     return item
+
+
+TEMPLATE_NAMES = re.compile(r"(?i)^_?(template|example|skeleton|sample)s?(-.*)?$")
+
+
+def is_template_name(name: str) -> bool:
+    """``template``, ``example-host``, ...: folders a generated host list picks up that are not machines.
+    Upper-case names (``CORE-PW0D2M1A``, ``WSL``) are machines."""
+    return bool(TEMPLATE_NAMES.match(name))
 
 
 def built_from(flake: Flake, fn: tuple[str, ...]) -> str | None:
@@ -270,6 +279,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
 # ---- choosing where to attach -------------------------------------------------------------------
 
 def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
+    _follow_shared_modules(ev, found)
     # Counted by real path: a host folder that is a symlink to another host's shares its files.
     real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.module_files}
     by_real: dict[str, int] = {}
@@ -312,6 +322,49 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
 
 
 ENTRY_FILES = ("default.nix", "configuration.nix")
+
+
+def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
+    """A module every host uses may pick each host's own folder by a name in ``specialArgs``
+    (``imports = [ ./${hostname} ]``): those folders belong to the host they are picked for."""
+    if len(found) < 2:
+        return
+    counts: dict[str, int] = {}
+    for item in found:
+        for rel in item.host.module_files:
+            counts[rel] = counts.get(rel, 0) + 1
+    for item in found:
+        if item.call is None or item.host.refusal is not None:
+            continue
+        shared = [rel for rel in item.host.module_files if counts[rel] > 1]
+        if not shared:
+            continue
+        call_arg = ev.force(item.call.arg)
+        special = ev.force_attrs(call_arg.attrs["specialArgs"]) if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs else None
+        if special is None:
+            continue
+        args = Thunk.const(AttrsValue(dict(special.attrs), open=True))
+        for rel in shared:
+            for picked in _interpolated_imports(ev, rel, args):
+                if picked not in item.host.module_files:
+                    item.host.module_files.append(picked)
+                    item.dynamic_paths.append(picked)
+
+
+def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
+    value = ev.import_path(PathValue(rel))
+    if isinstance(value, Lambda):
+        value = ev.apply(value, args)
+    body = ev.module_body(value)
+    imports = ev.force_list(body.attrs["imports"]) if isinstance(body, AttrsValue) and "imports" in body.attrs else None
+    found = []
+    for thunk in imports.items if imports is not None else []:
+        path = ev.force(thunk)
+        if isinstance(path, PathValue) and path.interpolated:
+            target = ev.nix_file(path.rel)
+            if target is not None:
+                found.append(target)
+    return found
 
 
 def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:

@@ -55,6 +55,7 @@ class AttrsValue:
     node: Node | None = None
     where: dict[str, Node] = field(default_factory=dict)  # binding node of each name
     file: "SourceFile | None" = None
+    base: "External | None" = None  # `lib // { ... }`: a name not here is this external's
 
 
 @dataclass(eq=False)

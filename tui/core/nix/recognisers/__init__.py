@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import flake_parts, import_tree, nixos, snowfall
+from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,6 +23,7 @@ CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     snowfall.call,
     flake_parts.call,
     import_tree.call,
+    extensible.call,
 ]
 
 
