@@ -118,6 +118,8 @@ BUILTIN_CASES = {
     "mkDefault": ("lib.mkDefault 1", 1),
     "mkForce": ("lib.mkForce 1", 1),
     "recursiveUpdate": ("lib.recursiveUpdate { a.b = 1; } { a.c = 2; }", {"a": {"b": 1, "c": 2}}),
+    "mergeAttrsList": ("lib.attrsets.mergeAttrsList [ { a = 1; } { b = 2; } ]", {"a": 1, "b": 2}),
+    "pipe": ("lib.pipe 1 [ (x: x + 1) (x: x + 10) ]", 12),
     "withSystem": ('withSystem "x86_64-linux" ({ pkgs, ... }: 1)', 1),
 }
 

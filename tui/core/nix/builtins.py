@@ -188,3 +188,26 @@ def recursive_update(ev, left, right):
     if isinstance(a, AttrsValue) and isinstance(b, AttrsValue):
         return ev.merge_deep(a, b)
     return ev.update(a, b)
+
+
+@builtin("mergeAttrsList", 1)
+def merge_attrs_list(ev, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("mergeAttrsList of a list the engine cannot see")
+    result: Value = AttrsValue({})
+    for item in value.items:
+        result = ev.update(result, ev.force(item))
+    return result
+
+
+@builtin("pipe", 2)
+def pipe(ev, start, fns):
+    """``pipe x [ f g ]`` is ``g (f x)``."""
+    value = ev.force_list(fns)
+    if value is None:
+        return Unknown("pipe through functions the engine cannot see")
+    result = start
+    for fn in value.items:
+        result = Thunk.const(ev.call(ev.force(fn), result))
+    return ev.force(result)
