@@ -74,6 +74,10 @@ def test_hosts_are_found(name):
             assert host.refusal is None
         else:
             assert host.refusal and host.snippet and "imports = [" in host.snippet
+    if "attach" in expected:
+        assert {h.name: h.attach.file for h in flake.hosts if h.attach} == expected["attach"]
+    if "host_nixpkgs" in expected:
+        assert {h.name: h.nixpkgs for h in flake.hosts} == expected["host_nixpkgs"]
     report = host_report(flake)
     assert [h["name"] for h in report["hosts"]] == expected["hosts"]
     json.dumps(report)
@@ -90,6 +94,10 @@ def test_plan_apply_parse_rerun_lossless(tmp_path, name):
     for refusal in plan.refusals:
         assert "imports = [" in refusal.snippet and refusal.reason
     assert plan.input_name == expected.get("input", "llama-cpp")
+    if "module_dir" in expected:  # never a folder whose modules are loaded into every machine
+        assert plan.module_dir == expected["module_dir"]
+    if "follows" in expected:
+        assert plan.follows == expected["follows"]
 
     wired = [h for h in expected["hosts"] if h not in expected["refused"]]
     for change in plan.changes:

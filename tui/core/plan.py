@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
@@ -13,6 +11,7 @@ from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
+from tui.core.nix.paths import nix_files
 from tui.core.nix.settings import read_machine_settings, read_module_caches
 from tui.core.nix.syntax import check, relative_path_literal
 from tui.core.render import MODULE_MARKER, render_machine, render_module
@@ -74,25 +73,6 @@ class Plan:
 
     def change(self, path: str) -> FileChange | None:
         return next((c for c in self.changes if c.path == path), None)
-
-
-SKIP_DIRS = {".git", "result", "node_modules", ".direnv", ".venv"}
-
-
-def nix_files(root: Path, limit: int = 5000) -> list[str]:
-    """The ``.nix`` files of the repository, relative to the root, in a stable order."""
-    found: list[str] = []
-    top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in sorted(filenames):
-            if name.endswith(".nix"):
-                found.append(prefix + name)
-                if len(found) >= limit:
-                    return found
-    return found
 
 
 def existing_module_dir(flake: Flake) -> str | None:
@@ -157,6 +137,11 @@ def choose_follows(flake: Flake, answer: str | None) -> str | None:
     existing = flake.llama_input()
     if existing and "nixpkgs" in existing.follows:
         return existing.follows["nixpkgs"]
+    from tui.core.nix.hosts import machines_nixpkgs
+
+    most_used, _notes = machines_nixpkgs(flake)  # the nixpkgs the machines are really built from
+    if most_used:
+        return most_used
     if flake.input("nixpkgs"):
         return "nixpkgs"
     candidates = flake.nixpkgs_inputs()
@@ -277,6 +262,12 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         offers = []
     changes = edits.changes() + changes
     plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
+    if follows is not None and answers.follows is None:
+        from tui.core.nix.hosts import machines_nixpkgs
+
+        most_used, others = machines_nixpkgs(flake)
+        if most_used == follows:
+            plan.notes.extend(others)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
     return plan

@@ -1,144 +1,44 @@
 """A small, lazy, symbolic evaluator over the syntax tree: enough Nix to follow a flake to its hosts.
 
 It never runs Nix. It follows names through ``let``, function arguments, ``import`` of other files,
-``//``, ``++`` and the handful of library functions host lists are built with (``mapAttrs``,
-``genAttrs``, ``listToAttrs``, ``filterAttrs``, ``readDir``, ...). A name it cannot bind (a flake
+``//``, ``++`` and the library functions in :mod:`tui.core.nix.builtins`. A name it cannot bind (a flake
 input, ``lib``, ``builtins``) becomes an :class:`External` that remembers its path, so
 ``nixpkgs.lib.nixosSystem`` and ``inputs.nixpkgs.lib.nixosSystem`` are both recognised by their last
-name. Anything it cannot follow is :class:`Unknown`, and the caller refuses rather than guesses.
+name; what such a function means (``nixosSystem``, flake-parts' ``mkFlake``, ...) is decided by the
+recognisers in :mod:`tui.core.nix.recognisers`. Anything it cannot follow is :class:`Unknown`, and the
+caller refuses rather than guesses.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from tui.core.errors import LlamaflakeError
-from tui.core.nix.syntax import Node, unwrap
+from tui.core.nix import recognisers
+from tui.core.nix.builtins import BUILTINS
+from tui.core.nix.paths import relative_path
+from tui.core.nix.syntax import Node, attrpath_names, string_value, unwrap
+from tui.core.nix.values import (
+    _UNSET,
+    AttrsValue,
+    Builtin,
+    External,
+    FlakeInputs,
+    Lambda,
+    ListValue,
+    Opaque,
+    PathValue,
+    Thunk,
+    Unknown,
+    Value,
+    is_true,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tui.core.nix.flake import Flake, SourceFile
+    from tui.core.nix.model import Flake, SourceFile
 
 MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
-
-
-# ---- values ----------------------------------------------------------------------------------
-
-@dataclass(eq=False)
-class Unknown:
-    reason: str
-
-
-@dataclass(eq=False)
-class External:
-    """A value from outside what the engine reads: a flake input, ``lib``, ``builtins``, a module argument."""
-
-    path: tuple[str, ...]
-    bound: bool = False  # True when a function argument (in scope), False for a free name
-
-    @property
-    def name(self) -> str:
-        return self.path[-1] if self.path else ""
-
-
-@dataclass(eq=False)
-class FlakeInputs(External):
-    """The argument of ``outputs``: every input by name, and ``self``, the outputs themselves."""
-
-    outputs: "Thunk | None" = None
-
-
-@dataclass(eq=False)
-class PathValue:
-    rel: str  # relative to the flake root, posix
-    node: Node | None = None
-    interpolated: bool = False
-
-
-@dataclass(eq=False)
-class ListValue:
-    items: list["Thunk"]
-    nodes: list[Node] = field(default_factory=list)  # the list literals it is made of
-
-
-@dataclass(eq=False)
-class AttrsValue:
-    attrs: dict[str, "Thunk"]
-    open: bool = False  # may hold names the engine cannot see
-    node: Node | None = None
-    where: dict[str, Node] = field(default_factory=dict)  # binding node of each name
-    file: "SourceFile | None" = None
-
-
-@dataclass(eq=False)
-class Lambda:
-    node: Node
-    file: "SourceFile"
-    env: dict
-
-    @property
-    def param(self) -> Node:
-        return self.node.nodes()[0]
-
-    @property
-    def body(self) -> Node:
-        return self.node.nodes()[-1]
-
-
-@dataclass(eq=False)
-class Builtin:
-    name: str
-    arity: int
-    args: tuple["Thunk", ...] = ()
-    path: tuple[str, ...] = ()
-
-
-@dataclass(eq=False)
-class SystemCall:
-    """A call of ``nixosSystem``: the function as written, and its argument."""
-
-    fn: tuple[str, ...]
-    arg: "Thunk"
-
-
-@dataclass(eq=False)
-class SnowfallFlake:
-    """``snowfall-lib``'s ``mkFlake``: hosts come from ``systems/<arch>/<host>``."""
-
-    root: str  # the snowfall root, relative to the flake root
-    arg: "Thunk | None" = None
-
-
-Value = object
-_UNSET = object()
-
-
-class Thunk:
-    """An expression with its file and environment, evaluated at most once."""
-
-    __slots__ = ("node", "file", "env", "_value", "_compute")
-
-    def __init__(self, node: Node | None, file: "SourceFile | None", env: dict | None,
-                 value: Value | None = None, compute: Callable[[], Value] | None = None) -> None:
-        self.node = node
-        self.file = file
-        self.env = env or {}
-        self._value = _UNSET if value is None and compute is not None or node is not None else value
-        self._compute = compute
-
-    @classmethod
-    def const(cls, value: Value) -> "Thunk":
-        return cls(None, None, None, value=value)
-
-    @classmethod
-    def lazy(cls, compute: Callable[[], Value]) -> "Thunk":
-        return cls(None, None, None, compute=compute)
-
-
-def is_true(value: Value) -> bool | None:
-    return value if isinstance(value, bool) else None
 
 
 # ---- the evaluator -----------------------------------------------------------------------------
@@ -204,8 +104,6 @@ class Evaluator:
                 return text  # a bare URI
 
     def _eval_string(self, node, file, env):
-        from tui.core.nix.syntax import string_value
-
         parts = []
         for c in node.children:
             if c.kind in ("TOKEN_STRING_START", "TOKEN_STRING_END"):
@@ -236,8 +134,6 @@ class Evaluator:
         return None
 
     def _eval_path_rel(self, node, file, env):
-        from tui.core.nix.flake import relative_path
-
         text = []
         interpolated = False
         for c in node.children:
@@ -283,6 +179,8 @@ class Evaluator:
         if isinstance(value, AttrsValue):
             if name in value.attrs:
                 return self.force(value.attrs[name])
+            if value.base is not None:
+                return External(value.base.path + (name,), value.base.bound)
             return Unknown(f"no attribute `{name}`") if not value.open else External((name,))
         if isinstance(value, FlakeInputs):
             if name == "self" and value.outputs is not None:
@@ -294,8 +192,8 @@ class Evaluator:
             return External((name,), True)
         if isinstance(value, External):
             return External(value.path + (name,), value.bound)
-        if isinstance(value, SnowfallFlake):
-            return External(("snowfall-lib", name))
+        if isinstance(value, Opaque):
+            return value.select(name)
         if isinstance(value, Unknown):
             return value
         return Unknown(f"selecting `{name}` from a {type(value).__name__}")
@@ -404,8 +302,6 @@ class Evaluator:
                 text = self.to_string(right)
                 if text is None:
                     return Unknown("path + value")
-                from tui.core.nix.flake import relative_path
-
                 rel = relative_path("x", "./" + (left.rel + "/" + text.lstrip("/") if text.startswith("/") else left.rel + text))
                 return PathValue(rel, None, True) if rel else Unknown("path outside the repository")
             if isinstance(left, str) and isinstance(right, (str, PathValue)):
@@ -417,11 +313,13 @@ class Evaluator:
     def update(self, left: Value, right: Value) -> Value:
         if isinstance(left, AttrsValue) and isinstance(right, AttrsValue):
             return AttrsValue({**left.attrs, **right.attrs}, left.open or right.open,
-                              right.node, {**left.where, **right.where}, right.file or left.file)
+                              right.node, {**left.where, **right.where}, right.file or left.file, left.base or right.base)
         if isinstance(left, AttrsValue):
-            return AttrsValue(dict(left.attrs), True, left.node, dict(left.where), left.file)
+            base = right if isinstance(right, External) else left.base
+            return AttrsValue(dict(left.attrs), True, left.node, dict(left.where), left.file, base)
         if isinstance(right, AttrsValue):
-            return AttrsValue(dict(right.attrs), True, right.node, dict(right.where), right.file)
+            base = left if isinstance(left, External) else right.base
+            return AttrsValue(dict(right.attrs), True, right.node, dict(right.where), right.file, base)
         if isinstance(left, External) and isinstance(right, External):
             return left  # `nixpkgs.lib // home-manager.lib`: still a lib
         if isinstance(left, External):
@@ -436,8 +334,6 @@ class Evaluator:
         return self.attrs_of(node, file, env)
 
     def attrs_of(self, node: Node, file, env) -> AttrsValue:
-        from tui.core.nix.syntax import string_value
-
         attrs: dict[str, Thunk] = {}
         where: dict[str, Node] = {}
         nested: dict[str, list[tuple[list, Node]]] = {}
@@ -485,7 +381,7 @@ class Evaluator:
             if not rest:
                 value = self.force(thunk)
                 if isinstance(value, AttrsValue):
-                    result = self._merge_deep(result, value)
+                    result = self.merge_deep(result, value)
                 else:
                     result.open = True
                 continue
@@ -501,7 +397,7 @@ class Evaluator:
                 existing = self.force(target.attrs[rest[-1]])
                 value = self.force(thunk)
                 if isinstance(existing, AttrsValue) and isinstance(value, AttrsValue):
-                    target.attrs[rest[-1]] = Thunk.const(self._merge_deep(existing, value))
+                    target.attrs[rest[-1]] = Thunk.const(self.merge_deep(existing, value))
                     continue
             target.attrs[rest[-1]] = thunk
             if thunk.node is not None:
@@ -509,17 +405,17 @@ class Evaluator:
                 target.file = thunk.file
         return result
 
-    def _merge_deep(self, left: AttrsValue, right: AttrsValue) -> AttrsValue:
+    def merge_deep(self, left: AttrsValue, right: AttrsValue) -> AttrsValue:
         attrs = dict(left.attrs)
         for name, thunk in right.attrs.items():
             if name in attrs:
                 a, b = self.force(attrs[name]), self.force(thunk)
                 if isinstance(a, AttrsValue) and isinstance(b, AttrsValue):
-                    attrs[name] = Thunk.const(self._merge_deep(a, b))
+                    attrs[name] = Thunk.const(self.merge_deep(a, b))
                     continue
             attrs[name] = thunk
         return AttrsValue(attrs, left.open or right.open, right.node or left.node,
-                          {**left.where, **right.where}, right.file or left.file)
+                          {**left.where, **right.where}, right.file or left.file, left.base or right.base)
 
     def _select_thunk(self, source: Node, name: str, file, env) -> Thunk:
         return Thunk.lazy(lambda: self.select(self.eval(source, file, env), name))
@@ -535,8 +431,6 @@ class Evaluator:
         cached = self._scope_cache.get(id(node))
         if cached is not None:
             return cached
-        from tui.core.nix.syntax import attrpath_names, string_value
-
         names: dict[str, list[tuple[list, Node]]] = {}
         for child in node.nodes():
             if child.kind == "NODE_ATTRPATH_VALUE":
@@ -634,7 +528,7 @@ class Evaluator:
         if name == "null":
             return None
         if name in BUILTINS:
-            return Builtin(name, BUILTINS[name], (), (name,))
+            return Builtin(name, BUILTINS[name].arity, (), (name,))
         return External((name,))
 
     # -- application
@@ -646,28 +540,21 @@ class Evaluator:
             env[("file", id(fn.node))] = fn.file
             return self._guard(lambda: self.eval(fn.body, fn.file, env))
         if isinstance(fn, External):
-            name = fn.name
-            if name == "nixosSystem":
-                return SystemCall(fn.path, arg)
-            if name in BUILTINS:
-                return self.apply(Builtin(name, BUILTINS[name], (), fn.path), arg)
-            if name == "import-tree":
-                return self.import_tree(self.force(arg))
-            if name == "mkLib" and any("snowfall" in p for p in fn.path):
-                return SnowfallFlake(self._snowfall_root(arg), arg)
-            if name == "mkFlake":
-                if any("snowfall" in p for p in fn.path):
-                    return self.snowfall(arg)
-                return Builtin("mkFlake", 2, (arg,), fn.path)
+            recognised = recognisers.call_external(self, fn, arg)
+            if recognised is not None:
+                return recognised
+            if fn.name in BUILTINS:
+                spec = BUILTINS[fn.name]
+                return self.apply(Builtin(spec.name, spec.arity, (), fn.path), arg)
             return Unknown(f"the function `{'.'.join(fn.path)}`")
-        if isinstance(fn, SnowfallFlake):
-            return Unknown("snowfall-lib")
+        if isinstance(fn, Opaque):
+            return fn.call(self, arg)
         if isinstance(fn, Builtin):
             args = fn.args + (arg,)
             if len(args) < fn.arity:
-                return Builtin(fn.name, fn.arity, args, fn.path)
-            impl = getattr(self, "_builtin_" + fn.name.replace("'", "_prime").replace("-", "_"))
-            return impl(*args)
+                return Builtin(fn.name, fn.arity, args, fn.path, fn.impl)
+            impl = fn.impl or BUILTINS[fn.name].impl
+            return impl(self, *args)
         if isinstance(fn, AttrsValue) and "__functor" in fn.attrs:
             return self.apply(self.apply(self.force(fn.attrs["__functor"]), Thunk.const(fn)), arg)
         if isinstance(fn, Unknown):
@@ -723,250 +610,15 @@ class Evaluator:
             self._dirs[rel] = dict(sorted(entries.items())) if entries is not None else None
         return self._dirs[rel]
 
-    def import_tree(self, value: Value) -> Value:
-        """``import-tree ./dir``: a module importing every .nix file below ``dir`` (names starting with _ skipped)."""
-        if not isinstance(value, PathValue):
-            return Unknown("import-tree of something that is not a path")
-        found: list[Thunk] = []
-        base = os.path.join(self.flake.root, value.rel)
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("_"))
-            for name in sorted(filenames):
-                if name.endswith(".nix") and not name.startswith("_"):
-                    rel = os.path.relpath(os.path.join(dirpath, name), self.flake.root).replace(os.sep, "/")
-                    found.append(Thunk.const(PathValue(rel)))
-        return AttrsValue({"imports": Thunk.const(ListValue(found))})
-
-    # -- builtins and lib functions, by name
-
-    def _builtin_import(self, path):
-        return self.import_path(self.force(path))
-
-    def _builtin_readDir(self, path):
-        value = self.force(path)
-        if not isinstance(value, PathValue):
-            return Unknown("readDir of something that is not a path")
-        entries = self.read_dir(value.rel)
-        if entries is None:
-            return Unknown(f"./{value.rel} is not a folder")
-        return AttrsValue({name: Thunk.const(kind) for name, kind in entries.items()})
-
-    def _attrs(self, thunk) -> AttrsValue | None:
+    def force_attrs(self, thunk: Thunk) -> AttrsValue | None:
         value = self.force(thunk)
         return value if isinstance(value, AttrsValue) else None
 
-    def _list(self, thunk) -> ListValue | None:
+    def force_list(self, thunk: Thunk) -> ListValue | None:
         value = self.force(thunk)
         return value if isinstance(value, ListValue) else None
 
-    def _builtin_mapAttrs(self, fn, attrs):
-        value = self._attrs(attrs)
-        if value is None:
-            return Unknown("mapAttrs over a set the engine cannot see")
-        f = self.force(fn)
-        result = {name: Thunk.lazy(lambda name=name, v=v: self.call(f, name, v)) for name, v in value.attrs.items()}
-        return AttrsValue(result, value.open, value.node, dict(value.where), value.file)
-
-    def _builtin_mapAttrs_prime(self, fn, attrs):
-        value = self._attrs(attrs)
-        if value is None:
-            return Unknown("mapAttrs' over a set the engine cannot see")
-        f = self.force(fn)
-        pairs = ListValue([Thunk.lazy(lambda name=name, v=v: self.call(f, name, v)) for name, v in value.attrs.items()])
-        return self._builtin_listToAttrs(Thunk.const(pairs))
-
-    def _builtin_genAttrs(self, names, fn):
-        value = self._list(names)
-        if value is None:
-            return Unknown("genAttrs over a list the engine cannot see")
-        f = self.force(fn)
-        result = {}
-        for item in value.items:
-            name = self.force(item)
-            if not isinstance(name, str):
-                return Unknown("genAttrs over names the engine cannot see")
-            result[name] = Thunk.lazy(lambda name=name: self.call(f, name))
-        return AttrsValue(result, None in value.nodes)
-
-    def _builtin_listToAttrs(self, items):
-        value = self._list(items)
-        if value is None:
-            return Unknown("listToAttrs of a list the engine cannot see")
-        result = {}
-        for item in value.items:
-            pair = self._attrs(item)
-            if pair is None or "name" not in pair.attrs:
-                return Unknown("listToAttrs of entries the engine cannot see")
-            name = self.force(pair.attrs["name"])
-            if not isinstance(name, str):
-                return Unknown("listToAttrs with names the engine cannot see")
-            result[name] = pair.attrs.get("value") or Thunk.const(Unknown("no value"))
-        return AttrsValue(result, None in value.nodes)
-
-    def _builtin_nameValuePair(self, name, value):
-        return AttrsValue({"name": name, "value": value})
-
-    def _builtin_filterAttrs(self, pred, attrs):
-        value = self._attrs(attrs)
-        if value is None:
-            return Unknown("filterAttrs over a set the engine cannot see")
-        f = self.force(pred)
-        kept = {}
-        for name, v in value.attrs.items():
-            if self.call(f, name, v) is not False:
-                kept[name] = v
-        return AttrsValue(kept, value.open, value.node, value.where, value.file)
-
-    def _builtin_filter(self, pred, items):
-        value = self._list(items)
-        if value is None:
-            return Unknown("filter over a list the engine cannot see")
-        f = self.force(pred)
-        return ListValue([i for i in value.items if self.call(f, i) is not False], value.nodes)
-
-    def _builtin_map(self, fn, items):
-        value = self._list(items)
-        if value is None:
-            return Unknown("map over a list the engine cannot see")
-        f = self.force(fn)
-        return ListValue([Thunk.lazy(lambda i=i: self.call(f, i)) for i in value.items], value.nodes)
-
-    def _builtin_attrNames(self, attrs):
-        value = self._attrs(attrs)
-        if value is None:
-            return Unknown("attrNames of a set the engine cannot see")
-        return ListValue([Thunk.const(n) for n in sorted(value.attrs)], [None] if value.open else [])
-
-    def _builtin_attrValues(self, attrs):
-        value = self._attrs(attrs)
-        if value is None:
-            return Unknown("attrValues of a set the engine cannot see")
-        return ListValue([value.attrs[n] for n in sorted(value.attrs)], [None] if value.open else [])
-
-    def _builtin_removeSuffix(self, suffix, text):
-        s, t = self.force(suffix), self.force(text)
-        if isinstance(s, str) and isinstance(t, str):
-            return t[: -len(s)] if s and t.endswith(s) else t
-        return Unknown("removeSuffix")
-
-    def _builtin_removePrefix(self, prefix, text):
-        p, t = self.force(prefix), self.force(text)
-        if isinstance(p, str) and isinstance(t, str):
-            return t[len(p):] if t.startswith(p) else t
-        return Unknown("removePrefix")
-
-    def _builtin_hasSuffix(self, suffix, text):
-        s, t = self.force(suffix), self.force(text)
-        return t.endswith(s) if isinstance(s, str) and isinstance(t, str) else Unknown("hasSuffix")
-
-    def _builtin_hasPrefix(self, prefix, text):
-        p, t = self.force(prefix), self.force(text)
-        return t.startswith(p) if isinstance(p, str) and isinstance(t, str) else Unknown("hasPrefix")
-
-    def _builtin_elem(self, item, items):
-        x, value = self.force(item), self._list(items)
-        if value is None or not isinstance(x, (str, int)):
-            return Unknown("elem")
-        values = [self.force(i) for i in value.items]
-        if x in values:
-            return True
-        return False if None not in value.nodes else Unknown("elem")
-
-    def _builtin_pathExists(self, path):
-        value = self.force(path)
-        if isinstance(value, PathValue):
-            return (self.flake.root / value.rel).exists()
-        return Unknown("pathExists")
-
-    def _builtin_toString(self, value):
-        text = self.to_string(self.force(value))
-        return text if text is not None else Unknown("toString")
-
-    def _builtin_baseNameOf(self, value):
-        text = self.to_string(self.force(value))
-        return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")
-
-    def _builtin_readFile(self, path):
-        value = self.force(path)
-        if not isinstance(value, PathValue):
-            return Unknown("readFile of something that is not a path")
-        try:
-            return (self.flake.root / value.rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return Unknown(f"./{value.rel} cannot be read")
-
-    def _builtin_fromTOML(self, text):
-        import tomllib
-
-        value = self.force(text)
-        if not isinstance(value, str):
-            return Unknown("fromTOML of text the engine cannot see")
-        try:
-            return from_data(tomllib.loads(value))
-        except tomllib.TOMLDecodeError:
-            return Unknown("fromTOML of text that is not TOML")
-
-    def _builtin_fromJSON(self, text):
-        import json
-
-        value = self.force(text)
-        if not isinstance(value, str):
-            return Unknown("fromJSON of text the engine cannot see")
-        try:
-            return from_data(json.loads(value))
-        except ValueError:
-            return Unknown("fromJSON of text that is not JSON")
-
-    def _builtin_mkDefault(self, value):
-        return self.force(value)
-
-    _builtin_mkForce = _builtin_mkDefault
-
-    def _builtin_recursiveUpdate(self, left, right):
-        a, b = self.force(left), self.force(right)
-        if isinstance(a, AttrsValue) and isinstance(b, AttrsValue):
-            return self._merge_deep(a, b)
-        return self.update(a, b)
-
-    def _builtin_foldl_prime(self, fn, start, items):
-        value = self._list(items)
-        if value is None:
-            return Unknown("foldl' over a list the engine cannot see")
-        f = self.force(fn)
-        acc = start
-        for item in value.items:
-            acc = Thunk.const(self.call(f, acc, item))
-        return self.force(acc)
-
-    def _builtin_mergeAttrsList(self, items):
-        value = self._list(items)
-        if value is None:
-            return Unknown("mergeAttrsList")
-        result: Value = AttrsValue({})
-        for item in value.items:
-            result = self.update(result, self.force(item))
-        return result
-
-    def _builtin_concatMap(self, fn, items):
-        mapped = self._builtin_map(fn, items)
-        if not isinstance(mapped, ListValue):
-            return mapped
-        out: list[Thunk] = []
-        for item in mapped.items:
-            inner = self._list(item)
-            if inner is None:
-                return Unknown("concatMap")
-            out.extend(inner.items)
-        return ListValue(out, mapped.nodes)
-
-    def _builtin_withSystem(self, system, fn):
-        return self.call(self.force(fn), External(("perSystem",), True))
-
-    def _builtin_mkFlake(self, args, module):
-        """flake-parts: the ``flake`` attributes of the module and every module it imports, merged."""
-        return self.flake_parts_outputs(module)
-
-    # -- flake-parts and snowfall-lib
+    # -- the flake's outputs and modules
 
     def outputs_of(self, outputs: Node, file: "SourceFile") -> Value:
         """The value of the flake's ``outputs`` function applied to its inputs (``self`` included)."""
@@ -987,63 +639,6 @@ class Evaluator:
             seen += 1
         return value
 
-    def flake_module_body(self, value: Value) -> Value:
-        """A flake-parts module's attribute set, its function applied to ``inputs`` and ``self`` (the rest left open)."""
-        if isinstance(value, Lambda) and self.inputs is not None:
-            inputs = self.inputs
-            args = AttrsValue({"inputs": Thunk.const(inputs), "self": Thunk.lazy(lambda: self.select(inputs, "self"))}, open=True)
-            value = self.apply(value, Thunk.const(args))
-        return self.module_body(value)
-
-    def flake_parts_outputs(self, module: Thunk) -> Value:
-        merged = AttrsValue({}, open=True)
-        queue: list[Value] = [self.force(module)]
-        seen: set[str] = set()
-        while queue:
-            value = queue.pop(0)
-            if isinstance(value, PathValue):
-                rel = self.nix_file(value.rel)
-                if rel is None or rel in seen:
-                    continue
-                seen.add(rel)
-                value = self.import_path(value)
-            body = self.flake_module_body(value)
-            if not isinstance(body, AttrsValue):
-                continue
-            flake_attrs = body.attrs.get("flake")
-            if flake_attrs is not None:
-                flake_value = self.force(flake_attrs)
-                if isinstance(flake_value, AttrsValue):
-                    merged = self._merge_deep(merged, flake_value)
-            imports = body.attrs.get("imports")
-            if imports is not None:
-                items = self._list(imports)
-                if items is not None:
-                    queue.extend(self.force(i) for i in items.items)
-        merged.origin = "flake-parts"  # type: ignore[attr-defined]
-        return merged
-
-    def _snowfall_root(self, arg: Thunk) -> str:
-        value = self._attrs(arg)
-        if value is None:
-            return "."
-        snowfall = value.attrs.get("snowfall")
-        if snowfall is not None:
-            config = self._attrs(snowfall)
-            if config is not None and "root" in config.attrs:
-                root = self.force(config.attrs["root"])
-                if isinstance(root, PathValue):
-                    return root.rel
-        src = value.attrs.get("src")
-        if src is not None:
-            root = self.force(src)
-            if isinstance(root, PathValue):
-                return root.rel
-        return "."
-
-    def snowfall(self, arg: Thunk) -> SnowfallFlake:
-        return SnowfallFlake(self._snowfall_root(arg), arg)
-
 
 def _is_rec(attrset: Node) -> bool:
     for child in attrset.children:
@@ -1052,40 +647,3 @@ def _is_rec(attrset: Node) -> bool:
         if child.kind == "TOKEN_L_BRACE":
             return False
     return False
-
-
-# Library and builtin functions the evaluator implements, by name, with their arity.
-BUILTINS = {
-    "import": 1, "readDir": 1, "mapAttrs": 2, "mapAttrs'": 2, "genAttrs": 2, "listToAttrs": 1,
-    "nameValuePair": 2, "filterAttrs": 2, "filter": 2, "map": 2, "attrNames": 1, "attrValues": 1,
-    "removeSuffix": 2, "removePrefix": 2, "hasSuffix": 2, "hasPrefix": 2, "elem": 2, "pathExists": 1,
-    "toString": 1, "baseNameOf": 1, "mkDefault": 1, "mkForce": 1, "recursiveUpdate": 2, "foldl'": 3,
-    "mergeAttrsList": 1, "concatMap": 2, "withSystem": 2, "readFile": 1, "fromTOML": 1, "fromJSON": 1,
-}
-
-
-def from_data(data) -> Value:
-    """A TOML or JSON document as evaluator values."""
-    if isinstance(data, dict):
-        return AttrsValue({k: Thunk.const(from_data(v)) for k, v in data.items()})
-    if isinstance(data, list):
-        return ListValue([Thunk.const(from_data(v)) for v in data])
-    if isinstance(data, (str, bool, int, float)) or data is None:
-        return data
-    return str(data)
-
-
-def snowfall_hosts(root_dir: Path) -> list[tuple[str, str, str]]:
-    """(host, arch, file relative to the snowfall root) for ``systems/<arch>/<host>/default.nix``.
-
-    Only ``*-linux`` folders hold NixOS systems (``*-darwin`` are nix-darwin, ``*-iso`` and the like are images).
-    """
-    found = []
-    systems = root_dir / "systems"
-    if not systems.is_dir():
-        return found
-    for arch in sorted(p for p in systems.iterdir() if p.is_dir() and p.name.endswith("-linux")):
-        for host in sorted(p for p in arch.iterdir() if p.is_dir()):
-            if (host / "default.nix").is_file():
-                found.append((host.name, arch.name, f"systems/{arch.name}/{host.name}/default.nix"))
-    return found

@@ -12,25 +12,16 @@ every host is never used. Where it cannot be sure, the host is refused with the 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from tui.core.errors import LlamaflakeError
-from tui.core.nix.evaluate import (
-    AttrsValue,
-    Evaluator,
-    External,
-    FlakeInputs,
-    Lambda,
-    ListValue,
-    PathValue,
-    SnowfallFlake,
-    SystemCall,
-    Thunk,
-    Unknown,
-    snowfall_hosts,
-)
-from tui.core.nix.flake import Access, Attach, Flake, Host, SourceFile, outputs_pattern, relative_path
+from tui.core.nix.evaluate import Evaluator
+from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
+from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown
+from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
+from tui.core.nix.paths import nix_files, nix_path_literal, relative_path
 from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
 
 GENERATED_FILES = {"hardware-configuration.nix"}
@@ -57,8 +48,10 @@ def find_hosts(flake: Flake) -> list[Host]:
         outputs = evaluator.outputs_of(flake.outputs, flake.file)
     except RecursionError:
         outputs = Unknown("the expressions nest too deeply")
-    if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and _uses_snowfall(flake)):
+    if isinstance(outputs, SnowfallFlake) or (not isinstance(outputs, AttrsValue) and uses_snowfall(flake)):
         root = outputs.root if isinstance(outputs, SnowfallFlake) else "."
+        prefix = "" if root in (".", "") else root.rstrip("/") + "/"
+        flake.auto_imported.append(prefix + "modules/nixos")  # every module there is in every system
         return _snowfall(flake, root)
     if not isinstance(outputs, AttrsValue):
         reason = outputs.reason if isinstance(outputs, Unknown) else "an expression"
@@ -94,11 +87,6 @@ def find_hosts(flake: Flake) -> list[Host]:
         for item in found:
             item.host.builder = f"flake-parts: {item.host.builder}"
     return [item.host for item in found]
-
-
-def _uses_snowfall(flake: Flake) -> bool:
-    named = any("snowfall" in i.name or (i.url and "snowfall" in i.url) for i in flake.inputs)
-    return named and (flake.root / "systems").is_dir()
 
 
 def _enumerator(where: Node | None) -> str | None:
@@ -160,6 +148,7 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         host.refusal = f"the engine cannot follow how this host is built to a nixosSystem call ({reason})"
         return item
     item.call = value
+    host.nixpkgs = built_from(flake, value.fn)
     fn = ".".join(value.fn)
     arg_node = unwrap(value.arg.node) if value.arg.node is not None else None
     if binding is not None and _inside(arg_node, binding):
@@ -176,10 +165,48 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
     if binding is None and item.missing_paths and not item.dynamic_paths:
         flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
         return None  # an entry of a folder listing that is not a host (a README, a stray file)
-    if binding is None and name.isupper() and item.dynamic_paths:
-        flake.notes.append(f"skipped `{name}`: an upper-case entry of a generated host list is taken for a template")
+    if binding is None and is_template_name(name) and item.dynamic_paths:
+        flake.notes.append(f"skipped `{name}`: an entry of a generated host list named like a template, not a machine")
         return None
     return item
+
+
+TEMPLATE_NAMES = re.compile(r"(?i)^_?(template|example|skeleton|sample)s?(-.*)?$")
+
+
+def is_template_name(name: str) -> bool:
+    """``template``, ``example-host``, ...: folders a generated host list picks up that are not machines.
+    Upper-case names (``CORE-PW0D2M1A``, ``WSL``) are machines."""
+    return bool(TEMPLATE_NAMES.match(name))
+
+
+def built_from(flake: Flake, fn: tuple[str, ...]) -> str | None:
+    """The nixpkgs a ``nixosSystem`` function builds with, as a ``follows`` path: ``nixpkgs`` for
+    ``nixpkgs.lib.nixosSystem``, ``nixos-raspberrypi/nixpkgs`` for another flake's own builder."""
+    path = fn[1:] if fn[:1] == ("inputs",) else fn
+    source = flake.input(path[0]) if path else None
+    if source is None:
+        return None
+    if source.is_nixpkgs:
+        return source.name
+    return source.follows.get("nixpkgs") or f"{source.name}/nixpkgs"
+
+
+def machines_nixpkgs(flake: Flake) -> tuple[str | None, list[str]]:
+    """The nixpkgs most machines are built from, and a note for each machine built from another one."""
+    counts: dict[str, int] = {}
+    for host in flake.hosts:
+        if host.nixpkgs:
+            counts[host.nixpkgs] = counts.get(host.nixpkgs, 0) + 1
+    if not counts:
+        return None, []
+    chosen = max(counts, key=lambda name: (counts[name], name == "nixpkgs"))
+    notes = [
+        f"{host.name} is built from `{host.nixpkgs}`, not `{chosen}` (which most machines use): "
+        f"llama.cpp follows `{chosen}`, so {host.name} evaluates a second nixpkgs for it"
+        for host in flake.hosts if host.nixpkgs and host.nixpkgs != chosen
+    ]
+    return chosen, notes
 
 
 def _helper_name(binding: Node | None) -> str | None:
@@ -252,6 +279,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
 # ---- choosing where to attach -------------------------------------------------------------------
 
 def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
+    _follow_shared_modules(ev, found)
     # Counted by real path: a host folder that is a symlink to another host's shares its files.
     real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.module_files}
     by_real: dict[str, int] = {}
@@ -263,15 +291,23 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
     for item in found:
         host = item.host
         host.shared_module_files = [r for r in host.module_files if several and uses[r] == len(found)]
-        host.own_file = _own_file(item, uses, several)
+        own_files = _own_files(item, uses, several)
+        host.own_file = own_files[0] if own_files else None
         if host.refusal is not None or item.call is None:
             _refusal_snippet(host, item)
             continue
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
-        elif host.own_file is not None:
-            _attach_to_file(flake, host, host.own_file)
+        elif own_files:
+            for rel in own_files:  # the next owned file when one cannot take an import
+                host.refusal = None
+                _attach_to_file(flake, host, rel)
+                if host.refusal is None:
+                    host.own_file = rel
+                    break
+            else:
+                host.refusal = _first_problem(flake, own_files) if len(own_files) > 1 else host.refusal
         elif item.literal_lists:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
@@ -285,7 +321,55 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
         _refusal_snippet(host, item)
 
 
-def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
+ENTRY_FILES = ("default.nix", "configuration.nix")
+
+
+def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
+    """A module every host uses may pick each host's own folder by a name in ``specialArgs``
+    (``imports = [ ./${hostname} ]``): those folders belong to the host they are picked for."""
+    if len(found) < 2:
+        return
+    counts: dict[str, int] = {}
+    for item in found:
+        for rel in item.host.module_files:
+            counts[rel] = counts.get(rel, 0) + 1
+    for item in found:
+        if item.call is None or item.host.refusal is not None:
+            continue
+        shared = [rel for rel in item.host.module_files if counts[rel] > 1]
+        if not shared:
+            continue
+        call_arg = ev.force(item.call.arg)
+        special = ev.force_attrs(call_arg.attrs["specialArgs"]) if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs else None
+        if special is None:
+            continue
+        args = Thunk.const(AttrsValue(dict(special.attrs), open=True))
+        for rel in shared:
+            for picked in _interpolated_imports(ev, rel, args):
+                if picked not in item.host.module_files:
+                    item.host.module_files.append(picked)
+                    item.dynamic_paths.append(picked)
+
+
+def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
+    value = ev.import_path(PathValue(rel))
+    if isinstance(value, Lambda):
+        value = ev.apply(value, args)
+    body = ev.module_body(value)
+    imports = ev.force_list(body.attrs["imports"]) if isinstance(body, AttrsValue) and "imports" in body.attrs else None
+    found = []
+    for thunk in imports.items if imports is not None else []:
+        path = ev.force(thunk)
+        if isinstance(path, PathValue) and path.interpolated:
+            target = ev.nix_file(path.rel)
+            if target is not None:
+                found.append(target)
+    return found
+
+
+def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:
+    """The module files that belong to this host alone, best place for its import first: its entry file
+    (``default.nix``, ``configuration.nix``, ``<host>.nix``), then other files in its folder, then the rest."""
     host = item.host
     candidates = [
         rel for rel in host.module_files
@@ -297,12 +381,22 @@ def _own_file(item: _Found, uses: dict[str, int], several: bool) -> str | None:
         path = PurePosixPath(rel)
         return host.name in path.parts[:-1] or path.stem == host.name
 
-    ranked = [r for r in candidates if names_host(r)] + [r for r in candidates if r in item.dynamic_paths and not names_host(r)]
+    def is_entry(rel: str) -> bool:
+        path = PurePosixPath(rel)
+        return path.name in ENTRY_FILES or path.stem == host.name
+
+    named = [r for r in candidates if names_host(r)]
+    ranked = [r for r in named if is_entry(r)] + [r for r in named if not is_entry(r)]
+    ranked += [r for r in candidates if r in item.dynamic_paths and r not in ranked]
     if ranked:
-        return ranked[0]
-    if several and candidates:
-        return candidates[0]
-    return None
+        return ranked
+    return candidates if several else []
+
+
+def _first_problem(flake: Flake, files: list[str]) -> str:
+    probe = Host(name="", builder="", file="", line=0)
+    _attach_to_file(flake, probe, files[0])
+    return probe.refusal or f"{files[0]}: cannot take an import"
 
 
 def module_attrset(file: SourceFile) -> tuple[Node | None, str | None]:
@@ -440,8 +534,6 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     """The exact lines to add by hand for a refused host."""
     if host.refusal is None:
         return
-    from tui.core.nix.flake import nix_path_literal
-
     target = host.own_file
     machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
     literal = nix_path_literal(target, machine) if target else "./" + machine
@@ -454,19 +546,78 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     host.snippet_file = target
 
 
+# Functions that load every module file below a folder: import-tree, nixpkgs' listFilesRecursive, and
+# home-grown importers named for what they do (importModulesRecursive, importDir, loadModules, ...).
+_IMPORTER_NAME = re.compile(
+    r"(?i)^(import-?tree|listFilesRecursive|rakeLeaves|(import|load|list|get|read|find)\w*"
+    r"(recursive|tree|dir|dirs|folder|all|modules|nixfiles|files)\w*)$"
+)
+_IMPORTER_HINT = re.compile(rb"readDir|[Rr]ecursive|import-tree|importTree|[Ii]mport[A-Z]\w*|load[A-Z]\w*|rakeLeaves")
+
+
 def auto_imported_dirs(flake: Flake) -> list[str]:
-    """Folders given to ``import-tree`` in flake.nix: every .nix file under them is loaded as a flake-parts module."""
+    """Folders whose module files the repository loads wholesale (into every machine, or as flake-parts modules).
+
+    Seen statically: snowfall-lib's ``modules/nixos``, the folder given to ``import-tree`` or to an importer
+    function (``importModulesRecursive ./modules``), and ``readDir`` of a folder whose entries become paths
+    (``map (x: ./modules + "/${x}") (attrNames (readDir ./modules))``). A module placed there would be loaded twice.
+    """
+    found = list(flake.auto_imported)
+    for rel in nix_files(flake.root, limit=3000):
+        try:
+            head = (flake.root / rel).read_bytes()
+        except OSError:
+            continue
+        if not _IMPORTER_HINT.search(head):
+            continue
+        try:
+            source = flake.source_file(rel)
+        except LlamaflakeError:
+            continue
+        for folder in _importer_folders(source):
+            if folder not in found:
+                found.append(folder)
+    return found
+
+
+def _importer_folders(source: SourceFile) -> list[str]:
     found = []
-    for node in flake.file.tree.walk():
+    text = source.source
+    for node in source.tree.walk():
         if node.kind != "NODE_APPLY":
             continue
-        fn, arg = node.nodes()[0], unwrap(node.nodes()[1])
-        path = select_path(fn)
-        if path and path[-1] == "import-tree" and arg is not None and arg.kind == "NODE_PATH_REL":
-            rel = relative_path("flake.nix", arg.text)
-            if rel is not None:
-                found.append(rel)
+        fn, args = apply_chain(node)
+        if node.parent is not None and unwrap(node.parent) is not None and unwrap(node.parent).kind == "NODE_APPLY" \
+                and unwrap(node.parent).nodes()[0] is node:
+            continue  # only the whole call `f a b`, not its head `f a`
+        path = select_path(fn) if fn is not None else None
+        if not path:
+            continue
+        folders = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_PATH_REL"]
+        if not folders:
+            continue
+        name = path[-1]
+        if name == "readDir":
+            literal = folders[0].text.encode()
+            # entries turned back into paths: `./modules + "/${x}"`, `"${./modules}/${x}"`
+            if not (re.search(re.escape(literal) + rb"\s*\+\s*\"", text) or b"${" + literal + b"}/" in text
+                    or _inside_binding(node, ("imports", "modules"))):
+                continue
+        elif not _IMPORTER_NAME.match(name):
+            continue
+        rel = relative_path(source.rel, folders[0].text)
+        if rel is not None:
+            found.append(rel)
     return found
+
+
+def _inside_binding(node: Node, names: tuple[str, ...]) -> bool:
+    for scope in node.ancestors():
+        if scope.kind == "NODE_ATTRPATH_VALUE":
+            path = attrpath_names(scope.nodes()[0]) or []
+            if path[-1:] and path[-1] in names:
+                return True
+    return False
 
 
 # ---- snowfall-lib ---------------------------------------------------------------------------------

@@ -1,0 +1,213 @@
+"""The library and builtin functions the static evaluator knows, by name: a registry a new function joins
+with one decorator. Each takes the evaluator and its arguments as thunks, and returns a value (or an
+:class:`Unknown` with the reason it cannot)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from typing import Callable
+
+from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, from_data
+
+
+@dataclass(frozen=True)
+class BuiltinSpec:
+    name: str
+    arity: int
+    impl: Callable[..., Value]
+
+
+BUILTINS: dict[str, BuiltinSpec] = {}
+
+
+def builtin(name: str, arity: int):
+    """Register ``impl`` as the function ``name`` (``builtins.name`` or ``lib.name``) taking ``arity`` arguments."""
+
+    def register(impl: Callable[..., Value]) -> Callable[..., Value]:
+        BUILTINS[name] = BuiltinSpec(name, arity, impl)
+        return impl
+
+    return register
+
+
+@builtin("import", 1)
+def import_(ev, path):
+    return ev.import_path(ev.force(path))
+
+
+@builtin("readDir", 1)
+def read_dir(ev, path):
+    value = ev.force(path)
+    if not isinstance(value, PathValue):
+        return Unknown("readDir of something that is not a path")
+    entries = ev.read_dir(value.rel)
+    if entries is None:
+        return Unknown(f"./{value.rel} is not a folder")
+    return AttrsValue({name: Thunk.const(kind) for name, kind in entries.items()})
+
+
+@builtin("mapAttrs", 2)
+def map_attrs(ev, fn, attrs):
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("mapAttrs over a set the engine cannot see")
+    f = ev.force(fn)
+    result = {name: Thunk.lazy(lambda name=name, v=v: ev.call(f, name, v)) for name, v in value.attrs.items()}
+    return AttrsValue(result, value.open, value.node, dict(value.where), value.file)
+
+
+@builtin("genAttrs", 2)
+def gen_attrs(ev, names, fn):
+    value = ev.force_list(names)
+    if value is None:
+        return Unknown("genAttrs over a list the engine cannot see")
+    f = ev.force(fn)
+    result = {}
+    for item in value.items:
+        name = ev.force(item)
+        if not isinstance(name, str):
+            return Unknown("genAttrs over names the engine cannot see")
+        result[name] = Thunk.lazy(lambda name=name: ev.call(f, name))
+    return AttrsValue(result, None in value.nodes)
+
+
+@builtin("listToAttrs", 1)
+def list_to_attrs(ev, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("listToAttrs of a list the engine cannot see")
+    result = {}
+    for item in value.items:
+        pair = ev.force_attrs(item)
+        if pair is None or "name" not in pair.attrs:
+            return Unknown("listToAttrs of entries the engine cannot see")
+        name = ev.force(pair.attrs["name"])
+        if not isinstance(name, str):
+            return Unknown("listToAttrs with names the engine cannot see")
+        result[name] = pair.attrs.get("value") or Thunk.const(Unknown("no value"))
+    return AttrsValue(result, None in value.nodes)
+
+
+@builtin("nameValuePair", 2)
+def name_value_pair(ev, name, value):
+    return AttrsValue({"name": name, "value": value})
+
+
+@builtin("filterAttrs", 2)
+def filter_attrs(ev, pred, attrs):
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("filterAttrs over a set the engine cannot see")
+    f = ev.force(pred)
+    kept = {}
+    for name, v in value.attrs.items():
+        if ev.call(f, name, v) is not False:
+            kept[name] = v
+    return AttrsValue(kept, value.open, value.node, value.where, value.file)
+
+
+@builtin("filter", 2)
+def filter_(ev, pred, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("filter over a list the engine cannot see")
+    f = ev.force(pred)
+    return ListValue([i for i in value.items if ev.call(f, i) is not False], value.nodes)
+
+
+@builtin("map", 2)
+def map_(ev, fn, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("map over a list the engine cannot see")
+    f = ev.force(fn)
+    return ListValue([Thunk.lazy(lambda i=i: ev.call(f, i)) for i in value.items], value.nodes)
+
+
+@builtin("attrNames", 1)
+def attr_names(ev, attrs):
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("attrNames of a set the engine cannot see")
+    return ListValue([Thunk.const(n) for n in sorted(value.attrs)], [None] if value.open else [])
+
+
+@builtin("removeSuffix", 2)
+def remove_suffix(ev, suffix, text):
+    s, t = ev.force(suffix), ev.force(text)
+    if isinstance(s, str) and isinstance(t, str):
+        return t[: -len(s)] if s and t.endswith(s) else t
+    return Unknown("removeSuffix")
+
+
+@builtin("hasSuffix", 2)
+def has_suffix(ev, suffix, text):
+    s, t = ev.force(suffix), ev.force(text)
+    return t.endswith(s) if isinstance(s, str) and isinstance(t, str) else Unknown("hasSuffix")
+
+
+@builtin("toString", 1)
+def to_string(ev, value):
+    text = ev.to_string(ev.force(value))
+    return text if text is not None else Unknown("toString")
+
+
+@builtin("readFile", 1)
+def read_file(ev, path):
+    value = ev.force(path)
+    if not isinstance(value, PathValue):
+        return Unknown("readFile of something that is not a path")
+    try:
+        return (ev.flake.root / value.rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Unknown(f"./{value.rel} cannot be read")
+
+
+@builtin("fromTOML", 1)
+def from_t_o_m_l(ev, text):
+    value = ev.force(text)
+    if not isinstance(value, str):
+        return Unknown("fromTOML of text the engine cannot see")
+    try:
+        return from_data(tomllib.loads(value))
+    except tomllib.TOMLDecodeError:
+        return Unknown("fromTOML of text that is not TOML")
+
+
+@builtin("mkDefault", 1)
+@builtin("mkForce", 1)
+def mk_default(ev, value):
+    """A module priority wrapper: the value itself, as far as finding machines goes."""
+    return ev.force(value)
+
+
+@builtin("recursiveUpdate", 2)
+def recursive_update(ev, left, right):
+    a, b = ev.force(left), ev.force(right)
+    if isinstance(a, AttrsValue) and isinstance(b, AttrsValue):
+        return ev.merge_deep(a, b)
+    return ev.update(a, b)
+
+
+@builtin("mergeAttrsList", 1)
+def merge_attrs_list(ev, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("mergeAttrsList of a list the engine cannot see")
+    result: Value = AttrsValue({})
+    for item in value.items:
+        result = ev.update(result, ev.force(item))
+    return result
+
+
+@builtin("pipe", 2)
+def pipe(ev, start, fns):
+    """``pipe x [ f g ]`` is ``g (f x)``."""
+    value = ev.force_list(fns)
+    if value is None:
+        return Unknown("pipe through functions the engine cannot see")
+    result = start
+    for fn in value.items:
+        result = Thunk.const(ev.call(ev.force(fn), result))
+    return ev.force(result)

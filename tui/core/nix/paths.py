@@ -1,0 +1,55 @@
+"""Paths inside the repository: Nix path literals resolved against the flake root, and the repository's .nix files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SKIP_DIRS = {".git", "result", "node_modules", ".direnv", ".venv"}
+
+
+def relative_path(base_file: str, path_literal: str) -> str | None:
+    """Resolve a Nix path literal written in ``base_file`` to a path relative to the flake root."""
+    if not path_literal.startswith(("./", "../")):
+        return None
+    slash = base_file.rfind("/")
+    joined = (base_file[:slash] + "/" + path_literal) if slash >= 0 else path_literal
+    parts: list[str] = []
+    for part in joined.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) if parts else "."
+
+
+def nix_path_literal(from_file: str, target: str) -> str:
+    """A path literal that reaches ``target`` (relative to the root) from ``from_file``."""
+    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
+    parts = [p for p in target.split("/") if p not in ("", ".")]
+    common = 0
+    while common < len(base) and common < len(parts) and base[common] == parts[common]:
+        common += 1
+    up = [".."] * (len(base) - common)
+    rel = "/".join(up + parts[common:]) or "."
+    return rel if up else "./" + rel
+
+
+def nix_files(root: Path, limit: int = 5000) -> list[str]:
+    """The ``.nix`` files of the repository, relative to the root, in a stable order."""
+    found: list[str] = []
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in sorted(filenames):
+            if name.endswith(".nix"):
+                found.append(prefix + name)
+                if len(found) >= limit:
+                    return found
+    return found

@@ -1,0 +1,36 @@
+"""Framework recognisers: what a function from outside the repository means when a flake calls it.
+
+Each module here knows one framework or convention, and offers ``call(evaluator, fn, arg)``: the value
+of calling the external function ``fn`` (an :class:`External`, known by its path such as
+``inputs.snowfall-lib.mkFlake``) with ``arg``, or ``None`` when the function is not its own. Adding a
+layout means adding one module here (with its fixture in ``tests/fixtures/layouts/``) and its ``call``
+to :data:`CALLS`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, snowfall
+from tui.core.nix.values import External, Thunk, Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
+
+# In order: the first that knows the function decides.
+CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
+    nixos.call,
+    snowfall.call,
+    flake_parts.call,
+    import_tree.call,
+    extensible.call,
+]
+
+
+def call_external(evaluator: "Evaluator", fn: External, arg: Thunk) -> Value | None:
+    """The value of ``fn arg`` as the first recogniser that knows ``fn`` sees it, or None."""
+    for call in CALLS:
+        value = call(evaluator, fn, arg)
+        if value is not None:
+            return value
+    return None
