@@ -44,6 +44,9 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-caches", action="store_true", help="set no binary caches (remove those set before)")
     group.add_argument("--follows", metavar="INPUT", help="the nixpkgs input llama.cpp follows ('' for none)")
     group.add_argument("--ref", metavar="REF", help="pin llama.cpp to a branch, tag or commit ('' to unpin)")
+    group.add_argument("--url", metavar="URL",
+                       help="where the llama.cpp flake comes from: a fork, git+file:/path or path:/path for a local checkout "
+                       "(default: github:ggml-org/llama.cpp)")
     group.add_argument("--cleanup", action="store_true",
                        help="also remove what the new set-up supersedes (hand-written overlays, dead caches)")
     group.add_argument("--module-dir", metavar="DIR", help="the folder for the generated module (default: chosen from the layout)")
@@ -142,6 +145,7 @@ def answers_from_args(args: argparse.Namespace) -> Answers:
         answers.caches = [custom_cache(c) if "=" in c else cache_by_name(c) for c in args.cache]
     answers.follows = args.follows
     answers.ref = args.ref
+    answers.url = args.url
     answers.cleanup = args.cleanup
     answers.module_dir = args.module_dir
     return answers
