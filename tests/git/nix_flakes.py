@@ -145,14 +145,13 @@ def name_in_special_args(path: Path, nixpkgs: Path, hosts=("zeta", "eta")) -> Pa
 
 
 @pytest.fixture(autouse=True)
-def _nix_env(tmp_path_factory, monkeypatch):
+def _nix_env(monkeypatch):
     """Nothing from the developer's nix.conf, and no flake registry look-ups over the network."""
     if shutil.which("nix") is None:
         pytest.skip("nix is not installed (Debian: nix-bin)")
     if not NIXPKGS_LIB:
         pytest.skip("nixpkgs' lib not found: set NIXPKGS_LIB to a copy of nixpkgs' lib folder")
-    monkeypatch.setenv("NIX_CONFIG", "flake-registry = \nexperimental-features = ")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("NIX_CONFIG", "download-attempts = 1\nflake-registry = \nexperimental-features = ")
 
 
 @pytest.fixture(scope="session")

@@ -96,3 +96,14 @@ def test_a_ref_cannot_pin_a_path_url(tmp_path, stand_ins, capsys):
     code = main(["plan", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--ref", "b4000",
                  "--host", "alpha=cpu"])
     assert code == 2 and "give the revision in the URL itself" in capsys.readouterr().err
+
+
+def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys):
+    """The demo's inputs are on GitHub and the tests run without a network: not verified, said as offline."""
+    code = main(["apply", "--flake", str(demo_repo), "--host", "boron=cpu", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "not verified with nix" in err
+    assert "offline: an input could not be fetched" in err
+    assert "machines not evaluated: not verified: the flake's inputs are not locked" in err
+    assert "flake.lock" not in committed_paths(demo_repo)

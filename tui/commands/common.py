@@ -18,6 +18,8 @@ def add_repo_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--flake", metavar="PATH", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
     where.add_argument("--demo", action="store_true", help="work on a fresh copy of the bundled demo repository")
     parser.add_argument("--json", action="store_true", help="print data as JSON")
+    parser.add_argument("--no-nix", action="store_true",
+                        help="do not run nix: the machines as read from the files alone, no evaluation")
 
 
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
@@ -157,8 +159,16 @@ def load_from_args(args: argparse.Namespace) -> Flake:
 
         path = make_demo_repo()
         print(f"llamaflake: demo repository copied to {path}", file=sys.stderr)
-        return load_flake(path)
-    return load_flake(args.flake or Path.cwd())
+        flake = load_flake(path)
+    else:
+        flake = load_flake(args.flake or Path.cwd())
+    if not getattr(args, "no_nix", True):
+        from tui.core.judge import discover
+
+        args.discovery = discover(flake)
+        for note in args.discovery.notes():
+            say(f"llamaflake: {note}")
+    return flake
 
 
 def print_json(data) -> None:

@@ -38,8 +38,6 @@ def add_parsers(subparsers) -> None:
     apply.add_argument("--eval", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     apply.add_argument("--no-eval", action="store_true",
                        help="do not lock the flake and evaluate each changed machine before committing")
-    apply.add_argument("--no-nix", action="store_true",
-                       help="do not run nix at all (own parser only, no evaluation)")
     apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=600,
                        help="time limit for locking and for each machine's evaluation (default: 600)")
     apply.add_argument("--jobs", metavar="N", type=int, default=None,

@@ -74,10 +74,11 @@ def commit_message(plan: Plan) -> str:
 
 def changed_machines(plan: Plan) -> list[str]:
     """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
+    refused = {r.host for r in plan.refusals}  # not attached yet: the user pastes the snippet
     own = {machine_path(plan.module_dir, name): name for name in plan.machines}
     if any(c.path not in own for c in plan.changes):
-        return list(plan.machines)
-    return [own[c.path] for c in plan.changes if c.path in own]
+        return [name for name in plan.machines if name not in refused]
+    return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
 
 
 class PendingApply:
