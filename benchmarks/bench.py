@@ -3,6 +3,8 @@
 - detect: median wall time of `llamaflake detect --json` (target < 150 ms)
 - plan: load + plan on synthetic repositories of 1, 10, 100 and 500 machines (target < 2 s at 500)
 - first screen: process start to the wizard's first screen (target < 0.5 s)
+- proof with nix: lock + parallel evaluation of 1, 10 and 50 machines on stand-in flakes (tests/nix), next to
+  the static plan time of the same flake
 """
 
 from __future__ import annotations
@@ -80,6 +82,46 @@ def time_command(argv: list[str], runs: int = 15) -> float | None:
     return statistics.median(times)
 
 
+def time_proof(machines: int) -> tuple[float, float] | None:
+    """Seconds for the static plan and for the added proof (lock + parallel nix eval), or None without nix."""
+    import os
+    import shutil
+
+    if shutil.which("nix") is None:
+        return None
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "git")]
+    import nix_flakes
+    from conftest import NIXPKGS_LIB
+
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.apply import apply_plan
+    from tui.core.nix.flake import load_flake
+    from tui.core.plan import make_plan
+
+    if not NIXPKGS_LIB:
+        return None
+    os.environ.setdefault("NIX_CONFIG", "download-attempts = 1\nflake-registry = ")
+    for key, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@example.org"),
+                       ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "bench@example.org")):
+        os.environ.setdefault(key, value)
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp)
+        nixpkgs = nix_flakes.nixpkgs_flake(where)
+        llama = nix_flakes.llama_flake(where, nixpkgs)
+        names = tuple(f"host{i:03d}" for i in range(machines))
+        repo = nix_flakes.outputs_elsewhere(where / "config", nixpkgs, hosts=names)
+        start = time.perf_counter()
+        flake = load_flake(repo)
+        plan = make_plan(flake, Answers(machines={n: MachineAnswer("cpu", cpu_flags=["avx2", "fma"]) for n in names},
+                                        url=f"path:{llama}", caches=[]))
+        static = time.perf_counter() - start
+        start = time.perf_counter()
+        result = apply_plan(plan, commit=False, evaluate=True)
+        proof = time.perf_counter() - start
+        assert sum(1 for c in result.checks if c.host and c.status == "ok") == machines, result.checks
+    return static, proof
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs")
@@ -92,6 +134,13 @@ def main() -> int:
     for machines in (1, 10, 100, 500):
         seconds = time_plan(machines, runs=1 if args.quick else 3)
         rows.append((f"plan, {machines} machines (median)", f"{seconds * 1000:.0f} ms", "< 2000 ms" if machines == 500 else ""))
+    for machines in (1, 10, 50):
+        timed = time_proof(machines)
+        if timed is None:
+            rows.append((f"proof with nix, {machines} machines", "n/a", "needs nix and nixpkgs' lib"))
+        else:
+            rows.append((f"proof with nix, {machines} machines", f"{timed[1] * 1000:.0f} ms",
+                         f"static plan {timed[0] * 1000:.0f} ms"))
     first = ROOT / "benchmarks" / "first_screen.py"
     if first.exists():
         result = subprocess.run([sys.executable, str(first), "--runs", "3" if args.quick else "7"],

@@ -29,6 +29,9 @@ def _isolated_git_config(tmp_path_factory, monkeypatch):
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # Nix: none of the developer's settings; inputs that need the network fail at once, without retries.
+    monkeypatch.setenv("NIX_CONFIG", "download-attempts = 1\nflake-registry = ")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
 

@@ -300,7 +300,7 @@ def test_nix_parse_is_reported_per_file(demo_repo):
     result = apply_plan(demo_plan(demo_repo))
     parsed = [c for c in result.checks if c.subject.startswith("parse ")]
     assert parsed and all(c.status == "ok" and c.detail == "nix-instantiate --parse" for c in parsed)
-    assert any(c.status == "not checked" and "--eval" in c.detail for c in result.checks)
+    assert any(c.status == "not checked" and "not evaluated (--no-eval)" in c.detail for c in result.checks)
 
 
 def test_cli_apply_refusal_is_a_clear_error_without_traceback(demo_repo, capsys):

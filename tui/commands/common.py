@@ -18,6 +18,8 @@ def add_repo_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--flake", metavar="PATH", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
     where.add_argument("--demo", action="store_true", help="work on a fresh copy of the bundled demo repository")
     parser.add_argument("--json", action="store_true", help="print data as JSON")
+    parser.add_argument("--no-nix", action="store_true",
+                        help="do not run nix: the machines as read from the files alone, no evaluation")
 
 
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +46,9 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-caches", action="store_true", help="set no binary caches (remove those set before)")
     group.add_argument("--follows", metavar="INPUT", help="the nixpkgs input llama.cpp follows ('' for none)")
     group.add_argument("--ref", metavar="REF", help="pin llama.cpp to a branch, tag or commit ('' to unpin)")
+    group.add_argument("--url", metavar="URL",
+                       help="where the llama.cpp flake comes from: a fork, git+file:/path or path:/path for a local checkout "
+                       "(default: github:ggml-org/llama.cpp)")
     group.add_argument("--cleanup", action="store_true",
                        help="also remove what the new set-up supersedes (hand-written overlays, dead caches)")
     group.add_argument("--module-dir", metavar="DIR", help="the folder for the generated module (default: chosen from the layout)")
@@ -143,6 +148,7 @@ def answers_from_args(args: argparse.Namespace) -> Answers:
         answers.caches = [custom_cache(c) if "=" in c else cache_by_name(c) for c in args.cache]
     answers.follows = args.follows
     answers.ref = args.ref
+    answers.url = args.url
     answers.cleanup = args.cleanup
     answers.module_dir = args.module_dir
     return answers
@@ -154,8 +160,16 @@ def load_from_args(args: argparse.Namespace) -> Flake:
 
         path = make_demo_repo()
         print(f"llamaflake: demo repository copied to {path}", file=sys.stderr)
-        return load_flake(path)
-    return load_flake(args.flake or Path.cwd())
+        flake = load_flake(path)
+    else:
+        flake = load_flake(args.flake or Path.cwd())
+    if not getattr(args, "no_nix", True):
+        from tui.core.judge import discover
+
+        args.discovery = discover(flake)
+        for note in args.discovery.notes():
+            say(f"llamaflake: {note}")
+    return flake
 
 
 def print_json(data) -> None:

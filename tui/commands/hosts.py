@@ -21,6 +21,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     flake = load_from_args(args)
     report = host_report(flake)
+    discovery = getattr(args, "discovery", None)
+    if discovery is not None:
+        report["nix"] = discovery.as_dict()
     if args.json:
         print_json(report)
         return 0

@@ -35,10 +35,13 @@ def add_parsers(subparsers) -> None:
                        help="go on where files the change touches have uncommitted changes (the commit includes them)")
     apply.add_argument("--init", action="store_true",
                        help="where the flake is in no git repository: `git init` there and commit its files as they are first")
-    apply.add_argument("--eval", action="store_true",
-                       help="before committing, lock the flake and evaluate each changed machine (needs nix with flakes on)")
+    apply.add_argument("--eval", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
+    apply.add_argument("--no-eval", action="store_true",
+                       help="do not lock the flake and evaluate each changed machine before committing")
     apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=600,
                        help="time limit for locking and for each machine's evaluation (default: 600)")
+    apply.add_argument("--jobs", metavar="N", type=int, default=None,
+                       help="machines evaluated at once (default: up to 4, by CPU count)")
     apply.set_defaults(run=run_apply)
 
 
@@ -116,7 +119,8 @@ def run_apply(args: argparse.Namespace) -> int:
     try:
         result = apply_plan(
             plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
-            evaluate=args.eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
+            evaluate=not args.no_eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
+            use_nix=not args.no_nix, **({"jobs": max(1, args.jobs)} if args.jobs else {}),
         )
     except CommitRejected as rejected:
         if rejected.pending is None:
@@ -135,6 +139,7 @@ def run_apply(args: argparse.Namespace) -> int:
     else:
         for path in result.paths:
             say(f"llamaflake: wrote {path}")
+        _say_proof(result.checks)
         if result.commit:
             say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
             say("llamaflake: next, on each machine:")
@@ -145,6 +150,25 @@ def run_apply(args: argparse.Namespace) -> int:
         else:
             say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
     return 0
+
+
+def _say_proof(checks) -> None:
+    """The per-machine result last, where it is read: ✓/✗ per machine, or plainly "not evaluated"."""
+    machines = [c for c in checks if c.host is not None]
+    if machines:
+        say("llamaflake: evaluated with nix:")
+        for check in machines:
+            first, *rest = check.machine_line().splitlines()
+            say(f"  {first}")
+            for line in rest[:6]:
+                say(f"      {line}")
+            for warning in check.warnings or []:
+                say(f"      warning: {warning}")
+    else:
+        why = next((c.detail for c in checks if c.subject.startswith(("evaluate", "lock the flake and"))
+                    and c.status != "ok"), None)
+        if why:
+            say(f"llamaflake: machines not evaluated: {why}")
 
 
 def _retry_or_abort(rejected, message: str | None):

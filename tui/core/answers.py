@@ -15,6 +15,11 @@ _CPU_FLAG = re.compile(r"^[a-z0-9_]+$")
 _CUDA_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}[a-z]?$")
 _ROCM_TARGET = re.compile(r"^gfx[0-9a-f]{3,4}$")
 _GIT_REF = re.compile(r"^[A-Za-z0-9._/-]+$")
+# Flake URL schemes an input may use; the rest of the URL is checked for characters Nix or a shell would read.
+_FLAKE_URL = re.compile(
+    r"^(github|gitlab|sourcehut|path|git\+file|git\+https|git\+ssh|git\+http|https|http|tarball\+https|file\+https"
+    r"|tarball\+file|file\+file|hg\+https):[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=%-]+$"
+)
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Answers:
     caches: list[Cache] | None = None
     follows: str | None = None
     ref: str | None = None
+    url: str | None = None
     cleanup: bool = False
     module_dir: str | None = None
 
@@ -66,8 +72,25 @@ class Answers:
             machine.validate(host)
         if self.ref is not None and self.ref != "" and not _GIT_REF.match(self.ref):
             raise AnswerError(f"malformed ref '{self.ref}' (a branch, tag or commit of llama.cpp)")
+        if self.url is not None:
+            check_flake_url(self.url)
+            if self.ref and not self.url.startswith(("github:", "gitlab:", "sourcehut:", "git+")):
+                raise AnswerError(f"--ref cannot pin '{self.url}': give the revision in the URL itself")
 
 
-def input_url(ref: str | None) -> str:
-    """The flake URL for an optional pinned ref."""
-    return f"{LLAMA_CPP_URL}/{ref}" if ref else LLAMA_CPP_URL
+def check_flake_url(url: str) -> None:
+    """Refuse a llama.cpp input URL that is not a flake URL (scheme and characters); the message shows it quoted."""
+    if not _FLAKE_URL.match(url) or "${" in url:
+        raise AnswerError(
+            f"malformed flake URL {url!r} (e.g. github:owner/llama.cpp, git+file:///path/to/llama.cpp, path:/path/to/llama.cpp)"
+        )
+
+
+def input_url(ref: str | None, url: str | None = None) -> str:
+    """The flake URL of the llama.cpp input (``url``, default upstream's) with an optional pinned ref."""
+    base = url or LLAMA_CPP_URL
+    if not ref:
+        return base
+    if base.startswith("git+"):
+        return f"{base}{'&' if '?' in base else '?'}ref={ref}"
+    return f"{base}/{ref}"

@@ -22,7 +22,7 @@ from tui.core import gitrepo
 from tui.core.gitrepo import CommitRejected
 from tui.core.plan import Plan, describe, machine_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
-from tui.core.validate import DEFAULT_EVAL_TIMEOUT, Check, Progress, ValidationError, validate
+from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
 from tui.core.write import Snapshot, write_changes
 
 __all__ = [
@@ -74,10 +74,11 @@ def commit_message(plan: Plan) -> str:
 
 def changed_machines(plan: Plan) -> list[str]:
     """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
+    refused = {r.host for r in plan.refusals}  # not attached yet: the user pastes the snippet
     own = {machine_path(plan.module_dir, name): name for name in plan.machines}
     if any(c.path not in own for c in plan.changes):
-        return list(plan.machines)
-    return [own[c.path] for c in plan.changes if c.path in own]
+        return [name for name in plan.machines if name not in refused]
+    return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
 
 
 class PendingApply:
@@ -140,6 +141,8 @@ def prepare_apply(
     evaluate: bool = False,
     eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
     progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+    use_nix: bool = True,
 ) -> PendingApply:
     """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
     (with nothing left written), or returns the written change ready to commit.
@@ -155,6 +158,7 @@ def prepare_apply(
                                 f"made {root} a git repository and committed its files as they were"))
     # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
     index = gitrepo.IndexSnapshot(repo) if repo is not None else None
+    evaluate = evaluate and use_nix
     lock_paths = [LOCK_FILE] if evaluate else []
     created = [c.path for c in plan.changes if c.old is None]
     if evaluate and not (root / LOCK_FILE).exists():
@@ -175,7 +179,7 @@ def prepare_apply(
             gitrepo.intent_to_add(repo, [prefix + c.path for c in plan.changes if c.old is None])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress)
+                          progress=progress, jobs=jobs, use_nix=use_nix)
         if any(c.failed for c in checks):
             raise ValidationError(checks)
         extra = []
@@ -202,6 +206,8 @@ def apply_plan(
     eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
     progress: Progress | None = None,
     keep_on_reject: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    use_nix: bool = True,
 ) -> ApplyResult:
     """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
 
@@ -210,7 +216,7 @@ def apply_plan(
     exception's ``pending`` can ``commit()`` again or ``abort()``.
     """
     pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
-                            eval_timeout=eval_timeout, progress=progress)
+                            eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix)
     if not commit:
         return pending.keep()
     try:

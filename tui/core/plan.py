@@ -220,7 +220,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     any_machine = bool(machines)
     llama = flake.llama_input()
     if any_machine:
-        for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref), follows, answers.ref):
+        for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref, answers.url), follows,
+                                                       answers.ref, url_given=answers.url is not None):
             edits.add(rel, edit, reason)
 
     # The module and the caches.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
 import signal
@@ -27,14 +28,34 @@ FAILED = "failed"
 NOT_CHECKED = "not checked"
 TIMED_OUT = "timed out"
 
+NOT_VERIFIED = "not verified"
+
 DEFAULT_EVAL_TIMEOUT = 600
+DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 PARSE_TIMEOUT = 60
+# Flakes work whether or not the user's nix.conf turns them on.
+NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
 # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
 # overlay, and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
+# Failed assertions and warnings come along, as nixos-rebuild would show them.
 EVAL_APPLY = (
-    "c: { package = c.config.local.llama-cpp.package.drvPath;"
-    " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; }"
+    "c: let package = c.config.local.llama-cpp.package; in {"
+    " package = package.drvPath; name = package.name or null;"
+    " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
+    " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
+    " warnings = c.config.warnings or [ ]; }"
 )
+# What nix prints when it cannot reach the network for an input.
+_OFFLINE = re.compile(
+    r"unable to download|Could not resolve host|Couldn't resolve host|unable to access|Failed to connect|"
+    r"Connection refused|Network is unreachable|cannot connect|timed out after|Temporary failure in name resolution",
+    re.I,
+)
+
+
+def nix_argv(*args: str) -> list[str]:
+    """A ``nix`` command line with flakes on for this command alone."""
+    return ["nix", *NIX_FLAGS, *args]
 
 
 @dataclass
@@ -44,13 +65,26 @@ class Check:
     subject: str
     status: str
     detail: str = ""
+    host: str | None = None
+    package: str | None = None
+    warnings: list[str] | None = None
 
     @property
     def failed(self) -> bool:
         return self.status == FAILED
 
     def __str__(self) -> str:
+        if self.host is not None:
+            return self.machine_line()
         return f"{self.status}: {self.subject}" + (f": {self.detail}" if self.detail else "")
+
+    def machine_line(self) -> str:
+        """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
+        if self.status == OK:
+            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "")
+        if self.status == FAILED:
+            return f"✗ {self.host}: does not evaluate:\n{self.detail}"
+        return f"? {self.host}: {NOT_VERIFIED}: {self.detail}"
 
 
 Progress = Callable[[object], None]
@@ -62,11 +96,16 @@ class ValidationError(LlamaflakeError):
     def __init__(self, checks: list[Check]) -> None:
         self.checks = checks
         failed = [c for c in checks if c.failed]
-        lines = "\n".join(f"  {c.subject}: {c.detail}" for c in failed)
+        lines = "\n".join(f"  {c.subject}: {_first_error_line(c.detail)}" for c in failed)
         super().__init__(
             f"validation failed, nothing was changed:\n{lines}",
             hint="every file and the index are back as they were",
         )
+
+
+def _first_error_line(detail: str) -> str:
+    lines = detail.splitlines()
+    return next((line.strip() for line in lines if line.strip().startswith("error:")), lines[0] if lines else "")
 
 
 @dataclass
@@ -120,7 +159,7 @@ def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress
             out.append(line)
         else:
             err.append(line)
-            if progress is not None and line.strip():
+            if progress is not None and line.strip() and not _DIRTY_TREE.match(line.strip()):
                 progress(line.rstrip("\n"))
     returncode = proc.wait()
     return RunResult(None if timed_out else returncode, "".join(out), "".join(err), timed_out)
@@ -139,19 +178,26 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
+_DIRTY_TREE = re.compile(r"^warning: Git tree '.*' is dirty$")
+# The flake's source as nix copies it into the store: paths under it are the repository's own files.
+_STORE_SOURCE = re.compile(r"/nix/store/[0-9a-z]{32}-source/")
+
+
 def _short(text: str, root: Path, limit: int = 12) -> str:
+    """Nix's message with the repository's paths made relative and its noise left out, at most ``limit`` lines."""
     text = text.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
-    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    text = _STORE_SOURCE.sub("", text)
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip() and not _DIRTY_TREE.match(line.strip())]
     if len(lines) > limit:
         lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
     return "\n".join(lines)
 
 
-def parse_checks(root: Path, rels: list[str], progress: Progress | None = None) -> list[Check]:
+def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, *, use_nix: bool = True) -> list[Check]:
     """Parse each ``.nix`` file of ``rels`` with ``nix-instantiate --parse``, or say that Nix could not check them."""
     checks: list[Check] = []
     nix_files = [rel for rel in rels if rel.endswith(".nix") and (root / rel).is_file()]
-    instantiate = shutil.which("nix-instantiate")
+    instantiate = shutil.which("nix-instantiate") if use_nix else None
     for rel in nix_files:
         if instantiate is not None:
             try:
@@ -176,7 +222,8 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None) 
         if progress is not None:
             progress(check)
     if nix_files and instantiate is None:
-        check = Check("Nix's own parser", NOT_CHECKED, "nix-instantiate is not installed (Debian: nix-bin)")
+        why = "--no-nix" if not use_nix else "nix-instantiate is not installed (Debian: nix-bin)"
+        check = Check("Nix's own parser", NOT_CHECKED, why)
         checks.append(check)
         if progress is not None:
             progress(check)
@@ -193,7 +240,7 @@ class NixSupport:
 
 
 def nix_support() -> NixSupport:
-    """Look for ``nix`` with the ``nix-command`` and ``flakes`` features on, as the user's configuration sets them."""
+    """Look for a ``nix`` that can run flake commands (2.4 or later; flakes are turned on per command)."""
     nix = shutil.which("nix")
     if nix is None:
         return NixSupport(None, False, "nix is not installed")
@@ -201,39 +248,13 @@ def nix_support() -> NixSupport:
         result = subprocess.run([nix, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return NixSupport(None, False, f"`nix --version` failed: {exc}")
-    match = re.search(r"(\d+\.\d+(?:\.\d+)?)", result.stdout)
-    version = match.group(1) if match else result.stdout.strip() or "unknown"
-    features = None
-    for argv in ([nix, "config", "show"], [nix, "show-config"]):
-        try:
-            shown = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if shown.returncode == 0:
-            for line in shown.stdout.splitlines():
-                key, sep, value = line.partition("=")
-                if sep and key.strip() == "experimental-features":
-                    features = value.split()
-            break
-    on = set(features or [])
-    if {"nix-command", "flakes"} <= on:
-        return NixSupport(version, True)
-    if _flakes_builtin(nix):  # a Nix where flakes are on without being listed as experimental
-        return NixSupport(version, True)
-    lacking = " and ".join(f for f in ("nix-command", "flakes") if f not in on)
-    return NixSupport(
-        version, False,
-        f"Nix {version} has {lacking} off (add `experimental-features = nix-command flakes` to nix.conf to check this)",
-    )
-
-
-def _flakes_builtin(nix: str) -> bool:
-    try:
-        probe = subprocess.run([nix, "eval", "--expr", "builtins ? getFlake"], capture_output=True, text=True,
-                               timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == "true"
+    match = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", result.stdout)
+    if match is None:
+        return NixSupport(result.stdout.strip() or "unknown", False, "`nix --version` printed no version")
+    version = match.group(0)
+    if (int(match.group(1)), int(match.group(2))) < (2, 4):
+        return NixSupport(version, False, f"Nix {version} has no flakes (2.4 or later is needed)")
+    return NixSupport(version, True)
 
 
 def attr_name(name: str) -> str:
@@ -243,27 +264,69 @@ def attr_name(name: str) -> str:
 
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
-    result = run_streaming(["nix", "flake", "lock"], root, timeout, progress)
+    result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
     if result.timed_out:
         return Check("lock the flake's inputs", TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
     if result.returncode != 0:
+        if _OFFLINE.search(result.stderr):
+            return Check("lock the flake's inputs", NOT_CHECKED,
+                         "offline: an input could not be fetched:\n" + _short(result.stderr, root, 4))
         return Check("lock the flake's inputs", FAILED, _short(result.stderr, root))
     return Check("lock the flake's inputs", OK, "nix flake lock")
 
 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
-    """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built)."""
+    """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
+    with its failed assertions and warnings."""
     installable = f".#nixosConfigurations.{attr_name(host)}"
-    result = run_streaming(["nix", "eval", "--json", installable, "--apply", EVAL_APPLY], root, timeout, progress)
+    result = run_streaming(nix_argv("eval", "--json", installable, "--apply", EVAL_APPLY), root, timeout, progress)
     subject = f"evaluate {host}"
     if result.timed_out:
-        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s")
+        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
     if result.returncode != 0:
-        return Check(subject, FAILED, _short(result.stderr, root))
+        if _OFFLINE.search(result.stderr):
+            return Check(subject, NOT_CHECKED, "offline: an input could not be fetched:\n" + _short(result.stderr, root, 4),
+                         host=host)
+        return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:
-        return Check(subject, OK, json.loads(result.stdout)["package"])
+        data = json.loads(result.stdout)
+        drv = data["package"]
     except (ValueError, KeyError, TypeError):
-        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}")
+        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}", host=host)
+    warnings = [str(w) for w in data.get("warnings") or []]
+    if data.get("failedAssertions"):
+        return Check(subject, FAILED, "failed assertions:\n" + "\n".join(f"- {m}" for m in data["failedAssertions"]),
+                     host=host, warnings=warnings)
+    package = data.get("name") or data.get("pkgsName")
+    detail = drv
+    if data.get("pkgsName") and data.get("name") and data["pkgsName"] != data["name"]:
+        detail = f"{drv}; pkgs.llama-cpp is {data['pkgsName']}"
+    return Check(subject, OK, detail, host=host, package=package, warnings=warnings)
+
+
+def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
+                      progress: Progress | None = None) -> list[Check]:
+    """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
+
+    ``progress`` is called from one thread at a time.
+    """
+    lock = threading.Lock()
+
+    def report(event: object) -> None:
+        if progress is not None:
+            with lock:
+                progress(event)
+
+    def one(host: str) -> Check:
+        report(f"evaluating {host} ...")
+        check = eval_check(root, host, timeout)
+        report(check)
+        return check
+
+    if not hosts:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(hosts)))) as pool:
+        return list(pool.map(one, hosts))
 
 
 def validate(
@@ -274,34 +337,40 @@ def validate(
     evaluate: bool = False,
     timeout: float = DEFAULT_EVAL_TIMEOUT,
     progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+    use_nix: bool = True,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 
-    ``progress`` receives each :class:`Check` as it ends and each line nix prints.
+    ``use_nix`` False checks with llamaflake's own parser only. ``progress`` receives each :class:`Check` as it
+    ends and each line nix prints.
     """
-    checks = parse_checks(root, rels, progress)
+    checks = parse_checks(root, rels, progress, use_nix=use_nix)
 
     def add(check: Check) -> None:
         checks.append(check)
         if progress is not None:
             progress(check)
 
+    if not hosts:
+        return checks
+    if not use_nix:
+        add(Check("evaluate the machines", NOT_CHECKED, "not evaluated (--no-nix)"))
+        return checks
     if not evaluate:
-        if hosts:
-            add(Check("evaluate the machines", NOT_CHECKED, "pass --eval to lock the flake and evaluate each machine"))
+        add(Check("evaluate the machines", NOT_CHECKED, "not evaluated (--no-eval)"))
         return checks
     if any(c.failed for c in checks):
         add(Check("evaluate the machines", NOT_CHECKED, "a file does not parse"))
         return checks
     support = nix_support()
     if not support.flakes:
-        add(Check("lock the flake and evaluate the machines", NOT_CHECKED, support.reason))
+        add(Check("lock the flake and evaluate the machines", NOT_CHECKED, f"not evaluated: {support.reason}"))
         return checks
     lock = lock_check(root, timeout, progress)
     add(lock)
     if lock.status != OK:
-        add(Check("evaluate the machines", NOT_CHECKED, "the flake's inputs are not locked"))
+        add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
-    for host in hosts:
-        add(eval_check(root, host, timeout, progress))
+    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress))
     return checks

@@ -10,17 +10,24 @@ from tui.core.render import nix_string
 Reasoned = tuple[str, Edit, str]
 
 
-def input_edits(flake: Flake, name: str, url: str, follows: str | None, ref: str | None) -> list[Reasoned]:
-    """The edits that make ``flake.nix`` have the llama.cpp input as asked (none if it already has)."""
+def input_edits(flake: Flake, name: str, url: str, follows: str | None, ref: str | None,
+                url_given: bool = False) -> list[Reasoned]:
+    """The edits that make ``flake.nix`` have the llama.cpp input as asked (none if it already has).
+
+    An existing input's URL changes only where a ref or a URL (``url_given``) was asked for.
+    """
     existing = flake.input(name)
     edits: list[Reasoned] = []
     if existing is None:
         edits.append(("flake.nix", add_input(flake, name, url, follows), f"add the `{name}` flake input"))
     else:
-        if ref is not None:
+        if ref is not None or url_given:
             edit = set_url(flake, existing, url)
             if edit is not None:
-                edits.append(("flake.nix", edit, f"pin the `{name}` input" if ref else f"unpin the `{name}` input"))
+                reason = f"pin the `{name}` input" if ref else f"unpin the `{name}` input"
+                if url_given:
+                    reason = f"take the `{name}` input from {url}"
+                edits.append(("flake.nix", edit, reason))
         if follows and existing.follows.get("nixpkgs") != follows:
             edit = set_follows(flake, existing, follows)
             if edit is not None:

@@ -129,7 +129,8 @@ class Flake:
         return next((i for i in self.inputs if i.name == name), None)
 
     def llama_input(self) -> FlakeInput | None:
-        return next((i for i in self.inputs if i.is_llama_cpp), None)
+        """The llama.cpp input: by upstream's URL, else the input llamaflake names ``llama-cpp`` (a fork, a checkout)."""
+        return next((i for i in self.inputs if i.is_llama_cpp), None) or self.input("llama-cpp")
 
     def nixpkgs_inputs(self) -> list[str]:
         return [i.name for i in self.inputs if i.is_nixpkgs]

@@ -29,6 +29,15 @@ in
       type = lib.types.submodule { freeformType = lib.types.attrsOf settingsValue; };
       default = { };
     };
+    # Host-specific options, to find the file that defines a machine.
+    networking.hostName = lib.mkOption {
+      type = lib.types.str;
+      default = "nixos";
+    };
+    system.stateVersion = lib.mkOption {
+      type = lib.types.str;
+      default = "25.11";
+    };
     hardware.graphics.enable = lib.mkEnableOption "hardware accelerated graphics";
     services.llama-cpp = {
       enable = lib.mkEnableOption "LLaMA C++ server";

@@ -1,0 +1,101 @@
+"""Discovery with the real ``nix``: every machine ``nix eval`` lists, each wired through the file that Nix says
+belongs to it alone, in layouts the static reading cannot follow."""
+
+from __future__ import annotations
+
+import json
+
+import git
+
+from tui.cli import main
+from tui.core.judge import own_files, repository_file
+
+import nix_flakes as flakes
+from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
+from repo_state import committed_paths, repo_state
+from test_nix_proof import evaluated_name
+
+
+def hosts_json(root, capsys, *extra) -> tuple[dict, str]:
+    assert main(["hosts", "--flake", str(root), "--json", *extra]) == 0
+    out = capsys.readouterr()
+    return json.loads(out.out), out.err
+
+
+def test_hosts_lists_every_machine_nix_lists(tmp_path, stand_ins, capsys):
+    root = flakes.extensible_readdir(tmp_path / "config", stand_ins["nixpkgs"])
+    report, err = hosts_json(root, capsys)
+    assert sorted(h["name"] for h in report["hosts"]) == ["delta", "epsilon", "gamma"]
+    assert report["nix"]["machines"] == ["delta", "epsilon", "gamma"]
+    assert report["nix"]["only_nix"] == ["delta", "epsilon", "gamma"]
+    assert "nix lists machines the static reading did not find: delta, epsilon, gamma" in err
+    assert report["nix"]["own_files"]["gamma"] == "machines/gamma/default.nix"
+    assert all(h["can_wire"] for h in report["hosts"])
+    assert not (root / "flake.lock").exists(), "discovery writes nothing"
+    assert git.Repo(root).git.status("--porcelain") == ""
+
+
+def test_no_nix_keeps_the_static_reading(tmp_path, stand_ins, capsys):
+    root = flakes.extensible_readdir(tmp_path / "config", stand_ins["nixpkgs"])
+    report, _err = hosts_json(root, capsys, "--no-nix")
+    assert report["hosts"] == [] and "nix" not in report
+
+
+def test_machines_only_nix_sees_are_wired_through_their_own_files_and_proven(tmp_path, stand_ins, capsys):
+    root = flakes.extensible_readdir(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "gamma=vulkan",
+                 "--host", "delta=cpu", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "✓ gamma: llama-cpp-vulkan-0.0.0" in err and "✓ delta: llama-cpp-blas-0.0.0" in err
+    assert "./../../llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text() or \
+        "llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text()
+    assert "llama-cpp" not in (root / "machines/epsilon/default.nix").read_text()
+    assert "common.nix" not in committed_paths(root)
+    assert evaluated_name(root, "gamma") == "llama-cpp-vulkan-0.0.0"
+    assert evaluated_name(root, "delta") == "llama-cpp-blas-0.0.0"
+    assert evaluated_name(root, "epsilon") == "llama-cpp-nixpkgs-7000", "a machine not chosen is left alone"
+
+
+def test_a_host_chosen_by_a_special_arg_is_wired_through_its_own_file(tmp_path, stand_ins, capsys):
+    root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta=cpu",
+                 "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "llama-cpp/machines/zeta.nix" in (root / "hosts/zeta.nix").read_text()
+    assert "not wired" not in err
+    assert evaluated_name(root, "zeta") == "llama-cpp-blas-0.0.0"
+    assert evaluated_name(root, "eta") == "llama-cpp-nixpkgs-7000"
+
+
+def test_a_machine_without_a_file_of_its_own_is_refused_with_the_snippet(tmp_path, stand_ins, capsys):
+    root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"], hosts=("zeta",))
+    # Both machines are the same host file: neither owns a file.
+    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace('names = [ "zeta" ];',
+                                                                             'names = [ "zeta" "zeta2" ];')
+                                    .replace("specialArgs = { inherit inputs hostName; };",
+                                             'specialArgs = { inherit inputs; hostName = "zeta"; };'))
+    git.Repo(root).git.commit("-am", "two machines, one file")
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta2=cpu",
+                 "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "zeta2: not wired" in err and "imports = [" in err
+    assert "evaluating zeta2" not in err, "a machine not attached is not evaluated"
+    assert "llama-cpp" not in (root / "hosts/zeta.nix").read_text()
+
+
+def test_store_paths_map_back_to_the_flake_folder(tmp_path):
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "hosts" / "a.nix").write_text("{ }")
+    (tmp_path / "shared.nix").write_text("{ }")
+    store = "/nix/store/" + "a" * 32 + "-source/"
+    assert repository_file(store + "sub/hosts/a.nix", "sub/") == "hosts/a.nix"
+    assert repository_file(store + "other/x.nix", "sub/") is None
+    assert repository_file("/etc/nixos/x.nix", "") is None
+    where = {
+        "a": {"files": [[store + "hosts/a.nix", store + "shared.nix"]]},
+        "b": {"files": [[store + "shared.nix"]]},
+    }
+    assert own_files(where, "", tmp_path) == {"a": "hosts/a.nix", "b": None}

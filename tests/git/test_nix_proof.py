@@ -1,0 +1,109 @@
+"""Proof before the commit: the real ``nix`` locks the new input and evaluates every changed machine on
+stand-in flakes; a machine that does not evaluate blocks the commit with everything put back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import git
+
+from tui.cli import main
+
+import nix_flakes as flakes
+from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
+from repo_state import committed_paths, repo_state
+
+
+def evaluated_name(root, host: str) -> str:
+    """The name of the package the committed configuration gives ``host`` (read by nix, not by llamaflake)."""
+    result = subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command flakes", "eval", "--raw",
+         f".#nixosConfigurations.{host}.pkgs.llama-cpp.name"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_apply_commits_a_change_every_machine_evaluates(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=vulkan",
+                 "--host", "beta=cpu", "--cpu-flags", "beta=avx2,fma,f16c", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
+    assert "✓ beta: llama-cpp-blas-0.0.0" in err
+    assert "flake.lock" in committed_paths(root)
+    assert git.Repo(root).git.status("--porcelain") == ""
+    lock = json.loads((root / "flake.lock").read_text())
+    assert lock["nodes"]["llama-cpp"]["original"]["path"] == str(stand_ins["llama"])
+    assert f'url = "path:{stand_ins["llama"]}";' in (root / "flake.nix").read_text()
+    assert evaluated_name(root, "alpha") == "llama-cpp-vulkan-0.0.0"
+    assert evaluated_name(root, "beta") == "llama-cpp-blas-0.0.0"
+
+
+def test_a_pin_without_the_package_is_refused_with_the_machine_named(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    before = repo_state(root)
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
+                 "--host", "alpha=vulkan", "--host", "beta=cpu", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "evaluate alpha" in err and "vulkan" in err
+    assert "✓ beta" in err
+    assert "Traceback" not in err
+    assert repo_state(root).differences(before) == []
+    assert not (root / "flake.lock").exists()
+
+
+def test_no_eval_says_not_evaluated_and_leaves_the_lock_alone(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
+                 "--host", "alpha=vulkan", "--no-caches", "--yes", "--no-eval"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "not evaluated (--no-eval)" in err
+    assert "flake.lock" not in committed_paths(root)
+
+
+def test_nix_absent_keeps_the_static_behaviour_with_a_note(tmp_path, stand_ins, capsys, monkeypatch):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    git_dir = subprocess.run(["sh", "-c", "dirname $(command -v git)"], capture_output=True, text=True).stdout.strip()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(f"{git_dir}/git")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}",
+                 "--host", "alpha=vulkan", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "machines not evaluated: not evaluated: nix is not installed" in err
+    assert "flake.lock" not in committed_paths(root)
+
+
+def test_malformed_url_is_refused(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    before = repo_state(root)
+    code = main(["apply", "--flake", str(root), "--url", 'path:/x"; evil = "', "--host", "alpha=cpu", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2 and "malformed flake URL" in err
+    assert repo_state(root).differences(before) == []
+
+
+def test_a_ref_cannot_pin_a_path_url(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["plan", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--ref", "b4000",
+                 "--host", "alpha=cpu"])
+    assert code == 2 and "give the revision in the URL itself" in capsys.readouterr().err
+
+
+def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys):
+    """The demo's inputs are on GitHub and the tests run without a network: not verified, said as offline."""
+    code = main(["apply", "--flake", str(demo_repo), "--host", "boron=cpu", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "not verified with nix" in err
+    assert "offline: an input could not be fetched" in err
+    assert "machines not evaluated: not verified: the flake's inputs are not locked" in err
+    assert "flake.lock" not in committed_paths(demo_repo)

@@ -1,0 +1,191 @@
+"""Nix as the judge of what machines a flake has and where each lives.
+
+The static engine reads the repository's files; ``nix eval`` of ``nixosConfigurations`` is the truth. For a
+machine the static engine cannot see or cannot wire, Nix says which files define its host-specific options
+(``options.<opt>.files``); a file of the repository that no other machine's definitions include is that
+machine's own file, and the machine's settings are imported there.
+
+Nothing here writes to the repository: evaluations run with ``--no-write-lock-file``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.core.errors import LlamaflakeError
+from tui.core.nix.flake import Flake, Host
+from tui.core.validate import Progress, _short, nix_argv, nix_support, run_streaming
+
+DEFAULT_DISCOVERY_TIMEOUT = 300
+
+# Options that every machine sets in a file of its own (its configuration, its hardware configuration).
+HOST_OPTIONS = (
+    ("networking", "hostName"),
+    ("system", "stateVersion"),
+    ("fileSystems",),
+    ("boot", "loader", "grub", "device"),
+    ("boot", "loader", "systemd-boot", "enable"),
+    ("boot", "initrd", "availableKernelModules"),
+    ("nixpkgs", "hostPlatform"),
+)
+
+# For every machine: the files defining each host option, whether `inputs` reaches its modules, its system.
+_WHERE_APPLY = (
+    "cs: let "
+    " at = path: set: builtins.foldl' (s: k: if s != null && builtins.isAttrs s && s ? ${k} then s.${k} else null) set path;"
+    " try = value: fallback: let r = builtins.tryEval value; in if r.success then r.value else fallback;"
+    " files = c: path: let o = at path c.options; in"
+    "   if o == null || !(o ? files) then [ ] else try (builtins.deepSeq (map toString o.files) (map toString o.files)) [ ];"
+    " paths = " + "[ " + " ".join("[ " + " ".join(f'"{k}"' for k in p) + " ]" for p in HOST_OPTIONS) + " ];"
+    " in builtins.mapAttrs (name: c: {"
+    "   files = map (files c) paths;"
+    "   inputs = try ((c._module.specialArgs or { }) ? inputs || (c.config._module.args or { }) ? inputs) false;"
+    "   system = try (c.pkgs.stdenv.hostPlatform.system or null) null;"
+    " }) cs"
+)
+_STORE_SOURCE = re.compile(r"^/nix/store/[0-9a-z]{32}-source/(.*)$")
+
+
+@dataclass
+class Discovery:
+    """What Nix says about the machines, next to the static engine: who agrees, who does not, and why not."""
+
+    machines: list[str] | None  # None: Nix was not asked or could not answer (``error`` says why)
+    error: str | None = None
+    only_nix: list[str] = field(default_factory=list)
+    only_static: list[str] = field(default_factory=list)
+    wired_by_nix: dict[str, str] = field(default_factory=dict)  # machine -> its own file, found by Nix
+
+    def as_dict(self) -> dict:
+        return {
+            "machines": self.machines, "error": self.error, "only_nix": self.only_nix,
+            "only_static": self.only_static, "own_files": self.wired_by_nix,
+        }
+
+    def notes(self) -> list[str]:
+        """The disagreements, one sentence each."""
+        notes = []
+        if self.error:
+            notes.append(f"not verified with nix: {self.error}")
+        if self.only_nix:
+            notes.append("nix lists machines the static reading did not find: " + ", ".join(self.only_nix))
+        if self.only_static:
+            notes.append("the static reading found machines nix does not list: " + ", ".join(self.only_static))
+        for name, rel in self.wired_by_nix.items():
+            notes.append(f"{name}: its own file {rel} was found by nix")
+        return notes
+
+
+def machine_names(root: Path, timeout: float = DEFAULT_DISCOVERY_TIMEOUT) -> list[str]:
+    """``nix eval``'s list of ``nixosConfigurations``; raises :class:`LlamaflakeError` with Nix's message."""
+    return _eval_json(root, "nixosConfigurations", "builtins.attrNames", timeout)
+
+
+def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Progress | None = None):
+    result = run_streaming(
+        nix_argv("eval", "--json", "--no-write-lock-file", f".#{attr}", "--apply", apply), root, timeout, progress,
+    )
+    if result.timed_out:
+        raise LlamaflakeError(f"`nix eval` did not finish in {timeout:g} s")
+    if result.returncode != 0:
+        raise LlamaflakeError(_short(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise LlamaflakeError(f"`nix eval` printed something unexpected: {_short(result.stdout, root, 3)}") from None
+
+
+def _source_prefix(root: Path) -> str:
+    """The flake folder's path inside the store copy of its source (the git repository's top, for a git flake)."""
+    from tui.core import gitrepo
+
+    repo = gitrepo.find_repo(root)
+    return gitrepo.repo_prefix(repo, root) if repo is not None else ""
+
+
+def repository_file(store_path: str, prefix: str) -> str | None:
+    """A store path of the flake's source as a path relative to the flake folder, or None if it is not one."""
+    match = _STORE_SOURCE.match(store_path)
+    if match is None or not match.group(1).startswith(prefix):
+        return None
+    return match.group(1)[len(prefix):]
+
+
+def own_files(where: dict, prefix: str, root: Path) -> dict[str, str | None]:
+    """Per machine, the first repository file among its host-option definitions that no other machine includes."""
+    per_machine: dict[str, list[str]] = {}
+    for name, info in where.items():
+        seen: list[str] = []
+        for files in info.get("files") or []:
+            for path in files:
+                rel = repository_file(path, prefix)
+                if rel is not None and (root / rel).is_dir():  # a folder imported as a module: its default.nix
+                    rel = f"{rel.rstrip('/')}/default.nix"
+                if rel is not None and rel.endswith(".nix") and rel not in seen and (root / rel).is_file():
+                    seen.append(rel)
+        per_machine[name] = seen
+    result: dict[str, str | None] = {}
+    for name, files in per_machine.items():
+        others = {rel for other, rels in per_machine.items() if other != name for rel in rels}
+        result[name] = next((rel for rel in files if rel not in others and rel != "flake.nix"), None)
+    return result
+
+
+def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None) -> Discovery:
+    """Ask Nix which machines exist; add those the static engine missed to ``flake.hosts`` and wire, through their
+    own file, those it could not wire. Where Nix cannot answer, the static result stands and ``error`` says why."""
+    support = nix_support()
+    if not support.flakes:
+        return Discovery(None, support.reason)
+    try:
+        names = machine_names(flake.root, timeout)
+    except LlamaflakeError as exc:
+        return Discovery(None, exc.message)
+    static = [h.name for h in flake.hosts]
+    discovery = Discovery(names, only_nix=[n for n in names if n not in static],
+                          only_static=[n for n in static if n not in names])
+    needs = [n for n in names if n in discovery.only_nix or not flake.host(n).can_wire]
+    if not needs:
+        return discovery
+    try:
+        where = _eval_json(flake.root, "nixosConfigurations", _WHERE_APPLY, timeout, progress)
+    except LlamaflakeError as exc:
+        discovery.error = f"could not ask nix where the machines live: {exc.message}"
+        where = {}
+    owned = own_files(where, _source_prefix(flake.root), flake.root) if where else {}
+    for name in needs:
+        host = flake.host(name)
+        info = where.get(name) or {}
+        if host is None:
+            host = Host(name, "found by nix", owned.get(name) or "flake.nix", 1, system=info.get("system"),
+                        layout="nix")
+            host.refusal = "the static reading cannot see this machine"
+            flake.hosts.append(host)
+        _wire_through_own_file(flake, host, owned.get(name), bool(info.get("inputs")))
+        if host.can_wire:
+            discovery.wired_by_nix[name] = host.own_file
+    return discovery
+
+
+def _wire_through_own_file(flake: Flake, host: Host, rel: str | None, inputs: bool) -> None:
+    from tui.core.nix.hosts import _attach_to_file
+
+    if rel is None:
+        if host.refusal is None:
+            host.refusal = "nix found no file that belongs to this machine alone"
+        return
+    previous = (host.refusal, host.attach, host.own_file)
+    host.refusal, host.attach = None, None
+    _attach_to_file(flake, host, rel)
+    if host.attach is None:
+        host.refusal, host.attach = previous[0] or host.refusal, previous[1]
+        return
+    host.own_file = host.snippet_file = rel
+    host.module_files = list(dict.fromkeys([*host.module_files, rel]))
+    host.inputs_in_modules = inputs
+    if not inputs:
+        host.attach = None
+        host.refusal = "`inputs` does not reach this machine's modules (nix says); pass specialArgs = { inherit inputs; }"
