@@ -96,7 +96,8 @@ def outputs_elsewhere(path: Path, nixpkgs: Path, hosts=("alpha", "beta")) -> Pat
 
 
 def extensible_readdir(path: Path, nixpkgs: Path, hosts=("gamma", "delta", "epsilon")) -> Path:
-    """A ``makeExtensible`` library whose ``mkHosts`` builds one machine per folder of ``machines/``."""
+    """A ``makeExtensible`` library whose ``mkHosts`` builds one machine per folder of ``machines/``, through a
+    builtin (``genericClosure``) the static reading does not follow."""
     files = {
         "flake.nix": "{\n"
         f'  inputs.nixpkgs.url = "path:{nixpkgs}";\n'
@@ -107,7 +108,10 @@ def extensible_readdir(path: Path, nixpkgs: Path, hosts=("gamma", "delta", "epsi
         "          specialArgs = { inherit inputs; };\n"
         "          modules = [ ./common.nix (./machines + \"/${name}\") ];\n"
         "        };\n"
-        "        mkHosts = dir: builtins.mapAttrs (name: _: final.system name) (builtins.readDir dir);\n"
+        # genericClosure: a builtin the static reading does not follow, so only nix sees the machines.
+        "        mkHosts = dir: builtins.listToAttrs (map (entry: { name = entry.key; value = final.system entry.key; })\n"
+        "          (builtins.genericClosure { startSet = map (key: { inherit key; }) (builtins.attrNames (builtins.readDir dir));\n"
+        "            operator = _: [ ]; }));\n"
         "      });\n"
         "    in\n"
         "    { nixosConfigurations = my.mkHosts ./machines; };\n"
