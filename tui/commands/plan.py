@@ -8,7 +8,7 @@ import sys
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core.diff import plan_diff
 from tui.core.next_steps import rebuild_commands
-from tui.core.plan import Plan, make_plan
+from tui.core.plan import Plan, machine_path, make_plan
 from tui.core.report import plan_report
 
 
@@ -42,10 +42,19 @@ def add_parsers(subparsers) -> None:
     apply.set_defaults(run=run_apply)
 
 
+REFUSED = 3  # exit status: a machine asked for is not wired
+
+
 def report_plan(plan: Plan) -> None:
     for refusal in plan.refusals:
-        say(f"llamaflake: {refusal.host}: not wired: {refusal.reason}")
-        say(f"  add to {refusal.file or 'its module'} by hand:\n    {refusal.snippet}")
+        written = plan.change(machine_path(plan.module_dir, refusal.host)) is not None
+        done = "its settings file is written, not imported" if written else "nothing is written for it"
+        say(f"llamaflake: {refusal.host!r}: not done ({done}): {refusal.reason}")
+        where = refusal.file or f"a module that only {refusal.host!r} imports"
+        snippet = "\n    ".join(refusal.snippet.splitlines())
+        say(f"  to wire it by hand, add to {where}:\n    {snippet}")
+        if not written and refusal.requested:
+            say("  (--write-refused writes its settings file without importing it)")
     for offer in plan.offers:
         say(f"llamaflake: offer: {offer.title} (pass --cleanup to include it)")
     for note in plan.notes:
@@ -62,6 +71,8 @@ def run_plan(args: argparse.Namespace) -> int:
         report_plan(plan)
         if plan.is_empty:
             say("llamaflake: nothing to change")
+    if plan.refused_requested:
+        return REFUSED
     if args.check and not plan.is_empty:
         return 1
     return 0
@@ -98,11 +109,12 @@ def run_apply(args: argparse.Namespace) -> int:
     flake = load_from_args(args)
     plan = make_plan(flake, answers_from_args(args))
     report_plan(plan)
+    refused = [r.host for r in plan.refused_requested]
     if plan.is_empty:
         say("llamaflake: nothing to change")
         if args.json:
-            print_json({"changed": [], "commit": None, "findings": [], "checks": []})
-        return 0
+            print_json({"changed": [], "commit": None, "findings": [], "checks": [], "refused": refused})
+        return REFUSED if refused else 0
     interactive = sys.stdin.isatty()
     if not args.yes:
         if not interactive:
@@ -131,6 +143,7 @@ def run_apply(args: argparse.Namespace) -> int:
             "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
             "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
             "next": rebuild_commands(plan),
+            "refused": refused,
         })
     else:
         for path in result.paths:
@@ -144,6 +157,9 @@ def run_apply(args: argparse.Namespace) -> int:
             say("llamaflake: not committed: the flake is in no git repository")
         else:
             say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
+    if refused:
+        say("llamaflake: not done for " + ", ".join(repr(h) for h in refused) + " (see above)")
+        return REFUSED
     return 0
 
 

@@ -59,6 +59,7 @@ class Answers:
     ref: str | None = None
     cleanup: bool = False
     module_dir: str | None = None
+    write_refused: bool = False
 
     def validate(self) -> None:
         for host, machine in self.machines.items():

@@ -7,6 +7,7 @@ and signing settings apply; GitPython's own ``index.commit`` would skip both.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,11 +189,31 @@ def path_status(repo: git.Repo, paths: list[str]) -> dict[str, PathStatus]:
 
 
 def ignored(repo: git.Repo, paths: list[str]) -> list[str]:
-    """Those of ``paths`` that .gitignore (or info/exclude) ignores."""
+    """Those of ``paths`` that .gitignore (or info/exclude) ignores (paths read by git as data, NUL-separated)."""
     if not paths:
         return []
-    status, out, _ = repo.git.check_ignore("-z", "--", *paths, with_extended_output=True, with_exceptions=False)
-    return [p for p in out.split("\0") if p] if status == 0 else []
+    result = subprocess.run(
+        [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "check-ignore", "--stdin", "-z"],
+        cwd=work_tree(repo), input="".join(p + "\0" for p in paths).encode(), capture_output=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )
+    return [p for p in result.stdout.decode("utf-8", "replace").split("\0") if p] if result.returncode == 0 else []
+
+
+def submodules_holding(repo: git.Repo, paths: list[str]) -> dict[str, str]:
+    """For each of ``paths`` (repository-relative) inside a submodule or another nested repository, that folder."""
+    top = work_tree(repo)
+    out = repo.git.ls_files("-s", "-z", env={"GIT_OPTIONAL_LOCKS": "0"})
+    gitlinks = {entry.split("\t", 1)[1] for entry in out.split("\0") if entry.startswith("160000 ")}
+    found = {}
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in gitlinks or (top / folder / ".git").exists():
+                found[path] = folder
+                break
+    return found
 
 
 def tracked(repo: git.Repo, paths: list[str]) -> list[str]:

@@ -189,7 +189,11 @@ def string_value(node: Node | None) -> str | None:
     value = "".join(parts)
     if node.raw.startswith(b"''"):
         return _dedent_indented(value)
-    return value.replace('\\"', '"').replace("\\\\", "\\")
+    return _ESCAPE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(1)), value)
+
+
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
 
 def _dedent_indented(value: str) -> str:
@@ -279,3 +283,84 @@ def relative_path_literal(node: Node | None) -> str | None:
     if any(c.kind == "NODE_INTERPOL" for c in node.children):
         return None
     return node.text
+
+
+# ---- writing Nix: every piece of outside text goes through one of these --------------------------
+
+NIX_KEYWORDS = frozenset({"assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*", re.ASCII)
+_PATH_PART = re.compile(r"[A-Za-z0-9._+-]+", re.ASCII)
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def nix_string(value: str) -> str:
+    """Text escaped for the inside of a double-quoted Nix string (no ``${`` interpolation survives)."""
+    escaped = "".join(_STRING_ESCAPES.get(ch, ch) for ch in value)
+    return escaped.replace("${", "\\${")
+
+
+def nix_string_literal(value: str) -> str:
+    """A double-quoted Nix string holding exactly ``value``."""
+    return f'"{nix_string(value)}"'
+
+
+def is_identifier(name: str) -> bool:
+    """Whether ``name`` can be written bare as a Nix identifier (and so as a function argument)."""
+    return bool(_IDENTIFIER.fullmatch(name)) and name not in NIX_KEYWORDS
+
+
+def nix_attr_name(name: str) -> str:
+    """One attribute name: bare where it is an identifier, else quoted (``"llama.cpp"``)."""
+    return name if is_identifier(name) else nix_string_literal(name)
+
+
+def nix_attr_path(names: list[str]) -> str:
+    """An attribute path (``inputs."llama.cpp".url``), each part through :func:`nix_attr_name`."""
+    return ".".join(nix_attr_name(n) for n in names)
+
+
+def nix_comment(text: str) -> str:
+    """Text fit for one ``#`` comment line: control characters (line breaks included) become spaces."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(cleaned.split())
+
+
+def nix_relative_path(from_file: str, target: str) -> str:
+    """An expression for the path of ``target`` (relative to the root) as seen from ``from_file``.
+
+    A plain path literal (``./machines/a.nix``) where every part is made of the characters a literal
+    allows, else a path joined with a string in parentheses (``(./. + "/my modules/a.nix")``, one list
+    element), whose text Nix never reads as code.
+    """
+    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
+    parts = [p for p in target.split("/") if p not in ("", ".")]
+    common = 0
+    while common < len(base) and common < len(parts) and base[common] == parts[common]:
+        common += 1
+    up = [".."] * (len(base) - common)
+    rest = parts[common:]
+    if all(_PATH_PART.fullmatch(p) for p in rest):
+        rel = "/".join(up + rest) or "."
+        return rel if up else "./" + rel
+    anchor = "/".join(up) + "/." if up else "./."
+    return f'({anchor} + {nix_string_literal("/" + "/".join(rest))})'
+
+
+def path_expression_target(node: Node | None) -> str | None:
+    """The relative path an expression written by :func:`nix_relative_path` names (``./a/b.nix`` or
+    ``(./. + "/a b.nix")``), as text from the writing file's folder; None for anything else."""
+    node = unwrap(node)
+    literal = relative_path_literal(node)
+    if literal is not None:
+        return literal
+    if node is None or node.kind != "NODE_BIN_OP":
+        return None
+    operands = node.nodes()
+    operator = [t for t in node.tokens() if t.kind == "TOKEN_ADD"]
+    if len(operands) != 2 or not operator:
+        return None
+    anchor = relative_path_literal(operands[0])
+    suffix = string_value(operands[1])
+    if anchor is None or suffix is None or not suffix.startswith("/"):
+        return None
+    return anchor.rstrip("/") + suffix
