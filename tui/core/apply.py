@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 TRAILER = "Generated-by: llamaflake"
+FILE_TRAILER = "Generated-file:"
 LOCK_FILE = "flake.lock"
 
 
@@ -72,6 +73,15 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_trailers(message: str, paths: list[str]) -> str:
+    """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
+    (repository-relative) and ``Generated-by``, appended to whatever message the user gave."""
+    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER))]
+    body = "\n".join(kept).rstrip()
+    trailers = [f"{FILE_TRAILER} {path}" for path in paths] + [f"{TRAILER} {__version__}"]
+    return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+
+
 def changed_machines(plan: Plan) -> list[str]:
     """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
     own = {machine_path(plan.module_dir, name): name for name in plan.machines}
@@ -109,7 +119,8 @@ class PendingApply:
         if self.repo is None:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
         try:
-            sha = gitrepo.commit_paths(self.repo, self.repo_paths, message or commit_message(self.plan))
+            text = with_trailers(message or commit_message(self.plan), self.repo_paths)
+            sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
         except CommitRejected as exc:
             exc.pending = self
             raise
@@ -172,7 +183,11 @@ def prepare_apply(
     try:
         prefix = gitrepo.repo_prefix(repo, root) if repo is not None else ""
         if repo is not None:
-            gitrepo.intent_to_add(repo, [prefix + c.path for c in plan.changes if c.old is None])
+            # New files, and files of the user's that git does not track yet (--allow-dirty): the commit
+            # must hold every path the plan writes.
+            written_paths = [prefix + c.path for c in plan.changes if c.new is not None]
+            known = set(gitrepo.tracked(repo, written_paths))
+            gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
                           progress=progress)
@@ -219,4 +234,8 @@ def apply_plan(
         if not keep_on_reject:
             pending.abort()
             raise CommitRejected(exc.output, restored=True) from None
+        raise
+    except BaseException:
+        if not pending.done:
+            pending.abort()
         raise

@@ -274,6 +274,12 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     known = tracked(repo, paths)
     if not known:
         raise RepositoryError("nothing to commit: git knows none of " + ", ".join(paths))
+    missing = [p for p in paths if p not in known]
+    if missing:
+        raise RepositoryError(
+            "the commit would not hold " + ", ".join(missing) + " (git does not track it); nothing was committed",
+            hint="commit or remove that file yourself, then run again",
+        )
     status, out, err = repo.git.commit(
         "-m", message, "--", *pathspecs(known),
         with_extended_output=True, with_exceptions=False,

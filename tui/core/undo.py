@@ -11,6 +11,7 @@ from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 
 TRAILER_PATTERN = "^Generated-by: llamaflake( |$)"
+FILE_TRAILER = "Generated-file: "
 
 
 @dataclass
@@ -93,6 +94,15 @@ def plan_undo(path: Path) -> UndoPlan:
         raise RepositoryError(f"the last llamaflake commit {sha[:12]} was already reverted by {reverted[:12]}")
     head = repo.head.commit.hexsha
     changes = _commit_changes(repo, commit)
+    message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
+    written = {line[len(FILE_TRAILER):] for line in message.splitlines() if line.startswith(FILE_TRAILER)}
+    foreign = [path for _, path in changes if path not in written] if written else []
+    if foreign:
+        raise RepositoryError(
+            f"the last llamaflake commit {sha[:12]} also holds changes llamaflake did not write: "
+            + ", ".join(foreign) + "; undoing it would drop them, so nothing was changed",
+            hint=f"move them to a commit of their own first, or take the commit back by hand (`git revert {sha[:12]}`)",
+        )
     subject = commit.summary if isinstance(commit.summary, str) else commit.summary.decode(errors="replace")
     remote = [b.strip() for b in repo.git.branch("-r", "--contains", sha).splitlines() if b.strip()]
     if head != sha:
