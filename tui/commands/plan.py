@@ -104,9 +104,16 @@ def _progress(event) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from tui.core.apply import CommitRejected, apply_plan
+    from tui.core.apply import CommitRejected, apply_plan, landed_commit
+    from tui.core.gitrepo import find_repo
+    from tui.core.journal import recover
+    from tui.core.nix.flake import load_flake
 
     flake = load_from_args(args)
+    recovered = recover(find_repo(flake.root))
+    if recovered is not None:
+        say(f"llamaflake: {recovered}")
+        flake = load_flake(flake.root)  # read again: the files are as that apply left them now
     plan = make_plan(flake, answers_from_args(args))
     report_plan(plan)
     refused = [r.host for r in plan.refused_requested]
@@ -125,17 +132,36 @@ def run_apply(args: argparse.Namespace) -> int:
         if _ask("Write these changes? [y/N] ") not in ("y", "yes"):
             say("llamaflake: nothing written")
             return 1
+    repo = find_repo(flake.root)
+    head_before = landed_commit(repo, None) if repo is not None else None
     try:
-        result = apply_plan(
-            plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
-            evaluate=args.eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
-        )
-    except CommitRejected as rejected:
-        if rejected.pending is None:
+        try:
+            result = apply_plan(
+                plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
+                evaluate=args.eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
+            )
+        except CommitRejected as rejected:
+            if rejected.pending is None:
+                raise
+            result = _retry_or_abort(rejected, args.message)
+            if result is None:
+                return 2
+        _report_result(args, plan, result, refused)
+    except KeyboardInterrupt:
+        landed = landed_commit(repo, head_before) if repo is not None and head_before is not None else None
+        if landed is None:
             raise
-        result = _retry_or_abort(rejected, args.message)
-        if result is None:
-            return 2
+        say(f"llamaflake: interrupted, but the commit {landed[:12]} had landed: the apply is done")
+        return REFUSED if refused else 0
+    if refused:
+        say("llamaflake: not done for " + ", ".join(repr(h) for h in refused) + " (see above)")
+        return REFUSED
+    return 0
+
+
+def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[str]) -> None:
+    if getattr(result, "interrupted", False):
+        say(f"llamaflake: interrupted, but the commit {result.commit[:12]} had landed: the apply is done")
     if args.json:
         print_json({
             "changed": result.paths,
@@ -157,10 +183,6 @@ def run_apply(args: argparse.Namespace) -> int:
             say("llamaflake: not committed: the flake is in no git repository")
         else:
             say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
-    if refused:
-        say("llamaflake: not done for " + ", ".join(repr(h) for h in refused) + " (see above)")
-        return REFUSED
-    return 0
 
 
 def _retry_or_abort(rejected, message: str | None):

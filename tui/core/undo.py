@@ -81,6 +81,9 @@ def _commit_changes(repo: git.Repo, commit: git.Commit) -> list[tuple[str, str]]
 def plan_undo(path: Path) -> UndoPlan:
     """Find the last llamaflake commit and decide how to undo it; raises :class:`RepositoryError` where it cannot."""
     repo = gitrepo.open_repo(path)
+    from tui.core.journal import recover
+
+    recovered = recover(repo)
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation
@@ -136,6 +139,8 @@ def plan_undo(path: Path) -> UndoPlan:
                 "git does not know who you are (" + " and ".join(missing) + " not set), so it cannot commit the revert",
                 hint="set them, then run again:\n" + gitrepo.IDENTITY_LINES,
             )
+    if recovered is not None:
+        plan.notes.insert(0, f"first: {recovered}")
     if method == "reset":
         plan.notes.append(f"the dropped commit stays reachable for a while as {sha[:12]} (`git reflog`)")
     return plan
