@@ -11,10 +11,11 @@ from tui.core.errors import AnswerError
 VARIANTS = ("cpu", "cuda", "vulkan", "rocm")
 LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
 
-_CPU_FLAG = re.compile(r"^[a-z0-9_]+$")
-_CUDA_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}[a-z]?$")
-_ROCM_TARGET = re.compile(r"^gfx[0-9a-f]{3,4}$")
-_GIT_REF = re.compile(r"^[A-Za-z0-9._/-]+$")
+# Whole-string matches over ASCII classes only (no `$` before a trailing newline, no non-ASCII digits).
+_CPU_FLAG = re.compile(r"[a-z0-9_]+", re.ASCII)
+_CUDA_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}[a-z]?", re.ASCII)
+_ROCM_TARGET = re.compile(r"gfx[0-9a-f]{3,4}", re.ASCII)
+_GIT_REF = re.compile(r"[A-Za-z0-9._/-]+", re.ASCII)
 
 
 @dataclass
@@ -32,13 +33,13 @@ class MachineAnswer:
         if self.variant not in VARIANTS:
             raise AnswerError(f"{host}: unknown variant '{self.variant}' (choose one of {', '.join(VARIANTS)}, or none)")
         for flag in self.cpu_flags:
-            if not _CPU_FLAG.match(flag):
+            if not _CPU_FLAG.fullmatch(flag):
                 raise AnswerError(f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)")
         for cap in self.cuda_capabilities:
-            if not _CUDA_CAPABILITY.match(cap):
+            if not _CUDA_CAPABILITY.fullmatch(cap):
                 raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6)")
         for target in self.rocm_targets:
-            if not _ROCM_TARGET.match(target):
+            if not _ROCM_TARGET.fullmatch(target):
                 raise AnswerError(f"{host}: malformed ROCm target '{target}' (write it like gfx1100)")
         if self.all_variants and self.cpu_flags:
             raise AnswerError(f"{host}: give either CPU flags or all-variants, not both")
@@ -64,7 +65,7 @@ class Answers:
     def validate(self) -> None:
         for host, machine in self.machines.items():
             machine.validate(host)
-        if self.ref is not None and self.ref != "" and not _GIT_REF.match(self.ref):
+        if self.ref is not None and self.ref != "" and not _GIT_REF.fullmatch(self.ref):
             raise AnswerError(f"malformed ref '{self.ref}' (a branch, tag or commit of llama.cpp)")
 
 

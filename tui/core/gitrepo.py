@@ -236,7 +236,11 @@ class IndexSnapshot:
 
     def __init__(self, repo: git.Repo) -> None:
         self.path = git_path(repo, "index")
-        self.data = self.path.read_bytes() if self.path.exists() else None
+        try:
+            self.data = self.path.read_bytes() if self.path.exists() else None
+        except OSError as exc:
+            raise RepositoryError(f"cannot read git's index {self.path}: {exc.strerror or exc}; nothing was changed",
+                                  hint="check the file's permissions (`git status` must work here)") from None
 
     def restore(self) -> None:
         """Write the saved bytes back under git's own lock file (``index.lock``), or remove a new index."""

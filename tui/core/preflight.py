@@ -84,6 +84,14 @@ def preflight(
             "paths are taken relative to the repository",
         ))
 
+    lock = gitrepo.git_path(repo, "index.lock")
+    if lock.exists():
+        findings.append(Finding(
+            "error", "index-locked",
+            f"{lock} exists: another git command is running, or one was stopped",
+            "wait for it to finish, or remove the lock file if no git command is running",
+        ))
+
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation

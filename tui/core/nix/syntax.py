@@ -8,6 +8,7 @@ sees only :class:`Node`, so the parser can be swapped here without touching anyt
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -124,6 +125,9 @@ def _parse_raw(source: bytes, path: str):
     except UnicodeDecodeError as exc:
         line, column = line_column(source, exc.start)
         raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
+    if len(source) > MAX_SOURCE_BYTES:
+        raise NixSyntaxError(path, 1, 1, f"the file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB; "
+                                         "llamaflake does not read it")
     try:
         return _rnix.parse(text)
     except ValueError as exc:
@@ -137,14 +141,77 @@ def _parse_raw(source: bytes, path: str):
         raise NixSyntaxError(path, line, column, detail) from None
 
 
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# rnix recurses without a limit into nested lists and unary minus, about 300 bytes of stack per level:
+# the main thread's 8 MiB hold some 20,000 levels. Deeper files are parsed on a thread with a stack sized
+# for them, and refused beyond that, instead of a segmentation fault taking the process down.
+_MAIN_STACK_LEVELS = 5000
+MAX_NESTING = 2000  # real configurations stay below 100; rnix's time grows with the square of the depth
+_NESTING_TOKENS = re.compile(rb'#[^\n]*|/\*.*?\*/|"(?:[^"\\]|\\.)*"|\'\'.*?\'\'|[\[({]|[\])}]|(?:[-!]\s*)+', re.S)
+_STACK_PER_LEVEL = 512
+_MAX_STACK = 1024 * 1024 * 1024
+_stack_lock = threading.Lock()
+
+
+def nesting_depth(source: bytes) -> int:
+    """An estimate of how deeply ``source`` nests (brackets, and chains of ``-``/``!``), strings and comments skipped."""
+    depth = deepest = 0
+    for match in _NESTING_TOKENS.finditer(source):
+        token = match.group()
+        first = token[:1]
+        if first in (b"[", b"(", b"{"):
+            depth += 1
+        elif first in (b"]", b")", b"}"):
+            depth = max(depth - 1, 0)
+        elif first in (b"-", b"!"):
+            deepest = max(deepest, depth + token.count(b"-") + token.count(b"!"))
+            continue
+        else:
+            continue
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _on_a_big_enough_stack(source: bytes, path: str, work):
+    """``work()`` (which parses ``source`` and keeps nothing of rnix's: its nodes stay on their thread)."""
+    levels = sum(source.count(c) for c in b"[({-!")
+    if levels < _MAIN_STACK_LEVELS:
+        return work()
+    if nesting_depth(source) > MAX_NESTING:
+        raise NixSyntaxError(path, 1, 1, f"the file nests deeper than {MAX_NESTING} levels; llamaflake does not read it")
+    size = max(64 * 1024 * 1024, levels * _STACK_PER_LEVEL)
+    if size > _MAX_STACK:
+        raise NixSyntaxError(path, 1, 1, "the file nests too deeply (or is too large) to read safely")
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the calling thread
+            outcome.append((False, exc))
+
+    with _stack_lock:
+        previous = threading.stack_size(size)
+        try:
+            worker = threading.Thread(target=run, name="nix-parse")
+            worker.start()
+        finally:
+            threading.stack_size(previous)
+    worker.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def parse(source: bytes, path: str = "<string>") -> Node:
     """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
-    return _convert(_parse_raw(source, path), source, None)
+    return _on_a_big_enough_stack(source, path, lambda: _convert(_parse_raw(source, path), source, None))
 
 
 def check(source: bytes, path: str = "<string>") -> None:
     """Raise :class:`NixSyntaxError` if ``source`` does not parse (without building the tree)."""
-    _parse_raw(source, path)
+    _on_a_big_enough_stack(source, path, lambda: _parse_raw(source, path) and None)
 
 
 # ---- small helpers over the tree -------------------------------------------------------------
