@@ -95,5 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llamaflake: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print("llamaflake: a file nests too deeply to read", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # git refusing something the checks did not foresee: its own words in one line, not a traceback.
+        import git
+
+        if not isinstance(exc, git.GitCommandError):
+            raise
+        said = next((line.strip() for line in str(exc.stderr or "").splitlines() if line.strip()), "")
+        said = said.strip("'\" ").removeprefix("stderr: ").strip("'\" ")
+        print(f"llamaflake: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {said or exc.status}",
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0

@@ -403,7 +403,8 @@ async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_rep
         assert "llamaflake undo" in text_of(app, "#undo")
     repo = git.Repo(demo_repo)
     commit = repo.head.commit
-    assert commit.message == "llama-cpp: my own subject\n"
+    assert commit.message.startswith("llama-cpp: my own subject\n\n")
+    assert commit.message.endswith("Generated-by: llamaflake 0.1.0\n")  # undo finds an edited message's commit too
     committed_flake = (commit.tree / "flake.nix").data_stream.read()
     assert b"./nixos/llama-cpp/machines/carbon.nix" in committed_flake
     assert b"./nixos/llama-cpp/machines/boron.nix" not in committed_flake

@@ -257,6 +257,8 @@ def test_crash_between_two_writes_leaves_every_file_old_and_no_temporary_file(de
     calls = []
 
     def replace(src, dst):
+        if "/.git/" in str(dst):  # the apply journal, written before the plan's files
+            return real_replace(src, dst)
         calls.append(dst)
         if len(calls) == 2:
             raise OSError(28, "No space left on device", str(dst))

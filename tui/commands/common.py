@@ -52,6 +52,9 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cleanup", action="store_true",
                        help="also remove what the new set-up supersedes (hand-written overlays, dead caches)")
     group.add_argument("--module-dir", metavar="DIR", help="the folder for the generated module (default: chosen from the layout)")
+    group.add_argument("--write-refused", action="store_true",
+                       help="write the settings file of a machine the engine cannot wire, for you to import by hand "
+                       "(the machine still counts as not done: exit status 3)")
 
 
 def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
@@ -151,6 +154,7 @@ def answers_from_args(args: argparse.Namespace) -> Answers:
     answers.url = args.url
     answers.cleanup = args.cleanup
     answers.module_dir = args.module_dir
+    answers.write_refused = args.write_refused
     return answers
 
 

@@ -8,7 +8,7 @@ import sys
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core.diff import plan_diff
 from tui.core.next_steps import rebuild_commands
-from tui.core.plan import Plan, make_plan
+from tui.core.plan import Plan, machine_path, make_plan
 from tui.core.report import plan_report
 
 
@@ -45,10 +45,19 @@ def add_parsers(subparsers) -> None:
     apply.set_defaults(run=run_apply)
 
 
+REFUSED = 3  # exit status: a machine asked for is not wired
+
+
 def report_plan(plan: Plan) -> None:
     for refusal in plan.refusals:
-        say(f"llamaflake: {refusal.host}: not wired: {refusal.reason}")
-        say(f"  add to {refusal.file or 'its module'} by hand:\n    {refusal.snippet}")
+        written = plan.change(machine_path(plan.module_dir, refusal.host)) is not None
+        done = "its settings file is written, not imported" if written else "nothing is written for it"
+        say(f"llamaflake: {refusal.host!r}: not done ({done}): {refusal.reason}")
+        where = refusal.file or f"a module that only {refusal.host!r} imports"
+        snippet = "\n    ".join(refusal.snippet.splitlines())
+        say(f"  to wire it by hand, add to {where}:\n    {snippet}")
+        if not written and refusal.requested:
+            say("  (--write-refused writes its settings file without importing it)")
     for offer in plan.offers:
         say(f"llamaflake: offer: {offer.title} (pass --cleanup to include it)")
     for note in plan.notes:
@@ -65,6 +74,8 @@ def run_plan(args: argparse.Namespace) -> int:
         report_plan(plan)
         if plan.is_empty:
             say("llamaflake: nothing to change")
+    if plan.refused_requested:
+        return REFUSED
     if args.check and not plan.is_empty:
         return 1
     return 0
@@ -96,16 +107,24 @@ def _progress(event) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from tui.core.apply import CommitRejected, apply_plan
+    from tui.core.apply import CommitRejected, apply_plan, landed_commit
+    from tui.core.gitrepo import find_repo
+    from tui.core.journal import recover
+    from tui.core.nix.flake import load_flake
 
     flake = load_from_args(args)
+    recovered = recover(find_repo(flake.root))
+    if recovered is not None:
+        say(f"llamaflake: {recovered}")
+        flake = load_flake(flake.root)  # read again: the files are as that apply left them now
     plan = make_plan(flake, answers_from_args(args))
     report_plan(plan)
+    refused = [r.host for r in plan.refused_requested]
     if plan.is_empty:
         say("llamaflake: nothing to change")
         if args.json:
-            print_json({"changed": [], "commit": None, "findings": [], "checks": []})
-        return 0
+            print_json({"changed": [], "commit": None, "findings": [], "checks": [], "refused": refused})
+        return REFUSED if refused else 0
     interactive = sys.stdin.isatty()
     if not args.yes:
         if not interactive:
@@ -116,18 +135,38 @@ def run_apply(args: argparse.Namespace) -> int:
         if _ask("Write these changes? [y/N] ") not in ("y", "yes"):
             say("llamaflake: nothing written")
             return 1
+    repo = find_repo(flake.root)
+    head_before = landed_commit(repo, None) if repo is not None else None
     try:
-        result = apply_plan(
-            plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
-            evaluate=not args.no_eval, eval_timeout=args.eval_timeout, progress=_progress, keep_on_reject=interactive,
-            use_nix=not args.no_nix, **({"jobs": max(1, args.jobs)} if args.jobs else {}),
-        )
-    except CommitRejected as rejected:
-        if rejected.pending is None:
+        try:
+            result = apply_plan(
+                plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
+                evaluate=not args.no_eval, eval_timeout=args.eval_timeout, progress=_progress,
+                keep_on_reject=interactive, use_nix=not args.no_nix,
+                **({"jobs": max(1, args.jobs)} if args.jobs else {}),
+            )
+        except CommitRejected as rejected:
+            if rejected.pending is None:
+                raise
+            result = _retry_or_abort(rejected, args.message)
+            if result is None:
+                return 2
+        _report_result(args, plan, result, refused)
+    except KeyboardInterrupt:
+        landed = landed_commit(repo, head_before) if repo is not None and head_before is not None else None
+        if landed is None:
             raise
-        result = _retry_or_abort(rejected, args.message)
-        if result is None:
-            return 2
+        say(f"llamaflake: interrupted, but the commit {landed[:12]} had landed: the apply is done")
+        return REFUSED if refused else 0
+    if refused:
+        say("llamaflake: not done for " + ", ".join(repr(h) for h in refused) + " (see above)")
+        return REFUSED
+    return 0
+
+
+def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[str]) -> None:
+    if getattr(result, "interrupted", False):
+        say(f"llamaflake: interrupted, but the commit {result.commit[:12]} had landed: the apply is done")
     if args.json:
         print_json({
             "changed": result.paths,
@@ -135,6 +174,7 @@ def run_apply(args: argparse.Namespace) -> int:
             "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
             "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
             "next": rebuild_commands(plan),
+            "refused": refused,
         })
     else:
         for path in result.paths:
@@ -149,7 +189,6 @@ def run_apply(args: argparse.Namespace) -> int:
             say("llamaflake: not committed: the flake is in no git repository")
         else:
             say("llamaflake: not committed; new files are marked with `git add --intent-to-add` so that nix sees them")
-    return 0
 
 
 def _say_proof(checks) -> None:

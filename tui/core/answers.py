@@ -11,14 +11,16 @@ from tui.core.errors import AnswerError
 VARIANTS = ("cpu", "cuda", "vulkan", "rocm")
 LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
 
-_CPU_FLAG = re.compile(r"^[a-z0-9_]+$")
-_CUDA_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}[a-z]?$")
-_ROCM_TARGET = re.compile(r"^gfx[0-9a-f]{3,4}$")
-_GIT_REF = re.compile(r"^[A-Za-z0-9._/-]+$")
+# Whole-string matches over ASCII classes only (no `$` before a trailing newline, no non-ASCII digits).
+_CPU_FLAG = re.compile(r"[a-z0-9_]+", re.ASCII)
+_CUDA_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}[a-z]?", re.ASCII)
+_ROCM_TARGET = re.compile(r"gfx[0-9a-f]{3,4}", re.ASCII)
+_GIT_REF = re.compile(r"[A-Za-z0-9._/-]+", re.ASCII)
 # Flake URL schemes an input may use; the rest of the URL is checked for characters Nix or a shell would read.
 _FLAKE_URL = re.compile(
-    r"^(github|gitlab|sourcehut|path|git\+file|git\+https|git\+ssh|git\+http|https|http|tarball\+https|file\+https"
-    r"|tarball\+file|file\+file|hg\+https):[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=%-]+$"
+    r"(github|gitlab|sourcehut|path|git\+file|git\+https|git\+ssh|git\+http|https|http|tarball\+https|file\+https"
+    r"|tarball\+file|file\+file|hg\+https):[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=%-]+",
+    re.ASCII,
 )
 
 
@@ -38,13 +40,13 @@ class MachineAnswer:
         if self.variant not in VARIANTS:
             raise AnswerError(f"{host}: unknown variant '{self.variant}' (choose one of {', '.join(VARIANTS)}, or none)")
         for flag in self.cpu_flags:
-            if not _CPU_FLAG.match(flag):
+            if not _CPU_FLAG.fullmatch(flag):
                 raise AnswerError(f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)")
         for cap in self.cuda_capabilities:
-            if not _CUDA_CAPABILITY.match(cap):
+            if not _CUDA_CAPABILITY.fullmatch(cap):
                 raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6)")
         for target in self.rocm_targets:
-            if not _ROCM_TARGET.match(target):
+            if not _ROCM_TARGET.fullmatch(target):
                 raise AnswerError(f"{host}: malformed ROCm target '{target}' (write it like gfx1100)")
         if self.all_variants and self.cpu_flags:
             raise AnswerError(f"{host}: give either CPU flags or all-variants, not both")
@@ -66,11 +68,12 @@ class Answers:
     url: str | None = None
     cleanup: bool = False
     module_dir: str | None = None
+    write_refused: bool = False
 
     def validate(self) -> None:
         for host, machine in self.machines.items():
             machine.validate(host)
-        if self.ref is not None and self.ref != "" and not _GIT_REF.match(self.ref):
+        if self.ref is not None and self.ref != "" and not _GIT_REF.fullmatch(self.ref):
             raise AnswerError(f"malformed ref '{self.ref}' (a branch, tag or commit of llama.cpp)")
         if self.url is not None:
             check_flake_url(self.url)
@@ -80,7 +83,7 @@ class Answers:
 
 def check_flake_url(url: str) -> None:
     """Refuse a llama.cpp input URL that is not a flake URL (scheme and characters); the message shows it quoted."""
-    if not _FLAKE_URL.match(url) or "${" in url:
+    if not _FLAKE_URL.fullmatch(url) or "${" in url:
         raise AnswerError(
             f"malformed flake URL {url!r} (e.g. github:owner/llama.cpp, git+file:///path/to/llama.cpp, path:/path/to/llama.cpp)"
         )

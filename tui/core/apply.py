@@ -19,7 +19,9 @@ import git
 
 from tui import __version__
 from tui.core import gitrepo
+from tui.core.errors import RepositoryError
 from tui.core.gitrepo import CommitRejected
+from tui.core.journal import Journal, recover
 from tui.core.plan import Plan, describe, machine_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 TRAILER = "Generated-by: llamaflake"
+FILE_TRAILER = "Generated-file:"
 LOCK_FILE = "flake.lock"
 
 
@@ -43,6 +46,7 @@ class ApplyResult:
     findings: list[Finding] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     message: str | None = None
+    interrupted: bool = False  # an interrupt came after the commit had landed
 
 
 def commit_message(plan: Plan) -> str:
@@ -72,6 +76,15 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_trailers(message: str, paths: list[str]) -> str:
+    """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
+    (repository-relative) and ``Generated-by``, appended to whatever message the user gave."""
+    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER))]
+    body = "\n".join(kept).rstrip()
+    trailers = [f"{FILE_TRAILER} {path}" for path in paths] + [f"{TRAILER} {__version__}"]
+    return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+
+
 def changed_machines(plan: Plan) -> list[str]:
     """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
     refused = {r.host for r in plan.refusals}  # not attached yet: the user pastes the snippet
@@ -81,12 +94,34 @@ def changed_machines(plan: Plan) -> list[str]:
     return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
 
 
+def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
+    """HEAD's sha where it is a llamaflake commit made on top of ``head_before``; with ``head_before``
+    None, HEAD's sha as it is (or None in a repository without commits).
+
+    Asks a fresh ``git log``: after an interrupt, GitPython's long-running helper processes may be gone.
+    """
+    status, out, _ = repo.git.log("-1", "--format=%H %P%n%B", "HEAD", with_extended_output=True,
+                                  with_exceptions=False)
+    if status != 0 or not out.strip():
+        return None
+    first, _, message = out.partition("\n")
+    sha, *parents = first.split()
+    if head_before is None:
+        return sha
+    if sha == head_before or parents != [head_before]:
+        return None
+    return sha if f"\n{TRAILER} " in "\n" + message else None
+
+
 class PendingApply:
     """A plan written and validated, not committed yet: :meth:`commit` it (again), or :meth:`abort`."""
 
     def __init__(self, plan: Plan, repo: git.Repo | None, snapshot: Snapshot, index: gitrepo.IndexSnapshot | None,
-                 findings: list[Finding], checks: list[Check], extra_paths: list[str]) -> None:
+                 findings: list[Finding], checks: list[Check], extra_paths: list[str],
+                 journal: Journal | None = None) -> None:
         self.plan = plan
+        self.journal = journal
+        self.interrupted = False
         self.repo = repo
         self.snapshot = snapshot
         self.index = index
@@ -109,13 +144,29 @@ class PendingApply:
             raise RuntimeError("this apply is already committed or aborted")
         if self.repo is None:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
+        head_before = landed_commit(self.repo, None)
         try:
-            sha = gitrepo.commit_paths(self.repo, self.repo_paths, message or commit_message(self.plan))
-        except CommitRejected as exc:
-            exc.pending = self
-            raise
+            text = with_trailers(message or commit_message(self.plan), self.repo_paths)
+            sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
+        except BaseException as exc:
+            # Interrupted while git ran (git itself may have been stopped after the commit): if the commit
+            # landed, the apply is done, and must not be put back.
+            landed = landed_commit(self.repo, head_before)
+            if landed is None:
+                if isinstance(exc, CommitRejected):
+                    exc.pending = self
+                raise
+            sha, self.interrupted = landed, True
         self.done = True
-        return self.result(sha, self.repo.head.commit.message)
+        self._finish_journal()
+        message_now = None if self.interrupted else self.repo.head.commit.message
+        result = self.result(sha, message_now)
+        result.interrupted = self.interrupted
+        return result
+
+    def _finish_journal(self) -> None:
+        if self.journal is not None:
+            self.journal.finish()
 
     def abort(self) -> None:
         """Put every file and the index back exactly as they were before the apply."""
@@ -125,10 +176,12 @@ class PendingApply:
         if self.index is not None:
             self.index.restore()
         self.done = True
+        self._finish_journal()
 
     def keep(self) -> ApplyResult:
         """Leave the files written and not committed."""
         self.done = True
+        self._finish_journal()
         return self.result()
 
 
@@ -152,6 +205,10 @@ def prepare_apply(
     root = plan.flake.root
     findings: list[Finding] = []
     repo = gitrepo.find_repo(root)
+    recovered = recover(repo)
+    if recovered is not None:
+        # The plan was made from files the interrupted apply had written: it must be made again.
+        raise RepositoryError(f"{recovered}; nothing else was changed", hint="run again to plan afresh")
     if repo is None and init:
         repo = gitrepo.init_repo(root)
         findings.append(Finding("note", "initialised",
@@ -172,11 +229,28 @@ def prepare_apply(
         raise PreflightError(findings)
 
     snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
-    write_changes(root, plan.changes, snapshot)
+    journal = None
+    if repo is not None:
+        prefix = gitrepo.repo_prefix(repo, root)
+        try:
+            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths])
+        except OSError as exc:
+            raise RepositoryError(f"cannot record the apply in .git/llamaflake: {exc.strerror or exc}; "
+                                  "nothing was changed") from None
+    try:
+        write_changes(root, plan.changes, snapshot)
+    except BaseException:
+        if journal is not None:
+            journal.finish()  # write_changes put every file back
+        raise
     try:
         prefix = gitrepo.repo_prefix(repo, root) if repo is not None else ""
         if repo is not None:
-            gitrepo.intent_to_add(repo, [prefix + c.path for c in plan.changes if c.old is None])
+            # New files, and files of the user's that git does not track yet (--allow-dirty): the commit
+            # must hold every path the plan writes.
+            written_paths = [prefix + c.path for c in plan.changes if c.new is not None]
+            known = set(gitrepo.tracked(repo, written_paths))
+            gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
                           progress=progress, jobs=jobs, use_nix=use_nix)
@@ -191,8 +265,10 @@ def prepare_apply(
         snapshot.restore()
         if index is not None:
             index.restore()
+        if journal is not None:
+            journal.finish()
         raise
-    return PendingApply(plan, repo, snapshot, index, findings, checks, extra)
+    return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal)
 
 
 def apply_plan(
@@ -225,4 +301,8 @@ def apply_plan(
         if not keep_on_reject:
             pending.abort()
             raise CommitRejected(exc.output, restored=True) from None
+        raise
+    except BaseException:
+        if not pending.done:
+            pending.abort()
         raise

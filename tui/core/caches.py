@@ -16,7 +16,7 @@ STATUS_WORDS = {
     "custom": "custom",
 }
 
-_KEY = re.compile(r"^(?P<name>[A-Za-z0-9._-]+(?:-\d+)?):(?P<b64>[A-Za-z0-9+/]+=*)$")
+_KEY = re.compile(r"(?P<name>[A-Za-z0-9._-]+(?:-[0-9]+)?):(?P<b64>[A-Za-z0-9+/]+=*)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def cache_for_url(url: str) -> Cache | None:
 
 def key_problem(key: str) -> str | None:
     """Why ``key`` is not a Nix public key (``name:base64-of-32-bytes``), or None if it is one."""
-    match = _KEY.match(key.strip())
+    match = _KEY.fullmatch(key.strip())
     if not match:
         return "a public key looks like name-1:BASE64 (the name, a colon, then 44 base64 characters)"
     try:
@@ -84,7 +84,7 @@ def key_problem(key: str) -> str | None:
 
 
 def url_problem(url: str) -> str | None:
-    if not re.match(r"^(https?|s3|file|ssh|ssh-ng)://[^\s]+$", url):
+    if not re.fullmatch(r"(https?|s3|file|ssh|ssh-ng)://[!-~]+", url, re.ASCII):
         return "a substituter is a URL such as https://example.cachix.org"
     return None
 

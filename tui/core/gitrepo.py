@@ -7,6 +7,7 @@ and signing settings apply; GitPython's own ``index.commit`` would skip both.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,11 +189,31 @@ def path_status(repo: git.Repo, paths: list[str]) -> dict[str, PathStatus]:
 
 
 def ignored(repo: git.Repo, paths: list[str]) -> list[str]:
-    """Those of ``paths`` that .gitignore (or info/exclude) ignores."""
+    """Those of ``paths`` that .gitignore (or info/exclude) ignores (paths read by git as data, NUL-separated)."""
     if not paths:
         return []
-    status, out, _ = repo.git.check_ignore("-z", "--", *paths, with_extended_output=True, with_exceptions=False)
-    return [p for p in out.split("\0") if p] if status == 0 else []
+    result = subprocess.run(
+        [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "check-ignore", "--stdin", "-z"],
+        cwd=work_tree(repo), input="".join(p + "\0" for p in paths).encode(), capture_output=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )
+    return [p for p in result.stdout.decode("utf-8", "replace").split("\0") if p] if result.returncode == 0 else []
+
+
+def submodules_holding(repo: git.Repo, paths: list[str]) -> dict[str, str]:
+    """For each of ``paths`` (repository-relative) inside a submodule or another nested repository, that folder."""
+    top = work_tree(repo)
+    out = repo.git.ls_files("-s", "-z", env={"GIT_OPTIONAL_LOCKS": "0"})
+    gitlinks = {entry.split("\t", 1)[1] for entry in out.split("\0") if entry.startswith("160000 ")}
+    found = {}
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in gitlinks or (top / folder / ".git").exists():
+                found[path] = folder
+                break
+    return found
 
 
 def tracked(repo: git.Repo, paths: list[str]) -> list[str]:
@@ -215,7 +236,11 @@ class IndexSnapshot:
 
     def __init__(self, repo: git.Repo) -> None:
         self.path = git_path(repo, "index")
-        self.data = self.path.read_bytes() if self.path.exists() else None
+        try:
+            self.data = self.path.read_bytes() if self.path.exists() else None
+        except OSError as exc:
+            raise RepositoryError(f"cannot read git's index {self.path}: {exc.strerror or exc}; nothing was changed",
+                                  hint="check the file's permissions (`git status` must work here)") from None
 
     def restore(self) -> None:
         """Write the saved bytes back under git's own lock file (``index.lock``), or remove a new index."""
@@ -253,6 +278,12 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     known = tracked(repo, paths)
     if not known:
         raise RepositoryError("nothing to commit: git knows none of " + ", ".join(paths))
+    missing = [p for p in paths if p not in known]
+    if missing:
+        raise RepositoryError(
+            "the commit would not hold " + ", ".join(missing) + " (git does not track it); nothing was committed",
+            hint="commit or remove that file yourself, then run again",
+        )
     status, out, err = repo.git.commit(
         "-m", message, "--", *pathspecs(known),
         with_extended_output=True, with_exceptions=False,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-
 from tui.core.caches import Cache
 from tui.core.plan import Plan
+from tui.core.shell import shell_quote
 
 
 def new_caches(plan: Plan) -> list[Cache]:
@@ -27,7 +26,7 @@ def substituter_options(caches: list[Cache]) -> str:
         return ""
     urls = " ".join(c.url for c in caches)
     keys = " ".join(c.key for c in caches)
-    return f"--option extra-substituters {shlex.quote(urls)} --option extra-trusted-public-keys {shlex.quote(keys)}"
+    return f"--option extra-substituters {shell_quote(urls)} --option extra-trusted-public-keys {shell_quote(keys)}"
 
 
 def rebuild_commands(plan: Plan, caches: list[Cache] | None = None) -> dict[str, str]:
@@ -39,7 +38,7 @@ def rebuild_commands(plan: Plan, caches: list[Cache] | None = None) -> dict[str,
     fresh = new_caches(plan) if caches is None else caches
     commands = {}
     for host, answer in plan.machines.items():
-        line = f"sudo nixos-rebuild switch --flake .#{host}"
+        line = f"sudo nixos-rebuild switch --flake {shell_quote('.#' + host)}"
         options = substituter_options([c for c in fresh if not c.variants or answer.variant in c.variants])
         commands[host] = f"{line} {options}" if options else line
     return commands
@@ -53,7 +52,7 @@ def undo_commands(commit: str | None, plan: Plan) -> list[str]:
     created = [c.path for c in plan.changes if c.old is None]
     lines = []
     if restore:
-        lines.append("git restore --source=HEAD -- " + " ".join(shlex.quote(p) for p in restore))
+        lines.append("git restore --source=HEAD -- " + " ".join(shell_quote(p) for p in restore))
     if created:
-        lines.append("rm -- " + " ".join(shlex.quote(p) for p in created))
+        lines.append("rm -- " + " ".join(shell_quote(p) for p in created))
     return lines

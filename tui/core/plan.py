@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 
 from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
+from tui.core.boundary import check_folder_text, check_machine_name, check_writable_paths, inside_git_dir, name_problem
 from tui.core.caches import Cache
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
-from tui.core.nix.flake import Flake, Host, nix_path_literal, relative_path
+from tui.core.nix.flake import Flake, Host, relative_path
 from tui.core.nix.paths import nix_files
 from tui.core.nix.settings import read_machine_settings, read_module_caches
-from tui.core.nix.syntax import check, relative_path_literal
+from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
 from tui.core.render import MODULE_MARKER, render_machine, render_module
 
 
@@ -38,12 +39,17 @@ class FileChange:
 
 @dataclass
 class Refusal:
-    """A machine the engine will not wire itself, with the reason and what to paste by hand."""
+    """A machine the engine will not wire itself, with the reason and what to paste by hand.
+
+    ``file`` is the module file where the snippet goes (None: a module only that machine imports);
+    ``requested`` says whether the user asked for this machine in this run.
+    """
 
     host: str
     reason: str
     snippet: str
     file: str | None = None
+    requested: bool = True
 
 
 @dataclass
@@ -74,6 +80,11 @@ class Plan:
     def change(self, path: str) -> FileChange | None:
         return next((c for c in self.changes if c.path == path), None)
 
+    @property
+    def refused_requested(self) -> list[Refusal]:
+        """The machines the user asked for that are not wired (the apply is then not done for them)."""
+        return [r for r in self.refusals if r.requested]
+
 
 def existing_module_dir(flake: Flake) -> str | None:
     """The folder of a module this wizard wrote before, if there is one."""
@@ -90,9 +101,13 @@ def existing_module_dir(flake: Flake) -> str | None:
 
 def choose_module_dir(flake: Flake, answer: str | None) -> str:
     if answer:
-        rel = relative_path("flake.nix", "./" + answer.strip("/")) if not answer.startswith(".") else relative_path("flake.nix", answer)
+        check_folder_text(answer, "module folder")
+        given = answer if answer.startswith(("./", "../")) else "./" + answer.strip("/")
+        rel = relative_path("flake.nix", given)
         if not rel or rel == ".":
             raise AnswerError(f"module folder '{answer}' must be a folder inside the repository")
+        if inside_git_dir(rel):
+            raise AnswerError(f"module folder '{answer}' is inside .git, which llamaflake never writes")
         return rel
     existing = existing_module_dir(flake)
     if existing:
@@ -183,6 +198,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             known = ", ".join(h.name for h in flake.hosts) or "none found"
             raise AnswerError(f"unknown host '{name}' (hosts: {known})")
     for name, machine in answers.machines.items():
+        check_machine_name(name)
         host = flake.host(name)
         if machine.variant == "rocm" and host.system and host.system != "x86_64-linux":
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
@@ -200,6 +216,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     machines: dict[str, MachineAnswer] = {}
     existing: dict[str, MachineAnswer] = {}
     for host in flake.hosts:
+        if name_problem(host.name) is not None:
+            continue  # never read or written; refused above if asked for
         rel = machine_path(module_dir, host.name)
         if (flake.root / rel).is_file():
             source = flake.source_file(rel).source
@@ -216,8 +234,22 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
+    # Machines the engine cannot wire get nothing written unless the user asks (--write-refused).
+    written: dict[str, MachineAnswer] = {}
+    for host in flake.hosts:
+        if host.name not in machines:
+            continue
+        rel = machine_path(module_dir, host.name)
+        if is_attached(flake, host, rel) or host.can_wire:
+            written[host.name] = machines[host.name]
+            continue
+        refusals.append(refusal_for(flake, host, rel, requested=host.name in answers.machines))
+        if answers.write_refused and host.name in answers.machines:
+            written[host.name] = machines[host.name]
+        del machines[host.name]
+
     # The input.
-    any_machine = bool(machines)
+    any_machine = bool(written)
     llama = flake.llama_input()
     if any_machine:
         for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref, answers.url), follows,
@@ -240,17 +272,17 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
 
     # Each machine's settings, attached with one line.
     for host in flake.hosts:
-        if host.name not in machines:
+        if host.name not in written:
             continue
-        answer = machines[host.name]
+        answer = written[host.name]
         rel = machine_path(module_dir, host.name)
-        module_import = nix_path_literal(rel, module_path)
+        module_import = nix_relative_path(rel, module_path)
         new = render_machine(host.name, answer, module_import)
         old = _read(flake, rel)
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
-        if not is_attached(flake, host, rel):
-            attach_line(flake, host, rel, edits, refusals)
+        if host.name in machines and not is_attached(flake, host, rel):
+            attach_line(flake, host, rel, edits)
 
     from tui.core.cleanup import cleanup_offers  # the clean-up finder builds on the plan
 
@@ -262,6 +294,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         changes.extend(removals)
         offers = []
     changes = edits.changes() + changes
+    check_writable_paths(flake.root, [c.path for c in changes])
     plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
@@ -275,6 +308,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
 
 
 def machine_path(module_dir: str, host: str) -> str:
+    """The settings file of a machine (its name checked with :func:`check_machine_name` before writing)."""
     return f"{module_dir}/machines/{host}.nix"
 
 
@@ -341,8 +375,9 @@ def _path_refs(flake: Flake, rel: str) -> set[str]:
             cache[rel] = refs
             return refs
         for node in file.tree.walk():
-            if node.kind == "NODE_PATH_REL" and relative_path_literal(node):
-                target = relative_path(rel, node.text)
+            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
+            if text:
+                target = relative_path(rel, text)
                 if target is not None:
                     refs.add(target)
         cache[rel] = refs
@@ -359,12 +394,41 @@ def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
     attach = host.attach
     if attach is not None and attach.kind != "imports-new":
         for node in attach.node.walk():
-            if node.kind == "NODE_PATH_REL" and relative_path_literal(node) and relative_path(attach.file, node.text) == machine_rel:
+            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
+            if text and relative_path(attach.file, text) == machine_rel:
                 return True
     return False
 
 
-def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refusals: list[Refusal]) -> None:
+def takes_imports(flake: Flake, rel: str) -> bool:
+    """Whether a file is a plain NixOS module (an attribute set, or a function returning one), where an
+    ``imports = [ ... ];`` line is valid Nix."""
+    try:
+        node = unwrap(flake.source_file(rel).tree)
+    except LlamaflakeError:
+        return False
+    if node is not None and node.kind == "NODE_LAMBDA":
+        node = unwrap(node.nodes()[-1])
+    while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
+        node = unwrap(node.nodes()[-1])
+    return node is not None and node.kind == "NODE_ATTR_SET"
+
+
+def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> Refusal:
+    """A machine the engine cannot wire: the reason, and the lines to paste into a module only it imports
+    (its own module file where that is a plain module, else a module the user picks)."""
+    target = host.own_file if host.own_file and takes_imports(flake, host.own_file) else None
+    literal = nix_relative_path(target or "flake.nix", machine_rel)
+    snippet = f"imports = [ {literal} ];"
+    if target is None:
+        snippet += f"\n# in a module that only {nix_comment(host.name)} imports (the path above is from the flake's folder)"
+    if not host.inputs_in_modules:
+        snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
+    reason = host.refusal or "the engine found no place to add the import"
+    return Refusal(host.name, reason, snippet, target, requested)
+
+
+def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> None:
     """Import the machine's settings where the host's layout wants it, and make ``inputs`` reach its modules.
 
     The import goes into the host's own ``modules`` list, or into the ``imports`` of the host's own module
@@ -372,23 +436,11 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits, refus
     ``specialArgs = { inherit inputs; }`` of the host's nixosSystem call: the generated module reads the
     flake from ``inputs.<name>`` by default, and a ``specialArgs`` entry also works inside ``imports``,
     where ``_module.args`` would cause infinite recursion. A host the engine cannot wire is refused, with
-    the exact lines to add by hand.
+    the exact lines to add by hand (:func:`refusal_for`).
     """
-    if not host.can_wire:
-        target = host.own_file
-        literal = nix_path_literal(target or "flake.nix", machine_rel)
-        snippet = f"imports = [ {literal} ];"
-        if target is None:
-            snippet += f"\n# in a module that only {host.name} imports (the path above is from the flake's folder)"
-        if not host.inputs_in_modules:
-            snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
-        refusals.append(
-            Refusal(host.name, host.refusal or "the engine found no place to add the import", snippet, target or host.file)
-        )
-        return
     attach = host.attach
     file = flake.source_file(attach.file)
-    literal = nix_path_literal(attach.file, machine_rel).encode()
+    literal = nix_relative_path(attach.file, machine_rel).encode()
     reason = f"attach llama.cpp settings to {host.name}"
     if attach.kind in ("modules-list", "imports-list"):
         edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason)

@@ -84,6 +84,14 @@ def preflight(
             "paths are taken relative to the repository",
         ))
 
+    lock = gitrepo.git_path(repo, "index.lock")
+    if lock.exists():
+        findings.append(Finding(
+            "error", "index-locked",
+            f"{lock} exists: another git command is running, or one was stopped",
+            "wait for it to finish, or remove the lock file if no git command is running",
+        ))
+
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation
@@ -129,7 +137,13 @@ def preflight(
                 "commit or stash them first, or pass --allow-dirty to include them in the commit",
             ))
 
-    for rel in gitrepo.ignored(repo, [prefix + p for p in created]):
+    for rel, holder in gitrepo.submodules_holding(repo, repo_paths).items():
+        findings.append(Finding(
+            "error", "submodule",
+            f"{rel} is inside the submodule {holder}, whose files this repository's commit cannot hold",
+            "choose a folder for the module outside it (--module-dir)",
+        ))
+    for rel in gitrepo.ignored(repo, repo_paths):
         findings.append(Finding(
             "error", "ignored",
             f"{rel} is ignored by git (.gitignore), so nix would not see it",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake
 from tui.core.nix.settings import read_machine_settings
@@ -16,6 +17,8 @@ def current_settings(flake: Flake) -> dict[str, dict]:
     if module_dir is None:
         return found
     for host in flake.hosts:
+        if name_problem(host.name) is not None:
+            continue
         rel = machine_path(module_dir, host.name)
         if (flake.root / rel).is_file():
             try:
@@ -79,7 +82,7 @@ def host_report(flake: Flake) -> dict:
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
     from tui.core.errors import AnswerError
-    from tui.core.nix.flake import nix_path_literal
+    from tui.core.nix.syntax import nix_relative_path
     from tui.core.plan import choose_module_dir
 
     settings = current_settings(flake)
@@ -95,7 +98,7 @@ def host_report(flake: Flake) -> dict:
             return None
         if module_dir is None:
             return h.snippet
-        literal = nix_path_literal(h.snippet_file or "flake.nix", machine_path(module_dir, h.name))
+        literal = nix_relative_path(h.snippet_file or "flake.nix", machine_path(module_dir, h.name))
         lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
         return "\n".join(lines)
 

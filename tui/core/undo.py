@@ -11,6 +11,7 @@ from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 
 TRAILER_PATTERN = "^Generated-by: llamaflake( |$)"
+FILE_TRAILER = "Generated-file: "
 
 
 @dataclass
@@ -80,6 +81,9 @@ def _commit_changes(repo: git.Repo, commit: git.Commit) -> list[tuple[str, str]]
 def plan_undo(path: Path) -> UndoPlan:
     """Find the last llamaflake commit and decide how to undo it; raises :class:`RepositoryError` where it cannot."""
     repo = gitrepo.open_repo(path)
+    from tui.core.journal import recover
+
+    recovered = recover(repo)
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation
@@ -93,6 +97,15 @@ def plan_undo(path: Path) -> UndoPlan:
         raise RepositoryError(f"the last llamaflake commit {sha[:12]} was already reverted by {reverted[:12]}")
     head = repo.head.commit.hexsha
     changes = _commit_changes(repo, commit)
+    message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
+    written = {line[len(FILE_TRAILER):] for line in message.splitlines() if line.startswith(FILE_TRAILER)}
+    foreign = [path for _, path in changes if path not in written] if written else []
+    if foreign:
+        raise RepositoryError(
+            f"the last llamaflake commit {sha[:12]} also holds changes llamaflake did not write: "
+            + ", ".join(foreign) + "; undoing it would drop them, so nothing was changed",
+            hint=f"move them to a commit of their own first, or take the commit back by hand (`git revert {sha[:12]}`)",
+        )
     subject = commit.summary if isinstance(commit.summary, str) else commit.summary.decode(errors="replace")
     remote = [b.strip() for b in repo.git.branch("-r", "--contains", sha).splitlines() if b.strip()]
     if head != sha:
@@ -126,6 +139,8 @@ def plan_undo(path: Path) -> UndoPlan:
                 "git does not know who you are (" + " and ".join(missing) + " not set), so it cannot commit the revert",
                 hint="set them, then run again:\n" + gitrepo.IDENTITY_LINES,
             )
+    if recovered is not None:
+        plan.notes.insert(0, f"first: {recovered}")
     if method == "reset":
         plan.notes.append(f"the dropped commit stays reachable for a while as {sha[:12]} (`git reflog`)")
     return plan

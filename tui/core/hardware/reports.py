@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import fields
 from pathlib import Path
 
@@ -13,16 +15,44 @@ from tui.core.hardware.parse import PciDevice, cpu_from_flags, gpus_from_devices
 
 _DRIVER_SOURCES = ("NVML", "nvidia-smi", "KFD topology")
 _GENERIC_MODELS = ("VGA compatible controller", "3D controller", "Display controller")
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # facter.json of a large server is well under 1 MiB
+_GPU_TYPES = {"vendor": str, "name": str, "memory_mib": int, "compute_capability": str, "driver": str,
+              "driver_version": str, "integrated": bool, "rocm_target": str, "pci_id": str, "pci_slot": str,
+              "capability_source": str, "rocm_target_source": str,
+              "boot_vga": bool}
+
+
+def read_report_text(path: Path) -> str:
+    """A report file's text: a regular file of at most :data:`MAX_REPORT_BYTES`, never a FIFO or a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise LlamaflakeError(f"{path}: cannot read the hardware report: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LlamaflakeError(f"{path}: cannot read the hardware report: not a regular file (a report is a JSON file)")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise LlamaflakeError(f"{path}: {info.st_size} bytes is too large for a hardware report "
+                                  f"(at most {MAX_REPORT_BYTES // (1024 * 1024)} MiB)")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise LlamaflakeError(f"{path}: cannot read the hardware report: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_REPORT_BYTES:
+        raise LlamaflakeError(f"{path}: too large for a hardware report")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LlamaflakeError(f"{path}: cannot read the hardware report: {exc}") from None
 
 
 def load_report(path: Path | str) -> HardwareReport:
     """Read a saved report: ``llamaflake detect --json`` (source "report") or ``facter.json`` (source "facter")."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise LlamaflakeError(f"{path}: cannot read the hardware report: {reason}") from None
+    text = read_report_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -33,13 +63,27 @@ def load_report(path: Path | str) -> HardwareReport:
 def report_from_data(data, origin: str = "the report") -> HardwareReport:
     """A HardwareReport from parsed JSON of either format."""
     if isinstance(data, dict) and isinstance(data.get("hardware"), dict):
-        return _from_facter(data, origin)
+        try:
+            return _from_facter(data, origin)
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise LlamaflakeError(f"{origin}: a field of the report has the wrong shape ({exc})") from None
     if isinstance(data, dict) and "source" in data and ("cpu" in data or "gpus" in data):
         return _from_llamaflake(data, origin)
     raise LlamaflakeError(
         f"{origin}: not a hardware report llamaflake knows",
         hint="give the output of `llamaflake detect --json` or of `nixos-facter` (facter.json)",
     )
+
+
+def _typed(values: dict, types: dict) -> dict:
+    """``values`` where each is None or of its expected type (an int is no bool); else TypeError naming it."""
+    for name, value in values.items():
+        expected = types.get(name)
+        if value is None or expected is None:
+            continue
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise TypeError(f"{name} is a {type(value).__name__}, not {expected.__name__}")
+    return values
 
 
 def _known(cls, data: dict) -> dict:
@@ -58,7 +102,19 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
             arch = str(cpu_data.get("arch") or "unknown")
             cpu = cpu_from_flags(cpu_data.get("vendor"), cpu_data.get("model"), arch, cpu_data.get("cores"),
                                  flags, cpu_data.get("threads"))
-        gpus = [_report_gpu(g) for g in data.get("gpus") or [] if isinstance(g, dict)]
+        gpus = [_report_gpu(_typed(_known(GpuInfo, g), _GPU_TYPES)) for g in data.get("gpus") or [] if isinstance(g, dict)]
+        if not isinstance(data.get("vulkan_driver"), (str, bool, type(None))):
+            raise TypeError("vulkan_driver is neither text nor true/false")
+        for name in ("system", "hostname"):
+            if data.get(name) is not None and not isinstance(data.get(name), str):
+                raise TypeError(f"{name} is a {type(data.get(name)).__name__}, not text")
+        if cpu_data is not None and not isinstance(cpu_data, dict):
+            raise TypeError("cpu is not an object")
+        if isinstance(cpu_data, dict):
+            _typed({k: cpu_data.get(k) for k in ("vendor", "model", "arch")}, {"vendor": str, "model": str, "arch": str})
+            _typed({k: cpu_data.get(k) for k in ("cores", "threads")}, {"cores": int, "threads": int})
+        if not isinstance(data.get("notes") or [], list):
+            raise TypeError("notes is not a list")
     except TypeError as exc:
         raise LlamaflakeError(f"{origin}: a field of the report has the wrong shape ({exc})") from None
     report = HardwareReport(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from tui.core.nix.edits import Edit, indent_unit, line_end_after
 from tui.core.nix.flake import Flake, FlakeInput, outputs_arg_names, outputs_pattern
-from tui.core.nix.syntax import Node, attrpath_names, bindings, indent_of, starts_line, unwrap
-from tui.core.render import nix_string
+from tui.core.nix.syntax import (
+    Node, attrpath_names, bindings, indent_of, is_identifier, nix_attr_name, nix_attr_path, nix_string, starts_line,
+    unwrap,
+)
 
 Reasoned = tuple[str, Edit, str]
 
@@ -53,6 +55,7 @@ def _blank_line_before(source: bytes, node: Node) -> bool:
 def add_input(flake: Flake, name: str, url: str, follows: str | None) -> Edit:
     source = flake.file.source
     unit = indent_unit(source)
+    name = nix_attr_name(name)  # from here on, the name as Nix code
     url_text = f'"{nix_string(url)}"'
     follows_text = f'"{nix_string(follows)}"' if follows else None
     if flake.inputs_style == "block" and flake.inputs_block is not None:
@@ -175,7 +178,7 @@ def set_follows(flake: Flake, existing: FlakeInput, follows: str) -> Edit | None
     _path, node, _value, container = url_field
     binding_path = attrpath_names(node.nodes()[0]) or []
     prefix = binding_path[: len(binding_path) - 1]
-    new_path = ".".join(prefix + ["inputs", "nixpkgs", "follows"])
+    new_path = nix_attr_path(prefix + ["inputs", "nixpkgs", "follows"])
     text = f'{new_path} = "{nix_string(follows)}";'.encode()
     at = _after_binding(source, node)
     if starts_line(source, node.start) and b"\n" in container.raw:
@@ -189,6 +192,8 @@ def add_to_outputs_pattern(flake: Flake, name: str) -> Edit | None:
     names, _whole, has_ellipsis = outputs_arg_names(flake)
     if pattern is None or has_ellipsis or name in names:
         return None
+    if not is_identifier(name):
+        return None  # a pattern can only name identifiers; such an input needs `...` (the flake has it, or fails)
     source = flake.file.source
     entries = [c for c in pattern.nodes() if c.kind == "NODE_PAT_ENTRY"]
     if not entries:

@@ -8,6 +8,7 @@ sees only :class:`Node`, so the parser can be swapped here without touching anyt
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -124,6 +125,9 @@ def _parse_raw(source: bytes, path: str):
     except UnicodeDecodeError as exc:
         line, column = line_column(source, exc.start)
         raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
+    if len(source) > MAX_SOURCE_BYTES:
+        raise NixSyntaxError(path, 1, 1, f"the file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB; "
+                                         "llamaflake does not read it")
     try:
         return _rnix.parse(text)
     except ValueError as exc:
@@ -137,14 +141,77 @@ def _parse_raw(source: bytes, path: str):
         raise NixSyntaxError(path, line, column, detail) from None
 
 
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# rnix recurses without a limit into nested lists and unary minus, about 300 bytes of stack per level:
+# the main thread's 8 MiB hold some 20,000 levels. Deeper files are parsed on a thread with a stack sized
+# for them, and refused beyond that, instead of a segmentation fault taking the process down.
+_MAIN_STACK_LEVELS = 5000
+MAX_NESTING = 2000  # real configurations stay below 100; rnix's time grows with the square of the depth
+_NESTING_TOKENS = re.compile(rb'#[^\n]*|/\*.*?\*/|"(?:[^"\\]|\\.)*"|\'\'.*?\'\'|[\[({]|[\])}]|(?:[-!]\s*)+', re.S)
+_STACK_PER_LEVEL = 512
+_MAX_STACK = 1024 * 1024 * 1024
+_stack_lock = threading.Lock()
+
+
+def nesting_depth(source: bytes) -> int:
+    """An estimate of how deeply ``source`` nests (brackets, and chains of ``-``/``!``), strings and comments skipped."""
+    depth = deepest = 0
+    for match in _NESTING_TOKENS.finditer(source):
+        token = match.group()
+        first = token[:1]
+        if first in (b"[", b"(", b"{"):
+            depth += 1
+        elif first in (b"]", b")", b"}"):
+            depth = max(depth - 1, 0)
+        elif first in (b"-", b"!"):
+            deepest = max(deepest, depth + token.count(b"-") + token.count(b"!"))
+            continue
+        else:
+            continue
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _on_a_big_enough_stack(source: bytes, path: str, work):
+    """``work()`` (which parses ``source`` and keeps nothing of rnix's: its nodes stay on their thread)."""
+    levels = sum(source.count(c) for c in b"[({-!")
+    if levels < _MAIN_STACK_LEVELS:
+        return work()
+    if nesting_depth(source) > MAX_NESTING:
+        raise NixSyntaxError(path, 1, 1, f"the file nests deeper than {MAX_NESTING} levels; llamaflake does not read it")
+    size = max(64 * 1024 * 1024, levels * _STACK_PER_LEVEL)
+    if size > _MAX_STACK:
+        raise NixSyntaxError(path, 1, 1, "the file nests too deeply (or is too large) to read safely")
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the calling thread
+            outcome.append((False, exc))
+
+    with _stack_lock:
+        previous = threading.stack_size(size)
+        try:
+            worker = threading.Thread(target=run, name="nix-parse")
+            worker.start()
+        finally:
+            threading.stack_size(previous)
+    worker.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def parse(source: bytes, path: str = "<string>") -> Node:
     """Parse Nix source into its root node, or raise :class:`NixSyntaxError` with line and column."""
-    return _convert(_parse_raw(source, path), source, None)
+    return _on_a_big_enough_stack(source, path, lambda: _convert(_parse_raw(source, path), source, None))
 
 
 def check(source: bytes, path: str = "<string>") -> None:
     """Raise :class:`NixSyntaxError` if ``source`` does not parse (without building the tree)."""
-    _parse_raw(source, path)
+    _on_a_big_enough_stack(source, path, lambda: _parse_raw(source, path) and None)
 
 
 # ---- small helpers over the tree -------------------------------------------------------------
@@ -189,7 +256,11 @@ def string_value(node: Node | None) -> str | None:
     value = "".join(parts)
     if node.raw.startswith(b"''"):
         return _dedent_indented(value)
-    return value.replace('\\"', '"').replace("\\\\", "\\")
+    return _ESCAPE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(1)), value)
+
+
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
 
 def _dedent_indented(value: str) -> str:
@@ -279,3 +350,84 @@ def relative_path_literal(node: Node | None) -> str | None:
     if any(c.kind == "NODE_INTERPOL" for c in node.children):
         return None
     return node.text
+
+
+# ---- writing Nix: every piece of outside text goes through one of these --------------------------
+
+NIX_KEYWORDS = frozenset({"assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*", re.ASCII)
+_PATH_PART = re.compile(r"[A-Za-z0-9._+-]+", re.ASCII)
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def nix_string(value: str) -> str:
+    """Text escaped for the inside of a double-quoted Nix string (no ``${`` interpolation survives)."""
+    escaped = "".join(_STRING_ESCAPES.get(ch, ch) for ch in value)
+    return escaped.replace("${", "\\${")
+
+
+def nix_string_literal(value: str) -> str:
+    """A double-quoted Nix string holding exactly ``value``."""
+    return f'"{nix_string(value)}"'
+
+
+def is_identifier(name: str) -> bool:
+    """Whether ``name`` can be written bare as a Nix identifier (and so as a function argument)."""
+    return bool(_IDENTIFIER.fullmatch(name)) and name not in NIX_KEYWORDS
+
+
+def nix_attr_name(name: str) -> str:
+    """One attribute name: bare where it is an identifier, else quoted (``"llama.cpp"``)."""
+    return name if is_identifier(name) else nix_string_literal(name)
+
+
+def nix_attr_path(names: list[str]) -> str:
+    """An attribute path (``inputs."llama.cpp".url``), each part through :func:`nix_attr_name`."""
+    return ".".join(nix_attr_name(n) for n in names)
+
+
+def nix_comment(text: str) -> str:
+    """Text fit for one ``#`` comment line: control characters (line breaks included) become spaces."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(cleaned.split())
+
+
+def nix_relative_path(from_file: str, target: str) -> str:
+    """An expression for the path of ``target`` (relative to the root) as seen from ``from_file``.
+
+    A plain path literal (``./machines/a.nix``) where every part is made of the characters a literal
+    allows, else a path joined with a string in parentheses (``(./. + "/my modules/a.nix")``, one list
+    element), whose text Nix never reads as code.
+    """
+    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
+    parts = [p for p in target.split("/") if p not in ("", ".")]
+    common = 0
+    while common < len(base) and common < len(parts) and base[common] == parts[common]:
+        common += 1
+    up = [".."] * (len(base) - common)
+    rest = parts[common:]
+    if all(_PATH_PART.fullmatch(p) for p in rest):
+        rel = "/".join(up + rest) or "."
+        return rel if up else "./" + rel
+    anchor = "/".join(up) + "/." if up else "./."
+    return f'({anchor} + {nix_string_literal("/" + "/".join(rest))})'
+
+
+def path_expression_target(node: Node | None) -> str | None:
+    """The relative path an expression written by :func:`nix_relative_path` names (``./a/b.nix`` or
+    ``(./. + "/a b.nix")``), as text from the writing file's folder; None for anything else."""
+    node = unwrap(node)
+    literal = relative_path_literal(node)
+    if literal is not None:
+        return literal
+    if node is None or node.kind != "NODE_BIN_OP":
+        return None
+    operands = node.nodes()
+    operator = [t for t in node.tokens() if t.kind == "TOKEN_ADD"]
+    if len(operands) != 2 or not operator:
+        return None
+    anchor = relative_path_literal(operands[0])
+    suffix = string_value(operands[1])
+    if anchor is None or suffix is None or not suffix.startswith("/"):
+        return None
+    return anchor.rstrip("/") + suffix

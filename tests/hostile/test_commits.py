@@ -1,0 +1,56 @@
+"""What the commit holds: every file the apply wrote, the trailers undo needs, and undo only of those."""
+
+from __future__ import annotations
+
+import git
+
+from hostile_repos import run_cli, small_repo
+
+APPLY = ["--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--yes"]
+
+
+def test_allow_dirty_commits_the_untracked_file_it_overwrites(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    mine = root / "llama-cpp/machines/boron.nix"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# my own notes, never committed\n{ }\n")
+    refused = run_cli(["apply", "--flake", str(root), *APPLY])
+    assert refused.returncode == 2 and "untracked" in refused.stderr
+    assert mine.read_text() == "# my own notes, never committed\n{ }\n"
+
+    result = run_cli(["apply", "--flake", str(root), "--allow-dirty", *APPLY])
+    assert result.returncode == 0, result.stderr
+    repo = git.Repo(root)
+    committed = repo.git.show("--name-only", "--format=", "HEAD").split()
+    assert "llama-cpp/machines/boron.nix" in committed
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+
+
+def test_a_custom_message_keeps_the_trailers_and_undo_finds_the_commit(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    result = run_cli(["apply", "--flake", str(root), "--message", "my own words", *APPLY])
+    assert result.returncode == 0, result.stderr
+    repo = git.Repo(root)
+    message = repo.head.commit.message
+    assert message.startswith("my own words\n\n")
+    assert "Generated-by: llamaflake" in message
+    assert "Generated-file: llama-cpp/machines/boron.nix" in message
+    undo = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert undo.returncode == 0, undo.stderr
+    assert repo.head.commit.message == "initial\n"
+
+
+def test_undo_refuses_a_commit_the_user_amended_with_their_own_file(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    (root / "mine.txt").write_text("my work\n")
+    repo.git.add("mine.txt")
+    repo.git.commit("--amend", "--no-edit")
+    amended = repo.head.commit.hexsha
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert result.returncode == 2, result.stderr
+    assert "mine.txt" in result.stderr and "Traceback" not in result.stderr
+    assert repo.head.commit.hexsha == amended
+    assert (root / "mine.txt").read_text() == "my work\n"
+    assert "mine.txt" in repo.git.ls_files().split()

@@ -1,0 +1,122 @@
+"""Real signals on real processes: a killed apply is finished or rolled back by the next one."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import git
+
+from hostile_repos import small_repo
+
+HOSTS = ["boron", "carbon"]
+ARGS = ["apply", "--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--host", "carbon=vulkan", "--yes"]
+
+
+def start_apply(root: Path) -> subprocess.Popen:
+    """``llamaflake apply`` in its own process group, as a terminal would run it."""
+    return subprocess.Popen([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def work_tree_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def llamaflake_commits(repo: git.Repo) -> int:
+    return sum("Generated-by: llamaflake" in c.message for c in repo.iter_commits("HEAD"))
+
+
+def test_apply_killed_at_random_moments_is_finished_by_the_next_apply(tmp_path):
+    base = small_repo(tmp_path / "base", HOSTS)
+    # The reference: one apply that nobody interrupts, and how long it takes.
+    reference = tmp_path / "reference"
+    shutil.copytree(base, reference)
+    started = time.monotonic()
+    done = start_apply(reference)
+    _, err = done.communicate(timeout=120)
+    duration = time.monotonic() - started
+    assert done.returncode == 0, err
+    expected = work_tree_files(reference)
+
+    rng = random.Random(20260)
+    outcomes = {"rolled back": 0, "finished": 0, "no journal": 0}
+    for run in range(30):
+        root = tmp_path / f"run{run}"
+        shutil.copytree(base, root)
+        victim = start_apply(root)
+        time.sleep(rng.uniform(0.05, duration))
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.communicate(timeout=60)
+
+        journal = (root / ".git/llamaflake/apply.json").exists()
+        again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, (run, again.stderr)
+        assert "Traceback" not in again.stderr
+        if journal:
+            said = "rolled back" if "was rolled back" in again.stderr else "finished" if "finished it" in again.stderr else None
+            assert said, (run, again.stderr)
+            outcomes[said] += 1
+        else:
+            outcomes["no journal"] += 1
+
+        repo = git.Repo(root)
+        assert work_tree_files(root) == expected, run
+        assert repo.git.status("--porcelain", "--untracked-files=all") == "", run
+        assert llamaflake_commits(repo) == 1, run
+        assert not (root / ".git/index.lock").exists()
+        assert not list((root / ".git/llamaflake").glob("*")) if (root / ".git/llamaflake").exists() else True
+        assert not [p for p in root.rglob("*.tmp")], run
+        shutil.rmtree(root)
+    assert outcomes["rolled back"] + outcomes["finished"] > 0, outcomes
+
+
+def test_an_interrupt_after_the_commit_landed_says_it_is_done(tmp_path):
+    root = small_repo(tmp_path / "repo", HOSTS)
+    marker = tmp_path / "committed"
+    hook = root / ".git/hooks/post-commit"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 20\n")
+    hook.chmod(0o755)
+    proc = start_apply(root)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C reaches the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "had landed" in err and "Traceback" not in err, err
+    repo = git.Repo(root)
+    assert "Generated-by: llamaflake" in repo.head.commit.message
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+    assert not (root / ".git/llamaflake/apply.json").exists()
+
+
+def test_an_interrupt_before_the_commit_puts_everything_back(tmp_path):
+    root = small_repo(tmp_path / "repo", HOSTS)
+    marker = tmp_path / "checking"
+    hook = root / ".git/hooks/pre-commit"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 20\n")
+    hook.chmod(0o755)
+    before = work_tree_files(root)
+    proc = start_apply(root)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (2, 130), err
+    assert "Traceback" not in err
+    repo = git.Repo(root)
+    assert repo.head.commit.message == "initial\n"
+    assert work_tree_files(root) == before
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
