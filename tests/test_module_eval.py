@@ -296,3 +296,10 @@ def test_a_system_the_flake_does_not_build_for_fails_with_the_modules_message(mo
                            pkgsModes='[ "hostPlatform" ]'), system="riscv64-linux")
     assert result["failedAssertions"] == [
         "local.llama-cpp: the llama.cpp flake has no `default` package for riscv64-linux."]
+
+
+@pytest.mark.parametrize("inputs_as", ["flat", "self"])
+def test_inputs_given_flat_or_through_self_reach_the_module(module_dir, inputs_as):
+    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]', inputsAs=f'"{inputs_as}"'))
+    assert result["package"]["name"] == "llama-cpp-cuda-0.0.0"

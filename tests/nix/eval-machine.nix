@@ -10,6 +10,7 @@
   pkgsModes ? [ "hostPlatform" "legacy-system" "nixpkgs.pkgs" "read-only" "specialArgs" ],
   services ? [ false true ],
   withInputs ? true,
+  inputsAs ? "inputs",
   # Modules the machine also imports, as values (not by path), to see a module imported twice.
   extraModules ? [ ],
   # false: let an error stop the evaluation, to see its message.
@@ -20,7 +21,17 @@ let
   nixpkgsFun = import ./nixpkgs { inherit lib; };
   nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
   llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
-  inputs = lib.optionalAttrs withInputs { inputs.llama-cpp = llamaFlake; };
+  # How the flake's inputs reach modules: `inputs` in specialArgs, the inputs themselves as specialArgs,
+  # or the flake as `self`.
+  inputs =
+    if !withInputs then
+      { }
+    else if inputsAs == "inputs" then
+      { inputs.llama-cpp = llamaFlake; }
+    else if inputsAs == "flat" then
+      { llama-cpp = llamaFlake; }
+    else
+      { self.inputs.llama-cpp = llamaFlake; };
 
   machine =
     { system, pkgsMode, service }:
