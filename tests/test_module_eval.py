@@ -199,6 +199,13 @@ def test_module_imported_twice_is_declared_once(module_dir):
         assert result["systemPackages"] == [result["package"]["drvPath"]]
 
 
+def test_inputs_given_as_flake_inputs_reach_the_module(module_dir):
+    """nixos-unified passes ``specialArgs.flake = { inputs, self, config }`` instead of ``inputs``."""
+    results = evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", inputsAs='"flake"',
+                       systems='[ "x86_64-linux" ]', pkgsModes='[ "hostPlatform" ]')
+    assert results and all(r["package"]["name"] == "llama-cpp-vulkan-0.0.0" for r in results.values())
+
+
 def test_module_without_inputs_says_how_to_fix(module_dir):
     stderr = evaluation_error(module_dir / "machines" / "cpu-tiger-lake.nix", withInputs="false", catchErrors="false")
     assert "does not reach this module" in stderr

@@ -10,6 +10,8 @@
   pkgsModes ? [ "hostPlatform" "legacy-system" "nixpkgs.pkgs" "read-only" "specialArgs" ],
   services ? [ false true ],
   withInputs ? true,
+  # "inputs": specialArgs.inputs; "flake": specialArgs.flake.inputs, as nixos-unified passes them.
+  inputsAs ? "inputs",
   # Modules the machine also imports, as values (not by path), to see a module imported twice.
   extraModules ? [ ],
   # false: let an error stop the evaluation, to see its message.
@@ -20,7 +22,9 @@ let
   nixpkgsFun = import ./nixpkgs { inherit lib; };
   nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
   llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
-  inputs = lib.optionalAttrs withInputs { inputs.llama-cpp = llamaFlake; };
+  inputs = lib.optionalAttrs withInputs (
+    if inputsAs == "flake" then { flake.inputs.llama-cpp = llamaFlake; } else { inputs.llama-cpp = llamaFlake; }
+  );
 
   machine =
     { system, pkgsMode, service }:

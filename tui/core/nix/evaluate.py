@@ -561,6 +561,10 @@ class Evaluator:
             return fn
         return Unknown("calling a value that is not a function")
 
+    def flake_module(self, module: External, config: Thunk) -> Value | None:
+        """A flake-parts module from another flake, as the recogniser that knows it sees it (or None)."""
+        return recognisers.flake_module(self, module, config)
+
     def call(self, fn: Value, *values: Value) -> Value:
         for value in values:
             fn = self.apply(fn, value if isinstance(value, Thunk) else Thunk.const(value))

@@ -229,7 +229,9 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     if isinstance(system, str):
         host.system = system
     special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
-    host.inputs_in_modules = isinstance(special, AttrsValue) and "inputs" in special.attrs
+    host.inputs_in_modules = isinstance(special, AttrsValue) and (
+        "inputs" in special.attrs or _inputs_under_flake(ev, special)
+    )
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
         for lst in modules.nodes:
@@ -243,6 +245,12 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
         host.refusal = "its nixosSystem call has a `modules` value the engine cannot read"
     if host.system is None:
         host.system = system_from_files(flake, host.module_files)
+
+
+def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
+    """nixos-unified passes ``flake = { inputs, self, config }``; the generated module reads ``flake.inputs`` too."""
+    flake = ev.force_attrs(special.attrs["flake"]) if "flake" in special.attrs else None
+    return flake is not None and isinstance(ev.force(flake.attrs.get("inputs")), FlakeInputs)
 
 
 def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> None:

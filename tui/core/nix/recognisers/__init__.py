@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, snowfall
+from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, nixos_unified, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,11 +20,28 @@ if TYPE_CHECKING:  # pragma: no cover
 # In order: the first that knows the function decides.
 CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     nixos.call,
+    nixos_unified.call,
     snowfall.call,
     flake_parts.call,
     import_tree.call,
     extensible.call,
 ]
+
+
+# Modules from other flakes imported into a flake-parts flake, by the recogniser that knows them.
+FLAKE_MODULES: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
+    nixos_unified.flake_module,
+]
+
+
+def flake_module(evaluator: "Evaluator", module: External, config: Thunk) -> Value | None:
+    """The flake-parts module ``module`` (from another flake) as the first recogniser that knows it sees
+    it, given the merged ``config`` of the flake; or None."""
+    for recognise in FLAKE_MODULES:
+        value = recognise(evaluator, module, config)
+        if value is not None:
+            return value
+    return None
 
 
 def call_external(evaluator: "Evaluator", fn: External, arg: Thunk) -> Value | None:
