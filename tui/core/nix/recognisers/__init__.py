@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, nixos_unified, snowfall
+from tui.core.nix.recognisers import extensible, ez_configs, flake_parts, import_tree, nixos, nixos_unified, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +31,7 @@ CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
 # Modules from other flakes imported into a flake-parts flake, by the recogniser that knows them.
 FLAKE_MODULES: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     nixos_unified.flake_module,
+    ez_configs.flake_module,
 ]
 
 
