@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import extensible, ez_configs, flake_parts, import_tree, nixos, nixos_unified, snowfall
+from tui.core.nix.recognisers import extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     nixos.call,
     nixos_unified.call,
+    flakelight.call,
     snowfall.call,
     flake_parts.call,
     import_tree.call,
