@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, snowfall
+from tui.core.nix.recognisers import clan, extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +22,7 @@ CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     nixos.call,
     nixos_unified.call,
     flakelight.call,
+    clan.call,
     snowfall.call,
     flake_parts.call,
     import_tree.call,
