@@ -85,6 +85,11 @@ CORE = [
     ("import ./other.nix", {"from": "other"}),
     ("import ./folder", {"from": "folder"}),
     ("x: x", "lambda"),
+    # text made from a path is still that path for import, as in Nix
+    ('let dir = ./.; in import "${dir}/other.nix"', {"from": "other"}),
+    ('import "${toString ./folder}"', {"from": "folder"}),
+    ('import ("${./.}" + "/other.nix")', {"from": "other"}),
+    ('"${./folder}/x"', "folder/x"),
     ("/etc/nixos", UNKNOWN),
     ("../outside", UNKNOWN),
     ("if unknownFlag then 1 else 2", UNKNOWN),
@@ -121,6 +126,9 @@ BUILTIN_CASES = {
     "mergeAttrsList": ("lib.attrsets.mergeAttrsList [ { a = 1; } { b = 2; } ]", {"a": 1, "b": 2}),
     "pipe": ("lib.pipe 1 [ (x: x + 1) (x: x + 10) ]", 12),
     "withSystem": ('withSystem "x86_64-linux" ({ pkgs, ... }: 1)', 1),
+    "hasPrefix": ('lib.hasPrefix "_" "_hidden"', True),
+    "pathExists": ('[ (builtins.pathExists ./dir/a.nix) (builtins.pathExists "${./dir}/missing.nix") ]', [True, False]),
+    "flip": ('lib.flip builtins.mapAttrs { a = "1"; } (n: v: n + v)', {"a": "a1"}),
 }
 
 

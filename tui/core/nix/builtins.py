@@ -8,7 +8,9 @@ import tomllib
 from dataclasses import dataclass
 from typing import Callable
 
-from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, from_data
+import os
+
+from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def import_(ev, path):
 
 @builtin("readDir", 1)
 def read_dir(ev, path):
-    value = ev.force(path)
+    value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readDir of something that is not a path")
     entries = ev.read_dir(value.rel)
@@ -147,6 +149,20 @@ def has_suffix(ev, suffix, text):
     return t.endswith(s) if isinstance(s, str) and isinstance(t, str) else Unknown("hasSuffix")
 
 
+@builtin("hasPrefix", 2)
+def has_prefix(ev, prefix, text):
+    p, t = ev.force(prefix), ev.force(text)
+    return t.startswith(p) if isinstance(p, str) and isinstance(t, str) else Unknown("hasPrefix")
+
+
+@builtin("pathExists", 1)
+def path_exists(ev, path):
+    value = as_path(ev.force(path))
+    if not isinstance(value, PathValue):
+        return Unknown("pathExists of something that is not a path")
+    return os.path.lexists(os.path.join(ev.flake.root, value.rel))
+
+
 @builtin("toString", 1)
 def to_string(ev, value):
     text = ev.to_string(ev.force(value))
@@ -155,7 +171,7 @@ def to_string(ev, value):
 
 @builtin("readFile", 1)
 def read_file(ev, path):
-    value = ev.force(path)
+    value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readFile of something that is not a path")
     try:
@@ -211,3 +227,9 @@ def pipe(ev, start, fns):
     for fn in value.items:
         result = Thunk.const(ev.call(ev.force(fn), result))
     return ev.force(result)
+
+
+@builtin("flip", 3)
+def flip(ev, fn, a, b):
+    """``flip f a b`` is ``f b a`` (``lib.flip mapAttrs hosts (name: ...)``)."""
+    return ev.call(ev.force(fn), b, a)

@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
-from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown
+from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown, as_path
 from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
 from tui.core.nix.paths import nix_files, nix_path_literal, relative_path
 from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
@@ -255,7 +255,7 @@ def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
 
 def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> None:
     host = item.host
-    value = ev.force(thunk)
+    value = as_path(ev.force(thunk))
     if isinstance(value, PathValue):
         rel = ev.nix_file(value.rel)
         if value.node is not None and not value.interpolated:

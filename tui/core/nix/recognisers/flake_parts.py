@@ -11,7 +11,7 @@ recognisers' ``flake_module``.
 from __future__ import annotations
 
 from tui.core.nix.builtins import builtin
-from tui.core.nix.values import AttrsValue, Builtin, External, Lambda, PathValue, Thunk, Unknown, Value
+from tui.core.nix.values import AttrsValue, Builtin, External, Lambda, PathValue, Thunk, Unknown, Value, as_path
 
 
 def call(evaluator, fn: External, arg: Thunk) -> Value | None:
@@ -68,7 +68,7 @@ def flake_parts_outputs(evaluator, module: Thunk) -> Value:
     queue: list[Value] = [evaluator.force(module)]
     seen: set[str] = set()
     while queue:
-        value = queue.pop(0)
+        value = as_path(queue.pop(0))
         if isinstance(value, PathValue):
             rel = evaluator.nix_file(value.rel)
             if rel is None or rel in seen:
