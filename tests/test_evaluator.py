@@ -90,6 +90,9 @@ CORE = [
     ('import "${toString ./folder}"', {"from": "folder"}),
     ('import ("${./.}" + "/other.nix")', {"from": "other"}),
     ('"${./folder}/x"', "folder/x"),
+    # nixpkgs with overlays: the overlays' names first, with `final` the result
+    ("(import nixpkgs { overlays = [ (final: prev: { a = 1; b = final.a; }) ]; }).b", 1),
+    ("(import <nixpkgs> { overlays = [ (final: prev: { a = 1; }) ]; }).hello", "ext:<nixpkgs>.hello"),
     ("/etc/nixos", UNKNOWN),
     ("../outside", UNKNOWN),
     ("if unknownFlag then 1 else 2", UNKNOWN),

@@ -583,6 +583,10 @@ class Evaluator:
 
     def import_path(self, value: Value) -> Value:
         value = as_path(value)
+        if isinstance(value, External):
+            recognised = recognisers.import_external(self, value)
+            if recognised is not None:
+                return recognised
         if not isinstance(value, PathValue):
             return Unknown("import of something that is not a path in the repository")
         rel = self.nix_file(value.rel)

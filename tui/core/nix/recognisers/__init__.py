@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import clan, extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, snowfall
+from tui.core.nix.recognisers import clan, extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, nixpkgs_overlays, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +42,21 @@ def flake_module(evaluator: "Evaluator", module: External, config: Thunk) -> Val
     it, given the merged ``config`` of the flake; or None."""
     for recognise in FLAKE_MODULES:
         value = recognise(evaluator, module, config)
+        if value is not None:
+            return value
+    return None
+
+
+# What ``import x`` is when ``x`` comes from outside the repository (``import nixpkgs { ... }``).
+IMPORTS: list[Callable[["Evaluator", External], Value | None]] = [
+    nixpkgs_overlays.import_external,
+]
+
+
+def import_external(evaluator: "Evaluator", source: External) -> Value | None:
+    """The value of ``import source`` as the first recogniser that knows it sees it, or None."""
+    for recognise in IMPORTS:
+        value = recognise(evaluator, source)
         if value is not None:
             return value
     return None
