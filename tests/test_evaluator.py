@@ -131,6 +131,8 @@ BUILTIN_CASES = {
     "withSystem": ('withSystem "x86_64-linux" ({ pkgs, ... }: 1)', 1),
     "hasPrefix": ('lib.hasPrefix "_" "_hidden"', True),
     "pathExists": ('[ (builtins.pathExists ./dir/a.nix) (builtins.pathExists "${./dir}/missing.nix") ]', [True, False]),
+    "removeAttrs": ('builtins.removeAttrs { a = 1; b = 2; } [ "b" ]', {"a": 1}),
+    "baseNameOf": ("[ (baseNameOf ./dir/a.nix) (baseNameOf __curPos.file) ]", ["a.nix", "snippet.nix"]),
     "flip": ('lib.flip builtins.mapAttrs { a = "1"; } (n: v: n + v)', {"a": "a1"}),
 }
 

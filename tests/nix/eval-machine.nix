@@ -10,7 +10,8 @@
   pkgsModes ? [ "hostPlatform" "legacy-system" "nixpkgs.pkgs" "read-only" "specialArgs" ],
   services ? [ false true ],
   withInputs ? true,
-  # "inputs": specialArgs.inputs; "flake": specialArgs.flake.inputs, as nixos-unified passes them.
+  # "inputs": specialArgs.inputs; "flake": specialArgs.flake.inputs, as nixos-unified passes them;
+  # "module-args-flake": _module.args.flake = { inputs; }, as a flake passing `self` does.
   inputsAs ? "inputs",
   # Modules the machine also imports, as values (not by path), to see a module imported twice.
   extraModules ? [ ],
@@ -22,9 +23,12 @@ let
   nixpkgsFun = import ./nixpkgs { inherit lib; };
   nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
   llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
-  inputs = lib.optionalAttrs withInputs (
+  inputs = lib.optionalAttrs (withInputs && inputsAs != "module-args-flake") (
     if inputsAs == "flake" then { flake.inputs.llama-cpp = llamaFlake; } else { inputs.llama-cpp = llamaFlake; }
   );
+  inputsModules = lib.optional (withInputs && inputsAs == "module-args-flake") {
+    _module.args.flake.inputs.llama-cpp = llamaFlake;
+  };
 
   machine =
     { system, pkgsMode, service }:
@@ -43,7 +47,7 @@ let
             };
           }
         )
-      ] ++ map import extraModules;
+      ] ++ inputsModules ++ map import extraModules;
     in
     if pkgsMode == "hostPlatform" then
       nixos.nixosSystem {

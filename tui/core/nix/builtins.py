@@ -233,3 +233,22 @@ def pipe(ev, start, fns):
 def flip(ev, fn, a, b):
     """``flip f a b`` is ``f b a`` (``lib.flip mapAttrs hosts (name: ...)``)."""
     return ev.call(ev.force(fn), b, a)
+
+
+@builtin("removeAttrs", 2)
+def remove_attrs(ev, attrs, names):
+    value, listed = ev.force_attrs(attrs), ev.force_list(names)
+    if value is None or listed is None:
+        return Unknown("removeAttrs of a set or names the engine cannot see")
+    removed = [ev.force(n) for n in listed.items]
+    if not all(isinstance(n, str) for n in removed):
+        return Unknown("removeAttrs of names the engine cannot see")
+    kept = {k: v for k, v in value.attrs.items() if k not in removed}
+    return AttrsValue(kept, value.open, value.node, value.where, value.file, value.base)
+
+
+@builtin("baseNameOf", 1)
+def base_name_of(ev, path):
+    value = ev.force(path)
+    text = value.rel if isinstance(value, PathValue) else value if isinstance(value, str) else None
+    return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")

@@ -169,6 +169,10 @@ class Evaluator:
     def _eval_ident(self, node, file, env):
         return self.force(self.lookup(node, node.text, file, env))
 
+    def _eval_cur_pos(self, node, file, env):
+        """``__curPos``: where it is written; its file as text made from a path."""
+        return AttrsValue({"file": Thunk.const(PathString(file.rel)), "line": Thunk.const(file.line(node))})
+
     def _eval_select(self, node, file, env):
         parts = node.nodes()
         base = self.eval(parts[0], file, env)

@@ -248,7 +248,8 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
 
 
 def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
-    """nixos-unified passes ``flake = { inputs, self, config }``; the generated module reads ``flake.inputs`` too."""
+    """``flake = { inputs, ... }`` (nixos-unified's special argument, or ``_module.args.flake = self``):
+    the generated module reads ``flake.inputs`` too."""
     flake = ev.force_attrs(special.attrs["flake"]) if "flake" in special.attrs else None
     return flake is not None and isinstance(ev.force(flake.attrs.get("inputs")), FlakeInputs)
 
@@ -280,7 +281,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
     if isinstance(value, AttrsValue) and "_module" in value.attrs:
         module = ev.force(value.attrs["_module"])
         args = ev.force(module.attrs["args"]) if isinstance(module, AttrsValue) and "args" in module.attrs else None
-        if isinstance(args, AttrsValue) and "inputs" in args.attrs:
+        if isinstance(args, AttrsValue) and ("inputs" in args.attrs or _inputs_under_flake(ev, args)):
             host.inputs_in_modules = True
 
 
