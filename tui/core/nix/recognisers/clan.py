@@ -1,6 +1,6 @@
 """clan (clan-core's ``lib.clan``, formerly ``lib.buildClan``): a machine for every folder in
 ``<directory>/machines`` (``directory`` defaults to ``self``, the flake root) and every name in
-``machines`` or ``inventory.machines``; each gets ``machines.<name>`` and the files clan loads from its
+``machines`` or ``inventory.machines`` (but those of ``machineClass = "darwin"``); each gets ``machines.<name>`` and the files clan loads from its
 folder (``configuration.nix``, ``hardware-configuration.nix``, ``disko.nix``), with the ``specialArgs``
 given to clan."""
 
@@ -25,6 +25,11 @@ def _attrs(evaluator, value: AttrsValue | None, *path: str) -> AttrsValue | None
     return value
 
 
+def _is_darwin(evaluator, inventory: AttrsValue, name: str) -> bool:
+    entry = _attrs(evaluator, inventory, name)
+    return entry is not None and "machineClass" in entry.attrs and evaluator.force(entry.attrs["machineClass"]) == "darwin"
+
+
 def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
     given = evaluator.force_attrs(arg)
     directory = evaluator.force(given.attrs["directory"]) if given is not None and "directory" in given.attrs else None
@@ -37,6 +42,8 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
         for name in (extra.attrs if extra is not None else {}):
             if name not in names:
                 names.append(name)
+    if inventory is not None:  # `machineClass = "darwin"`: a nix-darwin machine, not NixOS
+        names = [n for n in names if not _is_darwin(evaluator, inventory, n)]
     special = given.attrs.get("specialArgs") if given is not None else None
     builder = fn.path[:-1] + ("nixosSystem",)
 
