@@ -133,6 +133,9 @@ BUILTIN_CASES = {
     "pathExists": ('[ (builtins.pathExists ./dir/a.nix) (builtins.pathExists "${./dir}/missing.nix") ]', [True, False]),
     "removeAttrs": ('builtins.removeAttrs { a = 1; b = 2; } [ "b" ]', {"a": 1}),
     "baseNameOf": ("[ (baseNameOf ./dir/a.nix) (baseNameOf __curPos.file) ]", ["a.nix", "snippet.nix"]),
+    "singleton": ("lib.singleton 1", [1]),
+    "concatLists": ("builtins.concatLists [ [ 1 ] [ 2 3 ] ]", [1, 2, 3]),
+    "flatten": ("lib.flatten [ 1 [ 2 [ 3 ] ] ]", [1, 2, 3]),
     "flip": ('lib.flip builtins.mapAttrs { a = "1"; } (n: v: n + v)', {"a": "a1"}),
 }
 

@@ -252,3 +252,40 @@ def base_name_of(ev, path):
     value = ev.force(path)
     text = value.rel if isinstance(value, PathValue) else value if isinstance(value, str) else None
     return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")
+
+
+@builtin("singleton", 1)
+def singleton(ev, item):
+    return ListValue([item])
+
+
+@builtin("concatLists", 1)
+def concat_lists(ev, lists):
+    value = ev.force_list(lists)
+    if value is None:
+        return Unknown("concatLists of a list the engine cannot see")
+    items: list[Thunk] = []
+    nodes = list(value.nodes)
+    for inner in value.items:
+        part = ev.force(inner)
+        if isinstance(part, ListValue):
+            items.extend(part.items)
+            nodes.extend(part.nodes)
+        else:
+            nodes.append(None)  # a part the engine cannot see: the list may hold more
+    return ListValue(items, nodes)
+
+
+@builtin("flatten", 1)
+def flatten(ev, value):
+    """Nested lists as one list; an item that is not a list is itself an item, as in nixpkgs' ``lib.flatten``."""
+    forced = ev.force(value)
+    if not isinstance(forced, ListValue):
+        return ListValue([value])
+    items: list[Thunk] = []
+    nodes = list(forced.nodes)
+    for inner in forced.items:
+        part = flatten(ev, inner)
+        items.extend(part.items)
+        nodes.extend(part.nodes)
+    return ListValue(items, nodes)
