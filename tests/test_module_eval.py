@@ -199,10 +199,10 @@ def test_module_imported_twice_is_declared_once(module_dir):
         assert result["systemPackages"] == [result["package"]["drvPath"]]
 
 
-@pytest.mark.parametrize("given_as", ["flake", "module-args-flake"])
+@pytest.mark.parametrize("given_as", ["flake", "module-args-flake", "self"])
 def test_inputs_given_as_flake_inputs_reach_the_module(module_dir, given_as):
     """nixos-unified passes ``specialArgs.flake = { inputs, self, config }``; other flakes set
-    ``_module.args.flake = self``."""
+    ``_module.args.flake = self`` or ``specialArgs.self = self``."""
     results = evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", inputsAs=f'"{given_as}"',
                        systems='[ "x86_64-linux" ]', pkgsModes='[ "hostPlatform" ]')
     assert results and all(r["package"]["name"] == "llama-cpp-vulkan-0.0.0" for r in results.values())

@@ -11,7 +11,8 @@
   services ? [ false true ],
   withInputs ? true,
   # "inputs": specialArgs.inputs; "flake": specialArgs.flake.inputs, as nixos-unified passes them;
-  # "module-args-flake": _module.args.flake = { inputs; }, as a flake passing `self` does.
+  # "module-args-flake": _module.args.flake = { inputs; }, as a flake passing `self` does;
+  # "self": specialArgs.self, the flake itself.
   inputsAs ? "inputs",
   # Modules the machine also imports, as values (not by path), to see a module imported twice.
   extraModules ? [ ],
@@ -24,7 +25,9 @@ let
   nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
   llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
   inputs = lib.optionalAttrs (withInputs && inputsAs != "module-args-flake") (
-    if inputsAs == "flake" then { flake.inputs.llama-cpp = llamaFlake; } else { inputs.llama-cpp = llamaFlake; }
+    if inputsAs == "flake" then { flake.inputs.llama-cpp = llamaFlake; }
+    else if inputsAs == "self" then { self.inputs.llama-cpp = llamaFlake; }
+    else { inputs.llama-cpp = llamaFlake; }
   );
   inputsModules = lib.optional (withInputs && inputsAs == "module-args-flake") {
     _module.args.flake.inputs.llama-cpp = llamaFlake;

@@ -248,13 +248,16 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
 
 
 def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
-    """``flake = { inputs, ... }`` (nixos-unified's special argument, or ``_module.args.flake = self``):
-    the generated module reads ``flake.inputs`` too."""
-    flake = ev.force_attrs(special.attrs["flake"]) if "flake" in special.attrs else None
-    return flake is not None and isinstance(ev.force(flake.attrs.get("inputs")), FlakeInputs)
+    """``flake = { inputs, ... }`` (nixos-unified's special argument, or ``_module.args.flake = self``) or
+    ``self`` (``specialArgs.self = self``): the generated module reads ``flake.inputs`` and ``self.inputs`` too."""
+    for name in ("flake", "self"):  # `specialArgs.self = self;` gives `self.inputs` as well
+        given = ev.force_attrs(special.attrs[name]) if name in special.attrs else None
+        if given is not None and isinstance(ev.force(given.attrs.get("inputs")), FlakeInputs):
+            return True
+    return False
 
 
-def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> None:
+def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth: int = 0) -> None:
     host = item.host
     value = as_path(ev.force(thunk))
     if isinstance(value, PathValue):
@@ -276,6 +279,11 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
         return
     if isinstance(value, Lambda):
         value = ev.module_body(value)
+    if isinstance(value, AttrsValue) and "imports" in value.attrs and depth < 2:
+        # a module written in the list itself, `{ imports = [ ./machines/${name}/physical.nix ]; }`: its files count
+        imports = ev.force_list(value.attrs["imports"])
+        for imported in imports.items if imports is not None else []:
+            _read_module(flake, ev, item, imported, depth + 1)
     if isinstance(value, AttrsValue) and "_module" not in value.attrs and "config" in value.attrs:
         value = ev.force(value.attrs["config"])  # `config._module.args = { inherit inputs; }`
     if isinstance(value, AttrsValue) and "_module" in value.attrs:
