@@ -85,6 +85,14 @@ CORE = [
     ("import ./other.nix", {"from": "other"}),
     ("import ./folder", {"from": "folder"}),
     ("x: x", "lambda"),
+    # text made from a path is still that path for import, as in Nix
+    ('let dir = ./.; in import "${dir}/other.nix"', {"from": "other"}),
+    ('import "${toString ./folder}"', {"from": "folder"}),
+    ('import ("${./.}" + "/other.nix")', {"from": "other"}),
+    ('"${./folder}/x"', "folder/x"),
+    # nixpkgs with overlays: the overlays' names first, with `final` the result
+    ("(import nixpkgs { overlays = [ (final: prev: { a = 1; b = final.a; }) ]; }).b", 1),
+    ("(import <nixpkgs> { overlays = [ (final: prev: { a = 1; }) ]; }).hello", "ext:<nixpkgs>.hello"),
     ("/etc/nixos", UNKNOWN),
     ("../outside", UNKNOWN),
     ("if unknownFlag then 1 else 2", UNKNOWN),
@@ -121,6 +129,14 @@ BUILTIN_CASES = {
     "mergeAttrsList": ("lib.attrsets.mergeAttrsList [ { a = 1; } { b = 2; } ]", {"a": 1, "b": 2}),
     "pipe": ("lib.pipe 1 [ (x: x + 1) (x: x + 10) ]", 12),
     "withSystem": ('withSystem "x86_64-linux" ({ pkgs, ... }: 1)', 1),
+    "hasPrefix": ('lib.hasPrefix "_" "_hidden"', True),
+    "pathExists": ('[ (builtins.pathExists ./dir/a.nix) (builtins.pathExists "${./dir}/missing.nix") ]', [True, False]),
+    "removeAttrs": ('builtins.removeAttrs { a = 1; b = 2; } [ "b" ]', {"a": 1}),
+    "baseNameOf": ("[ (baseNameOf ./dir/a.nix) (baseNameOf __curPos.file) ]", ["a.nix", "snippet.nix"]),
+    "singleton": ("lib.singleton 1", [1]),
+    "concatLists": ("builtins.concatLists [ [ 1 ] [ 2 3 ] ]", [1, 2, 3]),
+    "flatten": ("lib.flatten [ 1 [ 2 [ 3 ] ] ]", [1, 2, 3]),
+    "flip": ('lib.flip builtins.mapAttrs { a = "1"; } (n: v: n + v)', {"a": "a1"}),
 }
 
 

@@ -199,6 +199,15 @@ def test_module_imported_twice_is_declared_once(module_dir):
         assert result["systemPackages"] == [result["package"]["drvPath"]]
 
 
+@pytest.mark.parametrize("given_as", ["flake", "module-args-flake", "self"])
+def test_inputs_given_as_flake_inputs_reach_the_module(module_dir, given_as):
+    """nixos-unified passes ``specialArgs.flake = { inputs, self, config }``; other flakes set
+    ``_module.args.flake = self`` or ``specialArgs.self = self``."""
+    results = evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", inputsAs=f'"{given_as}"',
+                       systems='[ "x86_64-linux" ]', pkgsModes='[ "hostPlatform" ]')
+    assert results and all(r["package"]["name"] == "llama-cpp-vulkan-0.0.0" for r in results.values())
+
+
 def test_module_without_inputs_says_how_to_fix(module_dir):
     stderr = evaluation_error(module_dir / "machines" / "cpu-tiger-lake.nix", withInputs="false", catchErrors="false")
     assert "does not reach this module" in stderr
@@ -298,8 +307,8 @@ def test_a_system_the_flake_does_not_build_for_fails_with_the_modules_message(mo
         "local.llama-cpp: the llama.cpp flake has no `default` package for riscv64-linux."]
 
 
-@pytest.mark.parametrize("inputs_as", ["flat", "self"])
-def test_inputs_given_flat_or_through_self_reach_the_module(module_dir, inputs_as):
+@pytest.mark.parametrize("inputs_as", ["flat"])
+def test_inputs_given_flat_reach_the_module(module_dir, inputs_as):
     result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
                            pkgsModes='[ "hostPlatform" ]', inputsAs=f'"{inputs_as}"'))
     assert result["package"]["name"] == "llama-cpp-cuda-0.0.0"

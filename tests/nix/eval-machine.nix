@@ -10,6 +10,9 @@
   pkgsModes ? [ "hostPlatform" "legacy-system" "nixpkgs.pkgs" "read-only" "specialArgs" ],
   services ? [ false true ],
   withInputs ? true,
+  # "inputs": specialArgs.inputs; "flake": specialArgs.flake.inputs, as nixos-unified passes them;
+  # "module-args-flake": _module.args.flake = { inputs; }, as a flake passing `self` does;
+  # "self": specialArgs.self, the flake itself.
   inputsAs ? "inputs",
   # Modules the machine also imports, as values (not by path), to see a module imported twice.
   extraModules ? [ ],
@@ -21,17 +24,16 @@ let
   nixpkgsFun = import ./nixpkgs { inherit lib; };
   nixos = import ./nixpkgs/nixos { inherit lib nixpkgsFun; };
   llamaFlake = import ./llama-cpp-flake { inherit lib nixpkgsFun; };
-  # How the flake's inputs reach modules: `inputs` in specialArgs, the inputs themselves as specialArgs,
-  # or the flake as `self`.
-  inputs =
-    if !withInputs then
-      { }
-    else if inputsAs == "inputs" then
-      { inputs.llama-cpp = llamaFlake; }
-    else if inputsAs == "flat" then
-      { llama-cpp = llamaFlake; }
-    else
-      { self.inputs.llama-cpp = llamaFlake; };
+  # "flat": the inputs themselves as specialArgs (specialArgs = inputs).
+  inputs = lib.optionalAttrs (withInputs && inputsAs != "module-args-flake") (
+    if inputsAs == "flake" then { flake.inputs.llama-cpp = llamaFlake; }
+    else if inputsAs == "self" then { self.inputs.llama-cpp = llamaFlake; }
+    else if inputsAs == "flat" then { llama-cpp = llamaFlake; }
+    else { inputs.llama-cpp = llamaFlake; }
+  );
+  inputsModules = lib.optional (withInputs && inputsAs == "module-args-flake") {
+    _module.args.flake.inputs.llama-cpp = llamaFlake;
+  };
 
   machine =
     { system, pkgsMode, service }:
@@ -50,7 +52,7 @@ let
             };
           }
         )
-      ] ++ map import extraModules;
+      ] ++ inputsModules ++ map import extraModules;
     in
     if pkgsMode == "hostPlatform" then
       nixos.nixosSystem {

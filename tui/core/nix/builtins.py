@@ -8,7 +8,9 @@ import tomllib
 from dataclasses import dataclass
 from typing import Callable
 
-from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, from_data
+import os
+
+from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def import_(ev, path):
 
 @builtin("readDir", 1)
 def read_dir(ev, path):
-    value = ev.force(path)
+    value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readDir of something that is not a path")
     entries = ev.read_dir(value.rel)
@@ -147,6 +149,20 @@ def has_suffix(ev, suffix, text):
     return t.endswith(s) if isinstance(s, str) and isinstance(t, str) else Unknown("hasSuffix")
 
 
+@builtin("hasPrefix", 2)
+def has_prefix(ev, prefix, text):
+    p, t = ev.force(prefix), ev.force(text)
+    return t.startswith(p) if isinstance(p, str) and isinstance(t, str) else Unknown("hasPrefix")
+
+
+@builtin("pathExists", 1)
+def path_exists(ev, path):
+    value = as_path(ev.force(path))
+    if not isinstance(value, PathValue):
+        return Unknown("pathExists of something that is not a path")
+    return os.path.lexists(os.path.join(ev.flake.root, value.rel))
+
+
 @builtin("toString", 1)
 def to_string(ev, value):
     text = ev.to_string(ev.force(value))
@@ -155,7 +171,7 @@ def to_string(ev, value):
 
 @builtin("readFile", 1)
 def read_file(ev, path):
-    value = ev.force(path)
+    value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readFile of something that is not a path")
     try:
@@ -211,3 +227,65 @@ def pipe(ev, start, fns):
     for fn in value.items:
         result = Thunk.const(ev.call(ev.force(fn), result))
     return ev.force(result)
+
+
+@builtin("flip", 3)
+def flip(ev, fn, a, b):
+    """``flip f a b`` is ``f b a`` (``lib.flip mapAttrs hosts (name: ...)``)."""
+    return ev.call(ev.force(fn), b, a)
+
+
+@builtin("removeAttrs", 2)
+def remove_attrs(ev, attrs, names):
+    value, listed = ev.force_attrs(attrs), ev.force_list(names)
+    if value is None or listed is None:
+        return Unknown("removeAttrs of a set or names the engine cannot see")
+    removed = [ev.force(n) for n in listed.items]
+    if not all(isinstance(n, str) for n in removed):
+        return Unknown("removeAttrs of names the engine cannot see")
+    kept = {k: v for k, v in value.attrs.items() if k not in removed}
+    return AttrsValue(kept, value.open, value.node, value.where, value.file, value.base)
+
+
+@builtin("baseNameOf", 1)
+def base_name_of(ev, path):
+    value = ev.force(path)
+    text = value.rel if isinstance(value, PathValue) else value if isinstance(value, str) else None
+    return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")
+
+
+@builtin("singleton", 1)
+def singleton(ev, item):
+    return ListValue([item])
+
+
+@builtin("concatLists", 1)
+def concat_lists(ev, lists):
+    value = ev.force_list(lists)
+    if value is None:
+        return Unknown("concatLists of a list the engine cannot see")
+    items: list[Thunk] = []
+    nodes = list(value.nodes)
+    for inner in value.items:
+        part = ev.force(inner)
+        if isinstance(part, ListValue):
+            items.extend(part.items)
+            nodes.extend(part.nodes)
+        else:
+            nodes.append(None)  # a part the engine cannot see: the list may hold more
+    return ListValue(items, nodes)
+
+
+@builtin("flatten", 1)
+def flatten(ev, value):
+    """Nested lists as one list; an item that is not a list is itself an item, as in nixpkgs' ``lib.flatten``."""
+    forced = ev.force(value)
+    if not isinstance(forced, ListValue):
+        return ListValue([value])
+    items: list[Thunk] = []
+    nodes = list(forced.nodes)
+    for inner in forced.items:
+        part = flatten(ev, inner)
+        items.extend(part.items)
+        nodes.extend(part.nodes)
+    return ListValue(items, nodes)

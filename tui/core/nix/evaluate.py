@@ -28,10 +28,12 @@ from tui.core.nix.values import (
     Lambda,
     ListValue,
     Opaque,
+    PathString,
     PathValue,
     Thunk,
     Unknown,
     Value,
+    as_path,
     is_true,
 )
 
@@ -120,7 +122,10 @@ class Evaluator:
             plain = string_value(node)
             if plain is not None:
                 return plain
-        return "".join(parts)
+        text = "".join(parts)
+        if parts and isinstance(parts[0], PathString):  # `"${./hosts}/${name}"`: still that path
+            return path_string(text)
+        return text
 
     def to_string(self, value: Value) -> str | None:
         if isinstance(value, str):
@@ -130,7 +135,9 @@ class Evaluator:
         if isinstance(value, int):
             return str(value)
         if isinstance(value, PathValue):
-            return value.rel
+            return PathString(value.rel)
+        if isinstance(value, AttrsValue) and "outPath" in value.attrs:  # `"${self}"`: the flake's folder
+            return self.to_string(self.force(value.attrs["outPath"]))
         return None
 
     def _eval_path_rel(self, node, file, env):
@@ -162,6 +169,10 @@ class Evaluator:
     def _eval_ident(self, node, file, env):
         return self.force(self.lookup(node, node.text, file, env))
 
+    def _eval_cur_pos(self, node, file, env):
+        """``__curPos``: where it is written; its file as text made from a path."""
+        return AttrsValue({"file": Thunk.const(PathString(file.rel)), "line": Thunk.const(file.line(node))})
+
     def _eval_select(self, node, file, env):
         parts = node.nodes()
         base = self.eval(parts[0], file, env)
@@ -186,7 +197,8 @@ class Evaluator:
             if name == "self" and value.outputs is not None:
                 outputs = self.force(value.outputs)
                 if isinstance(outputs, AttrsValue):  # `self` also has `outputs` and `inputs`
-                    extra = {"outputs": Thunk.const(outputs), "inputs": Thunk.const(value)}
+                    extra = {"outputs": Thunk.const(outputs), "inputs": Thunk.const(value),
+                             "outPath": Thunk.const(PathValue("."))}
                     return AttrsValue({**outputs.attrs, **extra}, outputs.open, outputs.node, outputs.where, outputs.file)
                 return outputs
             return External((name,), True)
@@ -305,7 +317,8 @@ class Evaluator:
                 rel = relative_path("x", "./" + (left.rel + "/" + text.lstrip("/") if text.startswith("/") else left.rel + text))
                 return PathValue(rel, None, True) if rel else Unknown("path outside the repository")
             if isinstance(left, str) and isinstance(right, (str, PathValue)):
-                return left + self.to_string(right)
+                text = left + self.to_string(right)
+                return path_string(text) if isinstance(left, PathString) else text
             if isinstance(left, int) and isinstance(right, int):
                 return left + right
         return Unknown("an operator the engine cannot evaluate")
@@ -561,6 +574,10 @@ class Evaluator:
             return fn
         return Unknown("calling a value that is not a function")
 
+    def flake_module(self, module: External, config: Thunk) -> Value | None:
+        """A flake-parts module from another flake, as the recogniser that knows it sees it (or None)."""
+        return recognisers.flake_module(self, module, config)
+
     def call(self, fn: Value, *values: Value) -> Value:
         for value in values:
             fn = self.apply(fn, value if isinstance(value, Thunk) else Thunk.const(value))
@@ -569,6 +586,11 @@ class Evaluator:
     # -- files
 
     def import_path(self, value: Value) -> Value:
+        value = as_path(value)
+        if isinstance(value, External):
+            recognised = recognisers.import_external(self, value)
+            if recognised is not None:
+                return recognised
         if not isinstance(value, PathValue):
             return Unknown("import of something that is not a path in the repository")
         rel = self.nix_file(value.rel)
@@ -638,6 +660,12 @@ class Evaluator:
             value = self.eval(value.body, value.file, value.env)
             seen += 1
         return value
+
+
+def path_string(text: str) -> Value:
+    """``text`` made from a path, normalised, as a :class:`PathString` (or Unknown outside the repository)."""
+    rel = relative_path("flake.nix", "./" + text)
+    return PathString(rel) if rel is not None else Unknown("a path outside the repository")
 
 
 def _is_rec(attrset: Node) -> bool:

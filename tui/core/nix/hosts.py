@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
-from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown
+from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown, as_path
 from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
 from tui.core.nix.paths import nix_files, nix_path_literal, relative_path
 from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
@@ -229,7 +229,9 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     if isinstance(system, str):
         host.system = system
     special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
-    host.inputs_in_modules = isinstance(special, AttrsValue) and "inputs" in special.attrs
+    host.inputs_in_modules = isinstance(special, AttrsValue) and (
+        "inputs" in special.attrs or _inputs_under_flake(ev, special)
+    )
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
         for lst in modules.nodes:
@@ -245,9 +247,19 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
         host.system = system_from_files(flake, host.module_files)
 
 
-def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> None:
+def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
+    """``flake = { inputs, ... }`` (nixos-unified's special argument, or ``_module.args.flake = self``) or
+    ``self`` (``specialArgs.self = self``): the generated module reads ``flake.inputs`` and ``self.inputs`` too."""
+    for name in ("flake", "self"):  # `specialArgs.self = self;` gives `self.inputs` as well
+        given = ev.force_attrs(special.attrs[name]) if name in special.attrs else None
+        if given is not None and isinstance(ev.force(given.attrs.get("inputs")), FlakeInputs):
+            return True
+    return False
+
+
+def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth: int = 0) -> None:
     host = item.host
-    value = ev.force(thunk)
+    value = as_path(ev.force(thunk))
     if isinstance(value, PathValue):
         rel = ev.nix_file(value.rel)
         if value.node is not None and not value.interpolated:
@@ -267,12 +279,17 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> Non
         return
     if isinstance(value, Lambda):
         value = ev.module_body(value)
+    if isinstance(value, AttrsValue) and "imports" in value.attrs and depth < 2:
+        # a module written in the list itself, `{ imports = [ ./machines/${name}/physical.nix ]; }`: its files count
+        imports = ev.force_list(value.attrs["imports"])
+        for imported in imports.items if imports is not None else []:
+            _read_module(flake, ev, item, imported, depth + 1)
     if isinstance(value, AttrsValue) and "_module" not in value.attrs and "config" in value.attrs:
         value = ev.force(value.attrs["config"])  # `config._module.args = { inherit inputs; }`
     if isinstance(value, AttrsValue) and "_module" in value.attrs:
         module = ev.force(value.attrs["_module"])
         args = ev.force(module.attrs["args"]) if isinstance(module, AttrsValue) and "args" in module.attrs else None
-        if isinstance(args, AttrsValue) and "inputs" in args.attrs:
+        if isinstance(args, AttrsValue) and ("inputs" in args.attrs or _inputs_under_flake(ev, args)):
             host.inputs_in_modules = True
 
 

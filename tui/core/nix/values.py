@@ -42,6 +42,21 @@ class PathValue:
     interpolated: bool = False
 
 
+class PathString(str):
+    """Text made from a path in the repository (``"${./hosts}/${name}"``, ``toString ./hosts``): a string
+    like any other, that ``import``, ``readDir`` and ``pathExists`` still take as that path, as Nix does.
+    Its text is the path relative to the flake root."""
+
+    @property
+    def path(self) -> PathValue:
+        return PathValue(str(self), None, True)
+
+
+def as_path(value: "Value") -> "Value":
+    """A :class:`PathString` as the path it names; anything else as it is."""
+    return value.path if isinstance(value, PathString) else value
+
+
 @dataclass(eq=False)
 class ListValue:
     items: list["Thunk"]

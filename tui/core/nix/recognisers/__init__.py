@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import extensible, flake_parts, import_tree, nixos, snowfall
+from tui.core.nix.recognisers import clan, extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, nixpkgs_overlays, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,11 +20,46 @@ if TYPE_CHECKING:  # pragma: no cover
 # In order: the first that knows the function decides.
 CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     nixos.call,
+    nixos_unified.call,
+    flakelight.call,
+    clan.call,
     snowfall.call,
     flake_parts.call,
     import_tree.call,
     extensible.call,
 ]
+
+
+# Modules from other flakes imported into a flake-parts flake, by the recogniser that knows them.
+FLAKE_MODULES: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
+    nixos_unified.flake_module,
+    ez_configs.flake_module,
+]
+
+
+def flake_module(evaluator: "Evaluator", module: External, config: Thunk) -> Value | None:
+    """The flake-parts module ``module`` (from another flake) as the first recogniser that knows it sees
+    it, given the merged ``config`` of the flake; or None."""
+    for recognise in FLAKE_MODULES:
+        value = recognise(evaluator, module, config)
+        if value is not None:
+            return value
+    return None
+
+
+# What ``import x`` is when ``x`` comes from outside the repository (``import nixpkgs { ... }``).
+IMPORTS: list[Callable[["Evaluator", External], Value | None]] = [
+    nixpkgs_overlays.import_external,
+]
+
+
+def import_external(evaluator: "Evaluator", source: External) -> Value | None:
+    """The value of ``import source`` as the first recogniser that knows it sees it, or None."""
+    for recognise in IMPORTS:
+        value = recognise(evaluator, source)
+        if value is not None:
+            return value
+    return None
 
 
 def call_external(evaluator: "Evaluator", fn: External, arg: Thunk) -> Value | None:

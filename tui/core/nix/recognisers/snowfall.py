@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.core.nix.values import External, Opaque, PathValue, Thunk, Unknown, Value
+from tui.core.nix.values import Builtin, External, Opaque, PathValue, Thunk, Unknown, Value
 
 
 @dataclass(eq=False)
@@ -18,6 +18,11 @@ class SnowfallFlake(Opaque):
     arg: Thunk | None = None
 
     def select(self, name: str) -> Value:
+        if name == "mkFlake":  # `lib = mkLib { snowfall.root = ...; }; in lib.mkFlake { ... }` keeps mkLib's root
+            def mk_flake(evaluator, arg: Thunk) -> Value:
+                return SnowfallFlake(self.root, arg)
+
+            return Builtin("mkFlake", 1, (), ("snowfall-lib", "mkFlake"), mk_flake)
         return External(("snowfall-lib", name))
 
     def call(self, evaluator, arg: Thunk) -> Value:
