@@ -120,3 +120,20 @@ def test_an_interrupt_before_the_commit_puts_everything_back(tmp_path):
     assert repo.head.commit.message == "initial\n"
     assert work_tree_files(root) == before
     assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+
+
+def test_an_apply_killed_while_starting_its_journal_leaves_nothing_behind(tmp_path):
+    """Killed between the index copy and the journal itself: nothing was written yet; the next run
+    clears what it left and applies."""
+    root = small_repo(tmp_path / "config", HOSTS)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = gone.stdout.strip()
+    folder = root / ".git/llamaflake"
+    folder.mkdir()
+    (folder / f"index.before.{dead_pid}").write_bytes((root / ".git/index").read_bytes())
+    (folder / ".apply.json.k3x9.tmp").write_text("{")
+    again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert list(folder.glob("*")) + list(folder.glob(".*")) == []
+    assert llamaflake_commits(git.Repo(root)) == 1

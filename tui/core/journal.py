@@ -22,7 +22,7 @@ from tui.core.errors import RepositoryError
 from tui.core.write import atomic_write
 
 JOURNAL = "apply.json"
-INDEX_COPY = "index.before"
+INDEX_COPY = "index.before"  # with the pid of the apply that made it: index.before.<pid>
 LOCK_WAIT = 3.0  # seconds a git process left running by the killed apply gets to finish
 
 
@@ -43,6 +43,7 @@ class Journal:
 
     repo: git.Repo
     folder: Path
+    index_copy: str = INDEX_COPY
 
     @classmethod
     def start(cls, repo: git.Repo, paths: list[str]) -> "Journal":
@@ -65,17 +66,31 @@ class Journal:
                     parent = parent.parent
         index = gitrepo.git_path(repo, "index")
         has_index = index.exists()
+        index_copy = f"{INDEX_COPY}.{os.getpid()}"
         if has_index:
-            atomic_write(folder / INDEX_COPY, index.read_bytes(), 0o644)
+            atomic_write(folder / index_copy, index.read_bytes(), 0o644)
         record = {"version": 1, "pid": os.getpid(), "started": time.time(), "head": _head(repo),
-                  "index": has_index, "files": files, "dirs": sorted(set(new_dirs), key=len, reverse=True)}
+                  "index": has_index, "index_copy": index_copy, "files": files,
+                  "dirs": sorted(set(new_dirs), key=len, reverse=True)}
         atomic_write(folder / JOURNAL, json.dumps(record).encode(), 0o644)
-        return cls(repo, folder)
+        return cls(repo, folder, index_copy)
 
     def finish(self) -> None:
         """The apply is done (committed, kept or put back): forget it."""
         (self.folder / JOURNAL).unlink(missing_ok=True)
-        (self.folder / INDEX_COPY).unlink(missing_ok=True)
+        (self.folder / self.index_copy).unlink(missing_ok=True)
+
+
+def _clear_abandoned(folder: Path) -> None:
+    """What an apply killed inside :meth:`Journal.start` left (its index copy, half-written files):
+    it had written nothing else yet. Left alone while the apply that made them is still running."""
+    if not folder.is_dir():
+        return
+    copies = [p for p in folder.glob(f"{INDEX_COPY}.*") if not p.name.endswith(".tmp")]
+    if any(_alive(int(p.name.rsplit(".", 1)[1])) for p in copies if p.name.rsplit(".", 1)[1].isdigit()):
+        return
+    for path in copies + list(folder.glob(".*.tmp")):
+        path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -144,6 +159,7 @@ def recover(repo: git.Repo | None) -> str | None:
     folder = journal_dir(repo)
     journal_file = folder / JOURNAL
     if not journal_file.is_file():
+        _clear_abandoned(folder)
         return None
     try:
         record = json.loads(journal_file.read_text("utf-8"))
@@ -160,7 +176,7 @@ def recover(repo: git.Repo | None) -> str | None:
     index = gitrepo.git_path(repo, "index")
     _remove_temporaries(top, paths)
     _remove_temporaries(index.parent, [index.name])
-    journal = Journal(repo, folder)
+    journal = Journal(repo, folder, str(record.get("index_copy") or INDEX_COPY))
     landed = _landed(repo, record.get("head"))
     if landed is not None:
         # The commit landed; git may have been stopped before it updated the index for those paths.
@@ -184,7 +200,7 @@ def recover(repo: git.Repo | None) -> str | None:
         except OSError:
             pass
     if record.get("index"):
-        saved = (folder / INDEX_COPY).read_bytes()
+        saved = (folder / journal.index_copy).read_bytes()
         if not index.exists() or index.read_bytes() != saved:
             atomic_write(index, saved, 0o644)
     else:
