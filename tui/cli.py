@@ -51,6 +51,12 @@ def build_wizard_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
     parser.add_argument("path", nargs="?", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
     parser.add_argument("--demo", action="store_true", help="start on a copy of the bundled demo repository")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="do not evaluate the changed machines with nix in the review step and before the commit")
+    parser.add_argument("--no-nix", action="store_true",
+                        help="do not run nix at all: the machines as read from the files alone, no evaluation")
+    parser.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
+                        help="time limit for locking and for each machine's evaluation (default: 600)")
     return parser
 
 
@@ -74,7 +80,7 @@ def run_wizard(args: argparse.Namespace) -> int:
         from tui.commands.hosts import run as run_hosts
 
         return run_hosts(argparse.Namespace(flake=path, demo=False, json=False))
-    return run_app(path)
+    return run_app(path, use_nix=not args.no_nix, evaluate=not args.no_eval, eval_timeout=args.eval_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

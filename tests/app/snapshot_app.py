@@ -10,9 +10,12 @@ from pathlib import Path
 
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
+from tui.app.proof_source import ProofSource
 from tui.core import ggml
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint, Recommendation
+from tui.core.proof import Proof
+from tui.core.validate import FAILED, OK, Check
 
 TIGER_LAKE_FLAGS = [
     "fpu", "sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f", "avx512dq", "avx512cd", "avx512bw",
@@ -107,6 +110,34 @@ class FixedHardware(HardwareSource):
         return Recommendation("cpu", reasons=["no GPU worth using", why_cpu], confidence=confidence, **cpu)
 
 
-def make_app(path: Path, theme: str = "textual-dark") -> LlamaflakeApp:
-    """The wizard on ``path`` with fixed hardware, shown as ``~/nixos-config`` whatever the real folder."""
-    return LlamaflakeApp(path, hardware=FixedHardware(), shown_path="~/nixos-config", theme=theme)
+class FixedProof(ProofSource):
+    """Nix's answer, fixed: every machine evaluates to the package named in ``packages`` (the demo's inputs are
+    on GitHub, out of reach of the tests), except those in ``failing``. The commit step does not run Nix."""
+
+    PACKAGES = {"carbon": "llama-cpp-cuda-b6500", "beryllium": "llama-cpp-vulkan-b6500", "boron": "llama-cpp-blas-b6500"}
+
+    def __init__(self, failing: dict[str, str] | None = None) -> None:
+        super().__init__(use_nix=False)
+        self.failing = failing or {}
+        self.asked: list[list[str]] = []
+
+    def off_reason(self) -> str | None:
+        return None
+
+    def prove(self, root, changes, hosts, progress=None) -> Proof:
+        self.asked.append(list(hosts))
+        machines = []
+        for host in hosts:
+            if host in self.failing:
+                machines.append(Check(f"evaluate {host}", FAILED, self.failing[host], host=host))
+            else:
+                machines.append(Check(f"evaluate {host}", OK, "", host=host,
+                                      package=self.PACKAGES.get(host, "llama-cpp-b6500")))
+        return Proof(machines=machines)
+
+
+def make_app(path: Path, theme: str = "textual-dark", proof: ProofSource | None = None) -> LlamaflakeApp:
+    """The wizard on ``path`` with fixed hardware (and a fixed proof unless ``proof`` is given), shown as
+    ``~/nixos-config`` whatever the real folder."""
+    return LlamaflakeApp(path, hardware=FixedHardware(), proof=proof or FixedProof(), shown_path="~/nixos-config",
+                         theme=theme)

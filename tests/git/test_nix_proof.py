@@ -107,3 +107,60 @@ def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys)
     assert "offline: an input could not be fetched" in err
     assert "machines not evaluated: not verified: the flake's inputs are not locked" in err
     assert "flake.lock" not in committed_paths(demo_repo)
+
+
+def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, capsys):
+    """beta fails its own assertion before any change: reported as not verified, and the change is committed."""
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    (root / "hosts/beta.nix").write_text(flakes.host_module("beta").replace(
+        "}\n", '  assertions = [ { assertion = false; message = "beta: the disk is not set up yet"; } ];\n}\n'))
+    git.Repo(root).git.commit("-qam", "beta has its own problem")
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=vulkan",
+                 "--host", "beta=cpu", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
+    assert "? beta: not verified: fails without this change too" in err
+    assert "the disk is not set up yet" in err
+    assert "llama-cpp/machines/beta.nix" in committed_paths(root)
+
+
+def test_a_failure_the_change_causes_still_blocks_where_the_config_failed_before(tmp_path, stand_ins, capsys):
+    """alpha failed before too, but not the way it fails with a Vulkan build its pinned llama.cpp lacks."""
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    (root / "hosts/alpha.nix").write_text(flakes.host_module("alpha").replace(
+        "}\n", '  assertions = [ { assertion = false; message = "alpha: its own problem"; } ];\n}\n'))
+    git.Repo(root).git.commit("-qam", "alpha has its own problem")
+    before = repo_state(root)
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
+                 "--host", "alpha=vulkan", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "✗ alpha: does not evaluate" in err
+    assert repo_state(root).differences(before) == []
+
+
+def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins, monkeypatch):
+    from tui.core import validate
+
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace(
+        "inputs = {\n", f'inputs = {{\n    llama-cpp.url = "path:{stand_ins["llama"]}";\n'))
+    subprocess.run(["nix", *validate.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
+    git.Repo(root).git.add("-A")
+    first = validate.evaluate_machines(root, ["alpha", "beta"], 300)
+    assert [c.status for c in first] == ["failed", "failed"]  # no llama-cpp module yet: a real nix failure
+
+    def no_nix(*_args, **_kwargs):
+        raise AssertionError("evaluated again")
+
+    monkeypatch.setattr(validate, "eval_check", no_nix)
+    second = validate.evaluate_machines(root, ["alpha", "beta"], 300)
+    assert [(c.status, c.detail) for c in second] == [(c.status, c.detail) for c in first]
+    (root / "hosts/alpha.nix").write_text(flakes.host_module("alpha") + "# changed\n")
+    try:
+        validate.evaluate_machines(root, ["alpha"], 300)
+    except AssertionError as exc:
+        assert "evaluated again" in str(exc)  # a changed file is evaluated afresh
+    else:
+        raise AssertionError("a changed file came from the cache")

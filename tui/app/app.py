@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from tui.app.hardware_source import HardwareSource
+from tui.app.proof_source import ProofSource
 from tui.app.messages import HardwareFailed, HardwareFound, RepositoryFailed, RepositoryLoaded, StateChanged
 from tui.app.state import SOURCE_WORDS, MachineState, WizardState
 from tui.core.errors import LlamaflakeError
@@ -69,12 +70,14 @@ class LlamaflakeApp(App[int]):
         path: Path,
         *,
         hardware: HardwareSource | None = None,
+        proof: ProofSource | None = None,
         shown_path: str | None = None,
         theme: str | None = None,
         on_first_screen: Callable[[LlamaflakeApp], None] | None = None,
     ) -> None:
         super().__init__()
         self.hardware = hardware or HardwareSource()
+        self.proof = proof or ProofSource()
         self.state = WizardState(path=path, display_path=shown_path or display_path(path))
         self.on_first_screen = on_first_screen
         if theme:
@@ -115,6 +118,11 @@ class LlamaflakeApp(App[int]):
 
         try:
             flake = load_flake(self.state.path)
+            notes: list[str] = []
+            if self.proof.use_nix:  # Nix's list of machines is the truth; it adds those the reading missed
+                from tui.core.judge import discover
+
+                notes = discover(flake).notes()
             repo = repo_status(flake.root)
             settings = current_settings(flake)
             module_dir = existing_module_dir(flake)
@@ -133,7 +141,7 @@ class LlamaflakeApp(App[int]):
         except OSError as exc:
             self.post_message(RepositoryFailed(LlamaflakeError(f"cannot read the repository: {exc}")))
             return
-        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches))
+        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches, notes))
 
     @on(RepositoryLoaded)
     def repository_loaded(self, message: RepositoryLoaded) -> None:
@@ -151,6 +159,8 @@ class LlamaflakeApp(App[int]):
             existing = MachineAnswer(**{k: found[k] for k in fields}) if found else None
             state.machines[host.name] = MachineState(host, existing=existing)
         self.broadcast()
+        if message.notes:
+            self.notify("\n".join(message.notes), title="Machines, as Nix lists them", timeout=10)
         self.gather_hints()
         self.detect_this_machine()
 

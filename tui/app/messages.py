@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from tui.core.hardware.model import HardwareReport, Recommendation
     from tui.core.nix.flake import Flake
     from tui.core.plan import Plan
+    from tui.core.proof import Proof
     from tui.core.repo_status import RepoStatus
 
 
@@ -25,6 +26,7 @@ class RepositoryLoaded(Message):
     settings: dict[str, dict]
     preliminary: Plan | None
     existing_caches: list[Cache] | None
+    notes: list[str] | None = None  # where Nix and the static reading disagree
 
 
 @dataclass
@@ -50,6 +52,21 @@ class HardwareFailed(Message):
     error: LlamaflakeError
 
 
+@dataclass
+class ProofProgress(Message):
+    """A line of what Nix is doing while the review step's change is evaluated."""
+
+    generation: int
+    line: str
+
+
+@dataclass
+class ProofFinished(Message):
+    """What Nix said about the change with the review step's accepted hunks (``generation`` tells stale ones)."""
+
+    generation: int
+    proof: Proof
+    key: tuple | None = None  # the accepted changes the proof is about
 
 
 @dataclass

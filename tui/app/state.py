@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, 
     from tui.core.hardware.model import HardwareReport, Recommendation
     from tui.core.nix.flake import Flake, Host
     from tui.core.plan import Plan
+    from tui.core.proof import Proof
     from tui.core.repo_status import RepoStatus
 
 CHOICES = ("cpu", "cuda", "vulkan", "rocm", "none")  # tui.core.answers.VARIANTS, and none
@@ -99,12 +100,15 @@ class WizardState:
     machines: dict[str, MachineState] = field(default_factory=dict)
     follows: str | None = None
     ref: str = ""
+    url: str = ""  # where the llama.cpp flake comes from; "" for upstream's
     caches: list[Cache] | None = None  # None until the user picks
     custom_caches: list[Cache] = field(default_factory=list)
     cleanup: bool = False
     split_diff: bool = False
     plan: Plan | None = None
     accepted: dict[str, set[int]] = field(default_factory=dict)
+    proof: Proof | None = None  # Nix's word on the change as accepted in the review step
+    proof_of: tuple | None = None  # the accepted changes that proof is about
 
     def default_caches(self) -> list[Cache]:
         """What the caches step starts with: the caches set before, else the recommended ones for CUDA."""
@@ -139,5 +143,6 @@ class WizardState:
             caches=caches,
             follows=self.follows,
             ref=self.ref or None,
+            url=self.url or None,
             cleanup=self.cleanup,
         )

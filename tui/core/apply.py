@@ -196,11 +196,14 @@ def prepare_apply(
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
+    allow_failed_machines: bool = False,
 ) -> PendingApply:
     """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
     (with nothing left written), or returns the written change ready to commit.
 
     ``progress`` receives each :class:`Finding`, each :class:`Check` and each line nix prints.
+    ``allow_failed_machines`` lets a machine that does not evaluate through (the user saw it and chose to commit
+    anyway); a file that does not parse still stops the apply.
     """
     root = plan.flake.root
     findings: list[Finding] = []
@@ -254,7 +257,7 @@ def prepare_apply(
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
                           progress=progress, jobs=jobs, use_nix=use_nix)
-        if any(c.failed for c in checks):
+        if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []
         if evaluate and LOCK_FILE in snapshot.changed():
@@ -284,6 +287,7 @@ def apply_plan(
     keep_on_reject: bool = False,
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
+    allow_failed_machines: bool = False,
 ) -> ApplyResult:
     """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
 
@@ -292,7 +296,8 @@ def apply_plan(
     exception's ``pending`` can ``commit()`` again or ``abort()``.
     """
     pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
-                            eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix)
+                            eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
+                            allow_failed_machines=allow_failed_machines)
     if not commit:
         return pending.keep()
     try:

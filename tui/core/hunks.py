@@ -151,6 +151,12 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
     results: list[Check] = []
     module = f"{plan.module_dir}/default.nix"
     flake_has_input = plan.flake.llama_input() is not None or LLAMA_CPP_URL.encode() in text_of("flake.nix")
+    whole = plan.change("flake.nix")
+    if not flake_has_input and whole is not None and whole.old is not None and whole.new is not None:
+        # The input from another URL (a fork, a local checkout): its url line, as the whole plan adds it.
+        old_lines = set(whole.old.splitlines())
+        added = [line for line in whole.new.splitlines() if b"url" in line and line not in old_lines]
+        flake_has_input = bool(added) and all(line in text_of("flake.nix").splitlines() for line in added)
     if will_exist(module) and not flake_has_input and module in by_path:
         results.append(Check(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
     for name in plan.machines:

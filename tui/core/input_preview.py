@@ -8,17 +8,20 @@ from tui.core.nix.flake import Flake
 from tui.core.plan import FileChange, choose_follows, choose_input_name
 
 
-def input_change(flake: Flake, follows: str | None = None, ref: str | None = None) -> FileChange | None:
-    """The change to ``flake.nix`` that adds (or pins, or re-follows) the input; None if nothing changes.
+def input_change(flake: Flake, follows: str | None = None, ref: str | None = None,
+                 url: str | None = None) -> FileChange | None:
+    """The change to ``flake.nix`` that adds (or pins, or re-follows, or points elsewhere) the input; None if
+    nothing changes.
 
-    ``follows`` and ``ref`` mean what they mean in :class:`Answers` (None keeps what is there).
+    ``follows``, ``ref`` and ``url`` mean what they mean in :class:`Answers` (None keeps what is there).
     """
     from tui.core.nix import inputs as input_edits
 
-    Answers(ref=ref).validate()
+    Answers(ref=ref, url=url).validate()
     name = choose_input_name(flake)
     chosen = choose_follows(flake, follows)
-    edits = [edit for _, edit, _ in input_edits.input_edits(flake, name, input_url(ref), chosen, ref)]
+    edits = [edit for _, edit, _ in input_edits.input_edits(flake, name, input_url(ref, url), chosen, ref,
+                                                            url_given=url is not None)]
     if not edits:
         return None
     source = flake.file.source

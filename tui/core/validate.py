@@ -305,12 +305,18 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
 
 
 def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
-                      progress: Progress | None = None) -> list[Check]:
+                      progress: Progress | None = None, cache: bool = True) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
+    A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
+    is the configuration's own and is reported as not verified rather than blocking. Results are cached by the
+    content of the flake's files and its lock (``cache`` False neither reads nor writes the cache).
     ``progress`` is called from one thread at a time.
     """
+    from tui.core import eval_cache
+
     lock = threading.Lock()
+    digest = eval_cache.source_digest(root) if cache else None
 
     def report(event: object) -> None:
         if progress is not None:
@@ -318,8 +324,15 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
                 progress(event)
 
     def one(host: str) -> Check:
-        report(f"evaluating {host} ...")
-        check = eval_check(root, host, timeout)
+        key = eval_cache.key(digest, host, EVAL_APPLY) if digest is not None else None
+        check = eval_cache.load(key, host) if key is not None else None
+        if check is None:
+            report(f"evaluating {host} ...")
+            check = eval_check(root, host, timeout)
+            if key is not None and check.status in (OK, FAILED):
+                eval_cache.store(key, check)
+        if check.failed:
+            check = _unless_failing_before(root, host, check, timeout)
         report(check)
         return check
 
@@ -327,6 +340,59 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(hosts)))) as pool:
         return list(pool.map(one, hosts))
+
+
+# What a machine without llamaflake's module can be asked: the same assertions, warnings and pkgs.llama-cpp.
+BASELINE_APPLY = (
+    "c: { failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
+    " warnings = c.config.warnings or [ ]; pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath or null; }"
+)
+FAILS_BEFORE = "fails without this change too"
+
+
+def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
+    """``host`` evaluated as committed at HEAD (the repository as it was before the change), or None where there
+    is no commit to compare with."""
+    from tui.core import gitrepo
+
+    repo = gitrepo.find_repo(root)
+    if repo is None or gitrepo.head_state(repo) == "unborn":
+        return None
+    prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
+    url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
+    installable = f"{url}#nixosConfigurations.{attr_name(host)}"
+    result = run_streaming(nix_argv("eval", "--json", "--no-write-lock-file", installable, "--apply", BASELINE_APPLY),
+                           root, timeout)
+    subject = f"evaluate {host} as committed"
+    if result.timed_out:
+        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.returncode != 0:
+        return Check(subject, FAILED, _short(result.stderr, root), host=host)
+    try:
+        failed = json.loads(result.stdout).get("failedAssertions") or []
+    except (ValueError, AttributeError):
+        return None
+    if failed:
+        return Check(subject, FAILED, "failed assertions:\n" + "\n".join(f"- {m}" for m in failed), host=host)
+    return Check(subject, OK, "", host=host)
+
+
+def _error_lines(detail: str) -> list[str]:
+    """The lines that say what went wrong (``error:`` lines, failed assertions), without the trace around them."""
+    lines = [line.strip() for line in detail.splitlines()]
+    return [line for line in lines if line.startswith(("error:", "- "))] or lines[:1]
+
+
+def _unless_failing_before(root: Path, host: str, check: Check, timeout: float) -> Check:
+    """``check`` (a failure), or a not-verified check where the machine fails the same way without the change."""
+    before = baseline_check(root, host, timeout)
+    if before is None or not before.failed:
+        return check
+    now, then = _error_lines(check.detail), _error_lines(before.detail)
+    same = (set(now) <= set(then)) if check.detail.startswith("failed assertions") else now[:1] == then[:1]
+    if not same:
+        return check
+    return Check(check.subject, NOT_CHECKED, f"{FAILS_BEFORE}:\n{before.detail}", host=host, warnings=check.warnings)
 
 
 def validate(
@@ -339,6 +405,7 @@ def validate(
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
+    cache: bool = True,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 
@@ -372,5 +439,5 @@ def validate(
     if lock.status != OK:
         add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
-    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress))
+    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache))
     return checks

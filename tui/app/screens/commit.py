@@ -46,6 +46,7 @@ class CommitScreen(StepScreen):
         self.busy = False
         self.done = False
         self.pending = None  # a written, uncommitted apply whose commit a hook refused
+        self.wanted_commit = True  # what the last write asked for: commit, or write only
 
     def body(self) -> ComposeResult:
         from tui.core.apply import commit_message
@@ -88,11 +89,45 @@ class CommitScreen(StepScreen):
         if self.query_one("#commit", Button).disabled:
             self.action_write_only()
             return
+        failed = self.failed_machines()
+        if failed:
+            self.wanted_commit = True
+            self.offer_back_or_anyway(failed)
+            return
         count = len(self.final.changes)
         self.app.push_screen(
             ConfirmDialog("Commit", f"Write {count} file{'s' if count != 1 else ''} and commit them?", yes="Commit"),
             lambda yes: self.start(commit=True) if yes else None,
         )
+
+    def failed_machines(self) -> list:
+        """The machines that Nix said do not evaluate with exactly these changes (in the review step)."""
+        state = self.state
+        if state.proof is None or state.proof_of != tuple((c.path, c.new) for c in self.final.changes):
+            return []
+        return [c for c in state.proof.failed if c.host is not None]
+
+    def offer_back_or_anyway(self, failed: list) -> None:
+        """A machine does not evaluate: go back to the review, or commit anyway."""
+        from tui.app.widgets.proof import _error_lines
+
+        names = ", ".join(c.host for c in failed)
+        details = "\n\n".join(f"{c.host}:\n" + "\n".join(_error_lines(c.detail)) for c in failed)
+        self.app.push_screen(
+            ErrorDialog(
+                "A machine does not evaluate", f"With this change, Nix cannot evaluate {names}.",
+                "go back and change the choice (a variant the pinned llama.cpp has), or commit it as it is",
+                details, actions=[("back", "Go back to the review"),
+                                  ("anyway", "Commit anyway" if self.wanted_commit else "Write anyway"), ("close", "Cancel")],
+            ),
+            self.after_failed_proof,
+        )
+
+    def after_failed_proof(self, choice: str | None) -> None:
+        if choice == "back":
+            self.action_back()
+        elif choice == "anyway":
+            self.start(commit=self.wanted_commit, allow_failed=True)
 
     def action_write_only(self) -> None:
         if self.busy or self.done:
@@ -110,22 +145,24 @@ class CommitScreen(StepScreen):
     def write_pressed(self) -> None:
         self.action_write_only()
 
-    def start(self, commit: bool) -> None:
+    def start(self, commit: bool, allow_failed: bool = False) -> None:
+        self.wanted_commit = commit
         self.busy = True
         self.query_one("#progress").display = True
         self.query_one("#commit-buttons").display = False
         self.query_one("#message", TextArea).read_only = True
-        self.apply(commit, self.query_one("#message", TextArea).text)
+        self.apply(commit, self.query_one("#message", TextArea).text, allow_failed)
 
     @work(thread=True, exit_on_error=False, group="apply", description="Writing and committing")
-    def apply(self, commit: bool, message: str) -> None:
+    def apply(self, commit: bool, message: str, allow_failed: bool = False) -> None:
         from tui.core.apply import CommitRejected, apply_plan
 
         try:
             if self.pending is not None:
                 result = self.pending.commit(message)
             else:
-                result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True)
+                result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True,
+                                    allow_failed_machines=allow_failed, **self.wizard.proof.apply_options())
         except CommitRejected as exc:
             if exc.pending is not None:
                 self.pending = exc.pending
@@ -154,6 +191,13 @@ class CommitScreen(StepScreen):
         self.query_one("#commit-buttons").display = True
         self.query_one("#message", TextArea).read_only = False
         error = message.error
+        from tui.core.validate import ValidationError
+
+        if isinstance(error, ValidationError):
+            failed = [c for c in error.checks if c.failed]
+            if failed and all(c.host is not None for c in failed):
+                self.offer_back_or_anyway(failed)  # everything is back as it was; the user decides
+                return
         if self.pending is not None:
             # A hook refused the commit: the files stay written until the user retries or aborts.
             self.query_one("#commit-buttons").display = False

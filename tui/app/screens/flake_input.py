@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from tui.app.screens.base import StepScreen
-from tui.core.answers import Answers
+from tui.core.answers import LLAMA_CPP_URL, Answers
 from tui.core.errors import LlamaflakeError
 from tui.core.plan import choose_follows
 
@@ -35,18 +35,25 @@ class FlakeInputScreen(StepScreen):
                 yield Label("Pin llama.cpp (optional)", classes="section-title")
                 yield Input(self.state.ref, placeholder="a tag, branch or commit, e.g. b6500", id="ref")
                 yield Static("", id="ref-problem", classes="problem")
+                yield Label(f"From (default {LLAMA_CPP_URL})", classes="section-title")
+                yield Input(self.state.url, placeholder="a fork, or path:/local/llama.cpp", id="url")
+                yield Static("", id="url-problem", classes="problem")
         yield Label("What flake.nix gains", classes="section-title")
         yield Vertical(id="input-preview")
 
     def show_state(self) -> None:
         self.show_preview()
 
-    def ref_problem(self, ref: str) -> str | None:
+    def ref_problem(self, ref: str, url: str | None = None) -> str | None:
         try:
-            Answers(ref=ref or None).validate()
+            Answers(ref=ref or None, url=url if url is not None else self.state.url or None).validate()
         except LlamaflakeError as exc:
             return exc.message
         return None
+
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` cannot be the input's URL (with the pinned ref as it is), or None."""
+        return self.ref_problem(self.state.ref, url or None)
 
     @on(RadioSet.Changed, "#follows")
     def follows_changed(self, event: RadioSet.Changed) -> None:
@@ -64,17 +71,27 @@ class FlakeInputScreen(StepScreen):
             self.state.ref = event.value.strip()
             self.show_preview()
 
+    @on(Input.Changed, "#url")
+    def url_changed(self, event: Input.Changed) -> None:
+        url = event.value.strip()
+        problem = self.url_problem(url)
+        self.query_one("#url-problem", Static).update(problem or "")
+        if problem is None:
+            self.state.url = url
+            self.show_preview()
+
     def ready_to_leave(self) -> bool:
-        problem = self.ref_problem(self.query_one("#ref", Input).value.strip())
+        url = self.query_one("#url", Input).value.strip()
+        problem = self.ref_problem(self.query_one("#ref", Input).value.strip(), url or None)
         if problem:
-            self.notify(problem, severity="error", title="Pinned ref")
+            self.notify(problem, severity="error", title="llama.cpp input")
             return False
         return True
 
     def show_preview(self) -> None:
         from tui.core.input_preview import input_change
 
-        shown = (self.state.follows, self.state.ref)
+        shown = (self.state.follows, self.state.ref, self.state.url)
         if getattr(self, "_shown", None) == shown:
             return
         self._shown = shown
@@ -93,7 +110,7 @@ class FlakeInputScreen(StepScreen):
         preview = self.query_one("#input-preview", Vertical)
         preview.remove_children()
         try:
-            change = input_change(flake, self.state.follows, self.state.ref or None)
+            change = input_change(flake, self.state.follows, self.state.ref or None, self.state.url or None)
         except LlamaflakeError as exc:
             preview.mount(Static(exc.message, classes="problem"))
             return

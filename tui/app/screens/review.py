@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -10,8 +10,10 @@ from textual.content import Content
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.app.messages import ProofFinished, ProofProgress
 from tui.app.screens.base import StepScreen
 from tui.app.widgets.hunk_view import HunkBlock
+from tui.app.widgets.proof import ProofView
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes, wiring_checks
 from tui.core.plan import FileChange
@@ -32,6 +34,8 @@ class ReviewScreen(StepScreen):
         self.hunks: dict[str, list[Hunk]] = {}
         self.problem: str | None = None
         self.current: str | None = None
+        self.generation = 0  # of the proof asked for last; older answers are dropped
+        self.proof_timer = None
 
     def body(self) -> ComposeResult:
         yield Label("Review", classes="step-title")
@@ -42,11 +46,67 @@ class ReviewScreen(StepScreen):
             hunks.can_focus = False  # tab goes from the file list straight to the hunks
             yield hunks
         yield Static("", id="validation")
+        yield ProofView("", id="proof")
 
     def on_mount(self) -> None:
         self.make_plan()
         super().on_mount()
         self.query_one("#files", OptionList).focus()
+        self.start_proof()
+
+    # ---- proof with Nix ---------------------------------------------------------------------
+
+    def proof_subject(self) -> tuple[tuple, list[str]]:
+        """The accepted changes (as a comparable key) and the machines they can affect."""
+        from tui.core.apply import changed_machines
+
+        final = accepted_plan(self.state.plan, self.state.accepted)
+        return tuple((c.path, c.new) for c in final.changes), changed_machines(final)
+
+    def start_proof(self) -> None:
+        """Evaluate the accepted change in the background, unless that exact change has its proof already."""
+        plan = self.state.plan
+        view = self.query_one("#proof", ProofView)
+        if self.problem or plan is None or plan.is_empty or not self.final_changes():
+            view.update("")
+            return
+        key, hosts = self.proof_subject()
+        if self.state.proof is not None and self.state.proof_of == key:
+            view.show_proof(self.state.proof, hosts)
+            return
+        self.generation += 1
+        self.state.proof, self.state.proof_of = None, None
+        off = self.wizard.proof.off_reason()
+        if off is not None or not hosts:
+            from tui.core.proof import Proof
+
+            self.proof_done(ProofFinished(self.generation, Proof(not_evaluated=off or "no machine changes",
+                                                                 nix_ran=False), key))
+            return
+        view.show_running(hosts)
+        self.prove(self.generation, key, hosts)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="proof", description="Evaluating with Nix")
+    def prove(self, generation: int, key: tuple, hosts: list[str]) -> None:
+        final = accepted_plan(self.state.plan, self.state.accepted)
+
+        def progress(event: object) -> None:
+            self.post_message(ProofProgress(generation, str(event).splitlines()[0] if str(event) else ""))
+
+        proof = self.wizard.proof.prove(self.state.flake.root, final.changes, hosts, progress)
+        self.post_message(ProofFinished(generation, proof, key))
+
+    @on(ProofProgress)
+    def proof_progress(self, message: ProofProgress) -> None:
+        if message.generation == self.generation and self.state.proof is None:
+            self.query_one("#proof", ProofView).show_running(self.proof_subject()[1], message.line)
+
+    @on(ProofFinished)
+    def proof_done(self, message: ProofFinished) -> None:
+        if message.generation != self.generation:
+            return
+        self.state.proof, self.state.proof_of = message.proof, message.key
+        self.query_one("#proof", ProofView).show_proof(message.proof, self.proof_subject()[1])
 
     def on_screen_resume(self) -> None:
         """Coming back from a dialog or a later step changes nothing here."""
@@ -177,6 +237,10 @@ class ReviewScreen(StepScreen):
             files.replace_option_prompt_at_index(index, self._file_label(change))
         self._show_summary()
         self._show_validation()
+        # Evaluate the new choice once the user stops toggling for a moment.
+        if self.proof_timer is not None:
+            self.proof_timer.stop()
+        self.proof_timer = self.set_timer(0.8, self.start_proof)
 
     def action_toggle_hunk(self) -> None:
         focused = self.focused

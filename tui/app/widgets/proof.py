@@ -1,0 +1,59 @@
+"""The review step's proof: per changed machine, what its own Nix says about the change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from tui.core.proof import Proof
+
+ERROR_LINES = 3  # of Nix's message per machine that does not evaluate
+
+
+def _error_lines(detail: str) -> list[str]:
+    """The first lines that say what went wrong: Nix's ``error:`` line first where there is one."""
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    first = next((i for i, line in enumerate(lines) if line.startswith("error:")), 0)
+    return lines[first:first + ERROR_LINES]
+
+
+class ProofView(Static):
+    """✓ with the package each machine gets, ✗ with the first lines of Nix's error, or why it is not verified."""
+
+    def show_running(self, hosts: list[str], line: str = "") -> None:
+        text = Content.from_markup("[b]Proof with Nix[/] [dim]— evaluating $hosts on a scratch copy…[/]",
+                                   hosts=", ".join(hosts))
+        if line:
+            text = Content("\n").join([text, Content.from_markup("[dim]  $line[/]", line=line[-110:])])
+        self.update(text)
+
+    def show_proof(self, proof: Proof, hosts: list[str]) -> None:
+        from tui.core.validate import FAILED, OK
+
+        lines = [Content.from_markup("[b]Proof with Nix[/] [dim]— each changed machine evaluated on a scratch copy[/]")]
+        if not proof.machines:
+            why = (proof.not_evaluated or "").splitlines() or [""]
+            failed = any(c.status == FAILED for c in proof.other)
+            word = "does not evaluate" if failed else "not verified" if proof.nix_ran else "not evaluated"
+            mark = "[$text-error]✗[/]" if failed else "[$text-warning]?[/]"
+            for host in hosts:
+                lines.append(Content.from_markup(f"{mark} $host: $word: $why", host=host, word=word, why=why[0]))
+            lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in why[1:ERROR_LINES])
+        for check in proof.machines:
+            if check.status == OK:
+                lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]",
+                                                 host=check.host, package=check.package or "its package"))
+            elif check.status == FAILED:
+                lines.append(Content.from_markup("[$text-error]✗[/] $host: does not evaluate", host=check.host))
+                lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in _error_lines(check.detail))
+            else:
+                first, *rest = check.detail.splitlines() or [""]
+                lines.append(Content.from_markup("[$text-warning]?[/] $host: not verified: $why", host=check.host,
+                                                 why=first.rstrip(":")))
+                lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in _error_lines("\n".join(rest))[:2])
+            for warning in check.warnings or []:
+                lines.append(Content.from_markup("[$text-warning]  warning:[/] $w", w=warning))
+        self.update(Content("\n").join(lines))

@@ -1,0 +1,86 @@
+"""A cache of machine evaluations, so that a second identical run is instant.
+
+An evaluation depends on the flake's files and on its lock (which pins every input, ``path:`` inputs by their
+content hash too), so the key is a digest of exactly those: every file Nix copies as the flake's source (the
+files git tracks, as they are in the work tree), the machine, what is asked of it, and the Nix version.
+Entries live in the user's cache folder (``$XDG_CACHE_HOME/llamaflake/eval``), never in the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from tui.core.validate import Check, nix_support
+
+VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where results are kept: ``$XDG_CACHE_HOME/llamaflake/eval`` (``~/.cache`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llamaflake" / "eval"
+
+
+def _source_files(root: Path) -> tuple[Path, list[str]] | None:
+    """The top of what Nix copies for the flake at ``root`` and the files in it, or None where that is unclear."""
+    from tui.core import gitrepo
+
+    repo = gitrepo.find_repo(root)
+    if repo is None:
+        return None  # a path: flake copies every file; not worth hashing a whole folder to save an evaluation
+    top = gitrepo.work_tree(repo)
+    files = [p for p in repo.git.ls_files("-z").split("\0") if p]
+    return top, sorted(files)
+
+
+def source_digest(root: Path) -> str | None:
+    """A digest of the flake's source and lock as Nix would see them, or None where the cache is not used."""
+    listed = _source_files(root)
+    support = nix_support()
+    if listed is None or not support.flakes:
+        return None
+    top, files = listed
+    digest = hashlib.sha256(f"llamaflake-eval {VERSION} nix {support.version}\n".encode())
+    digest.update(str(root.resolve().relative_to(top.resolve())).encode() + b"\n")
+    for rel in [*files, "flake.lock"]:
+        path = top / rel if rel != "flake.lock" else root / rel
+        try:
+            data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+        except (IsADirectoryError, FileNotFoundError, NotADirectoryError):
+            continue  # a submodule, or a file deleted in the work tree
+        except OSError:
+            return None
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def key(digest: str, host: str, question: str) -> str:
+    """The entry's name for ``host`` asked ``question`` on a source with ``digest``."""
+    return hashlib.sha256(f"{digest}\0{host}\0{question}".encode()).hexdigest()
+
+
+def load(entry: str, host: str) -> Check | None:
+    """The check stored under ``entry``, or None."""
+    try:
+        data = json.loads((cache_dir() / f"{entry}.json").read_text())
+        return Check(data["subject"], data["status"], data["detail"], host=host, package=data.get("package"),
+                     warnings=data.get("warnings"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(entry: str, check: Check) -> None:
+    """Keep ``check`` under ``entry``; a cache that cannot be written is no error."""
+    folder = cache_dir()
+    data = {"subject": check.subject, "status": check.status, "detail": check.detail, "package": check.package,
+            "warnings": check.warnings}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{entry}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data))
+        tmp.replace(folder / f"{entry}.json")
+    except OSError:
+        pass
