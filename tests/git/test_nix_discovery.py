@@ -99,3 +99,11 @@ def test_store_paths_map_back_to_the_flake_folder(tmp_path):
         "b": {"files": [[store + "shared.nix"]]},
     }
     assert own_files(where, "", tmp_path) == {"a": "hosts/a.nix", "b": None}
+
+
+def test_hosts_eval_timeout_bounds_the_question_to_nix(tmp_path, stand_ins, capsys):
+    root = flakes.extensible_readdir(tmp_path / "config", stand_ins["nixpkgs"])
+    report, err = hosts_json(root, capsys, "--eval-timeout", "0.001")
+    assert report["nix"]["machines"] is None
+    assert "did not finish in 0.001 s" in report["nix"]["error"]
+    assert "not verified with nix" in err

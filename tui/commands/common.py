@@ -170,7 +170,8 @@ def load_from_args(args: argparse.Namespace) -> Flake:
     if not getattr(args, "no_nix", True):
         from tui.core.judge import discover
 
-        args.discovery = discover(flake)
+        timeout = getattr(args, "eval_timeout", None)
+        args.discovery = discover(flake, **({"timeout": timeout} if timeout else {}))
         for note in args.discovery.notes():
             say(f"llamaflake: {note}")
     return flake

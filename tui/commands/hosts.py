@@ -15,6 +15,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("hosts", help="list the machines and how each is built",
                                    description="List the machines of the flake, how each is built, and whether it can be wired.")
     add_repo_options(parser)
+    parser.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
+                        help="time limit for asking nix which machines exist (default: 300)")
     parser.set_defaults(run=run)
 
 

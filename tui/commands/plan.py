@@ -20,6 +20,8 @@ def add_parsers(subparsers) -> None:
     add_repo_options(plan)
     add_answer_options(plan)
     plan.add_argument("--check", action="store_true", help="exit 1 when there is something to change")
+    plan.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
+                      help="time limit for asking nix which machines exist (default: 300)")
     plan.set_defaults(run=run_plan)
 
     apply = subparsers.add_parser(
