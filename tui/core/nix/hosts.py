@@ -330,13 +330,26 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
         else:
-            host.refusal = (
+            host.refusal = _linked_folder(flake, host.module_files) or (
                 "no module file belongs to this host alone (its modules are shared with other hosts), "
                 "and its modules list is not written for it alone"
             )
         if host.refusal is None and not host.inputs_in_modules:
             _give_access(flake, ev, item)
         _refusal_snippet(host, item)
+
+
+def _linked_folder(flake: Flake, files: list[str]) -> str | None:
+    """Why a host has no file of its own when its folder is a link to another host's (``nixos/crawler -> dagger``)."""
+    for rel in files:
+        parts = PurePosixPath(rel).parts[:-1]
+        for depth in range(len(parts), 0, -1):
+            folder = "/".join(parts[:depth])
+            if os.path.islink(os.path.join(flake.root, folder)):
+                target = os.path.relpath(os.path.realpath(os.path.join(flake.root, folder)), os.path.realpath(flake.root))
+                return (f"{folder} is a link to {target.replace(os.sep, '/')}: this host shares every file there with "
+                        "another host, so none belongs to it alone")
+    return None
 
 
 ENTRY_FILES = ("default.nix", "configuration.nix")
