@@ -137,6 +137,10 @@ BUILTIN_CASES = {
     "concatLists": ("builtins.concatLists [ [ 1 ] [ 2 3 ] ]", [1, 2, 3]),
     "flatten": ("lib.flatten [ 1 [ 2 [ 3 ] ] ]", [1, 2, 3]),
     "flip": ('lib.flip builtins.mapAttrs { a = "1"; } (n: v: n + v)', {"a": "a1"}),
+    "attrValues": ("builtins.attrValues { b = 2; a = 1; }", [1, 2]),
+    "functionArgs": ("builtins.functionArgs ({ a, b ? 1, ... }: a)", {"a": False, "b": True}),
+    "intersectAttrs": ("builtins.intersectAttrs { a = 0; c = 0; } { a = 1; b = 2; c = 3; }", {"a": 1, "c": 3}),
+    "append": ('lib.path.append ./. "hosts/carbon"', "path:hosts/carbon"),
 }
 
 
@@ -161,6 +165,9 @@ def test_builtin(tmp_path, name):
     "builtins.readDir ./missing",
     "builtins.fromTOML \"not = = toml\"",
     "builtins.readFile ./missing.txt",
+    "builtins.functionArgs (x: x)",
+    "builtins.intersectAttrs unknownSet { a = 1; }",
+    'lib.path.append ./. "../../outside"',
 ])
 def test_builtins_refuse_what_they_cannot_see(tmp_path, snippet):
     ev, value = evaluate(tmp_path, snippet)
@@ -212,3 +219,32 @@ def test_flake_parts_merges_flake_attributes_of_imported_modules(tmp_path):
 def test_extensible_libraries(tmp_path, snippet, expected):
     ev, value = evaluate(tmp_path, snippet)
     assert plain(ev, value) == expected
+
+
+def test_haumea_loads_each_file_with_the_inputs_it_names(tmp_path):
+    files = {
+        "src/carbon.nix": "{ name, self, ... }@args: { host = name; own = self.host; given = builtins.attrNames args; }",
+        "src/group/neon.nix": "{ super, root, ... }: { siblings = builtins.attrNames super; top = builtins.attrNames root; }",
+        "src/plain.nix": "{ value = 1; }",
+        "src/_hidden.nix": "{ }",
+        "src/notes.md": "not Nix",
+    }
+    ev, value = evaluate(tmp_path, 'inputs.haumea.lib.load { src = ./src; inputs = { name = "carbon"; extra = 1; }; }', files)
+    assert plain(ev, value) == {
+        "carbon": {"host": "carbon", "own": "carbon", "given": ["name", "self"]},
+        "group": {"neon": {"siblings": ["neon"], "top": ["carbon", "group", "plain"]}},
+        "plain": {"value": 1},
+    }
+
+
+def test_adios_flake_outputs_are_its_flake_set(tmp_path):
+    ev, value = evaluate(tmp_path, 'inputs.adios-flake.lib.mkFlake { inherit inputs; systems = [ "x86_64-linux" ]; modules = [ ]; flake.nixosConfigurations.carbon = 1; }')
+    assert plain(ev, value) == {"nixosConfigurations": {"carbon": 1}}
+
+
+def test_clan_machines_get_self_and_clan_core_as_arguments(tmp_path):
+    files = {"machines/carbon/configuration.nix": "{ self, ... }: { }"}
+    ev, value = evaluate(tmp_path, "(clan-core.lib.clan { self = { inputs = 1; }; specialArgs.extra = 2; }).config.nixosConfigurations.carbon", files)
+    assert isinstance(value, SystemCall)
+    special = ev.force(ev.force(value.arg).attrs["specialArgs"])
+    assert plain(ev, special) == {"clan-core": "ext:clan-core", "self": {"inputs": 1}, "extra": 2}

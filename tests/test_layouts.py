@@ -273,3 +273,24 @@ def test_a_host_folder_symlinked_to_another_is_not_its_own(tmp_path):
     flake = load_flake(repo)
     assert not flake.host("neon").can_wire and not flake.host("boron").can_wire
     assert flake.host("carbon").can_wire
+
+
+def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path):
+    """``nixos/crawler -> dagger``: both machines would import each other's settings from one file."""
+    repo = tmp_path / "linked"
+    (repo / "nixos" / "dagger").mkdir(parents=True)
+    (repo / "nixos" / "dagger" / "default.nix").write_text("{ ... }: { imports = [ ]; }\n")
+    (repo / "nixos" / "crawler").symlink_to("dagger")
+    (repo / "flake.nix").write_text(
+        '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+        "  outputs = { nixpkgs, ... }@inputs: {\n"
+        '    nixosConfigurations = nixpkgs.lib.genAttrs [ "crawler" "dagger" ] (name:\n'
+        "      nixpkgs.lib.nixosSystem { specialArgs = { inherit inputs; }; modules = [ ./nixos/${name} ]; });\n"
+        "  };\n}\n"
+    )
+    flake = load_flake(repo)
+    crawler, dagger = flake.host("crawler"), flake.host("dagger")
+    assert not crawler.can_wire and not dagger.can_wire
+    assert crawler.refusal.startswith("nixos/crawler is a link to nixos/dagger:")
+    plan = make_plan(flake, every_host(flake))
+    assert sorted(r.host for r in plan.refusals) == ["crawler", "dagger"]

@@ -10,7 +10,8 @@ from typing import Callable
 
 import os
 
-from tui.core.nix.values import AttrsValue, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data
+from tui.core.nix.paths import relative_path
+from tui.core.nix.values import AttrsValue, Lambda, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data
 
 
 @dataclass(frozen=True)
@@ -289,3 +290,52 @@ def flatten(ev, value):
         items.extend(part.items)
         nodes.extend(part.nodes)
     return ListValue(items, nodes)
+
+
+@builtin("attrValues", 1)
+def attr_values(ev, attrs):
+    """The values of a set, in the order of their names."""
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("attrValues of a set the engine cannot see")
+    return ListValue([value.attrs[n] for n in sorted(value.attrs)], [None] if value.open else [])
+
+
+def lambda_args(fn) -> dict[str, bool] | None:
+    """The names a function's ``{ a, b ? 1, ... }`` pattern takes, each with whether it has a default;
+    None for a function of one plain argument, or a value that is not a function written in the repository."""
+    if not isinstance(fn, Lambda) or fn.param.kind != "NODE_PATTERN":
+        return None
+    names = {}
+    for entry in fn.param.nodes():
+        if entry.kind == "NODE_PAT_ENTRY" and entry.nodes():
+            names[entry.nodes()[0].text] = len(entry.nodes()) > 1
+    return names
+
+
+@builtin("functionArgs", 1)
+def function_args(ev, fn):
+    names = lambda_args(ev.force(fn))
+    if names is None:
+        return Unknown("functionArgs of a function the engine cannot see")
+    return AttrsValue({name: Thunk.const(default) for name, default in names.items()})
+
+
+@builtin("intersectAttrs", 2)
+def intersect_attrs(ev, left, right):
+    """The attributes of ``right`` whose names ``left`` has."""
+    a, b = ev.force_attrs(left), ev.force_attrs(right)
+    if a is None or b is None or a.open:
+        return Unknown("intersectAttrs of sets the engine cannot see")
+    kept = {k: v for k, v in b.attrs.items() if k in a.attrs}
+    return AttrsValue(kept, False, b.node, {k: v for k, v in b.where.items() if k in kept}, b.file)
+
+
+@builtin("append", 2)
+def path_append(ev, base, text):
+    """``lib.path.append ./. "hosts/x"``: the path below ``base``."""
+    path, sub = as_path(ev.force(base)), ev.force(text)
+    if not isinstance(path, PathValue) or not isinstance(sub, str) or sub.startswith("/"):
+        return Unknown("lib.path.append of values the engine cannot see")
+    rel = relative_path("x", "./" + (sub if path.rel == "." else f"{path.rel}/{sub}"))
+    return PathValue(rel, None, True) if rel is not None else Unknown("a path outside the repository")

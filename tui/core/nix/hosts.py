@@ -229,8 +229,9 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     if isinstance(system, str):
         host.system = system
     special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
-    host.inputs_in_modules = isinstance(special, AttrsValue) and (
+    host.inputs_in_modules = isinstance(special, FlakeInputs) or isinstance(special, AttrsValue) and (
         "inputs" in special.attrs or _inputs_under_flake(ev, special)
+        or isinstance(special.base, FlakeInputs)  # `inputs // { ... }`: every input is an argument of its own
     )
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
@@ -329,7 +330,7 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
         else:
-            host.refusal = (
+            host.refusal = _linked_folder(flake, host.module_files) or (
                 "no module file belongs to this host alone (its modules are shared with other hosts), "
                 "and its modules list is not written for it alone"
             )
@@ -338,7 +339,22 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
         _refusal_snippet(host, item)
 
 
+def _linked_folder(flake: Flake, files: list[str]) -> str | None:
+    """Why a host has no file of its own when its folder is a link to another host's (``nixos/crawler -> dagger``)."""
+    for rel in files:
+        parts = PurePosixPath(rel).parts[:-1]
+        for depth in range(len(parts), 0, -1):
+            folder = "/".join(parts[:depth])
+            if os.path.islink(os.path.join(flake.root, folder)):
+                target = os.path.relpath(os.path.realpath(os.path.join(flake.root, folder)), os.path.realpath(flake.root))
+                return (f"{folder} is a link to {target.replace(os.sep, '/')}: this host shares every file there with "
+                        "another host, so none belongs to it alone")
+    return None
+
+
 ENTRY_FILES = ("default.nix", "configuration.nix")
+HOST_FOLDERS = {"hosts", "machines", "systems", "nixos-configurations", "configurations", "hosts-nixos"}
+_NAME_TOKENS = re.compile(r"[-_.]+")
 
 
 def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
@@ -402,8 +418,20 @@ def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:
         path = PurePosixPath(rel)
         return path.name in ENTRY_FILES or path.stem == host.name
 
+    tokens = {t for t in _NAME_TOKENS.split(host.name.lower()) if t}
+
+    def shares_a_word(rel: str) -> bool:  # `ai-niri` in hosts/idols-ai/, `akane` in hosts/idols-akane/
+        path = PurePosixPath(rel.lower())
+        return any(tokens & set(_NAME_TOKENS.split(part)) for part in path.parts[:-1] + (path.stem,))
+
+    def in_hosts_folder(rel: str) -> bool:
+        return any(part in HOST_FOLDERS for part in PurePosixPath(rel).parts[:-1])
+
     named = [r for r in candidates if names_host(r)]
     ranked = [r for r in named if is_entry(r)] + [r for r in named if not is_entry(r)]
+    for rank in (shares_a_word, in_hosts_folder):
+        near = [r for r in candidates if r in item.dynamic_paths and r not in ranked and rank(r)]
+        ranked += [r for r in near if is_entry(r)] + [r for r in near if not is_entry(r)]
     ranked += [r for r in candidates if r in item.dynamic_paths and r not in ranked]
     if ranked:
         return ranked

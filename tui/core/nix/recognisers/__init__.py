@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tui.core.nix.recognisers import clan, extensible, ez_configs, flake_parts, flakelight, import_tree, nixos, nixos_unified, nixpkgs_overlays, snowfall
+from tui.core.nix.recognisers import adios_flake, clan, extensible, ez_configs, flake_parts, flakelight, haumea, import_tree, nixos, nixos_unified, nixpkgs_overlays, snowfall
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,8 +24,10 @@ CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
     flakelight.call,
     clan.call,
     snowfall.call,
+    adios_flake.call,
     flake_parts.call,
     import_tree.call,
+    haumea.call,
     extensible.call,
 ]
 

@@ -2,7 +2,7 @@
 ``<directory>/machines`` (``directory`` defaults to ``self``, the flake root) and every name in
 ``machines`` or ``inventory.machines`` (but those of ``machineClass = "darwin"``); each gets ``machines.<name>`` and the files clan loads from its
 folder (``configuration.nix``, ``hardware-configuration.nix``, ``disko.nix``), with the ``specialArgs``
-given to clan."""
+given to clan over clan's own: ``self`` (the ``self`` given to clan) and ``clan-core``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def _is_darwin(evaluator, inventory: AttrsValue, name: str) -> bool:
     return entry is not None and "machineClass" in entry.attrs and evaluator.force(entry.attrs["machineClass"]) == "darwin"
 
 
+def _special_args(evaluator, given: AttrsValue | None, fn: External) -> Thunk:
+    """``{ inherit clan-core; self = <clan's self>; } // specialArgs``, as clan builds every machine."""
+    own = {"clan-core": Thunk.const(External(fn.path[:1], fn.bound))}
+    if given is not None and "self" in given.attrs:
+        own["self"] = given.attrs["self"]
+    user = given.attrs.get("specialArgs") if given is not None else None
+    if user is None:
+        return Thunk.const(AttrsValue(own))
+    return Thunk.lazy(lambda: evaluator.update(AttrsValue(own), evaluator.force(user)))
+
+
 def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
     given = evaluator.force_attrs(arg)
     directory = evaluator.force(given.attrs["directory"]) if given is not None and "directory" in given.attrs else None
@@ -44,7 +55,7 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
                 names.append(name)
     if inventory is not None:  # `machineClass = "darwin"`: a nix-darwin machine, not NixOS
         names = [n for n in names if not _is_darwin(evaluator, inventory, n)]
-    special = given.attrs.get("specialArgs") if given is not None else None
+    special = _special_args(evaluator, given, fn)
     builder = fn.path[:-1] + ("nixosSystem",)
 
     def machine(name: str) -> Value:
@@ -56,7 +67,7 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
             if evaluator.nix_file(rel) == rel:
                 modules.append(Thunk.const(PathValue(rel)))
         call_arg = AttrsValue({
-            "specialArgs": special if special is not None else Thunk.const(AttrsValue({})),
+            "specialArgs": special,
             "modules": Thunk.const(ListValue(modules)),
         })
         # The node is clan's own argument: `specialArgs` given to clan reach every machine.
