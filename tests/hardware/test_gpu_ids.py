@@ -214,7 +214,7 @@ def test_detect_json_keeps_the_sources():
 def test_report_gives_the_machine_file_its_own_capability_and_the_commit_says_where_from(demo_repo, capsys):
     import git
 
-    from tui.core.nix.settings import read_machine_settings
+    from tui.core.read_back import read_machine_settings
 
     report = GPUS / "turing-rtx-2070-super.facter.json"
     assert main(["apply", "--flake", str(demo_repo), "--report", f"boron={report}", "--yes"]) == 0

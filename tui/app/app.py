@@ -108,7 +108,7 @@ class LlamaflakeApp(App[int]):
     def load_repository(self) -> None:
         from tui.core.answers import Answers, MachineAnswer
         from tui.core.nix.flake import load_flake
-        from tui.core.nix.settings import read_module_caches
+        from tui.core.read_back import read_module_caches
         from tui.core.plan import existing_module_dir, make_plan
         from tui.core.repo_status import repo_status
         from tui.core.report import current_settings

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from tui.core.caches import known_caches
+from tui.core.changes import FileChange, Offer
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.edits import Edit, remove_list_item
 from tui.core.nix.flake import Flake, relative_path
+from tui.core.nix.paths import nix_files
 from tui.core.nix.syntax import Node, attrpath_names, relative_path_literal, string_value, unwrap
 
 LLAMA_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages"}
@@ -42,8 +44,6 @@ def _list_item_of(node: Node) -> Node | None:
 
 def cleanup_offers(flake: Flake, module_dir: str):
     """(offers, edits per file, file removals) for superseded overlays and dead caches."""
-    from tui.core.plan import FileChange, Offer, nix_files
-
     offers: list[Offer] = []
     per_file: dict[str, list[Edit]] = {}
     deletes: list[FileChange] = []

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake
-from tui.core.nix.settings import read_machine_settings
+from tui.core.read_back import read_machine_settings
 from tui.core.plan import Plan, existing_module_dir, machine_path
 
 

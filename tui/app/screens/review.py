@@ -14,7 +14,7 @@ from tui.app.screens.base import StepScreen
 from tui.app.widgets.hunk_view import HunkBlock
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes, wiring_checks
-from tui.core.plan import FileChange
+from tui.core.changes import FileChange
 
 KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 
