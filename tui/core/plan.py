@@ -18,6 +18,7 @@ from tui.core.nix.paths import nix_files
 from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.render import MODULE_MARKER, render_machine, render_module
+from tui.core.variants import variants_for
 
 
 @dataclass
@@ -175,7 +176,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     for name, machine in answers.machines.items():
         check_machine_name(name)
         host = flake.host(name)
-        if machine.variant == "rocm" and host.system and host.system != "x86_64-linux":
+        if machine.variant not in variants_for(host.system):
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
 
     input_name = choose_input_name(flake)
@@ -340,7 +341,7 @@ def _read(flake: Flake, rel: str) -> bytes | None:
 
 def _path_refs(flake: Flake, rel: str) -> set[str]:
     """Files (relative to the root) named by path literals in ``rel``, read once per file."""
-    cache = flake.__dict__.setdefault("_path_refs", {})
+    cache = flake.path_refs
     if rel not in cache:
         refs: set[str] = set()
         try:

@@ -13,6 +13,7 @@ from tui.core.caches import Cache
 from tui.core.ggml import feature_map
 from tui.core.nix.syntax import nix_attr_name, nix_comment, nix_string
 from tui.core.read_back import MACHINE_HEADER
+from tui.core.variants import VARIANTS
 
 __all__ = ["MODULE_MARKER", "nix_string", "render_machine", "render_module", "templates_dir"]
 
@@ -47,6 +48,7 @@ def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = 
             {"url": nix_string(c.url), "key": nix_string(c.key), "variants": list(c.variants)} for c in caches
         ],
         feature_map=feature_map(),
+        variants=VARIANTS,
         replace_note=replace_nixpkgs,
     )
     return text.encode("utf-8")

@@ -30,9 +30,6 @@ def current_settings(flake: Flake) -> dict[str, dict]:
     return found
 
 
-LLAMA_PACKAGE_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages", "llama-cpp-variants"}
-
-
 def llama_setup(flake: Flake) -> dict:
     """The llama.cpp set-up the repository already has, outside the files llamaflake owns.
 
@@ -40,12 +37,12 @@ def llama_setup(flake: Flake) -> dict:
     ``services``: ``services.llama-cpp`` settings; ``dead_caches``: substituters or keys known to be dead.
     Each entry has its file and line.
     """
-    from tui.core.caches import known_caches
+    from tui.core.cleanup import dead_cache_strings, dead_cache_values, llama_package_binding
+    from tui.core.nix.paths import nix_files
     from tui.core.nix.syntax import attrpath_names, string_value
-    from tui.core.plan import nix_files
 
     owned = existing_module_dir(flake)
-    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    dead = dead_cache_values()
     packages, services, dead_caches = [], [], []
     for rel in nix_files(flake.root):
         if owned and rel.startswith(owned + "/"):
@@ -59,12 +56,10 @@ def llama_setup(flake: Flake) -> dict:
                 path = attrpath_names(node.nodes()[0]) or []
                 if path[:2] == ["services", "llama-cpp"] or (path == ["services"] and _sets_llama_service(node)):
                     services.append({"file": rel, "line": file.line(node), "setting": ".".join(path)})
-                elif rel != "flake.nix" and path and path[-1] in LLAMA_PACKAGE_NAMES:
+                elif rel != "flake.nix" and llama_package_binding(path):
                     packages.append({"file": rel, "line": file.line(node), "name": ".".join(path)})
-            elif node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
-                value = string_value(node)
-                if value is not None and value.rstrip("/") in dead:
-                    dead_caches.append({"file": rel, "line": file.line(node), "value": value})
+        for node in dead_cache_strings(file.tree, dead):
+            dead_caches.append({"file": rel, "line": file.line(node), "value": string_value(node)})
     return {"packages": packages, "services": services, "dead_caches": dead_caches}
 
 

@@ -18,15 +18,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from tui.core.errors import LlamaflakeError, NixSyntaxError
-from tui.core.nix.syntax import parse
+from tui.core.nix.syntax import nix_attr_name, parse
 
-OK = "ok"
-FAILED = "failed"
-NOT_CHECKED = "not checked"
-TIMED_OUT = "timed out"
+CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
+OK: CheckStatus = "ok"
+FAILED: CheckStatus = "failed"
+NOT_CHECKED: CheckStatus = "not checked"
+TIMED_OUT: CheckStatus = "timed out"
 
 NOT_VERIFIED = "not verified"
 
@@ -63,7 +64,7 @@ class Check:
     """The result of one check: ``subject`` is what was checked, ``status`` one of ok, failed, not checked, timed out."""
 
     subject: str
-    status: str
+    status: CheckStatus
     detail: str = ""
     host: str | None = None
     package: str | None = None
@@ -257,11 +258,6 @@ def nix_support() -> NixSupport:
     return NixSupport(version, True)
 
 
-def attr_name(name: str) -> str:
-    """A host name as a Nix attribute in an installable: quoted where it is not a plain identifier."""
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_'-]*", name) else '"' + name.replace('"', '\\"') + '"'
-
-
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
     result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
@@ -278,7 +274,7 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
     """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
     with its failed assertions and warnings."""
-    installable = f".#nixosConfigurations.{attr_name(host)}"
+    installable = f".#nixosConfigurations.{nix_attr_name(host)}"
     result = run_streaming(nix_argv("eval", "--json", installable, "--apply", EVAL_APPLY), root, timeout, progress)
     subject = f"evaluate {host}"
     if result.timed_out:

@@ -642,7 +642,7 @@ def _snowfall(flake: Flake, root: str) -> list[Host]:
 
 def system_from_files(flake: Flake, files: list[str]) -> str | None:
     """``nixpkgs.hostPlatform`` set in one of the host's own files (``lib.mkDefault "..."`` too)."""
-    cache: dict[str, str | None] = flake.__dict__.setdefault("_platforms", {})
+    cache = flake.platforms
     for rel in files:
         if rel not in cache:
             cache[rel] = _platform_in(flake, rel)
