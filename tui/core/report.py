@@ -77,8 +77,7 @@ def host_report(flake: Flake) -> dict:
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
     from tui.core.errors import AnswerError
-    from tui.core.nix.syntax import nix_relative_path
-    from tui.core.plan import choose_module_dir
+    from tui.core.plan import choose_module_dir, refusal_for
 
     settings = current_settings(flake)
     llama = flake.llama_input()
@@ -88,14 +87,15 @@ def host_report(flake: Flake) -> dict:
     except AnswerError:
         module_dir = None
 
-    def snippet(h) -> str | None:
+    def snippet(h) -> tuple[str | None, str | None]:
+        """What to add by hand for a refused host, and where: the plan's own refusal where the module's
+        folder is known, so that ``hosts`` and ``plan`` show the same lines."""
         if h.can_wire:
-            return None
+            return None, None
         if module_dir is None:
-            return h.snippet
-        literal = nix_relative_path(h.snippet_file or "flake.nix", machine_path(module_dir, h.name))
-        lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
-        return "\n".join(lines)
+            return h.snippet, h.snippet_file
+        refusal = refusal_for(flake, h, machine_path(module_dir, h.name), requested=False)
+        return refusal.snippet, refusal.file
 
     service_files = {entry["file"] for entry in setup["services"]}
     return {
@@ -125,8 +125,8 @@ def host_report(flake: Flake) -> dict:
                     "file": h.access.file, "add": h.access.snippet,
                 },
                 "refusal": h.refusal,
-                "snippet": snippet(h),
-                "snippet_file": h.snippet_file if not h.can_wire else None,
+                "snippet": snippet(h)[0],
+                "snippet_file": snippet(h)[1],
                 "llama_cpp": settings.get(h.name),
                 "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
             }
