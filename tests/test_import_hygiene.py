@@ -26,3 +26,8 @@ def test_wizard_start_up_leaves_the_engine_for_later():
     modules = loaded_after(["tui.app.main", "tui.app.app", "tui.app.screens.repository"])
     for heavy in ("jinja2", "git", "tui.core.plan", "tui.core.nix.syntax", "textual_diff_view"):
         assert heavy not in modules, f"{heavy} is imported before the first screen"
+    from tui.app.steps import STEPS
+
+    for step in STEPS[1:]:  # a later step's screen is imported when it is first shown
+        module = step.screen.partition(":")[0]
+        assert module not in modules, f"{module} is imported before its step"

@@ -34,7 +34,6 @@ def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
 
 
 class CommitScreen(StepScreen):
-    STEP = 6
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Commit", priority=True),
         Binding("ctrl+s", "write_only", "Write only", priority=True),

@@ -20,7 +20,6 @@ KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 
 
 class ReviewScreen(StepScreen):
-    STEP = 5
     BINDINGS = [
         Binding("space", "toggle_hunk", "Hunk ✓/✗"),
         Binding("f", "toggle_file", "File ✓/✗"),
