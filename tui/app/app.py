@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tui.app.hardware_source import HardwareSource
@@ -68,9 +69,12 @@ class LlamaflakeApp(App[int]):
         if theme:
             self.theme = theme
 
-    async def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen:
+        """The first step is the app's own first screen (no blank screen under it to draw)."""
         self.step_index = 0
-        await self.push_screen(STEPS[0].screen_class()())
+        return STEPS[0].screen_class()()
+
+    def on_mount(self) -> None:
         if self.on_first_screen is not None:
             self.call_after_refresh(self.on_first_screen, self)
         # Reading the flake imports the engine; start it once the first screen is drawn.
