@@ -229,6 +229,10 @@ def test_hosts_json_reports_layout_attach_refusal_and_setup(capsys):
     assert carbon["layout"] == "helper" and carbon["builder"] == "helpers.mkHost → nixpkgs.lib.nixosSystem"
     assert carbon["can_wire"] is False and carbon["snippet_file"] == "hosts/carbon.nix"
     assert "specialArgs = { inherit inputs; }" in carbon["snippet"]
+    # The same lines the plan shows for the machine it refuses: one snippet, wherever it is shown.
+    flake = load_flake(LAYOUTS / "no-inputs-in-lib-helper")
+    (refusal,) = make_plan(flake, every_host(flake)).refusals
+    assert (carbon["snippet"], carbon["snippet_file"]) == (refusal.snippet, refusal.file)
     assert boron["can_wire"] is True and boron["attach"] == {"kind": "modules-list", "file": "flake.nix"}
     assert boron["gives_inputs"] == {"file": "flake.nix", "add": "specialArgs = { inherit inputs; };"}
     assert set(report["llama_cpp_setup"]) == {"packages", "services", "dead_caches"}

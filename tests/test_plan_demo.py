@@ -12,7 +12,7 @@ from tui.core.caches import cache_by_name
 from tui.core.diff import plan_diff
 from tui.core.errors import AnswerError
 from tui.core.nix.flake import load_flake
-from tui.core.nix.settings import read_machine_settings
+from tui.core.read_back import read_machine_settings
 from tui.core.plan import make_plan
 
 from conftest import assert_nix_parses

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tui.cli import main
-from tui.core.nix.settings import read_machine_settings
+from tui.core.read_back import read_machine_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hardware"
 

@@ -33,7 +33,7 @@ async def go_to_step(pilot, step: int) -> None:
     for _ in range(step - 1):
         await pilot.press("ctrl+n")
         await settle(pilot)
-    assert pilot.app.screen.STEP == step
+    assert pilot.app.screen.step == step
 
 
 def run_async(test):

@@ -106,7 +106,7 @@ async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo
         assert "malformed ref" in text_of(app, "#ref-problem")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.STEP == 2  # a bad ref keeps the user here
+        assert app.screen.step == 2  # a bad ref keeps the user here
         for _ in range(3):
             await pilot.press("backspace")
         await pilot.pause()
@@ -114,7 +114,7 @@ async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo
         assert "github:ggml-org/llama.cpp/b1" in _diff_text(app.screen.query_one("#input-preview"))
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen.STEP == 1
+        assert app.screen.step == 1
 
 
 def _diff_text(widget) -> str:
@@ -225,7 +225,7 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
             await pilot.pause(0.05)  # the flake and carbon's hints are in; detection is still running
         await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
         await pilot.pause()
-        assert app.screen.STEP == 4
+        assert app.screen.step == 4
         table = app.screen.query_one("#machines", DataTable)
         assert table.get_row_at(0)[3] == "hints"  # carbon is not detected yet
         await pilot.press("v")
@@ -276,7 +276,7 @@ async def test_review_toggles_hunks_files_and_split(demo_repo):
         assert "needs the llama.cpp flake input" in validation
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.STEP == 5  # a configuration that would not build is not committed
+        assert app.screen.step == 5  # a configuration that would not build is not committed
 
 
 @run_async
@@ -327,7 +327,7 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
         assert {b.id for b in app.screen.query(Button)} == {"action-retry", "action-abort"}
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen.STEP == 6 and not app.screen.done
+        assert app.screen.step == 6 and not app.screen.done
         assert app.screen.pending is None
     repo = git.Repo(demo_repo)
     assert repo.head.commit.hexsha == head
@@ -351,7 +351,7 @@ async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
         hook.write_text("#!/bin/sh\nexit 0\n")
         await pilot.click("#action-retry")
         await settle(pilot)
-        assert app.screen.STEP == 6 and app.screen.done
+        assert app.screen.step == 6 and app.screen.done
     commit = git.Repo(demo_repo).head.commit
     assert "Generated-by: llamaflake" in commit.message
     assert "nixos/llama-cpp/default.nix" in commit.stats.files
@@ -368,7 +368,7 @@ async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen.STEP == 6 and app.screen.done
+        assert app.screen.step == 6 and app.screen.done
     commit = git.Repo(demo_repo).head.commit
     assert commit.message.startswith("llama-cpp: build llama.cpp from its flake for carbon, beryllium, boron")
     assert "- carbon: cuda" in commit.message and "- beryllium: vulkan" in commit.message
@@ -389,7 +389,7 @@ async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_rep
         await pilot.pause()
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert app.screen.STEP == 6
+        assert app.screen.step == 6
         message = app.screen.query_one("#message", TextArea)
         message.text = "llama-cpp: my own subject\n"
         await pilot.press("ctrl+n")
@@ -462,4 +462,4 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert "Nothing to change" in text_of(app, "#review-summary")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.STEP == 5
+        assert app.screen.step == 5

@@ -36,7 +36,7 @@ async def to_review(pilot, url: str, variants: dict[str, str] | None = None) -> 
     await settle(pilot)
     await pilot.press("ctrl+n")
     await settle(pilot)
-    assert pilot.app.screen.STEP == 5
+    assert pilot.app.screen.step == 5
 
 
 @run_async
@@ -85,7 +85,7 @@ async def test_a_machine_that_does_not_evaluate_is_named_and_can_be_gone_back_fr
         assert "cannot evaluate alpha" in str(app.screen.query_one("#error-message").render())
         await pilot.click("#action-back")
         await settle(pilot)
-        assert app.screen.STEP == 5
+        assert app.screen.step == 5
     assert repo_state(root).differences(before) == []
 
 

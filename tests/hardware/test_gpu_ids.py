@@ -10,6 +10,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from tui.cli import main
+from tui.core.answers import MachineAnswer
 from tui.core.data import load
 from tui.core.hardware.gpu_ids import PciIds, chip_of, model_name, nvidia_capability_from_name, system_pci_ids
 from tui.core.hardware.model import GpuInfo
@@ -57,7 +58,7 @@ def test_facter_reports_without_a_driver(name, model, fact, source, variant, cap
     if variant == "cuda":
         assert rec.cuda_source == "PCI id table"
         assert f"{model}, compute capability {fact} (from the {source}) → CUDA build for {fact}" in rec.reasons
-        assert rec.to_answer().cuda_source == "PCI id table"
+        assert MachineAnswer.from_recommendation(rec).cuda_source == "PCI id table"
 
 
 def test_out_of_range_kepler_gets_vulkan_with_the_reason():
@@ -214,7 +215,7 @@ def test_detect_json_keeps_the_sources():
 def test_report_gives_the_machine_file_its_own_capability_and_the_commit_says_where_from(demo_repo, capsys):
     import git
 
-    from tui.core.nix.settings import read_machine_settings
+    from tui.core.read_back import read_machine_settings
 
     report = GPUS / "turing-rtx-2070-super.facter.json"
     assert main(["apply", "--flake", str(demo_repo), "--report", f"boron={report}", "--yes"]) == 0

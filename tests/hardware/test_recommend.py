@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tui.core.answers import MachineAnswer
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.gpu_ids import nvidia_capability_from_name
 from tui.core.hardware.parse import cpu_from_flags, gfx_target, parse_nvidia_smi, x86_64_level
@@ -26,7 +27,7 @@ def test_nvidia_gpu_with_known_capability():
     assert (rec.variant, rec.cuda_capabilities, rec.confidence, rec.all_variants) == ("cuda", ["8.6"], "detected", False)
     assert "NVIDIA GeForce RTX 3050 Ti Laptop GPU, compute capability 8.6 → CUDA build for 8.6" in rec.reasons
     assert rec.cpu_flags == ["sse4_2", "avx", "f16c", "fma", "bmi2", "avx2"]
-    answer = rec.to_answer()
+    answer = MachineAnswer.from_recommendation(rec)
     answer.validate("carbon")  # what the plan accepts
     assert answer.cuda_capabilities == ["8.6"] and answer.notes == rec.reasons
 
@@ -47,7 +48,7 @@ def test_amd_discrete_gpu_offers_rocm_on_x86_64_only():
     rec = recommend(report([dgpu]))
     assert (rec.variant, rec.rocm_targets, rec.rocm_option) == ("vulkan", [], ["gfx1100"])
     assert any("ROCm is an option" in r and "gfx1100" in r for r in rec.reasons)
-    rec.to_answer().validate("boron")
+    MachineAnswer.from_recommendation(rec).validate("boron")
     arm = recommend(report([dgpu], flags=["fp", "asimd"], arch="aarch64"))
     assert arm.rocm_option == [] and any("x86_64-linux only" in r for r in arm.reasons)
 
@@ -70,7 +71,7 @@ def test_nothing_known():
     assert any("twice the build time" in r for r in rec.reasons)
     arm = recommend(None, "aarch64-linux")
     assert arm.all_variants is False and arm.cpu_flags == []
-    arm.to_answer().validate("pi")
+    MachineAnswer.from_recommendation(arm).validate("pi")
 
 
 def test_hints_only_build_every_cpu_variant():
@@ -80,7 +81,7 @@ def test_hints_only_build_every_cpu_variant():
     hinted.hints = []
     rec = recommend(hinted)
     assert rec.all_variants is True and rec.cpu_flags == [] and rec.confidence == "none"
-    rec.to_answer().validate("carbon")
+    MachineAnswer.from_recommendation(rec).validate("carbon")
 
 
 def test_a_cpu_older_than_every_ggml_option():

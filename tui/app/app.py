@@ -1,4 +1,5 @@
-"""The wizard: six steps over the core, each a screen; slow work runs in thread workers."""
+"""The wizard: the steps of :data:`tui.app.steps.STEPS` over the core, each a screen; slow work runs in thread
+workers, which post what they found; the app owns navigation and changes the state on its own thread."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
-from tui.app.messages import HardwareFailed, HardwareFound, RepositoryFailed, RepositoryLoaded, StateChanged
+from tui.app.messages import (
+    DetectHardware, HardwareFailed, HardwareFound, ImportReport, NextStep, PreviousStep, RepositoryFailed,
+    RepositoryLoaded, ScanSsh, StateChanged,
+)
 from tui.app.state import SOURCE_WORDS, MachineState, WizardState
+from tui.app.steps import STEPS
 from tui.core.errors import LlamaflakeError
 
 if TYPE_CHECKING:
@@ -35,23 +41,6 @@ def wizard_commands():
     from tui.app.commands import WizardCommands
 
     return WizardCommands
-
-
-def step_screen(step: int):
-    """The screen class of a step, imported when first needed (keeps start-up fast)."""
-    if step == 1:
-        from tui.app.screens.repository import RepositoryScreen as screen
-    elif step == 2:
-        from tui.app.screens.flake_input import FlakeInputScreen as screen
-    elif step == 3:
-        from tui.app.screens.caches import CachesScreen as screen
-    elif step == 4:
-        from tui.app.screens.machines import MachinesScreen as screen
-    elif step == 5:
-        from tui.app.screens.review import ReviewScreen as screen
-    else:
-        from tui.app.screens.commit import CommitScreen as screen
-    return screen
 
 
 class LlamaflakeApp(App[int]):
@@ -83,8 +72,12 @@ class LlamaflakeApp(App[int]):
         if theme:
             self.theme = theme
 
-    async def on_mount(self) -> None:
-        await self.push_screen(step_screen(1)())
+    def get_default_screen(self) -> Screen:
+        """The first step is the app's own first screen (no blank screen under it to draw)."""
+        self.step_index = 0
+        return STEPS[0].screen_class()()
+
+    def on_mount(self) -> None:
         if self.on_first_screen is not None:
             self.call_after_refresh(self.on_first_screen, self)
         # Reading the flake imports the engine; start it once the first screen is drawn.
@@ -92,12 +85,17 @@ class LlamaflakeApp(App[int]):
 
     # ---- steps ----------------------------------------------------------------------------
 
-    def next_step(self, step: int) -> None:
-        if step < 6:
-            self.push_screen(step_screen(step + 1)())
+    @on(NextStep)
+    def next_step(self) -> None:
+        """Show the step after the current one (its screen is imported now, the first time)."""
+        if self.step_index + 1 < len(STEPS):
+            self.step_index += 1
+            self.push_screen(STEPS[self.step_index].screen_class()())
 
-    def previous_step(self, step: int) -> None:
-        if step > 1:
+    @on(PreviousStep)
+    def previous_step(self) -> None:
+        if self.step_index > 0:
+            self.step_index -= 1
             self.pop_screen()
 
     def broadcast(self) -> None:
@@ -107,11 +105,11 @@ class LlamaflakeApp(App[int]):
 
     # ---- reading the repository -----------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="load", description="Reading the flake")
+    @work(thread=True, exit_on_error=False, group="load", exclusive=True, description="Reading the flake")
     def load_repository(self) -> None:
         from tui.core.answers import Answers, MachineAnswer
         from tui.core.nix.flake import load_flake
-        from tui.core.nix.settings import read_module_caches
+        from tui.core.read_back import read_module_caches
         from tui.core.plan import existing_module_dir, make_plan
         from tui.core.repo_status import repo_status
         from tui.core.report import current_settings
@@ -211,11 +209,19 @@ class LlamaflakeApp(App[int]):
     def detect_this_machine(self) -> None:
         self.detect_hardware(None)
 
-    def import_report(self, host: str, path: Path) -> None:
-        self.hardware_from(host, lambda: self.hardware.import_report(path), f"imported {path.name}")
+    @on(DetectHardware)
+    def detect_for(self, message: DetectHardware) -> None:
+        self.detect_hardware(message.host)
 
-    def scan_ssh(self, host: str, target: str) -> None:
-        self.hardware_from(host, lambda: self.hardware.scan_ssh(target), f"SSH {target}")
+    @on(ImportReport)
+    def import_report(self, message: ImportReport) -> None:
+        path = message.path
+        self.hardware_from(message.host, lambda: self.hardware.import_report(path), f"imported {path.name}")
+
+    @on(ScanSsh)
+    def scan_ssh(self, message: ScanSsh) -> None:
+        target = message.target
+        self.hardware_from(message.host, lambda: self.hardware.scan_ssh(target), f"SSH {target}")
 
     @work(thread=True, exit_on_error=False, group="hardware", description="Reading a machine's hardware")
     def hardware_from(self, host: str, read, source: str) -> None:
@@ -284,12 +290,9 @@ class LlamaflakeApp(App[int]):
         self.detect_hardware(current)
         self.notify("Rescanning hardware…")
 
-    def action_toggle_split(self) -> None:
-        from tui.app.screens.review import ReviewScreen
-
-        if isinstance(self.screen, ReviewScreen):
-            self.screen.action_toggle_split()
-        else:
+    async def action_toggle_split(self) -> None:
+        # The screen showing diffs toggles them itself; elsewhere the choice waits for the review.
+        if not await self.run_action("screen.toggle_split"):
             self.state.split_diff = not self.state.split_diff
             self.notify("Review diffs: " + ("split" if self.state.split_diff else "unified"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -67,6 +68,42 @@ class ProofFinished(Message):
     generation: int
     proof: Proof
     key: tuple | None = None  # the accepted changes the proof is about
+
+
+# Requests a screen posts; the app owns navigation and the workers.
+
+
+@dataclass
+class NextStep(Message):
+    """The screen is done: show the step after it."""
+
+
+@dataclass
+class PreviousStep(Message):
+    """Go back to the step before."""
+
+
+@dataclass
+class DetectHardware(Message):
+    """Detect this machine's hardware and give it to ``host``."""
+
+    host: str
+
+
+@dataclass
+class ImportReport(Message):
+    """Read a hardware report from ``path`` for ``host``."""
+
+    host: str
+    path: Path
+
+
+@dataclass
+class ScanSsh(Message):
+    """Scan ``target`` over SSH for ``host``."""
+
+    host: str
+    target: str
 
 
 @dataclass

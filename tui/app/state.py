@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.core.variants import NO_VARIANT, variants_for
+
 if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, not at start-up
     from tui.core.answers import Answers, MachineAnswer
     from tui.core.caches import Cache
@@ -15,7 +17,6 @@ if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, 
     from tui.core.proof import Proof
     from tui.core.repo_status import RepoStatus
 
-CHOICES = ("cpu", "cuda", "vulkan", "rocm", "none")  # tui.core.answers.VARIANTS, and none
 
 SOURCE_WORDS = {
     "detected": "detected on this machine",
@@ -60,21 +61,19 @@ class MachineState:
 
     def choices(self) -> tuple[str, ...]:
         """The variants this machine can have (ROCm only on x86_64-linux)."""
-        if self.host.system and self.host.system != "x86_64-linux":
-            return tuple(c for c in CHOICES if c != "rocm")
-        return CHOICES
+        return (*variants_for(self.host.system), NO_VARIANT)
 
     def answer(self) -> MachineAnswer | None:
         """The answer for the plan; None keeps the repository's settings, or skips with variant none."""
         from tui.core.answers import MachineAnswer
 
-        if self.variant == "none" or self.keeps_existing:
+        if self.variant == NO_VARIANT or self.keeps_existing:
             return None
         base = self.existing if (self.existing is not None and not self.follow_hardware) else None
         if base is not None:
             answer = MachineAnswer(self.variant, list(base.cpu_flags), base.all_variants, notes=list(base.notes))
         elif self.recommendation is not None:
-            answer = self.recommendation.to_answer()
+            answer = MachineAnswer.from_recommendation(self.recommendation)
             answer.variant = self.variant
         else:
             answer = MachineAnswer(self.variant, all_variants=True)
@@ -130,7 +129,7 @@ class WizardState:
         machines: dict[str, MachineAnswer] = {}
         skip: list[str] = []
         for name, machine in self.machines.items():
-            if machine.variant == "none":
+            if machine.variant == NO_VARIANT:
                 skip.append(name)
                 continue
             answer = machine.answer()

@@ -11,6 +11,7 @@ from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import cache_by_name, custom_cache
 from tui.core.errors import AnswerError
 from tui.core.nix.flake import Flake, load_flake
+from tui.core.variants import NO_VARIANT, VARIANTS
 
 
 def add_repo_options(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def add_repo_options(parser: argparse.ArgumentParser) -> None:
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("answers")
     group.add_argument("--host", metavar="NAME=VARIANT", action="append", default=[],
-                       help="the build for a machine: cpu, cuda, vulkan, rocm, or none (leave it alone); repeat per machine")
+                       help=f"the build for a machine: {', '.join(VARIANTS)}, or {NO_VARIANT} (leave it alone); repeat per machine")
     group.add_argument("--cpu-flags", metavar="NAME=FLAGS", action="append", default=[],
                        help="the machine's /proc/cpuinfo flags, comma separated (only those ggml uses are kept)")
     group.add_argument("--all-cpu-variants", metavar="NAME", action="append", default=[],
@@ -120,7 +121,7 @@ def answers_from_args(args: argparse.Namespace) -> Answers:
     answers = Answers()
     recommendations = hardware_recommendations(args)
     for name, variant in _pairs(args.host, "--host"):
-        if variant == "none":
+        if variant == NO_VARIANT:
             answers.skip.append(name)
         else:
             answers.machines[name] = MachineAnswer(variant=variant)
@@ -130,7 +131,7 @@ def answers_from_args(args: argparse.Namespace) -> Answers:
         if name in answers.machines:
             merge_recommendation(answers.machines[name], recommendation)
         else:
-            answers.machines[name] = recommendation.to_answer()
+            answers.machines[name] = MachineAnswer.from_recommendation(recommendation)
 
     def machine(name: str, option: str) -> MachineAnswer:
         if name not in answers.machines:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tui.core.caches import Cache
 from tui.core.errors import AnswerError
+from tui.core.variants import VARIANTS
 
-VARIANTS = ("cpu", "cuda", "vulkan", "rocm")
+if TYPE_CHECKING:
+    from tui.core.hardware.model import Recommendation
+
 LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
 
 # Whole-string matches over ASCII classes only (no `$` before a trailing newline, no non-ASCII digits).
@@ -35,6 +39,19 @@ class MachineAnswer:
     rocm_targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cuda_source: str | None = None  # where the capabilities came from ("NVML", "PCI id table"), for the commit message
+
+    @classmethod
+    def from_recommendation(cls, recommendation: Recommendation) -> MachineAnswer:
+        """The answer that takes ``recommendation`` as it is, its reasons as the file's notes."""
+        return cls(
+            variant=recommendation.variant,
+            cpu_flags=list(recommendation.cpu_flags),
+            all_variants=recommendation.all_variants,
+            cuda_capabilities=list(recommendation.cuda_capabilities),
+            rocm_targets=list(recommendation.rocm_targets),
+            notes=list(recommendation.reasons),
+            cuda_source=recommendation.cuda_source,
+        )
 
     def validate(self, host: str) -> None:
         if self.variant not in VARIANTS:

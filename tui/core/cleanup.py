@@ -1,14 +1,18 @@
-"""Finding what the new set-up supersedes: hand-written llama-cpp overlays and dead binary caches."""
+"""Finding what the new set-up supersedes: hand-written llama-cpp overlays and dead binary caches.
+
+The one scanner for an existing llama.cpp set-up: :func:`tui.core.report.llama_setup` lists what these find.
+"""
 
 from __future__ import annotations
 
 from tui.core.caches import known_caches
+from tui.core.changes import FileChange, Offer
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.edits import Edit, remove_list_item
 from tui.core.nix.flake import Flake, relative_path
+from tui.core.nix.paths import nix_files
 from tui.core.nix.syntax import Node, attrpath_names, relative_path_literal, string_value, unwrap
-
-LLAMA_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages"}
+from tui.core.variants import LLAMA_PACKAGE_NAMES
 
 
 def _defines_llama_overlay(tree: Node) -> bool:
@@ -23,7 +27,7 @@ def _defines_llama_overlay(tree: Node) -> bool:
     for child in node.nodes():
         if child.kind == "NODE_ATTRPATH_VALUE":
             path = attrpath_names(child.nodes()[0]) or []
-            if path and path[0] in LLAMA_NAMES:
+            if path and path[0] in LLAMA_PACKAGE_NAMES:
                 return True
     return False
 
@@ -40,15 +44,35 @@ def _list_item_of(node: Node) -> Node | None:
     return None
 
 
+def dead_cache_values() -> set[str]:
+    """The substituter URLs and keys of the caches known to be dead."""
+    dead = [c for c in known_caches() if c.status == "dead"]
+    return {c.url for c in dead} | {c.key for c in dead}
+
+
+def dead_cache_strings(tree: Node, dead: set[str]) -> list[Node]:
+    """The strings of ``tree`` that are list items naming a dead cache (a substituter or its key)."""
+    found = []
+    for node in tree.walk():
+        if node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
+            value = string_value(node)
+            if value is not None and value.rstrip("/") in dead:
+                found.append(node)
+    return found
+
+
+def llama_package_binding(path: list[str]) -> bool:
+    """Whether a binding's attribute path defines or overrides a llama.cpp package."""
+    return bool(path) and path[-1] in LLAMA_PACKAGE_NAMES
+
+
 def cleanup_offers(flake: Flake, module_dir: str):
     """(offers, edits per file, file removals) for superseded overlays and dead caches."""
-    from tui.core.plan import FileChange, Offer, nix_files
-
     offers: list[Offer] = []
     per_file: dict[str, list[Edit]] = {}
     deletes: list[FileChange] = []
     files = [rel for rel in nix_files(flake.root) if not rel.startswith(module_dir + "/")]
-    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    dead = dead_cache_values()
     # Only files that mention llama, a dead cache, or (below) an overlay's file name are parsed: a big
     # repository has hundreds of files that cannot matter here.
     raw: dict[str, bytes] = {}
@@ -98,12 +122,7 @@ def cleanup_offers(flake: Flake, module_dir: str):
     for rel, tree in parsed.items():
         if tree is None:
             continue
-        found = []
-        for node in tree.walk():
-            if node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
-                value = string_value(node)
-                if value is not None and value.rstrip("/") in dead:
-                    found.append(node)
+        found = dead_cache_strings(tree, dead)
         if found:
             for node in found:
                 per_file.setdefault(rel, []).append(remove_list_item(flake.source_file(rel).source, node))

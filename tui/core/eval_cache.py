@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-from tui.core.validate import Check, nix_support
 
 VERSION = 1
 
@@ -36,14 +35,14 @@ def _source_files(root: Path) -> tuple[Path, list[str]] | None:
     return top, sorted(files)
 
 
-def source_digest(root: Path) -> str | None:
-    """A digest of the flake's source and lock as Nix would see them, or None where the cache is not used."""
+def source_digest(root: Path, nix_version: str) -> str | None:
+    """A digest of the flake's source and lock as Nix (of ``nix_version``) would see them, or None where the
+    cache is not used."""
     listed = _source_files(root)
-    support = nix_support()
-    if listed is None or not support.flakes:
+    if listed is None:
         return None
     top, files = listed
-    digest = hashlib.sha256(f"llamaflake-eval {VERSION} nix {support.version}\n".encode())
+    digest = hashlib.sha256(f"llamaflake-eval {VERSION} nix {nix_version}\n".encode())
     digest.update(str(root.resolve().relative_to(top.resolve())).encode() + b"\n")
     for rel in [*files, "flake.lock"]:
         path = top / rel if rel != "flake.lock" else root / rel
@@ -62,21 +61,18 @@ def key(digest: str, host: str, question: str) -> str:
     return hashlib.sha256(f"{digest}\0{host}\0{question}".encode()).hexdigest()
 
 
-def load(entry: str, host: str) -> Check | None:
-    """The check stored under ``entry``, or None."""
+def load(entry: str) -> dict | None:
+    """The result stored under ``entry``, or None."""
     try:
         data = json.loads((cache_dir() / f"{entry}.json").read_text())
-        return Check(data["subject"], data["status"], data["detail"], host=host, package=data.get("package"),
-                     warnings=data.get("warnings"))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
-def store(entry: str, check: Check) -> None:
-    """Keep ``check`` under ``entry``; a cache that cannot be written is no error."""
+def store(entry: str, data: dict) -> None:
+    """Keep ``data`` under ``entry``; a cache that cannot be written is no error."""
     folder = cache_dir()
-    data = {"subject": check.subject, "status": check.status, "detail": check.detail, "package": check.package,
-            "warnings": check.warnings}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{entry}.{os.getpid()}.tmp"

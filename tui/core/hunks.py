@@ -98,7 +98,7 @@ def accepted_plan(plan: Plan, accepted: dict[str, set[int]]) -> Plan:
 
 
 @dataclass(frozen=True)
-class Check:
+class ReviewCheck:
     """One validation result: ``ok`` and a line saying what was checked or what is wrong."""
 
     path: str
@@ -106,28 +106,28 @@ class Check:
     text: str
 
 
-def validate_changes(changes: list[FileChange]) -> list[Check]:
+def validate_changes(changes: list[FileChange]) -> list[ReviewCheck]:
     """Check that the new text of each Nix file parses (removed files have nothing to check)."""
     from tui.core.errors import LlamaflakeError
 
     results = []
     for change in changes:
         if change.new is None:
-            results.append(Check(change.path, True, "removed"))
+            results.append(ReviewCheck(change.path, True, "removed"))
             continue
         if not change.path.endswith(".nix"):
-            results.append(Check(change.path, True, "not a Nix file"))
+            results.append(ReviewCheck(change.path, True, "not a Nix file"))
             continue
         try:
             parse(change.new, change.path)
         except LlamaflakeError as exc:
-            results.append(Check(change.path, False, exc.message))
+            results.append(ReviewCheck(change.path, False, exc.message))
         else:
-            results.append(Check(change.path, True, "parses"))
+            results.append(ReviewCheck(change.path, True, "parses"))
     return results
 
 
-def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
+def wiring_checks(plan: Plan, final: list[FileChange]) -> list[ReviewCheck]:
     """What rejecting hunks broke between files: imports of files that will not exist, files nothing imports,
     a module without its flake input. ``ok`` is False where evaluating the configuration would fail."""
     from tui.core.answers import LLAMA_CPP_URL
@@ -148,7 +148,7 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
         change = by_path.get(rel)
         return change.new is not None if change else (root / rel).is_file()
 
-    results: list[Check] = []
+    results: list[ReviewCheck] = []
     module = f"{plan.module_dir}/default.nix"
     flake_has_input = plan.flake.llama_input() is not None or LLAMA_CPP_URL.encode() in text_of("flake.nix")
     whole = plan.change("flake.nix")
@@ -158,7 +158,7 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
         added = [line for line in whole.new.splitlines() if b"url" in line and line not in old_lines]
         flake_has_input = bool(added) and all(line in text_of("flake.nix").splitlines() for line in added)
     if will_exist(module) and not flake_has_input and module in by_path:
-        results.append(Check(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
+        results.append(ReviewCheck(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
     for name in plan.machines:
         rel = machine_path(plan.module_dir, name)
         tail = "/".join(rel.split("/")[-3:]).encode()
@@ -166,7 +166,7 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[Check]:
         files = [] if host is None else [host.file, *host.module_files]
         imported = any(tail in text_of(f) for f in files if not f.endswith(tail.decode()))
         if imported and not will_exist(rel):
-            results.append(Check(rel, False, f"{name} imports {rel}, which is rejected and will not exist"))
+            results.append(ReviewCheck(rel, False, f"{name} imports {rel}, which is rejected and will not exist"))
         elif rel in by_path and by_path[rel].new is not None and not imported:
-            results.append(Check(rel, True, f"nothing imports {rel} yet: {name} keeps its old build"))
+            results.append(ReviewCheck(rel, True, f"nothing imports {rel} yet: {name} keeps its old build"))
     return results

@@ -9,7 +9,7 @@ from tui.core.shell import shell_quote
 
 def new_caches(plan: Plan) -> list[Cache]:
     """The plan's caches that the machines do not have yet (they apply only after the first switch)."""
-    from tui.core.nix.settings import read_module_caches
+    from tui.core.read_back import read_module_caches
 
     module = plan.change(f"{plan.module_dir}/default.nix")
     if module is None:

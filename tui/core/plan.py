@@ -8,33 +8,17 @@ from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
 from tui.core.boundary import check_folder_text, check_machine_name, check_writable_paths, inside_git_dir, name_problem
 from tui.core.caches import Cache
+from tui.core.changes import FileChange, Offer
+from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, relative_path
 from tui.core.nix.paths import nix_files
-from tui.core.nix.settings import read_machine_settings, read_module_caches
 from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
+from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.render import MODULE_MARKER, render_machine, render_module
-
-
-@dataclass
-class FileChange:
-    """One file's change: ``old`` is None for a new file, ``new`` is None for a removal."""
-
-    path: str
-    old: bytes | None
-    new: bytes | None
-    reason: str
-    optional: bool = False
-
-    @property
-    def kind(self) -> str:
-        if self.old is None:
-            return "create"
-        if self.new is None:
-            return "delete"
-        return "modify"
+from tui.core.variants import variants_for
 
 
 @dataclass
@@ -50,14 +34,6 @@ class Refusal:
     snippet: str
     file: str | None = None
     requested: bool = True
-
-
-@dataclass
-class Offer:
-    """A clean-up the wizard proposes and applies only when accepted."""
-
-    title: str
-    paths: list[str]
 
 
 @dataclass
@@ -200,7 +176,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     for name, machine in answers.machines.items():
         check_machine_name(name)
         host = flake.host(name)
-        if machine.variant == "rocm" and host.system and host.system != "x86_64-linux":
+        if machine.variant not in variants_for(host.system):
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
 
     input_name = choose_input_name(flake)
@@ -284,7 +260,6 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         if host.name in machines and not is_attached(flake, host, rel):
             attach_line(flake, host, rel, edits)
 
-    from tui.core.cleanup import cleanup_offers  # the clean-up finder builds on the plan
 
     offers, cleanup_edits, removals = cleanup_offers(flake, module_dir)
     if answers.cleanup:
@@ -366,7 +341,7 @@ def _read(flake: Flake, rel: str) -> bytes | None:
 
 def _path_refs(flake: Flake, rel: str) -> set[str]:
     """Files (relative to the root) named by path literals in ``rel``, read once per file."""
-    cache = flake.__dict__.setdefault("_path_refs", {})
+    cache = flake.path_refs
     if rel not in cache:
         refs: set[str] = set()
         try:

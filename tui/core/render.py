@@ -12,6 +12,8 @@ from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache
 from tui.core.ggml import feature_map
 from tui.core.nix.syntax import nix_attr_name, nix_comment, nix_string
+from tui.core.read_back import MACHINE_HEADER
+from tui.core.variants import VARIANTS
 
 __all__ = ["MODULE_MARKER", "nix_string", "render_machine", "render_module", "templates_dir"]
 
@@ -46,6 +48,7 @@ def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = 
             {"url": nix_string(c.url), "key": nix_string(c.key), "variants": list(c.variants)} for c in caches
         ],
         feature_map=feature_map(),
+        variants=VARIANTS,
         replace_note=replace_nixpkgs,
     )
     return text.encode("utf-8")
@@ -55,6 +58,7 @@ def render_machine(host: str, answer: MachineAnswer, module_import: str) -> byte
     """One machine's settings file. ``module_import`` is a Nix path expression; every other value is
     text (from a report, the repository or a flag) and is written as a comment line or an escaped string."""
     text = environment().get_template("machine.nix.j2").render(
+        header=MACHINE_HEADER,
         host=nix_comment(host),
         notes=[line for line in (nix_comment(n) for n in answer.notes) if line],
         module_import=module_import,

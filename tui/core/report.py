@@ -7,7 +7,7 @@ from dataclasses import asdict
 from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake
-from tui.core.nix.settings import read_machine_settings
+from tui.core.read_back import read_machine_settings
 from tui.core.plan import Plan, existing_module_dir, machine_path
 
 
@@ -30,9 +30,6 @@ def current_settings(flake: Flake) -> dict[str, dict]:
     return found
 
 
-LLAMA_PACKAGE_NAMES = {"llama-cpp", "llama-cpp-cpu", "llama-cpp-cuda", "llama-cpp-vulkan", "llama-cpp-rocm", "llamaPackages", "llama-cpp-variants"}
-
-
 def llama_setup(flake: Flake) -> dict:
     """The llama.cpp set-up the repository already has, outside the files llamaflake owns.
 
@@ -40,12 +37,12 @@ def llama_setup(flake: Flake) -> dict:
     ``services``: ``services.llama-cpp`` settings; ``dead_caches``: substituters or keys known to be dead.
     Each entry has its file and line.
     """
-    from tui.core.caches import known_caches
+    from tui.core.cleanup import dead_cache_strings, dead_cache_values, llama_package_binding
+    from tui.core.nix.paths import nix_files
     from tui.core.nix.syntax import attrpath_names, string_value
-    from tui.core.plan import nix_files
 
     owned = existing_module_dir(flake)
-    dead = {c.url for c in known_caches() if c.status == "dead"} | {c.key for c in known_caches() if c.status == "dead"}
+    dead = dead_cache_values()
     packages, services, dead_caches = [], [], []
     for rel in nix_files(flake.root):
         if owned and rel.startswith(owned + "/"):
@@ -59,12 +56,10 @@ def llama_setup(flake: Flake) -> dict:
                 path = attrpath_names(node.nodes()[0]) or []
                 if path[:2] == ["services", "llama-cpp"] or (path == ["services"] and _sets_llama_service(node)):
                     services.append({"file": rel, "line": file.line(node), "setting": ".".join(path)})
-                elif rel != "flake.nix" and path and path[-1] in LLAMA_PACKAGE_NAMES:
+                elif rel != "flake.nix" and llama_package_binding(path):
                     packages.append({"file": rel, "line": file.line(node), "name": ".".join(path)})
-            elif node.kind == "NODE_STRING" and node.parent is not None and node.parent.kind == "NODE_LIST":
-                value = string_value(node)
-                if value is not None and value.rstrip("/") in dead:
-                    dead_caches.append({"file": rel, "line": file.line(node), "value": value})
+        for node in dead_cache_strings(file.tree, dead):
+            dead_caches.append({"file": rel, "line": file.line(node), "value": string_value(node)})
     return {"packages": packages, "services": services, "dead_caches": dead_caches}
 
 
@@ -82,8 +77,7 @@ def host_report(flake: Flake) -> dict:
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
     from tui.core.errors import AnswerError
-    from tui.core.nix.syntax import nix_relative_path
-    from tui.core.plan import choose_module_dir
+    from tui.core.plan import choose_module_dir, refusal_for
 
     settings = current_settings(flake)
     llama = flake.llama_input()
@@ -93,14 +87,15 @@ def host_report(flake: Flake) -> dict:
     except AnswerError:
         module_dir = None
 
-    def snippet(h) -> str | None:
+    def snippet(h) -> tuple[str | None, str | None]:
+        """What to add by hand for a refused host, and where: the plan's own refusal where the module's
+        folder is known, so that ``hosts`` and ``plan`` show the same lines."""
         if h.can_wire:
-            return None
+            return None, None
         if module_dir is None:
-            return h.snippet
-        literal = nix_relative_path(h.snippet_file or "flake.nix", machine_path(module_dir, h.name))
-        lines = [f"imports = [ {literal} ];", *h.snippet.splitlines()[1:]] if h.snippet else [f"imports = [ {literal} ];"]
-        return "\n".join(lines)
+            return h.snippet, h.snippet_file
+        refusal = refusal_for(flake, h, machine_path(module_dir, h.name), requested=False)
+        return refusal.snippet, refusal.file
 
     service_files = {entry["file"] for entry in setup["services"]}
     return {
@@ -130,8 +125,8 @@ def host_report(flake: Flake) -> dict:
                     "file": h.access.file, "add": h.access.snippet,
                 },
                 "refusal": h.refusal,
-                "snippet": snippet(h),
-                "snippet_file": h.snippet_file if not h.can_wire else None,
+                "snippet": snippet(h)[0],
+                "snippet_file": snippet(h)[1],
                 "llama_cpp": settings.get(h.name),
                 "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
             }

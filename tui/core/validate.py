@@ -18,15 +18,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from tui.core.errors import LlamaflakeError, NixSyntaxError
-from tui.core.nix.syntax import parse
+from tui.core.nix.syntax import nix_attr_name, parse
 
-OK = "ok"
-FAILED = "failed"
-NOT_CHECKED = "not checked"
-TIMED_OUT = "timed out"
+CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
+OK: CheckStatus = "ok"
+FAILED: CheckStatus = "failed"
+NOT_CHECKED: CheckStatus = "not checked"
+TIMED_OUT: CheckStatus = "timed out"
 
 NOT_VERIFIED = "not verified"
 
@@ -63,7 +64,7 @@ class Check:
     """The result of one check: ``subject`` is what was checked, ``status`` one of ok, failed, not checked, timed out."""
 
     subject: str
-    status: str
+    status: CheckStatus
     detail: str = ""
     host: str | None = None
     package: str | None = None
@@ -257,11 +258,6 @@ def nix_support() -> NixSupport:
     return NixSupport(version, True)
 
 
-def attr_name(name: str) -> str:
-    """A host name as a Nix attribute in an installable: quoted where it is not a plain identifier."""
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_'-]*", name) else '"' + name.replace('"', '\\"') + '"'
-
-
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
     result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
@@ -278,7 +274,7 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
     """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
     with its failed assertions and warnings."""
-    installable = f".#nixosConfigurations.{attr_name(host)}"
+    installable = f".#nixosConfigurations.{nix_attr_name(host)}"
     result = run_streaming(nix_argv("eval", "--json", installable, "--apply", EVAL_APPLY), root, timeout, progress)
     subject = f"evaluate {host}"
     if result.timed_out:
@@ -304,6 +300,17 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     return Check(subject, OK, detail, host=host, package=package, warnings=warnings)
 
 
+def _cached_check(data: dict | None, host: str) -> Check | None:
+    """A check stored by the evaluation cache, or None where there is none (or it is unreadable)."""
+    if data is None:
+        return None
+    try:
+        return Check(data["subject"], data["status"], data["detail"], host=host, package=data.get("package"),
+                     warnings=data.get("warnings"))
+    except (KeyError, TypeError):
+        return None
+
+
 def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
                       progress: Progress | None = None, cache: bool = True) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
@@ -316,7 +323,8 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
     from tui.core import eval_cache
 
     lock = threading.Lock()
-    digest = eval_cache.source_digest(root) if cache else None
+    support = nix_support() if cache else None
+    digest = eval_cache.source_digest(root, support.version) if support is not None and support.flakes else None
 
     def report(event: object) -> None:
         if progress is not None:
@@ -325,12 +333,13 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
 
     def one(host: str) -> Check:
         key = eval_cache.key(digest, host, EVAL_APPLY) if digest is not None else None
-        check = eval_cache.load(key, host) if key is not None else None
+        check = _cached_check(eval_cache.load(key), host) if key is not None else None
         if check is None:
             report(f"evaluating {host} ...")
             check = eval_check(root, host, timeout)
             if key is not None and check.status in (OK, FAILED):
-                eval_cache.store(key, check)
+                eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
+                                       "package": check.package, "warnings": check.warnings})
         if check.failed:
             check = _unless_failing_before(root, host, check, timeout)
         report(check)
@@ -360,7 +369,7 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
         return None
     prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
     url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
-    installable = f"{url}#nixosConfigurations.{attr_name(host)}"
+    installable = f"{url}#nixosConfigurations.{nix_attr_name(host)}"
     result = run_streaming(nix_argv("eval", "--json", "--no-write-lock-file", installable, "--apply", BASELINE_APPLY),
                            root, timeout)
     subject = f"evaluate {host} as committed"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
-from tui.core.plan import FileChange
+from tui.core.changes import FileChange
 
 
 class WriteError(LlamaflakeError):

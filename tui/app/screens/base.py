@@ -10,35 +10,44 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from tui.app.messages import StateChanged
+from tui.app.messages import NextStep, PreviousStep, StateChanged
+from tui.app.steps import step_number
 from tui.app.widgets.steps import StepIndicator
 
 if TYPE_CHECKING:
-    from tui.app.app import LlamaflakeApp
+    from tui.app.proof_source import ProofSource
     from tui.app.state import WizardState
 
 
 class StepScreen(Screen[None]):
-    """One step of the wizard. Subclasses compose ``body()`` and refresh in ``show_state()``."""
+    """One step of the wizard. Subclasses compose ``body()`` and refresh in ``show_state()``.
 
-    STEP = 0
+    A screen reads the app's state and posts requests (:class:`NextStep`, :class:`PreviousStep`, ...);
+    the app owns navigation and the workers. Its place in the wizard comes from :data:`tui.app.steps.STEPS`.
+    """
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Next", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
     @property
-    def wizard(self) -> LlamaflakeApp:
-        return self.app  # type: ignore[return-value]
+    def step(self) -> int:
+        """This screen's place in the wizard, from 1."""
+        return step_number(type(self))
 
     @property
     def state(self) -> WizardState:
-        return self.wizard.state
+        return self.app.state  # type: ignore[attr-defined]
+
+    @property
+    def proof(self) -> ProofSource:
+        """Where the review and commit steps ask Nix about the change."""
+        return self.app.proof  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="λ")
-        yield StepIndicator(self.STEP)
-        with VerticalScroll(id="body", classes=f"step-{self.STEP}"):
+        yield StepIndicator(self.step)
+        with VerticalScroll(id="body"):
             yield from self.body()
         yield Footer(compact=True)
 
@@ -64,12 +73,12 @@ class StepScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
-            return self.STEP > 1
+            return self.step > 1
         return True
 
     def action_next_step(self) -> None:
         if self.ready_to_leave():
-            self.wizard.next_step(self.STEP)
+            self.post_message(NextStep())
 
     def action_back(self) -> None:
-        self.wizard.previous_step(self.STEP)
+        self.post_message(PreviousStep())

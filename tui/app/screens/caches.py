@@ -33,7 +33,6 @@ def cache_prompt(cache: Cache) -> Content:
 
 
 class CachesScreen(StepScreen):
-    STEP = 3
     BINDINGS = [Binding("ctrl+o", "add_custom", "Add cache", priority=True)]
 
     def body(self) -> ComposeResult:

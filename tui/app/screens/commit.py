@@ -34,7 +34,6 @@ def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
 
 
 class CommitScreen(StepScreen):
-    STEP = 6
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Commit", priority=True),
         Binding("ctrl+s", "write_only", "Write only", priority=True),
@@ -162,7 +161,7 @@ class CommitScreen(StepScreen):
                 result = self.pending.commit(message)
             else:
                 result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True,
-                                    allow_failed_machines=allow_failed, **self.wizard.proof.apply_options())
+                                    allow_failed_machines=allow_failed, **self.proof.apply_options())
         except CommitRejected as exc:
             if exc.pending is not None:
                 self.pending = exc.pending

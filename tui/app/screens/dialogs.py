@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from tui.app.steps import STEPS, count_word, steps_help
+
 
 class ErrorDialog(ModalScreen[str]):
     """An expected failure: the message, a hint, and any long output (hook output) to scroll through.
@@ -130,23 +132,15 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(event.button.id == "confirm-yes")
 
 
-HELP_TEXT = """\
-llamaflake wires the official llama.cpp flake into this repository in six steps.
+HELP_TEXT = f"""\
+llamaflake wires the official llama.cpp flake into this repository in {count_word(len(STEPS))} steps.
 Nothing is written before the commit step.
 
   ctrl+n   next step            escape   previous step
   ctrl+p   command palette      f1       this help
   ctrl+q   quit without writing
 
-1 Repository   the flake, its machines and what exists already
-2 Flake input  the input to add, the nixpkgs it follows, a pinned ref
-3 Caches       space toggles a cache · ctrl+o adds the custom one (URL and key)
-4 Machines     t this machine · i import a report · s scan over SSH
-               v change the variant · x skip the machine
-5 Review       space accepts or rejects a hunk · f the whole file
-               d unified or split diff
-6 Commit       ctrl+n commits (enter confirms) · ctrl+s writes only
-"""
+{steps_help()}"""
 
 
 class HelpScreen(ModalScreen[None]):

@@ -17,7 +17,6 @@ NO_FOLLOW = "(none: use llama.cpp's own nixpkgs)"
 
 
 class FlakeInputScreen(StepScreen):
-    STEP = 2
 
     def body(self) -> ComposeResult:
         flake = self.state.flake

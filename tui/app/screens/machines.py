@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable, Label, Static
 
+from tui.app.messages import DetectHardware, ImportReport, ScanSsh
 from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
@@ -41,7 +42,6 @@ def ggml_summary(flags: list[str]) -> str:
 
 
 class MachinesScreen(StepScreen):
-    STEP = 4
     BINDINGS = [
         Binding("t", "this_machine", "This one"),
         Binding("i", "import_report", "Import"),
@@ -171,7 +171,7 @@ class MachinesScreen(StepScreen):
     def action_this_machine(self) -> None:
         machine = self.selected()
         if machine is not None:
-            self.wizard.detect_hardware(machine.name)
+            self.post_message(DetectHardware(machine.name))
             self.notify(f"Detecting this machine's hardware for {machine.name}…")
 
     def action_import_report(self) -> None:
@@ -185,7 +185,7 @@ class MachinesScreen(StepScreen):
 
         def imported(path: str | None) -> None:
             if path:
-                self.wizard.import_report(machine.name, Path(path).expanduser())
+                self.post_message(ImportReport(machine.name, Path(path).expanduser()))
 
         self.app.push_screen(AskDialog(
             f"Import a hardware report for {machine.name}",
@@ -200,7 +200,7 @@ class MachinesScreen(StepScreen):
 
         def scan(target: str | None) -> None:
             if target:
-                self.wizard.scan_ssh(machine.name, target)
+                self.post_message(ScanSsh(machine.name, target))
                 self.notify(f"Scanning {target} over SSH…")
 
         self.app.push_screen(AskDialog(

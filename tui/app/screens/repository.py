@@ -10,7 +10,6 @@ from tui.app.screens.base import StepScreen
 
 
 class RepositoryScreen(StepScreen):
-    STEP = 1
 
     def body(self) -> ComposeResult:
         yield Label("Repository", classes="step-title")

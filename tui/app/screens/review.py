@@ -16,13 +16,12 @@ from tui.app.widgets.hunk_view import HunkBlock
 from tui.app.widgets.proof import ProofView
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes, wiring_checks
-from tui.core.plan import FileChange
+from tui.core.changes import FileChange
 
 KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 
 
 class ReviewScreen(StepScreen):
-    STEP = 5
     BINDINGS = [
         Binding("space", "toggle_hunk", "Hunk ✓/✗"),
         Binding("f", "toggle_file", "File ✓/✗"),
@@ -76,7 +75,7 @@ class ReviewScreen(StepScreen):
             return
         self.generation += 1
         self.state.proof, self.state.proof_of = None, None
-        off = self.wizard.proof.off_reason()
+        off = self.proof.off_reason()
         if off is not None or not hosts:
             from tui.core.proof import Proof
 
@@ -93,7 +92,7 @@ class ReviewScreen(StepScreen):
         def progress(event: object) -> None:
             self.post_message(ProofProgress(generation, str(event).splitlines()[0] if str(event) else ""))
 
-        proof = self.wizard.proof.prove(self.state.flake.root, final.changes, hosts, progress)
+        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress)
         self.post_message(ProofFinished(generation, proof, key))
 
     @on(ProofProgress)

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from textual_diff_view import DiffView
 
 from tui.core.hunks import Hunk
-from tui.core.plan import FileChange
+from tui.core.changes import FileChange
 
 
 def _text(data: bytes | None) -> str:

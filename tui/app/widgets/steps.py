@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-STEP_TITLES = ("Repository", "Flake input", "Caches", "Machines", "Review", "Commit")
+from tui.app.steps import STEPS
 
 
 class StepIndicator(Static):
@@ -17,7 +17,7 @@ class StepIndicator(Static):
 
     def on_mount(self) -> None:
         parts = []
-        for index, title in enumerate(STEP_TITLES, 1):
+        for index, title in enumerate((s.title for s in STEPS), 1):
             if index == self.current:
                 parts.append(Content.from_markup("[reverse $accent] $n $title [/]", n=index, title=title))
             elif index < self.current:

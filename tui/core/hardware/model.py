@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:
-    from tui.core.answers import MachineAnswer
+# Where a machine's hardware facts came from, and how sure a recommendation made from them is.
+ReportSource = Literal["detected", "report", "facter", "ssh", "hints"]
+Confidence = Literal["detected", "report", "hints", "none"]
 
 
 VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
@@ -83,7 +84,7 @@ class Hint:
 
 @dataclass
 class HardwareReport:
-    source: str  # "detected", "report", "facter", "ssh", "hints"
+    source: ReportSource
     hostname: str | None = None
     system: str | None = None  # "x86_64-linux"
     cpu: CpuInfo | None = None
@@ -104,23 +105,9 @@ class Recommendation:
     cuda_capabilities: list[str] = field(default_factory=list)
     rocm_targets: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
-    confidence: str = "none"  # "detected", "report", "hints" or "none"
+    confidence: Confidence = "none"
     rocm_option: list[str] = field(default_factory=list)  # gfx targets if the user picks rocm instead
     cuda_source: str | None = None  # where the capabilities came from: "NVML", "PCI id table", ...
-
-    def to_answer(self) -> MachineAnswer:
-        # Imported here so that detection starts without the answer machinery.
-        from tui.core.answers import MachineAnswer
-
-        return MachineAnswer(
-            variant=self.variant,
-            cpu_flags=list(self.cpu_flags),
-            all_variants=self.all_variants,
-            cuda_capabilities=list(self.cuda_capabilities),
-            rocm_targets=list(self.rocm_targets),
-            notes=list(self.reasons),
-            cuda_source=self.cuda_source,
-        )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,7 @@ from tui.core.nix.model import (  # noqa: F401  (the names other modules know fr
     outputs_arg_names,
     outputs_pattern,
 )
-from tui.core.nix.paths import nix_path_literal, relative_path  # noqa: F401
+from tui.core.nix.paths import relative_path  # noqa: F401
 from tui.core.nix.syntax import Node, bindings, inherited_names, string_value, unwrap
 
 
@@ -164,5 +164,4 @@ __all__ = [
     "outputs_arg_names",
     "outputs_pattern",
     "relative_path",
-    "nix_path_literal",
 ]

@@ -21,8 +21,10 @@ from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
 from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown, as_path
 from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
-from tui.core.nix.paths import nix_files, nix_path_literal, relative_path
-from tui.core.nix.syntax import Node, attrpath_names, bindings, inherited_names, select_path, string_value, unwrap
+from tui.core.nix.paths import nix_files, relative_path
+from tui.core.nix.syntax import (
+    Node, attrpath_names, bindings, inherited_names, nix_relative_path, select_path, string_value, unwrap,
+)
 
 GENERATED_FILES = {"hardware-configuration.nix"}
 
@@ -581,7 +583,7 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
         return
     target = host.own_file
     machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
-    literal = nix_path_literal(target, machine) if target else "./" + machine
+    literal = nix_relative_path(target or "flake.nix", machine)
     lines = [f"imports = [ {literal} ];"]
     if target is None:
         lines.append(f"# in a module that only {host.name} imports (path from the flake folder): all its modules are shared")
@@ -687,7 +689,7 @@ def _snowfall(flake: Flake, root: str) -> list[Host]:
 
 def system_from_files(flake: Flake, files: list[str]) -> str | None:
     """``nixpkgs.hostPlatform`` set in one of the host's own files (``lib.mkDefault "..."`` too)."""
-    cache: dict[str, str | None] = flake.__dict__.setdefault("_platforms", {})
+    cache = flake.platforms
     for rel in files:
         if rel not in cache:
             cache[rel] = _platform_in(flake, rel)

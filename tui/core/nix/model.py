@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tui.core.errors import RepositoryError
 from tui.core.nix.syntax import Node, line_column, parse, unwrap
 
 LLAMA_URL = re.compile(r"(github:|https://github\.com/|git\+https://github\.com/)(ggml-org|ggerganov)/llama\.cpp", re.I)
 NIXPKGS_URL = re.compile(r"nixpkgs", re.I)
+
+AttachKind = Literal["modules-list", "imports-list", "imports-new"]
+AccessKind = Literal["specialArgs-add", "specialArgs-new"]
+# How a host is built: a literal nixosSystem call, a helper function, generated over a folder or list,
+# a snowfall-lib system, found by asking nix, or not known.
+Layout = Literal["nixosSystem", "helper", "generated", "snowfall", "nix", "unknown"]
+InputsStyle = Literal["block", "top-level", "none"]
 
 
 class SourceFile:
@@ -58,7 +66,7 @@ class Attach:
     as the first binding of its attribute set (``node``).
     """
 
-    kind: str  # "modules-list" | "imports-list" | "imports-new"
+    kind: AttachKind
     file: str
     node: Node = field(repr=False)
 
@@ -73,7 +81,7 @@ class Access:
     first, when the inputs have no name there yet.
     """
 
-    kind: str
+    kind: AccessKind
     file: str
     node: Node = field(repr=False)
     expression: str = "inputs"
@@ -98,7 +106,7 @@ class Host:
     attach: Attach | None = field(default=None, repr=False)
     refusal: str | None = None
     hardware_modules: list[str] = field(default_factory=list)
-    layout: str = "nixosSystem"  # "nixosSystem" (a literal call), "helper", "generated", "snowfall"
+    layout: Layout = "nixosSystem"
     own_file: str | None = None  # the module file that belongs to this host alone, if any
     shared_module_files: list[str] = field(default_factory=list)  # module files every host uses
     access: Access | None = field(default=None, repr=False)
@@ -119,7 +127,7 @@ class Flake:
     file: SourceFile
     body: Node = field(repr=False)
     inputs: list[FlakeInput]
-    inputs_style: str  # "block", "top-level" or "none"
+    inputs_style: InputsStyle
     inputs_block: Node | None = field(repr=False)
     outputs: Node | None = field(repr=False)
     hosts: list[Host]
@@ -127,6 +135,10 @@ class Flake:
     notes: list[str] = field(default_factory=list)  # what the host finder could not follow
     auto_imported: list[str] = field(default_factory=list)  # folders a framework loads into every machine
     _by_source: dict[int, SourceFile] = field(default_factory=dict, repr=False)
+    _hosts_by_name: dict[str, Host] = field(default_factory=dict, repr=False)
+    # Facts read once per file by the plan and the host finder: path literals, nixpkgs.hostPlatform.
+    path_refs: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    platforms: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def input(self, name: str) -> FlakeInput | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -139,10 +151,9 @@ class Flake:
         return [i.name for i in self.inputs if i.is_nixpkgs]
 
     def host(self, name: str) -> Host | None:
-        by_name = self.__dict__.get("_hosts_by_name")
-        if by_name is None or len(by_name) != len(self.hosts):
-            by_name = self.__dict__["_hosts_by_name"] = {h.name: h for h in reversed(self.hosts)}
-        return by_name.get(name)
+        if len(self._hosts_by_name) != len(self.hosts):
+            self._hosts_by_name = {h.name: h for h in reversed(self.hosts)}
+        return self._hosts_by_name.get(name)
 
     def source_file(self, rel: str) -> SourceFile:
         """The parsed file (parsed once, then cached)."""

@@ -27,18 +27,6 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
     return "/".join(parts) if parts else "."
 
 
-def nix_path_literal(from_file: str, target: str) -> str:
-    """A path literal that reaches ``target`` (relative to the root) from ``from_file``."""
-    base = [p for p in from_file.split("/")[:-1] if p not in ("", ".")]
-    parts = [p for p in target.split("/") if p not in ("", ".")]
-    common = 0
-    while common < len(base) and common < len(parts) and base[common] == parts[common]:
-        common += 1
-    up = [".."] * (len(base) - common)
-    rel = "/".join(up + parts[common:]) or "."
-    return rel if up else "./" + rel
-
-
 def nix_files(root: Path, limit: int = 5000) -> list[str]:
     """The ``.nix`` files of the repository, relative to the root, in a stable order."""
     found: list[str] = []

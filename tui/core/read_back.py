@@ -1,10 +1,13 @@
-"""Reading back what the wizard wrote before: machine settings and the chosen caches."""
+"""Reading back what :mod:`tui.core.render` wrote before: machine settings and the chosen caches."""
 
 from __future__ import annotations
 
 from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache, cache_for_url
 from tui.core.nix.syntax import Node, attrpath_names, bindings, parse, string_value, unwrap
+
+# The first line of every machine file (the template writes it; notes are the comment lines after it).
+MACHINE_HEADER = "# llama.cpp settings for the machine"
 
 
 def _strings(node: Node | None) -> list[str]:
@@ -50,7 +53,7 @@ def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnsw
     for line in source.decode("utf-8", "replace").splitlines():
         if not line.startswith("#"):
             break
-        if line.startswith("# ") and not line.startswith("# llama.cpp settings for the machine"):
+        if line.startswith("# ") and not line.startswith(MACHINE_HEADER):
             notes.append(line[2:])
     return MachineAnswer(
         variant=variant,

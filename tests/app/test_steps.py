@@ -1,0 +1,24 @@
+"""The step registry is the one place the wizard's steps are listed: the screens, the row of steps and the help follow it."""
+
+from __future__ import annotations
+
+from tui.app.screens.base import StepScreen
+from tui.app.screens.dialogs import HELP_TEXT
+from tui.app.steps import STEPS, step_number, steps_help
+
+
+def test_every_step_is_a_step_screen_that_knows_its_place():
+    for number, step in enumerate(STEPS, 1):
+        screen = step.screen_class()
+        assert issubclass(screen, StepScreen)
+        assert step_number(screen) == number
+    assert step_number(StepScreen) == 0
+
+
+def test_the_help_lists_every_step_with_its_keys():
+    assert steps_help() in HELP_TEXT
+    for number, step in enumerate(STEPS, 1):
+        assert f"{number} {step.title}" in HELP_TEXT
+        for keys in step.keys:
+            assert keys in HELP_TEXT
+    assert "in six steps" in HELP_TEXT

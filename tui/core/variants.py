@@ -1,0 +1,25 @@
+"""The llama.cpp builds a machine can get: the one list the answers, the wizard, the flags and the module use."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Variant = Literal["cpu", "cuda", "vulkan", "rocm"]
+
+VARIANTS: tuple[Variant, ...] = ("cpu", "cuda", "vulkan", "rocm")
+NO_VARIANT = "none"  # the wizard's and the command line's word for "leave this machine alone"
+
+# The flake has packages.<system>.rocm on these systems only.
+ROCM_SYSTEMS = ("x86_64-linux",)
+
+# Names a hand-written set-up gives its llama.cpp packages, which the generated module supersedes.
+LLAMA_PACKAGE_NAMES = frozenset(
+    {"llama-cpp", "llamaPackages", "llama-cpp-variants", *(f"llama-cpp-{v}" for v in VARIANTS)}
+)
+
+
+def variants_for(system: str | None) -> tuple[Variant, ...]:
+    """The variants a machine of Nix system ``system`` can have (every one where the system is not known)."""
+    if system and system not in ROCM_SYSTEMS:
+        return tuple(v for v in VARIANTS if v != "rocm")
+    return VARIANTS
