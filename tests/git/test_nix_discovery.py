@@ -14,6 +14,7 @@ import nix_flakes as flakes
 from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
 from repo_state import committed_paths, repo_state
 from test_nix_proof import evaluated_name
+from conftest import make_repo
 
 
 def hosts_json(root, capsys, *extra) -> tuple[dict, str]:
@@ -107,3 +108,19 @@ def test_hosts_eval_timeout_bounds_the_question_to_nix(tmp_path, stand_ins, caps
     assert report["nix"]["machines"] is None
     assert "did not finish in 0.001 s" in report["nix"]["error"]
     assert "not verified with nix" in err
+
+
+def test_an_offline_discovery_says_so_in_a_few_lines(tmp_path, capsys):
+    """Inputs that cannot be fetched: one plain reason, not Nix's retries."""
+    from tui.core.judge import discover
+    from tui.core.nix.flake import load_flake
+
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": '{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";\n'
+                     '  outputs = { self, nixpkgs }: { nixosConfigurations = { }; };\n}\n',
+    })
+    found = discover(load_flake(root), timeout=120)
+    assert found.machines is None
+    assert found.error.startswith("offline: an input could not be fetched")
+    assert "retrying in" not in found.error
+    assert len(found.error.splitlines()) <= 5

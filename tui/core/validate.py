@@ -46,6 +46,8 @@ EVAL_APPLY = (
     " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
     " warnings = c.config.warnings or [ ]; }"
 )
+# Nix's own retries of a download: the final error says it once.
+_RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$")
 # What nix prints when it cannot reach the network for an input.
 _OFFLINE = re.compile(
     r"unable to download|Could not resolve host|Couldn't resolve host|unable to access|Failed to connect|"
@@ -188,7 +190,8 @@ def _short(text: str, root: Path, limit: int = 12) -> str:
     """Nix's message with the repository's paths made relative and its noise left out, at most ``limit`` lines."""
     text = text.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
     text = _STORE_SOURCE.sub("", text)
-    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip() and not _DIRTY_TREE.match(line.strip())]
+    lines = [line.rstrip() for line in text.strip().splitlines()
+             if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)]
     if len(lines) > limit:
         lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
     return "\n".join(lines)
