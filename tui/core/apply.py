@@ -34,6 +34,7 @@ __all__ = [
 
 TRAILER = "Generated-by: llamaflake"
 FILE_TRAILER = "Generated-file:"
+USER_TRAILER = "Generated-with-your-changes:"
 LOCK_FILE = "flake.lock"
 
 
@@ -76,12 +77,14 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_trailers(message: str, paths: list[str]) -> str:
+def with_trailers(message: str, paths: list[str], user_changed: list[str] = ()) -> str:
     """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
-    (repository-relative) and ``Generated-by``, appended to whatever message the user gave."""
-    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER))]
+    (repository-relative), one ``Generated-with-your-changes`` per written path that also held uncommitted
+    changes of the user's (``--allow-dirty``), and ``Generated-by``, appended to whatever message the user gave."""
+    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER, USER_TRAILER))]
     body = "\n".join(kept).rstrip()
-    trailers = [f"{FILE_TRAILER} {path}" for path in paths] + [f"{TRAILER} {__version__}"]
+    trailers = ([f"{FILE_TRAILER} {path}" for path in paths] + [f"{USER_TRAILER} {path}" for path in user_changed]
+                + [f"{TRAILER} {__version__}"])
     return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
@@ -118,8 +121,9 @@ class PendingApply:
 
     def __init__(self, plan: Plan, repo: git.Repo | None, snapshot: Snapshot, index: gitrepo.IndexSnapshot | None,
                  findings: list[Finding], checks: list[Check], extra_paths: list[str],
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, user_changed: list[str] | None = None) -> None:
         self.plan = plan
+        self.user_changed = list(user_changed or [])  # repository-relative
         self.journal = journal
         self.interrupted = False
         self.repo = repo
@@ -146,7 +150,8 @@ class PendingApply:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
         head_before = landed_commit(self.repo, None)
         try:
-            text = with_trailers(message or commit_message(self.plan), self.repo_paths)
+            text = with_trailers(message or commit_message(self.plan), self.repo_paths,
+                                 [p for p in self.repo_paths if p in self.user_changed])
             sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
         except BaseException as exc:
             # Interrupted while git ran (git itself may have been stopped after the commit): if the commit
@@ -230,6 +235,12 @@ def prepare_apply(
             progress(finding)
     if errors(findings):
         raise PreflightError(findings)
+    user_changed: list[str] = []
+    if repo is not None and commit:
+        # --allow-dirty: the user's own uncommitted edits of these files go into the commit; undo must know.
+        prefix = gitrepo.repo_prefix(repo, root)
+        statuses = gitrepo.path_status(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths])
+        user_changed = [s.path for s in statuses.values() if s.staged or s.unstaged or s.untracked]
 
     snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
     journal = None
@@ -271,7 +282,7 @@ def prepare_apply(
         if journal is not None:
             journal.finish()
         raise
-    return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal)
+    return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal, user_changed)
 
 
 def apply_plan(
