@@ -21,7 +21,7 @@ from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.gitrepo import CommitRejected
-from tui.core.journal import Journal, recover
+from tui.core.journal import ApplyLock, Journal, recover
 from tui.core.plan import Plan, describe, machine_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
@@ -211,14 +211,41 @@ def prepare_apply(
     anyway); a file that does not parse still stops the apply.
     """
     root = plan.flake.root
-    findings: list[Finding] = []
     repo = gitrepo.find_repo(root)
+    initialised = False
+    if repo is None and init:
+        repo, initialised = gitrepo.init_repo(root), True
+    lock = _lock(repo) if repo is not None else None
+    try:
+        return _prepare(plan, repo, lock, initialised, commit=commit, allow_dirty=allow_dirty, evaluate=evaluate,
+                        eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
+                        allow_failed_machines=allow_failed_machines)
+    except BaseException:
+        # Once the apply is ready to commit, its journal holds the lock until it is done.
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _lock(repo: git.Repo) -> ApplyLock:
+    try:
+        return ApplyLock.acquire(repo)
+    except OSError as exc:
+        raise RepositoryError(f"cannot take the apply lock in .git/llamaflake: {exc.strerror or exc}; "
+                              "nothing was changed") from None
+
+
+def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initialised: bool, *, commit: bool,
+             allow_dirty: bool, evaluate: bool, eval_timeout: float, progress: Progress | None, jobs: int,
+             use_nix: bool, allow_failed_machines: bool) -> PendingApply:
+    """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
+    root = plan.flake.root
+    findings: list[Finding] = []
     recovered = recover(repo)
     if recovered is not None:
         # The plan was made from files the interrupted apply had written: it must be made again.
         raise RepositoryError(f"{recovered}; nothing else was changed", hint="run again to plan afresh")
-    if repo is None and init:
-        repo = gitrepo.init_repo(root)
+    if initialised:
         findings.append(Finding("note", "initialised",
                                 f"made {root} a git repository and committed its files as they were"))
     # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
@@ -247,7 +274,9 @@ def prepare_apply(
     if repo is not None:
         prefix = gitrepo.repo_prefix(repo, root)
         try:
-            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths])
+            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths],
+                                    {prefix + c.path: c.new for c in plan.changes})
+            journal.lock = lock
         except OSError as exc:
             raise RepositoryError(f"cannot record the apply in .git/llamaflake: {exc.strerror or exc}; "
                                   "nothing was changed") from None
@@ -273,6 +302,9 @@ def prepare_apply(
         extra = []
         if evaluate and LOCK_FILE in snapshot.changed():
             extra.append(LOCK_FILE)
+            if journal is not None:
+                lock_path = root / LOCK_FILE
+                journal.expect(prefix + LOCK_FILE, lock_path.read_bytes() if lock_path.is_file() else None)
             if repo is not None and snapshot.saved(LOCK_FILE).data is None:
                 gitrepo.intent_to_add(repo, [prefix + LOCK_FILE])
     except BaseException:
