@@ -160,6 +160,7 @@ def test_builtin(tmp_path, name):
     "lib.genAttrs unknownList (n: n)",
     "builtins.readDir ./missing",
     "builtins.fromTOML \"not = = toml\"",
+    pytest.param("builtins.fromTOML \"n = " + "9" * 5000 + "\"", id="an-int-longer-than-python-converts"),
     "builtins.readFile ./missing.txt",
 ])
 def test_builtins_refuse_what_they_cannot_see(tmp_path, snippet):
