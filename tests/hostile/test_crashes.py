@@ -162,3 +162,11 @@ def test_a_report_with_a_number_too_long_to_convert_is_a_one_line_refusal(tmp_pa
     result = run_cli(args)
     assert_one_line_refusal(result)
     assert str(report) in result.stderr
+
+
+@pytest.mark.parametrize("folder", ["/etc/llama-cpp", "~/llama-cpp"])
+def test_an_absolute_module_folder_is_refused_not_made_relative(tmp_path, folder):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    result = run_cli(["plan", "--flake", str(root), "--no-nix", "--module-dir", folder, *APPLY[:2]])
+    assert_one_line_refusal(result)
+    assert "absolute" in result.stderr and folder in result.stderr
