@@ -164,6 +164,7 @@ def test_builtin(tmp_path, name):
     "lib.genAttrs unknownList (n: n)",
     "builtins.readDir ./missing",
     "builtins.fromTOML \"not = = toml\"",
+    pytest.param("builtins.fromTOML \"n = " + "9" * 5000 + "\"", id="an-int-longer-than-python-converts"),
     "builtins.readFile ./missing.txt",
     "builtins.functionArgs (x: x)",
     "builtins.intersectAttrs unknownSet { a = 1; }",

@@ -164,3 +164,32 @@ def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins,
         assert "evaluated again" in str(exc)  # a changed file is evaluated afresh
     else:
         raise AssertionError("a changed file came from the cache")
+
+
+def test_machines_whose_names_no_flake_url_can_carry_are_evaluated(tmp_path, stand_ins, capsys):
+    """A quote, ``${`` or non-ASCII in a machine's name: the name is selected inside ``--apply`` as an escaped
+    Nix string, not put in the installable's URL fragment."""
+    from conftest import make_repo
+    from tui.core.nix.syntax import nix_attr_name
+
+    hosts = ["café", 'q"t', "d${x}"]
+    entries = "".join(
+        f"    nixosConfigurations.{nix_attr_name(h)} = nixpkgs.lib.nixosSystem {{\n"
+        f"      specialArgs = {{ inherit inputs; }};\n      modules = [ ./common.nix ./hosts/h{i}.nix ];\n    }};\n"
+        for i, h in enumerate(hosts)
+    )
+    files = {
+        "flake.nix": "{\n  inputs = {\n" f'    nixpkgs.url = "path:{stand_ins["nixpkgs"]}";\n'
+        "  };\n\n  outputs = { self, nixpkgs, ... }@inputs: {\n" + entries + "  };\n}\n",
+        "common.nix": flakes.COMMON,
+    }
+    files.update({f"hosts/h{i}.nix": flakes.host_module(f"h{i}") for i in range(len(hosts))})
+    root = make_repo(tmp_path / "config", files)
+    args = ["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--no-caches", "--yes"]
+    for host in hosts:
+        args += ["--host", f"{host}=cpu", "--cpu-flags", f"{host}=avx2,fma"]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    for host in hosts:
+        assert f"✓ {host}: llama-cpp-blas-0.0.0" in err, err

@@ -148,3 +148,25 @@ def test_the_command_line_refuses_a_ref_with_a_newline(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
     result = run_cli(["plan", "--flake", str(root), "--host", "boron=cpu", "--ref", "master\n"])
     assert_one_line_refusal(result)
+
+
+@pytest.mark.parametrize("command", [["detect", "--report"], ["plan", "--report", "boron="]])
+def test_a_report_with_a_number_too_long_to_convert_is_a_one_line_refusal(tmp_path, command):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    report = tmp_path / "long.json"
+    report.write_text('{"source": "this-machine", "cpu": {"flags": [], "cores": ' + "9" * 5000 + "}}")
+    *options, last = command
+    args = [*options, last + str(report)] if last.endswith("=") else [*command, str(report)]
+    if command[0] == "plan":
+        args += ["--flake", str(root), "--no-nix"]
+    result = run_cli(args)
+    assert_one_line_refusal(result)
+    assert str(report) in result.stderr
+
+
+@pytest.mark.parametrize("folder", ["/etc/llama-cpp", "~/llama-cpp"])
+def test_an_absolute_module_folder_is_refused_not_made_relative(tmp_path, folder):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    result = run_cli(["plan", "--flake", str(root), "--no-nix", "--module-dir", folder, *APPLY[:2]])
+    assert_one_line_refusal(result)
+    assert "absolute" in result.stderr and folder in result.stderr

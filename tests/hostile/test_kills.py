@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -28,6 +29,12 @@ def start_apply(root: Path) -> subprocess.Popen:
 def work_tree_files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
             if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def journal_leftovers(root: Path) -> list[str]:
+    """Files in .git/llamaflake besides the apply lock, which stays (a lock file is never removed)."""
+    folder = root / ".git/llamaflake"
+    return sorted(p.name for p in folder.iterdir() if p.name != "lock") if folder.exists() else []
 
 
 def llamaflake_commits(repo: git.Repo) -> int:
@@ -73,7 +80,7 @@ def test_apply_killed_at_random_moments_is_finished_by_the_next_apply(tmp_path):
         assert repo.git.status("--porcelain", "--untracked-files=all") == "", run
         assert llamaflake_commits(repo) == 1, run
         assert not (root / ".git/index.lock").exists()
-        assert not list((root / ".git/llamaflake").glob("*")) if (root / ".git/llamaflake").exists() else True
+        assert journal_leftovers(root) == [], run
         assert not [p for p in root.rglob("*.tmp")], run
         shutil.rmtree(root)
     assert outcomes["rolled back"] + outcomes["finished"] > 0, outcomes
@@ -135,5 +142,105 @@ def test_an_apply_killed_while_starting_its_journal_leaves_nothing_behind(tmp_pa
     again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert list(folder.glob("*")) + list(folder.glob(".*")) == []
+    assert journal_leftovers(root) == []
+    assert llamaflake_commits(git.Repo(root)) == 1
+
+
+def killed_before_its_commit(root: Path, tmp_path: Path) -> None:
+    """An apply SIGKILLed while git runs the pre-commit hook: every file written, nothing committed."""
+    marker = tmp_path / "in-hook"
+    hook = root / ".git/hooks/pre-commit"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 30\n")
+    hook.chmod(0o755)
+    proc = start_apply(root)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    hook.unlink()
+    assert (root / ".git/llamaflake/apply.json").exists()
+    assert (root / "llama-cpp/default.nix").exists()
+
+
+def run_again(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui", *(args or ARGS), "--flake", str(root)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def test_a_commit_made_after_the_kill_is_not_rolled_back(tmp_path):
+    root = small_repo(tmp_path / "config", HOSTS)
+    killed_before_its_commit(root, tmp_path)
+    repo = git.Repo(root)
+    (root / ".git/index.lock").unlink(missing_ok=True)  # as git tells the user to
+    (root / "notes.txt").write_text("mine\n")
+    repo.git.add("notes.txt")
+    repo.git.commit("-q", "-m", "my own commit")
+    mine = repo.head.commit.hexsha
+    written = (root / "llama-cpp/default.nix").read_bytes()
+    again = run_again(root)
+    assert again.returncode == 2, again.stderr
+    assert "a commit was made since" in again.stderr and "Traceback" not in again.stderr
+    assert repo.head.commit.hexsha == mine
+    assert (root / "llama-cpp/default.nix").read_bytes() == written
+    assert (root / ".git/llamaflake/apply.json").exists()  # kept, and the hint says how to clear it
+    assert "apply.json" in again.stderr
+
+
+def test_a_hand_edit_of_a_written_file_after_the_kill_is_not_rolled_back(tmp_path):
+    root = small_repo(tmp_path / "config", HOSTS)
+    killed_before_its_commit(root, tmp_path)
+    module = root / "llama-cpp/default.nix"
+    module.write_text(module.read_text() + "# my edit\n")
+    again = run_again(root)
+    assert again.returncode == 2, again.stderr
+    assert "llama-cpp/default.nix was changed" in again.stderr
+    assert module.read_text().endswith("# my edit\n")
+    assert (root / ".git/llamaflake/apply.json").exists()
+
+
+def test_undo_says_what_recovery_did_even_when_it_cannot_undo(tmp_path):
+    root = small_repo(tmp_path / "config", HOSTS)
+    killed_before_its_commit(root, tmp_path)
+    result = run_again(root, "undo", "--yes")
+    assert result.returncode == 2, result.stderr
+    assert "was rolled back" in result.stderr and "no commit made by llamaflake" in result.stderr
+    assert not (root / "llama-cpp").exists()
+    assert git.Repo(root).git.status("--porcelain", "--untracked-files=all") == ""
+
+
+def test_a_journal_whose_process_id_was_reused_is_rolled_back(tmp_path):
+    root = small_repo(tmp_path / "config", HOSTS)
+    killed_before_its_commit(root, tmp_path)
+    journal = root / ".git/llamaflake/apply.json"
+    record = json.loads(journal.read_text())
+    record["pid"] = os.getpid()  # a live process that is no llamaflake apply
+    journal.write_text(json.dumps(record))
+    again = run_again(root)
+    assert again.returncode == 0, again.stderr
+    assert "was rolled back" in again.stderr
+    assert llamaflake_commits(git.Repo(root)) == 1
+
+
+def test_an_apply_while_another_holds_the_lock_is_refused(tmp_path):
+    root = small_repo(tmp_path / "config", HOSTS)
+    (root / ".git/llamaflake").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\n"
+         f"f = open({str(root / '.git/llamaflake/lock')!r}, 'a')\n"
+         "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = run_again(root)
+        assert refused.returncode == 2, refused.stderr
+        assert "another llamaflake apply is running" in refused.stderr
+        assert llamaflake_commits(git.Repo(root)) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel released the lock with the process: the next apply goes ahead.
+    done = run_again(root)
+    assert done.returncode == 0, done.stderr
     assert llamaflake_commits(git.Repo(root)) == 1

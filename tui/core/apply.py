@@ -21,7 +21,7 @@ from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.gitrepo import CommitRejected
-from tui.core.journal import Journal, recover
+from tui.core.journal import ApplyLock, Journal, recover
 from tui.core.plan import Plan, describe, machine_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
@@ -34,6 +34,7 @@ __all__ = [
 
 TRAILER = "Generated-by: llamaflake"
 FILE_TRAILER = "Generated-file:"
+USER_TRAILER = "Generated-with-your-changes:"
 LOCK_FILE = "flake.lock"
 
 
@@ -76,12 +77,14 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_trailers(message: str, paths: list[str]) -> str:
+def with_trailers(message: str, paths: list[str], user_changed: list[str] = ()) -> str:
     """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
-    (repository-relative) and ``Generated-by``, appended to whatever message the user gave."""
-    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER))]
+    (repository-relative), one ``Generated-with-your-changes`` per written path that also held uncommitted
+    changes of the user's (``--allow-dirty``), and ``Generated-by``, appended to whatever message the user gave."""
+    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER, USER_TRAILER))]
     body = "\n".join(kept).rstrip()
-    trailers = [f"{FILE_TRAILER} {path}" for path in paths] + [f"{TRAILER} {__version__}"]
+    trailers = ([f"{FILE_TRAILER} {path}" for path in paths] + [f"{USER_TRAILER} {path}" for path in user_changed]
+                + [f"{TRAILER} {__version__}"])
     return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
@@ -118,8 +121,9 @@ class PendingApply:
 
     def __init__(self, plan: Plan, repo: git.Repo | None, snapshot: Snapshot, index: gitrepo.IndexSnapshot | None,
                  findings: list[Finding], checks: list[Check], extra_paths: list[str],
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, user_changed: list[str] | None = None) -> None:
         self.plan = plan
+        self.user_changed = list(user_changed or [])  # repository-relative
         self.journal = journal
         self.interrupted = False
         self.repo = repo
@@ -146,7 +150,8 @@ class PendingApply:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
         head_before = landed_commit(self.repo, None)
         try:
-            text = with_trailers(message or commit_message(self.plan), self.repo_paths)
+            text = with_trailers(message or commit_message(self.plan), self.repo_paths,
+                                 [p for p in self.repo_paths if p in self.user_changed])
             sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
         except BaseException as exc:
             # Interrupted while git ran (git itself may have been stopped after the commit): if the commit
@@ -206,14 +211,41 @@ def prepare_apply(
     anyway); a file that does not parse still stops the apply.
     """
     root = plan.flake.root
-    findings: list[Finding] = []
     repo = gitrepo.find_repo(root)
+    initialised = False
+    if repo is None and init:
+        repo, initialised = gitrepo.init_repo(root), True
+    lock = _lock(repo) if repo is not None else None
+    try:
+        return _prepare(plan, repo, lock, initialised, commit=commit, allow_dirty=allow_dirty, evaluate=evaluate,
+                        eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
+                        allow_failed_machines=allow_failed_machines)
+    except BaseException:
+        # Once the apply is ready to commit, its journal holds the lock until it is done.
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _lock(repo: git.Repo) -> ApplyLock:
+    try:
+        return ApplyLock.acquire(repo)
+    except OSError as exc:
+        raise RepositoryError(f"cannot take the apply lock in .git/llamaflake: {exc.strerror or exc}; "
+                              "nothing was changed") from None
+
+
+def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initialised: bool, *, commit: bool,
+             allow_dirty: bool, evaluate: bool, eval_timeout: float, progress: Progress | None, jobs: int,
+             use_nix: bool, allow_failed_machines: bool) -> PendingApply:
+    """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
+    root = plan.flake.root
+    findings: list[Finding] = []
     recovered = recover(repo)
     if recovered is not None:
         # The plan was made from files the interrupted apply had written: it must be made again.
         raise RepositoryError(f"{recovered}; nothing else was changed", hint="run again to plan afresh")
-    if repo is None and init:
-        repo = gitrepo.init_repo(root)
+    if initialised:
         findings.append(Finding("note", "initialised",
                                 f"made {root} a git repository and committed its files as they were"))
     # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
@@ -230,13 +262,21 @@ def prepare_apply(
             progress(finding)
     if errors(findings):
         raise PreflightError(findings)
+    user_changed: list[str] = []
+    if repo is not None and commit:
+        # --allow-dirty: the user's own uncommitted edits of these files go into the commit; undo must know.
+        prefix = gitrepo.repo_prefix(repo, root)
+        statuses = gitrepo.path_status(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths])
+        user_changed = [s.path for s in statuses.values() if s.staged or s.unstaged or s.untracked]
 
     snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
     journal = None
     if repo is not None:
         prefix = gitrepo.repo_prefix(repo, root)
         try:
-            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths])
+            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths],
+                                    {prefix + c.path: c.new for c in plan.changes})
+            journal.lock = lock
         except OSError as exc:
             raise RepositoryError(f"cannot record the apply in .git/llamaflake: {exc.strerror or exc}; "
                                   "nothing was changed") from None
@@ -262,6 +302,9 @@ def prepare_apply(
         extra = []
         if evaluate and LOCK_FILE in snapshot.changed():
             extra.append(LOCK_FILE)
+            if journal is not None:
+                lock_path = root / LOCK_FILE
+                journal.expect(prefix + LOCK_FILE, lock_path.read_bytes() if lock_path.is_file() else None)
             if repo is not None and snapshot.saved(LOCK_FILE).data is None:
                 gitrepo.intent_to_add(repo, [prefix + LOCK_FILE])
     except BaseException:
@@ -271,7 +314,7 @@ def prepare_apply(
         if journal is not None:
             journal.finish()
         raise
-    return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal)
+    return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal, user_changed)
 
 
 def apply_plan(

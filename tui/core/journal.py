@@ -3,13 +3,21 @@
 An apply killed half-way (SIGKILL, a power cut) leaves files written and not committed, a stale
 ``index.lock`` or temporary files. The next run reads the journal and finishes the apply where its commit
 landed, or rolls it back (every file and the index as they were before it) where it did not, and says which.
+A rollback first checks that nothing happened since (HEAD, each file, the rest of the index); where something
+did, it refuses and keeps the journal.
+
+One apply at a time: an apply holds ``.git/llamaflake/lock`` (``flock``) from start to end; the kernel
+releases it when the process dies, so a held lock means another apply is running.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
 import os
+import subprocess
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +30,7 @@ from tui.core.errors import RepositoryError
 from tui.core.write import atomic_write
 
 JOURNAL = "apply.json"
+LOCK = "lock"
 INDEX_COPY = "index.before"  # with the pid of the apply that made it: index.before.<pid>
 LOCK_WAIT = 3.0  # seconds a git process left running by the killed apply gets to finish
 
@@ -37,6 +46,52 @@ def _head(repo: git.Repo) -> str | None:
         return None
 
 
+_held: dict[str, list[int]] = {}  # lock path -> [fd, depth], for the locks this process holds
+
+
+class ApplyLock:
+    """The repository's apply lock, held by this process; re-entrant within it. :meth:`release` once per acquire."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.released = False
+
+    @classmethod
+    def acquire(cls, repo: git.Repo) -> "ApplyLock":
+        """Take the lock, or raise :class:`RepositoryError` where another apply holds it."""
+        folder = journal_dir(repo)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str(folder / LOCK)
+        if path in _held:
+            _held[path][1] += 1
+            return cls(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by git or nix (PEP 446)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RepositoryError("another llamaflake apply is running in this repository",
+                                  hint="wait for it to finish, then run again") from None
+        _held[path] = [fd, 1]
+        return cls(path)
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        held = _held.get(self.path)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _held[self.path]
+            os.close(held[0])  # closing the only descriptor releases the flock
+
+
+def digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
 @dataclass
 class Journal:
     """An apply in progress: :meth:`start` before the first write, :meth:`finish` once it is done or undone."""
@@ -44,10 +99,14 @@ class Journal:
     repo: git.Repo
     folder: Path
     index_copy: str = INDEX_COPY
+    lock: ApplyLock | None = None  # released by :meth:`finish`
 
     @classmethod
-    def start(cls, repo: git.Repo, paths: list[str]) -> "Journal":
-        """Record the files (repository-relative) as they are now, the index and HEAD, atomically."""
+    def start(cls, repo: git.Repo, paths: list[str], intended: dict[str, bytes | None] | None = None) -> "Journal":
+        """Record the files (repository-relative) as they are now, what each is about to become
+        (``intended``: content, or None to delete; a path not in it is not known yet), the index and HEAD,
+        atomically. The caller holds the :class:`ApplyLock`."""
+        intended = intended or {}
         top = gitrepo.work_tree(repo)
         folder = journal_dir(repo)
         folder.mkdir(parents=True, exist_ok=True)
@@ -69,40 +128,40 @@ class Journal:
         index_copy = f"{INDEX_COPY}.{os.getpid()}"
         if has_index:
             atomic_write(folder / index_copy, index.read_bytes(), 0o644)
+        for entry in files:
+            if entry["path"] in intended:
+                entry["new"] = digest(intended[entry["path"]])
         record = {"version": 1, "pid": os.getpid(), "started": time.time(), "head": _head(repo),
                   "index": has_index, "index_copy": index_copy, "files": files,
                   "dirs": sorted(set(new_dirs), key=len, reverse=True)}
         atomic_write(folder / JOURNAL, json.dumps(record).encode(), 0o644)
         return cls(repo, folder, index_copy)
 
+    def expect(self, path: str, data: bytes | None) -> None:
+        """Record what ``path`` (repository-relative) became once it is known (``flake.lock`` after locking)."""
+        journal_file = self.folder / JOURNAL
+        record = json.loads(journal_file.read_text("utf-8"))
+        for entry in record["files"]:
+            if entry["path"] == path:
+                entry["new"] = digest(data)
+        atomic_write(journal_file, json.dumps(record).encode(), 0o644)
+
     def finish(self) -> None:
         """The apply is done (committed, kept or put back): forget it."""
         (self.folder / JOURNAL).unlink(missing_ok=True)
         (self.folder / self.index_copy).unlink(missing_ok=True)
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _clear_abandoned(folder: Path) -> None:
     """What an apply killed inside :meth:`Journal.start` left (its index copy, half-written files):
-    it had written nothing else yet. Left alone while the apply that made them is still running."""
+    it had written nothing else yet. The caller holds the lock, so no apply that made them is running."""
     if not folder.is_dir():
         return
     copies = [p for p in folder.glob(f"{INDEX_COPY}.*") if not p.name.endswith(".tmp")]
-    if any(_alive(int(p.name.rsplit(".", 1)[1])) for p in copies if p.name.rsplit(".", 1)[1].isdigit()):
-        return
     for path in copies + list(folder.glob(".*.tmp")):
         path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_temporaries(top: Path, paths: list[str]) -> None:
@@ -153,11 +212,60 @@ def _landed(repo: git.Repo, head_before: str | None) -> str | None:
 
 
 def recover(repo: git.Repo | None) -> str | None:
-    """Finish or roll back an apply that was interrupted; returns what was done, or None if there was none."""
+    """Finish or roll back an apply that was interrupted; returns what was done, or None if there was none.
+
+    Raises :class:`RepositoryError` where another apply is running, or where a rollback would lose work done
+    since the interruption (the journal is then kept)."""
     if repo is None:
         return None
     folder = journal_dir(repo)
     journal_file = folder / JOURNAL
+    try:
+        lock = ApplyLock.acquire(repo)
+    except OSError as exc:
+        if journal_file.is_file():
+            raise RepositoryError(f"cannot take the apply lock in {folder}: {exc.strerror or exc}; "
+                                  "an interrupted apply cannot be finished") from None
+        return None  # a repository llamaflake cannot write to: nothing was interrupted here
+    try:
+        return _recover(repo, folder, journal_file)
+    finally:
+        lock.release()
+
+
+def _index_entries(repo: git.Repo, index_file: Path, leave_out: set[str]) -> list[str]:
+    """``git ls-files --stage`` of an index file, without ``leave_out``."""
+    top = gitrepo.work_tree(repo)
+    env = dict(os.environ, GIT_INDEX_FILE=str(index_file), GIT_OPTIONAL_LOCKS="0")
+    out = subprocess.run(["git", "ls-files", "--stage", "-z"], cwd=top, env=env, capture_output=True,
+                         check=False).stdout.decode("utf-8", "surrogateescape")
+    return [e for e in out.split("\0") if e and e.split("\t", 1)[-1] not in leave_out]
+
+
+def _changed_since(repo: git.Repo, record: dict, index_copy: Path) -> list[str]:
+    """What happened since the interrupted apply that a rollback would lose: HEAD moved, a file holds
+    neither its old nor its intended content, the index has other changes."""
+    top = gitrepo.work_tree(repo)
+    changed = []
+    head = _head(repo)
+    if head != record.get("head"):
+        changed.append(f"HEAD is {head[:12] if head else 'unborn'}, not {str(record.get('head'))[:12]} "
+                       "(a commit was made since)")
+    for entry in record["files"]:
+        path = top / entry["path"]
+        now = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        old = None if entry["data"] is None else base64.b64decode(entry["data"])
+        if now == old or "new" not in entry or digest(now) == entry["new"]:
+            continue
+        changed.append(f"{entry['path']} was changed")
+    if record.get("index") and index_copy.is_file():
+        paths = {entry["path"] for entry in record["files"]}
+        if _index_entries(repo, index_copy, paths) != _index_entries(repo, gitrepo.git_path(repo, "index"), paths):
+            changed.append("the index has other staged changes")
+    return changed
+
+
+def _recover(repo: git.Repo, folder: Path, journal_file: Path) -> str | None:
     if not journal_file.is_file():
         _clear_abandoned(folder)
         return None
@@ -167,17 +275,24 @@ def recover(repo: git.Repo | None) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         raise RepositoryError(f"{journal_file} is unreadable; an interrupted apply cannot be finished",
                               hint="check `git status`, then remove that file") from None
-    if _alive(int(record.get("pid", 0))):
-        raise RepositoryError(f"another llamaflake apply (process {record['pid']}) is running in this repository",
-                              hint="wait for it to finish, then run again")
     top = gitrepo.work_tree(repo)
     paths = [entry["path"] for entry in files]
+    journal = Journal(repo, folder, str(record.get("index_copy") or INDEX_COPY))
+    # A git command the killed apply started may still be finishing its commit: let it, before deciding.
     lock_note = " (and removed its stale index.lock)" if _clear_stale_lock(repo, float(record.get("started", 0))) else ""
+    landed = _landed(repo, record.get("head"))
+    if landed is None:
+        changed = _changed_since(repo, record, folder / journal.index_copy)
+        if changed:
+            raise RepositoryError(
+                "an interrupted apply was not rolled back, because work was done since: " + "; ".join(changed)
+                + f"; its journal is kept in {folder}",
+                hint="check `git status` and `git log`; to keep everything as it is now, remove "
+                f"{journal_file} and {folder / journal.index_copy}, then run again",
+            )
     index = gitrepo.git_path(repo, "index")
     _remove_temporaries(top, paths)
     _remove_temporaries(index.parent, [index.name])
-    journal = Journal(repo, folder, str(record.get("index_copy") or INDEX_COPY))
-    landed = _landed(repo, record.get("head"))
     if landed is not None:
         # The commit landed; git may have been stopped before it updated the index for those paths.
         repo.git.reset("-q", landed, "--", *gitrepo.pathspecs(paths))

@@ -78,6 +78,9 @@ def existing_module_dir(flake: Flake) -> str | None:
 def choose_module_dir(flake: Flake, answer: str | None) -> str:
     if answer:
         check_folder_text(answer, "module folder")
+        if answer.startswith(("/", "~")):
+            raise AnswerError(f"module folder {answer!r} is an absolute path; give it relative to the flake's folder "
+                              "(e.g. nixos/llama-cpp)")
         given = answer if answer.startswith(("./", "../")) else "./" + answer.strip("/")
         rel = relative_path("flake.nix", given)
         if not rel or rel == ".":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from tui.core.errors import RepositoryError
 
 TRAILER_PATTERN = "^Generated-by: llamaflake( |$)"
 FILE_TRAILER = "Generated-file: "
+USER_TRAILER = "Generated-with-your-changes: "
+MODULE_FOLDER = "llama-cpp"
+# A line that only imports a file of the generated module's folder (or opens/closes an imports list).
+IMPORT_LINE = re.compile(
+    r"(imports\s*=\s*\[)?\s*(\(?\s*(\.{1,2}/)+([\w.+-]+/)*" + MODULE_FOLDER + r"(/[\w.+-]+)*\s*\)?)?\s*(\]\s*;?)?"
+)
 
 
 @dataclass
@@ -78,12 +85,46 @@ def _commit_changes(repo: git.Repo, commit: git.Commit) -> list[tuple[str, str]]
     return [(fields[i][0], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
 
 
+def _in_module_folder(path: str) -> bool:
+    return MODULE_FOLDER in path.split("/")[:-1]
+
+
+def _could_be_generated(repo: git.Repo, commit: git.Commit, status: str, path: str) -> bool:
+    """Whether a change of a commit without ``Generated-file`` trailers is one llamaflake makes: the flake's
+    ``flake.nix``/``flake.lock``, a file of the generated module's folder, or only import lines of that folder."""
+    if _in_module_folder(path):
+        return True
+    if status in ("A", "D"):
+        return False
+    if path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock"):
+        return True
+    if not commit.parents:
+        return False
+    diff = repo.git.diff("-U0", "--no-color", "--no-ext-diff", commit.parents[0].hexsha, commit.hexsha, "--", path)
+    changed = [line[1:] for line in diff.splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))]
+    return bool(changed) and all(IMPORT_LINE.fullmatch(line.strip()) for line in changed)
+
+
 def plan_undo(path: Path) -> UndoPlan:
     """Find the last llamaflake commit and decide how to undo it; raises :class:`RepositoryError` where it cannot."""
     repo = gitrepo.open_repo(path)
     from tui.core.journal import recover
 
     recovered = recover(repo)
+    try:
+        plan = _plan(repo)
+    except RepositoryError as exc:
+        if recovered is None:
+            raise
+        # What recovery did must be said even where the undo itself cannot go on.
+        raise RepositoryError(f"{recovered}; then: {exc.message}", hint=exc.hint) from None
+    if recovered is not None:
+        plan.notes.insert(0, f"first: {recovered}")
+    return plan
+
+
+def _plan(repo: git.Repo) -> UndoPlan:
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation
@@ -99,7 +140,19 @@ def plan_undo(path: Path) -> UndoPlan:
     changes = _commit_changes(repo, commit)
     message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
     written = {line[len(FILE_TRAILER):] for line in message.splitlines() if line.startswith(FILE_TRAILER)}
-    foreign = [path for _, path in changes if path not in written] if written else []
+    with_yours = [line[len(USER_TRAILER):] for line in message.splitlines() if line.startswith(USER_TRAILER)]
+    if with_yours:
+        raise RepositoryError(
+            f"the last llamaflake commit {sha[:12]} also holds your own changes to " + ", ".join(with_yours)
+            + " (committed with --allow-dirty); undoing it would drop them, so nothing was changed",
+            hint=f"take it back by hand: `git revert --no-commit {sha[:12]}`, put your own lines of "
+            + ", ".join(with_yours) + " back, then `git commit`",
+        )
+    if written:
+        foreign = [path for _, path in changes if path not in written]
+    else:
+        # Made by a version without Generated-file trailers, or amended: only what llamaflake writes may go.
+        foreign = [path for status, path in changes if not _could_be_generated(repo, commit, status, path)]
     if foreign:
         raise RepositoryError(
             f"the last llamaflake commit {sha[:12]} also holds changes llamaflake did not write: "
@@ -139,8 +192,6 @@ def plan_undo(path: Path) -> UndoPlan:
                 "git does not know who you are (" + " and ".join(missing) + " not set), so it cannot commit the revert",
                 hint="set them, then run again:\n" + gitrepo.IDENTITY_LINES,
             )
-    if recovered is not None:
-        plan.notes.insert(0, f"first: {recovered}")
     if method == "reset":
         plan.notes.append(f"the dropped commit stays reachable for a while as {sha[:12]} (`git reflog`)")
     return plan

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from tui.core.errors import LlamaflakeError, NixSyntaxError
-from tui.core.nix.syntax import nix_attr_name, parse
+from tui.core.nix.syntax import nix_string_literal, parse
 
 CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
 OK: CheckStatus = "ok"
@@ -261,6 +261,13 @@ def nix_support() -> NixSupport:
     return NixSupport(version, True)
 
 
+def select_machine(apply: str, host: str) -> str:
+    """An ``--apply`` function for the installable ``nixosConfigurations`` that picks ``host`` and applies
+    ``apply`` to it. The name is an escaped Nix string there: a flake URL's fragment cannot carry every name
+    (``"``, ``${``, non-ASCII)."""
+    return f"configurations: ({apply}) (builtins.getAttr {nix_string_literal(host)} configurations)"
+
+
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
     result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
@@ -277,8 +284,8 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
     """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
     with its failed assertions and warnings."""
-    installable = f".#nixosConfigurations.{nix_attr_name(host)}"
-    result = run_streaming(nix_argv("eval", "--json", installable, "--apply", EVAL_APPLY), root, timeout, progress)
+    result = run_streaming(nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", select_machine(EVAL_APPLY, host)),
+                           root, timeout, progress)
     subject = f"evaluate {host}"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
@@ -372,9 +379,8 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
         return None
     prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
     url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
-    installable = f"{url}#nixosConfigurations.{nix_attr_name(host)}"
-    result = run_streaming(nix_argv("eval", "--json", "--no-write-lock-file", installable, "--apply", BASELINE_APPLY),
-                           root, timeout)
+    result = run_streaming(nix_argv("eval", "--json", "--no-write-lock-file", f"{url}#nixosConfigurations",
+                                    "--apply", select_machine(BASELINE_APPLY, host)), root, timeout)
     subject = f"evaluate {host} as committed"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)

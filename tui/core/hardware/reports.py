@@ -57,6 +57,8 @@ def load_report(path: Path | str) -> HardwareReport:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LlamaflakeError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # a number longer than Python converts (4300 digits)
+        raise LlamaflakeError(f"{path}: not a usable report: {exc}") from None
     return report_from_data(data, str(path))
 
 

@@ -188,7 +188,7 @@ def from_t_o_m_l(ev, text):
         return Unknown("fromTOML of text the engine cannot see")
     try:
         return from_data(tomllib.loads(value))
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer too long to convert
         return Unknown("fromTOML of text that is not TOML")
 
 
