@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tui import __version__
-from tui.core.errors import LlamaflakeError
+from tui.core.errors import AnswerError, LlamaflakeError, printable
 
 SUBCOMMANDS = ("hosts", "plan", "apply", "detect", "undo")
 
@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return run_wizard(build_wizard_parser().parse_args(argv))
     except LlamaflakeError as exc:
-        print(f"llamaflake: {exc.message}", file=sys.stderr)
+        # An answer is one line; values from reports and flags in it must not move the cursor or colour it.
+        one_line = isinstance(exc, AnswerError)
+        print(f"llamaflake: {printable(exc.message, newlines=not one_line)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {printable(exc.hint)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("llamaflake: interrupted", file=sys.stderr)

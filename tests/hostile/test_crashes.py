@@ -170,3 +170,43 @@ def test_an_absolute_module_folder_is_refused_not_made_relative(tmp_path, folder
     result = run_cli(["plan", "--flake", str(root), "--no-nix", "--module-dir", folder, *APPLY[:2]])
     assert_one_line_refusal(result)
     assert "absolute" in result.stderr and folder in result.stderr
+
+
+# ---- terminal control characters from report text -------------------------------------------------
+
+def test_a_refusal_shows_control_characters_from_a_report_as_escapes(tmp_path):
+    """A value from a report in a refusal neither colours the terminal nor starts a line of its own."""
+    root = small_repo(tmp_path / "repo", ["boron"])
+    report = {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"]},
+              "gpus": [{"vendor": "nvidia", "name": "GPU", "compute_capability": "8.6\n\x1b[31mpwned",
+                        "capability_source": "NVML"}]}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    result = run_cli(["plan", "--flake", str(root), "--report", f"boron={tmp_path / 'r.json'}"])
+    assert "\x1b" not in result.stderr and "\\x1b" in result.stderr, result.stderr
+    assert result.returncode == 2
+    assert_one_line_refusal(result)
+
+
+@pytest.mark.parametrize("where", ["unrelated/pipe.nix", "hosts/h0.nix"])
+def test_a_fifo_named_like_a_nix_file_does_not_hang_the_reading(tmp_path, where):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    fifo = root / where
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    if fifo.exists():
+        fifo.unlink()
+    os.mkfifo(fifo)
+    result = run_cli(["hosts", "--flake", str(root), "--no-nix"], timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 2), result.stderr
+
+
+@pytest.mark.parametrize("url", ["github:../..", "github:a/b/c/d", "github:owner", "gitlab:a/../b", "github:a/b?x#y"])
+def test_forge_urls_must_be_owner_and_repository(url):
+    with pytest.raises(AnswerError, match="malformed flake URL"):
+        Answers(url=url).validate()
+
+
+@pytest.mark.parametrize("url", ["github:ggml-org/llama.cpp", "github:me/llama.cpp/b6500", "sourcehut:~me/llama.cpp",
+                                 "github:ggml-org/llama.cpp?ref=master"])
+def test_forge_urls_of_the_right_shape_pass(url):
+    Answers(url=url).validate()

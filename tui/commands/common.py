@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import cache_by_name, custom_cache
-from tui.core.errors import AnswerError
+from tui.core.errors import AnswerError, printable
 from tui.core.nix.flake import Flake, load_flake
 from tui.core.variants import NO_VARIANT, VARIANTS
 
@@ -184,4 +184,4 @@ def print_json(data) -> None:
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr)
+    print(printable(message), file=sys.stderr)

@@ -98,9 +98,20 @@ class Answers:
                 raise AnswerError(f"--ref cannot pin '{self.url}': give the revision in the URL itself")
 
 
+# github:owner/repo[/ref-or-rev][?query]: the shape Nix reads for its forge schemes.
+_FORGE_URL = re.compile(r"(github|gitlab|sourcehut):~?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(\?[^#]*)?", re.ASCII)
+
+
+def _forge_url_ok(url: str) -> bool:
+    if not url.startswith(("github:", "gitlab:", "sourcehut:")):
+        return True
+    path = url.split(":", 1)[1].split("?", 1)[0]
+    return bool(_FORGE_URL.fullmatch(url)) and not any(part in (".", "..") for part in path.split("/"))
+
+
 def check_flake_url(url: str) -> None:
     """Refuse a llama.cpp input URL that is not a flake URL (scheme and characters); the message shows it quoted."""
-    if not _FLAKE_URL.fullmatch(url) or "${" in url:
+    if not _FLAKE_URL.fullmatch(url) or "${" in url or not _forge_url_ok(url):
         raise AnswerError(
             f"malformed flake URL {url!r} (e.g. github:owner/llama.cpp, git+file:///path/to/llama.cpp, path:/path/to/llama.cpp)"
         )

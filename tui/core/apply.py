@@ -53,8 +53,15 @@ class ApplyResult:
 def commit_message(plan: Plan) -> str:
     """Subject, a body listing the machines with their variants and the caches, and a ``Generated-by`` trailer."""
     names = list(plan.machines)
-    if not names:
+    removed = [c.path for c in plan.changes if c.kind == "delete"]
+    written_refused = [r.host for r in plan.refused_requested
+                       if any(c.kind != "delete" and c.path.endswith(f"/machines/{r.host}.nix") for c in plan.changes)]
+    if not names and written_refused:
+        subject = "llama-cpp: llama.cpp settings for " + ", ".join(written_refused) + ", to import by hand"
+    elif not names and removed:
         subject = "llama-cpp: remove the superseded llama.cpp set-up"
+    elif not names:
+        subject = "llama-cpp: add the llama.cpp flake input and module"
     elif len(names) <= 3:
         subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(names)
     else:
@@ -68,7 +75,6 @@ def commit_message(plan: Plan) -> str:
         lines.append("Binary caches:")
         lines.extend(f"- {cache.url}" for cache in plan.caches)
         lines.append("")
-    removed = [c.path for c in plan.changes if c.kind == "delete"]
     if removed:
         lines.append("Removed:")
         lines.extend(f"- {path}" for path in removed)

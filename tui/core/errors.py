@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def printable(text: str, *, newlines: bool = True) -> str:
+    """``text`` fit for a terminal: control characters (an escape sequence from a report, a carriage return)
+    shown as escapes such as ``\\x1b``; line breaks kept where ``newlines``."""
+    return "".join(
+        ch if ch.isprintable() or (newlines and ch == "\n") else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 class LlamaflakeError(Exception):
     """An expected failure: shown to the user as one clear message, never as a traceback."""
 

@@ -175,6 +175,8 @@ def read_file(ev, path):
     value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readFile of something that is not a path")
+    if not (ev.flake.root / value.rel).is_file():
+        return Unknown(f"./{value.rel} is not a regular file")
     try:
         return (ev.flake.root / value.rel).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

@@ -27,6 +27,8 @@ class SourceFile:
     def __init__(self, root: Path, rel: str) -> None:
         self.rel = rel
         self.path = root / rel
+        if self.path.exists() and not self.path.is_file():
+            raise RepositoryError(f"{rel}: not a regular file (a folder, a FIFO or a device), so it is not read")
         try:
             self.source = self.path.read_bytes()
         except OSError as exc:

@@ -36,7 +36,8 @@ def nix_files(root: Path, limit: int = 5000) -> list[str]:
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
-            if name.endswith(".nix"):
+            # Only regular files: reading a FIFO or a device named *.nix would never end.
+            if name.endswith(".nix") and os.path.isfile(os.path.join(dirpath, name)):
                 found.append(prefix + name)
                 if len(found) >= limit:
                     return found
