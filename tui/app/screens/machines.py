@@ -15,7 +15,8 @@ from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
 from tui.core import ggml
-from tui.core.hardware.model import HardwareReport, vendor_label
+from tui.core.hardware.model import HardwareReport
+from tui.core.hardware.vendors import vendor_label
 
 
 def shorten(text: str, width: int) -> str:
