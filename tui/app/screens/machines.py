@@ -43,6 +43,14 @@ def ggml_summary(flags: list[str]) -> str:
 
 
 class MachinesScreen(StepScreen):
+    DEFAULT_CSS = """
+    #machine-detail {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $accent;
+        height: auto;
+    }
+    """
     BINDINGS = [
         Binding("t", "this_machine", "This one"),
         Binding("i", "import_report", "Import"),
