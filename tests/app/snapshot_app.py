@@ -11,9 +11,8 @@ from pathlib import Path
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
-from tui.core import ggml
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint, Recommendation
+from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
 from tui.core.proof import Proof
 from tui.core.validate import FAILED, OK, Check
 
@@ -93,21 +92,6 @@ class FixedHardware(HardwareSource):
         report = boron_facter()
         report.source = "ssh"
         return report
-
-    def recommend(self, report: HardwareReport | None, system: str | None = None) -> Recommendation:
-        cpu_flags = ggml.filter_flags(report.cpu.flags) if report and report.cpu else []
-        confidence = "hints" if report is None or report.source == "hints" else "detected"
-        cpu = {"cpu_flags": cpu_flags} if cpu_flags else {"all_variants": True}
-        why_cpu = "CPU flags known" if cpu_flags else "CPU not known: every CPU variant"
-        gpus = report.gpus if report else []
-        nvidia = next((g for g in gpus if g.vendor == "nvidia"), None)
-        if nvidia is not None:
-            caps = [nvidia.compute_capability] if nvidia.compute_capability else []
-            why = f"NVIDIA GPU{' with compute capability ' + caps[0] if caps else ''}"
-            return Recommendation("cuda", cuda_capabilities=caps, reasons=[why, why_cpu], confidence=confidence, **cpu)
-        if any(g.vendor in ("amd", "intel") for g in gpus):
-            return Recommendation("vulkan", reasons=["AMD or Intel GPU: Vulkan", why_cpu], confidence=confidence, **cpu)
-        return Recommendation("cpu", reasons=["no GPU worth using", why_cpu], confidence=confidence, **cpu)
 
 
 class FixedProof(ProofSource):

@@ -33,6 +33,30 @@ def cache_prompt(cache: Cache) -> Content:
 
 
 class CachesScreen(StepScreen):
+    DEFAULT_CSS = """
+    #caches {
+        height: auto;
+        max-height: 12;
+    }
+
+    #custom-cache {
+        height: auto;
+    }
+
+    .custom-field {
+        width: 1fr;
+        height: auto;
+    }
+
+    #custom-add {
+        min-width: 8;
+        margin: 0 0 0 1;
+    }
+
+    #offers {
+        height: auto;
+    }
+    """
     BINDINGS = [Binding("ctrl+o", "add_custom", "Add cache", priority=True)]
 
     def body(self) -> ComposeResult:

@@ -34,6 +34,32 @@ def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
 
 
 class CommitScreen(StepScreen):
+    DEFAULT_CSS = """
+    #message {
+        height: 10;
+    }
+
+    #commit-buttons {
+        height: auto;
+        margin: 1 0 0 0;
+    }
+
+    #commit-buttons Button {
+        margin: 0 1 0 0;
+    }
+
+    #progress {
+        height: 3;
+    }
+
+    #result {
+        height: auto;
+    }
+
+    #result-head {
+        margin: 1 0 0 0;
+    }
+    """
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Commit", priority=True),
         Binding("ctrl+s", "write_only", "Write only", priority=True),

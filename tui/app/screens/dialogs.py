@@ -8,19 +8,72 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from tui.app.steps import STEPS, count_word, steps_help
 
 
-class ErrorDialog(ModalScreen[str]):
+class DialogScreen(ModalScreen[ScreenResultType]):
+    """A box in the middle of the screen, the step dimmed behind it (``.dialog-screen`` in app.tcss)."""
+
+    DEFAULT_CLASSES = "dialog-screen"
+    DEFAULT_CSS = """
+    .dialog {
+        width: 80;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+        padding: 1 2;
+        background: $surface;
+        border: thick $primary;
+    }
+
+    #error-dialog {
+        border: thick $error;
+    }
+
+    .dialog-title {
+        text-style: bold;
+        margin: 0 0 1 0;
+    }
+
+    .dialog-title.error {
+        color: $text-error;
+    }
+
+    #error-hint {
+        margin: 1 0 0 0;
+        color: $text-muted;
+    }
+
+    #error-details {
+        height: 12;
+        margin: 1 0 0 0;
+    }
+
+    .dialog-buttons {
+        height: auto;
+        margin: 1 0 0 0;
+        align-horizontal: right;
+    }
+
+    .dialog-buttons Button {
+        margin: 0 0 0 1;
+    }
+
+    #help-dialog {
+        width: 86;
+    }
+    """
+
+
+class ErrorDialog(DialogScreen[str]):
     """An expected failure: the message, a hint, and any long output (hook output) to scroll through.
 
     ``actions`` are (id, label) pairs; the dialog dismisses with the id of the button pressed.
     """
 
-    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss('close')", "Close")]
 
     def __init__(
@@ -59,10 +112,9 @@ class ErrorDialog(ModalScreen[str]):
         self.dismiss((event.button.id or "action-close").removeprefix("action-"))
 
 
-class AskDialog(ModalScreen[str | None]):
+class AskDialog(DialogScreen[str | None]):
     """Ask for one line (a report's path, an SSH host); ``check`` returns why the text is not usable."""
 
-    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str, prompt: str, placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
@@ -100,10 +152,9 @@ class AskDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(DialogScreen[bool]):
     """One question; ``enter`` answers yes."""
 
-    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("enter", "yes", "Confirm", priority=True)]
 
     def __init__(self, title: str, question: str, yes: str = "Yes") -> None:
@@ -143,8 +194,7 @@ Nothing is written before the commit step.
 {steps_help()}"""
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CLASSES = "dialog-screen"
+class HelpScreen(DialogScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
     def compose(self) -> ComposeResult:

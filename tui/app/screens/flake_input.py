@@ -17,6 +17,24 @@ NO_FOLLOW = "(none: use llama.cpp's own nixpkgs)"
 
 
 class FlakeInputScreen(StepScreen):
+    DEFAULT_CSS = """
+    #input-options {
+        height: auto;
+    }
+
+    .option-column {
+        width: 1fr;
+        height: auto;
+    }
+
+    RadioSet {
+        width: 1fr;
+    }
+
+    #input-preview {
+        height: auto;
+    }
+    """
 
     def body(self) -> ComposeResult:
         flake = self.state.flake

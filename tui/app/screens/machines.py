@@ -15,7 +15,8 @@ from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
 from tui.core import ggml
-from tui.core.hardware.model import HardwareReport, vendor_label
+from tui.core.hardware.model import HardwareReport
+from tui.core.hardware.vendors import vendor_label
 
 
 def shorten(text: str, width: int) -> str:
@@ -42,6 +43,14 @@ def ggml_summary(flags: list[str]) -> str:
 
 
 class MachinesScreen(StepScreen):
+    DEFAULT_CSS = """
+    #machine-detail {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $accent;
+        height: auto;
+    }
+    """
     BINDINGS = [
         Binding("t", "this_machine", "This one"),
         Binding("i", "import_report", "Import"),

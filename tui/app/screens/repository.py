@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import DataTable, Label, Static
@@ -10,13 +11,23 @@ from tui.app.screens.base import StepScreen
 
 
 class RepositoryScreen(StepScreen):
+    DEFAULT_CSS = """
+    #repo-summary {
+        margin: 1 0 0 0;
+    }
+
+    #repo-warnings {
+        margin: 1 0 0 0;
+    }
+    """
 
     def body(self) -> ComposeResult:
         yield Label("Repository", classes="step-title")
         yield Static("Reading the flake…", id="repo-summary")
         yield Label("Machines", classes="section-title")
         table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Machine", "Built with", "Defined in", "System", "Its modules")
+        # Plain Text labels: a str label is read as markup, which loads rich's emoji table at start-up.
+        table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
         yield table
         yield Static("", id="repo-warnings")
 

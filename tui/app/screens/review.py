@@ -22,6 +22,43 @@ KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 
 
 class ReviewScreen(StepScreen):
+    DEFAULT_CSS = """
+    /* The body does not scroll; the file list and the hunks scroll on their own */
+    ReviewScreen #body {
+        overflow-y: hidden;
+    }
+
+    #review {
+        height: 1fr;
+        min-height: 8;
+    }
+
+    #files {
+        width: 34;
+        height: 1fr;
+    }
+
+    #hunks {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 0 0 1;
+    }
+
+    .file-reason {
+        color: $text-muted;
+    }
+
+    #validation {
+        height: auto;
+        max-height: 6;
+        margin: 1 0 0 0;
+    }
+
+    #proof {
+        height: auto;
+        max-height: 8;
+    }
+    """
     BINDINGS = [
         Binding("space", "toggle_hunk", "Hunk ✓/✗"),
         Binding("f", "toggle_file", "File ✓/✗"),

@@ -39,6 +39,30 @@ class HunkDiff(DiffView):
 class HunkBlock(Vertical, can_focus=True):
     """A hunk with its header; ``space`` on it toggles whether it is accepted."""
 
+    DEFAULT_CSS = """
+    HunkBlock {
+        height: auto;
+        margin: 0 0 1 0;
+        border-left: wide $success 60%;
+        padding: 0 0 0 1;
+    }
+
+    HunkBlock:focus {
+        border-left: wide $accent;
+        background: $boost;
+    }
+
+    HunkBlock.-rejected {
+        border-left: wide $error 60%;
+        opacity: 60%;
+    }
+
+    HunkBlock.-rejected:focus {
+        border-left: wide $error;
+        opacity: 80%;
+    }
+    """
+
     accepted: reactive[bool] = reactive(True)
 
     def __init__(self, change: FileChange, hunk: Hunk, number: int, total: int, *, accepted: bool, split: bool) -> None:

@@ -10,7 +10,8 @@ from functools import cache
 from pathlib import Path
 
 from tui.core.data import load
-from tui.core.hardware.model import GpuInfo, vendor_label
+from tui.core.hardware.model import GpuInfo
+from tui.core.hardware.vendors import vendor_label
 
 # Where hwdata and pciutils install the PCI ID database; the first readable one is used.
 PCI_IDS_PATHS = (

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint, vendor_label
+from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
+from tui.core.hardware.vendors import (
+    gpu_vendors,
+    is_discrete_only,
+    vendor_label,
+    vendor_with_kernel_module,
+    vendor_with_video_driver,
+)
 from tui.core.nix.hosts import list_literals
 from tui.core.nix.flake import Flake, Host, SourceFile, relative_path
 from tui.core.nix.syntax import (
@@ -17,10 +24,7 @@ from tui.core.nix.syntax import (
 
 MAX_FILES = 60  # a host's own module tree; shared module libraries go deeper than this is worth
 
-# Kernel modules and X11 drivers that name a GPU vendor.
-GPU_MODULES = {"amdgpu": "amd", "radeon": "amd", "i915": "intel", "xe": "intel", "nvidia": "nvidia",
-               "nvidia_drm": "nvidia", "nvidia_modeset": "nvidia", "nvidia_uvm": "nvidia", "nouveau": "nvidia"}
-VIDEO_DRIVERS = {"nvidia": "nvidia", "amdgpu": "amd", "intel": "intel", "nouveau": "nvidia"}
+# The kernel modules and X11 drivers that name a GPU vendor are in data/gpu_vendors.toml.
 CPU_MODULES = {"kvm-intel": "Intel", "kvm-amd": "AMD"}
 
 
@@ -169,9 +173,9 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
                     imports.append(f"{rel}/default.nix" if target.is_dir() else rel)
         elif path == ["services", "xserver", "videoDrivers"]:
             for driver, item in _strings(value):
-                vendor = VIDEO_DRIVERS.get(driver)
+                vendor = vendor_with_video_driver(driver)
                 if vendor:
-                    finder.gpu(vendor, False if vendor == "nvidia" else None)
+                    finder.gpu(vendor, False if is_discrete_only(vendor) else None)
                     finder.hint(f'services.xserver.videoDrivers has "{driver}"', file, item)
                 elif driver == "modesetting":
                     finder.hint('services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)', file, item)
@@ -193,8 +197,8 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
         elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
                       ["boot", "initrd", "availableKernelModules"]):
             for module, item in _strings(value):
-                if module in GPU_MODULES:
-                    vendor = GPU_MODULES[module]
+                vendor = vendor_with_kernel_module(module)
+                if vendor is not None:
                     finder.gpu(vendor)
                     finder.hint(f'{".".join(path)} has "{module}": an {vendor_label(vendor)} GPU', file, item)
                 elif module in CPU_MODULES:
@@ -219,26 +223,27 @@ def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) 
     """What a nixos-hardware module's name says: ``common-gpu-nvidia``, ``framework-13-7040-amd``..."""
     words = name.lower().replace("_", "-").split("-")
     said = []
-    if "nvidia" in words and "disable" not in words:
-        finder.gpu("nvidia", False)
-        said.append("an NVIDIA GPU")
-    if "gpu" in words and "amd" in words:
-        finder.gpu("amd")
-        said.append("an AMD GPU")
-    elif "gpu" in words and "intel" in words:
-        finder.gpu("intel", True)
-        said.append("an Intel integrated GPU")
-    elif "cpu" in words and ("intel" in words or "amd" in words):
-        finder.cpu_vendor = finder.cpu_vendor or ("Intel" if "intel" in words else "AMD")
-        said.append(f"an {finder.cpu_vendor} CPU")
-        if "intel" in words:  # nixos-hardware's common-cpu-intel brings the iGPU settings too
-            finder.gpu("intel", True)
-            said.append("an Intel integrated GPU")
-    elif "gpu" not in words and "cpu" not in words and ("amd" in words or "intel" in words):
-        vendor = "amd" if "amd" in words else "intel"  # a machine module: framework-13-7040-amd
-        finder.cpu_vendor = finder.cpu_vendor or vendor_label(vendor)
-        finder.gpu(vendor, True)
-        said.append(f"an {vendor_label(vendor)} CPU with integrated graphics")
+    named = [v for v in gpu_vendors() if v.variants and v.hint_word in words]
+    for vendor in named:
+        if not vendor.makes_cpus and "disable" not in words:  # common-gpu-nvidia, not common-gpu-nvidia-disable
+            finder.gpu(vendor.name, False if vendor.discrete_only else None)
+            said.append(f"an {vendor.label} GPU")
+    makers = [v for v in named if v.makes_cpus]
+    if makers:
+        vendor = makers[0]
+        if "gpu" in words:
+            finder.gpu(vendor.name, True if vendor.nixos_hardware_integrated else None)
+            said.append(f"an {vendor.label} integrated GPU" if vendor.nixos_hardware_integrated else f"an {vendor.label} GPU")
+        elif "cpu" in words:
+            finder.cpu_vendor = finder.cpu_vendor or vendor.label
+            said.append(f"an {finder.cpu_vendor} CPU")
+            if vendor.nixos_hardware_integrated:  # common-cpu-intel brings the iGPU settings too
+                finder.gpu(vendor.name, True)
+                said.append(f"an {vendor.label} integrated GPU")
+        else:  # a machine module: framework-13-7040-amd
+            finder.cpu_vendor = finder.cpu_vendor or vendor.label
+            finder.gpu(vendor.name, True)
+            said.append(f"an {vendor.label} CPU with integrated graphics")
     if said:
         finder.hint(f"nixos-hardware module {name}: {' and '.join(said)}", file, node)
 
@@ -275,8 +280,8 @@ def _report(finder: _Finder) -> HardwareReport:
     else:
         if finder.cpu_vendor or host.system:
             report.cpu = CpuInfo(vendor=finder.cpu_vendor, model=None, arch=arch, cores=None, flags=[])
-        order = {"nvidia": 0, "amd": 1, "intel": 2}
-        report.gpus = sorted(finder.gpus.values(), key=lambda g: order.get(g.vendor, 9))
+        order = {v.name: i for i, v in enumerate(gpu_vendors())}
+        report.gpus = sorted(finder.gpus.values(), key=lambda g: order.get(g.vendor, len(order)))
         if not finder.hints:
             report.notes.append(f"{host.name}'s configuration says nothing about its CPU or GPU")
     report.notes.extend(finder.notes)

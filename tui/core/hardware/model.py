@@ -5,17 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from tui.core.hardware.vendors import vendor_label
+
 # Where a machine's hardware facts came from, and how sure a recommendation made from them is.
 ReportSource = Literal["detected", "report", "facter", "ssh", "hints"]
 Confidence = Literal["detected", "report", "hints", "none"]
-
-
-VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "authenticamd": "AMD", "intel": "Intel", "genuineintel": "Intel"}
-
-
-def vendor_label(vendor: str | None) -> str:
-    """``nvidia`` as NVIDIA, ``GenuineIntel`` as Intel; other names as they are."""
-    return VENDOR_LABELS.get((vendor or "").lower(), vendor or "unknown")
 
 
 @dataclass
@@ -32,7 +26,7 @@ class CpuInfo:
 
 @dataclass
 class GpuInfo:
-    vendor: str  # "nvidia", "amd", "intel" or another name
+    vendor: str  # a name of data/gpu_vendors.toml ("nvidia", "amd", ...), "pci:<id>" or a driver's name
     name: str | None = None
     memory_mib: int | None = None
     compute_capability: str | None = None  # NVIDIA, "8.6"

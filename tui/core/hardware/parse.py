@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from tui.core.data import load
 from tui.core.hardware.gpu_ids import PciIds, add_chip_facts, chip_of, model_name
-from tui.core.hardware.model import CpuInfo, GpuInfo, vendor_label
+from tui.core.hardware.model import CpuInfo, GpuInfo
+from tui.core.hardware.vendors import is_discrete_only, vendor_label, vendor_of_pci_id
 
 # x86-64 micro-architecture levels (x86-64 psABI), in the kernel's /proc/cpuinfo names:
 # sse3 is "pni", lzcnt is "abm", and OSXSAVE shows as "xsave".
@@ -166,10 +167,6 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def vendor_name(pci_vendor: str | None) -> str | None:
-    return load("gpus")["vendors"].get(pci_vendor or "")
-
-
 def gfx_target(version: int) -> str | None:
     """The ROCm target name of a KFD ``gfx_target_version``: 110003 -> gfx1103, 90010 -> gfx90a."""
     if version <= 0:
@@ -220,7 +217,7 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         vendor_id, device_id = _hex_id(dev.get("vendor")), _hex_id(dev.get("device"))
         driver = dev.driver
         pci_id = f"{vendor_id}:{device_id}" if vendor_id and device_id else None
-        vendor = vendor_name(vendor_id) or (f"pci:{vendor_id}" if vendor_id else (driver or "unknown"))
+        vendor = vendor_of_pci_id(vendor_id) or (f"pci:{vendor_id}" if vendor_id else (driver or "unknown"))
         vram = _int(dev.get("mem_info_vram_total"))
         visible = _int(dev.get("mem_info_vis_vram_total"))
         gpu = GpuInfo(
@@ -235,14 +232,14 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         if vendor == "amd":
             gpu.integrated = _amd_integrated(device_id, vram, visible)
             matching = [t for p, t in targets if p == pci_id]
-            if not matching and len(targets) == 1 and sum(1 for d in devices if _hex_id(d.get("vendor")) == "1002") == 1:
+            if not matching and len(targets) == 1 and sum(1 for d in devices if vendor_of_pci_id(_hex_id(d.get("vendor"))) == "amd") == 1:
                 matching = [targets[0][1]]
             gpu.rocm_target = matching[0] if matching else None
             gpu.rocm_target_source = "KFD topology" if matching else None
         elif vendor == "intel":
             if slot:
                 gpu.integrated = slot.endswith("00:02.0")
-        elif vendor == "nvidia":
+        elif is_discrete_only(vendor):
             gpu.integrated = False
         elif vendor_id is None:
             gpu.integrated = True  # a platform device on a system-on-chip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tui.core.hardware.model import GpuInfo, HardwareReport, Recommendation, source_phrase
 from tui.core.hardware.parse import is_x86
 from tui.core.hardware.support import cuda_verdict, default_cuda_version, dropped_after, rocm_supported, rocm_targets
+from tui.core.hardware.vendors import is_discrete_only, variants_of
 
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
 ALL_VARIANTS_WHY = ("the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
@@ -15,7 +16,7 @@ def _label(gpu: GpuInfo) -> str:
     name = gpu.display_name
     if gpu.integrated is True:
         name += " (integrated)"
-    elif gpu.integrated is False and gpu.vendor != "nvidia":
+    elif gpu.integrated is False and not is_discrete_only(gpu.vendor):
         name += " (discrete)"
     return name
 
@@ -54,9 +55,10 @@ def recommend(report: HardwareReport | None, system: str | None = None, cuda_ver
 
 def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str | None,
                         cuda_version: str | None) -> None:
-    nvidia = [g for g in report.gpus if g.vendor == "nvidia"]
-    others = [g for g in report.gpus if g.vendor in ("amd", "intel")]
-    unused = [g for g in report.gpus if g.vendor not in ("nvidia", "amd", "intel")]
+    # Which build a GPU's vendor gets by default: data/gpu_vendors.toml.
+    nvidia = [g for g in report.gpus if variants_of(g.vendor)[:1] == ("cuda",)]
+    others = [g for g in report.gpus if variants_of(g.vendor)[:1] == ("vulkan",)]
+    unused = [g for g in report.gpus if not variants_of(g.vendor)]
     if nvidia and _choose_cuda(rec, nvidia, others, cuda_version):
         return
     if nvidia or others:
@@ -69,7 +71,7 @@ def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str
                 rec.reasons.append(f"{_label(gpu)} → Vulkan build")
         if report.vulkan_driver is False and report.source in ("detected", "ssh"):
             rec.reasons.append("no Vulkan driver is installed yet: NixOS installs Mesa's with hardware.graphics.enable = true")
-        _offer_rocm(rec, [g for g in others if g.vendor == "amd" and g.rocm_target], system)
+        _offer_rocm(rec, [g for g in others if "rocm" in variants_of(g.vendor) and g.rocm_target], system)
     else:
         rec.variant = "cpu"
         if unused:
