@@ -265,3 +265,52 @@ def test_detect_host_reads_the_cuda_release_of_the_flake(demo_repo, tmp_path, ca
     assert main(["detect", "--json", "--flake", str(demo_repo), "--host", "carbon"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "CUDA 12.8, read from the flake's nixpkgs" in data["notes"]
+
+
+def test_fermi_is_named_and_explained_not_given_a_cuda_build():
+    report = load_report_data({"vendor": "10de", "device": "06c0"})  # GeForce GTX 480
+    assert report.compute_capability == "2.0" and report.capability_source == "PCI id table: Fermi"
+    rec = recommend(_report_with(report))
+    assert rec.variant == "vulkan"
+    assert any("compute capability 2.0" in r and "CUDA 8.0 was the last" in r for r in rec.reasons), rec.reasons
+
+
+def _report_with(gpu: GpuInfo):
+    from tui.core.hardware.model import HardwareReport
+
+    return HardwareReport(source="facter", system="x86_64-linux", gpus=[gpu])
+
+
+@pytest.mark.parametrize("capability", ["99.9", "1.0", "0.0"])
+def test_a_reported_capability_no_gpu_has_gets_vulkan_with_the_reason(tmp_path, capability):
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({"source": "detected", "system": "x86_64-linux", "gpus": [
+        {"vendor": "nvidia", "name": "GPU", "compute_capability": capability, "capability_source": "NVML"}]}))
+    rec = recommend(load_report(saved))
+    assert rec.variant == "vulkan" and rec.cuda_capabilities == []
+    assert any("is not a compute capability of any NVIDIA GPU" in r for r in rec.reasons), rec.reasons
+
+
+def test_a_capability_newer_than_the_table_passes():
+    assert cuda_verdict("12.2", "12.9").supported and cuda_verdict("13.0", "13.1").supported
+
+
+def test_a_saved_report_gpu_without_a_name_is_named_by_its_pci_id(tmp_path):
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({"source": "detected", "gpus": [{"vendor": "nvidia", "pci_id": "10de:2204"}]}))
+    assert load_report(saved).gpus[0].name == "NVIDIA GeForce RTX 3090"
+
+
+def test_a_facter_model_that_is_not_text_is_left_out():
+    data = {"hardware": {"graphics_card": [{"vendor": {"hex": "10de"}, "device": {"hex": "2204"},
+                                            "model": ["x"], "driver": "nvidia"}]}}
+    from tui.core.hardware.reports import report_from_data
+
+    assert report_from_data(data).gpus[0].name == "NVIDIA GeForce RTX 3090"
+
+
+def test_a_capability_given_by_hand_that_cuda_cannot_build_is_warned_about(demo_repo, capsys):
+    assert main(["plan", "--flake", str(demo_repo), "--host", "carbon=cuda", "--cuda", "carbon=2.0",
+                 "--no-nix"]) == 0
+    err = capsys.readouterr().err
+    assert "carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err

@@ -282,7 +282,23 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             plan.notes.extend(others)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
+    plan.notes.extend(_capability_notes(machines))
     return plan
+
+
+def _capability_notes(machines: dict[str, MachineAnswer]) -> list[str]:
+    """A warning for each CUDA capability nixpkgs' CUDA does not build for (given by hand, or read back)."""
+    from tui.core.hardware.support import cuda_verdict, default_cuda_version
+
+    version = default_cuda_version()
+    notes = []
+    for host, answer in machines.items():
+        for capability in answer.cuda_capabilities:
+            verdict = cuda_verdict(capability, version)
+            if not verdict.supported:
+                notes.append(f"{host}: CUDA capability {capability} {verdict.reason}; the build will fail "
+                             "(the vulkan variant runs on any NVIDIA GPU with its driver)")
+    return notes
 
 
 def machine_path(module_dir: str, host: str) -> str:

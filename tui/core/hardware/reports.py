@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
-from tui.core.hardware.gpu_ids import add_chip_facts
+from tui.core.hardware.gpu_ids import add_chip_facts, model_name
 from tui.core.hardware.model import GpuInfo, HardwareReport
 from tui.core.hardware.parse import PciDevice, cpu_from_flags, gpus_from_devices, system_of
 
@@ -141,6 +141,8 @@ def _report_gpu(data: dict) -> GpuInfo:
         gpu.compute_capability = gpu.capability_source = None
     if gpu.rocm_target_source not in _DRIVER_SOURCES:
         gpu.rocm_target = gpu.rocm_target_source = None
+    if not gpu.name and gpu.vendor and gpu.pci_id:
+        gpu.name = model_name(gpu.vendor, gpu.pci_id)
     add_chip_facts([gpu])  # the table of this version, not the one the report was made with
     if gpu.compute_capability is None and said[0]:
         gpu.compute_capability, gpu.capability_source = said[0], "report"
@@ -195,7 +197,7 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
         models.append(card.get("model"))
     report.gpus = gpus_from_devices(devices)
     for gpu, model in zip(report.gpus, models):
-        if model and not any(generic in model for generic in _GENERIC_MODELS):
+        if isinstance(model, str) and model and not any(generic in model for generic in _GENERIC_MODELS):
             gpu.name = model
     add_chip_facts(report.gpus)  # a chip named only by facter's model
     if report.gpus:

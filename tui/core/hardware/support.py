@@ -29,11 +29,16 @@ class CudaVerdict:
 
 
 def cuda_verdict(capability: str, cuda_version: str) -> CudaVerdict:
-    """Can CUDA ``cuda_version`` build for ``capability``? Capabilities the table does not know pass."""
+    """Can CUDA ``cuda_version`` build for ``capability``? A capability newer than the table's (a GPU that
+    came out since) passes; one that no NVIDIA GPU has (``1.0``, ``99.9``) does not."""
     data = load("gpu_support")["cuda"]
     known = data["capabilities"].get(capability)
     if known is None:
-        return CudaVerdict(True)
+        newest = max((_version(c) for c in data["capabilities"]), default=(0,))
+        asked = _version(capability)
+        if newest < asked and asked[0] <= newest[0] + 1:
+            return CudaVerdict(True)
+        return CudaVerdict(False, "is not a compute capability of any NVIDIA GPU nixpkgs' CUDA builds for")
     first, last = known
     version = _version(cuda_version)
     if version < _version(first):
