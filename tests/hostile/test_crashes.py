@@ -174,17 +174,25 @@ def test_an_absolute_module_folder_is_refused_not_made_relative(tmp_path, folder
 
 # ---- terminal control characters from report text -------------------------------------------------
 
-def test_a_refusal_shows_control_characters_from_a_report_as_escapes(tmp_path):
-    """A value from a report in a refusal neither colours the terminal nor starts a line of its own."""
+def test_a_refusal_shows_control_characters_as_escapes(tmp_path):
+    """A value in a refusal neither colours the terminal nor starts a line of its own."""
     root = small_repo(tmp_path / "repo", ["boron"])
-    report = {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"]},
-              "gpus": [{"vendor": "nvidia", "name": "GPU", "compute_capability": "8.6\n\x1b[31mpwned",
-                        "capability_source": "NVML"}]}
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    result = run_cli(["plan", "--flake", str(root), "--report", f"boron={tmp_path / 'r.json'}"])
+    result = run_cli(["plan", "--flake", str(root), "--no-nix", "--host", "boron=cuda",
+                      "--cuda", "boron=8.6\n\x1b[31mpwned"])
     assert "\x1b" not in result.stderr and "\\x1b" in result.stderr, result.stderr
     assert result.returncode == 2
     assert_one_line_refusal(result)
+
+
+def test_control_characters_in_a_report_reach_the_terminal_as_nothing_raw(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    report = {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"]},
+              "gpus": [{"vendor": "nvidia", "name": "GPU \x1b[31mred", "compute_capability": "8.6\n\x1b[31mpwned",
+                        "capability_source": "NVML"}]}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    result = run_cli(["plan", "--flake", str(root), "--no-nix", "--report", f"boron={tmp_path / 'r.json'}"])
+    assert "\x1b" not in result.stderr and "\x1b" not in result.stdout
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("where", ["unrelated/pipe.nix", "hosts/h0.nix"])
