@@ -46,8 +46,8 @@ EVAL_APPLY = (
     " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
     " warnings = c.config.warnings or [ ]; }"
 )
-# Nix's own retries of a download: the final error says it once.
-_RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$")
+# Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
+_RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$")
 # What nix prints when it cannot reach the network for an input.
 _OFFLINE = re.compile(
     r"unable to download|Could not resolve host|Couldn't resolve host|unable to access|Failed to connect|"
