@@ -31,7 +31,7 @@ from tui.core.write import atomic_write
 
 JOURNAL = "apply.json"
 LOCK = "lock"
-INDEX_COPY = "index.before"  # with the pid of the apply that made it: index.before.<pid>
+INDEX_COPY = "index.before"
 LOCK_WAIT = 3.0  # seconds a git process left running by the killed apply gets to finish
 
 
@@ -98,7 +98,6 @@ class Journal:
 
     repo: git.Repo
     folder: Path
-    index_copy: str = INDEX_COPY
     lock: ApplyLock | None = None  # released by :meth:`finish`
 
     @classmethod
@@ -125,17 +124,16 @@ class Journal:
                     parent = parent.parent
         index = gitrepo.git_path(repo, "index")
         has_index = index.exists()
-        index_copy = f"{INDEX_COPY}.{os.getpid()}"
         if has_index:
-            atomic_write(folder / index_copy, index.read_bytes(), 0o644)
+            atomic_write(folder / INDEX_COPY, index.read_bytes(), 0o644)
         for entry in files:
             if entry["path"] in intended:
                 entry["new"] = digest(intended[entry["path"]])
         record = {"version": 1, "pid": os.getpid(), "started": time.time(), "head": _head(repo),
-                  "index": has_index, "index_copy": index_copy, "files": files,
+                  "index": has_index, "files": files,
                   "dirs": sorted(set(new_dirs), key=len, reverse=True)}
         atomic_write(folder / JOURNAL, json.dumps(record).encode(), 0o644)
-        return cls(repo, folder, index_copy)
+        return cls(repo, folder)
 
     def expect(self, path: str, data: bytes | None) -> None:
         """Record what ``path`` (repository-relative) became once it is known (``flake.lock`` after locking)."""
@@ -149,7 +147,7 @@ class Journal:
     def finish(self) -> None:
         """The apply is done (committed, kept or put back): forget it."""
         (self.folder / JOURNAL).unlink(missing_ok=True)
-        (self.folder / self.index_copy).unlink(missing_ok=True)
+        (self.folder / INDEX_COPY).unlink(missing_ok=True)
         if self.lock is not None:
             self.lock.release()
 
@@ -159,8 +157,7 @@ def _clear_abandoned(folder: Path) -> None:
     it had written nothing else yet. The caller holds the lock, so no apply that made them is running."""
     if not folder.is_dir():
         return
-    copies = [p for p in folder.glob(f"{INDEX_COPY}.*") if not p.name.endswith(".tmp")]
-    for path in copies + list(folder.glob(".*.tmp")):
+    for path in [folder / INDEX_COPY, *folder.glob(".*.tmp")]:
         path.unlink(missing_ok=True)
 
 
@@ -277,18 +274,18 @@ def _recover(repo: git.Repo, folder: Path, journal_file: Path) -> str | None:
                               hint="check `git status`, then remove that file") from None
     top = gitrepo.work_tree(repo)
     paths = [entry["path"] for entry in files]
-    journal = Journal(repo, folder, str(record.get("index_copy") or INDEX_COPY))
+    journal = Journal(repo, folder)
     # A git command the killed apply started may still be finishing its commit: let it, before deciding.
     lock_note = " (and removed its stale index.lock)" if _clear_stale_lock(repo, float(record.get("started", 0))) else ""
     landed = _landed(repo, record.get("head"))
     if landed is None:
-        changed = _changed_since(repo, record, folder / journal.index_copy)
+        changed = _changed_since(repo, record, folder / INDEX_COPY)
         if changed:
             raise RepositoryError(
                 "an interrupted apply was not rolled back, because work was done since: " + "; ".join(changed)
                 + f"; its journal is kept in {folder}",
                 hint="check `git status` and `git log`; to keep everything as it is now, remove "
-                f"{journal_file} and {folder / journal.index_copy}, then run again",
+                f"{journal_file} and {folder / INDEX_COPY}, then run again",
             )
     index = gitrepo.git_path(repo, "index")
     _remove_temporaries(top, paths)
@@ -315,7 +312,7 @@ def _recover(repo: git.Repo, folder: Path, journal_file: Path) -> str | None:
         except OSError:
             pass
     if record.get("index"):
-        saved = (folder / journal.index_copy).read_bytes()
+        saved = (folder / INDEX_COPY).read_bytes()
         if not index.exists() or index.read_bytes() != saved:
             atomic_write(index, saved, 0o644)
     else:
