@@ -37,6 +37,20 @@ def journal_leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != "lock") if folder.exists() else []
 
 
+def apply_paused_in_hook(root: Path, tmp_path: Path, hook_name: str) -> subprocess.Popen:
+    """``llamaflake apply`` started and waited for until git runs its ``hook_name`` hook, which then sleeps."""
+    marker = tmp_path / f"in-{hook_name}"
+    hook = root / ".git/hooks" / hook_name
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 30\n")
+    hook.chmod(0o755)
+    proc = start_apply(root)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    return proc
+
+
 def llamaflake_commits(repo: git.Repo) -> int:
     return sum("Generated-by: llamaflake" in c.message for c in repo.iter_commits("HEAD"))
 
@@ -88,15 +102,7 @@ def test_apply_killed_at_random_moments_is_finished_by_the_next_apply(tmp_path):
 
 def test_an_interrupt_after_the_commit_landed_says_it_is_done(tmp_path):
     root = small_repo(tmp_path / "repo", HOSTS)
-    marker = tmp_path / "committed"
-    hook = root / ".git/hooks/post-commit"
-    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 20\n")
-    hook.chmod(0o755)
-    proc = start_apply(root)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    proc = apply_paused_in_hook(root, tmp_path, "post-commit")
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C reaches the whole foreground group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -109,16 +115,8 @@ def test_an_interrupt_after_the_commit_landed_says_it_is_done(tmp_path):
 
 def test_an_interrupt_before_the_commit_puts_everything_back(tmp_path):
     root = small_repo(tmp_path / "repo", HOSTS)
-    marker = tmp_path / "checking"
-    hook = root / ".git/hooks/pre-commit"
-    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 20\n")
-    hook.chmod(0o755)
     before = work_tree_files(root)
-    proc = start_apply(root)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    proc = apply_paused_in_hook(root, tmp_path, "pre-commit")
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (2, 130), err
@@ -133,11 +131,9 @@ def test_an_apply_killed_while_starting_its_journal_leaves_nothing_behind(tmp_pa
     """Killed between the index copy and the journal itself: nothing was written yet; the next run
     clears what it left and applies."""
     root = small_repo(tmp_path / "config", HOSTS)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = gone.stdout.strip()
     folder = root / ".git/llamaflake"
     folder.mkdir()
-    (folder / f"index.before.{dead_pid}").write_bytes((root / ".git/index").read_bytes())
+    (folder / "index.before").write_bytes((root / ".git/index").read_bytes())
     (folder / ".apply.json.k3x9.tmp").write_text("{")
     again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=120)
@@ -148,18 +144,10 @@ def test_an_apply_killed_while_starting_its_journal_leaves_nothing_behind(tmp_pa
 
 def killed_before_its_commit(root: Path, tmp_path: Path) -> None:
     """An apply SIGKILLed while git runs the pre-commit hook: every file written, nothing committed."""
-    marker = tmp_path / "in-hook"
-    hook = root / ".git/hooks/pre-commit"
-    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 30\n")
-    hook.chmod(0o755)
-    proc = start_apply(root)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    proc = apply_paused_in_hook(root, tmp_path, "pre-commit")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
-    hook.unlink()
+    (root / ".git/hooks/pre-commit").unlink()
     assert (root / ".git/llamaflake/apply.json").exists()
     assert (root / "llama-cpp/default.nix").exists()
 
