@@ -1,14 +1,18 @@
-"""Messages the wizard's workers post back: each carries what a slow step found."""
+"""Messages between the wizard's parts: workers post what a slow step found, screens post requests.
+
+Written as plain :class:`~textual.message.Message` subclasses, as Textual writes its own: this module is
+imported before the first screen is drawn, and generating dataclasses here costs more than the screen.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tui.core.caches import Cache
     from tui.core.errors import LlamaflakeError
     from tui.core.hardware.model import HardwareReport, Recommendation
@@ -18,105 +22,132 @@ if TYPE_CHECKING:
     from tui.core.repo_status import RepoStatus
 
 
-@dataclass
+# What the workers found.
+
+
 class RepositoryLoaded(Message):
     """The flake was read, with what the first step shows about it."""
 
-    flake: Flake
-    repo: RepoStatus
-    settings: dict[str, dict]
-    preliminary: Plan | None
-    existing_caches: list[Cache] | None
-    notes: list[str] | None = None  # where Nix and the static reading disagree
+    def __init__(
+        self,
+        flake: Flake,
+        repo: RepoStatus,
+        settings: dict[str, dict],
+        preliminary: Plan | None,
+        existing_caches: list[Cache] | None,
+        notes: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.flake = flake
+        self.repo = repo
+        self.settings = settings
+        self.preliminary = preliminary
+        self.existing_caches = existing_caches
+        self.notes = notes  # where Nix and the static reading disagree
 
 
-@dataclass
 class RepositoryFailed(Message):
-    error: LlamaflakeError
+    def __init__(self, error: LlamaflakeError) -> None:
+        super().__init__()
+        self.error = error
 
 
-@dataclass
 class HardwareFound(Message):
     """A machine's hardware and the recommendation made from it."""
 
-    host: str
-    report: HardwareReport
-    recommendation: Recommendation
-    source: str
-    chosen_by_user: bool = False
-    this_machine: bool = False
+    def __init__(
+        self,
+        host: str,
+        report: HardwareReport,
+        recommendation: Recommendation,
+        source: str,
+        chosen_by_user: bool = False,
+        this_machine: bool = False,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.report = report
+        self.recommendation = recommendation
+        self.source = source
+        self.chosen_by_user = chosen_by_user
+        self.this_machine = this_machine
 
 
-@dataclass
 class HardwareFailed(Message):
-    host: str | None
-    error: LlamaflakeError
+    def __init__(self, host: str | None, error: LlamaflakeError) -> None:
+        super().__init__()
+        self.host = host
+        self.error = error
 
 
-@dataclass
 class ProofProgress(Message):
     """A line of what Nix is doing while the review step's change is evaluated."""
 
-    generation: int
-    line: str
+    def __init__(self, generation: int, line: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.line = line
 
 
-@dataclass
 class ProofFinished(Message):
     """What Nix said about the change with the review step's accepted hunks (``generation`` tells stale ones)."""
 
-    generation: int
-    proof: Proof
-    key: tuple | None = None  # the accepted changes the proof is about
+    def __init__(self, generation: int, proof: Proof, key: tuple | None = None) -> None:
+        super().__init__()
+        self.generation = generation
+        self.proof = proof
+        self.key = key  # the accepted changes the proof is about
+
+
+class PlanApplied(Message):
+    def __init__(self, paths: list[str], commit: str | None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.commit = commit
+
+
+class ApplyFailed(Message):
+    def __init__(self, error: LlamaflakeError) -> None:
+        super().__init__()
+        self.error = error
 
 
 # Requests a screen posts; the app owns navigation and the workers.
 
 
-@dataclass
 class NextStep(Message):
     """The screen is done: show the step after it."""
 
 
-@dataclass
 class PreviousStep(Message):
     """Go back to the step before."""
 
 
-@dataclass
-class DetectHardware(Message):
-    """Detect this machine's hardware and give it to ``host``."""
-
-    host: str
-
-
-@dataclass
-class ImportReport(Message):
-    """Read a hardware report from ``path`` for ``host``."""
-
-    host: str
-    path: Path
-
-
-@dataclass
-class ScanSsh(Message):
-    """Scan ``target`` over SSH for ``host``."""
-
-    host: str
-    target: str
-
-
-@dataclass
 class StateChanged(Message):
     """Something in the wizard's state changed; screens refresh what they show."""
 
 
-@dataclass
-class PlanApplied(Message):
-    paths: list[str]
-    commit: str | None
+class DetectHardware(Message):
+    """Detect this machine's hardware and give it to ``host``."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
 
 
-@dataclass
-class ApplyFailed(Message):
-    error: LlamaflakeError
+class ImportReport(Message):
+    """Read a hardware report from ``path`` for ``host``."""
+
+    def __init__(self, host: str, path: Path) -> None:
+        super().__init__()
+        self.host = host
+        self.path = path
+
+
+class ScanSsh(Message):
+    """Scan ``target`` over SSH for ``host``."""
+
+    def __init__(self, host: str, target: str) -> None:
+        super().__init__()
+        self.host = host
+        self.target = target
