@@ -36,6 +36,7 @@ async def test_repository_step_shows_flake_git_and_machines(demo_repo):
         assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
         assert table.get_row_at(1)[2] == "flake.nix:44"
         assert "every machine can be wired" in text_of(app, "#repo-warnings")
+        assert app.focused is app.screen.query_one("#body")  # keys scroll the step, as on every other step
 
 
 @run_async

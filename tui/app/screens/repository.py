@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from tui.app.screens.base import StepScreen
 
+if TYPE_CHECKING:
+    from textual.widgets import DataTable
+
 
 class RepositoryScreen(StepScreen):
+    AUTO_FOCUS = ""  # focusing restyles the screen before its first frame: the body takes the focus once the flake is read
     DEFAULT_CSS = """
     #repo-summary {
         margin: 1 0 0 0;
@@ -24,12 +30,6 @@ class RepositoryScreen(StepScreen):
     def body(self) -> ComposeResult:
         yield Label("Repository", classes="step-title")
         yield Static("Reading the flake…", id="repo-summary")
-        yield Label("Machines", classes="section-title")
-        table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
-        # Plain Text labels: a str label is read as markup, which loads rich's emoji table at start-up.
-        table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
-        yield table
-        yield Static("", id="repo-warnings")
 
     def ready_to_leave(self) -> bool:
         if self.state.flake is None:
@@ -63,7 +63,7 @@ class RepositoryScreen(StepScreen):
             lines.append(Content.from_markup("[b]Settings[/]   $wired", wired=wired))
         self.query_one("#repo-summary", Static).update(Content("\n").join(lines))
 
-        table = self.query_one("#hosts", DataTable)
+        table, warnings = self._machines_section()
         table.clear()
         shared = set.intersection(*(set(h.module_files) for h in flake.hosts)) if len(flake.hosts) > 1 else set()
         for host in flake.hosts:
@@ -79,7 +79,24 @@ class RepositoryScreen(StepScreen):
                 modules,
                 key=host.name,
             )
-        self.query_one("#repo-warnings", Static).update(self._warnings())
+        warnings.update(self._warnings())
+
+    def _machines_section(self) -> tuple[DataTable, Static]:
+        """The table of machines and the warnings below it, made once the flake is read: the first screen
+        is drawn sooner without them, and there is nothing to show in them before."""
+        from textual.widgets import DataTable
+
+        if self.query("#hosts"):
+            return self.query_one("#hosts", DataTable), self.query_one("#repo-warnings", Static)
+        table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        # Plain Text labels: a str label is read as markup, which loads rich's emoji table at start-up.
+        table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
+        warnings = Static("", id="repo-warnings")
+        body = self.query_one("#body")
+        body.mount(Label("Machines", classes="section-title"), table, warnings)
+        if self.focused is None:
+            self.call_after_refresh(body.focus)
+        return table, warnings
 
     def _warnings(self) -> Content:
         state = self.state
