@@ -39,6 +39,58 @@ async def test_repository_step_shows_flake_git_and_machines(demo_repo):
         assert app.focused is app.screen.query_one("#body")  # keys scroll the step, as on every other step
 
 
+@pytest.fixture
+def flake_reading_held(monkeypatch):
+    """Hold the reading of the flake until the test sets the event: a slow repository."""
+    import threading
+
+    import tui.core.nix.flake
+
+    release = threading.Event()
+    load_flake = tui.core.nix.flake.load_flake
+
+    def held(*args, **kwargs):
+        release.wait(20)
+        return load_flake(*args, **kwargs)
+
+    monkeypatch.setattr(tui.core.nix.flake, "load_flake", held)
+    yield release
+    release.set()
+
+
+@run_async
+async def test_keys_before_the_flake_is_read_leave_one_table_and_the_users_focus(demo_repo, flake_reading_held):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+n", "ctrl+n", "escape", "down")
+        assert app.screen.step == 1 and not app.screen.query("#hosts")  # nothing to show yet
+        await pilot.press("tab")
+        focused = app.focused
+        app.broadcast()
+        flake_reading_held.set()
+        await settle(pilot)
+        app.broadcast()
+        await settle(pilot)
+        assert len(app.screen.query("#hosts")) == 1 and len(app.screen.query(".section-title")) == 1
+        assert app.screen.query_one("#hosts", DataTable).row_count == 3
+        assert focused is not None and app.focused is focused
+
+
+@run_async
+async def test_the_table_of_machines_is_made_once_across_steps(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.screen
+        await pilot.press("ctrl+n", "escape", "ctrl+n", "escape")
+        await settle(pilot)
+        assert app.screen is first
+        assert len(first.query("#hosts")) == 1 and len(first.query("#repo-warnings")) == 1
+        assert first.query_one("#hosts", DataTable).row_count == 3
+        assert app.focused is first.query_one("#body")
+
+
 @run_async
 async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
     repo = make_repo(tmp_path / "r", {

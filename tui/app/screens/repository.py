@@ -94,9 +94,12 @@ class RepositoryScreen(StepScreen):
         warnings = Static("", id="repo-warnings")
         body = self.query_one("#body")
         body.mount(Label("Machines", classes="section-title"), table, warnings)
-        if self.focused is None:
-            self.call_after_refresh(body.focus)
+        self.call_after_refresh(self._focus_body_unless_focused)
         return table, warnings
+
+    def _focus_body_unless_focused(self) -> None:
+        if self.focused is None:
+            self.query_one("#body").focus()
 
     def _warnings(self) -> Content:
         state = self.state
