@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
-from tui.core.validate import _OFFLINE, Progress, _short, nix_argv, nix_support, run_streaming
+from tui.core.validate import Progress, _short, nix_argv, nix_support, offline_reason, run_streaming
 
 DEFAULT_DISCOVERY_TIMEOUT = 300
 
@@ -91,8 +91,9 @@ def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Prog
     if result.timed_out:
         raise LlamaflakeError(f"`nix eval` did not finish in {timeout:g} s")
     if result.returncode != 0:
-        if _OFFLINE.search(result.stderr):
-            raise LlamaflakeError("offline: an input could not be fetched:\n" + _short(result.stderr, root, 4))
+        offline = offline_reason(result.stderr, root)
+        if offline:
+            raise LlamaflakeError(offline)
         raise LlamaflakeError(_short(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
     try:
         return json.loads(result.stdout)

@@ -182,8 +182,21 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 _DIRTY_TREE = re.compile(r"^warning: Git tree '.*' is dirty$")
+# A flake's nixConfig that this user's Nix does not trust: said on every run, about nothing the change did.
+_UNTRUSTED_SETTING = re.compile(r"^warning: ignoring untrusted flake configuration setting ")
 # The flake's source as nix copies it into the store: paths under it are the repository's own files.
 _STORE_SOURCE = re.compile(r"/nix/store/[0-9a-z]{32}-source/")
+
+
+def offline_reason(stderr: str, root: Path) -> str | None:
+    """One line saying that an input could not be fetched, with Nix's own error about it; None if that is not why."""
+    if not _OFFLINE.search(stderr):
+        return None
+    lines = _short(stderr, root, limit=10_000).splitlines()
+    cause = next((line for line in lines if line.lstrip().startswith("error:") and _OFFLINE.search(line)), None)
+    cause = cause or next((line for line in lines if _OFFLINE.search(line)), "")
+    cause = cause.strip().removeprefix("error:").removeprefix("warning:").strip()
+    return "offline: an input could not be fetched" + (f": {cause}" if cause else "")
 
 
 def _short(text: str, root: Path, limit: int = 12) -> str:
@@ -191,7 +204,8 @@ def _short(text: str, root: Path, limit: int = 12) -> str:
     text = text.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
     text = _STORE_SOURCE.sub("", text)
     lines = [line.rstrip() for line in text.strip().splitlines()
-             if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)]
+             if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)
+             and not _UNTRUSTED_SETTING.match(line.strip())]
     if len(lines) > limit:
         lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
     return "\n".join(lines)
@@ -274,9 +288,9 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
     if result.timed_out:
         return Check("lock the flake's inputs", TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
     if result.returncode != 0:
-        if _OFFLINE.search(result.stderr):
-            return Check("lock the flake's inputs", NOT_CHECKED,
-                         "offline: an input could not be fetched:\n" + _short(result.stderr, root, 4))
+        offline = offline_reason(result.stderr, root)
+        if offline:
+            return Check("lock the flake's inputs", NOT_CHECKED, offline)
         return Check("lock the flake's inputs", FAILED, _short(result.stderr, root))
     return Check("lock the flake's inputs", OK, "nix flake lock")
 
@@ -290,9 +304,9 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
     if result.returncode != 0:
-        if _OFFLINE.search(result.stderr):
-            return Check(subject, NOT_CHECKED, "offline: an input could not be fetched:\n" + _short(result.stderr, root, 4),
-                         host=host)
+        offline = offline_reason(result.stderr, root)
+        if offline:
+            return Check(subject, NOT_CHECKED, offline, host=host)
         return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:
         data = json.loads(result.stdout)
