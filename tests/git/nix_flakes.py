@@ -148,19 +148,24 @@ def name_in_special_args(path: Path, nixpkgs: Path, hosts=("zeta", "eta")) -> Pa
 
 
 
-@pytest.fixture(autouse=True)
-def _nix_env(monkeypatch):
-    """Nothing from the developer's nix.conf, and no flake registry look-ups over the network."""
+def _skip_without_nix_and_lib() -> None:
     if shutil.which("nix") is None:
         pytest.skip("nix is not installed (Debian: nix-bin)")
     if not NIXPKGS_LIB:
         pytest.skip("nixpkgs' lib not found: set NIXPKGS_LIB to a copy of nixpkgs' lib folder")
+
+
+@pytest.fixture(autouse=True)
+def _nix_env(monkeypatch):
+    """Nothing from the developer's nix.conf, and no flake registry look-ups over the network."""
+    _skip_without_nix_and_lib()
     monkeypatch.setenv("NIX_CONFIG", "download-attempts = 1\nflake-registry = \nexperimental-features = ")
 
 
 @pytest.fixture(scope="session")
 def stand_ins(tmp_path_factory):
     """The stand-in nixpkgs flake, a llama.cpp flake, and one pinned before it had Vulkan."""
+    _skip_without_nix_and_lib()  # session fixtures are set up before the autouse skip above
     where = tmp_path_factory.mktemp("stand-ins")
     nixpkgs = nixpkgs_flake(where)
     return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import git
-import pytest
 
 from tui.cli import main
 from tui.core.judge import own_files, repository_file
@@ -127,38 +126,3 @@ def test_an_offline_discovery_says_so_in_a_few_lines(tmp_path, capsys):
     assert "retrying in" not in found.error and "--show-trace" not in found.error
     assert len(found.error.splitlines()) == 1
 
-
-NIX_2_8_OFFLINE = """\
-warning: ignoring untrusted flake configuration setting 'extra-substituters'
-warning: unable to download 'https://cache.nixos.org/nix-cache-info': Couldn't resolve host name (6)
-error: unable to download 'https://api.github.com/repos/nixos/nixpkgs/tarball/567a49d1': Couldn't resolve host name (6)
-(use '--show-trace' to show detailed location information)
-"""
-
-NIX_2_2X_OFFLINE = """\
-warning: error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-unstable': \
-Could not resolve hostname (6) Could not resolve host: api.github.com; retrying in 283 ms
-error:
-       … while fetching the input 'github:NixOS/nixpkgs/nixos-unstable'
-
-       error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-unstable': \
-Could not resolve hostname (6) Could not resolve host: api.github.com
-"""
-
-
-@pytest.mark.parametrize("stderr, cause", [
-    (NIX_2_8_OFFLINE, "unable to download 'https://api.github.com/repos/nixos/nixpkgs/tarball/567a49d1'"),
-    (NIX_2_2X_OFFLINE, "unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-unstable'"),
-])
-def test_offline_is_one_line_with_nixs_own_error(tmp_path, stderr, cause):
-    from tui.core.validate import offline_reason
-
-    reason = offline_reason(stderr, tmp_path)
-    assert reason.startswith(f"offline: an input could not be fetched: {cause}")
-    assert "\n" not in reason and "untrusted" not in reason
-
-
-def test_an_evaluation_error_is_not_called_offline(tmp_path):
-    from tui.core.validate import offline_reason
-
-    assert offline_reason("error: attribute 'llama-cpp' missing\n", tmp_path) is None
