@@ -13,9 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "app"))
+sys.path.insert(0, str(ROOT))
 
-STEPS = ["1-repository", "2-flake-input", "3-caches", "4-machines", "5-review", "6-commit"]
 SIZE = (120, 40)
+
+
+def picture_names() -> list[str]:
+    """``1-repository``, ``2-flake-input``, ...: one per step of the wizard, in its order."""
+    from tui.app.steps import STEPS
+
+    return [f"{number}-{step.title.lower().replace(' ', '-')}" for number, step in enumerate(STEPS, 1)]
 
 
 async def settle(pilot) -> None:
@@ -38,14 +45,15 @@ async def take(out: Path) -> list[Path]:
         app = make_app(make_demo_repo(Path(scratch)))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            for index, name in enumerate(STEPS):
+            names = picture_names()
+            for index, name in enumerate(names):
                 if index:
                     await pilot.press("ctrl+n")
                     await settle(pilot)
                 written.append(Path(app.save_screenshot(f"{name}.svg", path=str(out))))
             await pilot.press("ctrl+n", "enter")
             await settle(pilot)
-            written.append(Path(app.save_screenshot("7-committed.svg", path=str(out))))
+            written.append(Path(app.save_screenshot(f"{len(names) + 1}-committed.svg", path=str(out))))
     return written
 
 

@@ -8,6 +8,8 @@ import functools
 import pytest
 from textual.widgets import Input, TextArea
 
+from tui.app.steps import STEPS
+
 
 @pytest.fixture(autouse=True)
 def steady_screen(monkeypatch):
@@ -27,13 +29,19 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def go_to_step(pilot, step: int) -> None:
-    """From the first step, press ctrl+n until ``step`` is shown."""
+def step_called(title: str) -> int:
+    """The number of the step with this title. Tests name their steps, so adding a step renumbers none of them."""
+    return next(number for number, step in enumerate(STEPS, 1) if step.title == title)
+
+
+async def go_to_step(pilot, title: str) -> None:
+    """From the step shown, press ctrl+n until the step with this title is shown."""
     await settle(pilot)
-    for _ in range(step - 1):
+    number = step_called(title)
+    for _ in range(number - pilot.app.screen.step):
         await pilot.press("ctrl+n")
         await settle(pilot)
-    assert pilot.app.screen.step == step
+    assert pilot.app.screen.step == number
 
 
 def run_async(test):

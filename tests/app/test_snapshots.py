@@ -12,7 +12,7 @@ from snapshot_app import make_app
 SIZE = (120, 40)
 
 
-def at_step(step: int, *keys: str):
+def at_step(step: str, *keys: str):
     async def run_before(pilot) -> None:
         await go_to_step(pilot, step)
         if keys:
@@ -23,40 +23,40 @@ def at_step(step: int, *keys: str):
 
 
 def test_step_1_repository(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(1))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Repository"))
 
 
 def test_step_1_repository_light(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo, theme="textual-light"), terminal_size=SIZE, run_before=at_step(1))
+    assert snap_compare(make_app(demo_repo, theme="textual-light"), terminal_size=SIZE, run_before=at_step("Repository"))
 
 
 def test_step_2_flake_input(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(2))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Flake input"))
 
 
 def test_step_3_caches(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(3))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Caches"))
 
 
 def test_step_4_machines(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(4))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Machines"))
 
 
 def test_step_5_review(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(5, "tab", "tab", "tab", "tab", "space"))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Review", "tab", "tab", "tab", "tab", "space"))
 
 
 def test_step_5_review_split_light(snap_compare, demo_repo):
     app = make_app(demo_repo, theme="textual-light")
-    assert snap_compare(app, terminal_size=SIZE, run_before=at_step(5, "d"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_step("Review", "d"))
 
 
 def test_step_6_commit(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(6))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Commit"))
 
 
 def test_step_6_committed(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step(6, "ctrl+n", "enter"))
+    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Commit", "ctrl+n", "enter"))
 
 
 def test_error_dialog_for_a_folder_without_a_flake(snap_compare, tmp_path):

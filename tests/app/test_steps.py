@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import HELP_TEXT
-from tui.app.steps import STEPS, step_number, steps_help
+from tui.app.steps import STEPS, count_word, step_number, steps_help
 
 
 def test_every_step_is_a_step_screen_that_knows_its_place():
@@ -21,4 +21,4 @@ def test_the_help_lists_every_step_with_its_keys():
         assert f"{number} {step.title}" in HELP_TEXT
         for keys in step.keys:
             assert keys in HELP_TEXT
-    assert "in six steps" in HELP_TEXT
+    assert f"in {count_word(len(STEPS))} steps" in HELP_TEXT

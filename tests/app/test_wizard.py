@@ -9,11 +9,12 @@ import pytest
 from textual.widgets import Button, DataTable, Input, OptionList, SelectionList, Static, TextArea
 
 from conftest import make_repo
-from pilot_helpers import go_to_step, run_async, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
+from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedHardware, make_app
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
+from tui.app.steps import STEPS
 from tui.app.widgets.hunk_view import HunkBlock
 
 SIZE = (100, 30)
@@ -64,7 +65,7 @@ async def test_keys_before_the_flake_is_read_leave_one_table_and_the_users_focus
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+n", "ctrl+n", "escape", "down")
-        assert app.screen.step == 1 and not app.screen.query("#hosts")  # nothing to show yet
+        assert app.screen.step == step_called("Repository") and not app.screen.query("#hosts")  # nothing to show yet
         await pilot.press("tab")
         focused = app.focused
         app.broadcast()
@@ -145,7 +146,7 @@ async def test_unreadable_repository_gives_an_error_dialog_and_exit_status_2(tmp
 async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 2)
+        await go_to_step(pilot, "Flake input")
         diff = app.screen.query_one("#input-preview")
         assert 'llama-cpp.inputs.nixpkgs.follows = "nixpkgs";' in _diff_text(diff)
         await pilot.click("#follows")
@@ -159,7 +160,7 @@ async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo
         assert "malformed ref" in text_of(app, "#ref-problem")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.step == 2  # a bad ref keeps the user here
+        assert app.screen.step == step_called("Flake input")  # a bad ref keeps the user here
         for _ in range(3):
             await pilot.press("backspace")
         await pilot.pause()
@@ -167,7 +168,7 @@ async def test_flake_input_step_previews_follows_and_validates_the_ref(demo_repo
         assert "github:ggml-org/llama.cpp/b1" in _diff_text(app.screen.query_one("#input-preview"))
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen.step == 1
+        assert app.screen.step == step_called("Repository")
 
 
 def _diff_text(widget) -> str:
@@ -181,7 +182,7 @@ def _diff_text(widget) -> str:
 async def test_caches_step_defaults_dead_caches_and_custom_cache(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=(120, 40)) as pilot:
-        await go_to_step(pilot, 3)
+        await go_to_step(pilot, "Caches")
         caches = app.screen.query_one("#caches", SelectionList)
         assert caches.selected == ["https://cache.nixos-cuda.org"]  # carbon has an NVIDIA GPU
         dead = [caches.get_option_at_index(i) for i in range(caches.option_count)]
@@ -212,7 +213,7 @@ async def test_caches_step_defaults_dead_caches_and_custom_cache(demo_repo):
 async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 4)
+        await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
         assert table.get_row_at(0)[0] == "carbon ●"  # the hostname matched: detected here
         assert table.get_row_at(0)[3] == "detected" and table.get_row_at(0)[6] == "8.6"
@@ -276,9 +277,9 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
     async with app.run_test(size=SIZE) as pilot:
         while not app.state.machines or app.state.machines["carbon"].report is None:
             await pilot.pause(0.05)  # the flake and carbon's hints are in; detection is still running
-        await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
+        await pilot.press(*["ctrl+n"] * (step_called("Machines") - 1))  # no settle: detection is still running
         await pilot.pause()
-        assert app.screen.step == 4
+        assert app.screen.step == step_called("Machines")
         table = app.screen.query_one("#machines", DataTable)
         assert table.get_row_at(0)[3] == "hints"  # carbon is not detected yet
         await pilot.press("v")
@@ -292,7 +293,7 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
 async def test_default_hardware_source_runs_without_the_hardware_api(demo_repo):
     app = LlamaflakeApp(demo_repo, hardware=HardwareSource(), shown_path="~/nixos-config")
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 4)
+        await go_to_step(pilot, "Machines")
         carbon = app.state.machines["carbon"]
         assert carbon.recommendation is not None and carbon.variant in ("cpu", "cuda", "vulkan", "rocm")
 
@@ -301,7 +302,7 @@ async def test_default_hardware_source_runs_without_the_hardware_api(demo_repo):
 async def test_review_toggles_hunks_files_and_split(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 5)
+        await go_to_step(pilot, "Review")
         plan = app.state.plan
         assert plan.change("flake.nix") is not None
         files = app.screen.query_one("#files", OptionList)
@@ -329,7 +330,7 @@ async def test_review_toggles_hunks_files_and_split(demo_repo):
         assert "needs the llama.cpp flake input" in validation
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.step == 5  # a configuration that would not build is not committed
+        assert app.screen.step == step_called("Review")  # a configuration that would not build is not committed
 
 
 @run_async
@@ -369,7 +370,7 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
     head = git.Repo(demo_repo).head.commit.hexsha
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 6)
+        await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
@@ -380,7 +381,7 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
         assert {b.id for b in app.screen.query(Button)} == {"action-retry", "action-abort"}
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen.step == 6 and not app.screen.done
+        assert app.screen.step == step_called("Commit") and not app.screen.done
         assert app.screen.pending is None
     repo = git.Repo(demo_repo)
     assert repo.head.commit.hexsha == head
@@ -394,7 +395,7 @@ async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
     hook.chmod(0o755)
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 6)
+        await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+n")
         await pilot.pause()
         await pilot.press("enter")
@@ -404,7 +405,7 @@ async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
         hook.write_text("#!/bin/sh\nexit 0\n")
         await pilot.click("#action-retry")
         await settle(pilot)
-        assert app.screen.step == 6 and app.screen.done
+        assert app.screen.step == step_called("Commit") and app.screen.done
     commit = git.Repo(demo_repo).head.commit
     assert "Generated-by: llamaflake" in commit.message
     assert "nixos/llama-cpp/default.nix" in commit.stats.files
@@ -415,13 +416,13 @@ async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        for _ in range(6):
+        for _ in STEPS:
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen.step == 6 and app.screen.done
+        assert app.screen.step == step_called("Commit") and app.screen.done
     commit = git.Repo(demo_repo).head.commit
     assert commit.message.startswith("llama-cpp: build llama.cpp from its flake for carbon, beryllium, boron")
     assert "- carbon: cuda" in commit.message and "- beryllium: vulkan" in commit.message
@@ -433,7 +434,7 @@ async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
 async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 5)
+        await go_to_step(pilot, "Review")
         # reject the hunk that attaches boron in flake.nix
         blocks = list(app.screen.query(HunkBlock))
         boron = next(b for b in blocks if b"machines/boron.nix" in _added(b))
@@ -442,7 +443,7 @@ async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_rep
         await pilot.pause()
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert app.screen.step == 6
+        assert app.screen.step == step_called("Commit")
         message = app.screen.query_one("#message", TextArea)
         message.text = "llama-cpp: my own subject\n"
         await pilot.press("ctrl+n")
@@ -479,7 +480,7 @@ async def test_write_without_committing(demo_repo):
     head = git.Repo(demo_repo).head.commit.hexsha
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 6)
+        await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+s")
         await pilot.pause()
         await pilot.press("enter")
@@ -496,7 +497,7 @@ async def test_write_without_committing(demo_repo):
 async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo):
     first = make_app(demo_repo)
     async with first.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, 6)
+        await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+n", "enter")
         await settle(pilot)
         assert first.screen.done
@@ -506,7 +507,7 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         summary = text_of(app, "#repo-summary")
         assert "input llama-cpp = github:ggml-org/llama.cpp, follows nixpkgs" in summary
         assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
-        await go_to_step(pilot, 4)
+        await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
         assert str(table.get_row_at(0)[5]) == "cuda ="  # kept from the repository
         await pilot.press("ctrl+n")
@@ -515,4 +516,4 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert "Nothing to change" in text_of(app, "#review-summary")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.screen.step == 5
+        assert app.screen.step == step_called("Review")

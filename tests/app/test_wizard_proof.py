@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "git"))
 
 import nix_flakes as flakes  # noqa: E402
 from nix_flakes import _nix_env, stand_ins  # noqa: E402,F401  (fixtures)
-from pilot_helpers import go_to_step, run_async, settle, steady_screen  # noqa: E402,F401
+from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: E402,F401
 from repo_state import committed_paths, repo_state  # noqa: E402
 from snapshot_app import make_app  # noqa: E402
 from textual.widgets import Input  # noqa: E402
@@ -25,18 +25,12 @@ def proof_text(app) -> str:
 
 async def to_review(pilot, url: str, variants: dict[str, str] | None = None) -> None:
     """Through the steps to the review, with the llama.cpp input from ``url`` and the given variants."""
-    await go_to_step(pilot, 2)
+    await go_to_step(pilot, "Flake input")
     pilot.app.screen.query_one("#url", Input).value = url
     await settle(pilot)
     for name, variant in (variants or {}).items():
         pilot.app.state.machines[name].choice = variant
-    await pilot.press("ctrl+n")
-    await settle(pilot)
-    await pilot.press("ctrl+n")
-    await settle(pilot)
-    await pilot.press("ctrl+n")
-    await settle(pilot)
-    assert pilot.app.screen.step == 5
+    await go_to_step(pilot, "Review")
 
 
 @run_async
@@ -85,7 +79,7 @@ async def test_a_machine_that_does_not_evaluate_is_named_and_can_be_gone_back_fr
         assert "cannot evaluate alpha" in str(app.screen.query_one("#error-message").render())
         await pilot.click("#action-back")
         await settle(pilot)
-        assert app.screen.step == 5
+        assert app.screen.step == step_called("Review")
     assert repo_state(root).differences(before) == []
 
 

@@ -1,4 +1,4 @@
-"""Step 3: binary caches: the known ones with what each provides and whether it still works, a custom one."""
+"""The caches step: the known binary caches with what each provides and whether it still works, a custom one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 6: the commit message, committing only the accepted changes, then the next commands and how to undo."""
+"""The commit step: the commit message, committing only the accepted changes, then the next commands and how to undo."""
 
 from __future__ import annotations
 

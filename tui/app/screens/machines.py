@@ -1,4 +1,4 @@
-"""Step 4: each machine's hardware, where it came from, the recommended build and the user's choice."""
+"""The machines step: each machine's hardware, where it came from, the recommended build and the user's choice."""
 
 from __future__ import annotations
 

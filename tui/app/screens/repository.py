@@ -1,4 +1,4 @@
-"""Step 1: the flake found, its git state, its machines and how each is built, what exists already."""
+"""The repository step: the flake found, its git state, its machines and how each is built, what exists already."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 5: every file change as a diff, accepted or rejected per file and per hunk, with validation."""
+"""The review step: every file change as a diff, accepted or rejected per file and per hunk, with validation."""
 
 from __future__ import annotations
 
