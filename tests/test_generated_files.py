@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tui.core.answers import MachineAnswer
@@ -9,6 +11,7 @@ from tui.core.caches import cache_by_name
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.nix.syntax import parse
 from tui.core.render import render_machine, render_module
+from tui.core.variants import VARIANTS
 
 
 @pytest.mark.parametrize(
@@ -69,3 +72,12 @@ def test_module_keeps_options_and_config_apart():
     top = sorted({b.path[0] for b in bindings(body)})
     # `key` lets NixOS import the module once wherever it is imported from.
     assert top == ["config", "key", "options"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_has_a_build_and_a_package_name_in_the_module(variant):
+    """A variant added to VARIANTS alone is not enough: the module must build it and give it its name."""
+    module = render_module("llama-cpp", []).decode()
+    variants_set = module[module.index("  variants = {"):]
+    assert re.search(rf"\n    {variant} =\s", variants_set[:variants_set.index("\n  };")]), f"no build of {variant} in `variants`"
+    assert f'llama-cpp-{variant} = byName prev "llama-cpp-{variant}" "{variant}";' in module

@@ -24,6 +24,7 @@ from tui.core.ggml import ggml_options
 from tui.core.nix.flake import load_flake
 from tui.core.plan import make_plan
 from tui.core.render import render_machine, render_module
+from tui.core.variants import VARIANTS
 
 from conftest import NIX_INSTANTIATE, NIXPKGS_LIB
 
@@ -51,6 +52,10 @@ CPU_PROFILES = {
     "all-variants": {"all_variants": True},
     "no-usable-flags": {},
 }
+
+
+def test_the_matrix_covers_every_variant():
+    assert set(PACKAGE_NAMES) == set(VARIANTS), "name the new variant's package in PACKAGE_NAMES (and in the stand-in flake)"
 
 
 def evaluate(machine_file: Path, **args: str) -> dict:

@@ -18,6 +18,11 @@ LLAMA_PACKAGE_NAMES = frozenset(
 )
 
 
+def flake_package(variant: str) -> str:
+    """The llama.cpp flake's name for a variant's package (``cpu`` is its ``default``)."""
+    return "default" if variant == "cpu" else variant
+
+
 def variants_for(system: str | None) -> tuple[Variant, ...]:
     """The variants a machine of Nix system ``system`` can have (every one where the system is not known)."""
     if system and system not in ROCM_SYSTEMS:

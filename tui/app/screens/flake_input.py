@@ -1,4 +1,4 @@
-"""Step 2: the llama.cpp flake input to add (or "already present"), the nixpkgs it follows, a pinned ref."""
+"""The flake-input step: the llama.cpp flake input to add (or "already present"), the nixpkgs it follows, a pinned ref."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tui.app.screens.base import StepScreen
 from tui.core.answers import LLAMA_CPP_URL, Answers
 from tui.core.errors import LlamaflakeError
 from tui.core.plan import choose_follows
+from tui.core.variants import VARIANTS, flake_package
 
 NO_FOLLOW = "(none: use llama.cpp's own nixpkgs)"
 
@@ -118,7 +119,8 @@ class FlakeInputScreen(StepScreen):
         if llama is None:
             status.update(Content.from_markup(
                 "The official flake [b]github:ggml-org/llama.cpp[/] becomes an input of your flake. "
-                "Its packages (default, vulkan, cuda, rocm) are then built from it, for each machine."
+                "Its packages ($packages) are then built from it, for each machine.",
+                packages=", ".join(flake_package(v) for v in VARIANTS),
             ))
         else:
             status.update(Content.from_markup(
