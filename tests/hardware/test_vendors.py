@@ -79,5 +79,5 @@ def test_a_vendor_added_as_data_is_found_in_a_configuration(new_vendor, tmp_path
     report = hints_from_config(flake, flake.host("tiger"))
     assert [g.vendor for g in report.gpus] == ["mthreads"]
     [hint] = report.hints
-    assert hint.text.startswith('boot.kernelModules has "mtgpu"') and hint.text.endswith("Moore Threads GPU")
+    assert hint.text == 'boot.kernelModules has "mtgpu": a Moore Threads GPU'  # "a", the default article
     assert recommend(report).variant == "vulkan"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport, Hint
 from tui.core.hardware.vendors import (
+    a_vendor_label,
     gpu_vendors,
     is_discrete_only,
-    vendor_label,
     vendor_with_kernel_module,
     vendor_with_video_driver,
 )
@@ -183,7 +183,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
                 vendor = "intel" if path[-1] == "intelBusId" else "amd"
                 finder.gpu(vendor, True)
-                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: an {vendor_label(vendor)} integrated GPU", file, node)
+                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: {a_vendor_label(vendor)} integrated GPU", file, node)
             if not nvidia_noted:
                 finder.gpu("nvidia", False)
                 finder.hint(f"{'.'.join(path)} is set: an NVIDIA GPU", file, node)
@@ -200,7 +200,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
                 vendor = vendor_with_kernel_module(module)
                 if vendor is not None:
                     finder.gpu(vendor)
-                    finder.hint(f'{".".join(path)} has "{module}": an {vendor_label(vendor)} GPU', file, item)
+                    finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
                 elif module in CPU_MODULES:
                     finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
                     finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
@@ -208,7 +208,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             if _value(value) is not None and _value(value).text == "true":
                 vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
                 finder.gpu(vendor)
-                finder.hint(f"{'.'.join(path)} = true: an {vendor_label(vendor)} GPU", file, node)
+                finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
         elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
             _facter_hint(finder, file, node, path, value)
     return imports
@@ -227,23 +227,23 @@ def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) 
     for vendor in named:
         if not vendor.makes_cpus and "disable" not in words:  # common-gpu-nvidia, not common-gpu-nvidia-disable
             finder.gpu(vendor.name, False if vendor.discrete_only else None)
-            said.append(f"an {vendor.label} GPU")
+            said.append(f"{vendor.a_label} GPU")
     makers = [v for v in named if v.makes_cpus]
     if makers:
         vendor = makers[0]
         if "gpu" in words:
             finder.gpu(vendor.name, True if vendor.nixos_hardware_integrated else None)
-            said.append(f"an {vendor.label} integrated GPU" if vendor.nixos_hardware_integrated else f"an {vendor.label} GPU")
+            said.append(f"{vendor.a_label} integrated GPU" if vendor.nixos_hardware_integrated else f"{vendor.a_label} GPU")
         elif "cpu" in words:
             finder.cpu_vendor = finder.cpu_vendor or vendor.label
             said.append(f"an {finder.cpu_vendor} CPU")
             if vendor.nixos_hardware_integrated:  # common-cpu-intel brings the iGPU settings too
                 finder.gpu(vendor.name, True)
-                said.append(f"an {vendor.label} integrated GPU")
+                said.append(f"{vendor.a_label} integrated GPU")
         else:  # a machine module: framework-13-7040-amd
             finder.cpu_vendor = finder.cpu_vendor or vendor.label
             finder.gpu(vendor.name, True)
-            said.append(f"an {vendor.label} CPU with integrated graphics")
+            said.append(f"{vendor.a_label} CPU with integrated graphics")
     if said:
         finder.hint(f"nixos-hardware module {name}: {' and '.join(said)}", file, node)
 

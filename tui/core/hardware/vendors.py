@@ -18,6 +18,7 @@ class GpuVendor:
     name: str
     pci_id: str
     label: str
+    article: str = "a"
     variants: tuple[str, ...] = ()
     kernel_modules: tuple[str, ...] = ()
     video_drivers: tuple[str, ...] = ()
@@ -25,6 +26,11 @@ class GpuVendor:
     discrete_only: bool = False
     makes_cpus: bool = False
     nixos_hardware_integrated: bool = False
+
+    @property
+    def a_label(self) -> str:
+        """The label with its article, for a sentence: ``an NVIDIA``, ``a Moore Threads``."""
+        return f"{self.article} {self.label}"
 
     @property
     def default_variant(self) -> str | None:
@@ -52,6 +58,15 @@ def _by_name() -> dict[str, GpuVendor]:
 def gpu_vendor(name: str | None) -> GpuVendor | None:
     """The vendor a ``GpuInfo.vendor`` names, or None for one the data file does not know."""
     return _by_name().get(name or "")
+
+
+def a_vendor_label(vendor: str | None) -> str:
+    """:func:`vendor_label` with its article, for a sentence (``an AMD``)."""
+    known = _by_name().get((vendor or "").lower())
+    if known is not None:
+        return known.a_label
+    label = vendor_label(vendor)
+    return f"{'an' if label[:1] in 'AEIOU' else 'a'} {label}"
 
 
 def vendor_of_pci_id(pci_vendor: str | None) -> str | None:
