@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import git
@@ -13,6 +14,7 @@ from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_cal
 from snapshot_app import FixedHardware, make_app
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
+from tui.app.proof_source import ProofSource
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
 from tui.app.steps import STEPS
 from tui.app.widgets.hunk_view import HunkBlock
@@ -517,3 +519,34 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.screen.step == step_called("Review")
+
+
+@pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate is not installed (Debian: nix-bin)")
+@run_async
+async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs(demo_repo, tmp_path):
+    """boron has a Pascal GPU: the flake's nixpkgs has CUDA 13, which no longer builds for it."""
+    import json
+
+    from tui.core.hardware.reports import load_report
+
+    lock = {"version": 7, "root": "root", "nodes": {
+        "root": {"inputs": {"nixpkgs": "nixpkgs"}},
+        "nixpkgs": {"locked": {"type": "path", "path": str(tmp_path / "nixpkgs")},
+                    "original": {"type": "path", "path": str(tmp_path / "nixpkgs")}},
+    }}
+    (tmp_path / "nixpkgs").mkdir()
+    (tmp_path / "nixpkgs/default.nix").write_text('{ ... }: { cudaPackages.cudaMajorMinorVersion = "13.0"; }\n')
+    (demo_repo / "flake.lock").write_text(json.dumps(lock))
+
+    class PascalBoron(FixedHardware):
+        def hints(self, flake, host):
+            if host == "boron":
+                return load_report(Path(__file__).parents[1] / "fixtures/hardware/facter/gpus/pascal-gtx-1080.facter.json")
+            return super().hints(flake, host)
+
+    app = LlamaflakeApp(demo_repo, hardware=PascalBoron(), proof=ProofSource(timeout=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        recommendation = app.state.machines["boron"].recommendation
+        assert recommendation.variant == "vulkan", recommendation.reasons
+        assert any("CUDA 13.0" in reason for reason in recommendation.reasons), recommendation.reasons

@@ -314,3 +314,24 @@ def test_a_capability_given_by_hand_that_cuda_cannot_build_is_warned_about(demo_
                  "--no-nix"]) == 0
     err = capsys.readouterr().err
     assert "carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+@pytest.mark.parametrize("cuda, variant", [("13.0", "vulkan"), ("12.8", "cuda")])
+def test_plan_reads_the_cuda_release_of_the_nixpkgs_llama_cpp_follows(demo_repo, tmp_path, capsys, cuda, variant):
+    """A Pascal GPU: CUDA 13 no longer builds for it, so a nixpkgs with CUDA 13 gives it the Vulkan build."""
+    from tui.core.read_back import read_machine_settings
+
+    lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", cuda)
+    report = GPUS / "pascal-gtx-1080.facter.json"
+    assert main(["apply", "--flake", str(demo_repo), "--no-nix", "--report", f"boron={report}", "--yes"]) == 0
+    assert "nixpkgs' current CUDA release is assumed (Nix not asked)" in capsys.readouterr().err
+    assert main(["undo", "--flake", str(demo_repo), "--yes"]) == 0
+    assert main(["apply", "--flake", str(demo_repo), "--no-eval", "--report", f"boron={report}", "--yes"]) == 0
+    assert read_machine_settings((demo_repo / "nixos/llama-cpp/machines/boron.nix").read_bytes()).variant == "cuda"
+    assert main(["undo", "--flake", str(demo_repo), "--yes"]) == 0
+    code = main(["plan", "--flake", str(demo_repo), "--report", f"boron={report}"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"CUDA {cuda}, read from the flake's nixpkgs" in captured.err
+    assert f'variant = "{variant}";' in captured.out

@@ -184,7 +184,7 @@ class LlamaflakeApp(App[int]):
                 continue
             try:
                 report = self.hardware.hints(flake, host.name)
-                recommendation = self.hardware.recommend(report, host.system)
+                recommendation = self._recommend(report, host.system)
             except Exception as exc:  # noqa: BLE001 - one machine's hints must not stop the others
                 self.post_message(HardwareFailed(host.name, _as_error(exc)))
                 continue
@@ -202,9 +202,17 @@ class LlamaflakeApp(App[int]):
         if target is None:
             return
         system = self.state.flake.host(target).system or report.system
-        recommendation = self.hardware.recommend(report, system)
+        recommendation = self._recommend(report, system)
         self.post_message(HardwareFound(target, report, recommendation, SOURCE_WORDS["detected"],
                                         chosen_by_user=host is not None, this_machine=True))
+
+    def _recommend(self, report: HardwareReport, system: str | None):
+        """The build for a machine (on a worker thread); an NVIDIA GPU's under the CUDA release of the
+        nixpkgs llama.cpp will follow, where Nix may be asked."""
+        cuda_version = None
+        if self.proof.evaluate and any(gpu.vendor == "nvidia" for gpu in report.gpus):
+            cuda_version = self.hardware.cuda_release(self.state.flake, self.state.follows)
+        return self.hardware.recommend(report, system, cuda_version)
 
     def detect_this_machine(self) -> None:
         self.detect_hardware(None)
@@ -228,7 +236,7 @@ class LlamaflakeApp(App[int]):
         """Read another machine's hardware (a report, an SSH scan) and recommend its build."""
         try:
             report = read()
-            recommendation = self.hardware.recommend(report, self.state.flake.host(host).system or report.system)
+            recommendation = self._recommend(report, self.state.flake.host(host).system or report.system)
         except Exception as exc:  # noqa: BLE001
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return

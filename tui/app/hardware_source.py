@@ -7,6 +7,7 @@ API is missing it answers with empty reports that say so.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,8 +63,21 @@ class HardwareSource:
             return self._empty("ssh")
         return scan(host)
 
-    def recommend(self, report: HardwareReport | None, system: str | None) -> Recommendation:
-        """The llama.cpp build for what is known of a machine."""
+    def cuda_release(self, flake: Flake, follows: str | None) -> str | None:
+        """The CUDA release of the nixpkgs llama.cpp will follow (``follows`` as the user answered it),
+        read with Nix once per input; None where Nix cannot tell."""
+        from tui.core.errors import LlamaflakeError
+        from tui.core.plan import choose_follows
+
+        try:
+            input_name = choose_follows(flake, follows)
+        except LlamaflakeError:
+            return None
+        return _cuda_release(flake.root, input_name) if input_name else None
+
+    def recommend(self, report: HardwareReport | None, system: str | None,
+                  cuda_version: str | None = None) -> Recommendation:
+        """The llama.cpp build for what is known of a machine (``cuda_version``: its nixpkgs' CUDA release)."""
         recommend = self._api("recommend")
         if recommend is None:
             from tui.core.hardware.model import Recommendation
@@ -73,4 +87,11 @@ class HardwareSource:
                 reasons=["hardware not known: portable CPU build (every variant, picked at run time)"],
                 confidence="none",
             )
-        return recommend(report, system)
+        return recommend(report, system, cuda_version)
+
+
+@cache
+def _cuda_release(root: Path, input_name: str) -> str | None:
+    from tui.core.hardware.support import nixpkgs_cuda_version
+
+    return nixpkgs_cuda_version(root, input_name)

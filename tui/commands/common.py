@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import cache_by_name, custom_cache
-from tui.core.errors import AnswerError, printable
+from tui.core.errors import AnswerError, LlamaflakeError, printable
 from tui.core.nix.flake import Flake, load_flake
 from tui.core.variants import NO_VARIANT, VARIANTS
 
@@ -72,8 +72,11 @@ def _split(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
 
 
-def hardware_recommendations(args: argparse.Namespace) -> dict:
-    """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH)."""
+def hardware_recommendations(args: argparse.Namespace, flake: Flake | None = None) -> dict:
+    """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH).
+
+    For an NVIDIA GPU, the CUDA release is read from the nixpkgs llama.cpp will follow in ``flake``
+    (unless Nix is turned off), so a GPU that release no longer builds for gets the Vulkan build."""
     sources = []
     for name in getattr(args, "this_machine", []):
         sources.append((name, "this", None))
@@ -96,8 +99,34 @@ def hardware_recommendations(args: argparse.Namespace) -> dict:
         else:
             say(f"llamaflake: scanning {where} over SSH ...")
             report = hardware.scan_over_ssh(where)
-        recommendations[name] = hardware.recommend(report, report.system)
+        cuda_version = None
+        if any(gpu.vendor == "nvidia" for gpu in report.gpus):
+            cuda_version, note = cuda_release(args, flake)
+            report.notes.append(note)
+        recommendations[name] = hardware.recommend(report, report.system, cuda_version=cuda_version)
     return recommendations
+
+
+def cuda_release(args: argparse.Namespace, flake: Flake | None) -> tuple[str | None, str]:
+    """The CUDA release of the nixpkgs llama.cpp will follow, read once, and a note on where it came from."""
+    cached = getattr(args, "_cuda_release", None)
+    if cached is not None:
+        return cached
+    from tui.core.hardware.support import flake_cuda_release
+
+    if flake is None or getattr(args, "no_nix", False) or getattr(args, "no_eval", False):
+        found = (None, "nixpkgs' current CUDA release is assumed (Nix not asked)")
+    else:
+        from tui.core.plan import choose_follows
+
+        try:
+            follows = choose_follows(flake, getattr(args, "follows", None))
+        except LlamaflakeError:
+            follows = None  # the plan says why
+        found = flake_cuda_release(flake.root, follows)
+    say(f"llamaflake: note: {found[1]}")
+    args._cuda_release = found
+    return found
 
 
 def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer:
@@ -117,9 +146,9 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
     return answer
 
 
-def answers_from_args(args: argparse.Namespace) -> Answers:
+def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
-    recommendations = hardware_recommendations(args)
+    recommendations = hardware_recommendations(args, flake)
     for name, variant in _pairs(args.host, "--host"):
         if variant == NO_VARIANT:
             answers.skip.append(name)

@@ -102,12 +102,10 @@ def _flake_cuda_version(args: argparse.Namespace, report) -> str | None:
     root = getattr(args, "flake_root", None)
     if root is None or not any(g.vendor == "nvidia" for g in report.gpus):
         return None
-    from tui.core.hardware.support import nixpkgs_cuda_version
+    from tui.core.hardware.support import flake_cuda_release
 
-    version = nixpkgs_cuda_version(root)
-    report.notes.append(f"CUDA {version}, read from the flake's nixpkgs" if version else
-                        "the CUDA release of the flake's nixpkgs could not be read (Nix missing, or nixpkgs not "
-                        "in the Nix store yet): nixpkgs' current default is assumed")
+    version, note = flake_cuda_release(root)
+    report.notes.append(note)
     return version
 
 

@@ -68,7 +68,7 @@ def report_plan(plan: Plan) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     flake = load_from_args(args)
-    plan = make_plan(flake, answers_from_args(args))
+    plan = make_plan(flake, answers_from_args(args, flake))
     if args.json:
         print_json(plan_report(plan))
     else:
@@ -119,7 +119,7 @@ def run_apply(args: argparse.Namespace) -> int:
     if recovered is not None:
         say(f"llamaflake: {recovered}")
         flake = load_flake(flake.root)  # read again: the files are as that apply left them now
-    plan = make_plan(flake, answers_from_args(args))
+    plan = make_plan(flake, answers_from_args(args, flake))
     report_plan(plan)
     refused = [r.host for r in plan.refused_requested]
     if plan.is_empty:

@@ -88,8 +88,9 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
     lock = Path(flake_root) / "flake.lock"
     if nix is None or not lock.is_file():
         return None
+    # One download attempt: offline, Nix would otherwise retry for seconds before giving up.
     argv = [nix, "--eval", "--json", "--extra-experimental-features", "nix-command flakes",
-            "--option", "substituters", "", "--argstr", "lock", str(lock.resolve()),
+            "--option", "substituters", "", "--option", "download-attempts", "1", "--argstr", "lock", str(lock.resolve()),
             "--argstr", "input", input_name, "-E", _CUDA_VERSION_EXPR]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -99,3 +100,14 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
     if done.returncode != 0 or not value or not all(p.isdigit() for p in value.split(".")):
         return None
     return value
+
+
+def flake_cuda_release(flake_root: Path, input_name: str | None = "nixpkgs") -> tuple[str | None, str]:
+    """The CUDA release of the nixpkgs input ``input_name`` of a flake, and a note saying where it came
+    from or that nixpkgs' current default is assumed."""
+    version = nixpkgs_cuda_version(flake_root, input_name) if input_name else None
+    if version:
+        return version, f"CUDA {version}, read from the flake's nixpkgs" + (
+            f" (`{input_name}`)" if input_name != "nixpkgs" else "")
+    return None, ("the CUDA release of the flake's nixpkgs could not be read (Nix missing, or nixpkgs not "
+                  "in the Nix store yet): nixpkgs' current default is assumed")
