@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
+from tui.core.line_diff import unified_diff
 from tui.core.plan import FileChange, Plan
 
 
@@ -22,7 +21,7 @@ def file_diff(change: FileChange, context: int = 3) -> str:
         out.append("new file mode 100644\n")
     elif change.new is None:
         out.append("deleted file mode 100644\n")
-    body = list(difflib.unified_diff(_lines(change.old), _lines(change.new), old_name, new_name, n=context))
+    body = unified_diff(_lines(change.old), _lines(change.new), old_name, new_name, context)
     for line in body:
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)

@@ -8,20 +8,18 @@ so that what is written is exactly what was seen.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 
+from tui.core.line_diff import Opcode, grouped_opcodes, line_opcodes
 from tui.core.nix.syntax import parse
 from tui.core.plan import FileChange, Plan
 
 CONTEXT = 3
 
-Opcode = tuple[str, int, int, int, int]
-
 
 @dataclass(frozen=True)
 class Hunk:
-    """One hunk: ``opcodes`` are difflib opcodes over lines (equal ones are the context)."""
+    """One hunk: ``opcodes`` are :func:`~tui.core.line_diff.line_opcodes` over lines (equal ones are the context)."""
 
     index: int
     opcodes: tuple[Opcode, ...]
@@ -42,14 +40,14 @@ def lines_of(data: bytes | None) -> list[bytes]:
     return [] if data is None else data.splitlines(keepends=True)
 
 
-def _matcher(change: FileChange) -> difflib.SequenceMatcher:
-    return difflib.SequenceMatcher(None, lines_of(change.old), lines_of(change.new), autojunk=False)
+def _opcodes(change: FileChange) -> list[Opcode]:
+    return line_opcodes(lines_of(change.old), lines_of(change.new))
 
 
 def split_hunks(change: FileChange) -> list[Hunk]:
     """The hunks of ``change``; a new or removed file is one hunk."""
     hunks = []
-    for index, group in enumerate(_matcher(change).get_grouped_opcodes(CONTEXT)):
+    for index, group in enumerate(grouped_opcodes(_opcodes(change), CONTEXT)):
         added = sum(j2 - j1 for tag, _, _, j1, j2 in group if tag in ("insert", "replace"))
         removed = sum(i2 - i1 for tag, i1, i2, _, _ in group if tag in ("delete", "replace"))
         if added or removed:
@@ -73,7 +71,7 @@ def apply_hunks(change: FileChange, accepted: set[int]) -> FileChange | None:
         if hunk.index in wanted:
             chosen.update((i1, j1) for tag, i1, _, j1, _ in hunk.opcodes if tag != "equal")
     out: list[bytes] = []
-    for tag, i1, i2, j1, j2 in _matcher(change).get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(change):
         if tag != "equal" and (i1, j1) in chosen:
             out.extend(new[j1:j2])
         else:

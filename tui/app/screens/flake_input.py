@@ -136,9 +136,6 @@ class FlakeInputScreen(StepScreen):
         if change is None:
             preview.mount(Static("Nothing to change in flake.nix for the input.", classes="muted"))
             return
-        from textual_diff_view import DiffView
+        from tui.app.widgets.hunk_view import ChangeDiff
 
-        preview.mount(DiffView(
-            "flake.nix", "flake.nix", change.old.decode("utf-8", "replace"), change.new.decode("utf-8", "replace"),
-            split=False, annotations=True,
-        ))
+        preview.mount(ChangeDiff(change, split=False, wrap=False))

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_diff_view import DiffView
 
-from tui.core.hunks import Hunk
+from tui.core.hunks import Hunk, split_hunks
 from tui.core.changes import FileChange
 
 
@@ -17,17 +17,26 @@ def _text(data: bytes | None) -> str:
     return "" if data is None else data.decode("utf-8", errors="replace")
 
 
-class HunkDiff(DiffView):
-    """A :class:`DiffView` of the whole file that shows only one hunk's lines, with the file's line numbers."""
+class ChangeDiff(DiffView):
+    """A :class:`DiffView` of a file change, its lines grouped as the review's hunks are (each added or
+    removed block where it reads as a whole, see :mod:`tui.core.line_diff`); only ``hunk`` if given."""
 
-    def __init__(self, change: FileChange, hunk: Hunk, *, split: bool) -> None:
+    def __init__(self, change: FileChange, hunk: Hunk | None = None, *, split: bool, wrap: bool = True) -> None:
         old, new = _text(change.old), _text(change.new)
-        super().__init__(change.path, change.path, old, new, split=split, annotations=True, wrap=True)
+        super().__init__(change.path, change.path, old, new, split=split, annotations=True, wrap=wrap)
         same_lines = len(old.splitlines()) == len((change.old or b"").splitlines()) and len(new.splitlines()) == len(
             (change.new or b"").splitlines()
         )
         if same_lines:  # otherwise (odd line separators) the widget groups the whole file itself
-            self._grouped_opcodes = [list(hunk.opcodes)]
+            hunks = [hunk] if hunk is not None else split_hunks(change)
+            self._grouped_opcodes = [list(h.opcodes) for h in hunks]
+
+
+class HunkDiff(ChangeDiff):
+    """One hunk of a file change, with the file's line numbers."""
+
+    def __init__(self, change: FileChange, hunk: Hunk, *, split: bool) -> None:
+        super().__init__(change, hunk, split=split)
 
     def compose(self) -> ComposeResult:
         if self.split:
