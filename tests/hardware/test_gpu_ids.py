@@ -246,6 +246,28 @@ def test_cuda_version_read_from_the_flakes_own_nixpkgs(tmp_path):
     assert rec.variant == "vulkan"
 
 
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+def test_cuda_version_follows_a_follows_path_in_the_lock(tmp_path):
+    """``nixpkgs.follows = "foo/nixpkgs"``: the lock names the path root -> foo -> its nixpkgs, not foo itself."""
+    from tui.core.hardware.support import nixpkgs_cuda_version
+
+    for name, cuda in (("foo", "12.0"), ("np", "13.0")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "default.nix").write_text(f'{{ ... }}: {{ cudaPackages.cudaMajorMinorVersion = "{cuda}"; }}\n')
+    path = lambda name: {"type": "path", "path": str(tmp_path / name)}  # noqa: E731
+    lock = {"version": 7, "root": "root", "nodes": {
+        "root": {"inputs": {"nixpkgs": ["foo", "nixpkgs"], "foo": "foo", "stable": ["unstable"], "unstable": "np_2"}},
+        "foo": {"inputs": {"nixpkgs": "np_2"}, "locked": path("foo"), "original": path("foo")},
+        "np_2": {"locked": path("np"), "original": path("np")},
+    }}
+    flake = tmp_path / "flake"
+    flake.mkdir()
+    (flake / "flake.lock").write_text(json.dumps(lock))
+    assert nixpkgs_cuda_version(flake) == "13.0"
+    assert nixpkgs_cuda_version(flake, "stable") == "13.0"  # a follows path of one name, to a node named otherwise
+    assert nixpkgs_cuda_version(flake, "foo") == "12.0"
+
+
 def lock_to_fake_nixpkgs(flake, nixpkgs, cuda: str) -> None:
     """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
     nixpkgs.mkdir()

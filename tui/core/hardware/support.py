@@ -67,21 +67,23 @@ def rocm_supported(target: str) -> bool:
     return target in load("gpu_support")["rocm"]["targets"]
 
 
-# Reads the CUDA release of the nixpkgs that a flake's lock file pins, without the network: a source
-# not in the Nix store already fails, and the caller falls back to the default.
+# Reads the CUDA release of the nixpkgs that a flake's lock file pins. A source not in the Nix store
+# yet is fetched with one attempt: offline that fails at once, and the caller falls back to the default.
+# An input in the lock is a node's name, or a follows path of input names from the root.
 _CUDA_VERSION_EXPR = """{ lock, input }:
 let
   data = builtins.fromJSON (builtins.readFile lock);
-  target = data.nodes.${data.root}.inputs.${input};
-  name = if builtins.isList target then builtins.head target else target;
-  src = builtins.fetchTree data.nodes.${name}.locked;
+  inputOf = node: name:
+    let target = data.nodes.${node}.inputs.${name}; in
+    if builtins.isList target then builtins.foldl' inputOf data.root target else target;
+  src = builtins.fetchTree data.nodes.${inputOf data.root input}.locked;
   cuda = (import src { config = { allowUnfree = true; }; overlays = [ ]; }).cudaPackages;
 in
 cuda.cudaMajorMinorVersion or cuda.cudaVersion
 """
 
 
-def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout: float = 60) -> str | None:
+def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout: float = 30) -> str | None:
     """The CUDA release of ``cudaPackages`` in the flake's locked ``input_name``, or None where Nix is
     missing, the input is not locked, or its source is not in the Nix store."""
     nix = shutil.which("nix-instantiate")
@@ -109,5 +111,5 @@ def flake_cuda_release(flake_root: Path, input_name: str | None = "nixpkgs") -> 
     if version:
         return version, f"CUDA {version}, read from the flake's nixpkgs" + (
             f" (`{input_name}`)" if input_name != "nixpkgs" else "")
-    return None, ("the CUDA release of the flake's nixpkgs could not be read (Nix missing, or nixpkgs not "
-                  "in the Nix store yet): nixpkgs' current default is assumed")
+    return None, ("the CUDA release of the flake's nixpkgs could not be read (Nix missing, no such input "
+                  "in flake.lock, or its source not fetched yet): nixpkgs' current default is assumed")
