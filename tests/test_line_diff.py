@@ -92,3 +92,15 @@ def test_the_unified_diff_matches_difflib_where_nothing_moves():
     new = old[:5] + ["new\n"] + old[6:15] + old[16:]
     ours = file_diff(FileChange("a.nix", "".join(old).encode(), "".join(new).encode(), "why")).splitlines(True)[1:]
     assert ours == list(difflib.unified_diff(old, new, "a/a.nix", "b/a.nix"))
+
+
+def test_the_plan_diff_applies_with_git_where_a_line_holds_a_carriage_return_or_form_feed(tmp_path):
+    import subprocess
+
+    old = b"a = 1;\n# made on a Mac\rclassic\n\x0c\nb = 2;\n"
+    new = old.replace(b"b = 2;\n", b"c = 3;\nb = 2;\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.nix").write_bytes(old)
+    (tmp_path / "change.diff").write_text(file_diff(FileChange("a.nix", old, new, "why")))
+    subprocess.run(["git", "apply", "change.diff"], cwd=tmp_path, check=True)
+    assert (tmp_path / "a.nix").read_bytes() == new

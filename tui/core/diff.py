@@ -7,9 +7,11 @@ from tui.core.plan import FileChange, Plan
 
 
 def _lines(data: bytes | None) -> list[str]:
+    """The lines of ``data`` as git splits them: at ``\n`` only (a ``\r`` or form feed inside a line stays)."""
     if data is None:
         return []
-    return data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    parts = data.decode("utf-8", errors="replace").split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def file_diff(change: FileChange, context: int = 3) -> str:
