@@ -357,3 +357,13 @@ def test_plan_reads_the_cuda_release_of_the_nixpkgs_llama_cpp_follows(demo_repo,
     assert code == 0, captured.err
     assert f"CUDA {cuda}, read from the flake's nixpkgs" in captured.err
     assert f'variant = "{variant}";' in captured.out
+
+
+@pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
+@pytest.mark.parametrize("cuda, warned", [("13.0", True), ("12.8", False)])
+def test_a_capability_given_by_hand_is_checked_against_the_flakes_cuda_release(demo_repo, tmp_path, capsys, cuda, warned):
+    lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", cuda)
+    assert main(["plan", "--flake", str(demo_repo), "--host", "boron=cuda", "--cuda", "boron=6.1"]) == 0
+    err = capsys.readouterr().err
+    assert f"CUDA {cuda}, read from the flake's nixpkgs" in err
+    assert ("boron: CUDA capability 6.1" in err) is warned, err

@@ -180,6 +180,8 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
     elif args.cache is not None:
         answers.caches = [custom_cache(c) if "=" in c else cache_by_name(c) for c in args.cache]
     answers.follows = args.follows
+    if any(m.variant == "cuda" and m.cuda_capabilities for m in answers.machines.values()):
+        answers.cuda_release = cuda_release(args, flake)[0]  # the release the capabilities are checked against
     answers.ref = args.ref
     answers.url = args.url
     answers.cleanup = args.cleanup

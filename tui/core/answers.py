@@ -86,6 +86,7 @@ class Answers:
     cleanup: bool = False
     module_dir: str | None = None
     write_refused: bool = False
+    cuda_release: str | None = None  # the CUDA release of the nixpkgs llama.cpp follows; None: nixpkgs' default
 
     def validate(self) -> None:
         for host, machine in self.machines.items():

@@ -282,15 +282,15 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             plan.notes.extend(others)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
-    plan.notes.extend(_capability_notes(machines))
+    plan.notes.extend(_capability_notes(machines, answers.cuda_release))
     return plan
 
 
-def _capability_notes(machines: dict[str, MachineAnswer]) -> list[str]:
-    """A warning for each CUDA capability nixpkgs' CUDA does not build for (given by hand, or read back)."""
+def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | None = None) -> list[str]:
+    """A warning for each CUDA capability the CUDA release does not build for (given by hand, or read back)."""
     from tui.core.hardware.support import cuda_verdict, default_cuda_version
 
-    version = default_cuda_version()
+    version = cuda_release or default_cuda_version()
     notes = []
     for host, answer in machines.items():
         for capability in answer.cuda_capabilities:
