@@ -45,6 +45,7 @@ class StepScreen(Screen[None]):
         return self.app.proof  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
+        self.sub_title = self.state.display_path  # before the header is there: no refresh of it to wait for
         yield Header(show_clock=False, icon="λ")
         yield StepIndicator(self.step)
         with VerticalScroll(id="body"):
@@ -55,7 +56,6 @@ class StepScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
-        self.sub_title = self.state.display_path
         self.show_state()
 
     def on_screen_resume(self) -> None:

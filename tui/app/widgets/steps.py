@@ -12,16 +12,14 @@ class StepIndicator(Static):
     """``1 Repository › 2 Flake input › ...`` with the current step highlighted."""
 
     def __init__(self, current: int) -> None:
-        super().__init__(classes="steps")
-        self.current = current
-
-    def on_mount(self) -> None:
+        # Made here, not on mount: an update after mounting costs the first screen another refresh.
         parts = []
         for index, title in enumerate((s.title for s in STEPS), 1):
-            if index == self.current:
+            if index == current:
                 parts.append(Content.from_markup("[reverse $accent] $n $title [/]", n=index, title=title))
-            elif index < self.current:
+            elif index < current:
                 parts.append(Content.from_markup("[$text-success]✓ $title[/]", title=title))
             else:
                 parts.append(Content.from_markup("[$text-muted]$n $title[/]", n=index, title=title))
-        self.update(Content(" › ").join(parts))
+        super().__init__(Content(" › ").join(parts), classes="steps")
+        self.current = current
