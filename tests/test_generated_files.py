@@ -80,4 +80,4 @@ def test_every_variant_has_a_build_and_a_package_name_in_the_module(variant):
     module = render_module("llama-cpp", []).decode()
     variants_set = module[module.index("  variants = {"):]
     assert re.search(rf"\n    {variant} =\s", variants_set[:variants_set.index("\n  };")]), f"no build of {variant} in `variants`"
-    assert f'llama-cpp-{variant} = byName prev "llama-cpp-{variant}" "{variant}";' in module
+    assert re.search(rf'\n +llama-cpp-{variant} = byName [^;\n]*"llama-cpp-{variant}" "{variant}";', module)

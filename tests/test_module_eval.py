@@ -254,6 +254,26 @@ def test_chained_overrides_keep_nixpkgs_names_working(module_dir):
     assert "-DGGML_BLAS:BOOL=FALSE" in overrides["attrsKeptThroughOverride"]
 
 
+def test_package_sets_for_other_platforms_keep_nixpkgs_llama_cpp(module_dir):
+    """pkgsCross.* and pkgsStatic get the module's overlay too, as every overlay; the flake's packages are
+    builds for this machine, so there llama-cpp stays nixpkgs' own, built for that platform."""
+    modes = "[ " + " ".join(json.dumps(mode) for mode in OVERLAY_MODES) + " ]"
+    results = evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", pkgsModes=modes, services="[ true ]")
+    assert len(results) == 2 * len(OVERLAY_MODES)
+    for where, result in results.items():
+        other = result["otherPlatforms"]
+        assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-vulkan-0.0.0", where  # this machine's: the flake's
+        assert other["static"]["name"] == "llama-cpp-nixpkgs-7000", where
+        assert other["static"]["drvPath"] != result["pkgsLlamaCpp"]["drvPath"], where
+        if where.startswith("aarch64-linux"):  # aarch64-multiplatform is this machine's own platform
+            assert other["cross"] == result["pkgsLlamaCpp"], where
+            assert other["crossCpu"]["name"] == "llama-cpp-blas-0.0.0", where
+            continue
+        assert other["cross"]["name"] == other["crossCpu"]["name"] == "llama-cpp-nixpkgs-7000", where
+        assert other["crossVulkan"]["name"] == "llama-cpp-nixpkgs-7000", where  # nixpkgs' llama-cpp-vulkan
+        assert other["cross"]["drvPath"] != other["static"]["drvPath"], where
+
+
 def test_read_only_pkgs_defines_no_overlay_and_warns(module_dir):
     result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
                            pkgsModes='[ "read-only" ]'), mode="read-only")

@@ -144,6 +144,15 @@ let
         tabby = built pkgs.tabby;
         ramalama = built pkgs.ramalama;
       };
+      # Package sets nixpkgs makes from pkgs for another platform: they get every overlay too.
+      otherPlatforms = {
+        cross = built pkgs.pkgsCross.aarch64-multiplatform.llama-cpp;
+        crossVulkan = built pkgs.pkgsCross.aarch64-multiplatform.llama-cpp-vulkan;
+        crossCpu =
+          let crossPkgs = pkgs.pkgsCross.aarch64-multiplatform; in
+          if crossPkgs ? llama-cpp-cpu then built crossPkgs.llama-cpp-cpu else null;
+        static = built pkgs.pkgsStatic.llama-cpp;
+      };
     };
 in
 lib.listToAttrs (

@@ -5,17 +5,20 @@
 #
 #   nixpkgsFun = import ./tests/nix/nixpkgs { lib = import <nixpkgs lib>; };
 #   pkgs = nixpkgsFun { system = "x86_64-linux"; config = { }; overlays = [ ]; };
+#   (crossSystem, as in nixpkgs, builds on localSystem for another platform.)
 { lib }:
 let
   nixpkgsFun =
     {
       localSystem ? { system = args.system; },
+      crossSystem ? null,
       config ? { },
       overlays ? [ ],
       ...
     }@args:
     let
-      hostPlatform = lib.systems.elaborate localSystem;
+      buildPlatform = lib.systems.elaborate localSystem;
+      hostPlatform = if crossSystem == null then buildPlatform else lib.systems.elaborate crossSystem;
       # nixpkgs' config defaults (pkgs/top-level/config.nix) for the options modelled here.
       fullConfig = {
         allowUnfree = false;
@@ -25,7 +28,7 @@ let
         rocmSupport = false;
       } // config;
       base = import ./packages.nix {
-        inherit lib hostPlatform overlays nixpkgsFun;
+        inherit lib buildPlatform hostPlatform overlays nixpkgsFun;
         config = fullConfig;
         arguments = args;
       };

@@ -3,6 +3,7 @@
 # llama-cpp with nixpkgs' argument names, and packages of nixpkgs that override it with those names.
 {
   lib,
+  buildPlatform,
   hostPlatform,
   config,
   overlays,
@@ -13,8 +14,7 @@ final: prev:
 let
   mkDerivation = import ./mk-derivation.nix { inherit lib config hostPlatform; };
   stdenv = {
-    inherit hostPlatform mkDerivation;
-    buildPlatform = hostPlatform;
+    inherit buildPlatform hostPlatform mkDerivation;
     targetPlatform = hostPlatform;
     system = hostPlatform.system;
     inherit (hostPlatform) isLinux isDarwin isAarch64 isx86_64;
@@ -45,6 +45,15 @@ in
   appendOverlays =
     extra: if extra == [ ] then final else nixpkgsFun (arguments // { overlays = overlays ++ extra; });
   extend = overlay: final.appendOverlays [ overlay ];
+  # Package sets for other platforms, made as nixpkgs makes them (pkgs/top-level/stage.nix): the same
+  # arguments, overlays included, for another host platform.
+  pkgsCross.aarch64-multiplatform = nixpkgsFun (arguments // { crossSystem = lib.systems.examples.aarch64-multiplatform; });
+  pkgsStatic = nixpkgsFun (arguments // {
+    crossSystem = {
+      isStatic = true;
+      config = "${hostPlatform.parsed.cpu.name}-unknown-linux-musl";
+    };
+  });
 
   runCommand = name: env: script: package name { };
   glibc = package "glibc" { } // {
