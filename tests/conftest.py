@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,3 +89,16 @@ def _nixpkgs_lib() -> str | None:
 
 
 NIXPKGS_LIB = _nixpkgs_lib()
+
+
+def lock_to_fake_nixpkgs(flake: Path, nixpkgs: Path, cuda: str) -> None:
+    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
+    nixpkgs.mkdir()
+    (nixpkgs / "default.nix").write_text(
+        '{ config ? { }, overlays ? [ ], ... }:\n'
+        f'{{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
+    lock = {"version": 7, "root": "root", "nodes": {
+        "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
+        "nixpkgs_2": {"locked": {"type": "path", "path": str(nixpkgs)}, "original": {"type": "path", "path": str(nixpkgs)}},
+    }}
+    (flake / "flake.lock").write_text(json.dumps(lock))

@@ -58,23 +58,23 @@ def test_the_matrix_covers_every_variant():
     assert set(PACKAGE_NAMES) == set(VARIANTS), "name the new variant's package in PACKAGE_NAMES (and in the stand-in flake)"
 
 
-def evaluate(machine_file: Path, **args: str) -> dict:
-    """What each (system, pkgs mode, service) evaluation gives the machine."""
+def _eval_machine(machine_file: Path, args: dict[str, str]) -> subprocess.CompletedProcess:
     command = [NIX_INSTANTIATE, "--eval", "--strict", "--json", str(EVAL),
                "--arg", "libPath", NIXPKGS_LIB, "--arg", "machineFile", str(machine_file)]
     for name, value in args.items():
         command += ["--arg", name, value]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def evaluate(machine_file: Path, **args: str) -> dict:
+    """What each (system, pkgs mode, service) evaluation gives the machine."""
+    result = _eval_machine(machine_file, args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def evaluation_error(machine_file: Path, **args: str) -> str:
-    command = [NIX_INSTANTIATE, "--eval", "--strict", "--json", str(EVAL),
-               "--arg", "libPath", NIXPKGS_LIB, "--arg", "machineFile", str(machine_file)]
-    for name, value in args.items():
-        command += ["--arg", name, value]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = _eval_machine(machine_file, args)
     assert result.returncode != 0, "the evaluation was expected to fail"
     return result.stderr
 

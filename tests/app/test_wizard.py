@@ -9,7 +9,7 @@ import git
 import pytest
 from textual.widgets import Button, DataTable, Input, OptionList, SelectionList, Static, TextArea
 
-from conftest import make_repo
+from conftest import lock_to_fake_nixpkgs, make_repo
 from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedHardware, make_app
 from tui.app.app import LlamaflakeApp
@@ -525,18 +525,9 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
 @run_async
 async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs(demo_repo, tmp_path):
     """boron has a Pascal GPU: the flake's nixpkgs has CUDA 13, which no longer builds for it."""
-    import json
-
     from tui.core.hardware.reports import load_report
 
-    lock = {"version": 7, "root": "root", "nodes": {
-        "root": {"inputs": {"nixpkgs": "nixpkgs"}},
-        "nixpkgs": {"locked": {"type": "path", "path": str(tmp_path / "nixpkgs")},
-                    "original": {"type": "path", "path": str(tmp_path / "nixpkgs")}},
-    }}
-    (tmp_path / "nixpkgs").mkdir()
-    (tmp_path / "nixpkgs/default.nix").write_text('{ ... }: { cudaPackages.cudaMajorMinorVersion = "13.0"; }\n')
-    (demo_repo / "flake.lock").write_text(json.dumps(lock))
+    lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", "13.0")
 
     class PascalBoron(FixedHardware):
         def hints(self, flake, host):

@@ -18,6 +18,7 @@ from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
 from tui.core.hardware.support import cuda_verdict
 
+from conftest import lock_to_fake_nixpkgs
 from hardware_fakes import FIXTURES
 
 GPUS = FIXTURES / "facter" / "gpus"
@@ -266,19 +267,6 @@ def test_cuda_version_follows_a_follows_path_in_the_lock(tmp_path):
     assert nixpkgs_cuda_version(flake) == "13.0"
     assert nixpkgs_cuda_version(flake, "stable") == "13.0"  # a follows path of one name, to a node named otherwise
     assert nixpkgs_cuda_version(flake, "foo") == "12.0"
-
-
-def lock_to_fake_nixpkgs(flake, nixpkgs, cuda: str) -> None:
-    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
-    nixpkgs.mkdir()
-    (nixpkgs / "default.nix").write_text(
-        '{ config ? { }, overlays ? [ ], ... }:\n'
-        f'{{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
-    lock = {"version": 7, "root": "root", "nodes": {
-        "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
-        "nixpkgs_2": {"locked": {"type": "path", "path": str(nixpkgs)}, "original": {"type": "path", "path": str(nixpkgs)}},
-    }}
-    (flake / "flake.lock").write_text(json.dumps(lock))
 
 
 @pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")

@@ -7,7 +7,6 @@ API is missing it answers with empty reports that say so.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from tui.core.nix.flake import Flake
 
 MISSING = "hardware detection is not available in this build"
+_CUDA_RELEASES: dict[tuple[Path, str | None], str | None] = {}  # (flake folder, follows) -> CUDA release
 
 
 class HardwareSource:
@@ -65,15 +65,13 @@ class HardwareSource:
 
     def cuda_release(self, flake: Flake, follows: str | None) -> str | None:
         """The CUDA release of the nixpkgs llama.cpp will follow (``follows`` as the user answered it),
-        read with Nix once per input; None where Nix cannot tell."""
-        from tui.core.errors import LlamaflakeError
-        from tui.core.plan import choose_follows
+        read with Nix once per answer; None where Nix cannot tell."""
+        key = (flake.root, follows)
+        if key not in _CUDA_RELEASES:
+            from tui.core.plan import follows_cuda_release
 
-        try:
-            input_name = choose_follows(flake, follows)
-        except LlamaflakeError:
-            return None
-        return _cuda_release(flake.root, input_name) if input_name else None
+            _CUDA_RELEASES[key] = follows_cuda_release(flake, follows)[0]
+        return _CUDA_RELEASES[key]
 
     def recommend(self, report: HardwareReport | None, system: str | None,
                   cuda_version: str | None = None) -> Recommendation:
@@ -89,9 +87,3 @@ class HardwareSource:
             )
         return recommend(report, system, cuda_version)
 
-
-@cache
-def _cuda_release(root: Path, input_name: str) -> str | None:
-    from tui.core.hardware.support import nixpkgs_cuda_version
-
-    return nixpkgs_cuda_version(root, input_name)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import cache_by_name, custom_cache
-from tui.core.errors import AnswerError, LlamaflakeError, printable
+from tui.core.errors import AnswerError, printable
 from tui.core.nix.flake import Flake, load_flake
 from tui.core.variants import NO_VARIANT, VARIANTS
 
@@ -72,11 +74,9 @@ def _split(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
 
 
-def hardware_recommendations(args: argparse.Namespace, flake: Flake | None = None) -> dict:
-    """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH).
-
-    For an NVIDIA GPU, the CUDA release is read from the nixpkgs llama.cpp will follow in ``flake``
-    (unless Nix is turned off), so a GPU that release no longer builds for gets the Vulkan build."""
+def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[], str | None]) -> dict:
+    """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH);
+    an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow."""
     sources = []
     for name in getattr(args, "this_machine", []):
         sources.append((name, "this", None))
@@ -99,34 +99,26 @@ def hardware_recommendations(args: argparse.Namespace, flake: Flake | None = Non
         else:
             say(f"llamaflake: scanning {where} over SSH ...")
             report = hardware.scan_over_ssh(where)
-        cuda_version = None
-        if any(gpu.vendor == "nvidia" for gpu in report.gpus):
-            cuda_version, note = cuda_release(args, flake)
-            report.notes.append(note)
-        recommendations[name] = hardware.recommend(report, report.system, cuda_version=cuda_version)
+        nvidia = any(gpu.vendor == "nvidia" for gpu in report.gpus)
+        recommendations[name] = hardware.recommend(report, report.system, cuda_version=cuda_release() if nvidia else None)
     return recommendations
 
 
-def cuda_release(args: argparse.Namespace, flake: Flake | None) -> tuple[str | None, str]:
-    """The CUDA release of the nixpkgs llama.cpp will follow, read once, and a note on where it came from."""
-    cached = getattr(args, "_cuda_release", None)
-    if cached is not None:
-        return cached
-    from tui.core.hardware.support import flake_cuda_release
+def _cuda_release_reader(args: argparse.Namespace, flake: Flake | None) -> Callable[[], str | None]:
+    """Reads the CUDA release of the nixpkgs llama.cpp will follow the first time it is called, and says it."""
 
-    if flake is None or getattr(args, "no_nix", False) or getattr(args, "no_eval", False):
-        found = (None, "nixpkgs' current CUDA release is assumed (Nix not asked)")
-    else:
-        from tui.core.plan import choose_follows
+    @cache
+    def read() -> str | None:
+        if flake is None or getattr(args, "no_nix", False) or getattr(args, "no_eval", False):
+            version, note = None, "nixpkgs' current CUDA release is assumed (Nix not asked)"
+        else:
+            from tui.core.plan import follows_cuda_release
 
-        try:
-            follows = choose_follows(flake, getattr(args, "follows", None))
-        except LlamaflakeError:
-            follows = None  # the plan says why
-        found = flake_cuda_release(flake.root, follows)
-    say(f"llamaflake: note: {found[1]}")
-    args._cuda_release = found
-    return found
+            version, note = follows_cuda_release(flake, getattr(args, "follows", None))
+        say(f"llamaflake: note: {note}")
+        return version
+
+    return read
 
 
 def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer:
@@ -148,7 +140,8 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
 
 def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
-    recommendations = hardware_recommendations(args, flake)
+    cuda_release = _cuda_release_reader(args, flake)
+    recommendations = hardware_recommendations(args, cuda_release)
     for name, variant in _pairs(args.host, "--host"):
         if variant == NO_VARIANT:
             answers.skip.append(name)
@@ -181,7 +174,7 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
         answers.caches = [custom_cache(c) if "=" in c else cache_by_name(c) for c in args.cache]
     answers.follows = args.follows
     if any(m.variant == "cuda" and m.cuda_capabilities for m in answers.machines.values()):
-        answers.cuda_release = cuda_release(args, flake)[0]  # the release the capabilities are checked against
+        answers.cuda_release = cuda_release()  # the release the capabilities are checked against
     answers.ref = args.ref
     answers.url = args.url
     answers.cleanup = args.cleanup

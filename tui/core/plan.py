@@ -142,6 +142,18 @@ def choose_follows(flake: Flake, answer: str | None) -> str | None:
     return candidates[0] if candidates else None
 
 
+def follows_cuda_release(flake: Flake, follows: str | None) -> tuple[str | None, str]:
+    """The CUDA release of the nixpkgs llama.cpp will follow (``follows`` as answered), read with Nix,
+    and a note on where it came from; None where Nix cannot tell (nixpkgs' default is assumed)."""
+    from tui.core.hardware.support import flake_cuda_release
+
+    try:
+        input_name = choose_follows(flake, follows)
+    except LlamaflakeError:
+        input_name = None  # the plan says why
+    return flake_cuda_release(flake.root, input_name)
+
+
 class _Edits:
     """Edits gathered per file, applied together."""
 
