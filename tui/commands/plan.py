@@ -8,7 +8,8 @@ import sys
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core.diff import plan_diff
 from tui.core.next_steps import rebuild_commands
-from tui.core.plan import Plan, machine_path, make_plan
+from tui.core.footprint import machine_path
+from tui.core.plan import Plan, make_plan
 from tui.core.report import plan_report
 
 

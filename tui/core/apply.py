@@ -20,9 +20,10 @@ import git
 from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
+from tui.core.footprint import FILE_TRAILER, GENERATED_BY, USER_TRAILER, is_llamaflake_commit, machine_path
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover
-from tui.core.plan import Plan, describe, machine_path
+from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
 from tui.core.write import Snapshot, write_changes
@@ -32,9 +33,7 @@ __all__ = [
     "apply_plan", "commit_message", "prepare_apply",
 ]
 
-TRAILER = "Generated-by: llamaflake"
-FILE_TRAILER = "Generated-file:"
-USER_TRAILER = "Generated-with-your-changes:"
+TRAILER = GENERATED_BY
 LOCK_FILE = "flake.lock"
 
 
@@ -55,7 +54,7 @@ def commit_message(plan: Plan) -> str:
     names = list(plan.machines)
     removed = [c.path for c in plan.changes if c.kind == "delete"]
     written_refused = [r.host for r in plan.refused_requested
-                       if any(c.kind != "delete" and c.path.endswith(f"/machines/{r.host}.nix") for c in plan.changes)]
+                       if any(c.kind != "delete" and c.path == machine_path(plan.module_dir, r.host) for c in plan.changes)]
     if not names and written_refused:
         subject = "llama-cpp: llama.cpp settings for " + ", ".join(written_refused) + ", to import by hand"
     elif not names and removed:
@@ -119,7 +118,7 @@ def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
         return sha
     if sha == head_before or parents != [head_before]:
         return None
-    return sha if f"\n{TRAILER} " in "\n" + message else None
+    return sha if is_llamaflake_commit(message) else None
 
 
 class PendingApply:

@@ -129,7 +129,7 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[ReviewCheck]:
     """What rejecting hunks broke between files: imports of files that will not exist, files nothing imports,
     a module without its flake input. ``ok`` is False where evaluating the configuration would fail."""
     from tui.core.answers import LLAMA_CPP_URL
-    from tui.core.plan import machine_path
+    from tui.core.footprint import machine_path, module_file
 
     by_path = {c.path: c for c in final}
     root = plan.flake.root
@@ -147,7 +147,7 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[ReviewCheck]:
         return change.new is not None if change else (root / rel).is_file()
 
     results: list[ReviewCheck] = []
-    module = f"{plan.module_dir}/default.nix"
+    module = module_file(plan.module_dir)
     flake_has_input = plan.flake.llama_input() is not None or LLAMA_CPP_URL.encode() in text_of("flake.nix")
     whole = plan.change("flake.nix")
     if not flake_has_input and whole is not None and whole.old is not None and whole.new is not None:

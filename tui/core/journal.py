@@ -27,6 +27,7 @@ import git
 
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
+from tui.core.footprint import is_llamaflake_commit
 from tui.core.write import atomic_write
 
 JOURNAL = "apply.json"
@@ -203,7 +204,7 @@ def _landed(repo: git.Repo, head_before: str | None) -> str | None:
     commit = repo.head.commit
     parents = [p.hexsha for p in commit.parents]
     message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
-    if parents == ([head_before] if head_before else []) and "\nGenerated-by: llamaflake" in "\n" + message:
+    if parents == ([head_before] if head_before else []) and is_llamaflake_commit(message):
         return head
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tui.core.caches import Cache
+from tui.core.footprint import module_file
 from tui.core.plan import Plan
 from tui.core.shell import shell_quote
 
@@ -11,7 +12,7 @@ def new_caches(plan: Plan) -> list[Cache]:
     """The plan's caches that the machines do not have yet (they apply only after the first switch)."""
     from tui.core.read_back import read_module_caches
 
-    module = plan.change(f"{plan.module_dir}/default.nix")
+    module = plan.change(module_file(plan.module_dir))
     if module is None:
         return []
     before: set[str] = set()

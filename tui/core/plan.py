@@ -14,10 +14,10 @@ from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, relative_path
-from tui.core.nix.paths import nix_files
 from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
 from tui.core.read_back import read_machine_settings, read_module_caches
-from tui.core.render import MODULE_MARKER, render_machine, render_module
+from tui.core.footprint import find_module_dir, machine_path, module_file
+from tui.core.render import render_machine, render_module
 from tui.core.variants import variants_for
 
 
@@ -64,15 +64,7 @@ class Plan:
 
 def existing_module_dir(flake: Flake) -> str | None:
     """The folder of a module this wizard wrote before, if there is one."""
-    for rel in nix_files(flake.root):
-        if rel.endswith("llama-cpp/default.nix"):
-            try:
-                head = (flake.root / rel).read_bytes()[:2048]
-            except OSError:
-                continue
-            if MODULE_MARKER.encode() in head:
-                return rel[: -len("/default.nix")]
-    return None
+    return find_module_dir(flake.root)
 
 
 def choose_module_dir(flake: Flake, answer: str | None) -> str:
@@ -197,7 +189,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     input_name = choose_input_name(flake)
     follows = choose_follows(flake, answers.follows)
     module_dir = choose_module_dir(flake, answers.module_dir)
-    module_path = f"{module_dir}/default.nix"
+    module_path = module_file(module_dir)
     edits = _Edits(flake)
     changes: list[FileChange] = []
     notes: list[str] = []
@@ -311,11 +303,6 @@ def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | No
                 notes.append(f"{host}: CUDA capability {capability} {verdict.reason}; the build will fail "
                              "(the vulkan variant runs on any NVIDIA GPU with its driver)")
     return notes
-
-
-def machine_path(module_dir: str, host: str) -> str:
-    """The settings file of a machine (its name checked with :func:`check_machine_name` before writing)."""
-    return f"{module_dir}/machines/{host}.nix"
 
 
 def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> MachineAnswer:

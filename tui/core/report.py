@@ -8,7 +8,8 @@ from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake
 from tui.core.read_back import read_machine_settings
-from tui.core.plan import Plan, existing_module_dir, machine_path
+from tui.core.footprint import machine_path
+from tui.core.plan import Plan, existing_module_dir
 
 
 def current_settings(flake: Flake) -> dict[str, dict]:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import git
 
-from tui.core import gitrepo
+from tui.core import footprint, gitrepo
+from tui.core.footprint import GENERATED_BY_PATTERN, MODULE_FOLDER
 from tui.core.errors import RepositoryError
 
-TRAILER_PATTERN = "^Generated-by: llamaflake( |$)"
-FILE_TRAILER = "Generated-file: "
-USER_TRAILER = "Generated-with-your-changes: "
-MODULE_FOLDER = "llama-cpp"
+FILE_TRAILER = footprint.FILE_TRAILER + " "
+USER_TRAILER = footprint.USER_TRAILER + " "
 # A line that only imports a file of the generated module's folder (or opens/closes an imports list).
 IMPORT_LINE = re.compile(
     r"(imports\s*=\s*\[)?\s*(\(?\s*(\.{1,2}/)+([\w.+-]+/)*" + MODULE_FOLDER + r"(/[\w.+-]+)*\s*\)?)?\s*(\]\s*;?)?"
@@ -65,7 +64,7 @@ def find_generated_commit(repo: git.Repo) -> git.Commit | None:
     """The newest commit in HEAD's history whose message carries the ``Generated-by: llamaflake`` trailer."""
     if gitrepo.head_state(repo) == "unborn":
         return None
-    sha = repo.git.log("-n", "1", "--format=%H", "-E", f"--grep={TRAILER_PATTERN}", "HEAD").strip()
+    sha = repo.git.log("-n", "1", "--format=%H", "-E", f"--grep={GENERATED_BY_PATTERN}", "HEAD").strip()
     return repo.commit(sha) if sha else None
 
 
