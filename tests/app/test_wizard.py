@@ -7,7 +7,7 @@ from pathlib import Path
 
 import git
 import pytest
-from textual.widgets import Button, DataTable, Input, OptionList, SelectionList, Static, TextArea
+from textual.widgets import Button, DataTable, Input, Label, OptionList, SelectionList, Static, TextArea
 
 from conftest import lock_to_fake_nixpkgs, make_repo
 from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
@@ -18,6 +18,7 @@ from tui.app.proof_source import ProofSource
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
 from tui.app.steps import STEPS
 from tui.app.widgets.hunk_view import HunkBlock
+from tui.core.hardware.model import GpuInfo, HardwareReport
 
 SIZE = (100, 30)
 
@@ -541,3 +542,60 @@ async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs
         recommendation = app.state.machines["boron"].recommendation
         assert recommendation.variant == "vulkan", recommendation.reasons
         assert any("CUDA 13.0" in reason for reason in recommendation.reasons), recommendation.reasons
+
+
+class MarkupHardware(FixedHardware):
+    """Hardware whose words read like markup."""
+
+    def hints(self, flake, host: str) -> HardwareReport:
+        return HardwareReport(source="hints", hostname=host, system="x86_64-linux",
+                              gpus=[GpuInfo("nvidia", "GPU [/] [b]x")], notes=["a [/] note"])
+
+
+@run_async
+async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_are(tmp_path):
+    from tui.core.nix.syntax import nix_attr_name
+
+    hosts = "".join(
+        f"    nixosConfigurations.{nix_attr_name(name)} = nixpkgs.lib.nixosSystem {{ modules = [ ./h{i}.nix ]; }};\n"
+        for i, name in enumerate(["lab[/]1", "lab[b]1"])
+    )
+    repo = make_repo(tmp_path / "r", {
+        "flake.nix": ('{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                      "  outputs = { self, nixpkgs, ... }@inputs: {\n" + hosts + "  };\n}\n"),
+        "h0.nix": "{ ... }: { }\n", "h1.nix": "{ ... }: { }\n",
+    })
+    app = LlamaflakeApp(repo, hardware=MarkupHardware(), proof=ProofSource(use_nix=False), shown_path="~/[/]")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#hosts", DataTable)
+        assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["lab[/]1", "lab[b]1"]
+        await go_to_step(pilot, "Caches")
+        app.screen.query_one("#custom-url", Input).value = "https://lab.example/[/]c"
+        app.screen.query_one("#custom-key", Input).value = "lab[/]-1:AAAA"
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert "lab[/]-1:AAAA" in list(app._notifications)[-1].message
+        app.screen.query_one("#custom-key", Input).value = "lab-1:" + "A" * 43 + "="
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert "https://lab.example/[/]c" in list(app._notifications)[-1].message
+        await go_to_step(pilot, "Machines")
+        table = app.screen.query_one("#machines", DataTable)
+        assert str(table.get_row_at(0)[2]) == "GPU [/] [b]x"
+        assert "a [/] note" in text_of(app, "#machine-detail")
+        await pilot.press("s")
+        await pilot.pause()
+        assert str(app.screen.query_one(".dialog-title", Label).render()) == "Scan lab[/]1 over SSH"
+        app.screen.query_one(Input).value = "unreachable"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert str(app.screen.query_one(".dialog-title", Label).render()) == "Hardware of lab[/]1"
+        await pilot.press("escape", "x")  # a name with a slash cannot get a settings file
+        await go_to_step(pilot, "Commit")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "lab[b]1.nix" in text_of(app, "#undo")
+    assert [p.name for p in repo.rglob("*.nix") if "[" in p.name] == ["lab[b]1.nix"]

@@ -1,0 +1,10 @@
+"""Text from outside the wizard (the user, the repository, a report, an SSH scan, Nix) is shown as it is."""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+
+def plain(text: object) -> Content:
+    """``text`` as it reads: a ``[/]`` in a machine's name or a cache's key is never taken for markup."""
+    return Content(str(text))
