@@ -27,6 +27,11 @@ def text_of(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+def row_of(table: DataTable, index: int) -> list[str]:
+    """A row of the table as the text its cells show."""
+    return [str(cell) for cell in table.get_row_at(index)]
+
+
 @run_async
 async def test_repository_step_shows_flake_git_and_machines(demo_repo):
     app = make_app(demo_repo)
@@ -37,8 +42,8 @@ async def test_repository_step_shows_flake_git_and_machines(demo_repo):
         assert "branch main, clean" in summary or "branch master, clean" in summary
         assert "not set up yet" in summary
         table = app.screen.query_one("#hosts", DataTable)
-        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
-        assert table.get_row_at(1)[2] == "flake.nix:44"
+        assert [row_of(table, i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
+        assert row_of(table, 1)[2] == "flake.nix:44"
         assert "every machine can be wired" in text_of(app, "#repo-warnings")
         assert app.focused is app.screen.query_one("#body")  # keys scroll the step, as on every other step
 
@@ -218,9 +223,9 @@ async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert table.get_row_at(0)[0] == "carbon ●"  # the hostname matched: detected here
-        assert table.get_row_at(0)[3] == "detected" and table.get_row_at(0)[6] == "8.6"
-        assert [table.get_row_at(i)[3] for i in range(3)] == ["detected", "hints", "facter"]
+        assert row_of(table, 0)[0] == "carbon ●"  # the hostname matched: detected here
+        assert row_of(table, 0)[3] == "detected" and row_of(table, 0)[6] == "8.6"
+        assert [row_of(table, i)[3] for i in range(3)] == ["detected", "hints", "facter"]
         assert "compute 8.6" in text_of(app, "#machine-detail")
         await pilot.press("down", "down")  # boron
         assert app.state.machines["boron"].variant == "cpu"
@@ -284,12 +289,12 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
         await pilot.pause()
         assert app.screen.step == step_called("Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert table.get_row_at(0)[3] == "hints"  # carbon is not detected yet
+        assert row_of(table, 0)[3] == "hints"  # carbon is not detected yet
         await pilot.press("v")
         assert app.state.machines["carbon"].choice is not None
         release.set()
         await settle(pilot)
-        assert app.screen.query_one("#machines", DataTable).get_row_at(0)[3] == "detected"
+        assert row_of(app.screen.query_one("#machines", DataTable), 0)[3] == "detected"
 
 
 @run_async
@@ -512,7 +517,7 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert str(table.get_row_at(0)[5]) == "cuda ="  # kept from the repository
+        assert row_of(table, 0)[5] == "cuda ="  # kept from the repository
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.state.plan.is_empty
@@ -569,7 +574,7 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#hosts", DataTable)
-        assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["lab[/]1", "lab[b]1"]
+        assert [row_of(table, i)[0] for i in range(2)] == ["lab[/]1", "lab[b]1"]
         await go_to_step(pilot, "Caches")
         app.screen.query_one("#custom-url", Input).value = "https://lab.example/[/]c"
         app.screen.query_one("#custom-key", Input).value = "lab[/]-1:AAAA"
@@ -582,7 +587,7 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         assert "https://lab.example/[/]c" in list(app._notifications)[-1].message
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert str(table.get_row_at(0)[2]) == "GPU [/] [b]x"
+        assert row_of(table, 0)[2] == "GPU [/] [b]x"
         assert "a [/] note" in text_of(app, "#machine-detail")
         await pilot.press("s")
         await pilot.pause()
