@@ -208,6 +208,7 @@ def prepare_apply(
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
     allow_failed_machines: bool = False,
+    refresh: bool = False,
 ) -> PendingApply:
     """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
     (with nothing left written), or returns the written change ready to commit.
@@ -225,7 +226,7 @@ def prepare_apply(
     try:
         return _prepare(plan, repo, lock, initialised, commit=commit, allow_dirty=allow_dirty, evaluate=evaluate,
                         eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                        allow_failed_machines=allow_failed_machines)
+                        allow_failed_machines=allow_failed_machines, refresh=refresh)
     except BaseException:
         # Once the apply is ready to commit, its journal holds the lock until it is done.
         if lock is not None:
@@ -243,7 +244,7 @@ def _lock(repo: git.Repo) -> ApplyLock:
 
 def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initialised: bool, *, commit: bool,
              allow_dirty: bool, evaluate: bool, eval_timeout: float, progress: Progress | None, jobs: int,
-             use_nix: bool, allow_failed_machines: bool) -> PendingApply:
+             use_nix: bool, allow_failed_machines: bool, refresh: bool = False) -> PendingApply:
     """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
     root = plan.flake.root
     findings: list[Finding] = []
@@ -302,7 +303,7 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
             gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress, jobs=jobs, use_nix=use_nix)
+                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh)
         if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []
@@ -337,6 +338,7 @@ def apply_plan(
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
     allow_failed_machines: bool = False,
+    refresh: bool = False,
 ) -> ApplyResult:
     """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
 
@@ -346,7 +348,7 @@ def apply_plan(
     """
     pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
                             eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                            allow_failed_machines=allow_failed_machines)
+                            allow_failed_machines=allow_failed_machines, refresh=refresh)
     if not commit:
         return pending.keep()
     try:
