@@ -74,7 +74,7 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
         else:
             shutil.copyfile(source, target)
     _git(where, "init", "-q")
-    _git(where, "add", "-A")
+    _git(where, "add", "-A", "-f")  # tracked files that .gitignore matches too
     _git(where, "commit", "-q", "--allow-empty", "--no-verify", "-m", "before the change")
     scratch_root = where / prefix
     for change in changes:
@@ -84,7 +84,7 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(change.new)
-    _git(where, "add", "-A")
+    _git(where, "add", "-A", "-f")
     return scratch_root
 
 
