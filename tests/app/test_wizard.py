@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Label, OptionList, SelectionList, Static, TextArea
 
 from conftest import lock_to_fake_nixpkgs, make_repo
-from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
+from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called, write_without_committing  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedHardware, make_app
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
@@ -488,11 +488,7 @@ async def test_write_without_committing(demo_repo):
     head = git.Repo(demo_repo).head.commit.hexsha
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, "Commit")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await settle(pilot)
+        await write_without_committing(pilot)
         assert "not committed" in text_of(app, "#result-head")
         assert "git restore --source=HEAD -- flake.nix" in text_of(app, "#undo")
     repo = git.Repo(demo_repo)
@@ -597,10 +593,6 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         await settle(pilot)
         assert str(app.screen.query_one(".dialog-title", Label).render()) == "Hardware of lab[/]1"
         await pilot.press("escape", "x")  # a name with a slash cannot get a settings file
-        await go_to_step(pilot, "Commit")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await settle(pilot)
+        await write_without_committing(pilot)
         assert "lab[b]1.nix" in text_of(app, "#undo")
     assert [p.name for p in repo.rglob("*.nix") if "[" in p.name] == ["lab[b]1.nix"]

@@ -124,14 +124,13 @@ class Snapshot:
 
     def changed_by_others(self) -> list[str]:
         """The written files whose bytes on disk are no longer what the apply wrote (saved by someone else)."""
-        return [rel for rel, data in self.written.items() if self._now(rel) != data]
+        return [rel for rel, data in self.written.items() if self.on_disk(rel) != data]
 
     def restore(self) -> list[str]:
         """Put every saved file back as it was, and remove the folders made since; files already right are left
         alone, and so are files saved by someone else since the apply wrote them: those are returned."""
         failed: list[str] = []
-        kept = [f.rel for f in self.files if f.rel not in self.free and self._now(f.rel) != f.data
-                and (f.rel not in self.written or self._now(f.rel) != self.written[f.rel])]
+        kept = [f.rel for f in self.files if f.rel not in self.free and self._saved_by_others(f)]
         for saved in reversed(self.files):
             if saved.rel in kept:
                 continue
@@ -160,7 +159,12 @@ class Snapshot:
             )
         return kept
 
-    def _now(self, rel: str) -> bytes | None:
+    def _saved_by_others(self, saved: SavedFile) -> bool:
+        now = self.on_disk(saved.rel)
+        return now != saved.data and (saved.rel not in self.written or now != self.written[saved.rel])
+
+    def on_disk(self, rel: str) -> bytes | None:
+        """The file's bytes as they are now (None where it is absent, or not a plain file)."""
         path = self.root / rel
         try:
             return path.read_bytes() if path.is_file() and not path.is_symlink() else None
@@ -196,7 +200,7 @@ def write_changes(root: Path, changes: list[FileChange], snapshot: Snapshot | No
         for change in changes:
             current = change.path
             path = root / change.path
-            if snapshot._now(change.path) != change.old:  # saved by someone else since the check above
+            if snapshot.on_disk(change.path) != change.old:  # saved by someone else since the check above
                 raise ChangedMeanwhile([change.path])
             snapshot.written[change.path] = change.new
             if change.new is None:
