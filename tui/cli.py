@@ -42,6 +42,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def build_wizard_parser() -> argparse.ArgumentParser:
+    from tui.core import eval_cache
+
     parser = argparse.ArgumentParser(
         prog="llamaflake",
         description="Wire the official llama.cpp flake into a flake-based NixOS repository. "
@@ -57,6 +59,7 @@ def build_wizard_parser() -> argparse.ArgumentParser:
                         help="do not run nix at all: the machines as read from the files alone, no evaluation")
     parser.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
                         help="time limit for locking and for each machine's evaluation (default: 600)")
+    parser.add_argument("--refresh", action="store_true", help=eval_cache.REFRESH_HELP)
     return parser
 
 
@@ -80,7 +83,8 @@ def run_wizard(args: argparse.Namespace) -> int:
         from tui.commands.hosts import run as run_hosts
 
         return run_hosts(argparse.Namespace(flake=path, demo=False, json=False))
-    return run_app(path, use_nix=not args.no_nix, evaluate=not args.no_eval, eval_timeout=args.eval_timeout)
+    return run_app(path, use_nix=not args.no_nix, evaluate=not args.no_eval, eval_timeout=args.eval_timeout,
+                   refresh=args.refresh)
 
 
 def main(argv: list[str] | None = None) -> int:

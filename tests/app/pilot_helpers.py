@@ -44,6 +44,15 @@ async def go_to_step(pilot, title: str) -> None:
     assert pilot.app.screen.step == number
 
 
+async def write_without_committing(pilot) -> None:
+    """Walk to the Commit step and write the files there without committing (ctrl+s, then confirm)."""
+    await go_to_step(pilot, "Commit")
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 def run_async(test):
     """Run an ``async def`` test in its own event loop (keeps the test dependencies to pytest alone)."""
 

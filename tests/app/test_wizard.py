@@ -7,10 +7,10 @@ from pathlib import Path
 
 import git
 import pytest
-from textual.widgets import Button, DataTable, Input, OptionList, SelectionList, Static, TextArea
+from textual.widgets import Button, DataTable, Input, Label, OptionList, SelectionList, Static, TextArea
 
 from conftest import lock_to_fake_nixpkgs, make_repo
-from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
+from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called, write_without_committing  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedHardware, make_app
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
@@ -18,12 +18,18 @@ from tui.app.proof_source import ProofSource
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
 from tui.app.steps import STEPS
 from tui.app.widgets.hunk_view import HunkBlock
+from tui.core.hardware.model import GpuInfo, HardwareReport
 
 SIZE = (100, 30)
 
 
 def text_of(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
+
+
+def row_of(table: DataTable, index: int) -> list[str]:
+    """A row of the table as the text its cells show."""
+    return [str(cell) for cell in table.get_row_at(index)]
 
 
 @run_async
@@ -36,8 +42,8 @@ async def test_repository_step_shows_flake_git_and_machines(demo_repo):
         assert "branch main, clean" in summary or "branch master, clean" in summary
         assert "not set up yet" in summary
         table = app.screen.query_one("#hosts", DataTable)
-        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
-        assert table.get_row_at(1)[2] == "flake.nix:44"
+        assert [row_of(table, i)[0] for i in range(table.row_count)] == ["carbon", "beryllium", "boron"]
+        assert row_of(table, 1)[2] == "flake.nix:44"
         assert "every machine can be wired" in text_of(app, "#repo-warnings")
         assert app.focused is app.screen.query_one("#body")  # keys scroll the step, as on every other step
 
@@ -217,9 +223,9 @@ async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert table.get_row_at(0)[0] == "carbon ●"  # the hostname matched: detected here
-        assert table.get_row_at(0)[3] == "detected" and table.get_row_at(0)[6] == "8.6"
-        assert [table.get_row_at(i)[3] for i in range(3)] == ["detected", "hints", "facter"]
+        assert row_of(table, 0)[0] == "carbon ●"  # the hostname matched: detected here
+        assert row_of(table, 0)[3] == "detected" and row_of(table, 0)[6] == "8.6"
+        assert [row_of(table, i)[3] for i in range(3)] == ["detected", "hints", "facter"]
         assert "compute 8.6" in text_of(app, "#machine-detail")
         await pilot.press("down", "down")  # boron
         assert app.state.machines["boron"].variant == "cpu"
@@ -283,12 +289,12 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
         await pilot.pause()
         assert app.screen.step == step_called("Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert table.get_row_at(0)[3] == "hints"  # carbon is not detected yet
+        assert row_of(table, 0)[3] == "hints"  # carbon is not detected yet
         await pilot.press("v")
         assert app.state.machines["carbon"].choice is not None
         release.set()
         await settle(pilot)
-        assert app.screen.query_one("#machines", DataTable).get_row_at(0)[3] == "detected"
+        assert row_of(app.screen.query_one("#machines", DataTable), 0)[3] == "detected"
 
 
 @run_async
@@ -482,11 +488,7 @@ async def test_write_without_committing(demo_repo):
     head = git.Repo(demo_repo).head.commit.hexsha
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
-        await go_to_step(pilot, "Commit")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await settle(pilot)
+        await write_without_committing(pilot)
         assert "not committed" in text_of(app, "#result-head")
         assert "git restore --source=HEAD -- flake.nix" in text_of(app, "#undo")
     repo = git.Repo(demo_repo)
@@ -511,7 +513,7 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert str(table.get_row_at(0)[5]) == "cuda ="  # kept from the repository
+        assert row_of(table, 0)[5] == "cuda ="  # kept from the repository
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.state.plan.is_empty
@@ -541,3 +543,56 @@ async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs
         recommendation = app.state.machines["boron"].recommendation
         assert recommendation.variant == "vulkan", recommendation.reasons
         assert any("CUDA 13.0" in reason for reason in recommendation.reasons), recommendation.reasons
+
+
+class MarkupHardware(FixedHardware):
+    """Hardware whose words read like markup."""
+
+    def hints(self, flake, host: str) -> HardwareReport:
+        return HardwareReport(source="hints", hostname=host, system="x86_64-linux",
+                              gpus=[GpuInfo("nvidia", "GPU [/] [b]x")], notes=["a [/] note"])
+
+
+@run_async
+async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_are(tmp_path):
+    from tui.core.nix.syntax import nix_attr_name
+
+    hosts = "".join(
+        f"    nixosConfigurations.{nix_attr_name(name)} = nixpkgs.lib.nixosSystem {{ modules = [ ./h{i}.nix ]; }};\n"
+        for i, name in enumerate(["lab[/]1", "lab[b]1"])
+    )
+    repo = make_repo(tmp_path / "r", {
+        "flake.nix": ('{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                      "  outputs = { self, nixpkgs, ... }@inputs: {\n" + hosts + "  };\n}\n"),
+        "h0.nix": "{ ... }: { }\n", "h1.nix": "{ ... }: { }\n",
+    })
+    app = LlamaflakeApp(repo, hardware=MarkupHardware(), proof=ProofSource(use_nix=False), shown_path="~/[/]")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#hosts", DataTable)
+        assert [row_of(table, i)[0] for i in range(2)] == ["lab[/]1", "lab[b]1"]
+        await go_to_step(pilot, "Caches")
+        app.screen.query_one("#custom-url", Input).value = "https://lab.example/[/]c"
+        app.screen.query_one("#custom-key", Input).value = "lab[/]-1:AAAA"
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert "lab[/]-1:AAAA" in list(app._notifications)[-1].message
+        app.screen.query_one("#custom-key", Input).value = "lab-1:" + "A" * 43 + "="
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert "https://lab.example/[/]c" in list(app._notifications)[-1].message
+        await go_to_step(pilot, "Machines")
+        table = app.screen.query_one("#machines", DataTable)
+        assert row_of(table, 0)[2] == "GPU [/] [b]x"
+        assert "a [/] note" in text_of(app, "#machine-detail")
+        await pilot.press("s")
+        await pilot.pause()
+        assert str(app.screen.query_one(".dialog-title", Label).render()) == "Scan lab[/]1 over SSH"
+        app.screen.query_one(Input).value = "unreachable"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert str(app.screen.query_one(".dialog-title", Label).render()) == "Hardware of lab[/]1"
+        await pilot.press("escape", "x")  # a name with a slash cannot get a settings file
+        await write_without_committing(pilot)
+        assert "lab[b]1.nix" in text_of(app, "#undo")
+    assert [p.name for p in repo.rglob("*.nix") if "[" in p.name] == ["lab[b]1.nix"]

@@ -193,3 +193,25 @@ def test_machines_whose_names_no_flake_url_can_carry_are_evaluated(tmp_path, sta
     assert code == 0, err
     for host in hosts:
         assert f"✓ {host}: llama-cpp-blas-0.0.0" in err, err
+
+
+def test_the_scratch_copy_holds_tracked_files_that_gitignore_matches(tmp_path):
+    """A force-added file in an ignored folder is part of the configuration: the proof's copy must have it."""
+    from tui.core.changes import FileChange
+    from tui.core.proof import scratch_copy
+
+    root = tmp_path / "repo"
+    (root / "vendor").mkdir(parents=True)
+    (root / ".gitignore").write_text("vendor/\n")
+    (root / "flake.nix").write_text("{ outputs = _: { }; }\n")
+    (root / "vendor" / "hw.nix").write_text("{ }\n")
+    repo = git.Repo.init(root)
+    repo.git.add("-A")
+    repo.git.add("-f", "vendor/hw.nix")
+    repo.git.commit("-q", "-m", "init", "--no-verify", author="t <t@t>")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    copy = scratch_copy(root, [FileChange("new.nix", None, b"{ }\n", "a new file")], scratch)
+    listed = git.Repo(copy).git.ls_files().splitlines()
+    assert "vendor/hw.nix" in listed
+    assert "new.nix" in listed

@@ -6,6 +6,7 @@ merges the modules' attribute sets), so that ``nix flake lock`` and ``nix eval``
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -142,3 +143,49 @@ def test_a_command_past_its_time_limit_is_stopped():
     assert result.timed_out and result.returncode is None
     assert lines == ["working"]
     assert time.monotonic() - started < 15
+
+
+def fake_nix(tmp_path, monkeypatch, body: str) -> None:
+    """A ``nix`` first on PATH that says it is 2.18 and runs ``body`` for anything else."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "nix"
+    script.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "nix (Nix) 2.18.1"; exit 0; fi\n' + body + "\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_a_killed_evaluation_is_not_cached(tiny_flake, monkeypatch, tmp_path):
+    from tui.core import eval_cache
+    from tui.core.validate import evaluate_machines
+
+    fake_nix(tmp_path, monkeypatch, "kill -9 $$")
+    first = evaluate_machines(tiny_flake, ["alpha"], 30)
+    assert first[0].status == "failed" and "killed by signal 9" in first[0].detail
+    assert not eval_cache.cache_dir().exists() or not list(eval_cache.cache_dir().iterdir())
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"subject": 3}', '{"subject": "s", "status": "ok", "detail": 4}',
+                                  '{"subject": "s", "status": "maybe", "detail": ""}',
+                                  '{"subject": "s", "status": "ok", "detail": "", "warnings": [1]}', "\udcff garbage"])
+def test_an_entry_of_the_wrong_shape_is_taken_as_absent(tiny_flake, monkeypatch, tmp_path, text):
+    from tui.core import eval_cache
+    from tui.core.validate import EVAL_APPLY, evaluate_machines
+
+    fake_nix(tmp_path, monkeypatch, 'echo "error: evaluation failed for real" >&2; exit 1')
+    digest = eval_cache.source_digest(tiny_flake, "2.18.1")
+    entry = eval_cache.cache_dir() / f"{eval_cache.key(digest, 'alpha', EVAL_APPLY)}.json"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_bytes(text.encode(errors="surrogateescape"))
+    check = evaluate_machines(tiny_flake, ["alpha"], 30)[0]
+    assert not check.cached and "evaluation failed for real" in check.detail
+    again = evaluate_machines(tiny_flake, ["alpha"], 30)[0]
+    assert again.cached and "(cached)" in again.machine_line()
+    assert not evaluate_machines(tiny_flake, ["alpha"], 30, refresh=True)[0].cached
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    from tui.core import eval_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert eval_cache.cache_dir() == Path.home() / ".cache" / "llamaflake" / "eval"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
@@ -171,7 +172,7 @@ class LlamaflakeApp(App[int]):
         text = error.message.replace(where, self.state.display_path)  # the path as the user knows it
         self.push_screen(
             ErrorDialog("Cannot open this repository", text, error.hint, actions=[("quit", "Quit")]),
-            lambda _: self.exit(return_code=2, message=f"llamaflake: {text}"),
+            lambda _: self.exit(return_code=2, message=Text(f"llamaflake: {text}")),
         )
 
     # ---- hardware ---------------------------------------------------------------------------
@@ -283,6 +284,12 @@ class LlamaflakeApp(App[int]):
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.description or event.worker.name} failed: {event.worker.error}",
                         severity="error", timeout=10)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A notification in plain text, whatever the caller asks: what it quotes (a machine's name, Nix's
+        notes, an error) comes from outside and is never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ---- commands ---------------------------------------------------------------------------
 

@@ -15,13 +15,14 @@ def _signal_ready(app) -> None:
     app.exit(return_code=0)
 
 
-def run(path: Path, *, use_nix: bool = True, evaluate: bool = True, eval_timeout: float | None = None) -> int:
+def run(path: Path, *, use_nix: bool = True, evaluate: bool = True, eval_timeout: float | None = None,
+        refresh: bool = False) -> int:
     """Run the wizard on the flake repository at ``path``; the exit status."""
     from tui.app.app import LlamaflakeApp
     from tui.app.proof_source import ProofSource
 
     ready = _signal_ready if os.environ.get(READY_FD) else None
-    proof = ProofSource(use_nix=use_nix, evaluate=evaluate, timeout=eval_timeout)
+    proof = ProofSource(use_nix=use_nix, evaluate=evaluate, timeout=eval_timeout, refresh=refresh)
     app = LlamaflakeApp(Path(path), proof=proof, on_first_screen=ready)
     app.run()
     return app.return_code or 0

@@ -21,11 +21,12 @@ class ProofSource:
     """Evaluates a change with the user's own Nix; ``evaluate`` False (or ``use_nix`` False) turns it off."""
 
     def __init__(self, *, use_nix: bool = True, evaluate: bool = True, timeout: float | None = None,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, refresh: bool = False) -> None:
         self.use_nix = use_nix
         self.evaluate = evaluate and use_nix
         self.timeout = timeout
         self.jobs = jobs
+        self.refresh = refresh  # evaluate afresh, not from the evaluation cache
 
     def off_reason(self) -> str | None:
         """Why nothing is evaluated, or None when it is."""
@@ -38,6 +39,8 @@ class ProofSource:
             options["eval_timeout"] = self.timeout
         if self.jobs is not None:
             options["jobs"] = self.jobs
+        if self.refresh:
+            options["refresh"] = True
         return options
 
     def prove(self, root: Path, changes: list[FileChange], hosts: list[str], progress: Progress | None = None) -> Proof:
@@ -51,4 +54,6 @@ class ProofSource:
             options["timeout"] = self.timeout
         if self.jobs is not None:
             options["jobs"] = self.jobs
+        if self.refresh:
+            options["refresh"] = True
         return prove(root, changes, hosts, progress=progress, **options)

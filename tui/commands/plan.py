@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
+from tui.core import eval_cache
 from tui.core.diff import plan_diff
 from tui.core.next_steps import rebuild_commands
 from tui.core.footprint import machine_path
@@ -43,6 +44,7 @@ def add_parsers(subparsers) -> None:
                        help="do not lock the flake and evaluate each changed machine before committing")
     apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=600,
                        help="time limit for locking and for each machine's evaluation (default: 600)")
+    apply.add_argument("--refresh", action="store_true", help=eval_cache.REFRESH_HELP)
     apply.add_argument("--jobs", metavar="N", type=int, default=None,
                        help="machines evaluated at once (default: up to 4, by CPU count)")
     apply.set_defaults(run=run_apply)
@@ -145,7 +147,7 @@ def run_apply(args: argparse.Namespace) -> int:
             result = apply_plan(
                 plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
                 evaluate=not args.no_eval, eval_timeout=args.eval_timeout, progress=_progress,
-                keep_on_reject=interactive, use_nix=not args.no_nix,
+                keep_on_reject=interactive, use_nix=not args.no_nix, refresh=args.refresh,
                 **({"jobs": max(1, args.jobs)} if args.jobs else {}),
             )
         except CommitRejected as rejected:

@@ -26,7 +26,7 @@ from tui.core.journal import ApplyLock, Journal, recover
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
-from tui.core.write import Snapshot, write_changes
+from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
 __all__ = [
     "ApplyResult", "CommitRejected", "PendingApply", "PreflightError", "ValidationError",
@@ -154,6 +154,8 @@ class PendingApply:
         if self.repo is None:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
         head_before = landed_commit(self.repo, None)
+        if self.snapshot.changed_by_others():
+            self.abort()  # raises ChangedMeanwhile: the user's version is kept
         try:
             text = with_trailers(message or commit_message(self.plan), self.repo_paths,
                                  [p for p in self.repo_paths if p in self.user_changed])
@@ -178,21 +180,32 @@ class PendingApply:
         if self.journal is not None:
             self.journal.finish()
 
-    def abort(self) -> None:
-        """Put every file and the index back exactly as they were before the apply."""
+    def abort(self, why: str = "") -> None:
+        """Put every file and the index back exactly as they were before the apply; a file saved by someone
+        else since the apply wrote it is kept, and raises :class:`ChangedMeanwhile` once the rest is back."""
         if self.done:
             return
-        self.snapshot.restore()
-        if self.index is not None:
-            self.index.restore()
+        kept = _put_back(self.snapshot, self.index)
         self.done = True
         self._finish_journal()
+        if kept:
+            raise ChangedMeanwhile(kept, why)
 
     def keep(self) -> ApplyResult:
         """Leave the files written and not committed."""
         self.done = True
         self._finish_journal()
         return self.result()
+
+
+def _put_back(snapshot: Snapshot, index: gitrepo.IndexSnapshot | None) -> list[str]:
+    """Every file and the index as they were before the apply, but files saved by someone else since; those."""
+    try:
+        kept = snapshot.restore()
+    finally:
+        if index is not None:
+            index.restore()
+    return kept
 
 
 def prepare_apply(
@@ -207,6 +220,7 @@ def prepare_apply(
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
     allow_failed_machines: bool = False,
+    refresh: bool = False,
 ) -> PendingApply:
     """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
     (with nothing left written), or returns the written change ready to commit.
@@ -224,7 +238,7 @@ def prepare_apply(
     try:
         return _prepare(plan, repo, lock, initialised, commit=commit, allow_dirty=allow_dirty, evaluate=evaluate,
                         eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                        allow_failed_machines=allow_failed_machines)
+                        allow_failed_machines=allow_failed_machines, refresh=refresh)
     except BaseException:
         # Once the apply is ready to commit, its journal holds the lock until it is done.
         if lock is not None:
@@ -242,7 +256,7 @@ def _lock(repo: git.Repo) -> ApplyLock:
 
 def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initialised: bool, *, commit: bool,
              allow_dirty: bool, evaluate: bool, eval_timeout: float, progress: Progress | None, jobs: int,
-             use_nix: bool, allow_failed_machines: bool) -> PendingApply:
+             use_nix: bool, allow_failed_machines: bool, refresh: bool = False) -> PendingApply:
     """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
     root = plan.flake.root
     findings: list[Finding] = []
@@ -275,6 +289,7 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
         user_changed = [s.path for s in statuses.values() if s.staged or s.unstaged or s.untracked]
 
     snapshot = Snapshot.take(root, [c.path for c in plan.changes] + lock_paths)
+    snapshot.free.update(lock_paths)  # nix writes it while locking
     journal = None
     if repo is not None:
         prefix = gitrepo.repo_prefix(repo, root)
@@ -301,23 +316,27 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
             gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress, jobs=jobs, use_nix=use_nix)
+                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh)
         if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []
         if evaluate and LOCK_FILE in snapshot.changed():
             extra.append(LOCK_FILE)
+            lock_path = root / LOCK_FILE
+            snapshot.written[LOCK_FILE] = lock_path.read_bytes() if lock_path.is_file() else None
             if journal is not None:
-                lock_path = root / LOCK_FILE
-                journal.expect(prefix + LOCK_FILE, lock_path.read_bytes() if lock_path.is_file() else None)
+                journal.expect(prefix + LOCK_FILE, snapshot.written[LOCK_FILE])
             if repo is not None and snapshot.saved(LOCK_FILE).data is None:
                 gitrepo.intent_to_add(repo, [prefix + LOCK_FILE])
-    except BaseException:
-        snapshot.restore()
-        if index is not None:
-            index.restore()
-        if journal is not None:
-            journal.finish()
+    except BaseException as exc:
+        try:
+            kept = _put_back(snapshot, index)
+        finally:
+            if journal is not None:
+                journal.finish()
+        if kept:
+            why = " (and the checks failed)" if isinstance(exc, ValidationError) else ""
+            raise ChangedMeanwhile(kept, why) from None
         raise
     return PendingApply(plan, repo, snapshot, index, findings, checks, extra, journal, user_changed)
 
@@ -336,6 +355,7 @@ def apply_plan(
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
     allow_failed_machines: bool = False,
+    refresh: bool = False,
 ) -> ApplyResult:
     """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
 
@@ -345,7 +365,7 @@ def apply_plan(
     """
     pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
                             eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                            allow_failed_machines=allow_failed_machines)
+                            allow_failed_machines=allow_failed_machines, refresh=refresh)
     if not commit:
         return pending.keep()
     try:

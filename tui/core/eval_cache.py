@@ -15,11 +15,15 @@ from pathlib import Path
 
 
 VERSION = 1
+REFRESH_HELP = "evaluate afresh instead of reusing results from the evaluation cache (~/.cache/llamaflake/eval)"
 
 
 def cache_dir() -> Path:
-    """Where results are kept: ``$XDG_CACHE_HOME/llamaflake/eval`` (``~/.cache`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    """Where results are kept: ``$XDG_CACHE_HOME/llamaflake/eval`` (``~/.cache`` by default, and where that is
+    a relative path, which the XDG specification says to ignore)."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(base):
+        base = str(Path.home() / ".cache")
     return Path(base) / "llamaflake" / "eval"
 
 

@@ -225,6 +225,24 @@ def tracked(repo: git.Repo, paths: list[str]) -> list[str]:
     return [p for p in paths if p in known]
 
 
+def hidden_from_git(repo: git.Repo, paths: list[str]) -> dict[str, str]:
+    """Those of ``paths`` whose index entry tells git not to look at the file (``skip-worktree`` or
+    ``assume-unchanged``): a commit of them would hold the index's old content, not the file's."""
+    if not paths:
+        return {}
+    out = repo.git.ls_files("-v", "-z", "--", *pathspecs(paths), env={"GIT_OPTIONAL_LOCKS": "0"})
+    found = {}
+    for entry in out.split("\0"):
+        if len(entry) < 3:
+            continue
+        tag, path = entry[0], entry[2:]
+        if tag in "Ss":
+            found[path] = "skip-worktree"
+        elif tag.islower():
+            found[path] = "assume-unchanged"
+    return found
+
+
 def intent_to_add(repo: git.Repo, paths: list[str]) -> None:
     """``git add --intent-to-add``: git (and so nix) sees the new files, with nothing of them staged yet."""
     if paths:
@@ -290,4 +308,10 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     )
     if status != 0:
         raise CommitRejected("\n".join(part for part in (err, out) if part), restored=False)
-    return repo.head.commit.hexsha
+    sha = repo.git.rev_parse("HEAD").strip()
+    # A partial commit updates the index before the pre-commit hook runs; what a hook rewrote and staged (a
+    # formatter, an added file) went into the commit only. Leave the index as a plain `git commit` would.
+    touched = [p for p in repo.git.diff_tree("--no-commit-id", "-r", "--name-only", "-z", "--root", sha).split("\0") if p]
+    if touched:
+        repo.git.reset("-q", sha, "--", *pathspecs(touched))
+    return sha

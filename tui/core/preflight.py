@@ -10,6 +10,7 @@ import git
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.plan import Plan
+from tui.core.shell import shell_quote
 
 
 @dataclass
@@ -137,6 +138,12 @@ def preflight(
                 "commit or stash them first, or pass --allow-dirty to include them in the commit",
             ))
 
+    for rel, flag in gitrepo.hidden_from_git(repo, repo_paths).items():
+        findings.append(Finding(
+            "error", "hidden-from-git",
+            f"{rel} is marked {flag} in the index, so git would not see the change and the commit would not hold it",
+            f"clear the mark first: `git update-index --no-{flag} -- {shell_quote(rel)}`",
+        ))
     for rel, holder in gitrepo.submodules_holding(repo, repo_paths).items():
         findings.append(Finding(
             "error", "submodule",

@@ -74,7 +74,7 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
         else:
             shutil.copyfile(source, target)
     _git(where, "init", "-q")
-    _git(where, "add", "-A")
+    _git(where, "add", "-A", "-f")  # tracked files that .gitignore matches too
     _git(where, "commit", "-q", "--allow-empty", "--no-verify", "-m", "before the change")
     scratch_root = where / prefix
     for change in changes:
@@ -84,12 +84,12 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(change.new)
-    _git(where, "add", "-A")
+    _git(where, "add", "-A", "-f")
     return scratch_root
 
 
 def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: float = DEFAULT_EVAL_TIMEOUT,
-          jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> Proof:
+          jobs: int = DEFAULT_JOBS, progress: Progress | None = None, refresh: bool = False) -> Proof:
     """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy of the repository at ``root``."""
     if not hosts:
         return Proof(not_evaluated="no machine changes", nix_ran=False)
@@ -102,7 +102,8 @@ def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: f
         except OSError as exc:
             return Proof(not_evaluated=f"cannot make a scratch copy to evaluate: {exc}", nix_ran=False)
         written = [c.path for c in changes if c.new is not None]
-        checks = validate(scratch_root, written, hosts, evaluate=True, timeout=timeout, progress=progress, jobs=jobs)
+        checks = validate(scratch_root, written, hosts, evaluate=True, timeout=timeout, progress=progress, jobs=jobs,
+                          refresh=refresh)
         for check in checks:  # the scratch folder's name means nothing to the user
             check.detail = check.detail.replace(str(Path(scratch).resolve()) + "/", "").replace(scratch + "/", "")
     proof = Proof(machines=[c for c in checks if c.host is not None], other=[c for c in checks if c.host is None])

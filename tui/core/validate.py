@@ -71,6 +71,8 @@ class Check:
     host: str | None = None
     package: str | None = None
     warnings: list[str] | None = None
+    cached: bool = False  # reused from the evaluation cache, not evaluated on this run
+    definite: bool = True  # a verdict worth keeping: not Nix killed, stopped or printing nonsense
 
     @property
     def failed(self) -> bool:
@@ -83,11 +85,13 @@ class Check:
 
     def machine_line(self) -> str:
         """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
+        cached = " (cached)" if self.cached else ""
         if self.status == OK:
-            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "")
+            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
         if self.status == FAILED:
-            return f"✗ {self.host}: does not evaluate:\n{self.detail}"
-        return f"? {self.host}: {NOT_VERIFIED}: {self.detail}"
+            return f"✗ {self.host}: does not evaluate{cached}:\n{self.detail}"
+        first, sep, rest = self.detail.partition("\n")
+        return f"? {self.host}: {NOT_VERIFIED}: {first.rstrip(':')}{cached}" + (f":\n{rest}" if sep else "")
 
 
 Progress = Callable[[object], None]
@@ -307,12 +311,20 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
         offline = offline_reason(result.stderr, root)
         if offline:
             return Check(subject, NOT_CHECKED, offline, host=host)
+        if result.returncode < 0 or result.returncode > 1:
+            # Killed (the OOM killer, a signal) or stopped for another reason: no answer about the configuration.
+            why = (f"killed by signal {-result.returncode}" if result.returncode < 0
+                   else f"exited with status {result.returncode}")
+            return Check(subject, FAILED, f"`nix eval` {why} before it gave an answer (out of memory?)"
+                         + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
+                         host=host, definite=False)
         return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:
         data = json.loads(result.stdout)
         drv = data["package"]
     except (ValueError, KeyError, TypeError):
-        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}", host=host)
+        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+                     host=host, definite=False)
     warnings = [str(w) for w in data.get("warnings") or []]
     if data.get("failedAssertions"):
         return Check(subject, FAILED, "failed assertions:\n" + "\n".join(f"- {m}" for m in data["failedAssertions"]),
@@ -325,23 +337,26 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
 
 
 def _cached_check(data: dict | None, host: str) -> Check | None:
-    """A check stored by the evaluation cache, or None where there is none (or it is unreadable)."""
-    if data is None:
+    """A check stored by the evaluation cache, or None where there is none (or it is not one llamaflake wrote)."""
+    if not isinstance(data, dict):
         return None
-    try:
-        return Check(data["subject"], data["status"], data["detail"], host=host, package=data.get("package"),
-                     warnings=data.get("warnings"))
-    except (KeyError, TypeError):
+    subject, status, detail = data.get("subject"), data.get("status"), data.get("detail")
+    package, warnings = data.get("package"), data.get("warnings")
+    if not (isinstance(subject, str) and status in (OK, FAILED) and isinstance(detail, str)
+            and (package is None or isinstance(package, str))
+            and (warnings is None or (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)))):
         return None
+    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True)
 
 
 def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
-                      progress: Progress | None = None, cache: bool = True) -> list[Check]:
+                      progress: Progress | None = None, cache: bool = True, refresh: bool = False) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
     A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
     is the configuration's own and is reported as not verified rather than blocking. Results are cached by the
-    content of the flake's files and its lock (``cache`` False neither reads nor writes the cache).
+    content of the flake's files and its lock (``cache`` False neither reads nor writes the cache; ``refresh``
+    evaluates afresh and replaces what it held).
     ``progress`` is called from one thread at a time.
     """
     from tui.core import eval_cache
@@ -357,14 +372,14 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
 
     def one(host: str) -> Check:
         key = eval_cache.key(digest, host, EVAL_APPLY) if digest is not None else None
-        check = _cached_check(eval_cache.load(key), host) if key is not None else None
+        check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
         if check is None:
             report(f"evaluating {host} ...")
             check = eval_check(root, host, timeout)
-            if key is not None and check.status in (OK, FAILED):
+            if key is not None and check.status in (OK, FAILED) and check.definite:
                 eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
                                        "package": check.package, "warnings": check.warnings})
-        if check.failed:
+        if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
         report(check)
         return check
@@ -424,7 +439,8 @@ def _unless_failing_before(root: Path, host: str, check: Check, timeout: float) 
     same = (set(now) <= set(then)) if check.detail.startswith("failed assertions") else now[:1] == then[:1]
     if not same:
         return check
-    return Check(check.subject, NOT_CHECKED, f"{FAILS_BEFORE}:\n{before.detail}", host=host, warnings=check.warnings)
+    return Check(check.subject, NOT_CHECKED, f"{FAILS_BEFORE}:\n{before.detail}", host=host, warnings=check.warnings,
+                 cached=check.cached)
 
 
 def validate(
@@ -438,6 +454,7 @@ def validate(
     jobs: int = DEFAULT_JOBS,
     use_nix: bool = True,
     cache: bool = True,
+    refresh: bool = False,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 
@@ -471,5 +488,6 @@ def validate(
     if lock.status != OK:
         add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
-    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache))
+    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache,
+                                     refresh=refresh))
     return checks

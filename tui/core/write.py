@@ -16,6 +16,19 @@ class WriteError(LlamaflakeError):
     """A file of the plan could not be written (or put back)."""
 
 
+class ChangedMeanwhile(WriteError):
+    """Files the apply had written were saved by someone else while it ran: their version is kept."""
+
+    def __init__(self, paths: list[str], why: str = "") -> None:
+        self.paths = paths
+        names = ", ".join(paths)
+        super().__init__(
+            f"{names} changed while the apply ran{why}; your version is kept, every other file and the index "
+            "are put back, nothing was committed",
+            hint="check it (`git diff`), then run again to plan from the files as they are now",
+        )
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -75,6 +88,8 @@ class Snapshot:
     root: Path
     files: list[SavedFile]
     created_dirs: list[Path] = field(default_factory=list)
+    written: dict[str, bytes | None] = field(default_factory=dict)  # what the apply put there (None: removed)
+    free: set[str] = field(default_factory=set)  # files a tool the apply runs may write (nix and flake.lock)
 
     @classmethod
     def take(cls, root: Path, rels: list[str]) -> Snapshot:
@@ -107,10 +122,18 @@ class Snapshot:
                 result.append(saved.rel)
         return result
 
-    def restore(self) -> None:
-        """Put every saved file back as it was, and remove the folders made since; files already right are left alone."""
+    def changed_by_others(self) -> list[str]:
+        """The written files whose bytes on disk are no longer what the apply wrote (saved by someone else)."""
+        return [rel for rel, data in self.written.items() if self.on_disk(rel) != data]
+
+    def restore(self) -> list[str]:
+        """Put every saved file back as it was, and remove the folders made since; files already right are left
+        alone, and so are files saved by someone else since the apply wrote them: those are returned."""
         failed: list[str] = []
+        kept = [f.rel for f in self.files if f.rel not in self.free and self._saved_by_others(f)]
         for saved in reversed(self.files):
+            if saved.rel in kept:
+                continue
             path = self.root / saved.rel
             try:
                 if saved.data is None:
@@ -134,6 +157,19 @@ class Snapshot:
                 "could not put back " + ", ".join(failed),
                 hint="`git status` and `git diff` show what differs; `git checkout -- <file>` restores a committed file",
             )
+        return kept
+
+    def _saved_by_others(self, saved: SavedFile) -> bool:
+        now = self.on_disk(saved.rel)
+        return now != saved.data and (saved.rel not in self.written or now != self.written[saved.rel])
+
+    def on_disk(self, rel: str) -> bytes | None:
+        """The file's bytes as they are now (None where it is absent, or not a plain file)."""
+        path = self.root / rel
+        try:
+            return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        except OSError:
+            return None
 
 
 def check_current(root: Path, changes: list[FileChange]) -> None:
@@ -164,6 +200,9 @@ def write_changes(root: Path, changes: list[FileChange], snapshot: Snapshot | No
         for change in changes:
             current = change.path
             path = root / change.path
+            if snapshot.on_disk(change.path) != change.old:  # saved by someone else since the check above
+                raise ChangedMeanwhile([change.path])
+            snapshot.written[change.path] = change.new
             if change.new is None:
                 path.unlink()
                 continue
@@ -177,7 +216,9 @@ def write_changes(root: Path, changes: list[FileChange], snapshot: Snapshot | No
                 path.parent.mkdir(parents=True)
             atomic_write(path, change.new)
     except BaseException as exc:
-        snapshot.restore()
+        kept = snapshot.restore()
+        if kept and not isinstance(exc, ChangedMeanwhile):
+            raise ChangedMeanwhile(kept) from None
         if isinstance(exc, OSError):
             raise WriteError(f"{current}: cannot write: {exc.strerror or exc}; nothing was changed") from None
         raise

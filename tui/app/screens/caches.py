@@ -11,6 +11,7 @@ from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Stati
 from textual.widgets.selection_list import Selection
 
 from tui.app.screens.base import StepScreen
+from tui.app.text import plain
 from tui.core.caches import Cache, custom_cache, key_problem, known_caches, url_problem
 from tui.core.errors import LlamaflakeError
 
@@ -158,12 +159,12 @@ class CachesScreen(StepScreen):
     @on(Input.Changed, "#custom-url")
     def url_changed(self, event: Input.Changed) -> None:
         value = event.value.strip()
-        self.query_one("#url-problem", Static).update((url_problem(value) or "✓") if value else "")
+        self.query_one("#url-problem", Static).update(plain((url_problem(value) or "✓") if value else ""))
 
     @on(Input.Changed, "#custom-key")
     def key_changed(self, event: Input.Changed) -> None:
         value = event.value.strip()
-        self.query_one("#key-problem", Static).update((key_problem(value) or "✓") if value else "")
+        self.query_one("#key-problem", Static).update(plain((key_problem(value) or "✓") if value else ""))
 
     @on(Input.Submitted, "#custom-key")
     @on(Button.Pressed, "#custom-add")

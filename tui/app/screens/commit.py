@@ -12,6 +12,7 @@ from textual.widgets import Button, Label, LoadingIndicator, Static, TextArea
 from tui.app.messages import ApplyFailed, PlanApplied
 from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
+from tui.app.text import plain
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import accepted_plan
 from tui.core.plan import Plan
@@ -273,7 +274,7 @@ class CommitScreen(StepScreen):
             lines.append(Content.from_markup("[dim]# the --option part is needed for the first switch only[/]"))
         result.mount(Static(Content("\n").join(lines) if lines else "no machines", id="rebuild", classes="commands"))
         result.mount(Label("To undo", classes="section-title"))
-        result.mount(Static("\n".join(undo_commands(message.commit, self.final)), id="undo", classes="commands"))
+        result.mount(Static(plain("\n".join(undo_commands(message.commit, self.final))), id="undo", classes="commands"))
         result.mount(Static(Content.from_markup("[dim]ctrl+q quits.[/]")))
         self.refresh_bindings()
         self.notify("Done." if message.commit is None else f"Committed {message.commit[:12]}", title="llamaflake")

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from tui.app.steps import STEPS, count_word, steps_help
+from tui.app.text import plain
 
 
 class DialogScreen(ModalScreen[ScreenResultType]):
@@ -94,7 +95,7 @@ class ErrorDialog(DialogScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-dialog", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title error")
+            yield Label(plain(self.title_text), classes="dialog-title error")
             yield Static(self.message, id="error-message", markup=False)
             if self.hint:
                 yield Static(f"Hint: {self.hint}", id="error-hint", markup=False)
@@ -126,7 +127,7 @@ class AskDialog(DialogScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ask-dialog", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(plain(self.title_text), classes="dialog-title")
             yield Static(self.prompt, markup=False)
             yield Input(placeholder=self.placeholder, id="ask-input")
             yield Static("", id="ask-problem", classes="problem")
@@ -143,7 +144,7 @@ class AskDialog(DialogScreen[str | None]):
         value = self.query_one(Input).value.strip()
         problem = "give a value" if not value else (self.check(value) if self.check else None)
         if problem:
-            self.query_one("#ask-problem", Static).update(problem)
+            self.query_one("#ask-problem", Static).update(plain(problem))
             return
         self.dismiss(value)
 
@@ -165,7 +166,7 @@ class ConfirmDialog(DialogScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(plain(self.title_text), classes="dialog-title")
             yield Static(self.question, markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, id="confirm-yes", variant="primary")

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from tui.app.screens.base import StepScreen
+from tui.app.text import plain
 from tui.core.answers import LLAMA_CPP_URL, Answers
 from tui.core.errors import LlamaflakeError
 from tui.core.plan import choose_follows
@@ -47,7 +48,7 @@ class FlakeInputScreen(StepScreen):
                 current = choose_follows(flake, self.state.follows)
                 with RadioSet(id="follows"):
                     for name in flake.nixpkgs_inputs():
-                        yield RadioButton(name, value=name == current, name=name)
+                        yield RadioButton(plain(name), value=name == current, name=name)
                     yield RadioButton(NO_FOLLOW, value=current is None, name="")
             with Vertical(classes="option-column"):
                 yield Label("Pin llama.cpp (optional)", classes="section-title")
@@ -84,7 +85,7 @@ class FlakeInputScreen(StepScreen):
     @on(Input.Changed, "#ref")
     def ref_changed(self, event: Input.Changed) -> None:
         problem = self.ref_problem(event.value.strip())
-        self.query_one("#ref-problem", Static).update(problem or "")
+        self.query_one("#ref-problem", Static).update(plain(problem or ""))
         if problem is None:
             self.state.ref = event.value.strip()
             self.show_preview()
@@ -93,7 +94,7 @@ class FlakeInputScreen(StepScreen):
     def url_changed(self, event: Input.Changed) -> None:
         url = event.value.strip()
         problem = self.url_problem(url)
-        self.query_one("#url-problem", Static).update(problem or "")
+        self.query_one("#url-problem", Static).update(plain(problem or ""))
         if problem is None:
             self.state.url = url
             self.show_preview()
@@ -131,7 +132,7 @@ class FlakeInputScreen(StepScreen):
         try:
             change = input_change(flake, self.state.follows, self.state.ref or None, self.state.url or None)
         except LlamaflakeError as exc:
-            preview.mount(Static(exc.message, classes="problem"))
+            preview.mount(Static(plain(exc.message), classes="problem"))
             return
         if change is None:
             preview.mount(Static("Nothing to change in flake.nix for the input.", classes="muted"))

@@ -14,6 +14,7 @@ from tui.app.messages import DetectHardware, ImportReport, ScanSsh
 from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
+from tui.app.text import cell
 from tui.core import ggml
 from tui.core.hardware.model import HardwareReport
 from tui.core.hardware.vendors import vendor_label
@@ -109,13 +110,13 @@ class MachinesScreen(StepScreen):
         name = f"{machine.name} ●" if machine.this_machine else machine.name
         config = machine.host.module_files[-1] if machine.host.module_files else machine.host.file
         return [
-            name,
-            config.rpartition("/")[2],
-            "scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 26),
-            machine.report.source if machine.report else "—",
-            rec.variant if rec else "…",
+            cell(name),
+            cell(config.rpartition("/")[2]),
+            cell("scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 26)),
+            cell(machine.report.source if machine.report else "—"),
+            cell(rec.variant if rec else "…"),
             choice_text,
-            " ".join(caps) or "—",
+            cell(" ".join(caps) or "—"),
         ]
 
     @on(DataTable.RowHighlighted, "#machines")

@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Label, Static
 
 from tui.app.screens.base import StepScreen
+from tui.app.text import cell
 
 if TYPE_CHECKING:
     from textual.widgets import DataTable
@@ -72,11 +73,7 @@ class RepositoryScreen(StepScreen):
             if shared & set(host.module_files):
                 modules += f" +{len(shared & set(host.module_files))} shared"
             table.add_row(
-                host.name,
-                host.builder,
-                f"{host.file}:{host.line}",
-                host.system or "?",
-                modules,
+                *map(cell, (host.name, host.builder, f"{host.file}:{host.line}", host.system or "?", modules)),
                 key=host.name,
             )
         warnings.update(self._warnings())

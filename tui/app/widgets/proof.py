@@ -43,16 +43,18 @@ class ProofView(Static):
                 lines.append(Content.from_markup(f"{mark} $host: $word: $why", host=host, word=word, why=why[0]))
             lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in why[1:ERROR_LINES])
         for check in proof.machines:
+            cached = " [dim](cached)[/]" if check.cached else ""
             if check.status == OK:
-                lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]",
+                lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]" + cached,
                                                  host=check.host, package=check.package or "its package"))
             elif check.status == FAILED:
-                lines.append(Content.from_markup("[$text-error]✗[/] $host: does not evaluate", host=check.host))
+                lines.append(Content.from_markup("[$text-error]✗[/] $host: does not evaluate" + cached,
+                                                 host=check.host))
                 lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in _error_lines(check.detail))
             else:
                 first, *rest = check.detail.splitlines() or [""]
-                lines.append(Content.from_markup("[$text-warning]?[/] $host: not verified: $why", host=check.host,
-                                                 why=first.rstrip(":")))
+                lines.append(Content.from_markup("[$text-warning]?[/] $host: not verified: $why" + cached,
+                                                 host=check.host, why=first.rstrip(":")))
                 lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in _error_lines("\n".join(rest))[:2])
             for warning in check.warnings or []:
                 lines.append(Content.from_markup("[$text-warning]  warning:[/] $w", w=warning))

@@ -1,0 +1,87 @@
+"""Others at work while an apply runs: an editor saving a file, a hook re-staging, git told not to look."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import git
+
+from hostile_repos import run_cli, small_repo
+
+APPLY = ["--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--yes"]
+MINE = "# saved in my editor while the apply ran\n"
+
+
+def fake_nix(tmp_path: Path, script: str) -> dict[str, str]:
+    """An environment whose ``nix`` runs ``script`` (sh) and fails, as an evaluation that fails would."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("nix", "nix-instantiate"):
+        tool = bin_dir / name
+        tool.write_text("#!/bin/sh\n" + (script if name == "nix" else "exit 0\n"))
+        tool.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_a_file_saved_while_the_apply_ran_is_kept_when_the_commit_is_refused(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    flake = root / "flake.nix"
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    # The editor saves flake.nix while git runs the hook; the hook then refuses the commit.
+    hook.write_text(f"#!/bin/sh\nprintf '{MINE}' >> '{flake}'\nexit 1\n")
+    hook.chmod(0o755)
+    result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+    assert result.returncode == 2, result.stderr
+    assert "flake.nix changed while the apply ran" in result.stderr and "Traceback" not in result.stderr
+    assert flake.read_text().endswith(MINE)
+    assert not (root / "llama-cpp").exists()
+    assert git.Repo(root).head.commit.message == "initial\n"
+
+
+def test_a_file_saved_while_nix_evaluates_is_kept_and_nothing_is_committed(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    flake = root / "flake.nix"
+    # Nix fails; while it runs (once the apply has written the module), the editor saves flake.nix.
+    env = fake_nix(tmp_path, 'if [ "$1" = --version ]; then echo "nix (Nix) 2.18.1"; exit 0; fi\n'
+                   f"if [ -f '{root}/llama-cpp/default.nix' ]; then printf '{MINE}' >> '{flake}'; fi\nexit 1\n")
+    result = subprocess.run([sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, **env})
+    assert result.returncode == 2, result.stderr
+    assert "flake.nix changed while the apply ran" in result.stderr and "Traceback" not in result.stderr
+    assert flake.read_text().endswith(MINE)
+    assert not (root / "llama-cpp").exists()
+    repo = git.Repo(root)
+    assert repo.head.commit.message == "initial\n"
+    assert "Generated-by" not in repo.git.log("--format=%B")
+
+
+def test_a_hook_that_formats_and_adds_files_leaves_the_index_as_git_commit_would(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    hook.write_text("#!/bin/sh\nsed -i 's/  */ /g' flake.nix && git add flake.nix\n"
+                    "echo entry > CHANGELOG.md && git add CHANGELOG.md\n")
+    hook.chmod(0o755)
+    result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+    assert result.returncode == 0, result.stderr
+    repo = git.Repo(root)
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+    assert repo.git.show("HEAD:flake.nix").encode() + b"\n" == (root / "flake.nix").read_bytes()
+    assert "  " not in repo.git.show("HEAD:flake.nix")
+    assert repo.git.show("HEAD:CHANGELOG.md") == "entry"
+
+
+def test_a_path_git_is_told_not_to_look_at_is_refused(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    repo = git.Repo(root)
+    for flag in ("assume-unchanged", "skip-worktree"):
+        repo.git.update_index(f"--{flag}", "flake.nix")
+        result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+        assert result.returncode == 2, result.stderr
+        assert f"flake.nix is marked {flag}" in result.stderr and "Traceback" not in result.stderr
+        assert repo.head.commit.message == "initial\n"
+        assert not (root / "llama-cpp").exists()
+        repo.git.update_index(f"--no-{flag}", "flake.nix")
