@@ -268,7 +268,9 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             attach_line(flake, host, rel, edits)
 
 
-    offers, cleanup_edits, removals = cleanup_offers(flake, module_dir)
+    left_alone = [host for host in flake.hosts if host.name not in machines]
+    offers, cleanup_edits, removals, cleanup_notes = cleanup_offers(flake, module_dir, left_alone)
+    notes.extend(cleanup_notes)
     if answers.cleanup:
         for rel, file_edits in cleanup_edits.items():
             for edit in file_edits:
