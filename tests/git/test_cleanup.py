@@ -98,3 +98,17 @@ def test_an_overlay_folder_imported_by_its_name_is_found_and_kept(tmp_path, caps
     assert "note: kept overlays/default.nix (a hand-written llama-cpp overlay): beta uses it" in err
     assert (root / "overlays/default.nix").is_file()
     assert "common.nix" not in committed_paths(root)
+
+
+def test_an_overlay_a_machine_left_alone_names_in_a_string_is_kept(tmp_path, capsys):
+    """alpha imports it by a path literal, beta by a string the clean-up cannot edit: beta still uses it."""
+    root = two_hosts(tmp_path / "config", alpha_imports="{ nixpkgs.overlays = [ (import ../overlays/llama-cpp.nix) ]; }")
+    beta = root / "hosts/beta.nix"
+    beta.write_text(beta.read_text().replace("{ ... }:", "{ inputs, ... }:").replace(
+        "imports = [  ];", 'nixpkgs.overlays = [ (import "${inputs.self}/overlays/llama-cpp.nix") ];'))
+    repo = git.Repo(root)
+    repo.git.commit("-qam", "beta names the overlay in a string")
+    err = apply(root, capsys, "--host", "alpha=cpu")
+    assert "note: kept overlays/llama-cpp.nix (a hand-written llama-cpp overlay): beta uses it" in err
+    assert (root / "overlays/llama-cpp.nix").is_file()
+    assert "llama-cpp.nix" in (root / "hosts/alpha.nix").read_text()

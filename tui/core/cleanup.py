@@ -173,7 +173,8 @@ def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
         references: list[tuple[str, Node]] = []
         parts = rel.split("/")
         # `./overlays` names overlays/default.nix: the folder's name is what is written
-        name = (parts[-2] if parts[-1] == "default.nix" and len(parts) > 1 else parts[-1]).encode()
+        folder = parts[-1] == "default.nix" and len(parts) > 1
+        name = (parts[-2] if folder else parts[-1]).encode()
         for other, data in raw.items():
             other_tree = tree_of(other) if name in data else None
             if other_tree is None:
@@ -183,7 +184,10 @@ def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
                 if literal and _names_file(literal, other, rel):
                     references.append((other, node))
         naming = list(dict.fromkeys(other for other, _ in references))
-        kept = alone.keeps(f"{rel} (a hand-written llama-cpp overlay)", [rel, *naming], naming)
+        # Named some other way (`"${self}/overlays/x.nix"`): a use too, though not one the clean-up can remove.
+        mention = b"/" + name if folder else name
+        unread = [other for other, data in raw.items() if other != rel and other not in naming and mention in data]
+        kept = alone.keeps(f"{rel} (a hand-written llama-cpp overlay)", [rel, *naming, *unread], [*naming, *unread])
         if kept:
             notes.append(kept)
             continue
