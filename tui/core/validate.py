@@ -12,7 +12,6 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
+from tui.core.bounded import CHUNK, Tail, amount, kill, run_bounded, stop
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 from tui.core.nix.syntax import nix_string_literal, parse
 
@@ -34,6 +34,8 @@ NOT_VERIFIED = "not verified"
 DEFAULT_EVAL_TIMEOUT = 600
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 PARSE_TIMEOUT = 60
+MAX_NIX_OUTPUT_BYTES = 64 * 1024 * 1024  # nix eval's JSON answer; all machines of a large flake are well under 1 MiB
+NIX_MESSAGES_BYTES = 1024 * 1024  # the end of what Nix says on stderr: its error is the last of it
 # Flakes work whether or not the user's nix.conf turns them on.
 NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
 # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
@@ -121,68 +123,78 @@ class RunResult:
     stdout: str
     stderr: str
     timed_out: bool = False
+    too_large: bool = False  # its stdout passed MAX_NIX_OUTPUT_BYTES: it was stopped, the answer is not read
 
 
-def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None) -> RunResult:
+def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None, *,
+                  answer: bool = True) -> RunResult:
     """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
 
-    After ``timeout`` seconds the command and its children are stopped.
+    After ``timeout`` seconds the command and its children are stopped. Of stderr the last
+    :data:`NIX_MESSAGES_BYTES` are kept. Its stdout is the answer (``answer``): past
+    :data:`MAX_NIX_OUTPUT_BYTES` the command is stopped and ``too_large`` set; otherwise its end is kept as
+    stderr's is.
     """
     proc = subprocess.Popen(
         argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    # Bounded: a reader waits while the caller is behind, and Nix waits on its pipe.
+    lines: queue.Queue[tuple[str, bytes | None]] = queue.Queue(maxsize=256)
 
     def pump(stream, name: str) -> None:
-        for raw in iter(stream.readline, b""):
-            lines.put((name, raw.decode(errors="replace")))
+        for raw in iter(lambda: stream.readline(CHUNK), b""):
+            lines.put((name, raw))
         lines.put((name, None))
 
     threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
                threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
     for thread in threads:
         thread.start()
-    out: list[str] = []
-    err: list[str] = []
+    out: bytearray | Tail = bytearray() if answer else Tail(NIX_MESSAGES_BYTES)
+    err = Tail(NIX_MESSAGES_BYTES)
     open_streams = 2
     deadline = time.monotonic() + timeout
-    timed_out = False
-    while open_streams:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            _stop(proc)
-            deadline = float("inf")
-            continue
-        try:
-            name, line = lines.get(timeout=min(left, 0.2))
-        except queue.Empty:
-            continue
-        if line is None:
-            open_streams -= 1
-            continue
-        if name == "out":
-            out.append(line)
-        else:
-            err.append(line)
-            if progress is not None and line.strip() and not _DIRTY_TREE.match(line.strip()):
-                progress(line.rstrip("\n"))
-    returncode = proc.wait()
-    return RunResult(None if timed_out else returncode, "".join(out), "".join(err), timed_out)
+    timed_out = overflow = False
+    try:
+        while open_streams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                stop(proc)
+                deadline = float("inf")
+                continue
+            try:
+                name, line = lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if line is None:
+                open_streams -= 1
+                continue
+            if name == "err":
+                err.add(line)
+                text = line.decode(errors="replace")
+                if progress is not None and text.strip() and not _DIRTY_TREE.match(text.strip()):
+                    progress(text.rstrip("\n"))
+            elif isinstance(out, Tail):
+                out.add(line)
+            elif not overflow:
+                out.extend(line)
+                if len(out) > MAX_NIX_OUTPUT_BYTES:
+                    overflow = True
+                    out.clear()
+                    kill(proc)
+        returncode = proc.wait()
+    except BaseException:
+        stop(proc)
+        raise
+    stdout = out.text() if isinstance(out, Tail) else out.decode(errors="replace")
+    return RunResult(None if timed_out or overflow else returncode, stdout, err.text(), timed_out, overflow)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def too_large(command: str) -> str:
+    """Why the answer of ``command`` (``nix eval``) was not read."""
+    return f"`{command}` printed more than {amount(MAX_NIX_OUTPUT_BYTES)}: it was stopped and its answer not read"
 
 
 _DIRTY_TREE = re.compile(r"^warning: Git tree '.*' is dirty$")
@@ -211,7 +223,12 @@ def _short(text: str, root: Path, limit: int = 12) -> str:
              if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)
              and not _UNTRUSTED_SETTING.match(line.strip())]
     if len(lines) > limit:
-        lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
+        # Nix's error comes after its warnings: shown even where they would fill the lines.
+        first_error = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error:")), 0)
+        start = first_error if first_error >= limit else 0
+        rest = len(lines) - start - limit
+        lines = ([f"... ({start} lines before)"] if start else []) + lines[start:start + limit] + (
+            [f"... ({rest} more lines)"] if rest > 0 else [])
     return "\n".join(lines)
 
 
@@ -222,18 +239,15 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
     instantiate = shutil.which("nix-instantiate") if use_nix else None
     for rel in nix_files:
         if instantiate is not None:
-            try:
-                result = subprocess.run(
-                    [instantiate, "--parse", str(root / rel)], capture_output=True, text=True, timeout=PARSE_TIMEOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-            except subprocess.TimeoutExpired:
+            # Its stdout (the parsed file) is not needed: only whether it parses, and why not.
+            result = run_bounded([instantiate, "--parse", str(root / rel)], limit=None, tail=NIX_MESSAGES_BYTES,
+                                 timeout=PARSE_TIMEOUT)
+            if result.timed_out:
                 check = Check(f"parse {rel}", TIMED_OUT, f"nix-instantiate --parse took over {PARSE_TIMEOUT} s")
+            elif result.returncode == 0:
+                check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
             else:
-                if result.returncode == 0:
-                    check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
-                else:
-                    check = Check(f"parse {rel}", FAILED, _short(result.stderr, root))
+                check = Check(f"parse {rel}", FAILED, _short(result.stderr, root))
         else:
             try:
                 parse((root / rel).read_bytes(), rel)
@@ -267,9 +281,12 @@ def nix_support() -> NixSupport:
     if nix is None:
         return NixSupport(None, False, "nix is not installed")
     try:
-        result = subprocess.run([nix, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        result = run_bounded([nix, "--version"], limit=NIX_MESSAGES_BYTES, tail=NIX_MESSAGES_BYTES, timeout=30)
+    except OSError as exc:
         return NixSupport(None, False, f"`nix --version` failed: {exc}")
+    if result.timed_out or result.too_large:
+        why = "did not finish in 30 s" if result.timed_out else f"printed more than {amount(NIX_MESSAGES_BYTES)}"
+        return NixSupport(None, False, f"`nix --version` {why}")
     match = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", result.stdout)
     if match is None:
         return NixSupport(result.stdout.strip() or "unknown", False, "`nix --version` printed no version")
@@ -288,7 +305,7 @@ def select_machine(apply: str, host: str) -> str:
 
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
-    result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
+    result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress, answer=False)
     if result.timed_out:
         return Check("lock the flake's inputs", TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
     if result.returncode != 0:
@@ -307,6 +324,8 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     subject = f"evaluate {host}"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.too_large:
+        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False)
     if result.returncode != 0:
         offline = offline_reason(result.stderr, root)
         if offline:
@@ -413,6 +432,8 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
     subject = f"evaluate {host} as committed"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.too_large:
+        return None
     if result.returncode != 0:
         return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:

@@ -4,11 +4,13 @@ CUDA release of the user's own nixpkgs, read with Nix where it is installed."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.core.bounded import run_bounded
 from tui.core.data import load
+
+MAX_ANSWER_BYTES = 4096  # a version number in JSON
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -95,8 +97,8 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
             "--option", "substituters", "", "--option", "download-attempts", "1", "--argstr", "lock", str(lock.resolve()),
             "--argstr", "input", input_name, "-E", _CUDA_VERSION_EXPR]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
+        done = run_bounded(argv, limit=MAX_ANSWER_BYTES, tail=0, timeout=timeout)
+    except OSError:
         return None
     value = done.stdout.strip().strip('"')
     if done.returncode != 0 or not value or not all(p.isdigit() for p in value.split(".")):
