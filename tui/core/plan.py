@@ -16,7 +16,9 @@ from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, relative_path
 from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
 from tui.core.read_back import read_machine_settings, read_module_caches
-from tui.core.footprint import find_module_dir, machine_path, module_file
+from tui.core.footprint import MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, module_file
+from tui.core.machine_file import update_machine_file
+from tui.core.shell import shell_join
 from tui.core.render import render_machine, render_module
 from tui.core.variants import variants_for
 
@@ -79,6 +81,13 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
             raise AnswerError(f"module folder '{answer}' must be a folder inside the repository")
         if inside_git_dir(rel):
             raise AnswerError(f"module folder '{answer}' is inside .git, which llamaflake never writes")
+        existing = existing_module_dir(flake)
+        if existing is not None and existing != rel:
+            raise AnswerError(
+                f"llamaflake's module is already in {existing}/; a second one in {rel}/ would set every option twice. "
+                f"To move it: {shell_join(['git', 'mv', existing, rel])}, fix the import lines, and run again"
+            )
+        check_module_folder(flake, rel, given=True)
         return rel
     existing = existing_module_dir(flake)
     if existing:
@@ -93,13 +102,32 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
 
     for candidate in ("nixos", "modules/nixos", "modules", "hosts/common", "common"):
         if (flake.root / candidate).is_dir() and allowed(f"{candidate}/llama-cpp"):
-            return f"{candidate}/llama-cpp"
+            return check_module_folder(flake, f"{candidate}/llama-cpp", given=False)
     if not allowed("llama-cpp"):
         raise AnswerError(
             "every .nix file of the repository is imported as a flake-parts module (import-tree): "
             "choose a folder for the llama.cpp module outside it with --module-dir"
         )
-    return "llama-cpp"
+    return check_module_folder(flake, "llama-cpp", given=False)
+
+
+def check_module_folder(flake: Flake, folder: str, given: bool) -> str:
+    """``folder`` when its ``default.nix`` is absent or llamaflake's; a file of the user's there is refused."""
+    module = module_file(folder)
+    path = flake.root / module
+    if not path.exists() and not path.is_symlink():
+        return folder
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MARKER_BYTES)
+    except OSError as error:
+        raise AnswerError(f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only")
+    if is_generated_module(head):
+        return folder
+    advice = (f"choose a folder of its own, e.g. --module-dir {folder}/llama-cpp" if given else
+              "remove it if the new module replaces it, or choose another folder with --module-dir")
+    raise AnswerError(f"{module} is not a file llamaflake wrote (it lacks the line '{MODULE_MARKER}') and is left "
+                      f"alone: {advice}")
 
 
 def choose_input_name(flake: Flake) -> str:
@@ -259,9 +287,13 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         answer = written[host.name]
         rel = machine_path(module_dir, host.name)
-        module_import = nix_relative_path(rel, module_path)
-        new = render_machine(host.name, answer, module_import)
         old = _read(flake, rel)
+        if old is None:
+            new = render_machine(host.name, answer, nix_relative_path(rel, module_path))
+        elif host.name in answers.machines:
+            new = update_machine_file(old, rel, host.name, answer)  # the user's own lines in it stay
+        else:
+            new = old  # a machine not asked about keeps its file byte for byte
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
         if host.name in machines and not is_attached(flake, host, rel):
