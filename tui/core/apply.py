@@ -25,6 +25,7 @@ from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
+from tui.core.shell import shell_quote
 from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
@@ -35,6 +36,7 @@ __all__ = [
 
 TRAILER = GENERATED_BY
 LOCK_FILE = "flake.lock"
+AFTER_COMMIT = ("rewritten-by-hook", "commit-differs")  # the codes of what the commit was found to hold
 
 
 @dataclass
@@ -173,8 +175,30 @@ class PendingApply:
         self._finish_journal()
         message_now = None if self.interrupted else self.repo.head.commit.message
         result = self.result(sha, message_now)
+        result.findings = result.findings + self._compare_commit(sha)
         result.interrupted = self.interrupted
         return result
+
+    def _compare_commit(self, sha: str) -> list[Finding]:
+        """What the commit holds that is not what the apply wrote: a hook's rewrite (a note) or else a warning."""
+        prefix = gitrepo.repo_prefix(self.repo, self.plan.flake.root)
+        findings = []
+        for path in self.paths:
+            if path not in self.snapshot.written:
+                continue
+            written = self.snapshot.written[path]
+            committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
+            if committed == written:
+                continue
+            on_disk = self.snapshot.on_disk(path)
+            if committed is not None and committed == on_disk:
+                findings.append(Finding("note", "rewritten-by-hook",
+                                        f"{path}: a hook rewrote it; the commit holds the hook's version"))
+            else:
+                findings.append(Finding("warning", "commit-differs",
+                                        f"{path}: the commit does not hold what llamaflake wrote",
+                                        hint=f"compare: git diff {sha[:12]} -- {shell_quote(prefix + path)}"))
+        return findings
 
     def _finish_journal(self) -> None:
         if self.journal is not None:

@@ -286,6 +286,15 @@ class IndexSnapshot:
             raise
 
 
+def committed_bytes(repo: git.Repo, sha: str, path: str) -> bytes | None:
+    """The bytes of ``path`` (repository-relative) in commit ``sha``; None where the commit has no such file."""
+    try:
+        blob = repo.commit(sha).tree / path
+    except KeyError:
+        return None
+    return blob.data_stream.read() if blob.type == "blob" else None
+
+
 def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     """Commit exactly ``paths`` (repository-relative) as they are in the work tree, with ``git commit -- paths``.
 

@@ -198,8 +198,11 @@ class CommitScreen(StepScreen):
         except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
             self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
+            from tui.core.apply import AFTER_COMMIT
+
             self.pending = None
-            self.post_message(PlanApplied(result.paths, result.commit))
+            after = [str(f) for f in result.findings if f.code in AFTER_COMMIT]
+            self.post_message(PlanApplied(result.paths, result.commit, after))
 
     @work(thread=True, exit_on_error=False, group="apply", description="Putting everything back")
     def abort_pending(self) -> None:
@@ -264,6 +267,8 @@ class CommitScreen(StepScreen):
         else:
             head = Content.from_markup("[$text-success]✓ Written[/] (not committed): $n files", n=len(message.paths))
         result.mount(Static(head, id="result-head"))
+        if message.after_commit:
+            result.mount(Static(plain("\n".join(message.after_commit)), id="after-commit"))
         result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
         commands = rebuild_commands(self.final)
         lines = []
