@@ -448,6 +448,36 @@ async def test_quitting_at_a_refused_commit_puts_everything_back_and_says_so(dem
 
 
 @run_async
+async def test_a_plan_made_stale_by_a_commit_is_refused_and_made_again(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Commit")
+        flake = demo_repo / "flake.nix"
+        flake.write_text(flake.read_text() + "# committed in another terminal meanwhile\n")
+        git.Repo(demo_repo).git.commit("-qam", "mine", "--no-verify")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "flake.nix changed since the plan was made" in text_of(app, "#error-message")
+        assert not (demo_repo / "nixos/llama-cpp").exists()
+        await pilot.click("#action-replan")
+        await settle(pilot)
+        assert app.screen.step == step_called("Review")
+        assert app.state.plan.change("flake.nix").old.endswith(b"# committed in another terminal meanwhile\n")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit") and app.screen.done
+    committed = git.Repo(demo_repo).git.show("HEAD:flake.nix")
+    assert "# committed in another terminal meanwhile" in committed and "llama-cpp" in committed
+
+
+@run_async
 async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:

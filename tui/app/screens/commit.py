@@ -227,6 +227,17 @@ class CommitScreen(StepScreen):
             if failed and all(c.host is not None for c in failed):
                 self.offer_back_or_anyway(failed)  # everything is back as it was; the user decides
                 return
+        from tui.core.write import StalePlan
+
+        if isinstance(error, StalePlan):
+            self.app.push_screen(
+                ErrorDialog("The plan is out of date", error.message,
+                            "the file changed after the plan was made (a commit, a checkout): plan again from the "
+                            "files as they are now, with the same answers",
+                            actions=[("replan", "Review the new plan"), ("close", "Close")]),
+                self.after_stale,
+            )
+            return
         if self.pending is not None:
             # A hook refused the commit: the files stay written until the user retries or aborts.
             self.query_one("#commit-buttons").display = False
@@ -241,6 +252,20 @@ class CommitScreen(StepScreen):
         self.app.push_screen(ErrorDialog(
             "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
         ))
+
+    def after_stale(self, choice: str | None) -> None:
+        """Plan again from the repository as it is now: back to the review, which makes the plan afresh."""
+        if choice != "replan":
+            return
+        from tui.core.nix.flake import load_flake
+
+        try:
+            self.state.flake = load_flake(self.state.path)
+        except LlamaflakeError as exc:
+            self.app.push_screen(ErrorDialog("Cannot read the repository again", exc.message, exc.hint))
+            return
+        self.state.replan = True
+        self.action_back()
 
     def after_refusal(self, choice: str | None) -> None:
         """Retry the refused commit (after fixing what the hook said), or abort it."""
