@@ -16,7 +16,10 @@ from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, relative_path
 from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
 from tui.core.read_back import read_machine_settings, read_module_caches
-from tui.core.footprint import MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, module_file
+from tui.core.footprint import (
+    MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
+)
+from tui.core.nix.imports import import_closure, imported_files
 from tui.core.machine_file import update_machine_file
 from tui.core.shell import shell_join
 from tui.core.render import render_machine, render_module
@@ -245,6 +248,23 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
+    # A machine that imports another machine's settings (a copied host folder) would load both.
+    for host in flake.hosts:
+        foreign = foreign_settings(flake, host, module_dir)
+        if not foreign:
+            continue
+        reason = "; ".join(f"{file} imports {other}'s settings ({path})" for other, file, path in foreign)
+        if host.name in machines:
+            own = nix_relative_path(foreign[0][1], machine_path(module_dir, host.name))
+            old_literal = nix_relative_path(foreign[0][1], foreign[0][2])
+            refusals.append(Refusal(
+                host.name, f"{reason}, copied from that machine? Its own settings would be loaded next to them",
+                f"# in {nix_comment(foreign[0][1])}, replace\n{old_literal}\n# with\n{own}",
+                foreign[0][1], requested=host.name in answers.machines))
+            del machines[host.name]
+        else:
+            notes.append(f"{host.name}: {reason}, so it is built with that machine's llama.cpp settings")
+
     # Machines the engine cannot wire get nothing written unless the user asks (--write-refused).
     written: dict[str, MachineAnswer] = {}
     for host in flake.hosts:
@@ -437,6 +457,20 @@ def takes_imports(flake: Flake, rel: str) -> bool:
     while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
         node = unwrap(node.nodes()[-1])
     return node is not None and node.kind == "NODE_ATTR_SET"
+
+
+def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[str, str, str]]:
+    """Other machines' settings files that ``host``'s modules import: (machine, importing file, settings file)."""
+    prefix = machines_dir(module_dir) + "/"
+    files = host.imported_files or import_closure(flake, host.module_files)
+    found = []
+    for target in files:
+        name = target[len(prefix):-len(".nix")] if target.startswith(prefix) and target.endswith(".nix") else ""
+        if not name or name == host.name or "/" in name:
+            continue
+        importer = next((rel for rel in files if target in imported_files(flake, rel)), host.file)
+        found.append((name, importer, target))
+    return found
 
 
 def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> Refusal:
