@@ -128,3 +128,27 @@ def test_changing_a_file_llamaflake_wrote_gives_the_file_it_would_write():
         written = render_machine("h", old, "../default.nix")
         expected = render_machine("h", MachineAnswer(**{**new.__dict__, "notes": old.notes}), "../default.nix")
         assert update_machine_file(written, "m/h.nix", "h", new) == expected, (old, new)
+
+
+def test_a_crlf_file_keeps_its_line_ends_when_settings_go():
+    source = render_machine("h", MachineAnswer(variant="cuda", cpu_flags=["avx2"], cuda_capabilities=["8.6"]),
+                            "../default.nix").replace(b"\n", b"\r\n")
+    new = update_machine_file(source, "m.nix", "h", MachineAnswer(variant="cpu", all_variants=True))
+    assert new.count(b"\n") == new.count(b"\r\n")
+    assert b"\r\n\r\n  };" not in new and b"\r\n  };" in new
+
+
+def test_settings_under_let_and_in_another_order_are_the_same_settings():
+    source = (b'{ lib, ... }:\nlet\n  x = 1;\nin\n{\n  local.llama-cpp = {\n    variant = "cuda";\n'
+              b'    cpu.flags = [ "avx2" "fma" ];\n  };\n}\n')
+    assert update_machine_file(source, "m.nix", "h", MachineAnswer(variant="cuda", cpu_flags=["fma", "avx2"])) == source
+
+
+def test_the_refusal_gives_the_line_to_write_on_its_own_line(tmp_path):
+    root = wired_demo(tmp_path)
+    path = root / BORON
+    path.write_text("{ lib, ... }:\n" + path.read_text().replace('variant = "cpu";', 'variant = lib.mkForce "cpu";'))
+    git.Repo(root).git.commit("-qam", "mkForce", "--no-verify")
+    result = run_cli(["plan", "--flake", str(root), "--host", "boron=vulkan", "--no-nix"])
+    assert_one_line_refusal(result)
+    assert '\n  local.llama-cpp.variant = "vulkan";' in result.stderr and "\\n" not in result.stderr

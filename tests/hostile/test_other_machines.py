@@ -56,3 +56,14 @@ def test_a_machine_copied_from_another_is_refused_not_given_two_settings_files(t
     assert "../../common/llama-cpp/machines/carbon.nix\n    # with\n    ../../common/llama-cpp/machines/argon.nix" in result.stderr
     assert (root / "hosts/argon/default.nix").read_bytes() == copied
     assert repo.head.commit.message.startswith("argon, copied from carbon")
+
+
+def test_an_import_built_in_a_let_is_followed(tmp_path):
+    root = layout_repo(tmp_path, "host-imports-another-host")
+    (root / "hosts/boron/default.nix").write_text(
+        '{ lib, ... }:\nlet base = [ (../. + "/carbon") ]; in\n{\n  imports = base;\n}\n')
+    git.Repo(root).git.commit("-qam", "boron on carbon", "--no-verify")
+    result = run_cli(["apply", "--flake", str(root), "--host", "carbon=cpu", "--no-nix", "--yes"])
+    assert result.returncode == 3, result.stderr
+    assert "hosts/carbon/default.nix is imported by boron too" in result.stderr
+    assert git.Repo(root).git.status("--porcelain") == ""

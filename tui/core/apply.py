@@ -175,7 +175,8 @@ class PendingApply:
         self._finish_journal()
         message_now = None if self.interrupted else self.repo.head.commit.message
         result = self.result(sha, message_now)
-        result.findings = result.findings + self._compare_commit(sha)
+        if not self.interrupted:
+            result.findings = result.findings + self._compare_commit(sha)
         result.interrupted = self.interrupted
         return result
 
@@ -187,7 +188,12 @@ class PendingApply:
             if path not in self.snapshot.written:
                 continue
             written = self.snapshot.written[path]
-            committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
+            try:
+                committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
+            except git.GitCommandError as exc:
+                findings.append(Finding("warning", "commit-differs", f"{path}: the commit could not be read back "
+                                        f"({exc.stderr.strip() or exc.status})"))
+                continue
             if committed == written:
                 continue
             on_disk = self.snapshot.on_disk(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.core.answers import MachineAnswer
-from tui.core.errors import AnswerError
+from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, apply_edits, line_end_after
 from tui.core.nix.syntax import Node, bindings, check, indent_of, nix_string, parse, starts_line, string_value, unwrap
 from tui.core.read_back import read_machine_settings, settings_attrset
@@ -15,7 +15,7 @@ OWNED = (("variant",), ("cpu", "allVariants"), ("cpu", "flags"), ("cuda", "capab
 ALL_VARIANTS_COMMENT = b"# The CPU is not known for certain: build every CPU variant and pick the best at run time."
 
 
-class HandEditRefused(AnswerError):
+class HandEditRefused(LlamaflakeError):
     """A setting in a machine file is written in a way llamaflake does not change; the message has the lines."""
 
 
@@ -54,7 +54,13 @@ def _literal(value: Node | None) -> str | list[str] | bool | None:
 def _same(key: tuple[str, ...], current: str | list[str] | bool | None, want: str | list[str] | bool | None) -> bool:
     if want is None:  # `cpu.flags = [ ]` means "no CPU features", not "left out"
         return current in (None, False) or (current == [] and key != ("cpu", "flags"))
+    if isinstance(want, list) and isinstance(current, list):
+        return sorted(current) == sorted(want)  # the order of flags, capabilities and targets means nothing
     return current == want
+
+
+def _unordered(values: dict) -> dict:
+    return {key: sorted(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
 def _nix_value(want: str | list[str] | bool) -> str:
@@ -155,6 +161,8 @@ def _remove(source: bytes, node: Node) -> Edit:
     above = source.rfind(b"\n", 0, max(start - 1, 0)) + 1
     if start > 0 and source[above : start - 1].strip() == ALL_VARIANTS_COMMENT:
         start = above
+    if source[end : end + 2] == b"\r\n":
+        end += 1
     return Edit(start, min(end + 1, len(source)), b"")
 
 
@@ -222,7 +230,7 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
         new = apply_edits(new, inserts)
     check(new, path)
     read = read_machine_settings(new, path)
-    if read is None or wanted(read) != want:
+    if read is None or _unordered(wanted(read)) != _unordered(want):
         lines = [f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};" for k, v in want.items() if v is not None]
         raise HandEditRefused(f"{host}: {path} could not be changed to the new settings without touching your lines; "
                               "set them by hand:\n  " + "\n  ".join(lines))

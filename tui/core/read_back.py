@@ -21,7 +21,7 @@ def _strings(node: Node | None) -> list[str]:
 def settings_attrset(tree: Node) -> Node | None:
     """The attribute set a machine file evaluates to (the body of ``{ ... }: { … }`` too)."""
     node = unwrap(tree)
-    if node is not None and node.kind == "NODE_LAMBDA":
+    while node is not None and node.kind in ("NODE_LAMBDA", "NODE_LET_IN"):
         node = unwrap(node.nodes()[-1])
     return node if node is not None and node.kind == "NODE_ATTR_SET" else None
 

@@ -303,7 +303,7 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
     _follow_shared_modules(ev, found)
     # A file is a host's own only when no other host reaches it, through its modules or their imports.
     for item in found:
-        item.host.imported_files = import_closure(flake, item.host.module_files)
+        item.host.imported_files = _reached_files(flake, ev, item)
     # Counted by real path: a host folder that is a symlink to another host's shares its files.
     real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.imported_files}
     by_real: dict[str, int] = {}
@@ -405,7 +405,37 @@ def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
                     item.dynamic_paths.append(picked)
 
 
-def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
+def _reached_files(flake: Flake, ev: Evaluator, item: _Found) -> list[str]:
+    """Every file the host's modules reach through ``imports``: read from the text, and where an import is
+    built (a ``let`` variable, ``../. + "/x"``, a ``map``), evaluated with the host's ``specialArgs``."""
+    files = import_closure(flake, item.host.module_files)
+    args = _special_args(ev, item)
+    index = 0
+    while index < len(files) and len(files) < 500:
+        try:
+            evaluated = _interpolated_imports(ev, files[index], args, every=True)
+        except Exception:  # noqa: BLE001 - a module the evaluator cannot read adds nothing it would know of
+            evaluated = []
+        for rel in import_closure(flake, evaluated):
+            if rel not in files:
+                files.append(rel)
+        index += 1
+    return files
+
+
+def _special_args(ev: Evaluator, item: _Found) -> Thunk:
+    """The module arguments a host's modules are called with, as far as its ``specialArgs`` say."""
+    special = None
+    try:
+        call_arg = ev.force(item.call.arg) if item.call is not None else None
+        if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs:
+            special = ev.force_attrs(call_arg.attrs["specialArgs"])
+    except Exception:  # noqa: BLE001 - no specialArgs the evaluator can read: the modules get open arguments
+        special = None
+    return Thunk.const(AttrsValue(dict(special.attrs) if special is not None else {}, open=True))
+
+
+def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk, every: bool = False) -> list[str]:
     value = ev.import_path(PathValue(rel))
     if isinstance(value, Lambda):
         value = ev.apply(value, args)
@@ -414,7 +444,7 @@ def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
     found = []
     for thunk in imports.items if imports is not None else []:
         path = ev.force(thunk)
-        if isinstance(path, PathValue) and path.interpolated:
+        if isinstance(path, PathValue) and (path.interpolated or every):
             target = ev.nix_file(path.rel)
             if target is not None:
                 found.append(target)
