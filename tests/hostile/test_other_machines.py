@@ -51,11 +51,33 @@ def test_a_machine_copied_from_another_is_refused_not_given_two_settings_files(t
             "so it is built with that machine's llama.cpp settings") in noted.stderr
 
     result = run_cli(["apply", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--yes"])
+    assert result.returncode == 0, result.stderr
+    assert "the import is changed to its own settings (common/llama-cpp/machines/argon.nix)" in result.stderr
+    assert (root / "hosts/argon/default.nix").read_text() == copied.decode().replace(
+        "../../common/llama-cpp/machines/carbon.nix", "../../common/llama-cpp/machines/argon.nix")
+    assert (root / "hosts/carbon/default.nix").read_text().count("machines/carbon.nix") == 1
+    again = run_cli(["plan", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--check"])
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_machine_built_on_a_wired_machine_is_refused_not_rewired(tmp_path):
+    root = layout_repo(tmp_path, "helper-in-flake")
+    assert run_cli(["apply", "--flake", str(root), "--host", "carbon=cuda", "--no-nix", "--yes"]).returncode == 0
+    (root / "hosts/argon").mkdir()
+    (root / "hosts/argon/default.nix").write_text("{ ... }: {\n  imports = [ ../carbon ];\n}\n")
+    flake = root / "flake.nix"
+    flake.write_text(flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";'))
+    repo = git.Repo(root)
+    repo.git.add("-A")
+    repo.git.commit("-qm", "argon on top of carbon", "--no-verify")
+    carbon = (root / "hosts/carbon/default.nix").read_bytes()
+
+    result = run_cli(["apply", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--yes"])
+
     assert result.returncode == 3, result.stderr
-    assert "imports carbon's settings" in result.stderr
-    assert "../../common/llama-cpp/machines/carbon.nix\n    # with\n    ../../common/llama-cpp/machines/argon.nix" in result.stderr
-    assert (root / "hosts/argon/default.nix").read_bytes() == copied
-    assert repo.head.commit.message.startswith("argon, copied from carbon")
+    assert "hosts/carbon/default.nix imports carbon's settings" in result.stderr
+    assert (root / "hosts/carbon/default.nix").read_bytes() == carbon
+    assert repo.git.status("--porcelain") == ""
 
 
 def test_an_import_built_in_a_let_is_followed(tmp_path):

@@ -14,7 +14,9 @@ from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, relative_path
-from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
+from tui.core.nix.syntax import (
+    check, nix_comment, nix_relative_path, path_expression_target, relative_path_literal, unwrap,
+)
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.footprint import (
     MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
@@ -249,12 +251,21 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
     # A machine that imports another machine's settings (a copied host folder) would load both.
+    replaced: set[str] = set()
     for host in flake.hosts:
         foreign = foreign_settings(flake, host, module_dir)
         if not foreign:
             continue
         reason = "; ".join(f"{file} imports {other}'s settings ({path})" for other, file, path in foreign)
-        if host.name in machines:
+        swap = replace_foreign_settings(flake, host, foreign, module_dir) if host.name in answers.machines else None
+        if swap is not None and host.name in machines:
+            for rel, edit in swap:
+                edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings")
+            others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
+            notes.append(f"{host.name}: {reason}; the import is changed to its own settings "
+                         f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s")
+            replaced.add(host.name)
+        elif host.name in machines:
             own = nix_relative_path(foreign[0][1], machine_path(module_dir, host.name))
             old_literal = nix_relative_path(foreign[0][1], foreign[0][2])
             refusals.append(Refusal(
@@ -271,7 +282,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         if host.name not in machines:
             continue
         rel = machine_path(module_dir, host.name)
-        if is_attached(flake, host, rel) or host.can_wire:
+        if is_attached(flake, host, rel) or host.can_wire or host.name in replaced:
             written[host.name] = machines[host.name]
             continue
         refusals.append(refusal_for(flake, host, rel, requested=host.name in answers.machines))
@@ -316,7 +327,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             new = old  # a machine not asked about keeps its file byte for byte
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
-        if host.name in machines and not is_attached(flake, host, rel):
+        if host.name in machines and host.name not in replaced and not is_attached(flake, host, rel):
             attach_line(flake, host, rel, edits)
 
 
@@ -471,6 +482,29 @@ def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[st
         importer = next((rel for rel in files if target in imported_files(flake, rel)), host.file)
         found.append((name, importer, target))
     return found
+
+
+def replace_foreign_settings(flake: Flake, host: Host, foreign: list[tuple[str, str, str]],
+                             module_dir: str) -> list[tuple[str, Edit]] | None:
+    """Edits that make ``host`` import its own settings where it imports another machine's (a copied
+    machine), or None where an import is not a plain path in a file or list of that machine alone."""
+    own = machine_path(module_dir, host.name)
+    edits = []
+    for _other, importer, path in foreign:
+        if importer == host.file and host.attach is not None and host.attach.kind == "modules-list" \
+                and host.attach.file == importer:
+            search = host.attach.node
+        elif any(importer in (o.imported_files or import_closure(flake, o.module_files))
+                 for o in flake.hosts if o is not host) or importer == host.file:
+            return None  # the file is another machine's too: changing it would change that machine
+        else:
+            search = unwrap(flake.source_file(importer).tree)
+        nodes = [node for node in search.walk() if node.kind == "NODE_PATH_REL"
+                 and (literal := relative_path_literal(node)) and relative_path(importer, literal) == path]
+        if len(nodes) != 1:
+            return None
+        edits.append((importer, Edit(nodes[0].start, nodes[0].end, nix_relative_path(importer, own).encode())))
+    return edits
 
 
 def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> Refusal:
