@@ -20,13 +20,17 @@ import git
 from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
-from tui.core.footprint import FILE_TRAILER, GENERATED_BY, USER_TRAILER, is_llamaflake_commit, machine_path
+from tui.core.footprint import (
+    FILE_TRAILER, GENERATED_BY, USER_TRAILER, is_llamaflake_commit, machine_path, module_file,
+)
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
-from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
+from tui.core.validate import (
+    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, Progress, ValidationError, validate,
+)
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
 __all__ = [
@@ -102,6 +106,35 @@ def changed_machines(plan: Plan) -> list[str]:
     if any(c.path not in own for c in plan.changes):
         return [name for name in plan.machines if name not in refused]
     return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
+
+
+def intended(plan: Plan) -> dict[str, Intended]:
+    """What each machine asked for must end up with, defined in its own settings file alone (a machine whose
+    import the user left out of the change keeps its old build, as the review says, and is not compared)."""
+    by_path = {c.path: c.new for c in plan.changes}
+
+    def text_of(rel: str) -> bytes:
+        if rel in by_path:
+            return by_path[rel] or b""
+        try:
+            return (plan.flake.root / rel).read_bytes()
+        except OSError:
+            return b""
+
+    result = {}
+    for name, answer in plan.machines.items():
+        host = plan.flake.host(name)
+        if name not in plan.asked or host is None:
+            continue
+        settings = machine_path(plan.module_dir, name)
+        tail = "/".join(settings.split("/")[-2:]).encode()
+        if not any(tail in text_of(rel) for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
+                   if rel != settings):
+            continue
+        result[name] = Intended(answer.variant, tuple(answer.cpu_flags), answer.all_variants,
+                                tuple(answer.cuda_capabilities), tuple(answer.rocm_targets), settings,
+                                module_file(plan.module_dir))
+    return result
 
 
 def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
@@ -346,7 +379,7 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
             gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh)
+                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh, intended=intended(plan))
         if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []

@@ -55,6 +55,7 @@ class Plan:
     refusals: list[Refusal] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # the machines this run answers for (the rest keep theirs)
 
     @property
     def is_empty(self) -> bool:
@@ -340,7 +341,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         offers = []
     changes = edits.changes() + changes
     check_writable_paths(flake.root, [c.path for c in changes])
-    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
+    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes,
+                asked=[name for name in machines if name in answers.machines])
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
