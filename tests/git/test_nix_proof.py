@@ -34,6 +34,8 @@ def test_apply_commits_a_change_every_machine_evaluates(tmp_path, stand_ins, cap
     assert code == 0, err
     assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
     assert "✓ beta: llama-cpp-blas-0.0.0" in err
+    assert "as chosen: vulkan, all CPU variants · from llama-cpp/machines/alpha.nix" in err
+    assert "as chosen: cpu, CPU f16c,fma,avx2 · from llama-cpp/machines/beta.nix" in err
     assert "flake.lock" in committed_paths(root)
     assert git.Repo(root).git.status("--porcelain") == ""
     lock = json.loads((root / "flake.lock").read_text())

@@ -83,6 +83,7 @@ class Check:
     cached: bool = False  # reused from the evaluation cache, not evaluated on this run
     definite: bool = True  # a verdict worth keeping: not Nix killed, stopped or printing nonsense
     intent: dict | None = None  # the machine's llama.cpp settings as Nix evaluated them, and their files
+    chosen: str | None = None  # what was chosen for it, where Nix found exactly that (``cuda, CUDA 8.6 · from …``)
 
     @property
     def failed(self) -> bool:
@@ -97,7 +98,8 @@ class Check:
         """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
         cached = " (cached)" if self.cached else ""
         if self.status == OK:
-            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            line = f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            return line + (f"\nas chosen: {self.chosen}" if self.chosen else "")
         if self.status == FAILED and self.detail.startswith(NOT_CHOSEN):
             return f"✗ {self.host}: {self.detail}{cached}"
         if self.status == FAILED:
@@ -455,6 +457,8 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
         if problem is not None:
             check = Check(check.subject, FAILED, f"{NOT_CHOSEN}: it {problem}", host=host, package=check.package,
                           warnings=check.warnings, cached=check.cached, intent=check.intent)
+        elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
+            check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
         report(check)
         return check
 

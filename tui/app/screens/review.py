@@ -129,7 +129,9 @@ class ReviewScreen(StepScreen):
         def progress(event: object) -> None:
             self.post_message(ProofProgress(generation, str(event).splitlines()[0] if str(event) else ""))
 
-        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress)
+        from tui.core.apply import intended
+
+        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress, intended(final))
         self.post_message(ProofFinished(generation, proof, key))
 
     @on(ProofProgress)
