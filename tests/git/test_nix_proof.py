@@ -243,3 +243,15 @@ def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tm
     assert "✗ beta: not what was chosen: it would get cpu, CPU" in err
     assert "llama-cpp/machines/alpha.nix" in err and "from llama-cpp/machines/beta.nix alone" in err
     assert repo_state(root).differences(before) == []
+
+
+def test_apply_json_gives_each_machine_what_nix_says_it_gets(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cuda",
+                 "--cuda", "alpha=8.6", "--host", "beta=none", "--no-caches", "--yes", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    alpha = next(c for c in json.loads(out)["checks"] if c["host"] == "alpha")
+    assert alpha["status"] == "ok"
+    assert alpha["intent"]["variant"] == "cuda" and alpha["intent"]["cuda"] == ["8.6"]
+    assert alpha["chosen"].startswith("cuda, all CPU variants, CUDA 8.6 · from llama-cpp/machines/alpha.nix")

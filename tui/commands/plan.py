@@ -179,7 +179,8 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
             "changed": result.paths,
             "commit": result.commit,
             "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
-            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
+            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail, "host": c.host,
+                        "chosen": c.chosen, "intent": c.intent} for c in result.checks],
             "next": rebuild_commands(plan),
             "refused": refused,
         })
