@@ -312,6 +312,13 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
             by_real[target] = by_real.get(target, 0) + 1
     uses = {rel: by_real[target] for rel, target in real.items()}
     several = len(found) > 1
+    # A modules list written once inside a function that builds several machines is none of theirs alone.
+    list_users: dict[tuple[str, int], int] = {}
+    for item in found:
+        for key in {(file.rel, lst.start) for file, lst in item.literal_lists}:
+            list_users[key] = list_users.get(key, 0) + 1
+    for item in found:
+        item.literal_lists = [(file, lst) for file, lst in item.literal_lists if list_users[(file.rel, lst.start)] == 1]
     for item in found:
         host = item.host
         host.shared_module_files = [r for r in host.module_files
