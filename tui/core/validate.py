@@ -46,7 +46,13 @@ EVAL_APPLY = (
     " package = package.drvPath; name = package.name or null;"
     " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
     " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ]; }"
+    " warnings = c.config.warnings or [ ];"
+    # What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
+    " intent = let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
+    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
+    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
+    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
+    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }; }"
 )
 # Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
 _RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$")
@@ -63,6 +69,9 @@ def nix_argv(*args: str) -> list[str]:
     return ["nix", *NIX_FLAGS, *args]
 
 
+NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
+
+
 @dataclass
 class Check:
     """The result of one check: ``subject`` is what was checked, ``status`` one of ok, failed, not checked, timed out."""
@@ -75,6 +84,8 @@ class Check:
     warnings: list[str] | None = None
     cached: bool = False  # reused from the evaluation cache, not evaluated on this run
     definite: bool = True  # a verdict worth keeping: not Nix killed, stopped or printing nonsense
+    intent: dict | None = None  # the machine's llama.cpp settings as Nix evaluated them, and their files
+    chosen: str | None = None  # what was chosen for it, where Nix found exactly that (``cuda, CUDA 8.6 · from …``)
 
     @property
     def failed(self) -> bool:
@@ -89,7 +100,10 @@ class Check:
         """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
         cached = " (cached)" if self.cached else ""
         if self.status == OK:
-            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            line = f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            return line + (f"\nas chosen: {self.chosen}" if self.chosen else "")
+        if self.status == FAILED and self.detail.startswith(NOT_CHOSEN):
+            return f"✗ {self.host}: {self.detail}{cached}"
         if self.status == FAILED:
             return f"✗ {self.host}: does not evaluate{cached}:\n{self.detail}"
         first, sep, rest = self.detail.partition("\n")
@@ -352,7 +366,61 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     detail = drv
     if data.get("pkgsName") and data.get("name") and data["pkgsName"] != data["name"]:
         detail = f"{drv}; pkgs.llama-cpp is {data['pkgsName']}"
-    return Check(subject, OK, detail, host=host, package=package, warnings=warnings)
+    intent = data.get("intent") if isinstance(data.get("intent"), dict) else None
+    return Check(subject, OK, detail, host=host, package=package, warnings=warnings, intent=intent)
+
+
+@dataclass(frozen=True)
+class Intended:
+    """What a machine was asked to get, and the one file that must define it (relative to the flake)."""
+
+    variant: str
+    flags: tuple[str, ...]
+    all_variants: bool
+    cuda: tuple[str, ...]
+    rocm: tuple[str, ...]
+    settings_file: str
+    module_file: str = ""  # the generated module, whose option defaults count as definitions too
+
+    def describe(self, values: dict) -> str:
+        parts = [str(values.get("variant"))]
+        if values.get("allVariants"):
+            parts.append("all CPU variants")
+        elif values.get("flags"):
+            parts.append("CPU " + ",".join(map(str, values["flags"])))
+        if values.get("cuda"):
+            parts.append("CUDA " + ",".join(map(str, values["cuda"])))
+        if values.get("rocm"):
+            parts.append("ROCm " + ",".join(map(str, values["rocm"])))
+        return ", ".join(parts)
+
+
+def intent_problem(check: Check, intended: Intended, root_files: list[str] | None = None) -> str | None:
+    """Why what Nix evaluated for a machine is not what was chosen for it, from its own file; None when it is."""
+    got = check.intent
+    if not isinstance(got, dict) or got.get("variant") is None:
+        return None  # no settings to compare (an old cache entry, a module without them): the package check stands
+    wanted = {"variant": intended.variant, "flags": sorted(intended.flags), "allVariants": intended.all_variants,
+              "cuda": sorted(intended.cuda), "rocm": sorted(intended.rocm)}
+    values = {key: sorted(map(str, got.get(key) or [])) if key in ("flags", "cuda", "rocm") else got.get(key)
+              for key in wanted}
+    files = sorted({_flake_relative(str(f)) for f in got.get("files") or []})
+    foreign = [f for f in files if f not in (intended.settings_file, intended.module_file)]
+    if values == wanted and not foreign:
+        return None
+    chosen = intended.describe({**wanted, "flags": list(intended.flags), "cuda": list(intended.cuda),
+                                "rocm": list(intended.rocm)})
+    files = [f for f in files if f != intended.module_file]
+    return (f"would get {intended.describe(got)} from {', '.join(files) or 'no file'}; "
+            f"chosen: {chosen} from {intended.settings_file} alone")
+
+
+def _flake_relative(path: str) -> str:
+    """A file as Nix names it (``/nix/store/<hash>-source/<rel>``, or a path on disk) relative to the source."""
+    marker = "-source/"
+    if path.startswith("/nix/store/") and marker in path:
+        return path.split(marker, 1)[1]
+    return path
 
 
 def _cached_check(data: dict | None, host: str) -> Check | None:
@@ -360,16 +428,18 @@ def _cached_check(data: dict | None, host: str) -> Check | None:
     if not isinstance(data, dict):
         return None
     subject, status, detail = data.get("subject"), data.get("status"), data.get("detail")
-    package, warnings = data.get("package"), data.get("warnings")
+    package, warnings, intent = data.get("package"), data.get("warnings"), data.get("intent")
     if not (isinstance(subject, str) and status in (OK, FAILED) and isinstance(detail, str)
             and (package is None or isinstance(package, str))
             and (warnings is None or (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)))):
         return None
-    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True)
+    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True,
+                 intent=intent if isinstance(intent, dict) else None)
 
 
 def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
-                      progress: Progress | None = None, cache: bool = True, refresh: bool = False) -> list[Check]:
+                      progress: Progress | None = None, cache: bool = True, refresh: bool = False,
+                      intended: dict[str, Intended] | None = None) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
     A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
@@ -397,9 +467,17 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
             check = eval_check(root, host, timeout)
             if key is not None and check.status in (OK, FAILED) and check.definite:
                 eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
-                                       "package": check.package, "warnings": check.warnings})
+                                       "package": check.package, "warnings": check.warnings,
+                                       "intent": check.intent})
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
+        want = (intended or {}).get(host)
+        problem = intent_problem(check, want) if want is not None and check.status == OK else None
+        if problem is not None:
+            check = Check(check.subject, FAILED, f"{NOT_CHOSEN}: it {problem}", host=host, package=check.package,
+                          warnings=check.warnings, cached=check.cached, intent=check.intent)
+        elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
+            check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
         report(check)
         return check
 
@@ -476,8 +554,12 @@ def validate(
     use_nix: bool = True,
     cache: bool = True,
     refresh: bool = False,
+    intended: dict[str, Intended] | None = None,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
+
+    ``intended`` gives what each machine was asked to get: a machine that evaluates to something else, or from
+    another file too, fails.
 
     ``use_nix`` False checks with llamaflake's own parser only. ``progress`` receives each :class:`Check` as it
     ends and each line nix prints.
@@ -510,5 +592,5 @@ def validate(
         add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
     checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache,
-                                     refresh=refresh))
+                                     refresh=refresh, intended=intended))
     return checks
