@@ -3,6 +3,7 @@ machine's own, and a machine copied from another is not given a second settings 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def test_a_machine_copied_from_another_is_refused_not_given_two_settings_files(t
     repo.git.add("-A")
     repo.git.commit("-qm", "argon, copied from carbon", "--no-verify")
     copied = (root / "hosts/argon/default.nix").read_bytes()
+
+    listed = run_cli(["hosts", "--flake", str(root), "--no-nix"])
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "│ argon" in line)
+    assert "carbon's" in row
+    assert ("argon: imports carbon's settings (common/llama-cpp/machines/carbon.nix) in hosts/argon/default.nix"
+            in " ".join(listed.stdout.split()))
+    as_json = json.loads(run_cli(["hosts", "--flake", str(root), "--no-nix", "--json"]).stdout)
+    argon = next(h for h in as_json["hosts"] if h["name"] == "argon")
+    assert argon["imports_settings_of"] == [{"machine": "carbon", "file": "hosts/argon/default.nix",
+                                             "settings": "common/llama-cpp/machines/carbon.nix"}]
 
     noted = run_cli(["plan", "--flake", str(root), "--host", "neon=cpu", "--no-nix"])
     assert noted.returncode == 0, noted.stderr

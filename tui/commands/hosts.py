@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("wiring", overflow="fold")
     for host in report["hosts"]:
         current = host["llama_cpp"]["variant"] if host["llama_cpp"] else "-"
+        others = list(dict.fromkeys(entry["machine"] for entry in host["imports_settings_of"]))
+        if others:  # a machine copied from another: it loads that machine's settings
+            current = ("+" if host["llama_cpp"] else "") + f"{', '.join(others)}'s"
         wiring = "automatic" if host["can_wire"] else "by hand (below)"
         table.add_row(*map(shown, (host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?",
                                    current, wiring)))
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         for item in found:
             label = item.get("name") or item.get("value") or item.get("option") or ""
             console.print(shown(f"  {item['file']}:{item['line']}  {label}"))
+    for host in report["hosts"]:
+        for entry in host["imports_settings_of"]:
+            console.print(shown(f"{host['name']}: imports {entry['machine']}'s settings ({entry['settings']}) in "
+                                f"{entry['file']}: answer for it to give it its own"))
     for note in report.get("notes", []):
         console.print(shown(f"note: {note}"))
     return 0
