@@ -91,14 +91,27 @@ def _nixpkgs_lib() -> str | None:
 NIXPKGS_LIB = _nixpkgs_lib()
 
 
+def nar_hash(path: Path) -> str:
+    """The NAR hash of a folder, as a flake.lock records it for every locked input."""
+    result = subprocess.run(["nix", "--extra-experimental-features", "nix-command", "hash", "path", str(path)],
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def locked_path(path: Path) -> dict:
+    """A ``path`` input of a flake.lock, locked as ``nix flake lock`` locks it."""
+    return {"type": "path", "path": str(path), "narHash": nar_hash(path)}
+
+
 def lock_to_fake_nixpkgs(flake: Path, nixpkgs: Path, cuda: str) -> None:
-    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters."""
+    """A flake.lock whose nixpkgs input is a local stand-in with nixpkgs' shape where it matters: it needs
+    the system where evaluation is pure, as nixpkgs does."""
     nixpkgs.mkdir()
     (nixpkgs / "default.nix").write_text(
-        '{ config ? { }, overlays ? [ ], ... }:\n'
-        f'{{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
+        '{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:\n'
+        f'assert builtins.isString system; {{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
     lock = {"version": 7, "root": "root", "nodes": {
         "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
-        "nixpkgs_2": {"locked": {"type": "path", "path": str(nixpkgs)}, "original": {"type": "path", "path": str(nixpkgs)}},
+        "nixpkgs_2": {"locked": locked_path(nixpkgs), "original": {"type": "path", "path": str(nixpkgs)}},
     }}
     (flake / "flake.lock").write_text(json.dumps(lock))

@@ -116,6 +116,7 @@ BUILTIN_CASES = {
     "nameValuePair": ('lib.nameValuePair "a" 1', {"name": "a", "value": 1}),
     "filterAttrs": ("lib.filterAttrs (n: v: v == 1) { a = 1; b = 2; }", {"a": 1}),
     "filter": ("builtins.filter (x: x != 2) [ 1 2 3 ]", [1, 3]),
+    "elem": ('builtins.filter (h: !builtins.elem h [ "iso" ]) [ "a" "iso" "b" ]', ["a", "b"]),
     "map": ("map (x: x + 1) [ 1 2 ]", [2, 3]),
     "attrNames": ("builtins.attrNames { b = 1; a = 2; }", ["a", "b"]),
     "removeSuffix": ('lib.removeSuffix ".nix" "carbon.nix"', "carbon"),

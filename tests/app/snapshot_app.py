@@ -108,8 +108,9 @@ class FixedProof(ProofSource):
     def off_reason(self) -> str | None:
         return None
 
-    def prove(self, root, changes, hosts, progress=None) -> Proof:
+    def prove(self, root, changes, hosts, progress=None, intended=None) -> Proof:
         self.asked.append(list(hosts))
+        self.intended = intended
         machines = []
         for host in hosts:
             if host in self.failing:

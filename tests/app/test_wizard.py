@@ -420,6 +420,64 @@ async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
 
 
 @run_async
+async def test_quitting_at_a_refused_commit_puts_everything_back_and_says_so(demo_repo):
+    hook = demo_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'not yet' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    head = git.Repo(demo_repo).head.commit.hexsha
+    app = make_app(demo_repo)
+    said = []
+    exit_app = app.exit
+    app.exit = lambda *args, **kwargs: (said.append(str(kwargs.get("message"))), exit_app(*args, **kwargs))
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Commit")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert (demo_repo / "nixos/llama-cpp/default.nix").exists()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 1
+    assert said == ["llamaflake: quit: nothing was committed; every file and the index are back as they were"]
+    repo = git.Repo(demo_repo)
+    assert repo.head.commit.hexsha == head
+    assert not repo.is_dirty(untracked_files=True), repo.git.status()
+    assert not (demo_repo / ".git/llamaflake/journal").exists()
+
+
+@run_async
+async def test_a_plan_made_stale_by_a_commit_is_refused_and_made_again(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Commit")
+        flake = demo_repo / "flake.nix"
+        flake.write_text(flake.read_text() + "# committed in another terminal meanwhile\n")
+        git.Repo(demo_repo).git.commit("-qam", "mine", "--no-verify")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "flake.nix changed since the plan was made" in text_of(app, "#error-message")
+        assert not (demo_repo / "nixos/llama-cpp").exists()
+        await pilot.click("#action-replan")
+        await settle(pilot)
+        assert app.screen.step == step_called("Review")
+        assert app.state.plan.change("flake.nix").old.endswith(b"# committed in another terminal meanwhile\n")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit") and app.screen.done
+    committed = git.Repo(demo_repo).git.show("HEAD:flake.nix")
+    assert "# committed in another terminal meanwhile" in committed and "llama-cpp" in committed
+
+
+@run_async
 async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:

@@ -43,6 +43,7 @@ async def test_review_proves_every_machine_on_a_scratch_copy_and_commits(tmp_pat
         text = proof_text(app)
         assert "✓ alpha: gets llama-cpp-vulkan-0.0.0" in text, text
         assert "✓ beta: gets llama-cpp-" in text, text
+        assert "as chosen: vulkan, all CPU variants · from llama-cpp/machines/alpha.nix" in text, text
         assert repo_state(root).differences(before) == []  # evaluated on a scratch copy only
         await pilot.press("ctrl+n")
         await settle(pilot)

@@ -34,6 +34,8 @@ def test_apply_commits_a_change_every_machine_evaluates(tmp_path, stand_ins, cap
     assert code == 0, err
     assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
     assert "✓ beta: llama-cpp-blas-0.0.0" in err
+    assert "as chosen: vulkan, all CPU variants · from llama-cpp/machines/alpha.nix" in err
+    assert "as chosen: cpu, CPU f16c,fma,avx2 · from llama-cpp/machines/beta.nix" in err
     assert "flake.lock" in committed_paths(root)
     assert git.Repo(root).git.status("--porcelain") == ""
     lock = json.loads((root / "flake.lock").read_text())
@@ -280,3 +282,39 @@ def test_cleanup_removes_the_overlay_when_every_machine_using_it_is_wired(tmp_pa
     assert "llama-cpp.nix" not in (root / "common.nix").read_text()
     after = beta_packages(root)
     assert after.returncode == 0, after.stderr
+def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tmp_path, stand_ins, capsys):
+    """The static reading cannot follow an import built with genericClosure; Nix evaluates it, and the intent
+    proof sees beta defined from alpha's settings file too (its flags merged with alpha's), though it evaluates."""
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    first = ["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--no-caches", "--yes"]
+    assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2", "--host", "beta=cpu",
+                 "--cpu-flags", "beta=avx2"]) == 0, capsys.readouterr().err
+    beta = root / "hosts/beta.nix"
+    beta.write_text(beta.read_text().replace(
+        "{\n", "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1).replace(
+        "{ ... }:\n  imports", "{ ... }:\n{\n  imports"))
+    repo = git.Repo(root)
+    repo.git.commit("-qam", "beta also loads alpha's settings", "--no-verify")
+    capsys.readouterr()
+    before = repo_state(root)
+
+    code = main([*first, "--host", "beta=cpu", "--cpu-flags", "beta=avx2,fma"])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "✗ beta: not what was chosen: it would get cpu, CPU" in err
+    assert "llama-cpp/machines/alpha.nix" in err and "from llama-cpp/machines/beta.nix alone" in err
+    assert repo_state(root).differences(before) == []
+
+
+def test_apply_json_gives_each_machine_what_nix_says_it_gets(tmp_path, stand_ins, capsys):
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cuda",
+                 "--cuda", "alpha=8.6", "--host", "beta=none", "--no-caches", "--yes", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    alpha = next(c for c in json.loads(out)["checks"] if c["host"] == "alpha")
+    assert alpha["status"] == "ok"
+    assert alpha["intent"]["variant"] == "cuda" and alpha["intent"]["cuda"] == ["8.6"]
+    assert alpha["chosen"].startswith("cuda, all CPU variants, CUDA 8.6 · from llama-cpp/machines/alpha.nix")

@@ -18,7 +18,7 @@ from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
 from tui.core.hardware.support import cuda_verdict
 
-from conftest import lock_to_fake_nixpkgs
+from conftest import lock_to_fake_nixpkgs, locked_path
 from hardware_fakes import FIXTURES
 
 GPUS = FIXTURES / "facter" / "gpus"
@@ -258,8 +258,8 @@ def test_cuda_version_follows_a_follows_path_in_the_lock(tmp_path):
     path = lambda name: {"type": "path", "path": str(tmp_path / name)}  # noqa: E731
     lock = {"version": 7, "root": "root", "nodes": {
         "root": {"inputs": {"nixpkgs": ["foo", "nixpkgs"], "foo": "foo", "stable": ["unstable"], "unstable": "np_2"}},
-        "foo": {"inputs": {"nixpkgs": "np_2"}, "locked": path("foo"), "original": path("foo")},
-        "np_2": {"locked": path("np"), "original": path("np")},
+        "foo": {"inputs": {"nixpkgs": "np_2"}, "locked": locked_path(tmp_path / "foo"), "original": path("foo")},
+        "np_2": {"locked": locked_path(tmp_path / "np"), "original": path("np")},
     }}
     flake = tmp_path / "flake"
     flake.mkdir()

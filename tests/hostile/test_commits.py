@@ -17,10 +17,11 @@ def test_allow_dirty_commits_the_untracked_file_it_overwrites(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
     mine = root / "llama-cpp/machines/boron.nix"
     mine.parent.mkdir(parents=True)
-    mine.write_text("# my own notes, never committed\n{ }\n")
+    settings = '# my own notes, never committed\n{\n  local.llama-cpp.variant = "vulkan";\n}\n'
+    mine.write_text(settings)
     refused = run_cli(["apply", "--flake", str(root), *APPLY])
     assert refused.returncode == 2 and "untracked" in refused.stderr
-    assert mine.read_text() == "# my own notes, never committed\n{ }\n"
+    assert mine.read_text() == settings
 
     result = run_cli(["apply", "--flake", str(root), "--allow-dirty", *APPLY])
     assert result.returncode == 0, result.stderr
@@ -28,6 +29,18 @@ def test_allow_dirty_commits_the_untracked_file_it_overwrites(tmp_path):
     committed = repo.git.show("--name-only", "--format=", "HEAD").split()
     assert "llama-cpp/machines/boron.nix" in committed
     assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+    assert mine.read_text().startswith("# my own notes, never committed\n")  # changed where it sets llama.cpp only
+
+
+def test_an_untracked_file_that_is_not_a_settings_file_is_never_written_over(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    mine = root / "llama-cpp/machines/boron.nix"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# my own notes, never committed\n{ }\n")
+    for flags in ([], ["--allow-dirty"]):
+        refused = run_cli(["apply", "--flake", str(root), *flags, *APPLY])
+        assert refused.returncode == 2 and "not a llama.cpp settings file" in refused.stderr
+        assert mine.read_text() == "# my own notes, never committed\n{ }\n"
 
 
 def test_a_custom_message_keeps_the_trailers_and_undo_finds_the_commit(tmp_path):

@@ -72,6 +72,64 @@ def test_a_hook_that_formats_and_adds_files_leaves_the_index_as_git_commit_would
     assert repo.git.show("HEAD:flake.nix").encode() + b"\n" == (root / "flake.nix").read_bytes()
     assert "  " not in repo.git.show("HEAD:flake.nix")
     assert repo.git.show("HEAD:CHANGELOG.md") == "entry"
+    assert "flake.nix: a hook rewrote it; the commit holds the hook's version" in result.stderr
+    assert "does not hold" not in result.stderr
+
+
+def test_a_commit_that_does_not_hold_what_was_written_is_said(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    # The hook stages another text for the machine file and leaves the work tree as llamaflake wrote it.
+    machine = "llama-cpp/machines/boron.nix"
+    hook.write_text("#!/bin/sh\nblob=$(printf '{ }\\n' | git hash-object -w --stdin)\n"
+                    f"git update-index --cacheinfo 100644,$blob,{machine}\n")
+    hook.chmod(0o755)
+    result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+    assert result.returncode == 0, result.stderr
+    assert git.Repo(root).git.show(f"HEAD:{machine}") == "{ }"
+    assert f"{machine}: the commit does not hold what llamaflake wrote" in result.stderr
+    assert f"git diff" in result.stderr
+
+
+def test_ctrl_c_at_the_retry_prompt_puts_everything_back_and_says_so(tmp_path):
+    import pty
+    import select
+    import signal
+
+    root = small_repo(tmp_path / "repo", ["boron"])
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho 'not yet' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    controller, terminal = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "tui", "apply", "--flake", str(root), "--no-eval", *APPLY],
+                             stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+
+    def read_until(text: str | None) -> str:
+        seen = b""
+        while text is None or text.encode() not in seen:
+            ready, _, _ = select.select([controller], [], [], 60)
+            assert ready, seen.decode()
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return seen.decode()
+
+    err = read_until("[r/A]")
+    child.send_signal(signal.SIGINT)
+    err += read_until(None)
+    child.wait(timeout=60)
+    os.close(controller)
+    assert child.returncode == 130, err
+    assert "[r]etry" in err and "Traceback" not in err
+    assert "interrupted: nothing was committed; every file and the index are back as they were" in err
+    repo = git.Repo(root)
+    assert repo.head.commit.message == "initial\n"
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
 
 
 def test_a_path_git_is_told_not_to_look_at_is_refused(tmp_path):

@@ -314,6 +314,32 @@ class LlamaflakeApp(App[int]):
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
+    async def action_quit(self) -> None:
+        """Quit, never leaving an apply half-way without a word: a refused commit is put back first, and a
+        quit while writing and committing is asked twice and says what the next run does."""
+        from tui.app.screens.commit import CommitScreen
+        from tui.core.write import ChangedMeanwhile
+
+        commit = next((s for s in self.screen_stack if isinstance(s, CommitScreen)), None)
+        if commit is not None and commit.busy and not getattr(self, "quit_asked", False):
+            self.quit_asked = True
+            self.notify("Writing and committing: wait until it is done. ctrl+q again quits now, and the next "
+                        "`llamaflake apply` or `llamaflake undo` finishes the apply or puts every file back.",
+                        title="Still committing", severity="warning")
+            return
+        message = None
+        if commit is not None and commit.busy:
+            message = ("quit while committing: run `llamaflake apply` or `llamaflake undo` to finish the apply or "
+                       "put every file back (its journal is in .git/llamaflake)")
+        elif commit is not None and commit.pending is not None:
+            pending, commit.pending = commit.pending, None
+            try:
+                pending.abort()
+                message = "quit: nothing was committed; every file and the index are back as they were"
+            except ChangedMeanwhile as exc:
+                message = f"quit: {exc.message}"
+        self.exit(return_code=1 if message else 0, message=Text(f"llamaflake: {message}") if message else None)
+
     def action_help(self) -> None:
         from tui.app.screens.dialogs import HelpScreen
 

@@ -100,10 +100,11 @@ class ProofFinished(Message):
 
 
 class PlanApplied(Message):
-    def __init__(self, paths: list[str], commit: str | None) -> None:
+    def __init__(self, paths: list[str], commit: str | None, after_commit: list[str] | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.commit = commit
+        self.after_commit = after_commit or []  # what the commit was found to hold besides what was written
 
 
 class ApplyFailed(Message):

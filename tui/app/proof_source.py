@@ -43,7 +43,8 @@ class ProofSource:
             options["refresh"] = True
         return options
 
-    def prove(self, root: Path, changes: list[FileChange], hosts: list[str], progress: Progress | None = None) -> Proof:
+    def prove(self, root: Path, changes: list[FileChange], hosts: list[str], progress: Progress | None = None,
+              intended: dict | None = None) -> Proof:
         """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy (runs in a worker thread)."""
         from tui.core.proof import Proof, prove
 
@@ -56,4 +57,6 @@ class ProofSource:
             options["jobs"] = self.jobs
         if self.refresh:
             options["refresh"] = True
+        if intended:
+            options["intended"] = intended
         return prove(root, changes, hosts, progress=progress, **options)

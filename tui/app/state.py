@@ -105,6 +105,7 @@ class WizardState:
     cleanup: bool = False
     split_diff: bool = False
     plan: Plan | None = None
+    replan: bool = False  # the plan was found out of date at the commit: the review makes it again
     accepted: dict[str, set[int]] = field(default_factory=dict)
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about

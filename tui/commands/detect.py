@@ -113,44 +113,50 @@ def print_table(report, recommendation) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tui.commands.text import shown
     from tui.core.ggml import filter_flags
 
     where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
     source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",
               "hints": "hints from its configuration"}.get(report.source, report.source)
-    table = Table(title=f"Hardware of {where} ({source})", title_justify="left", show_header=False)
+    table = Table(title=shown(f"Hardware of {where} ({source})", "table.title"), title_justify="left",
+                  show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
+
+    def add(label: str, value: object, style: str = "") -> None:
+        table.add_row(shown(label), shown(value), style=style or None)
+
     cpu = report.cpu
     if cpu is not None:
         model = cpu.model or (f"{cpu.vendor} CPU" if cpu.vendor else "unknown CPU")
         counts = ", ".join(p for p in (f"{cpu.cores} cores" if cpu.cores else "",
                                        f"{cpu.threads} threads" if cpu.threads and cpu.threads != cpu.cores else "") if p)
-        table.add_row("CPU", f"{model} ({cpu.arch}{', ' + counts if counts else ''})")
+        add("CPU", f"{model} ({cpu.arch}{', ' + counts if counts else ''})")
         if cpu.flags and cpu.ggml_options:
             level = f"x86-64-v{cpu.x86_64_level}: " if cpu.x86_64_level else ""
-            table.add_row("flags that matter", level + (" ".join(filter_flags(cpu.flags)) or "none"))
+            add("flags that matter", level + (" ".join(filter_flags(cpu.flags)) or "none"))
         elif cpu.flags:
-            table.add_row("features", " ".join(cpu.flags))
+            add("features", " ".join(cpu.flags))
         on = [o for o, enabled in cpu.ggml_options.items() if enabled]
         if cpu.ggml_options:
-            table.add_row("ggml options", ", ".join(on) or "none")
+            add("ggml options", ", ".join(on) or "none")
     for index, gpu in enumerate(report.gpus):
-        table.add_row("GPU" if index == 0 else "", gpu.summary())
+        add("GPU" if index == 0 else "", gpu.summary())
     if not report.gpus:
-        table.add_row("GPU", "none found")
+        add("GPU", "none found")
     if report.vulkan_driver is not None:
-        table.add_row("Vulkan driver", "installed" if report.vulkan_driver else "none installed")
+        add("Vulkan driver", "installed" if report.vulkan_driver else "none installed")
     for index, hint in enumerate(report.hints):
-        table.add_row("hints" if index == 0 else "", f"{hint.file}:{hint.line}: {hint.text}")
+        add("hints" if index == 0 else "", f"{hint.file}:{hint.line}: {hint.text}")
     for index, note in enumerate(report.notes):
-        table.add_row("notes" if index == 0 else "", note)
+        add("notes" if index == 0 else "", note)
     build = recommendation.variant
     if recommendation.cuda_capabilities:
         build += f" (CUDA {', '.join(recommendation.cuda_capabilities)})"
     if recommendation.all_variants:
         build += ", all CPU variants"
-    table.add_row("recommended", f"{build} [{recommendation.confidence}]", style="green")
+    add("recommended", f"{build} [{recommendation.confidence}]", style="green")
     for index, reason in enumerate(recommendation.reasons):
-        table.add_row("why" if index == 0 else "", reason)
+        add("why" if index == 0 else "", reason)
     Console().print(table)

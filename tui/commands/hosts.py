@@ -6,8 +6,10 @@ import argparse
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tui.commands.common import add_repo_options, load_from_args, print_json
+from tui.commands.text import shown
 from tui.core.report import host_report
 
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)
-    table = Table(title=f"Machines in {flake.root}", title_justify="left")
+    table = Table(title=shown(f"Machines in {flake.root}", "table.title"), title_justify="left")
     table.add_column("host", no_wrap=True)
     table.add_column("built by", no_wrap=True)
     table.add_column("defined in", no_wrap=True)
@@ -41,25 +43,33 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("wiring", overflow="fold")
     for host in report["hosts"]:
         current = host["llama_cpp"]["variant"] if host["llama_cpp"] else "-"
+        others = list(dict.fromkeys(entry["machine"] for entry in host["imports_settings_of"]))
+        if others:  # a machine copied from another: it loads that machine's settings
+            current = ("+" if host["llama_cpp"] else "") + f"{', '.join(others)}'s"
         wiring = "automatic" if host["can_wire"] else "by hand (below)"
-        table.add_row(host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?", current, wiring)
+        table.add_row(*map(shown, (host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?",
+                                   current, wiring)))
     console.print(table)
     for host in report["hosts"]:
         if host["can_wire"]:
             continue
-        console.print(f"[bold]{host['name']}[/]: {host['refusal']}", highlight=False)
+        console.print(Text.assemble(shown(host["name"], "bold"), ": ", shown(host["refusal"])))
         if host.get("snippet"):
             where = host.get("snippet_file")
-            console.print(f"  add to {where}:" if where else "  add by hand:", highlight=False)
+            console.print(shown(f"  add to {where}:" if where else "  add by hand:"))
             for line in str(host["snippet"]).splitlines():
-                console.print(f"    {line}", highlight=False, markup=False)
+                console.print(shown(f"    {line}"))
     setup = report.get("llama_cpp_setup") or {}
     found = [*setup.get("packages", []), *setup.get("services", []), *setup.get("dead_caches", [])]
     if found:
         console.print("Existing llama.cpp set-up:", highlight=False)
         for item in found:
             label = item.get("name") or item.get("value") or item.get("option") or ""
-            console.print(f"  {item['file']}:{item['line']}  {label}", highlight=False, markup=False)
+            console.print(shown(f"  {item['file']}:{item['line']}  {label}"))
+    for host in report["hosts"]:
+        for entry in host["imports_settings_of"]:
+            console.print(shown(f"{host['name']}: imports {entry['machine']}'s settings ({entry['settings']}) in "
+                                f"{entry['file']}: answer for it to give it its own"))
     for note in report.get("notes", []):
-        console.print(f"note: {note}", highlight=False, markup=False)
+        console.print(shown(f"note: {note}"))
     return 0

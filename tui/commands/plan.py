@@ -170,6 +170,8 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[str]) -> None:
+    from tui.core.apply import AFTER_COMMIT
+
     if getattr(result, "interrupted", False):
         say(f"llamaflake: interrupted, but the commit {result.commit[:12]} had landed: the apply is done")
     if args.json:
@@ -177,7 +179,8 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
             "changed": result.paths,
             "commit": result.commit,
             "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
-            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail} for c in result.checks],
+            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail, "host": c.host,
+                        "chosen": c.chosen, "intent": c.intent} for c in result.checks],
             "next": rebuild_commands(plan),
             "refused": refused,
         })
@@ -187,6 +190,9 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
         _say_proof(result.checks)
         if result.commit:
             say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
+            for finding in result.findings:
+                if finding.code in AFTER_COMMIT:
+                    say(f"llamaflake: {finding}")
             say("llamaflake: next, on each machine:")
             for command in rebuild_commands(plan).values():
                 say(f"  {command}")
@@ -220,14 +226,21 @@ def _retry_or_abort(rejected, message: str | None):
     from tui.core.apply import CommitRejected
 
     pending = rejected.pending
-    while True:
-        say(f"llamaflake: {rejected.message}")
-        reply = _ask("Fix the problem, then [r]etry the commit, or [a]bort (put everything back)? [r/A] ")
-        if reply not in ("r", "retry"):
+    try:
+        while True:
+            say(f"llamaflake: {rejected.message}")
+            reply = _ask("Fix the problem, then [r]etry the commit, or [a]bort (put everything back)? [r/A] ")
+            if reply not in ("r", "retry"):
+                pending.abort()
+                say("llamaflake: aborted; every file and the index are back as they were")
+                return None
+            try:
+                return pending.commit(message)
+            except CommitRejected as again:
+                rejected = again
+    except KeyboardInterrupt:
+        if not pending.done:
+            say("")
             pending.abort()
-            say("llamaflake: aborted; every file and the index are back as they were")
-            return None
-        try:
-            return pending.commit(message)
-        except CommitRejected as again:
-            rejected = again
+            say("llamaflake: interrupted: nothing was committed; every file and the index are back as they were")
+        raise

@@ -22,12 +22,16 @@ from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.footprint import (
     BLOB_TRAILER, FILE_TRAILER, GENERATED_BY, USER_TRAILER, blob_trailer, is_llamaflake_commit, machine_path,
+    module_file,
 )
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
-from tui.core.validate import DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Progress, ValidationError, validate
+from tui.core.shell import shell_quote
+from tui.core.validate import (
+    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, Progress, ValidationError, validate,
+)
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
 
 TRAILER = GENERATED_BY
 LOCK_FILE = "flake.lock"
+AFTER_COMMIT = ("rewritten-by-hook", "commit-differs")  # the codes of what the commit was found to hold
 
 
 @dataclass
@@ -108,6 +113,35 @@ def changed_machines(plan: Plan) -> list[str]:
     if any(c.path not in own for c in plan.changes):
         return [name for name in plan.machines if name not in refused]
     return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
+
+
+def intended(plan: Plan) -> dict[str, Intended]:
+    """What each machine asked for must end up with, defined in its own settings file alone (a machine whose
+    import the user left out of the change keeps its old build, as the review says, and is not compared)."""
+    by_path = {c.path: c.new for c in plan.changes}
+
+    def text_of(rel: str) -> bytes:
+        if rel in by_path:
+            return by_path[rel] or b""
+        try:
+            return (plan.flake.root / rel).read_bytes()
+        except OSError:
+            return b""
+
+    result = {}
+    for name, answer in plan.machines.items():
+        host = plan.flake.host(name)
+        if name not in plan.asked or host is None:
+            continue
+        settings = machine_path(plan.module_dir, name)
+        tail = "/".join(settings.split("/")[-2:]).encode()
+        if not any(tail in text_of(rel) for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
+                   if rel != settings):
+            continue
+        result[name] = Intended(answer.variant, tuple(answer.cpu_flags), answer.all_variants,
+                                tuple(answer.cuda_capabilities), tuple(answer.rocm_targets), settings,
+                                module_file(plan.module_dir))
+    return result
 
 
 def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
@@ -184,6 +218,8 @@ class PendingApply:
             self._note_hook_changes(sha, blobs)
         message_now = None if self.interrupted else self.repo.head.commit.message
         result = self.result(sha, message_now)
+        if not self.interrupted:
+            result.findings = result.findings + self._compare_commit(sha)
         result.interrupted = self.interrupted
         return result
 
@@ -195,6 +231,32 @@ class PendingApply:
                 remember_rewritten(self.repo, sha)
         except RepositoryError:
             pass  # undo then refuses the commit as changed, and says how to take it back by hand
+
+    def _compare_commit(self, sha: str) -> list[Finding]:
+        """What the commit holds that is not what the apply wrote: a hook's rewrite (a note) or else a warning."""
+        prefix = gitrepo.repo_prefix(self.repo, self.plan.flake.root)
+        findings = []
+        for path in self.paths:
+            if path not in self.snapshot.written:
+                continue
+            written = self.snapshot.written[path]
+            try:
+                committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
+            except git.GitCommandError as exc:
+                findings.append(Finding("warning", "commit-differs", f"{path}: the commit could not be read back "
+                                        f"({exc.stderr.strip() or exc.status})"))
+                continue
+            if committed == written:
+                continue
+            on_disk = self.snapshot.on_disk(path)
+            if committed is not None and committed == on_disk:
+                findings.append(Finding("note", "rewritten-by-hook",
+                                        f"{path}: a hook rewrote it; the commit holds the hook's version"))
+            else:
+                findings.append(Finding("warning", "commit-differs",
+                                        f"{path}: the commit does not hold what llamaflake wrote",
+                                        hint=f"compare: git diff {sha[:12]} -- {shell_quote(prefix + path)}"))
+        return findings
 
     def _finish_journal(self) -> None:
         if self.journal is not None:
@@ -336,7 +398,7 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
             gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
         checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh)
+                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh, intended=intended(plan))
         if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []

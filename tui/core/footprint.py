@@ -36,7 +36,14 @@ def machine_path(module_dir: str, host: str) -> str:
 
 def is_generated_module(source: bytes | None) -> bool:
     """Whether a file's text is a module llamaflake wrote (it carries the marker near the top)."""
-    return source is not None and MODULE_MARKER.encode() in source[:MARKER_BYTES]
+    if source is None:
+        return False
+    for line in source[:MARKER_BYTES].splitlines():
+        if not line.lstrip().startswith(b"#"):
+            return False  # past the header: text further down is the user's, whatever it says
+        if MODULE_MARKER.encode() in line:
+            return True
+    return False
 
 
 def find_module_dir(root: Path) -> str | None:

@@ -315,6 +315,15 @@ class IndexSnapshot:
             raise
 
 
+def committed_bytes(repo: git.Repo, sha: str, path: str) -> bytes | None:
+    """The bytes of ``path`` (repository-relative) in commit ``sha``; None where the commit has no such file."""
+    # A git process of its own each time: the long-lived object reader dies with a Ctrl+C to the group.
+    entry = repo.git.ls_tree(sha, "--", path).strip()
+    if not entry or entry.split(None, 2)[1] != "blob":
+        return None
+    return repo.git.cat_file("blob", f"{sha}:{path}", stdout_as_string=False, strip_newline_in_stdout=False)
+
+
 def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     """Commit exactly ``paths`` (repository-relative) as they are in the work tree, with ``git commit -- paths``.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
-from tui.core.validate import Progress, _short, nix_argv, nix_support, offline_reason, run_streaming
+from tui.core.validate import Progress, _short, nix_argv, nix_support, offline_reason, run_streaming, too_large
 
 DEFAULT_DISCOVERY_TIMEOUT = 300
 
@@ -90,6 +90,8 @@ def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Prog
     )
     if result.timed_out:
         raise LlamaflakeError(f"`nix eval` did not finish in {timeout:g} s")
+    if result.too_large:
+        raise LlamaflakeError(too_large("nix eval"))
     if result.returncode != 0:
         offline = offline_reason(result.stderr, root)
         if offline:

@@ -14,9 +14,16 @@ from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
-from tui.core.nix.syntax import check, nix_comment, nix_relative_path, path_expression_target, unwrap
+from tui.core.nix.syntax import (
+    check, nix_comment, nix_relative_path, path_expression_target, relative_path_literal, unwrap,
+)
 from tui.core.read_back import read_machine_settings, read_module_caches
-from tui.core.footprint import find_module_dir, machine_path, module_file
+from tui.core.footprint import (
+    MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
+)
+from tui.core.nix.imports import import_closure, imported_files
+from tui.core.machine_file import update_machine_file
+from tui.core.shell import shell_join
 from tui.core.render import render_machine, render_module
 from tui.core.variants import variants_for
 
@@ -48,6 +55,7 @@ class Plan:
     refusals: list[Refusal] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # the machines this run answers for (the rest keep theirs)
 
     @property
     def is_empty(self) -> bool:
@@ -79,6 +87,13 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
             raise AnswerError(f"module folder '{answer}' must be a folder inside the repository")
         if inside_git_dir(rel):
             raise AnswerError(f"module folder '{answer}' is inside .git, which llamaflake never writes")
+        existing = existing_module_dir(flake)
+        if existing is not None and existing != rel:
+            raise AnswerError(
+                f"llamaflake's module is already in {existing}/; a second one in {rel}/ would set every option twice. "
+                f"To move it: {shell_join(['git', 'mv', existing, rel])}, fix the import lines, and run again"
+            )
+        check_module_folder(flake, rel, given=True)
         return rel
     existing = existing_module_dir(flake)
     if existing:
@@ -93,13 +108,32 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
 
     for candidate in ("nixos", "modules/nixos", "modules", "hosts/common", "common"):
         if (flake.root / candidate).is_dir() and allowed(f"{candidate}/llama-cpp"):
-            return f"{candidate}/llama-cpp"
+            return check_module_folder(flake, f"{candidate}/llama-cpp", given=False)
     if not allowed("llama-cpp"):
         raise AnswerError(
             "every .nix file of the repository is imported as a flake-parts module (import-tree): "
             "choose a folder for the llama.cpp module outside it with --module-dir"
         )
-    return "llama-cpp"
+    return check_module_folder(flake, "llama-cpp", given=False)
+
+
+def check_module_folder(flake: Flake, folder: str, given: bool) -> str:
+    """``folder`` when its ``default.nix`` is absent or llamaflake's; a file of the user's there is refused."""
+    module = module_file(folder)
+    path = flake.root / module
+    if not path.exists() and not path.is_symlink():
+        return folder
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MARKER_BYTES)
+    except OSError as error:
+        raise AnswerError(f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only")
+    if is_generated_module(head):
+        return folder
+    advice = (f"choose a folder of its own, e.g. --module-dir {folder}/llama-cpp" if given else
+              "remove it if the new module replaces it, or choose another folder with --module-dir")
+    raise AnswerError(f"{module} is not a file llamaflake wrote (it lacks the line '{MODULE_MARKER}') and is left "
+                      f"alone: {advice}")
 
 
 def choose_input_name(flake: Flake) -> str:
@@ -217,13 +251,39 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
+    # A machine that imports another machine's settings (a copied host folder) would load both.
+    replaced: set[str] = set()
+    for host in flake.hosts:
+        foreign = foreign_settings(flake, host, module_dir)
+        if not foreign:
+            continue
+        reason = "; ".join(f"{file} imports {other}'s settings ({path})" for other, file, path in foreign)
+        swap = replace_foreign_settings(flake, host, foreign, module_dir) if host.name in answers.machines else None
+        if swap is not None and host.name in machines:
+            for rel, edit in swap:
+                edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings")
+            others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
+            notes.append(f"{host.name}: {reason}; the import is changed to its own settings "
+                         f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s")
+            replaced.add(host.name)
+        elif host.name in machines:
+            own = nix_relative_path(foreign[0][1], machine_path(module_dir, host.name))
+            old_literal = nix_relative_path(foreign[0][1], foreign[0][2])
+            refusals.append(Refusal(
+                host.name, f"{reason}, copied from that machine? Its own settings would be loaded next to them",
+                f"# in {nix_comment(foreign[0][1])}, replace\n{old_literal}\n# with\n{own}",
+                foreign[0][1], requested=host.name in answers.machines))
+            del machines[host.name]
+        else:
+            notes.append(f"{host.name}: {reason}, so it is built with that machine's llama.cpp settings")
+
     # Machines the engine cannot wire get nothing written unless the user asks (--write-refused).
     written: dict[str, MachineAnswer] = {}
     for host in flake.hosts:
         if host.name not in machines:
             continue
         rel = machine_path(module_dir, host.name)
-        if is_attached(flake, host, rel) or host.can_wire:
+        if is_attached(flake, host, rel) or host.can_wire or host.name in replaced:
             written[host.name] = machines[host.name]
             continue
         refusals.append(refusal_for(flake, host, rel, requested=host.name in answers.machines))
@@ -259,12 +319,16 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         answer = written[host.name]
         rel = machine_path(module_dir, host.name)
-        module_import = nix_relative_path(rel, module_path)
-        new = render_machine(host.name, answer, module_import)
         old = _read(flake, rel)
+        if old is None:
+            new = render_machine(host.name, answer, nix_relative_path(rel, module_path))
+        elif host.name in answers.machines:
+            new = update_machine_file(old, rel, host.name, answer)  # the user's own lines in it stay
+        else:
+            new = old  # a machine not asked about keeps its file byte for byte
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
-        if host.name in machines and not is_attached(flake, host, rel):
+        if host.name in machines and host.name not in replaced and not is_attached(flake, host, rel):
             attach_line(flake, host, rel, edits)
 
 
@@ -279,7 +343,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         offers = []
     changes = edits.changes() + changes
     check_writable_paths(flake.root, [c.path for c in changes])
-    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes)
+    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes,
+                asked=[name for name in machines if name in answers.machines])
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
@@ -387,6 +452,43 @@ def takes_imports(flake: Flake, rel: str) -> bool:
     while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
         node = unwrap(node.nodes()[-1])
     return node is not None and node.kind == "NODE_ATTR_SET"
+
+
+def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[str, str, str]]:
+    """Other machines' settings files that ``host``'s modules import: (machine, importing file, settings file)."""
+    prefix = machines_dir(module_dir) + "/"
+    files = host.imported_files or import_closure(flake, host.module_files)
+    found = []
+    for target in files:
+        name = target[len(prefix):-len(".nix")] if target.startswith(prefix) and target.endswith(".nix") else ""
+        if not name or name == host.name or "/" in name:
+            continue
+        importer = next((rel for rel in files if target in imported_files(flake, rel)), host.file)
+        found.append((name, importer, target))
+    return found
+
+
+def replace_foreign_settings(flake: Flake, host: Host, foreign: list[tuple[str, str, str]],
+                             module_dir: str) -> list[tuple[str, Edit]] | None:
+    """Edits that make ``host`` import its own settings where it imports another machine's (a copied
+    machine), or None where an import is not a plain path in a file or list of that machine alone."""
+    own = machine_path(module_dir, host.name)
+    edits = []
+    for _other, importer, path in foreign:
+        if importer == host.file and host.attach is not None and host.attach.kind == "modules-list" \
+                and host.attach.file == importer:
+            search = host.attach.node
+        elif any(importer in (o.imported_files or import_closure(flake, o.module_files))
+                 for o in flake.hosts if o is not host) or importer == host.file:
+            return None  # the file is another machine's too: changing it would change that machine
+        else:
+            search = unwrap(flake.source_file(importer).tree)
+        nodes = [node for node in search.walk() if node.kind == "NODE_PATH_REL"
+                 and (literal := relative_path_literal(node)) and relative_path(importer, literal) == path]
+        if len(nodes) != 1:
+            return None
+        edits.append((importer, Edit(nodes[0].start, nodes[0].end, nix_relative_path(importer, own).encode())))
+    return edits
 
 
 def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> Refusal:

@@ -89,7 +89,8 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
 
 
 def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: float = DEFAULT_EVAL_TIMEOUT,
-          jobs: int = DEFAULT_JOBS, progress: Progress | None = None, refresh: bool = False) -> Proof:
+          jobs: int = DEFAULT_JOBS, progress: Progress | None = None, refresh: bool = False,
+          intended: dict | None = None) -> Proof:
     """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy of the repository at ``root``."""
     if not hosts:
         return Proof(not_evaluated="no machine changes", nix_ran=False)
@@ -103,7 +104,7 @@ def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: f
             return Proof(not_evaluated=f"cannot make a scratch copy to evaluate: {exc}", nix_ran=False)
         written = [c.path for c in changes if c.new is not None]
         checks = validate(scratch_root, written, hosts, evaluate=True, timeout=timeout, progress=progress, jobs=jobs,
-                          refresh=refresh)
+                          refresh=refresh, intended=intended)
         for check in checks:  # the scratch folder's name means nothing to the user
             check.detail = check.detail.replace(str(Path(scratch).resolve()) + "/", "").replace(scratch + "/", "")
     proof = Proof(machines=[c for c in checks if c.host is not None], other=[c for c in checks if c.host is None])

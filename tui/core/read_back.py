@@ -18,16 +18,17 @@ def _strings(node: Node | None) -> list[str]:
     return [v for v in values if v is not None]
 
 
-def _settings_attrset(tree: Node) -> Node | None:
+def settings_attrset(tree: Node) -> Node | None:
+    """The attribute set a machine file evaluates to (the body of ``{ ... }: { … }`` too)."""
     node = unwrap(tree)
-    if node is not None and node.kind == "NODE_LAMBDA":
+    while node is not None and node.kind in ("NODE_LAMBDA", "NODE_LET_IN"):
         node = unwrap(node.nodes()[-1])
     return node if node is not None and node.kind == "NODE_ATTR_SET" else None
 
 
 def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnswer | None:
     """The ``local.llama-cpp`` settings of a machine file, or None if it has none."""
-    attrset = _settings_attrset(parse(source, path))
+    attrset = settings_attrset(parse(source, path))
     if attrset is None:
         return None
     values: dict[tuple[str, ...], Node | None] = {}

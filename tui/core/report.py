@@ -78,7 +78,7 @@ def host_report(flake: Flake) -> dict:
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
     from tui.core.errors import AnswerError
-    from tui.core.plan import choose_module_dir, refusal_for
+    from tui.core.plan import choose_module_dir, foreign_settings, refusal_for
 
     settings = current_settings(flake)
     llama = flake.llama_input()
@@ -129,6 +129,10 @@ def host_report(flake: Flake) -> dict:
                 "snippet": snippet(h)[0],
                 "snippet_file": snippet(h)[1],
                 "llama_cpp": settings.get(h.name),
+                "imports_settings_of": [] if module_dir is None else [
+                    {"machine": other, "file": file, "settings": path}
+                    for other, file, path in foreign_settings(flake, h, module_dir)
+                ],
                 "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
             }
             for h in flake.hosts

@@ -12,7 +12,6 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
+from tui.core.bounded import CHUNK, Tail, amount, kill, run_bounded, stop
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 from tui.core.nix.syntax import nix_string_literal, parse
 
@@ -34,6 +34,8 @@ NOT_VERIFIED = "not verified"
 DEFAULT_EVAL_TIMEOUT = 600
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 PARSE_TIMEOUT = 60
+MAX_NIX_OUTPUT_BYTES = 64 * 1024 * 1024  # nix eval's JSON answer; all machines of a large flake are well under 1 MiB
+NIX_MESSAGES_BYTES = 1024 * 1024  # the end of what Nix says on stderr: its error is the last of it
 # Flakes work whether or not the user's nix.conf turns them on.
 NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
 # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
@@ -44,7 +46,13 @@ EVAL_APPLY = (
     " package = package.drvPath; name = package.name or null;"
     " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
     " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ]; }"
+    " warnings = c.config.warnings or [ ];"
+    # What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
+    " intent = let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
+    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
+    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
+    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
+    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }; }"
 )
 # Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
 _RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$")
@@ -61,6 +69,9 @@ def nix_argv(*args: str) -> list[str]:
     return ["nix", *NIX_FLAGS, *args]
 
 
+NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
+
+
 @dataclass
 class Check:
     """The result of one check: ``subject`` is what was checked, ``status`` one of ok, failed, not checked, timed out."""
@@ -73,6 +84,8 @@ class Check:
     warnings: list[str] | None = None
     cached: bool = False  # reused from the evaluation cache, not evaluated on this run
     definite: bool = True  # a verdict worth keeping: not Nix killed, stopped or printing nonsense
+    intent: dict | None = None  # the machine's llama.cpp settings as Nix evaluated them, and their files
+    chosen: str | None = None  # what was chosen for it, where Nix found exactly that (``cuda, CUDA 8.6 · from …``)
 
     @property
     def failed(self) -> bool:
@@ -87,7 +100,10 @@ class Check:
         """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
         cached = " (cached)" if self.cached else ""
         if self.status == OK:
-            return f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            line = f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            return line + (f"\nas chosen: {self.chosen}" if self.chosen else "")
+        if self.status == FAILED and self.detail.startswith(NOT_CHOSEN):
+            return f"✗ {self.host}: {self.detail}{cached}"
         if self.status == FAILED:
             return f"✗ {self.host}: does not evaluate{cached}:\n{self.detail}"
         first, sep, rest = self.detail.partition("\n")
@@ -121,68 +137,78 @@ class RunResult:
     stdout: str
     stderr: str
     timed_out: bool = False
+    too_large: bool = False  # its stdout passed MAX_NIX_OUTPUT_BYTES: it was stopped, the answer is not read
 
 
-def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None) -> RunResult:
+def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None, *,
+                  answer: bool = True) -> RunResult:
     """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
 
-    After ``timeout`` seconds the command and its children are stopped.
+    After ``timeout`` seconds the command and its children are stopped. Of stderr the last
+    :data:`NIX_MESSAGES_BYTES` are kept. Its stdout is the answer (``answer``): past
+    :data:`MAX_NIX_OUTPUT_BYTES` the command is stopped and ``too_large`` set; otherwise its end is kept as
+    stderr's is.
     """
     proc = subprocess.Popen(
         argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    # Bounded: a reader waits while the caller is behind, and Nix waits on its pipe.
+    lines: queue.Queue[tuple[str, bytes | None]] = queue.Queue(maxsize=256)
 
     def pump(stream, name: str) -> None:
-        for raw in iter(stream.readline, b""):
-            lines.put((name, raw.decode(errors="replace")))
+        for raw in iter(lambda: stream.readline(CHUNK), b""):
+            lines.put((name, raw))
         lines.put((name, None))
 
     threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
                threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
     for thread in threads:
         thread.start()
-    out: list[str] = []
-    err: list[str] = []
+    out: bytearray | Tail = bytearray() if answer else Tail(NIX_MESSAGES_BYTES)
+    err = Tail(NIX_MESSAGES_BYTES)
     open_streams = 2
     deadline = time.monotonic() + timeout
-    timed_out = False
-    while open_streams:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            _stop(proc)
-            deadline = float("inf")
-            continue
-        try:
-            name, line = lines.get(timeout=min(left, 0.2))
-        except queue.Empty:
-            continue
-        if line is None:
-            open_streams -= 1
-            continue
-        if name == "out":
-            out.append(line)
-        else:
-            err.append(line)
-            if progress is not None and line.strip() and not _DIRTY_TREE.match(line.strip()):
-                progress(line.rstrip("\n"))
-    returncode = proc.wait()
-    return RunResult(None if timed_out else returncode, "".join(out), "".join(err), timed_out)
+    timed_out = overflow = False
+    try:
+        while open_streams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                stop(proc)
+                deadline = float("inf")
+                continue
+            try:
+                name, line = lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if line is None:
+                open_streams -= 1
+                continue
+            if name == "err":
+                err.add(line)
+                text = line.decode(errors="replace")
+                if progress is not None and text.strip() and not _DIRTY_TREE.match(text.strip()):
+                    progress(text.rstrip("\n"))
+            elif isinstance(out, Tail):
+                out.add(line)
+            elif not overflow:
+                out.extend(line)
+                if len(out) > MAX_NIX_OUTPUT_BYTES:
+                    overflow = True
+                    out.clear()
+                    kill(proc)
+        returncode = proc.wait()
+    except BaseException:
+        stop(proc)
+        raise
+    stdout = out.text() if isinstance(out, Tail) else out.decode(errors="replace")
+    return RunResult(None if timed_out or overflow else returncode, stdout, err.text(), timed_out, overflow)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def too_large(command: str) -> str:
+    """Why the answer of ``command`` (``nix eval``) was not read."""
+    return f"`{command}` printed more than {amount(MAX_NIX_OUTPUT_BYTES)}: it was stopped and its answer not read"
 
 
 _DIRTY_TREE = re.compile(r"^warning: Git tree '.*' is dirty$")
@@ -211,7 +237,12 @@ def _short(text: str, root: Path, limit: int = 12) -> str:
              if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)
              and not _UNTRUSTED_SETTING.match(line.strip())]
     if len(lines) > limit:
-        lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
+        # Nix's error comes after its warnings: shown even where they would fill the lines.
+        first_error = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error:")), 0)
+        start = first_error if first_error >= limit else 0
+        rest = len(lines) - start - limit
+        lines = ([f"... ({start} lines before)"] if start else []) + lines[start:start + limit] + (
+            [f"... ({rest} more lines)"] if rest > 0 else [])
     return "\n".join(lines)
 
 
@@ -222,18 +253,15 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
     instantiate = shutil.which("nix-instantiate") if use_nix else None
     for rel in nix_files:
         if instantiate is not None:
-            try:
-                result = subprocess.run(
-                    [instantiate, "--parse", str(root / rel)], capture_output=True, text=True, timeout=PARSE_TIMEOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-            except subprocess.TimeoutExpired:
+            # Its stdout (the parsed file) is not needed: only whether it parses, and why not.
+            result = run_bounded([instantiate, "--parse", str(root / rel)], limit=None, tail=NIX_MESSAGES_BYTES,
+                                 timeout=PARSE_TIMEOUT)
+            if result.timed_out:
                 check = Check(f"parse {rel}", TIMED_OUT, f"nix-instantiate --parse took over {PARSE_TIMEOUT} s")
+            elif result.returncode == 0:
+                check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
             else:
-                if result.returncode == 0:
-                    check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
-                else:
-                    check = Check(f"parse {rel}", FAILED, _short(result.stderr, root))
+                check = Check(f"parse {rel}", FAILED, _short(result.stderr, root))
         else:
             try:
                 parse((root / rel).read_bytes(), rel)
@@ -267,9 +295,12 @@ def nix_support() -> NixSupport:
     if nix is None:
         return NixSupport(None, False, "nix is not installed")
     try:
-        result = subprocess.run([nix, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        result = run_bounded([nix, "--version"], limit=NIX_MESSAGES_BYTES, tail=NIX_MESSAGES_BYTES, timeout=30)
+    except OSError as exc:
         return NixSupport(None, False, f"`nix --version` failed: {exc}")
+    if result.timed_out or result.too_large:
+        why = "did not finish in 30 s" if result.timed_out else f"printed more than {amount(NIX_MESSAGES_BYTES)}"
+        return NixSupport(None, False, f"`nix --version` {why}")
     match = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", result.stdout)
     if match is None:
         return NixSupport(result.stdout.strip() or "unknown", False, "`nix --version` printed no version")
@@ -288,7 +319,7 @@ def select_machine(apply: str, host: str) -> str:
 
 def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> Check:
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
-    result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress)
+    result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress, answer=False)
     if result.timed_out:
         return Check("lock the flake's inputs", TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
     if result.returncode != 0:
@@ -307,6 +338,8 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     subject = f"evaluate {host}"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.too_large:
+        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False)
     if result.returncode != 0:
         offline = offline_reason(result.stderr, root)
         if offline:
@@ -333,7 +366,61 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
     detail = drv
     if data.get("pkgsName") and data.get("name") and data["pkgsName"] != data["name"]:
         detail = f"{drv}; pkgs.llama-cpp is {data['pkgsName']}"
-    return Check(subject, OK, detail, host=host, package=package, warnings=warnings)
+    intent = data.get("intent") if isinstance(data.get("intent"), dict) else None
+    return Check(subject, OK, detail, host=host, package=package, warnings=warnings, intent=intent)
+
+
+@dataclass(frozen=True)
+class Intended:
+    """What a machine was asked to get, and the one file that must define it (relative to the flake)."""
+
+    variant: str
+    flags: tuple[str, ...]
+    all_variants: bool
+    cuda: tuple[str, ...]
+    rocm: tuple[str, ...]
+    settings_file: str
+    module_file: str = ""  # the generated module, whose option defaults count as definitions too
+
+    def describe(self, values: dict) -> str:
+        parts = [str(values.get("variant"))]
+        if values.get("allVariants"):
+            parts.append("all CPU variants")
+        elif values.get("flags"):
+            parts.append("CPU " + ",".join(map(str, values["flags"])))
+        if values.get("cuda"):
+            parts.append("CUDA " + ",".join(map(str, values["cuda"])))
+        if values.get("rocm"):
+            parts.append("ROCm " + ",".join(map(str, values["rocm"])))
+        return ", ".join(parts)
+
+
+def intent_problem(check: Check, intended: Intended, root_files: list[str] | None = None) -> str | None:
+    """Why what Nix evaluated for a machine is not what was chosen for it, from its own file; None when it is."""
+    got = check.intent
+    if not isinstance(got, dict) or got.get("variant") is None:
+        return None  # no settings to compare (an old cache entry, a module without them): the package check stands
+    wanted = {"variant": intended.variant, "flags": sorted(intended.flags), "allVariants": intended.all_variants,
+              "cuda": sorted(intended.cuda), "rocm": sorted(intended.rocm)}
+    values = {key: sorted(map(str, got.get(key) or [])) if key in ("flags", "cuda", "rocm") else got.get(key)
+              for key in wanted}
+    files = sorted({_flake_relative(str(f)) for f in got.get("files") or []})
+    foreign = [f for f in files if f not in (intended.settings_file, intended.module_file)]
+    if values == wanted and not foreign:
+        return None
+    chosen = intended.describe({**wanted, "flags": list(intended.flags), "cuda": list(intended.cuda),
+                                "rocm": list(intended.rocm)})
+    files = [f for f in files if f != intended.module_file]
+    return (f"would get {intended.describe(got)} from {', '.join(files) or 'no file'}; "
+            f"chosen: {chosen} from {intended.settings_file} alone")
+
+
+def _flake_relative(path: str) -> str:
+    """A file as Nix names it (``/nix/store/<hash>-source/<rel>``, or a path on disk) relative to the source."""
+    marker = "-source/"
+    if path.startswith("/nix/store/") and marker in path:
+        return path.split(marker, 1)[1]
+    return path
 
 
 def _cached_check(data: dict | None, host: str) -> Check | None:
@@ -341,16 +428,18 @@ def _cached_check(data: dict | None, host: str) -> Check | None:
     if not isinstance(data, dict):
         return None
     subject, status, detail = data.get("subject"), data.get("status"), data.get("detail")
-    package, warnings = data.get("package"), data.get("warnings")
+    package, warnings, intent = data.get("package"), data.get("warnings"), data.get("intent")
     if not (isinstance(subject, str) and status in (OK, FAILED) and isinstance(detail, str)
             and (package is None or isinstance(package, str))
             and (warnings is None or (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)))):
         return None
-    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True)
+    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True,
+                 intent=intent if isinstance(intent, dict) else None)
 
 
 def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
-                      progress: Progress | None = None, cache: bool = True, refresh: bool = False) -> list[Check]:
+                      progress: Progress | None = None, cache: bool = True, refresh: bool = False,
+                      intended: dict[str, Intended] | None = None) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
     A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
@@ -378,9 +467,17 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
             check = eval_check(root, host, timeout)
             if key is not None and check.status in (OK, FAILED) and check.definite:
                 eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
-                                       "package": check.package, "warnings": check.warnings})
+                                       "package": check.package, "warnings": check.warnings,
+                                       "intent": check.intent})
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
+        want = (intended or {}).get(host)
+        problem = intent_problem(check, want) if want is not None and check.status == OK else None
+        if problem is not None:
+            check = Check(check.subject, FAILED, f"{NOT_CHOSEN}: it {problem}", host=host, package=check.package,
+                          warnings=check.warnings, cached=check.cached, intent=check.intent)
+        elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
+            check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
         report(check)
         return check
 
@@ -413,6 +510,8 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
     subject = f"evaluate {host} as committed"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.too_large:
+        return None
     if result.returncode != 0:
         return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:
@@ -455,8 +554,12 @@ def validate(
     use_nix: bool = True,
     cache: bool = True,
     refresh: bool = False,
+    intended: dict[str, Intended] | None = None,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
+
+    ``intended`` gives what each machine was asked to get: a machine that evaluates to something else, or from
+    another file too, fails.
 
     ``use_nix`` False checks with llamaflake's own parser only. ``progress`` receives each :class:`Check` as it
     ends and each line nix prints.
@@ -489,5 +592,5 @@ def validate(
         add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
     checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache,
-                                     refresh=refresh))
+                                     refresh=refresh, intended=intended))
     return checks

@@ -29,6 +29,15 @@ class ChangedMeanwhile(WriteError):
         )
 
 
+class StalePlan(WriteError):
+    """A file the plan changes is no longer what the plan was made from: nothing was written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path} changed since the plan was made; nothing was changed",
+                         hint="run again to see the new plan")
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -181,10 +190,7 @@ def check_current(root: Path, changes: list[FileChange]) -> None:
         except OSError as exc:
             raise WriteError(f"{change.path}: cannot read: {exc.strerror or exc}; nothing was changed") from None
         if now != change.old:
-            raise WriteError(
-                f"{change.path} changed since the plan was made; nothing was changed",
-                hint="run again to see the new plan",
-            )
+            raise StalePlan(change.path)
 
 
 def write_changes(root: Path, changes: list[FileChange], snapshot: Snapshot | None = None) -> Snapshot:

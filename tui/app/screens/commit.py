@@ -198,8 +198,11 @@ class CommitScreen(StepScreen):
         except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
             self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
+            from tui.core.apply import AFTER_COMMIT
+
             self.pending = None
-            self.post_message(PlanApplied(result.paths, result.commit))
+            after = [str(f) for f in result.findings if f.code in AFTER_COMMIT]
+            self.post_message(PlanApplied(result.paths, result.commit, after))
 
     @work(thread=True, exit_on_error=False, group="apply", description="Putting everything back")
     def abort_pending(self) -> None:
@@ -224,6 +227,17 @@ class CommitScreen(StepScreen):
             if failed and all(c.host is not None for c in failed):
                 self.offer_back_or_anyway(failed)  # everything is back as it was; the user decides
                 return
+        from tui.core.write import StalePlan
+
+        if isinstance(error, StalePlan):
+            self.app.push_screen(
+                ErrorDialog("The plan is out of date", error.message,
+                            "the file changed after the plan was made (a commit, a checkout): plan again from the "
+                            "files as they are now, with the same answers",
+                            actions=[("replan", "Review the new plan"), ("close", "Close")]),
+                self.after_stale,
+            )
+            return
         if self.pending is not None:
             # A hook refused the commit: the files stay written until the user retries or aborts.
             self.query_one("#commit-buttons").display = False
@@ -238,6 +252,20 @@ class CommitScreen(StepScreen):
         self.app.push_screen(ErrorDialog(
             "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
         ))
+
+    def after_stale(self, choice: str | None) -> None:
+        """Plan again from the repository as it is now: back to the review, which makes the plan afresh."""
+        if choice != "replan":
+            return
+        from tui.core.nix.flake import load_flake
+
+        try:
+            self.state.flake = load_flake(self.state.path)
+        except LlamaflakeError as exc:
+            self.app.push_screen(ErrorDialog("Cannot read the repository again", exc.message, exc.hint))
+            return
+        self.state.replan = True
+        self.action_back()
 
     def after_refusal(self, choice: str | None) -> None:
         """Retry the refused commit (after fixing what the hook said), or abort it."""
@@ -264,6 +292,8 @@ class CommitScreen(StepScreen):
         else:
             head = Content.from_markup("[$text-success]✓ Written[/] (not committed): $n files", n=len(message.paths))
         result.mount(Static(head, id="result-head"))
+        if message.after_commit:
+            result.mount(Static(plain("\n".join(message.after_commit)), id="after-commit"))
         result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
         commands = rebuild_commands(self.final)
         lines = []

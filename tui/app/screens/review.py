@@ -129,7 +129,9 @@ class ReviewScreen(StepScreen):
         def progress(event: object) -> None:
             self.post_message(ProofProgress(generation, str(event).splitlines()[0] if str(event) else ""))
 
-        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress)
+        from tui.core.apply import intended
+
+        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress, intended(final))
         self.post_message(ProofFinished(generation, proof, key))
 
     @on(ProofProgress)
@@ -145,7 +147,12 @@ class ReviewScreen(StepScreen):
         self.query_one("#proof", ProofView).show_proof(message.proof, self.proof_subject()[1])
 
     def on_screen_resume(self) -> None:
-        """Coming back from a dialog or a later step changes nothing here."""
+        """Coming back from a dialog or a later step changes nothing here, unless the plan is out of date."""
+        if self.state.replan:
+            self.state.replan = False
+            self.make_plan()
+            self.show_state()
+            self.start_proof()
 
     def on_state_changed(self, _message) -> None:
         """The plan is made once, when the step is entered from the one before."""

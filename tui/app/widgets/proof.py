@@ -31,7 +31,7 @@ class ProofView(Static):
         self.update(text)
 
     def show_proof(self, proof: Proof, hosts: list[str]) -> None:
-        from tui.core.validate import FAILED, OK
+        from tui.core.validate import FAILED, NOT_CHOSEN, OK
 
         lines = [Content.from_markup("[b]Proof with Nix[/] [dim]— each changed machine evaluated on a scratch copy[/]")]
         if not proof.machines:
@@ -47,6 +47,11 @@ class ProofView(Static):
             if check.status == OK:
                 lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]" + cached,
                                                  host=check.host, package=check.package or "its package"))
+                if check.chosen:
+                    lines.append(Content.from_markup("[dim]    as chosen: $chosen[/]", chosen=check.chosen))
+            elif check.status == FAILED and check.detail.startswith(NOT_CHOSEN):
+                lines.append(Content.from_markup("[$text-error]✗[/] $host: $why" + cached, host=check.host,
+                                                 why=check.detail))
             elif check.status == FAILED:
                 lines.append(Content.from_markup("[$text-error]✗[/] $host: does not evaluate" + cached,
                                                  host=check.host))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import Callable
 
+from tui.core.bounded import amount, run_bounded
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.gpu_ids import PciIds
 from tui.core.hardware.model import CpuInfo, HardwareReport
@@ -91,6 +91,13 @@ echo "@@end"
 """
 
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+SSH_TIMEOUT = 120
+MAX_SCAN_BYTES = 16 * 1024 * 1024  # the scan of a large server is well under 1 MiB
+MAX_MESSAGE_BYTES = 64 * 1024  # the end of what ssh says on stderr
+
+
+class AnswerTooLarge(Exception):
+    """The remote answer passed :data:`MAX_SCAN_BYTES`; ssh was stopped."""
 
 
 def ssh_command(host: str) -> list[str]:
@@ -99,13 +106,16 @@ def ssh_command(host: str) -> list[str]:
 
 
 def run_command(argv: list[str], stdin: str) -> tuple[int, str, str]:
-    """The default runner: run ``argv`` with ``stdin`` as its input."""
+    """The default runner: run ``argv`` with ``stdin`` as its input; raises :class:`AnswerTooLarge` past
+    :data:`MAX_SCAN_BYTES` of output."""
     try:
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120)
+        done = run_bounded(argv, stdin=stdin, limit=MAX_SCAN_BYTES, tail=MAX_MESSAGE_BYTES, timeout=SSH_TIMEOUT)
     except FileNotFoundError:
         raise LlamaflakeError(f"{argv[0]}: command not found", hint="install OpenSSH's client to scan over SSH") from None
-    except subprocess.TimeoutExpired:
-        raise LlamaflakeError(f"{' '.join(argv[:-2])}: no answer within 120 seconds") from None
+    if done.too_large:
+        raise AnswerTooLarge()
+    if done.timed_out:
+        raise LlamaflakeError(f"{' '.join(argv[:-2])}: no answer within {SSH_TIMEOUT} seconds")
     return done.returncode, done.stdout, done.stderr
 
 
@@ -114,7 +124,13 @@ def scan_over_ssh(host: str, runner: Runner | None = None) -> HardwareReport:
     if not host or host.startswith("-") or any(c.isspace() for c in host):
         raise LlamaflakeError(f"{host!r} is not a host name for ssh")
     runner = runner or run_command
-    code, out, err = runner(ssh_command(host), SCAN_SCRIPT)
+    try:
+        code, out, err = runner(ssh_command(host), SCAN_SCRIPT)
+    except AnswerTooLarge:
+        raise LlamaflakeError(
+            f"the answer from {host} is larger than {amount(MAX_SCAN_BYTES)}: the scan was stopped",
+            hint=f"a scan prints well under 1 MiB: see what `ssh {host} sh -s` prints before it (a login script?)",
+        ) from None
     if code != 0:
         detail = err.strip() or f"exit status {code}"
         raise LlamaflakeError(

@@ -3,12 +3,21 @@ CUDA release of the user's own nixpkgs, read with Nix where it is installed."""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import platform
 import shutil
-import subprocess
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.core.bounded import run_bounded
 from tui.core.data import load
+
+MAX_ANSWER_BYTES = 4096  # a version number in JSON
+MAX_LOCK_BYTES = 16 * 1024 * 1024  # the flake.lock of a large configuration is well under 1 MiB
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -67,36 +76,75 @@ def rocm_supported(target: str) -> bool:
     return target in load("gpu_support")["rocm"]["targets"]
 
 
-# Reads the CUDA release of the nixpkgs that a flake's lock file pins. A source not in the Nix store
-# yet is fetched with one attempt: offline that fails at once, and the caller falls back to the default.
-# An input in the lock is a node's name, or a follows path of input names from the root.
-_CUDA_VERSION_EXPR = """{ lock, input }:
+# Reads the CUDA release of the nixpkgs that a flake's lock file pins, in pure evaluation: the
+# nixpkgs of a cloned repository reads no file outside its own source, no environment variable and no
+# unpinned download. A source not in the Nix store yet is fetched with one attempt: offline that fails
+# at once, and the caller falls back to the default.
+_CUDA_VERSION_EXPR = """{ locked, system }:
 let
-  data = builtins.fromJSON (builtins.readFile lock);
-  inputOf = node: name:
-    let target = data.nodes.${node}.inputs.${name}; in
-    if builtins.isList target then builtins.foldl' inputOf data.root target else target;
-  src = builtins.fetchTree data.nodes.${inputOf data.root input}.locked;
-  cuda = (import src { config = { allowUnfree = true; }; overlays = [ ]; }).cudaPackages;
+  src = builtins.fetchTree (builtins.fromJSON locked);
+  cuda = (import src { inherit system; config = { allowUnfree = true; }; overlays = [ ]; }).cudaPackages;
 in
 cuda.cudaMajorMinorVersion or cuda.cudaVersion
 """
 
 
+def locked_input(lock: Path, input_name: str) -> dict | None:
+    """The ``locked`` attributes of ``input_name`` in a flake.lock, or None where there are none. The input is a
+    node's name, or a follows path of input names from the root."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            text = handle.read(MAX_LOCK_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(text) > MAX_LOCK_BYTES:
+        return None
+    try:
+        data = json.loads(text)
+        nodes = data["nodes"]
+
+        def input_of(node: str, name: str) -> str:
+            target = nodes[node]["inputs"][name]
+            return functools.reduce(input_of, target, data["root"]) if isinstance(target, list) else target
+
+        locked = nodes[input_of(data["root"], input_name)]["locked"]
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: follows that go round
+        return None
+    return locked if isinstance(locked, dict) else None
+
+
+def nix_system() -> str:
+    """This machine's Nix system name (``x86_64-linux``): pure evaluation has no ``builtins.currentSystem``."""
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    return f"{machine}-{sys.platform.rstrip('0123456789')}"
+
+
 def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout: float = 30) -> str | None:
     """The CUDA release of ``cudaPackages`` in the flake's locked ``input_name``, or None where Nix is
-    missing, the input is not locked, or its source is not in the Nix store."""
+    missing, the input is not locked with its hash, its source is not in the Nix store, or its nixpkgs
+    reaches for anything outside its own source."""
     nix = shutil.which("nix-instantiate")
-    lock = Path(flake_root) / "flake.lock"
-    if nix is None or not lock.is_file():
+    if nix is None:
+        return None
+    locked = locked_input(Path(flake_root) / "flake.lock", input_name)
+    if locked is None:
         return None
     # One download attempt: offline, Nix would otherwise retry for seconds before giving up.
-    argv = [nix, "--eval", "--json", "--extra-experimental-features", "nix-command flakes",
-            "--option", "substituters", "", "--option", "download-attempts", "1", "--argstr", "lock", str(lock.resolve()),
-            "--argstr", "input", input_name, "-E", _CUDA_VERSION_EXPR]
+    argv = [nix, "--eval", "--json", "--pure-eval", "--extra-experimental-features", "nix-command flakes",
+            "--option", "substituters", "", "--option", "download-attempts", "1",
+            "--argstr", "locked", json.dumps(locked), "--argstr", "system", nix_system(), "-E", _CUDA_VERSION_EXPR]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
+        done = run_bounded(argv, limit=MAX_ANSWER_BYTES, tail=0, timeout=timeout)
+    except OSError:
         return None
     value = done.stdout.strip().strip('"')
     if done.returncode != 0 or not value or not all(p.isdigit() for p in value.split(".")):

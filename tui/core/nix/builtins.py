@@ -128,6 +128,20 @@ def map_(ev, fn, items):
     return ListValue([Thunk.lazy(lambda i=i: ev.call(f, i)) for i in value.items], value.nodes)
 
 
+@builtin("elem", 2)
+def elem(ev, item, items):
+    """Whether a name is in a list (``filter (h: !elem h excluded) hosts``); unknown where either is not seen."""
+    wanted, value = ev.force(item), ev.force_list(items)
+    if not isinstance(wanted, (str, int, bool)) or value is None:
+        return Unknown("elem of a value or list the engine cannot see")
+    seen = [ev.force(i) for i in value.items]
+    if wanted in seen:
+        return True
+    if None in value.nodes or any(not isinstance(v, (str, int, bool)) for v in seen):
+        return Unknown("elem over a list the engine cannot see whole")
+    return False
+
+
 @builtin("attrNames", 1)
 def attr_names(ev, attrs):
     value = ev.force_attrs(attrs)

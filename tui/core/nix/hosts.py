@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
+from tui.core.nix.imports import import_closure
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
 from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown, as_path
 from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
@@ -306,17 +307,28 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth:
 
 def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
     _follow_shared_modules(ev, found)
+    # A file is a host's own only when no other host reaches it, through its modules or their imports.
+    for item in found:
+        item.host.imported_files = _reached_files(flake, ev, item)
     # Counted by real path: a host folder that is a symlink to another host's shares its files.
-    real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.module_files}
+    real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.imported_files}
     by_real: dict[str, int] = {}
     for item in found:
-        for target in {real[rel] for rel in item.host.module_files}:
+        for target in {real[rel] for rel in item.host.imported_files}:
             by_real[target] = by_real.get(target, 0) + 1
     uses = {rel: by_real[target] for rel, target in real.items()}
     several = len(found) > 1
+    # A modules list written once inside a function that builds several machines is none of theirs alone.
+    list_users: dict[tuple[str, int], int] = {}
+    for item in found:
+        for key in {(file.rel, lst.start) for file, lst in item.literal_lists}:
+            list_users[key] = list_users.get(key, 0) + 1
+    for item in found:
+        item.literal_lists = [(file, lst) for file, lst in item.literal_lists if list_users[(file.rel, lst.start)] == 1]
     for item in found:
         host = item.host
-        host.shared_module_files = [r for r in host.module_files if several and uses[r] == len(found)]
+        host.shared_module_files = [r for r in host.module_files
+                                    if several and all(r in other.host.module_files for other in found)]
         own_files = _own_files(item, uses, several)
         host.own_file = own_files[0] if own_files else None
         if host.refusal is not None or item.call is None:
@@ -338,13 +350,27 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
         else:
-            host.refusal = _linked_folder(flake, host.module_files) or (
+            host.refusal = _linked_folder(flake, host.module_files) or _imported_by_others(item, found) or (
                 "no module file belongs to this host alone (its modules are shared with other hosts), "
                 "and its modules list is not written for it alone"
             )
         if host.refusal is None and not host.inputs_in_modules:
             _give_access(flake, ev, item)
         _refusal_snippet(host, item)
+
+
+def _imported_by_others(item: _Found, found: list[_Found]) -> str | None:
+    """Why a host's own-looking file is not its own: another host's imports reach it too."""
+    host = item.host
+    for rel in host.module_files:
+        if rel in host.shared_module_files:
+            continue
+        others = [o.host.name for o in found if o is not item and rel in o.host.imported_files]
+        if others:
+            names = ", ".join(others)
+            return (f"{rel} is imported by {names} too (through its imports): an import there would give "
+                    f"{names} this host's settings, and no other module file belongs to this host alone")
+    return None
 
 
 def _linked_folder(flake: Flake, files: list[str]) -> str | None:
@@ -392,7 +418,37 @@ def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
                     item.dynamic_paths.append(picked)
 
 
-def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
+def _reached_files(flake: Flake, ev: Evaluator, item: _Found) -> list[str]:
+    """Every file the host's modules reach through ``imports``: read from the text, and where an import is
+    built (a ``let`` variable, ``../. + "/x"``, a ``map``), evaluated with the host's ``specialArgs``."""
+    files = import_closure(flake, item.host.module_files)
+    args = _special_args(ev, item)
+    index = 0
+    while index < len(files) and len(files) < 500:
+        try:
+            evaluated = _interpolated_imports(ev, files[index], args, every=True)
+        except Exception:  # noqa: BLE001 - a module the evaluator cannot read adds nothing it would know of
+            evaluated = []
+        for rel in import_closure(flake, evaluated):
+            if rel not in files:
+                files.append(rel)
+        index += 1
+    return files
+
+
+def _special_args(ev: Evaluator, item: _Found) -> Thunk:
+    """The module arguments a host's modules are called with, as far as its ``specialArgs`` say."""
+    special = None
+    try:
+        call_arg = ev.force(item.call.arg) if item.call is not None else None
+        if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs:
+            special = ev.force_attrs(call_arg.attrs["specialArgs"])
+    except Exception:  # noqa: BLE001 - no specialArgs the evaluator can read: the modules get open arguments
+        special = None
+    return Thunk.const(AttrsValue(dict(special.attrs) if special is not None else {}, open=True))
+
+
+def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk, every: bool = False) -> list[str]:
     value = ev.import_path(PathValue(rel))
     if isinstance(value, Lambda):
         value = ev.apply(value, args)
@@ -401,7 +457,7 @@ def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk) -> list[str]:
     found = []
     for thunk in imports.items if imports is not None else []:
         path = ev.force(thunk)
-        if isinstance(path, PathValue) and path.interpolated:
+        if isinstance(path, PathValue) and (path.interpolated or every):
             target = ev.nix_file(path.rel)
             if target is not None:
                 found.append(target)

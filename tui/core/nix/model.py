@@ -111,6 +111,7 @@ class Host:
     layout: Layout = "nixosSystem"
     own_file: str | None = None  # the module file that belongs to this host alone, if any
     shared_module_files: list[str] = field(default_factory=list)  # module files every host uses
+    imported_files: list[str] = field(default_factory=list)  # module_files and every file their imports reach
     access: Access | None = field(default=None, repr=False)
     snippet: str | None = None  # what to add by hand, when refused
     snippet_file: str | None = None

@@ -1,0 +1,66 @@
+"""Text that reads like rich markup (a machine named ``lab[/]1``, a GPU named with ``[bold]``) on the command line:
+printed as written, never parsed, never dropped."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import make_repo
+from hostile_repos import run_cli
+
+# lab[bold]2:fire: cannot be wired (its file is no plain module): its name is printed again below the table.
+FLAKE = """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  outputs = { nixpkgs, ... }@inputs:
+    let
+      mkHost = name: nixpkgs.lib.nixosSystem {
+        specialArgs = { inherit inputs; };
+        modules = [ ./hosts/${name}.nix ];
+      };
+    in {
+      nixosConfigurations = {
+        "lab[/]1" = mkHost "lab";
+        "lab[bold]2:fire:" = mkHost "lab[bold]2:fire:";
+      };
+    };
+}
+"""
+
+
+def test_hosts_prints_names_that_read_like_markup_as_written(tmp_path):
+    root = make_repo(tmp_path / "lab[bold]repo", {
+        "flake.nix": FLAKE, "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
+        "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
+    })
+    result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert f"Machines in {root}" in out
+    rows = [line for line in out.splitlines() if line.startswith("│ lab")]
+    assert [row.split("│")[1].strip() for row in rows] == ["lab[/]1", "lab[bold]2:fire:"]
+    # the machine that cannot be wired: its name before the refusal, and in the snippet's comment
+    assert "lab[bold]2:fire:: hosts/lab[bold]2:fire:.nix is not a plain module" in out
+    assert '"/llama-cpp/machines/lab[bold]2:fire:.nix"' in out
+    assert "in a module that only lab[bold]2:fire: imports" in out
+
+
+def test_detect_prints_a_report_that_reads_like_markup_as_written(tmp_path):
+    report = tmp_path / "saved.json"
+    report.write_text(json.dumps({
+        "source": "detected", "hostname": "lab[/]1", "system": "x86_64-linux",
+        "cpu": {"vendor": "AuthenticAMD", "model": "[bold]Ryzen[/] :fire:", "arch": "x86_64", "cores": 8,
+                "flags": ["avx2", "fma"]},
+        "gpus": [{"vendor": "nvidia", "name": "GPU [bold]X[/bold] [/]", "compute_capability": "8.9",
+                  "capability_source": "NVML"}],
+        "notes": ["a [/] note \x1b[31mred"],
+    }))
+    result = run_cli(["detect", "--report", str(report)])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert "Hardware of lab[/]1 (saved report)" in out
+    assert "[bold]Ryzen[/] :fire: (x86_64, 8 cores)" in out
+    assert "GPU [bold]X[/bold] [/], compute 8.9" in out
+    assert "a [/] note \\x1b[31mred" in out and "\x1b" not in out
+    assert "cuda (CUDA 8.9) [report]" in out  # the confidence in brackets is not taken for a style

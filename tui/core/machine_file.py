@@ -1,0 +1,237 @@
+"""Changing the settings in a machine's file surgically, so that the user's own lines and comments stay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui.core.answers import MachineAnswer
+from tui.core.errors import AnswerError, LlamaflakeError
+from tui.core.nix.edits import Edit, add_binding, apply_edits, line_end_after
+from tui.core.nix.syntax import Node, bindings, check, indent_of, nix_string, parse, starts_line, string_value, unwrap
+from tui.core.read_back import read_machine_settings, settings_attrset
+
+# The settings llamaflake owns in a machine file, as paths below ``local.llama-cpp``.
+OWNED = (("variant",), ("cpu", "allVariants"), ("cpu", "flags"), ("cuda", "capabilities"), ("rocm", "gpuTargets"))
+ALL_VARIANTS_COMMENT = b"# The CPU is not known for certain: build every CPU variant and pick the best at run time."
+
+
+class HandEditRefused(LlamaflakeError):
+    """A setting in a machine file is written in a way llamaflake does not change; the message has the lines."""
+
+
+@dataclass
+class _Setting:
+    """A binding of one owned setting: the whole binding and its value."""
+
+    node: Node
+    value: Node | None
+
+
+def wanted(answer: MachineAnswer) -> dict[tuple[str, ...], str | list[str] | bool | None]:
+    """The value of each owned setting for ``answer`` (None: not written)."""
+    return {
+        ("variant",): answer.variant,
+        ("cpu", "allVariants"): True if answer.all_variants else None,
+        ("cpu", "flags"): None if answer.all_variants else list(answer.cpu_flags),
+        ("cuda", "capabilities"): list(answer.cuda_capabilities) or None,
+        ("rocm", "gpuTargets"): list(answer.rocm_targets) or None,
+    }
+
+
+def _literal(value: Node | None) -> str | list[str] | bool | None:
+    """A string, a list of strings or a boolean written as a literal; None for anything else."""
+    node = unwrap(value)
+    if node is None:
+        return None
+    if node.kind == "NODE_IDENT" and node.text in ("true", "false"):
+        return node.text == "true"
+    if node.kind == "NODE_LIST":
+        items = [string_value(item) for item in node.nodes()]
+        return None if any(item is None for item in items) else items
+    return string_value(node)
+
+
+def _same(key: tuple[str, ...], current: str | list[str] | bool | None, want: str | list[str] | bool | None) -> bool:
+    if want is None:  # `cpu.flags = [ ]` means "no CPU features", not "left out"
+        return current in (None, False) or (current == [] and key != ("cpu", "flags"))
+    if isinstance(want, list) and isinstance(current, list):
+        return sorted(current) == sorted(want)  # the order of flags, capabilities and targets means nothing
+    return current == want
+
+
+def _unordered(values: dict) -> dict:
+    return {key: sorted(value) if isinstance(value, list) else value for key, value in values.items()}
+
+
+def _nix_value(want: str | list[str] | bool) -> str:
+    if isinstance(want, bool):
+        return "true" if want else "false"
+    if isinstance(want, str):
+        return f'"{nix_string(want)}"'
+    return "[ " + "".join(f'"{nix_string(item)}" ' for item in want) + "]"
+
+
+def _list_lines(items: list[str], indent: bytes, step: bytes) -> bytes:
+    """A list with one element per line, closed at ``indent`` (as the template writes ``cpu.flags``)."""
+    inner = b"".join(b"\n" + indent + step + f'"{nix_string(item)}"'.encode() for item in items)
+    return b"[" + inner + b"\n" + indent + b"]" if items else b"[ ]"
+
+
+def _one_per_line(key: tuple[str, ...], value: list[str], old: Node | None) -> bool:
+    """Lists keep their layout; CPU flags, which the template writes one per line, start that way."""
+    if old is not None and old.nodes():
+        return b"\n" in old.raw
+    return key == ("cpu", "flags") and bool(value)
+
+
+def _binding_text(name: str, key: tuple[str, ...], value: str | list[str] | bool, indent: bytes) -> bytes:
+    """``name = value;`` as the template writes it, for a binding at ``indent``."""
+    if isinstance(value, list) and _one_per_line(key, value, None):
+        return name.encode() + b" = " + _list_lines(value, indent, b"  ") + b";"
+    text = f"{name} = {_nix_value(value)};".encode()
+    if key == ("cpu", "allVariants"):
+        return ALL_VARIANTS_COMMENT + b"\n" + indent + text
+    return text
+
+
+def _comment_above(source: bytes, node: Node) -> int:
+    """Where the template's comment above ``node`` starts (the binding's own start when there is none)."""
+    line_start = source.rfind(b"\n", 0, node.start) + 1
+    if line_start == 0 or source[line_start:node.start].strip():
+        return node.start
+    above = source.rfind(b"\n", 0, line_start - 1) + 1
+    text = source[above : line_start - 1].rstrip(b"\r")
+    if text.strip() == ALL_VARIANTS_COMMENT:
+        return above + len(text) - len(text.lstrip())
+    return node.start
+
+
+def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], dict[tuple[str, ...], _Setting]]:
+    """The attribute set that holds the settings, the prefix its bindings carry, and each owned binding."""
+    attrset = settings_attrset(parse(source, path))
+    if attrset is None:
+        raise AnswerError(f"{path} is not a llama.cpp settings file (it is not an attribute set of settings) and is "
+                          "left alone: llamaflake writes over its own files only; move it away, or choose another "
+                          "folder with --module-dir")
+    nested: Node | None = None
+    found: dict[tuple[str, ...], _Setting] = {}
+    for b in bindings(attrset):
+        if not b.path or b.path[:2] != ["local", "llama-cpp"]:
+            continue
+        rest = tuple(b.path[2:])
+        if not rest:
+            inner = unwrap(b.value)
+            if inner is None or inner.kind != "NODE_ATTR_SET" or nested is not None:
+                raise _not_understood(source, path, b.node, "local.llama-cpp is not one attribute set")
+            nested = inner
+            for ib in bindings(inner):
+                _take(source, path, found, tuple(ib.path or ()), ib.node, ib.value)
+        else:
+            _take(source, path, found, rest, b.node, b.value)
+    if nested is None and not found:
+        raise AnswerError(f"{path} is not a llama.cpp settings file (it sets no local.llama-cpp options) and is left "
+                          "alone: llamaflake writes over its own files only; move it away, or choose another folder "
+                          "with --module-dir")
+    if nested is not None:
+        return attrset, nested, ["local", "llama-cpp"], found
+    return attrset, attrset, [], found
+
+
+def _take(source: bytes, path: str, found: dict, rest: tuple[str, ...], node: Node, value: Node | None) -> None:
+    if rest in OWNED:
+        found[rest] = _Setting(node, value)
+    elif any(key[: len(rest)] == rest for key in OWNED):  # `cpu = { flags = … }`: a set around owned settings
+        raise _not_understood(source, path, node, f"{'.'.join(rest)} is written as one attribute set")
+
+
+def _not_understood(source: bytes, path: str, node: Node, why: str) -> HandEditRefused:
+    line = source[: node.start].count(b"\n") + 1
+    return HandEditRefused(f"{path}:{line}: {why}, which llamaflake does not change")
+
+
+def _remove(source: bytes, node: Node) -> Edit:
+    """Remove a binding; with its line when it stands alone on it, and the template's comment above it."""
+    end = line_end_after(source, node.end)
+    if not (starts_line(source, node.start) and end is not None):
+        start = node.start
+        while start > 0 and source[start - 1 : start] in (b" ", b"\t"):
+            start -= 1
+        return Edit(start, node.end, b"")
+    start = source.rfind(b"\n", 0, node.start) + 1
+    above = source.rfind(b"\n", 0, max(start - 1, 0)) + 1
+    if start > 0 and source[above : start - 1].strip() == ALL_VARIANTS_COMMENT:
+        start = above
+    if source[end : end + 2] == b"\r\n":
+        end += 1
+    return Edit(start, min(end + 1, len(source)), b"")
+
+
+def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnswer) -> bytes:
+    """``source`` with each owned setting set to ``answer``'s value; every other byte stays.
+
+    A setting that is not a literal (an ``if``, a ``++``, a variable) and would change is refused with
+    the lines to write by hand.
+    """
+    want = wanted(answer)
+    _top, holder, prefix, found = _owned_bindings(source, path)
+    changes: list[Edit] = []
+    added: list[tuple[str, ...]] = []
+    removed: dict[tuple[str, ...], Node] = {}
+    refused: list[str] = []
+    for key, value in want.items():
+        setting = found.get(key)
+        if setting is None:
+            if value is not None:
+                added.append(key)
+            continue
+        current = _literal(setting.value)
+        if current is None:
+            full = "local.llama-cpp." + ".".join(key)
+            refused.append(f"remove {full}" if value is None else f"{full} = {_nix_value(value)};")
+            continue
+        if _same(key, current, value):
+            continue
+        if value is None:
+            removed[key] = setting.node
+            continue
+        node = unwrap(setting.value)
+        indent = indent_of(source, setting.node.start)
+        if isinstance(value, list) and _one_per_line(key, value, node):
+            step = indent_of(source, node.nodes()[0].start)[len(indent):] if node.nodes() else b""
+            text = _list_lines(value, indent, step or b"  ")
+        else:
+            text = _nix_value(value).encode()
+        changes.append(Edit(node.start, node.end, text))
+    if refused:
+        raise HandEditRefused(
+            f"{host}: {path} has settings llamaflake does not change (they are not plain values); "
+            "set them by hand:\n  " + "\n  ".join(refused)
+        )
+    # CPU flags and all-variants take each other's place, where the template writes them.
+    for key, partner in ((("cpu", "flags"), ("cpu", "allVariants")), (("cpu", "allVariants"), ("cpu", "flags"))):
+        if key in added and partner in removed:
+            node = removed.pop(partner)
+            added.remove(key)
+            indent = indent_of(source, node.start)
+            start = _comment_above(source, node) if partner == ("cpu", "allVariants") else node.start
+            name = ".".join(key) if prefix else "local.llama-cpp." + ".".join(key)
+            changes.append(Edit(start, node.end, _binding_text(name, key, want[key], indent)))
+    changes.extend(_remove(source, node) for node in removed.values())
+    new = apply_edits(source, changes)
+    if added:
+        _top, holder, prefix, _found = _owned_bindings(new, path)
+        inserts = []
+        for key in added:
+            value = want[key]
+            name = ".".join(key) if prefix else "local.llama-cpp." + ".".join(key)
+            entries = [b for b in bindings(holder)]
+            indent = indent_of(new, entries[-1].node.start) if entries else indent_of(new, holder.start) + b"  "
+            inserts.append(add_binding(new, holder, _binding_text(name, key, value, indent)))
+        new = apply_edits(new, inserts)
+    check(new, path)
+    read = read_machine_settings(new, path)
+    if read is None or _unordered(wanted(read)) != _unordered(want):
+        lines = [f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};" for k, v in want.items() if v is not None]
+        raise HandEditRefused(f"{host}: {path} could not be changed to the new settings without touching your lines; "
+                              "set them by hand:\n  " + "\n  ".join(lines))
+    return new
