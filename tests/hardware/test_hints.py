@@ -153,3 +153,46 @@ def test_arm_host_without_gpu_hints(tmp_path):
     assert any("says nothing" in n for n in report.notes)
     rec = recommend(report)
     assert (rec.variant, rec.all_variants, rec.cpu_flags, rec.confidence) == ("cpu", False, [], "none")
+
+
+SHARED_NVIDIA = {
+    "flake.nix": """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs, ... }@inputs: {
+    nixosConfigurations = {
+      desktop = nixpkgs.lib.nixosSystem { system = "x86_64-linux"; modules = [ ./nixos ./hosts/desktop.nix ]; };
+      laptop = nixpkgs.lib.nixosSystem { system = "x86_64-linux"; modules = [ ./nixos ./hosts/laptop.nix ]; };
+    };
+  };
+}
+""",
+    "nixos/default.nix": "{ ... }: { imports = [ ./graphics/nvidia.nix ]; }\n",
+    "nixos/graphics/nvidia.nix": """{ config, lib, ... }:
+let
+  cfg = config.my.graphics.nvidia;
+in
+{
+  options.my.graphics.nvidia.enable = lib.mkEnableOption "the NVIDIA driver";
+  config = lib.mkIf cfg.enable {
+    services.xserver.videoDrivers = [ "nvidia" ];
+    hardware.nvidia.modesetting.enable = true;
+  };
+}
+""",
+    "hosts/desktop.nix": "{ ... }: {\n  my.graphics = { nvidia.enable = true; };\n}\n",
+    "hosts/laptop.nix": '{ ... }: {\n  boot.initrd.kernelModules = [ "amdgpu" ];\n}\n',
+}
+
+
+def test_a_shared_module_behind_mkif_counts_only_where_its_option_is_set(tmp_path):
+    root = make_repo(tmp_path / "config", SHARED_NVIDIA)
+    flake = load_flake(root)
+    desktop = hints_from_config(flake, flake.host("desktop"))
+    laptop = hints_from_config(flake, flake.host("laptop"))
+
+    assert recommend(desktop).variant == "cuda"
+    assert any("under mkIf my.graphics.nvidia.enable, set true at hosts/desktop.nix:2" in h.text for h in desktop.hints)
+    assert [g.vendor for g in laptop.gpus] == ["amd"]
+    assert recommend(laptop).variant != "cuda"
+    assert not any("nvidia" in h.text for h in laptop.hints)
+    assert any("under mkIf my.graphics.nvidia.enable, which laptop does not set to true" in n for n in laptop.notes)

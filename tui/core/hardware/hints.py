@@ -16,6 +16,7 @@ from tui.core.nix.flake import Flake, Host, SourceFile, relative_path
 from tui.core.nix.syntax import (
     Node,
     attrpath_names,
+    bindings,
     relative_path_literal,
     select_path,
     string_value,
@@ -37,6 +38,15 @@ class _Finder:
         self.cpu_vendor: str | None = None
         self.notes: list[str] = []
         self.facter: HardwareReport | None = None
+        # Hints under `mkIf <option>`, kept apart until it is known whether this machine sets the option.
+        self.conditional: dict[tuple[str, ...], _Finder] = {}
+        self.set_true: dict[tuple[str, ...], str] = {}  # option path -> "file:line" where it is set to true
+        self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
+
+    def under(self, condition: tuple[str, ...]) -> _Finder:
+        if condition not in self.conditional:
+            self.conditional[condition] = _Finder(self.flake, self.host)
+        return self.conditional[condition]
 
     def hint(self, text: str, file: SourceFile, node: Node) -> None:
         hint = Hint(text, file.rel, file.line(node))
@@ -73,7 +83,28 @@ def hints_from_config(flake: Flake, host: Host) -> HardwareReport:
             inner = unwrap(item)
             if inner is not None and inner.kind in ("NODE_ATTR_SET", "NODE_LAMBDA"):
                 _scan(finder, file, inner)
+    _settle_conditions(finder)
     return _report(finder)
+
+
+def _settle_conditions(finder: _Finder) -> None:
+    """Hints under ``mkIf <option>`` count where this machine sets the option to true, and only there."""
+    for condition, sub in finder.conditional.items():
+        option = ".".join(condition) if condition else "a condition llamaflake cannot read"
+        where = finder.set_true.get(condition) if condition else None
+        if where is None:
+            if sub.hints:
+                finder.notes.append(f"left out: {len(sub.hints)} hint(s) under mkIf {option}, which "
+                                    f"{finder.host.name} does not set to true ({sub.hints[0].text}, "
+                                    f"{sub.hints[0].file}:{sub.hints[0].line})")
+            continue
+        for vendor, gpu in sub.gpus.items():
+            finder.gpu(vendor, gpu.integrated)
+        finder.cpu_vendor = finder.cpu_vendor or sub.cpu_vendor
+        for hint in sub.hints:
+            counted = Hint(f"{hint.text} (under mkIf {option}, set true at {where})", hint.file, hint.line)
+            if counted not in finder.hints:
+                finder.hints.append(counted)
 
 
 def _hardware_module_uses(flake: Flake, host: Host):
@@ -148,7 +179,6 @@ def _value(node: Node | None) -> Node | None:
 def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
     """Record the hints of one file; return the relative files it imports."""
     imports: list[str] = []
-    nvidia_noted = False
     for node in tree.walk():
         if node.kind == "NODE_SELECT":
             path = select_path(node)
@@ -164,6 +194,8 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
         if not path:
             continue
         value = node.nodes()[1] if len(node.nodes()) > 1 else None
+        if _value(value) is not None and _value(value).text == "true":
+            finder.set_true.setdefault(tuple(path), f"{file.rel}:{file.line(node)}")
         if path == ["imports"]:
             for item in _list_items(value):
                 literal = relative_path_literal(item)
@@ -171,47 +203,92 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
                 if rel is not None:
                     target = finder.flake.root / rel
                     imports.append(f"{rel}/default.nix" if target.is_dir() else rel)
-        elif path == ["services", "xserver", "videoDrivers"]:
-            for driver, item in _strings(value):
-                vendor = vendor_with_video_driver(driver)
-                if vendor:
-                    finder.gpu(vendor, False if is_discrete_only(vendor) else None)
-                    finder.hint(f'services.xserver.videoDrivers has "{driver}"', file, item)
-                elif driver == "modesetting":
-                    finder.hint('services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)', file, item)
-        elif path[:2] == ["hardware", "nvidia"]:
-            if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
-                vendor = "intel" if path[-1] == "intelBusId" else "amd"
-                finder.gpu(vendor, True)
-                finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: {a_vendor_label(vendor)} integrated GPU", file, node)
-            if not nvidia_noted:
-                finder.gpu("nvidia", False)
-                finder.hint(f"{'.'.join(path)} is set: an NVIDIA GPU", file, node)
-                nvidia_noted = True
-        elif path[:2] == ["hardware", "amdgpu"]:
-            finder.gpu("amd")
-            finder.hint(f"{'.'.join(path)} is set: an AMD GPU", file, node)
-        elif path[:3] == ["hardware", "cpu", "intel"] or path[:3] == ["hardware", "cpu", "amd"]:
-            finder.cpu_vendor = finder.cpu_vendor or ("Intel" if path[2] == "intel" else "AMD")
-            finder.hint(f"{'.'.join(path)} is set: an {finder.cpu_vendor} CPU", file, node)
-        elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
-                      ["boot", "initrd", "availableKernelModules"]):
-            for module, item in _strings(value):
-                vendor = vendor_with_kernel_module(module)
-                if vendor is not None:
-                    finder.gpu(vendor)
-                    finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
-                elif module in CPU_MODULES:
-                    finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
-                    finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
-        elif path in (["nixpkgs", "config", "cudaSupport"], ["nixpkgs", "config", "rocmSupport"]):
-            if _value(value) is not None and _value(value).text == "true":
-                vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
-                finder.gpu(vendor)
-                finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
-        elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
-            _facter_hint(finder, file, node, path, value)
+            continue
+        condition = _mkif_condition(node, tree)
+        _hint_from(finder if condition is None else finder.under(condition), file, node, path, value)
     return imports
+
+
+def _mkif_condition(node: Node, top: Node) -> tuple[str, ...] | None:
+    """The option a binding is conditional on (``lib.mkIf cfg.enable { … }``, ``cfg = config.a.b``: ``a.b.enable``),
+    ``()`` for a condition that cannot be read, None for a binding under no ``mkIf``."""
+    child = node
+    for ancestor in node.ancestors():
+        if ancestor is top:
+            return None
+        if ancestor.kind == "NODE_APPLY":
+            parts = ancestor.nodes()
+            fn = unwrap(parts[0]) if parts else None
+            if fn is not None and fn.kind == "NODE_APPLY" and len(parts) > 1 and child is parts[-1]:
+                inner = fn.nodes()
+                name = select_path(unwrap(inner[0])) if inner else None
+                if name and name[-1] in ("mkIf", "optionalAttrs") and len(inner) > 1:
+                    return _option_path(inner[1], ancestor)
+        child = ancestor
+    return None
+
+
+def _option_path(condition: Node, at: Node) -> tuple[str, ...]:
+    """``config.a.b`` or ``cfg.b`` with ``cfg = config.a;`` bound around ``at``: the option path (``()`` if neither)."""
+    path = select_path(unwrap(condition))
+    if not path:
+        return ()
+    if path[0] == "config":
+        return tuple(path[1:])
+    for ancestor in at.ancestors():
+        if ancestor.kind != "NODE_LET_IN":
+            continue
+        for binding in bindings(ancestor):
+            if binding.path == [path[0]]:
+                bound = select_path(unwrap(binding.value))
+                if bound and bound[0] == "config":
+                    return tuple(bound[1:] + path[1:])
+                return ()
+    return ()
+
+
+def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], value: Node | None) -> None:
+    """Record the hint one binding gives, if any."""
+    if path == ["services", "xserver", "videoDrivers"]:
+        for driver, item in _strings(value):
+            vendor = vendor_with_video_driver(driver)
+            if vendor:
+                finder.gpu(vendor, False if is_discrete_only(vendor) else None)
+                finder.hint(f'services.xserver.videoDrivers has "{driver}"', file, item)
+            elif driver == "modesetting":
+                finder.hint('services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)', file, item)
+    elif path[:2] == ["hardware", "nvidia"]:
+        if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
+            vendor = "intel" if path[-1] == "intelBusId" else "amd"
+            finder.gpu(vendor, True)
+            finder.hint(f"hardware.nvidia.prime.{path[-1]} is set: {a_vendor_label(vendor)} integrated GPU", file, node)
+        if file.rel not in finder.nvidia_files:
+            finder.gpu("nvidia", False)
+            finder.hint(f"{'.'.join(path)} is set: an NVIDIA GPU", file, node)
+            finder.nvidia_files.add(file.rel)
+    elif path[:2] == ["hardware", "amdgpu"]:
+        finder.gpu("amd")
+        finder.hint(f"{'.'.join(path)} is set: an AMD GPU", file, node)
+    elif path[:3] == ["hardware", "cpu", "intel"] or path[:3] == ["hardware", "cpu", "amd"]:
+        finder.cpu_vendor = finder.cpu_vendor or ("Intel" if path[2] == "intel" else "AMD")
+        finder.hint(f"{'.'.join(path)} is set: an {finder.cpu_vendor} CPU", file, node)
+    elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
+                  ["boot", "initrd", "availableKernelModules"]):
+        for module, item in _strings(value):
+            vendor = vendor_with_kernel_module(module)
+            if vendor is not None:
+                finder.gpu(vendor)
+                finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
+            elif module in CPU_MODULES:
+                finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
+                finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
+    elif path in (["nixpkgs", "config", "cudaSupport"], ["nixpkgs", "config", "rocmSupport"]):
+        if _value(value) is not None and _value(value).text == "true":
+            vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
+            finder.gpu(vendor)
+            finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
+    elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
+        _facter_hint(finder, file, node, path, value)
 
 
 def _list_items(node: Node | None) -> list[Node]:
