@@ -37,10 +37,23 @@ def test_two_nvidia_gpus_build_for_both_capabilities_in_order():
     assert rec.cuda_capabilities == ["7.0", "8.6"]
 
 
-def test_unknown_capability_falls_back_to_nixpkgs_default_list():
+def test_unknown_capability_adds_nixpkgs_default_list_to_the_known_ones():
     rec = recommend(report([nvidia("NVIDIA GeForce RTX 4090", "8.9"), nvidia("NVIDIA GeForce RTX 4090")]))
+    assert rec.variant == "cuda" and rec.cuda_capabilities == ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
+    assert any("nixpkgs' default list (7.5 and newer) is built too" in r for r in rec.reasons), rec.reasons
+
+
+def test_only_unknown_capabilities_keep_nixpkgs_default_list_named_for_the_release():
+    rec = recommend(report([nvidia("NVIDIA GPU")]))
     assert rec.variant == "cuda" and rec.cuda_capabilities == []
-    assert any("nixpkgs' default list" in r for r in rec.reasons)
+    assert any("CUDA build for nixpkgs' default list (7.5 and newer)" in r for r in rec.reasons), rec.reasons
+    older = recommend(report([nvidia("NVIDIA GPU")]), cuda_version="12.3")  # Pascal's last default release
+    assert any("CUDA build for nixpkgs' default list (6.0 and newer)" in r for r in older.reasons), older.reasons
+
+
+def test_a_volta_gpu_past_its_default_release_is_kept_next_to_an_unknown_one():
+    rec = recommend(report([nvidia("Tesla V100", "7.0"), nvidia("NVIDIA GPU")]), cuda_version="12.6")
+    assert rec.cuda_capabilities == ["7.0", "7.5", "8.0", "8.6", "8.9", "9.0"]
 
 
 def test_amd_discrete_gpu_offers_rocm_on_x86_64_only():
