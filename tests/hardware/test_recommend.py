@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tui.core.answers import MachineAnswer
+from tui.core.errors import AnswerError
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.gpu_ids import nvidia_capability_from_name
 from tui.core.hardware.parse import cpu_from_flags, gfx_target, parse_nvidia_smi, x86_64_level
@@ -132,3 +133,19 @@ def test_capability_from_chip_names():
     assert nvidia_capability_from_name("AD102 [GeForce RTX 4090]") == ("8.9", "AD102")
     assert nvidia_capability_from_name("NVIDIA GeForce RTX 4090") is None
     assert nvidia_capability_from_name("NVIDIA TU106 [GeForce RTX 2060]") == ("7.5", "TU106")
+
+
+@pytest.mark.parametrize("cap", ["7.2", "8.7", "10.1", "11.0", "9.0a", "10.0a", "10.0f", "10.3a", "10.3f",
+                                 "12.0a", "12.0f", "12.1a", "12.1f"])
+def test_capabilities_nixpkgs_knows_are_accepted(cap):
+    from tui.core.hardware.support import cuda_verdict
+
+    MachineAnswer("cuda", cuda_capabilities=[cap]).validate("carbon")
+    cuda = "13.0" if cap.startswith("11.") else "12.9"
+    assert cuda_verdict(cap, cuda).supported or cap == "7.2", cap
+    assert "not a compute capability" not in cuda_verdict(cap, cuda).reason
+
+
+def test_a_capability_suffix_nixpkgs_does_not_know_is_malformed():
+    with pytest.raises(AnswerError, match="malformed CUDA capability '12.0b'"):
+        MachineAnswer("cuda", cuda_capabilities=["12.0b"]).validate("carbon")
