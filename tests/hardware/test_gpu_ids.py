@@ -355,3 +355,15 @@ def test_a_capability_given_by_hand_is_checked_against_the_flakes_cuda_release(d
     err = capsys.readouterr().err
     assert f"CUDA {cuda}, read from the flake's nixpkgs" in err
     assert ("boron: CUDA capability 6.1" in err) is warned, err
+
+
+def test_cuda_package_sets_nixpkgs_removed_are_never_offered():
+    """nixpkgs 25.11 removed CUDA 11 and 12.0-12.5 alike: the oldest set left is 12.6."""
+    from tui.core.hardware.support import still_packaged
+
+    assert [v for v in ("11.8", "12.0", "12.2", "12.5", "12.6", "12.9") if still_packaged(v)] == ["12.6", "12.9"]
+    xavier = cuda_verdict("7.2", "12.9")  # Jetson AGX Xavier: CUDA 12.2 was its last
+    assert not xavier.supported and "cudaPackages_12_2" not in xavier.reason
+    assert "nixpkgs no longer has a CUDA package set that old (CUDA 12.2 was the last for it)" in xavier.reason
+    pascal = cuda_verdict("6.1", "13.0")
+    assert "cudaPackages_12_9 (CUDA 12.9) was the last to build for it" in pascal.reason
