@@ -219,6 +219,69 @@ def test_the_scratch_copy_holds_tracked_files_that_gitignore_matches(tmp_path):
     assert "new.nix" in listed
 
 
+def shared_overlay_repo(path, nixpkgs):
+    """alpha and beta share common.nix, which applies a hand-written llama-cpp overlay; beta installs its package."""
+    flake = (
+        "{\n"
+        f'  inputs.nixpkgs.url = "path:{nixpkgs}";\n'
+        "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+        + "".join(
+            f"    nixosConfigurations.{h} = nixpkgs.lib.nixosSystem {{\n"
+            "      specialArgs = { inherit inputs; };\n"
+            f"      modules = [ ./common.nix ./hosts/{h}.nix ];\n"
+            "    };\n"
+            for h in ("alpha", "beta")
+        )
+        + "  };\n}\n"
+    )
+    beta = flakes.host_module("beta").replace("{ ... }:", "{ pkgs, ... }:").replace(
+        "}\n", "  environment.systemPackages = [ pkgs.llama-cpp-cpu ];\n}\n")
+    return flakes.make_repo(path, {
+        "flake.nix": flake,
+        "common.nix": "{ ... }:\n{\n  nixpkgs.overlays = [\n    (import ./overlays/llama-cpp.nix)\n  ];\n}\n",
+        "overlays/llama-cpp.nix": "final: prev: {\n  llama-cpp-cpu = prev.llama-cpp;\n}\n",
+        "hosts/alpha.nix": flakes.host_module("alpha"),
+        "hosts/beta.nix": beta,
+    })
+
+
+def beta_packages(root) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command flakes", "eval", "--json", "--no-write-lock-file",
+         ".#nixosConfigurations.beta.config.environment.systemPackages", "--apply", "map (p: p.name)"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_cleanup_keeps_an_overlay_a_machine_left_alone_still_uses(tmp_path, stand_ins, capsys):
+    root = shared_overlay_repo(tmp_path / "config", stand_ins["nixpkgs"])
+    before = beta_packages(root)
+    assert before.returncode == 0, before.stderr
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cpu",
+                 "--host", "beta=none", "--cleanup", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "✓ alpha" in err
+    assert "kept overlays/llama-cpp.nix (a hand-written llama-cpp overlay): beta uses it" in err
+    committed = committed_paths(root)
+    assert "overlays/llama-cpp.nix" not in committed and "common.nix" not in committed
+    assert (root / "overlays/llama-cpp.nix").is_file()
+    after = beta_packages(root)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+
+
+def test_cleanup_removes_the_overlay_when_every_machine_using_it_is_wired(tmp_path, stand_ins, capsys):
+    root = shared_overlay_repo(tmp_path / "config", stand_ins["nixpkgs"])
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cpu",
+                 "--host", "beta=cpu", "--cleanup", "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "✓ alpha" in err and "✓ beta" in err
+    assert not (root / "overlays/llama-cpp.nix").exists()
+    assert "llama-cpp.nix" not in (root / "common.nix").read_text()
+    after = beta_packages(root)
+    assert after.returncode == 0, after.stderr
 def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tmp_path, stand_ins, capsys):
     """The static reading cannot follow an import built with genericClosure; Nix evaluates it, and the intent
     proof sees beta defined from alpha's settings file too (its flags merged with alpha's), though it evaluates."""

@@ -10,6 +10,7 @@ import git
 import pytest
 
 from tui.cli import main
+from tui.core.answers import MachineAnswer
 from tui.core.apply import apply_plan
 from tui.core.errors import RepositoryError
 from tui.core.undo import plan_undo, undo
@@ -125,7 +126,8 @@ def test_cli_undo_needs_yes_without_a_terminal_and_reports_json(demo_repo, capsy
 
 def test_undo_brings_back_files_the_clean_up_removed(demo_repo):
     before = repo_state(demo_repo)
-    plan = demo_plan(demo_repo, cleanup=True)
+    plan = demo_plan(demo_repo, cleanup=True, carbon=MachineAnswer("cuda"), beryllium=MachineAnswer("vulkan"),
+                     boron=MachineAnswer("cpu"))  # every machine: they all use the overlay
     removed = [c.path for c in plan.changes if c.new is None]
     assert removed == ["nixos/pkgs/llama-cpp-variants.nix"]
     apply_plan(plan)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import git
+import pytest
 
 from hostile_repos import run_cli, small_repo
 
@@ -92,11 +96,126 @@ def test_a_clean_apply_records_no_changes_of_the_user(tmp_path):
     assert "Generated-with-your-changes" not in git.Repo(root).head.commit.message
 
 
+MY_INPUT = '    nixpkgs-stable.url = "github:nixos/nixpkgs/nixos-25.11";\n'
+
+
+def _add_my_input(root) -> None:
+    """The user's own input in flake.nix, staged."""
+    flake = root / "flake.nix"
+    text = flake.read_text()
+    at = text.index("\n", text.index("nixpkgs.url")) + 1
+    flake.write_text(text[:at] + MY_INPUT + text[at:])
+    git.Repo(root).git.add("flake.nix")
+
+
+def test_the_commit_records_what_it_wrote_in_each_file(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    blobs = dict(reversed(line.split(" ", 2)[1:]) for line in repo.head.commit.message.splitlines()
+                 if line.startswith("Generated-blob: "))
+    written = [line.split(" ", 1)[1] for line in repo.head.commit.message.splitlines()
+               if line.startswith("Generated-file: ")]
+    assert sorted(blobs) == sorted(written) and "flake.nix" in blobs
+    assert blobs == {path: repo.git.rev_parse(f"HEAD:{path}") for path in blobs}
+
+
+def test_undo_refuses_a_commit_whose_written_file_the_user_amended(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    _add_my_input(root)
+    repo.git.commit("--amend", "--no-edit")
+    amended = repo.head.commit.hexsha
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert result.returncode == 2, result.stderr
+    assert "flake.nix is not what llamaflake wrote" in result.stderr, result.stderr
+    assert f"git revert --no-commit {amended[:12]}" in result.stderr and "Traceback" not in result.stderr
+    assert repo.head.commit.hexsha == amended
+    assert MY_INPUT in (root / "flake.nix").read_text()
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+
+
+def test_undo_takes_back_a_commit_a_hook_reformatted(tmp_path):
+    """A formatter in pre-commit changes what llamaflake wrote as it commits: the commit is still its own."""
+    root = small_repo(tmp_path / "repo", ["boron"])
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    hook.write_text("#!/bin/sh\nsed -i 's/  */ /g' flake.nix && git add flake.nix\n")
+    hook.chmod(0o755)
+    assert run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    assert "  " not in repo.git.show("HEAD:flake.nix")
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert result.returncode == 0, result.stderr
+    assert repo.head.commit.message == "initial\n"
+
+
+@pytest.mark.parametrize("amended", [False, True], ids=["as-written", "amended"])
+def test_undo_of_a_commit_without_blob_trailers_judges_by_path_and_change(tmp_path, amended):
+    """Made by a version that wrote ``Generated-file`` trailers alone: undone as before, but an input of the
+    user's in flake.nix is still seen."""
+    root = small_repo(tmp_path / "repo", ["boron"])
+    assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    if amended:
+        _add_my_input(root)
+    message = "".join(line for line in repo.head.commit.message.splitlines(keepends=True)
+                      if not line.startswith("Generated-blob:"))
+    repo.git.commit("--amend", "-m", message)
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    if amended:
+        assert result.returncode == 2, result.stderr
+        assert "changes llamaflake did not write: flake.nix" in result.stderr
+        assert MY_INPUT in (root / "flake.nix").read_text()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert repo.head.commit.message == "initial\n"
+
+
 def _drop_file_trailers(repo: git.Repo) -> None:
     """The commit as an earlier version wrote it: ``Generated-by`` without ``Generated-file`` trailers."""
     message = "".join(line for line in repo.head.commit.message.splitlines(keepends=True)
-                      if not line.startswith("Generated-file:"))
+                      if not line.startswith(("Generated-file:", "Generated-blob:")))
     repo.git.commit("--amend", "-m", message)
+
+
+def test_undo_without_file_trailers_refuses_an_input_the_user_added_to_flake_nix(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    _add_my_input(root)
+    _drop_file_trailers(repo)
+    amended = repo.head.commit.hexsha
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert result.returncode == 2, result.stderr
+    assert "changes llamaflake did not write: flake.nix" in result.stderr and "Traceback" not in result.stderr
+    assert repo.head.commit.hexsha == amended
+    assert MY_INPUT in (root / "flake.nix").read_text()
+
+
+def _lock(*nodes: tuple[str, str]) -> str:
+    """A flake.lock with the flake's inputs ``nodes`` (name, locked revision)."""
+    entries = {name: {"locked": {"type": "github", "owner": "o", "repo": name, "rev": rev},
+                      "original": {"type": "github", "owner": "o", "repo": name}} for name, rev in nodes}
+    entries["root"] = {"inputs": {name: name for name, _ in nodes}}
+    return json.dumps({"nodes": entries, "root": "root", "version": 7}, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("nixpkgs_after, code", [("aaaa", 0), ("bbbb", 2)], ids=["input-added", "updated-since"])
+def test_undo_without_file_trailers_takes_back_only_an_added_input_in_flake_lock(tmp_path, nixpkgs_after, code):
+    root = small_repo(tmp_path / "repo", ["boron"], files={"flake.lock": _lock(("nixpkgs", "aaaa"))})
+    assert run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY]).returncode == 0
+    repo = git.Repo(root)
+    (root / "flake.lock").write_text(_lock(("nixpkgs", nixpkgs_after), ("llama-cpp", "cccc")))
+    repo.git.add("flake.lock")
+    _drop_file_trailers(repo)
+    result = run_cli(["undo", "--flake", str(root), "--yes"])
+    assert result.returncode == code, result.stderr
+    if code:
+        assert "changes llamaflake did not write: flake.lock" in result.stderr
+        assert '"bbbb"' in (root / "flake.lock").read_text()
+    else:
+        assert (root / "flake.lock").read_text() == _lock(("nixpkgs", "aaaa"))
 
 
 def test_undo_without_file_trailers_refuses_a_file_llamaflake_never_writes(tmp_path):

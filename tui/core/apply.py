@@ -21,10 +21,11 @@ from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.footprint import (
-    FILE_TRAILER, GENERATED_BY, USER_TRAILER, is_llamaflake_commit, machine_path, module_file,
+    BLOB_TRAILER, FILE_TRAILER, GENERATED_BY, USER_TRAILER, blob_trailer, is_llamaflake_commit, machine_path,
+    module_file,
 )
 from tui.core.gitrepo import CommitRejected
-from tui.core.journal import ApplyLock, Journal, recover
+from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
@@ -88,14 +89,20 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_trailers(message: str, paths: list[str], user_changed: list[str] = ()) -> str:
+def with_trailers(message: str, paths: list[str], user_changed: list[str] = (),
+                  blobs: dict[str, str | None] | None = None) -> str:
     """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
-    (repository-relative), one ``Generated-with-your-changes`` per written path that also held uncommitted
-    changes of the user's (``--allow-dirty``), and ``Generated-by``, appended to whatever message the user gave."""
-    kept = [line for line in message.splitlines() if not line.startswith((TRAILER, FILE_TRAILER, USER_TRAILER))]
+    (repository-relative), one ``Generated-blob`` per path with the blob id of what was written there
+    (``blobs``), one ``Generated-with-your-changes`` per written path that also held uncommitted changes of
+    the user's (``--allow-dirty``), and ``Generated-by``, appended to whatever message the user gave."""
+    kept = [line for line in message.splitlines()
+            if not line.startswith((TRAILER, FILE_TRAILER, BLOB_TRAILER, USER_TRAILER))]
     body = "\n".join(kept).rstrip()
-    trailers = ([f"{FILE_TRAILER} {path}" for path in paths] + [f"{USER_TRAILER} {path}" for path in user_changed]
-                + [f"{TRAILER} {__version__}"])
+    blobs = blobs or {}
+    length = next((len(b) for b in blobs.values() if b), 40)
+    trailers = ([f"{FILE_TRAILER} {path}" for path in paths]
+                + [blob_trailer(path, blobs[path], length) for path in paths if path in blobs]
+                + [f"{USER_TRAILER} {path}" for path in user_changed] + [f"{TRAILER} {__version__}"])
     return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
@@ -192,8 +199,9 @@ class PendingApply:
         if self.snapshot.changed_by_others():
             self.abort()  # raises ChangedMeanwhile: the user's version is kept
         try:
+            blobs = gitrepo.blob_ids(self.repo, self.repo_paths)
             text = with_trailers(message or commit_message(self.plan), self.repo_paths,
-                                 [p for p in self.repo_paths if p in self.user_changed])
+                                 [p for p in self.repo_paths if p in self.user_changed], blobs)
             sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
         except BaseException as exc:
             # Interrupted while git ran (git itself may have been stopped after the commit): if the commit
@@ -206,12 +214,23 @@ class PendingApply:
             sha, self.interrupted = landed, True
         self.done = True
         self._finish_journal()
+        if not self.interrupted:
+            self._note_hook_changes(sha, blobs)
         message_now = None if self.interrupted else self.repo.head.commit.message
         result = self.result(sha, message_now)
         if not self.interrupted:
             result.findings = result.findings + self._compare_commit(sha)
         result.interrupted = self.interrupted
         return result
+
+    def _note_hook_changes(self, sha: str, blobs: dict[str, str | None]) -> None:
+        """A hook that changed the files as they were committed (a formatter): remember the commit, whose
+        files are llamaflake's for ``undo`` although they differ from the ``Generated-blob`` trailers."""
+        try:
+            if gitrepo.committed_blob_ids(self.repo, sha, self.repo_paths) != blobs:
+                remember_rewritten(self.repo, sha)
+        except RepositoryError:
+            pass  # undo then refuses the commit as changed, and says how to take it back by hand
 
     def _compare_commit(self, sha: str) -> list[Finding]:
         """What the commit holds that is not what the apply wrote: a hook's rewrite (a note) or else a warning."""

@@ -14,6 +14,9 @@ MARKER_BYTES = 2048  # how far into a file the marker is looked for
 GENERATED_BY = "Generated-by: llamaflake"
 FILE_TRAILER = "Generated-file:"
 USER_TRAILER = "Generated-with-your-changes:"
+# `Generated-blob: <blob id> <path>`: what llamaflake wrote in a file (all zeros: it removed the file), so that
+# undo can tell a file amended since from the one it wrote.
+BLOB_TRAILER = "Generated-blob:"
 GENERATED_BY_PATTERN = "^Generated-by: llamaflake( |$)"  # for `git log -E --grep`
 
 
@@ -61,3 +64,19 @@ def find_module_dir(root: Path) -> str | None:
 def is_llamaflake_commit(message: str) -> bool:
     """Whether a commit message carries the ``Generated-by`` trailer."""
     return f"\n{GENERATED_BY}" in "\n" + message
+
+
+def blob_trailer(path: str, blob: str | None, id_length: int = 40) -> str:
+    """The trailer recording what llamaflake wrote in ``path`` (repository-relative; None: it removed it)."""
+    return f"{BLOB_TRAILER} {blob or '0' * id_length} {path}"
+
+
+def written_blobs(message: str) -> dict[str, str | None]:
+    """The ``Generated-blob`` trailers of a commit message: path -> blob id (None: removed)."""
+    found: dict[str, str | None] = {}
+    for line in message.splitlines():
+        if line.startswith(BLOB_TRAILER + " "):
+            blob, _, path = line[len(BLOB_TRAILER) + 1:].partition(" ")
+            if path:
+                found[path] = None if set(blob) == {"0"} else blob
+    return found

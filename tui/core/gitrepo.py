@@ -216,6 +216,35 @@ def submodules_holding(repo: git.Repo, paths: list[str]) -> dict[str, str]:
     return found
 
 
+def _git_stdin(repo: git.Repo, args: list[str], lines: list[str]) -> list[str]:
+    """A git command fed one line per item on its standard input, run at the work tree's top; its output lines."""
+    result = subprocess.run(
+        [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args], cwd=work_tree(repo),
+        input="".join(line + "\n" for line in lines).encode(), capture_output=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )
+    if result.returncode != 0:
+        raise RepositoryError(f"`git {' '.join(args)}` failed: {result.stderr.decode('utf-8', 'replace').strip()}")
+    return result.stdout.decode("utf-8", "replace").splitlines()
+
+
+def blob_ids(repo: git.Repo, paths: list[str]) -> dict[str, str | None]:
+    """The blob id git would store for each of ``paths`` (repository-relative) as the file is now, its
+    filters applied as ``git add`` applies them; None for a path with no file."""
+    present = [p for p in paths if (work_tree(repo) / p).is_file()]
+    ids = _git_stdin(repo, ["hash-object", "--stdin-paths"], present) if present else []
+    found = dict(zip(present, ids))
+    return {p: found.get(p) for p in paths}
+
+
+def committed_blob_ids(repo: git.Repo, rev: str, paths: list[str]) -> dict[str, str | None]:
+    """The blob id of each of ``paths`` (repository-relative) in commit ``rev``; None where it has none."""
+    if not paths:
+        return {}
+    out = _git_stdin(repo, ["cat-file", "--batch-check=%(objectname) %(objecttype)"], [f"{rev}:{p}" for p in paths])
+    return {p: line.split()[0] if line.endswith(" blob") else None for p, line in zip(paths, out)}
+
+
 def tracked(repo: git.Repo, paths: list[str]) -> list[str]:
     """Those of ``paths`` that the index knows (intent-to-add entries included)."""
     if not paths:

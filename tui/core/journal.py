@@ -33,11 +33,33 @@ from tui.core.write import atomic_write
 JOURNAL = "apply.json"
 LOCK = "lock"
 INDEX_COPY = "index.before"
+REWRITTEN = "rewritten-by-hooks"  # commits of llamaflake's whose files a hook changed as they were committed
 LOCK_WAIT = 3.0  # seconds a git process left running by the killed apply gets to finish
 
 
 def journal_dir(repo: git.Repo) -> Path:
     return gitrepo.git_path(repo, "llamaflake")
+
+
+def remember_rewritten(repo: git.Repo, sha: str) -> None:
+    """Note that llamaflake's commit ``sha`` holds files the repository's hooks changed as it was committed, so that
+    ``undo`` takes them for llamaflake's own although they differ from what it wrote."""
+    path = journal_dir(repo) / REWRITTEN
+    try:
+        known = path.read_text("utf-8") if path.is_file() else ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, (known + sha + "\n").encode(), 0o644)
+    except OSError:
+        pass  # undo then refuses the commit as amended, and says how to take it back by hand
+
+
+def rewritten_by_hooks(repo: git.Repo) -> set[str]:
+    """The commits :func:`remember_rewritten` noted."""
+    path = journal_dir(repo) / REWRITTEN
+    try:
+        return set(path.read_text("utf-8").split()) if path.is_file() else set()
+    except OSError:
+        return set()
 
 
 def _head(repo: git.Repo) -> str | None:

@@ -166,7 +166,7 @@ def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progre
         info = where.get(name) or {}
         if host is None:
             host = Host(name, "found by nix", owned.get(name) or "flake.nix", 1, system=info.get("system"),
-                        layout="nix")
+                        layout="nix", modules_known=False)
             host.refusal = "the static reading cannot see this machine"
             flake.hosts.append(host)
         _wire_through_own_file(flake, host, owned.get(name), bool(info.get("inputs")))

@@ -13,7 +13,7 @@ from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
 from tui.core.nix import inputs as input_edits
-from tui.core.nix.flake import Flake, Host, relative_path
+from tui.core.nix.flake import Flake, Host, path_refs, relative_path
 from tui.core.nix.syntax import (
     check, nix_comment, nix_relative_path, path_expression_target, relative_path_literal, unwrap,
 )
@@ -337,7 +337,9 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             attach_line(flake, host, rel, edits)
 
 
-    offers, cleanup_edits, removals = cleanup_offers(flake, module_dir)
+    left_alone = [host for host in flake.hosts if host.name not in machines]
+    offers, cleanup_edits, removals, cleanup_notes = cleanup_offers(flake, module_dir, left_alone)
+    notes.extend(cleanup_notes)
     if answers.cleanup:
         for rel, file_edits in cleanup_edits.items():
             for edit in file_edits:
@@ -427,32 +429,12 @@ def _read(flake: Flake, rel: str) -> bytes | None:
         raise LlamaflakeError(f"{rel}: cannot read: {exc.strerror or exc}") from None
 
 
-def _path_refs(flake: Flake, rel: str) -> set[str]:
-    """Files (relative to the root) named by path literals in ``rel``, read once per file."""
-    cache = flake.path_refs
-    if rel not in cache:
-        refs: set[str] = set()
-        try:
-            file = flake.source_file(rel)
-        except LlamaflakeError:
-            cache[rel] = refs
-            return refs
-        for node in file.tree.walk():
-            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
-            if text:
-                target = relative_path(rel, text)
-                if target is not None:
-                    refs.add(target)
-        cache[rel] = refs
-    return cache[rel]
-
-
 def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
     """Whether the machine's settings file is already imported by the host (one of its module files, or its own list)."""
     if machine_rel in host.module_files:
         return True
     for rel in host.module_files:
-        if machine_rel in _path_refs(flake, rel):
+        if machine_rel in path_refs(flake, rel):
             return True
     attach = host.attach
     if attach is not None and attach.kind != "imports-new":

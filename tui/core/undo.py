@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ import git
 from tui.core import footprint, gitrepo
 from tui.core.footprint import GENERATED_BY_PATTERN, MODULE_FOLDER
 from tui.core.errors import RepositoryError
+from tui.core.journal import rewritten_by_hooks
 
 FILE_TRAILER = footprint.FILE_TRAILER + " "
 USER_TRAILER = footprint.USER_TRAILER + " "
@@ -84,25 +87,102 @@ def _commit_changes(repo: git.Repo, commit: git.Commit) -> list[tuple[str, str]]
     return [(fields[i][0], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
 
 
+# A whole line llamaflake adds to flake.nix: structure alone, anything naming llama (its input, the input's name
+# in outputs' arguments, an import of its module), the lines of its input's block, `inputs` for the modules.
+FLAKE_LINE = re.compile(
+    r"[\s{}\[\]();,]*|.*llama.*|url\s*=\s*\"[^\"]*\";|inputs\.nixpkgs\.follows\s*=\s*\"[^\"]*\";"
+    r"|(specialArgs\s*=\s*\{\s*)?(inherit inputs;|inputs\s*=\s*[\w.]+;)(\s*\};)?|specialArgs\s*=\s*\{",
+    re.I,
+)
+# What llamaflake inserts into a line of flake.nix that was there (`@inputs`, `inherit inputs;`, its input's name).
+_INSERTED_WORDS = re.compile(r"[\w.-]*llama[\w.-]*|\b(inputs|inherit|specialArgs)\b", re.I)
+
+
 def _in_module_folder(path: str) -> bool:
     return MODULE_FOLDER in path.split("/")[:-1]
 
 
+def _diff_hunks(repo: git.Repo, commit: git.Commit, path: str) -> list[tuple[list[str], list[str]]]:
+    """The commit's change of ``path`` as (removed lines, added lines) per hunk."""
+    diff = repo.git.diff("-U0", "--no-color", "--no-ext-diff", commit.parents[0].hexsha, commit.hexsha, "--", path)
+    hunks: list[tuple[list[str], list[str]]] = []
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            hunks.append(([], []))
+        elif hunks and line[:1] == "-" and not line.startswith("--- "):
+            hunks[-1][0].append(line[1:])
+        elif hunks and line[:1] == "+" and not line.startswith("+++ "):
+            hunks[-1][1].append(line[1:])
+    return hunks
+
+
+def _only(kind: str, old: str, new: str) -> str | None:
+    """The text ``new`` adds to ``old`` where it only adds (``kind`` "insert") or only removes ("delete")."""
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    if any(tag not in ("equal", kind) for tag, *_ in ops):
+        return None
+    return " ".join(new[j1:j2] for tag, _i1, _i2, j1, j2 in ops if tag == "insert")
+
+
+def _flake_nix_line(line: str, removed: list[str]) -> bool:
+    """Whether an added line of flake.nix is llamaflake's: a line it writes, a line of the hunk with only its
+    words inserted, or a line of the hunk with something taken out (undo puts that back, losing nothing)."""
+    if FLAKE_LINE.fullmatch(line.strip()) or IMPORT_LINE.fullmatch(line.strip()):
+        return True
+    for old in removed:
+        inserted = _only("insert", old, line)
+        if inserted is not None and re.fullmatch(r"[\s,;@{}=]*", _INSERTED_WORDS.sub("", inserted)):
+            return True
+        if _only("delete", old, line) is not None:
+            return True
+    return False
+
+
+def _lock_gains_one_input(repo: git.Repo, commit: git.Commit, path: str) -> bool:
+    """Whether the commit's flake.lock only adds one input to the one before: every input locked before is
+    locked the same (``nix flake update`` changes them), and the flake's own inputs gain one at most."""
+    try:
+        old = json.loads(repo.git.show(f"{commit.parents[0].hexsha}:{path}"))
+        new = json.loads(repo.git.show(f"{commit.hexsha}:{path}"))
+        old_nodes, new_nodes = old["nodes"], new["nodes"]
+        old_root, new_root = old_nodes[old.get("root", "root")], new_nodes[new.get("root", "root")]
+        old_inputs, new_inputs = old_root.get("inputs", {}), new_root.get("inputs", {})
+    except (git.GitCommandError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    locked = {json.dumps(n.get("locked"), sort_keys=True) for n in new_nodes.values() if isinstance(n, dict)}
+    if any(json.dumps(n.get("locked"), sort_keys=True) not in locked for n in old_nodes.values() if isinstance(n, dict)):
+        return False
+    return set(old_inputs) <= set(new_inputs) and len(set(new_inputs) - set(old_inputs)) <= 1
+
+
 def _could_be_generated(repo: git.Repo, commit: git.Commit, status: str, path: str) -> bool:
-    """Whether a change of a commit without ``Generated-file`` trailers is one llamaflake makes: the flake's
-    ``flake.nix``/``flake.lock``, a file of the generated module's folder, or only import lines of that folder."""
+    """Whether a change of a commit without ``Generated-file`` trailers is one llamaflake makes: in the flake's
+    ``flake.nix`` only lines it writes, in ``flake.lock`` one more input, a file of the generated module's folder,
+    or only import lines of that folder."""
     if _in_module_folder(path):
         return True
-    if status in ("A", "D"):
+    name = path.rsplit("/", 1)[-1]
+    if name == "flake.lock" and status == "A":
+        return True  # the first lock, written by `nix flake lock`
+    if status in ("A", "D") or not commit.parents:
         return False
-    if path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock"):
-        return True
-    if not commit.parents:
-        return False
-    diff = repo.git.diff("-U0", "--no-color", "--no-ext-diff", commit.parents[0].hexsha, commit.hexsha, "--", path)
-    changed = [line[1:] for line in diff.splitlines()
-               if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))]
+    if name == "flake.lock":
+        return _lock_gains_one_input(repo, commit, path)
+    hunks = _diff_hunks(repo, commit, path)
+    if name == "flake.nix":
+        return all(_flake_nix_line(line, removed) for removed, added in hunks for line in added)
+    changed = [line for removed, added in hunks for line in removed + added]
     return bool(changed) and all(IMPORT_LINE.fullmatch(line.strip()) for line in changed)
+
+
+def _changed_since_written(repo: git.Repo, commit: git.Commit, blobs: dict[str, str | None]) -> list[str]:
+    """The files of the commit that differ from what llamaflake wrote there (its ``Generated-blob`` trailers):
+    amended since. A commit whose files a hook changed as llamaflake committed them, and that is unchanged
+    since, is llamaflake's own."""
+    if not blobs or commit.hexsha in rewritten_by_hooks(repo):
+        return []
+    committed = gitrepo.committed_blob_ids(repo, commit.hexsha, list(blobs))
+    return [path for path, blob in blobs.items() if committed.get(path) != blob]
 
 
 def plan_undo(path: Path) -> UndoPlan:
@@ -147,8 +227,13 @@ def _plan(repo: git.Repo) -> UndoPlan:
             hint=f"take it back by hand: `git revert --no-commit {sha[:12]}`, put your own lines of "
             + ", ".join(with_yours) + " back, then `git commit`",
         )
+    blobs = footprint.written_blobs(message)
     if written:
-        foreign = [path for _, path in changes if path not in written]
+        # Without Generated-blob trailers (an earlier version) what it wrote is not known: its flake.nix and
+        # flake.lock are judged by their change.
+        foreign = [path for status, path in changes if path not in written or not blobs
+                   and path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock")
+                   and not _could_be_generated(repo, commit, status, path)]
     else:
         # Made by a version without Generated-file trailers, or amended: only what llamaflake writes may go.
         foreign = [path for status, path in changes if not _could_be_generated(repo, commit, status, path)]
@@ -157,6 +242,16 @@ def _plan(repo: git.Repo) -> UndoPlan:
             f"the last llamaflake commit {sha[:12]} also holds changes llamaflake did not write: "
             + ", ".join(foreign) + "; undoing it would drop them, so nothing was changed",
             hint=f"move them to a commit of their own first, or take the commit back by hand (`git revert {sha[:12]}`)",
+        )
+    amended = _changed_since_written(repo, commit, blobs)
+    if amended:
+        files = ", ".join(amended)
+        raise RepositoryError(
+            f"the last llamaflake commit {sha[:12]} was changed since llamaflake made it: {files} "
+            + ("is" if len(amended) == 1 else "are") + " not what llamaflake wrote (amended with your own changes?); "
+            "undoing it would drop those changes, so nothing was changed",
+            hint=f"take it back by hand: `git revert --no-commit {sha[:12]}`, put your own lines of {files} back, "
+            "then `git commit`",
         )
     subject = commit.summary if isinstance(commit.summary, str) else commit.summary.decode(errors="replace")
     remote = [b.strip() for b in repo.git.branch("-r", "--contains", sha).splitlines() if b.strip()]

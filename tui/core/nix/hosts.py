@@ -80,7 +80,7 @@ def find_hosts(flake: Flake) -> list[Host]:
             item = _read_host(flake, evaluator, name, thunk, binding, configs_where, generated_by)
         except RecursionError:
             file, line = _line(flake, binding or configs_where)
-            host = Host(name=name, builder="unknown", file=file, line=line, layout="unknown",
+            host = Host(name=name, builder="unknown", file=file, line=line, layout="unknown", modules_known=False,
                         refusal="the expressions that build this host nest too deeply for the engine to follow")
             item = _Found(host)
         if item is not None:
@@ -144,6 +144,7 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
     item = _Found(host, binding=binding)
     value = ev.force(thunk)
     if not isinstance(value, SystemCall):
+        host.modules_known = False
         helper = _helper_name(binding)
         host.layout = "helper" if helper else ("generated" if generated_by else "unknown")
         host.builder = f"{helper} (not followed)" if helper else (generated_by or "unknown")
@@ -227,6 +228,7 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     arg = ev.force(item.call.arg)
     if not isinstance(arg, AttrsValue):
         host.refusal = "the argument of nixosSystem is not an attribute set the engine can read"
+        host.modules_known = False
         return
     system = ev.force(arg.attrs["system"]) if "system" in arg.attrs else None
     if isinstance(system, str):
@@ -247,6 +249,7 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
             _read_module(flake, ev, item, module)
     elif "modules" in arg.attrs:
         host.refusal = "its nixosSystem call has a `modules` value the engine cannot read"
+        host.modules_known = False
     if host.system is None:
         host.system = system_from_files(flake, host.module_files)
 
@@ -264,6 +267,9 @@ def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
 def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth: int = 0) -> None:
     host = item.host
     value = as_path(ev.force(thunk))
+    if isinstance(value, Unknown):
+        host.modules_known = False
+        return
     if isinstance(value, PathValue):
         rel = ev.nix_file(value.rel)
         if value.node is not None and not value.interpolated:

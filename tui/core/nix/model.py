@@ -116,6 +116,7 @@ class Host:
     snippet: str | None = None  # what to add by hand, when refused
     snippet_file: str | None = None
     nixpkgs: str | None = None  # the nixpkgs it is built from, as a `follows` path ("nixpkgs", "other/nixpkgs")
+    modules_known: bool = True  # False: some of its modules are not followed, so which files it reads is not known
 
     @property
     def can_wire(self) -> bool:
