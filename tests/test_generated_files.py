@@ -81,3 +81,10 @@ def test_every_variant_has_a_build_and_a_package_name_in_the_module(variant):
     variants_set = module[module.index("  variants = {"):]
     assert re.search(rf"\n    {variant} =\s", variants_set[:variants_set.index("\n  };")]), f"no build of {variant} in `variants`"
     assert re.search(rf'\n +llama-cpp-{variant} = byName [^;\n]*"llama-cpp-{variant}" "{variant}";', module)
+
+
+def test_all_variants_option_names_every_platform_ggml_builds_variants_for():
+    module = render_module("llama-cpp", []).decode()
+    [text] = re.findall(r"cpu\.allVariants = lib\.mkOption \{.*?description = \"([^\"]*)\"", module, re.S)
+    assert "x86 CPU variant" not in text
+    assert "x86-64, ARM, PowerPC, s390x and riscv64" in text

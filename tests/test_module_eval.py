@@ -80,7 +80,7 @@ def evaluation_error(machine_file: Path, **args: str) -> str:
 
 
 def machine_answer(variant: str, profile: str) -> MachineAnswer:
-    extra = {"cuda": {"cuda_capabilities": ["8.6"]}, "rocm": {"rocm_targets": ["gfx1100"]}}.get(variant, {})
+    extra = {"cuda": {"cuda_capabilities": ["8.6", "12.0a"]}, "rocm": {"rocm_targets": ["gfx1100"]}}.get(variant, {})
     return MachineAnswer(variant, **CPU_PROFILES[profile], **extra)
 
 
@@ -131,7 +131,7 @@ def test_matrix(module_dir, variant, profile):
         tail = [f for f in flags if f.startswith("-DGGML_") and f != "-DGGML_NATIVE:BOOL=FALSE" or f == "-DGGML_NATIVE:BOOL=FALSE"]
         assert sorted(tail[-len(cpu):][1:]) == sorted(cpu[1:]) and tail[-len(cpu)] == cpu[0], where
         if variant == "cuda":
-            assert flags[-1] == "-DCMAKE_CUDA_ARCHITECTURES:STRING=86", where
+            assert flags[-1] == "-DCMAKE_CUDA_ARCHITECTURES:STRING=86;120a", where  # what nvcc and CMake take
         if variant == "rocm":
             hip = [f for f in flags if f.startswith("-DCMAKE_HIP_ARCHITECTURES")]
             assert hip == ["-DCMAKE_HIP_ARCHITECTURES:STRING=gfx1100"], where

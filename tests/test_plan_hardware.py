@@ -40,3 +40,24 @@ def test_missing_report_is_a_clear_error(demo_repo, capsys):
     assert main(["plan", "--flake", str(demo_repo), "--report", "beryllium=/nonexistent/facter.json"]) == 2
     err = capsys.readouterr().err
     assert "facter.json" in err and "Traceback" not in err
+
+
+def test_an_architecture_specific_capability_is_accepted_and_written_as_given(demo_repo, capsys):
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=12.0a"]) == 0
+    captured = capsys.readouterr()
+    assert 'capabilities = [ "12.0a" ];' in captured.out or '"12.0a"' in captured.out
+    assert "not a compute capability" not in captured.out + captured.err
+
+
+def test_jetson_capabilities_only_on_aarch64_linux_and_alone(demo_repo, capsys):
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=8.7"]) == 2
+    err = capsys.readouterr().err
+    assert "Jetson CUDA capabilities 8.7 are built on aarch64-linux only, and carbon is x86_64-linux" in err
+    assert "Traceback" not in err
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=8.7,8.6"]) == 2
+    assert "the Jetson CUDA capabilities 8.7 cannot be built together with 8.6" in capsys.readouterr().err
+    carbon = demo_repo / "machines" / "carbon.nix"
+    carbon.write_text(carbon.read_text().replace('"x86_64-linux"', '"aarch64-linux"'))
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=8.7"]) == 0
+    captured = capsys.readouterr()
+    assert '"8.7"' in captured.out and "Jetson" not in captured.err

@@ -13,7 +13,7 @@ from tui.cli import main
 from tui.core.answers import MachineAnswer
 from tui.core.data import load
 from tui.core.hardware.gpu_ids import PciIds, chip_of, model_name, nvidia_capability_from_name, system_pci_ids
-from tui.core.hardware.model import GpuInfo
+from tui.core.hardware.model import GpuInfo, HardwareReport
 from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
 from tui.core.hardware.support import cuda_verdict
@@ -120,6 +120,13 @@ def test_rocm_is_offered_only_for_targets_nixpkgs_builds():
     ("10de:2236", ("Ampere", "8.6")),  # A10
     ("10de:13ad", ("Maxwell", "5.2")),  # a GM204 inside GM107's block
     ("10de:13b0", ("Maxwell", "5.0")),
+    ("10de:13be", ("Maxwell", "5.2")),  # GM204 per pci.ids, inside GM107's block
+    ("10de:13bf", ("Maxwell", "5.2")),
+    ("10de:13bd", ("Maxwell", "5.0")),  # Tesla M10, GM107
+    ("10de:2f04", ("Blackwell", "12.0")),  # GB205, RTX 5070
+    ("10de:2f80", None),  # GB205's audio function
+    ("10de:2f95", None),  # Vera Rubin CPU
+    ("1002:1506", None),  # Mendocino: no ROCm target (LLVM has no gfx1037)
     ("10de:102d", ("Kepler", "3.7")),  # Tesla K80 inside GK110's block
     ("10de:1003", ("Kepler", "3.5")),
     ("10de:2e12", ("Blackwell", "12.1")),  # GB10
@@ -355,3 +362,25 @@ def test_a_capability_given_by_hand_is_checked_against_the_flakes_cuda_release(d
     err = capsys.readouterr().err
     assert f"CUDA {cuda}, read from the flake's nixpkgs" in err
     assert ("boron: CUDA capability 6.1" in err) is warned, err
+
+
+def test_cuda_package_sets_nixpkgs_removed_are_never_offered():
+    """nixpkgs 25.11 removed CUDA 11 and 12.0-12.5 alike: the oldest set left is 12.6."""
+    from tui.core.hardware.support import still_packaged
+
+    assert [v for v in ("11.8", "12.0", "12.2", "12.5", "12.6", "12.9") if still_packaged(v)] == ["12.6", "12.9"]
+    xavier = cuda_verdict("7.2", "12.9")  # Jetson AGX Xavier: CUDA 12.2 was its last
+    assert not xavier.supported and "cudaPackages_12_2" not in xavier.reason
+    assert "nixpkgs no longer has a CUDA package set that old (CUDA 12.2 was the last for it)" in xavier.reason
+    pascal = cuda_verdict("6.1", "13.0")
+    assert "cudaPackages_12_9 (CUDA 12.9) was the last to build for it" in pascal.reason
+
+
+def test_mendocino_has_no_rocm_target_and_gets_vulkan():
+    from tui.core.hardware.gpu_ids import add_chip_facts
+
+    [gpu] = add_chip_facts([GpuInfo(vendor="amd", name="AMD Radeon 610M (Mendocino)", pci_id="1002:1506", integrated=True)])
+    assert gpu.rocm_target is None
+    rec = recommend(HardwareReport(source="facter", system="x86_64-linux", gpus=[gpu]))
+    assert rec.variant == "vulkan" and rec.rocm_option == []
+    assert not any("gfx1037" in r for r in rec.reasons)

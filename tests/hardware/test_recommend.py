@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tui.core.answers import MachineAnswer
+from tui.core.errors import AnswerError
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.gpu_ids import nvidia_capability_from_name
 from tui.core.hardware.parse import cpu_from_flags, gfx_target, parse_nvidia_smi, x86_64_level
@@ -37,10 +38,23 @@ def test_two_nvidia_gpus_build_for_both_capabilities_in_order():
     assert rec.cuda_capabilities == ["7.0", "8.6"]
 
 
-def test_unknown_capability_falls_back_to_nixpkgs_default_list():
+def test_unknown_capability_adds_nixpkgs_default_list_to_the_known_ones():
     rec = recommend(report([nvidia("NVIDIA GeForce RTX 4090", "8.9"), nvidia("NVIDIA GeForce RTX 4090")]))
+    assert rec.variant == "cuda" and rec.cuda_capabilities == ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
+    assert any("nixpkgs' default list (7.5 and newer) is built too" in r for r in rec.reasons), rec.reasons
+
+
+def test_only_unknown_capabilities_keep_nixpkgs_default_list_named_for_the_release():
+    rec = recommend(report([nvidia("NVIDIA GPU")]))
     assert rec.variant == "cuda" and rec.cuda_capabilities == []
-    assert any("nixpkgs' default list" in r for r in rec.reasons)
+    assert any("CUDA build for nixpkgs' default list (7.5 and newer)" in r for r in rec.reasons), rec.reasons
+    older = recommend(report([nvidia("NVIDIA GPU")]), cuda_version="12.3")  # Pascal's last default release
+    assert any("CUDA build for nixpkgs' default list (6.0 and newer)" in r for r in older.reasons), older.reasons
+
+
+def test_a_volta_gpu_past_its_default_release_is_kept_next_to_an_unknown_one():
+    rec = recommend(report([nvidia("Tesla V100", "7.0"), nvidia("NVIDIA GPU")]), cuda_version="12.6")
+    assert rec.cuda_capabilities == ["7.0", "7.5", "8.0", "8.6", "8.9", "9.0"]
 
 
 def test_amd_discrete_gpu_offers_rocm_on_x86_64_only():
@@ -119,3 +133,19 @@ def test_capability_from_chip_names():
     assert nvidia_capability_from_name("AD102 [GeForce RTX 4090]") == ("8.9", "AD102")
     assert nvidia_capability_from_name("NVIDIA GeForce RTX 4090") is None
     assert nvidia_capability_from_name("NVIDIA TU106 [GeForce RTX 2060]") == ("7.5", "TU106")
+
+
+@pytest.mark.parametrize("cap", ["7.2", "8.7", "10.1", "11.0", "9.0a", "10.0a", "10.0f", "10.3a", "10.3f",
+                                 "12.0a", "12.0f", "12.1a", "12.1f"])
+def test_capabilities_nixpkgs_knows_are_accepted(cap):
+    from tui.core.hardware.support import cuda_verdict
+
+    MachineAnswer("cuda", cuda_capabilities=[cap]).validate("carbon")
+    cuda = "13.0" if cap.startswith("11.") else "12.9"
+    assert cuda_verdict(cap, cuda).supported or cap == "7.2", cap
+    assert "not a compute capability" not in cuda_verdict(cap, cuda).reason
+
+
+def test_a_capability_suffix_nixpkgs_does_not_know_is_malformed():
+    with pytest.raises(AnswerError, match="malformed CUDA capability '12.0b'"):
+        MachineAnswer("cuda", cuda_capabilities=["12.0b"]).validate("carbon")

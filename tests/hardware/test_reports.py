@@ -98,3 +98,24 @@ def test_missing_and_unreadable_reports(tmp_path):
     (tmp_path / "folder.json").mkdir()
     with pytest.raises(LlamaflakeError, match="cannot read"):
         load_report(tmp_path / "folder.json")
+
+
+def test_a_known_pascal_gpu_keeps_its_kernels_next_to_an_unknown_one(tmp_path):
+    data = json.loads((FACTER / "gpus" / "pascal-gtx-1080.facter.json").read_text())
+    [pascal] = data["hardware"]["graphics_card"]
+    unknown = json.loads(json.dumps(pascal))
+    unknown["device"] = {"hex": "0001", "value": 1}  # no chip holds it, and no name says one
+    unknown["slot"] = {"bus": 2, "number": 0}
+    unknown["sysfs_bus_id"] = "0000:02:00.0"
+    unknown["sysfs_id"] = "/devices/pci0000:00/0000:00:02.0/0000:02:00.0"
+    data["hardware"]["graphics_card"].append(unknown)
+    path = tmp_path / "two-nvidia.facter.json"
+    path.write_text(json.dumps(data))
+    report = load_report(path)
+    assert [g.compute_capability for g in report.gpus] == ["6.1", None]
+    rec = recommend(report)
+    assert rec.variant == "cuda" and "6.1" in rec.cuda_capabilities
+    # nixpkgs' default list for CUDA 12.9 no longer has Pascal: it is added to it, not replaced by it
+    assert rec.cuda_capabilities == ["6.1", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
+    assert any("nixpkgs' default list (7.5 and newer) is built too, as well as 6.1" in r for r in rec.reasons), rec.reasons
+    assert not any("every" in r and "GPU" in r for r in rec.reasons)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tui.core.caches import Cache
 from tui.core.errors import AnswerError
+from tui.core.hardware.support import is_jetson
 from tui.core.variants import VARIANTS
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
 
 # Whole-string matches over ASCII classes only (no `$` before a trailing newline, no non-ASCII digits).
 _CPU_FLAG = re.compile(r"[a-z0-9_]+", re.ASCII)
-_CUDA_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}[a-z]?", re.ASCII)
+_CUDA_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}[af]?", re.ASCII)  # 12.0a/12.0f: architecture/family-specific
 _ROCM_TARGET = re.compile(r"gfx[0-9a-f]{3,4}", re.ASCII)
 _GIT_REF = re.compile(r"[A-Za-z0-9._/-]+", re.ASCII)
 # Flake URL schemes an input may use; the rest of the URL is checked for characters Nix or a shell would read.
@@ -61,7 +62,12 @@ class MachineAnswer:
                 raise AnswerError(f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)")
         for cap in self.cuda_capabilities:
             if not _CUDA_CAPABILITY.fullmatch(cap):
-                raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6)")
+                raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6, or 12.0a)")
+        jetson = [c for c in self.cuda_capabilities if is_jetson(c)]
+        if jetson and len(jetson) != len(self.cuda_capabilities):
+            others = [c for c in self.cuda_capabilities if c not in jetson]
+            raise AnswerError(f"{host}: the Jetson CUDA capabilities {', '.join(jetson)} cannot be built together with "
+                              f"{', '.join(others)} (nixpkgs builds Jetson capabilities alone, on aarch64-linux)")
         for target in self.rocm_targets:
             if not _ROCM_TARGET.fullmatch(target):
                 raise AnswerError(f"{host}: malformed ROCm target '{target}' (write it like gfx1100)")

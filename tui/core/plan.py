@@ -18,6 +18,7 @@ from tui.core.nix.syntax import (
     check, nix_comment, nix_relative_path, path_expression_target, relative_path_literal, unwrap,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
+from tui.core.hardware.support import is_jetson
 from tui.core.footprint import (
     MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
 )
@@ -219,6 +220,10 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         host = flake.host(name)
         if machine.variant not in variants_for(host.system):
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
+        jetson = [c for c in machine.cuda_capabilities if is_jetson(c)]
+        if jetson and host.system and host.system != "aarch64-linux":
+            raise AnswerError(f"{name}: the Jetson CUDA capabilities {', '.join(jetson)} are built on aarch64-linux only, "
+                              f"and {name} is {host.system}")
 
     input_name = choose_input_name(flake)
     follows = choose_follows(flake, answers.follows)

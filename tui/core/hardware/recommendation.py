@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from tui.core.hardware.model import GpuInfo, HardwareReport, Recommendation, source_phrase
 from tui.core.hardware.parse import is_x86
-from tui.core.hardware.support import cuda_verdict, default_cuda_version, dropped_after, rocm_supported, rocm_targets
+from tui.core.hardware.support import (
+    capability_key,
+    cuda_verdict,
+    default_capabilities,
+    default_cuda_version,
+    default_list_phrase,
+    dropped_after,
+    is_jetson,
+    rocm_supported,
+    rocm_targets,
+    still_packaged,
+)
 from tui.core.hardware.vendors import is_discrete_only, variants_of
 
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
@@ -19,10 +30,6 @@ def _label(gpu: GpuInfo) -> str:
     elif gpu.integrated is False and not is_discrete_only(gpu.vendor):
         name += " (discrete)"
     return name
-
-
-def _capability_key(cap: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in cap.split(".") if p.isdigit())
 
 
 def recommend(report: HardwareReport | None, system: str | None = None, cuda_version: str | None = None) -> Recommendation:
@@ -114,18 +121,31 @@ def _choose_cuda(rec: Recommendation, nvidia: list[GpuInfo], others: list[GpuInf
         if source and source not in sources:
             sources.append(source)
         last = dropped_after(cap)
-        if last and not cuda_version:
+        if last and not cuda_version and still_packaged(last):
             rec.reasons.append(f"{which} still builds for {cap}; a nixpkgs whose cudaPackages is newer than "
                                f"CUDA {last} does not (pin cudaPackages_{last.replace('.', '_')} then, or use Vulkan)")
     for gpu, why in outside:
         rec.reasons.append(f"{_label(gpu)}: compute capability {gpu.compute_capability} {why}; left out of the CUDA build")
     if unknown:
         names = ", ".join(_label(g) for g in unknown)
-        rec.reasons.append(f"{names}: compute capability not known → CUDA build for nixpkgs' default list of "
-                           "capabilities (a longer build; set the machine's own to shorten it)")
-        rec.cuda_capabilities = []
+        listed = default_list_phrase(version)
+        if not caps:
+            rec.reasons.append(f"{names}: compute capability not known → CUDA build for {listed} "
+                               "(a longer build; set the machine's own to shorten it)")
+            rec.cuda_capabilities = []
+        elif any(is_jetson(c) for c in caps):  # nixpkgs never builds Jetson capabilities with others
+            rec.reasons.append(f"{names}: compute capability not known, and {listed} cannot be built together "
+                               f"with the Jetson capabilities {', '.join(caps)}; set it by hand if it is needed")
+            rec.cuda_capabilities = sorted(caps, key=capability_key)
+            rec.cuda_source = ", ".join(sources) or None
+        else:
+            # nixpkgs' default list alone would drop the known GPUs that are past their default release.
+            rec.reasons.append(f"{names}: compute capability not known → {listed} is built too, as well as "
+                               f"{', '.join(caps)} (a longer build; set its own capability to shorten it)")
+            rec.cuda_capabilities = sorted(set(caps) | set(default_capabilities(version)), key=capability_key)
+            rec.cuda_source = ", ".join(sources + ["nixpkgs' default list"])
     else:
-        rec.cuda_capabilities = sorted(caps, key=_capability_key)
+        rec.cuda_capabilities = sorted(caps, key=capability_key)
         rec.cuda_source = ", ".join(sources) or None
     for gpu in others:
         rec.reasons.append(f"{_label(gpu)} is also there; the NVIDIA GPU does the work")

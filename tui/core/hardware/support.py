@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import stat
 import sys
@@ -24,9 +25,48 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
+_CAPABILITY = re.compile(r"([0-9]+)\.([0-9]+)([af]?)", re.ASCII)
+
+
+def capability_key(capability: str) -> tuple[int, int, str]:
+    """Sort key of a compute capability: ``9.0`` < ``9.0a`` < ``10.0`` < ``10.0a`` < ``10.0f``."""
+    match = _CAPABILITY.fullmatch(capability)
+    if not match:
+        return (0, 0, capability)
+    return int(match.group(1)), int(match.group(2)), match.group(3)
+
+
 def default_cuda_version() -> str:
     """The CUDA release of nixpkgs' unversioned ``cudaPackages``, assumed where the user's is not known."""
     return load("gpu_support")["cuda"]["default"]
+
+
+def _capabilities() -> dict[str, dict]:
+    return load("gpu_support")["cuda"]["capabilities"]
+
+
+def is_jetson(capability: str) -> bool:
+    """A Jetson (Tegra) capability: nixpkgs builds it on aarch64-linux only, never with other ones."""
+    return bool(_capabilities().get(capability, {}).get("jetson"))
+
+
+def default_capabilities(cuda_version: str) -> list[str]:
+    """nixpkgs' default list for CUDA ``cuda_version``: what it builds when ``cudaCapabilities`` is empty."""
+    version = _version(cuda_version)
+    chosen = []
+    for capability, info in _capabilities().items():
+        if info.get("jetson") or capability_key(capability)[2]:
+            continue
+        until = info.get("default_until")
+        if cuda_verdict(capability, cuda_version).supported and (not until or _version(until) >= version):
+            chosen.append(capability)
+    return sorted(chosen, key=capability_key)
+
+
+def default_list_phrase(cuda_version: str) -> str:
+    """``nixpkgs' default list (7.5 and newer)`` for the release, as messages name it."""
+    defaults = default_capabilities(cuda_version)
+    return f"nixpkgs' default list ({defaults[0]} and newer)" if defaults else "nixpkgs' default list"
 
 
 @dataclass
@@ -43,28 +83,33 @@ def cuda_verdict(capability: str, cuda_version: str) -> CudaVerdict:
     data = load("gpu_support")["cuda"]
     known = data["capabilities"].get(capability)
     if known is None:
-        newest = max((_version(c) for c in data["capabilities"]), default=(0,))
-        asked = _version(capability)
+        newest = max((capability_key(c)[:2] for c in data["capabilities"]), default=(0, 0))
+        asked = capability_key(capability)[:2]
         if newest < asked and asked[0] <= newest[0] + 1:
             return CudaVerdict(True)
         return CudaVerdict(False, "is not a compute capability of any NVIDIA GPU nixpkgs' CUDA builds for")
-    first, last = known
+    first, last = known["first"], known.get("last", "")
     version = _version(cuda_version)
     if version < _version(first):
         return CudaVerdict(False, f"needs CUDA {first} or newer, and nixpkgs' cudaPackages is CUDA {cuda_version}")
     if last and version > _version(last):
-        if _version(last) < _version(data["removed_before"]):
-            older = f"nixpkgs no longer has a CUDA package set that old (CUDA {last} was the last for it)"
-        else:
+        if still_packaged(last):
             older = f"cudaPackages_{last.replace('.', '_')} (CUDA {last}) was the last to build for it"
+        else:
+            older = f"nixpkgs no longer has a CUDA package set that old (CUDA {last} was the last for it)"
         return CudaVerdict(False, f"is not built by CUDA {cuda_version} (nixpkgs' cudaPackages): {older}")
     return CudaVerdict(True)
 
 
+def still_packaged(cuda_version: str) -> bool:
+    """Whether nixpkgs still has a CUDA package set of release ``cuda_version`` (nixpkgs 25.11 removed those before 12.6)."""
+    return _version(cuda_version) >= _version(load("gpu_support")["cuda"]["removed_before"])
+
+
 def dropped_after(capability: str) -> str | None:
     """The last CUDA release that builds for ``capability``, where a later one no longer does."""
-    known = load("gpu_support")["cuda"]["capabilities"].get(capability)
-    return known[1] or None if known else None
+    known = _capabilities().get(capability)
+    return (known.get("last") or None) if known else None
 
 
 def rocm_targets() -> list[str]:
