@@ -196,3 +196,24 @@ def test_a_shared_module_behind_mkif_counts_only_where_its_option_is_set(tmp_pat
     assert recommend(laptop).variant != "cuda"
     assert not any("nvidia" in h.text for h in laptop.hints)
     assert any("under mkIf my.graphics.nvidia.enable, which laptop does not set to true" in n for n in laptop.notes)
+
+
+def test_the_system_is_read_from_the_hardware_configuration_the_host_imports(tmp_path):
+    from tui.core.variants import variants_for
+
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs, ... }@inputs: {
+    nixosConfigurations.pi = nixpkgs.lib.nixosSystem { modules = [ ./hosts/pi ]; };
+    nixosConfigurations.board = nixpkgs.lib.nixosSystem { modules = [ ./hosts/board.nix ]; };
+  };
+}
+""",
+        "hosts/pi/default.nix": "{ ... }: {\n  imports = [ ./hardware-configuration.nix ];\n}\n",
+        "hosts/pi/hardware-configuration.nix": '{ ... }: {\n  nixpkgs.hostPlatform.system = "aarch64-linux";\n}\n',
+        "hosts/board.nix": '{ lib, ... }: {\n  nixpkgs.hostPlatform = lib.mkDefault { system = "aarch64-linux"; };\n}\n',
+    })
+    flake = load_flake(root)
+    assert {h.name: h.system for h in flake.hosts} == {"pi": "aarch64-linux", "board": "aarch64-linux"}
+    assert "rocm" not in variants_for(flake.host("pi").system)

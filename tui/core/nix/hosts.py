@@ -250,8 +250,8 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     elif "modules" in arg.attrs:
         host.refusal = "its nixosSystem call has a `modules` value the engine cannot read"
         host.modules_known = False
-    if host.system is None:
-        host.system = system_from_files(flake, host.module_files)
+    if host.system is None:  # hardware-configuration.nix is usually imported by the host's own file
+        host.system = system_from_files(flake, import_closure(flake, host.module_files))
 
 
 def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
@@ -770,11 +770,14 @@ def _platform_in(flake: Flake, rel: str) -> str | None:
             continue
         parts = node.nodes()
         path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
-        if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"]):
+        if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"],
+                    ["nixpkgs", "hostPlatform", "system"]):
             value = unwrap(parts[1]) if len(parts) > 1 else None
+            while value is not None and value.kind == "NODE_APPLY":  # lib.mkDefault "…", lib.systems.elaborate "…"
+                value = unwrap(value.nodes()[-1])
+            if value is not None and value.kind == "NODE_ATTR_SET":  # nixpkgs.hostPlatform = { system = "…"; }
+                value = next((unwrap(b.value) for b in bindings(value) if b.path == ["system"]), None)
             text = string_value(value)
-            if text is None and value is not None and value.kind == "NODE_APPLY":
-                text = string_value(value.nodes()[-1])
             if text:
                 return text
     return None
