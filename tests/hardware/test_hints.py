@@ -217,3 +217,28 @@ def test_the_system_is_read_from_the_hardware_configuration_the_host_imports(tmp
     flake = load_flake(root)
     assert {h.name: h.system for h in flake.hosts} == {"pi": "aarch64-linux", "board": "aarch64-linux"}
     assert "rocm" not in variants_for(flake.host("pi").system)
+
+
+def test_conflicting_cpu_clues_name_the_vendor_each_read_and_are_flagged(tmp_path):
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  inputs.nixos-hardware.url = "github:NixOS/nixos-hardware";
+  outputs = { self, nixpkgs, ... }@inputs: {
+    nixosConfigurations.mixed = nixpkgs.lib.nixosSystem {
+      system = "x86_64-linux";
+      modules = [ ./mixed.nix inputs.nixos-hardware.nixosModules.framework-13-7040-amd ];
+    };
+  };
+}
+""",
+        "mixed.nix": '{ ... }: {\n  boot.kernelModules = [ "kvm-intel" ];\n  hardware.cpu.intel.updateMicrocode = true;\n}\n',
+    })
+    flake = load_flake(root)
+    report = hints_from_config(flake, flake.host("mixed"))
+    texts = [h.text for h in report.hints]
+    assert "hardware.cpu.intel.updateMicrocode is set: an Intel CPU" in texts
+    conflicts = [n for n in report.notes if "conflicting CPU clues" in n]
+    assert len(conflicts) == 1
+    assert "Intel" in conflicts[0] and "AMD" in conflicts[0] and "framework-13-7040-amd" in conflicts[0]
+    assert "t (detect on this machine), i (import a report) or s (scan over SSH)" in conflicts[0]

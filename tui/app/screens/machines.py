@@ -143,10 +143,12 @@ class MachinesScreen(StepScreen):
         if report is not None:
             for gpu in report.gpus:
                 lines.append(Content.from_markup("[b]GPU[/]   $facts", facts=gpu.summary()))
-            for hint in report.hints[:3]:
+            for hint in report.hints:  # every clue behind the suggestion, so that it can be checked
                 lines.append(Content.from_markup("[b]Hint[/]  $text [dim]($file:$line)[/]", text=hint.text, file=hint.file, line=hint.line))
-            for note in report.notes[:2]:
-                lines.append(Content.from_markup("[dim]$note[/]", note=note))
+            conflicts = [n for n in report.notes if n.startswith("conflicting")]
+            for note in conflicts + [n for n in report.notes if n not in conflicts][:2]:
+                style = "$text-warning" if note in conflicts else "dim"
+                lines.append(Content.from_markup(f"[{style}]$note[/]", note=note))
         rec = machine.recommendation
         if rec is not None:
             why = "; ".join(rec.reasons) or "no reason given"

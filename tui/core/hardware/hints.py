@@ -36,12 +36,22 @@ class _Finder:
         self.hints: list[Hint] = []
         self.gpus: dict[str, GpuInfo] = {}
         self.cpu_vendor: str | None = None
+        self.cpu_clue = ""
         self.notes: list[str] = []
         self.facter: HardwareReport | None = None
         # Hints under `mkIf <option>`, kept apart until it is known whether this machine sets the option.
         self.conditional: dict[tuple[str, ...], _Finder] = {}
         self.set_true: dict[tuple[str, ...], str] = {}  # option path -> "file:line" where it is set to true
         self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
+
+    def cpu(self, vendor: str, clue: str) -> None:
+        """A CPU vendor read from ``clue``; the first one stands, and a second, different one is flagged."""
+        if self.cpu_vendor is None:
+            self.cpu_vendor = vendor
+            self.cpu_clue = clue
+        elif vendor != self.cpu_vendor and not any("conflicting CPU clues" in n for n in self.notes):
+            self.notes.append(f"conflicting CPU clues: {self.cpu_clue} says {self.cpu_vendor}, {clue} says {vendor}; "
+                              "settle it with t (detect on this machine), i (import a report) or s (scan over SSH)")
 
     def under(self, condition: tuple[str, ...]) -> _Finder:
         if condition not in self.conditional:
@@ -100,7 +110,8 @@ def _settle_conditions(finder: _Finder) -> None:
             continue
         for vendor, gpu in sub.gpus.items():
             finder.gpu(vendor, gpu.integrated)
-        finder.cpu_vendor = finder.cpu_vendor or sub.cpu_vendor
+        if sub.cpu_vendor:
+            finder.cpu(sub.cpu_vendor, sub.cpu_clue)
         for hint in sub.hints:
             counted = Hint(f"{hint.text} (under mkIf {option}, set true at {where})", hint.file, hint.line)
             if counted not in finder.hints:
@@ -270,8 +281,9 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
         finder.gpu("amd")
         finder.hint(f"{'.'.join(path)} is set: an AMD GPU", file, node)
     elif path[:3] == ["hardware", "cpu", "intel"] or path[:3] == ["hardware", "cpu", "amd"]:
-        finder.cpu_vendor = finder.cpu_vendor or ("Intel" if path[2] == "intel" else "AMD")
-        finder.hint(f"{'.'.join(path)} is set: an {finder.cpu_vendor} CPU", file, node)
+        vendor = "Intel" if path[2] == "intel" else "AMD"
+        finder.cpu(vendor, f"{'.'.join(path)} ({file.rel}:{file.line(node)})")
+        finder.hint(f"{'.'.join(path)} is set: an {vendor} CPU", file, node)
     elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
                   ["boot", "initrd", "availableKernelModules"]):
         for module, item in _strings(value):
@@ -280,7 +292,7 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
                 finder.gpu(vendor)
                 finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
             elif module in CPU_MODULES:
-                finder.cpu_vendor = finder.cpu_vendor or CPU_MODULES[module]
+                finder.cpu(CPU_MODULES[module], f'{".".join(path)} "{module}" ({file.rel}:{file.line(item)})')
                 finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
     elif path in (["nixpkgs", "config", "cudaSupport"], ["nixpkgs", "config", "rocmSupport"]):
         if _value(value) is not None and _value(value).text == "true":
@@ -312,13 +324,13 @@ def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) 
             finder.gpu(vendor.name, True if vendor.nixos_hardware_integrated else None)
             said.append(f"{vendor.a_label} integrated GPU" if vendor.nixos_hardware_integrated else f"{vendor.a_label} GPU")
         elif "cpu" in words:
-            finder.cpu_vendor = finder.cpu_vendor or vendor.label
-            said.append(f"an {finder.cpu_vendor} CPU")
+            finder.cpu(vendor.label, f"nixos-hardware module {name} ({file.rel}:{file.line(node)})")
+            said.append(f"an {vendor.label} CPU")
             if vendor.nixos_hardware_integrated:  # common-cpu-intel brings the iGPU settings too
                 finder.gpu(vendor.name, True)
                 said.append(f"{vendor.a_label} integrated GPU")
         else:  # a machine module: framework-13-7040-amd
-            finder.cpu_vendor = finder.cpu_vendor or vendor.label
+            finder.cpu(vendor.label, f"nixos-hardware module {name} ({file.rel}:{file.line(node)})")
             finder.gpu(vendor.name, True)
             said.append(f"{vendor.a_label} CPU with integrated graphics")
     if said:
