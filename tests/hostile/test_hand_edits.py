@@ -152,3 +152,26 @@ def test_the_refusal_gives_the_line_to_write_on_its_own_line(tmp_path):
     result = run_cli(["plan", "--flake", str(root), "--host", "boron=vulkan", "--no-nix"])
     assert_one_line_refusal(result)
     assert '\n  local.llama-cpp.variant = "vulkan";' in result.stderr and "\\n" not in result.stderr
+
+
+def test_a_second_run_names_and_rebuilds_only_the_machines_whose_build_changes(tmp_path):
+    root = make_repo(tmp_path / "config", source=demo_source())
+    first = run_cli(["apply", "--flake", str(root), "--host", "carbon=cuda", "--cuda", "carbon=8.6",
+                     "--host", "beryllium=none", "--host", "boron=none", "--no-nix", "--yes"])
+    assert first.returncode == 0, first.stderr
+
+    added = run_cli(["apply", "--flake", str(root), "--host", "boron=cpu", "--cpu-flags", "boron=avx2",
+                     "--no-nix", "--yes"])
+
+    assert added.returncode == 0, added.stderr
+    message = git.Repo(root).head.commit.message
+    assert message.startswith("llama-cpp: add boron (cpu)\n"), message
+    assert "- boron: cpu" in message and "- carbon" not in message
+    rebuilds = [line.strip() for line in added.stderr.splitlines() if "nixos-rebuild" in line]
+    assert rebuilds == ["sudo nixos-rebuild switch --flake .#boron"]
+
+    changed = run_cli(["apply", "--flake", str(root), "--host", "carbon=vulkan", "--no-nix", "--yes"])
+    assert changed.returncode == 0, changed.stderr
+    assert git.Repo(root).head.commit.message.startswith("llama-cpp: carbon: vulkan\n")
+    assert [line.strip() for line in changed.stderr.splitlines() if "nixos-rebuild" in line] == [
+        "sudo nixos-rebuild switch --flake .#carbon"]

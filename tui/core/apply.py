@@ -58,7 +58,9 @@ class ApplyResult:
 
 def commit_message(plan: Plan) -> str:
     """Subject, a body listing the machines with their variants and the caches, and a ``Generated-by`` trailer."""
-    names = list(plan.machines)
+    names = plan.changed_builds()  # a machine whose build stays as it was is not news
+    module = plan.change(module_file(plan.module_dir))
+    later_run = module is None or module.old is not None
     removed = [c.path for c in plan.changes if c.kind == "delete"]
     written_refused = [r.host for r in plan.refused_requested
                        if any(c.kind != "delete" and c.path == machine_path(plan.module_dir, r.host) for c in plan.changes)]
@@ -68,6 +70,10 @@ def commit_message(plan: Plan) -> str:
         subject = "llama-cpp: remove the superseded llama.cpp set-up"
     elif not names:
         subject = "llama-cpp: add the llama.cpp flake input and module"
+    elif later_run and len(names) <= 3 and set(names) != set(plan.machines):
+        parts = [f"add {n} ({plan.machines[n].variant})" if n in plan.attached else f"{n}: {plan.machines[n].variant}"
+                 for n in names]
+        subject = "llama-cpp: " + "; ".join(parts)
     elif len(names) <= 3:
         subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(names)
     else:
@@ -75,7 +81,7 @@ def commit_message(plan: Plan) -> str:
     lines = [subject, ""]
     if names:
         lines.append("Machines:")
-        lines.extend(f"- {name}: {describe(answer)}" for name, answer in plan.machines.items())
+        lines.extend(f"- {name}: {describe(plan.machines[name])}" for name in names)
         lines.append("")
     if plan.caches:
         lines.append("Binary caches:")

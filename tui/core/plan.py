@@ -57,6 +57,18 @@ class Plan:
     offers: list[Offer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # the machines this run answers for (the rest keep theirs)
+    attached: list[str] = field(default_factory=list)  # machines that get the import of their settings now
+    input_changed: bool = False  # the llama.cpp input is added or changed in flake.nix
+
+    def changed_builds(self) -> list[str]:
+        """The machines whose llama.cpp build this plan changes: every wired machine when the module or the
+        input changes, else those whose settings file changes or that are attached now."""
+        module = self.change(module_file(self.module_dir))
+        if module is not None or self.input_changed:
+            return list(self.machines)
+        changed = {c.path for c in self.changes}
+        return [name for name in self.machines
+                if name in self.attached or machine_path(self.module_dir, name) in changed]
 
     @property
     def is_empty(self) -> bool:
@@ -258,6 +270,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
 
     # A machine that imports another machine's settings (a copied host folder) would load both.
     replaced: set[str] = set()
+    attached: list[str] = []
     for host in flake.hosts:
         foreign = foreign_settings(flake, host, module_dir)
         if not foreign:
@@ -299,10 +312,12 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     # The input.
     any_machine = bool(written)
     llama = flake.llama_input()
+    input_changed = False
     if any_machine:
         for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref, answers.url), follows,
                                                        answers.ref, url_given=answers.url is not None):
             edits.add(rel, edit, reason)
+            input_changed = True
 
     # The module and the caches.
     old_module = _read(flake, module_path)
@@ -335,6 +350,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
         if host.name in machines and host.name not in replaced and not is_attached(flake, host, rel):
             attach_line(flake, host, rel, edits)
+            attached.append(host.name)
 
 
     left_alone = [host for host in flake.hosts if host.name not in machines]
@@ -349,7 +365,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     changes = edits.changes() + changes
     check_writable_paths(flake.root, [c.path for c in changes])
     plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes,
-                asked=[name for name in machines if name in answers.machines])
+                asked=[name for name in machines if name in answers.machines],
+                attached=attached + sorted(replaced), input_changed=input_changed)
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
