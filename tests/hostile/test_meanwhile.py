@@ -143,3 +143,26 @@ def test_a_path_git_is_told_not_to_look_at_is_refused(tmp_path):
         assert repo.head.commit.message == "initial\n"
         assert not (root / "llama-cpp").exists()
         repo.git.update_index(f"--no-{flag}", "flake.nix")
+
+
+def test_with_a_formatting_hook_the_same_answers_again_change_nothing(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
+    hook.write_text("#!/bin/sh\nfor f in $(git diff --cached --name-only -- '*.nix'); do\n"
+                    "  [ -f \"$f\" ] && sed -i 's/  */ /g' \"$f\" && git add \"$f\"\ndone\n")
+    hook.chmod(0o755)
+    first = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+    assert first.returncode == 0, first.stderr
+    repo = git.Repo(root)
+    head = repo.head.commit.hexsha
+
+    again = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
+
+    assert again.returncode == 0, again.stderr
+    assert "nothing to change" in again.stderr
+    assert repo.head.commit.hexsha == head
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+    other = run_cli(["apply", "--flake", str(root), "--no-eval", "--host", "boron=vulkan", "--yes"])
+    assert other.returncode == 0, other.stderr
+    assert repo.git.status("--porcelain", "--untracked-files=all") == ""
+    assert repo.git.show("--name-only", "--format=", "HEAD").split() == ["llama-cpp/machines/boron.nix"]

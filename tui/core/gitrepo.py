@@ -350,6 +350,6 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
     # A partial commit updates the index before the pre-commit hook runs; what a hook rewrote and staged (a
     # formatter, an added file) went into the commit only. Leave the index as a plain `git commit` would.
     touched = [p for p in repo.git.diff_tree("--no-commit-id", "-r", "--name-only", "-z", "--root", sha).split("\0") if p]
-    if touched:
-        repo.git.reset("-q", sha, "--", *pathspecs(touched))
+    # The paths asked for too: a hook that formats a file back to what HEAD held leaves it out of the diff.
+    repo.git.reset("-q", sha, "--", *pathspecs(list(dict.fromkeys(touched + known))))
     return sha

@@ -15,7 +15,7 @@ from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
 from tui.core.nix.syntax import (
-    check, nix_comment, nix_relative_path, path_expression_target, relative_path_literal, unwrap,
+    check, nix_comment, nix_relative_path, parse, path_expression_target, relative_path_literal, unwrap,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.hardware.support import is_jetson
@@ -329,7 +329,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         caches = []
     if any_machine:
         new_module = render_module(input_name, caches)
-        if new_module != old_module:
+        if new_module != old_module and not same_but_for_layout(old_module, new_module, module_path):
             reason = "the NixOS module that builds llama.cpp from the flake" if old_module is None else "regenerated module"
             changes.append(FileChange(module_path, old_module, new_module, reason))
 
@@ -474,6 +474,19 @@ def takes_imports(flake: Flake, rel: str) -> bool:
     while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
         node = unwrap(node.nodes()[-1])
     return node is not None and node.kind == "NODE_ATTR_SET"
+
+
+def same_but_for_layout(old: bytes | None, new: bytes, path: str) -> bool:
+    """Whether ``old`` is ``new`` with other blanks and line breaks (a formatter's hook ran over it)."""
+    if old is None:
+        return False
+    try:
+        def tokens(source: bytes) -> list[tuple[str, str]]:
+            return [(n.kind, n.text) for n in parse(source, path).walk()
+                    if n.is_token and n.kind not in ("TOKEN_WHITESPACE", "TOKEN_COMMENT")]
+        return tokens(old) == tokens(new)
+    except LlamaflakeError:
+        return False
 
 
 def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[str, str, str]]:
