@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -110,6 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print("llamaflake: a file nests too deeply to read", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, and no one to say it to
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EFBIG):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        print(f"llamaflake: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return 2
     except Exception as exc:
         # git refusing something the checks did not foresee: its own words in one line, not a traceback.
         import git
@@ -121,5 +132,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llamaflake: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {said or exc.status}",
               file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0

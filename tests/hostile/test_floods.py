@@ -50,9 +50,37 @@ def test_an_ssh_answer_past_the_limit_stops_the_scan_in_one_line(tmp_path, monke
     err = capsys.readouterr().err
     assert time.monotonic() - started < 20
     assert code == 2, err
-    assert err.splitlines()[0] == "llamaflake: the answer from box is larger than 64 KiB: the scan was stopped"
+    assert err.splitlines()[0] == ("llamaflake: the answer from box (or what ssh printed besides it) is larger than "
+                                   "64 KiB: the scan was stopped")
     assert "Traceback" not in err
     assert gone(int(pid.read_text()))
+
+
+def test_ssh_messages_without_end_stop_the_scan_too(tmp_path, monkeypatch, capsys):
+    pid = tmp_path / "pid"
+    fake_program(tmp_path, monkeypatch, "ssh", f"echo $$ > {pid}\n{FLOOD} >&2\nsleep 30\n")
+    monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT, raising=False)
+    started = time.monotonic()
+    code = main(["detect", "--ssh", "box"])
+    err = capsys.readouterr().err
+    assert time.monotonic() - started < 20
+    assert code == 2, err
+    assert "larger than 64 KiB: the scan was stopped" in err.splitlines()[0] and "Traceback" not in err
+    assert gone(int(pid.read_text()))
+
+
+def test_output_that_cannot_be_written_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import demo_source, make_repo
+
+    root = make_repo(tmp_path / "config", source=demo_source())
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "tui", "hosts", "--flake", str(root), "--no-nix"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "llamaflake: cannot write the output: No space left on device"
 
 
 def test_nix_s_error_after_a_flood_of_warnings_is_kept_and_the_rest_is_bounded(tmp_path, monkeypatch):

@@ -83,10 +83,10 @@ class Output:
 
 
 def run_bounded(argv: list[str], *, limit: int | None, tail: int, timeout: float, stdin: str | None = None,
-                cwd: Path | None = None) -> Output:
+                cwd: Path | None = None, err_limit: int | None = None) -> Output:
     """Run ``argv`` in a process group of its own, with ``stdin`` as its input. Past ``limit`` bytes of
-    stdout it is killed (``limit`` None: its stdout is not read); of stderr the last ``tail`` bytes are kept;
-    after ``timeout`` seconds it is stopped."""
+    stdout it is killed (``limit`` None: its stdout is not read); of stderr the last ``tail`` bytes are kept,
+    and past ``err_limit`` bytes of it (if given) it is killed too; after ``timeout`` seconds it is stopped."""
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                             stdout=subprocess.DEVNULL if limit is None else subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -103,10 +103,18 @@ def run_bounded(argv: list[str], *, limit: int | None, tail: int, timeout: float
                 return
             out.extend(chunk)
 
+    err_seen = 0
+
     def read_err() -> None:
+        nonlocal err_seen
         fd = proc.stderr.fileno()
         while chunk := os.read(fd, CHUNK):
             err.add(chunk)
+            err_seen += len(chunk)
+            if err_limit is not None and err_seen > err_limit:
+                too_large.set()
+                kill(proc)
+                return
 
     def write_in() -> None:
         try:

@@ -109,7 +109,8 @@ def run_command(argv: list[str], stdin: str) -> tuple[int, str, str]:
     """The default runner: run ``argv`` with ``stdin`` as its input; raises :class:`AnswerTooLarge` past
     :data:`MAX_SCAN_BYTES` of output."""
     try:
-        done = run_bounded(argv, stdin=stdin, limit=MAX_SCAN_BYTES, tail=MAX_MESSAGE_BYTES, timeout=SSH_TIMEOUT)
+        done = run_bounded(argv, stdin=stdin, limit=MAX_SCAN_BYTES, tail=MAX_MESSAGE_BYTES, timeout=SSH_TIMEOUT,
+                           err_limit=MAX_SCAN_BYTES)
     except FileNotFoundError:
         raise LlamaflakeError(f"{argv[0]}: command not found", hint="install OpenSSH's client to scan over SSH") from None
     if done.too_large:
@@ -128,7 +129,8 @@ def scan_over_ssh(host: str, runner: Runner | None = None) -> HardwareReport:
         code, out, err = runner(ssh_command(host), SCAN_SCRIPT)
     except AnswerTooLarge:
         raise LlamaflakeError(
-            f"the answer from {host} is larger than {amount(MAX_SCAN_BYTES)}: the scan was stopped",
+            f"the answer from {host} (or what ssh printed besides it) is larger than {amount(MAX_SCAN_BYTES)}: "
+            "the scan was stopped",
             hint=f"a scan prints well under 1 MiB: see what `ssh {host} sh -s` prints before it (a login script?)",
         ) from None
     if code != 0:
