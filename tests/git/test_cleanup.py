@@ -8,7 +8,7 @@ import pytest
 
 from tui.cli import main
 
-from conftest import make_repo
+from conftest import demo_source, make_repo
 from repo_state import committed_paths
 
 OVERLAY = "nixos/pkgs/llama-cpp-variants.nix"
@@ -112,3 +112,24 @@ def test_an_overlay_a_machine_left_alone_names_in_a_string_is_kept(tmp_path, cap
     assert "note: kept overlays/llama-cpp.nix (a hand-written llama-cpp overlay): beta uses it" in err
     assert (root / "overlays/llama-cpp.nix").is_file()
     assert "llama-cpp.nix" in (root / "hosts/alpha.nix").read_text()
+
+
+def test_an_overlay_flake_nix_uses_for_another_output_is_kept_with_a_note(tmp_path, capsys):
+    root = make_repo(tmp_path / "config", source=demo_source())
+    flake = root / "flake.nix"
+    text = flake.read_text()
+    anchor = "    nixosConfigurations"
+    assert anchor in text
+    flake.write_text(text.replace(anchor, '    legacyPackages.x86_64-linux = import nixpkgs {\n'
+                                  '      system = "x86_64-linux";\n'
+                                  '      overlays = [ (import ./nixos/pkgs/llama-cpp-variants.nix) ];\n'
+                                  '    };\n' + anchor, 1))
+    git.Repo(root).git.commit("-qam", "packages for the CI", "--no-verify")
+    code = main(["apply", "--flake", str(root), "--host", "carbon=cuda", "--host", "beryllium=vulkan",
+                 "--host", "boron=cpu", "--cleanup", "--no-nix", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (root / "nixos/pkgs/llama-cpp-variants.nix").is_file()
+    assert "(import ./nixos/pkgs/llama-cpp-variants.nix)" in flake.read_text()
+    assert "kept nixos/pkgs/llama-cpp-variants.nix (a hand-written llama-cpp overlay): flake.nix:" in err
+    assert "for a flake output that is not a machine" in err

@@ -66,6 +66,17 @@ def llama_package_binding(path: list[str]) -> bool:
     return bool(path) and path[-1] in LLAMA_PACKAGE_NAMES
 
 
+def _under_machines(node: Node) -> bool:
+    """Whether a node of ``flake.nix`` is inside its ``nixosConfigurations``."""
+    for ancestor in node.ancestors():
+        if ancestor.kind == "NODE_ATTRPATH_VALUE":
+            parts = ancestor.nodes()
+            names = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
+            if names and "nixosConfigurations" in names:
+                return True
+    return False
+
+
 class _LeftAlone:
     """The machines a plan leaves alone, and the files each one's configuration reads (found once, when asked)."""
 
@@ -190,6 +201,12 @@ def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
         kept = alone.keeps(f"{rel} (a hand-written llama-cpp overlay)", [rel, *naming, *unread], [*naming, *unread])
         if kept:
             notes.append(kept)
+            continue
+        outside = [f"{other}:{flake.source_file(other).line(node)}" for other, node in references
+                   if other == "flake.nix" and not _under_machines(node)]
+        if outside:  # another flake output (`legacyPackages`, `packages`) is built with it: not the machines' own
+            notes.append(f"kept {rel} (a hand-written llama-cpp overlay): {', '.join(outside)} uses it for a flake "
+                         "output that is not a machine; remove it by hand where nothing needs it")
             continue
         items = [(other, _list_item_of(node)) for other, node in references]
         if any(item is None for _, item in items):
