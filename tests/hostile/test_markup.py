@@ -64,3 +64,15 @@ def test_detect_prints_a_report_that_reads_like_markup_as_written(tmp_path):
     assert "GPU [bold]X[/bold] [/], compute 8.9" in out
     assert "a [/] note \\x1b[31mred" in out and "\x1b" not in out
     assert "cuda (CUDA 8.9) [report]" in out  # the confidence in brackets is not taken for a style
+
+
+def test_a_line_break_in_a_machine_name_stays_in_its_row(tmp_path):
+    flake = FLAKE.replace('"lab[/]1" = mkHost', '"lab\\nb[/bold]" = mkHost')
+    assert flake != FLAKE
+    root = make_repo(tmp_path / "repo", {"flake.nix": flake, "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
+                                         "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n"})
+    result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│ ")]
+    assert "lab\\nb[/bold]" in rows
+    assert "b[/bold]" not in rows

@@ -125,7 +125,7 @@ def print_table(report, recommendation) -> None:
     table.add_column("")
 
     def add(label: str, value: object, style: str = "") -> None:
-        table.add_row(shown(label), shown(value), style=style or None)
+        table.add_row(shown(label, newlines=False), shown(value, newlines=False), style=style or None)
 
     cpu = report.cpu
     if cpu is not None:

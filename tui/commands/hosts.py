@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         if others:  # a machine copied from another: it loads that machine's settings
             current = ("+" if host["llama_cpp"] else "") + f"{', '.join(others)}'s"
         wiring = "automatic" if host["can_wire"] else "by hand (below)"
-        table.add_row(*map(shown, (host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?",
-                                   current, wiring)))
+        cells = (host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?", current, wiring)
+        table.add_row(*(shown(cell, newlines=False) for cell in cells))
     console.print(table)
     for host in report["hosts"]:
         if host["can_wire"]:

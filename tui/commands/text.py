@@ -7,7 +7,7 @@ from rich.text import Text
 from tui.core.errors import printable
 
 
-def shown(value: object, style: str = "") -> Text:
+def shown(value: object, style: str = "", *, newlines: bool = True) -> Text:
     """``value`` as written: never read as markup (``lab[/]1``) or an emoji code (``:fire:``), control characters
-    shown as escapes."""
-    return Text(printable(str(value)), style=style)
+    shown as escapes (line breaks too, with ``newlines`` False: a table cell is one line)."""
+    return Text(printable(str(value), newlines=newlines), style=style)
