@@ -11,7 +11,7 @@ from textual.widgets import Button, DataTable, Input, Label, OptionList, Selecti
 
 from conftest import lock_to_fake_nixpkgs, make_repo
 from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called, write_without_committing  # noqa: F401 - steady_screen is an autouse fixture
-from snapshot_app import FixedHardware, make_app
+from snapshot_app import FixedHardware, FixedProof, make_app
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
@@ -475,6 +475,29 @@ async def test_a_plan_made_stale_by_a_commit_is_refused_and_made_again(demo_repo
         assert app.screen.step == step_called("Commit") and app.screen.done
     committed = git.Repo(demo_repo).git.show("HEAD:flake.nix")
     assert "# committed in another terminal meanwhile" in committed and "llama-cpp" in committed
+
+
+class LockFails(FixedProof):
+    """Nix cannot lock the flake's inputs: no machine is evaluated, and the commit's own check would fail."""
+
+    def prove(self, root, changes, hosts, progress=None, intended=None):
+        from tui.core.proof import Proof
+        from tui.core.validate import FAILED, Check
+
+        return Proof(other=[Check("lock the flake's inputs", FAILED, "error: unsupported tarball input attribute")],
+                     not_evaluated="the flake's inputs are not locked")
+
+
+@run_async
+async def test_a_failed_lock_in_the_review_asks_before_committing(demo_repo):
+    app = make_app(demo_repo, proof=LockFails())
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Commit")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog), type(app.screen).__name__
+        assert "Nix fails at “lock the flake's inputs”" in text_of(app, "#error-message")
+        assert {b.id for b in app.screen.query(Button)} >= {"action-back", "action-anyway"}
 
 
 @run_async

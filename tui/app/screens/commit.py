@@ -131,17 +131,19 @@ class CommitScreen(StepScreen):
         state = self.state
         if state.proof is None or state.proof_of != tuple((c.path, c.new) for c in self.final.changes):
             return []
-        return [c for c in state.proof.failed if c.host is not None]
+        return list(state.proof.failed)  # a machine, or a step every machine needs (locking the inputs)
 
     def offer_back_or_anyway(self, failed: list) -> None:
         """A machine does not evaluate: go back to the review, or commit anyway."""
         from tui.app.widgets.proof import _error_lines
 
-        names = ", ".join(c.host for c in failed)
-        details = "\n\n".join(f"{c.host}:\n" + "\n".join(_error_lines(c.detail)) for c in failed)
+        names = ", ".join(c.host or f"“{c.subject}”" for c in failed)
+        details = "\n\n".join(f"{c.host or c.subject}:\n" + "\n".join(_error_lines(c.detail)) for c in failed)
         self.app.push_screen(
             ErrorDialog(
-                "A machine does not evaluate", f"With this change, Nix cannot evaluate {names}.",
+                "A machine does not evaluate",
+                f"With this change, Nix cannot evaluate {names}." if all(c.host for c in failed)
+                else f"With this change, Nix fails at {names}.",
                 "go back and change the choice (a variant the pinned llama.cpp has), or commit it as it is",
                 details, actions=[("back", "Go back to the review"),
                                   ("anyway", "Commit anyway" if self.wanted_commit else "Write anyway"), ("close", "Cancel")],
