@@ -166,3 +166,16 @@ def test_with_a_formatting_hook_the_same_answers_again_change_nothing(tmp_path):
     assert other.returncode == 0, other.stderr
     assert repo.git.status("--porcelain", "--untracked-files=all") == ""
     assert repo.git.show("--name-only", "--format=", "HEAD").split() == ["llama-cpp/machines/boron.nix"]
+
+
+def test_a_nix_too_old_for_the_lock_file_is_not_verified_not_failed(tmp_path):
+    root = small_repo(tmp_path / "repo", ["boron"])
+    env = fake_nix(tmp_path, 'if [ "$1" = --version ]; then echo "nix (Nix) 2.8.1"; exit 0; fi\n'
+                   "echo \"error: unsupported tarball input attribute 'lastModified'\" >&2\nexit 1\n")
+    result = subprocess.run([sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    assert ("your Nix (2.8.1) cannot read this flake.lock (unsupported tarball input attribute 'lastModified'): "
+            "upgrade Nix, or run without evaluation (--no-eval)") in result.stderr
+    assert "✗" not in result.stderr and "Traceback" not in result.stderr

@@ -218,8 +218,19 @@ _UNTRUSTED_SETTING = re.compile(r"^warning: ignoring untrusted flake configurati
 _STORE_SOURCE = re.compile(r"/nix/store/[0-9a-z]{32}-source/")
 
 
+# What an older Nix says about a flake.lock written by a newer one.
+_OLD_NIX = re.compile(r"unsupported (?:\w+ )?input attribute '[^']+'|unsupported input type|"
+                      r"lock file '[^']*' has unsupported version|unknown flake input type", re.I)
+
+
 def offline_reason(stderr: str, root: Path) -> str | None:
-    """One line saying that an input could not be fetched, with Nix's own error about it; None if that is not why."""
+    """One line saying that an input could not be fetched (or that this Nix cannot read the flake's lock), with
+    Nix's own error about it; None if that is not why. The machine is then not verified, not failed."""
+    old = _OLD_NIX.search(stderr)
+    if old:
+        version = nix_support().version or "installed"
+        return (f"your Nix ({version}) cannot read this flake.lock ({old.group(0)}): upgrade Nix, "
+                "or run without evaluation (--no-eval)")
     if not _OFFLINE.search(stderr):
         return None
     lines = _short(stderr, root, limit=10_000).splitlines()
