@@ -477,6 +477,29 @@ async def test_a_plan_made_stale_by_a_commit_is_refused_and_made_again(demo_repo
     assert "# committed in another terminal meanwhile" in committed and "llama-cpp" in committed
 
 
+@run_async
+async def test_an_uncommitted_edit_of_flake_nix_is_said_and_can_be_included(demo_repo):
+    flake = demo_repo / "flake.nix"
+    flake.write_text(flake.read_text() + "# my edit, not committed yet\n")
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "flake.nix: changed and not committed, and the change writes it too" in text_of(app, "#repo-warnings")
+        await go_to_step(pilot, "Commit")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "have changes that are not committed: flake.nix" in text_of(app, "#error-message")
+        await pilot.click("#action-include")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit") and app.screen.done
+    commit = git.Repo(demo_repo).head.commit
+    assert "Generated-with-your-changes: flake.nix" in commit.message
+    assert "# my edit, not committed yet" in git.Repo(demo_repo).git.show("HEAD:flake.nix")
+
+
 class LockFails(FixedProof):
     """Nix cannot lock the flake's inputs: no machine is evaluated, and the commit's own check would fail."""
 

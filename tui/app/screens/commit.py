@@ -173,16 +173,16 @@ class CommitScreen(StepScreen):
     def write_pressed(self) -> None:
         self.action_write_only()
 
-    def start(self, commit: bool, allow_failed: bool = False) -> None:
+    def start(self, commit: bool, allow_failed: bool = False, allow_dirty: bool = False) -> None:
         self.wanted_commit = commit
         self.busy = True
         self.query_one("#progress").display = True
         self.query_one("#commit-buttons").display = False
         self.query_one("#message", TextArea).read_only = True
-        self.apply(commit, self.query_one("#message", TextArea).text, allow_failed)
+        self.apply(commit, self.query_one("#message", TextArea).text, allow_failed, allow_dirty)
 
     @work(thread=True, exit_on_error=False, group="apply", description="Writing and committing")
-    def apply(self, commit: bool, message: str, allow_failed: bool = False) -> None:
+    def apply(self, commit: bool, message: str, allow_failed: bool = False, allow_dirty: bool = False) -> None:
         from tui.core.apply import CommitRejected, apply_plan
 
         try:
@@ -190,7 +190,8 @@ class CommitScreen(StepScreen):
                 result = self.pending.commit(message)
             else:
                 result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True,
-                                    allow_failed_machines=allow_failed, **self.proof.apply_options())
+                                    allow_failed_machines=allow_failed, allow_dirty=allow_dirty,
+                                    **self.proof.apply_options())
         except CommitRejected as exc:
             if exc.pending is not None:
                 self.pending = exc.pending
@@ -229,8 +230,20 @@ class CommitScreen(StepScreen):
             if failed and all(c.host is not None for c in failed):
                 self.offer_back_or_anyway(failed)  # everything is back as it was; the user decides
                 return
+        from tui.core.preflight import PreflightError
         from tui.core.write import StalePlan
 
+        dirty = [f for f in error.findings if f.code == "dirty" and f.level == "error"] \
+            if isinstance(error, PreflightError) else []
+        if dirty and len([f for f in error.findings if f.level == "error"]) == 1:
+            self.app.push_screen(
+                ErrorDialog("Files with changes of yours", dirty[0].message,
+                            "include them: the commit then holds your changes of these files too, and says so "
+                            "(undo refuses to drop them); or cancel, and commit or stash them first",
+                            actions=[("include", "Include my changes in the commit"), ("close", "Cancel")]),
+                self.after_dirty,
+            )
+            return
         if isinstance(error, StalePlan):
             self.app.push_screen(
                 ErrorDialog("The plan is out of date", error.message,
@@ -254,6 +267,10 @@ class CommitScreen(StepScreen):
         self.app.push_screen(ErrorDialog(
             "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
         ))
+
+    def after_dirty(self, choice: str | None) -> None:
+        if choice == "include":
+            self.start(commit=self.wanted_commit, allow_dirty=True)
 
     def after_stale(self, choice: str | None) -> None:
         """Plan again from the repository as it is now: back to the review, which makes the plan afresh."""

@@ -103,11 +103,20 @@ class RepositoryScreen(StepScreen):
         flake = state.flake
         parts: list[Content] = []
         if state.repo is not None and not state.repo.clean:
-            detail = ", ".join((state.repo.changed + state.repo.untracked)[:4])
-            parts.append(Content.from_markup(
-                "[$text-warning]⚠[/] $summary: $detail — these stay as they are and are never committed",
-                summary=state.repo.summary(), detail=detail,
-            ))
+            touched = {c.path for c in state.preliminary.changes} if state.preliminary else {"flake.nix"}
+            mine = [p for p in state.repo.changed + state.repo.untracked if p in touched]
+            others = [p for p in state.repo.changed + state.repo.untracked if p not in touched]
+            if others:
+                parts.append(Content.from_markup(
+                    "[$text-warning]⚠[/] $summary: $detail — these stay as they are and are never committed",
+                    summary=state.repo.summary(), detail=", ".join(others[:4]),
+                ))
+            if mine:
+                parts.append(Content.from_markup(
+                    "[$text-warning]⚠[/] $detail: changed and not committed, and the change writes "
+                    "$them too — the commit step asks whether to include your changes",
+                    detail=", ".join(mine[:4]), them="it" if len(mine) == 1 else "them",
+                ))
         refused = {r.host: r for r in (state.preliminary.refusals if state.preliminary else [])}
         for host in flake.hosts:
             if host.can_wire and host.name not in refused:
