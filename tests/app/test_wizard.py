@@ -500,6 +500,23 @@ async def test_an_uncommitted_edit_of_flake_nix_is_said_and_can_be_included(demo
     assert "# my edit, not committed yet" in git.Repo(demo_repo).git.show("HEAD:flake.nix")
 
 
+@run_async
+async def test_a_flake_without_machines_says_why_and_what_to_do(tmp_path):
+    from conftest import make_repo
+
+    root = make_repo(tmp_path / "config", {"flake.nix": (
+        '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+        "  outputs = { self, nixpkgs }: {\n"
+        "    nixosConfigurations = builtins.listToAttrs (builtins.genericClosure { startSet = [ ]; operator = _: [ ]; });\n"
+        "  };\n}\n")})
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = text_of(app, "#repo-warnings")
+        assert "no machines found." in text and "Nix was not asked (--no-nix)" in text, text
+        assert "nix eval .#nixosConfigurations --apply builtins.attrNames" in text
+
+
 class LockFails(FixedProof):
     """Nix cannot lock the flake's inputs: no machine is evaluated, and the commit's own check would fail."""
 

@@ -152,6 +152,8 @@ class LlamaflakeApp(App[int]):
         state.settings = message.settings
         state.preliminary = message.preliminary
         state.existing_caches = message.existing_caches
+        state.nix_notes = list(message.notes)
+        state.nix_asked = self.proof.use_nix
         fields = ("variant", "cpu_flags", "all_variants", "cuda_capabilities", "rocm_targets", "notes")
         for host in message.flake.hosts:
             found = message.settings.get(host.name)

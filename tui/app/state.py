@@ -106,6 +106,8 @@ class WizardState:
     split_diff: bool = False
     plan: Plan | None = None
     replan: bool = False  # the plan was found out of date at the commit: the review makes it again
+    nix_notes: list[str] = field(default_factory=list)  # what Nix said about the machines, where it disagrees
+    nix_asked: bool = True  # whether Nix was asked which machines exist (not with --no-nix)
     accepted: dict[str, set[int]] = field(default_factory=dict)
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about

@@ -129,7 +129,17 @@ class RepositoryScreen(StepScreen):
                     "    add to $file by hand:  [b]$snippet[/]", file=refusal.file or "its module", snippet=refusal.snippet,
                 ))
         if not flake.hosts:
-            parts.append(Content.from_markup("[$text-error]✗[/] no nixosConfigurations found in this flake"))
+            engine = "; ".join(flake.notes) or "llamaflake's reading of flake.nix finds no nixosConfigurations"
+            if not state.nix_asked:
+                nix = "Nix was not asked (--no-nix): run without it to let Nix list the machines"
+            elif state.nix_notes:
+                nix = "Nix could not list them either: " + "; ".join(state.nix_notes)
+            else:
+                nix = "Nix lists none either"
+            parts.append(Content.from_markup(
+                "[$text-error]✗[/] no machines found. $engine. $nix. Check that `nix eval .#nixosConfigurations "
+                "--apply builtins.attrNames` lists them, then run llamaflake again",
+                engine=engine, nix=nix))
         if not parts:
             parts.append(Content.from_markup("[$text-success]✓[/] every machine can be wired"))
         return Content("\n").join(parts)
