@@ -517,6 +517,37 @@ async def test_a_flake_without_machines_says_why_and_what_to_do(tmp_path):
         assert "nix eval .#nixosConfigurations --apply builtins.attrNames" in text
 
 
+class ManyMachines(FixedProof):
+    """Thirteen machines not verified for one reason, and ten that evaluate."""
+
+    def prove(self, root, changes, hosts, progress=None, intended=None):
+        from tui.core.proof import Proof
+        from tui.core.validate import NOT_CHECKED, OK, Check
+
+        offline = [Check(f"evaluate m{i}", NOT_CHECKED, "offline: an input could not be fetched", host=f"m{i}")
+                   for i in range(13)]
+        fine = [Check(f"evaluate ok{i}", OK, "", host=f"ok{i}", package="llama-cpp-b6500") for i in range(10)]
+        return Proof(machines=offline + fine)
+
+
+@run_async
+async def test_the_proof_of_many_machines_groups_one_reason_and_scrolls(demo_repo):
+    app = make_app(demo_repo, proof=ManyMachines())
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Review")
+        await settle(pilot)
+        view = app.screen.query_one("#proof")
+        text = str(view.render())
+        assert "13 machines (m0, m1, m2" in text and "not verified: offline: an input could not be fetched" in text
+        assert "m12: not verified" not in text
+        scroll = app.screen.query_one("#proof-scroll")
+        assert scroll.max_scroll_y > 0
+        scroll.focus()
+        await pilot.press("down")
+        await pilot.pause()
+        assert scroll.scroll_y > 0
+
+
 class LockFails(FixedProof):
     """Nix cannot lock the flake's inputs: no machine is evaluated, and the commit's own check would fail."""
 

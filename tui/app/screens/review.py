@@ -54,9 +54,13 @@ class ReviewScreen(StepScreen):
         margin: 1 0 0 0;
     }
 
-    #proof {
+    #proof-scroll {
         height: auto;
         max-height: 8;
+    }
+
+    #proof {
+        height: auto;
     }
     """
     BINDINGS = [
@@ -82,7 +86,8 @@ class ReviewScreen(StepScreen):
             hunks.can_focus = False  # tab goes from the file list straight to the hunks
             yield hunks
         yield Static("", id="validation")
-        yield ProofView("", id="proof")
+        with VerticalScroll(id="proof-scroll"):  # many machines: the list scrolls (tab to it, then the arrows)
+            yield ProofView("", id="proof")
 
     def on_mount(self) -> None:
         self.make_plan()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from tui.core.proof import Proof
 
 ERROR_LINES = 3  # of Nix's message per machine that does not evaluate
+GROUP_FROM = 3  # machines not verified for the same reason are one line from this many on
 
 
 def _error_lines(detail: str) -> list[str]:
@@ -42,7 +43,18 @@ class ProofView(Static):
             for host in hosts:
                 lines.append(Content.from_markup(f"{mark} $host: $word: $why", host=host, word=word, why=why[0]))
             lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in why[1:ERROR_LINES])
+        unverified = [c for c in proof.machines if c.status not in (OK, FAILED)]
+        reasons: dict[str, list] = {}
+        for check in unverified:
+            reasons.setdefault((check.detail.splitlines() or [""])[0].rstrip(":"), []).append(check)
+        grouped = {id(c) for same in reasons.values() if len(same) >= GROUP_FROM for c in same}
+        for why, same in reasons.items():
+            if len(same) >= GROUP_FROM:  # one line for many machines that are not verified for one reason
+                lines.append(Content.from_markup("[$text-warning]?[/] $n machines ($hosts): not verified: $why",
+                                                 n=len(same), hosts=", ".join(c.host for c in same), why=why))
         for check in proof.machines:
+            if id(check) in grouped:
+                continue
             cached = " [dim](cached)[/]" if check.cached else ""
             if check.status == OK:
                 lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]" + cached,
