@@ -330,7 +330,7 @@ def test_a_capability_given_by_hand_that_cuda_cannot_build_is_warned_about(demo_
     assert main(["plan", "--flake", str(demo_repo), "--host", "carbon=cuda", "--cuda", "carbon=2.0",
                  "--no-nix"]) == 0
     err = capsys.readouterr().err
-    assert "carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err
+    assert "llamaflake: warning: carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err
 
 
 @pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")

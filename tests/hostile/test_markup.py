@@ -76,3 +76,22 @@ def test_a_line_break_in_a_machine_name_stays_in_its_row(tmp_path):
     rows = [line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│ ")]
     assert "lab\\nb[/bold]" in rows
     assert "b[/bold]" not in rows
+
+
+def test_with_no_machine_answered_the_plan_says_what_to_pass(tmp_path):
+    from conftest import demo_source
+
+    root = make_repo(tmp_path / "demo", source=demo_source())
+    result = run_cli(["plan", "--flake", str(root), "--no-nix"])
+    assert result.returncode == 0, result.stderr
+    assert "nothing to change: no machine was answered for; pass --host NAME=VARIANT" in result.stderr
+
+
+def test_hosts_names_each_llama_cpp_service_setting(tmp_path):
+    root = make_repo(tmp_path / "repo", {
+        "flake.nix": FLAKE, "hosts/lab.nix": '{ networking.hostName = "lab"; services.llama-cpp.enable = true; }\n',
+        "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
+    })
+    result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
+    assert result.returncode == 0, result.stderr
+    assert "  hosts/lab.nix:1  services.llama-cpp.enable" in result.stdout

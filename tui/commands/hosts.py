@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if found:
         console.print("Existing llama.cpp set-up:", highlight=False)
         for item in found:
-            label = item.get("name") or item.get("value") or item.get("option") or ""
+            label = item.get("name") or item.get("value") or item.get("option") or item.get("setting") or ""
             console.print(shown(f"  {item['file']}:{item['line']}  {label}"))
     for host in report["hosts"]:
         for entry in host["imports_settings_of"]:

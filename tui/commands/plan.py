@@ -67,6 +67,8 @@ def report_plan(plan: Plan) -> None:
         say(f"llamaflake: offer: {offer.title} (pass --cleanup to include it)")
     for note in plan.notes:
         say(f"llamaflake: note: {note}")
+    for warning in plan.warnings:
+        say(f"llamaflake: warning: {warning}")
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -78,7 +80,7 @@ def run_plan(args: argparse.Namespace) -> int:
         sys.stdout.write(plan_diff(plan))
         report_plan(plan)
         if plan.is_empty:
-            say("llamaflake: nothing to change")
+            say(_nothing_to_change(plan))
     if plan.refused_requested:
         return REFUSED
     if args.check and not plan.is_empty:
@@ -111,6 +113,14 @@ def _progress(event) -> None:
         say(f"  nix: {event}")
 
 
+def _nothing_to_change(plan: Plan) -> str:
+    """The line for an empty plan; where no machine was answered for, what to pass."""
+    if plan.asked or plan.refusals:
+        return "llamaflake: nothing to change"
+    return ("llamaflake: nothing to change: no machine was answered for; pass --host NAME=VARIANT (or --this-machine, "
+            "--report NAME=FILE, --ssh NAME=HOST) for each machine to wire (`llamaflake hosts` lists them)")
+
+
 def run_apply(args: argparse.Namespace) -> int:
     from tui.core.apply import CommitRejected, apply_plan, landed_commit
     from tui.core.gitrepo import find_repo
@@ -126,7 +136,7 @@ def run_apply(args: argparse.Namespace) -> int:
     report_plan(plan)
     refused = [r.host for r in plan.refused_requested]
     if plan.is_empty:
-        say("llamaflake: nothing to change")
+        say(_nothing_to_change(plan))
         if args.json:
             print_json({"changed": [], "commit": None, "findings": [], "checks": [], "refused": refused})
         return REFUSED if refused else 0

@@ -57,6 +57,7 @@ class Plan:
     offers: list[Offer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # the machines this run answers for (the rest keep theirs)
+    warnings: list[str] = field(default_factory=list)  # what will fail as planned (a capability CUDA no longer builds)
     attached: list[str] = field(default_factory=list)  # machines that get the import of their settings now
     input_changed: bool = False  # the llama.cpp input is added or changed in flake.nix
 
@@ -375,7 +376,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             plan.notes.extend(others)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
-    plan.notes.extend(_capability_notes(machines, answers.cuda_release))
+    plan.warnings.extend(_capability_notes(machines, answers.cuda_release))  # builds known to fail
     return plan
 
 

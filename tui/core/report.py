@@ -156,4 +156,5 @@ def plan_report(plan: Plan) -> dict:
         "refusals": [asdict(r) for r in plan.refusals],
         "offers": [asdict(o) for o in plan.offers],
         "notes": plan.notes,
+        "warnings": plan.warnings,
     }

@@ -253,6 +253,8 @@ class ReviewScreen(StepScreen):
             ))
         for note in plan.notes:
             lines.append(Content.from_markup("[dim]note: $note[/]", note=note))
+        for warning in plan.warnings:
+            lines.append(Content.from_markup("[$text-warning]⚠ warning:[/] $w", w=warning))
         self.query_one("#validation", Static).update(Content("\n").join(lines))
 
     @on(OptionList.OptionHighlighted, "#files")
