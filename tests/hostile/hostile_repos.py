@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,16 @@ def small_repo(path: Path, hosts: list[str], extra_inputs: str = "", files: dict
     tree.update({f"hosts/h{i}.nix": HOST_FILE for i in range(len(hosts))})
     tree.update(files or {})
     return make_repo(path, tree)
+
+
+LAYOUTS = Path(__file__).parents[1] / "fixtures/layouts"
+
+
+def layout_repo(tmp_path: Path, name: str) -> Path:
+    """A git repository holding a copy of the layout fixture ``name`` (without its ``expected.json``)."""
+    root = tmp_path / name
+    shutil.copytree(LAYOUTS / name, root, ignore=shutil.ignore_patterns("expected.json"))
+    return make_repo(root)
 
 
 def run_cli(args: list[str], cwd: Path | None = None, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:

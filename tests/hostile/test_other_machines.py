@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import git
 
-from conftest import make_repo
-from hostile_repos import run_cli
-
-LAYOUTS = Path(__file__).parents[1] / "fixtures/layouts"
-
-
-def layout_repo(tmp_path: Path, name: str) -> Path:
-    root = tmp_path / name
-    shutil.copytree(LAYOUTS / name, root, ignore=shutil.ignore_patterns("expected.json"))
-    return make_repo(root)
+from hostile_repos import layout_repo, run_cli
 
 
 def test_a_file_another_machine_imports_does_not_get_the_import(tmp_path):

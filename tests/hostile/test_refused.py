@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import git
 
-from conftest import make_repo, requires_nix, NIX_INSTANTIATE
-from hostile_repos import run_cli
-
-LAYOUTS = Path(__file__).parents[1] / "fixtures/layouts"
-
-
-def layout_repo(tmp_path: Path, name: str) -> Path:
-    root = tmp_path / name
-    shutil.copytree(LAYOUTS / name, root, ignore=shutil.ignore_patterns("expected.json"))
-    return make_repo(root)
+from conftest import requires_nix, NIX_INSTANTIATE
+from hostile_repos import LAYOUTS, layout_repo, run_cli
 
 
 def test_a_refused_machine_alone_writes_nothing_and_exits_3(tmp_path):

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from tui.core.answers import MachineAnswer
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, apply_edits, line_end_after
-from tui.core.nix.syntax import Node, bindings, check, indent_of, nix_string, parse, starts_line, string_value, unwrap
-from tui.core.read_back import read_machine_settings, settings_attrset
+from tui.core.nix.syntax import (
+    Node, bindings, check, indent_of, module_attrset, nix_string, parse, starts_line, string_value, unwrap,
+)
+from tui.core.read_back import read_machine_settings
 
 # The settings llamaflake owns in a machine file, as paths below ``local.llama-cpp``.
 OWNED = (("variant",), ("cpu", "allVariants"), ("cpu", "flags"), ("cuda", "capabilities"), ("rocm", "gpuTargets"))
@@ -108,7 +110,7 @@ def _comment_above(source: bytes, node: Node) -> int:
 
 def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], dict[tuple[str, ...], _Setting]]:
     """The attribute set that holds the settings, the prefix its bindings carry, and each owned binding."""
-    attrset = settings_attrset(parse(source, path))
+    attrset = module_attrset(parse(source, path))
     if attrset is None:
         raise AnswerError(f"{path} is not a llama.cpp settings file (it is not an attribute set of settings) and is "
                           "left alone: llamaflake writes over its own files only; move it away, or choose another "

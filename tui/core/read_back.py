@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache, cache_for_url
-from tui.core.nix.syntax import Node, attrpath_names, bindings, parse, string_value, unwrap
+from tui.core.nix.syntax import Node, attrpath_names, bindings, module_attrset, parse, string_value, unwrap
 
 # The first line of every machine file (the template writes it; notes are the comment lines after it).
 MACHINE_HEADER = "# llama.cpp settings for the machine"
@@ -18,17 +18,9 @@ def _strings(node: Node | None) -> list[str]:
     return [v for v in values if v is not None]
 
 
-def settings_attrset(tree: Node) -> Node | None:
-    """The attribute set a machine file evaluates to (the body of ``{ ... }: { … }`` too)."""
-    node = unwrap(tree)
-    while node is not None and node.kind in ("NODE_LAMBDA", "NODE_LET_IN"):
-        node = unwrap(node.nodes()[-1])
-    return node if node is not None and node.kind == "NODE_ATTR_SET" else None
-
-
 def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnswer | None:
     """The ``local.llama-cpp`` settings of a machine file, or None if it has none."""
-    attrset = settings_attrset(parse(source, path))
+    attrset = module_attrset(parse(source, path))
     if attrset is None:
         return None
     values: dict[tuple[str, ...], Node | None] = {}

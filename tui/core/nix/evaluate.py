@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from tui.core.errors import LlamaflakeError
 from tui.core.nix import recognisers
 from tui.core.nix.builtins import BUILTINS
-from tui.core.nix.paths import relative_path
+from tui.core.nix.paths import import_target, relative_path
 from tui.core.nix.syntax import Node, attrpath_names, string_value, unwrap
 from tui.core.nix.values import (
     _UNSET,
@@ -606,11 +606,7 @@ class Evaluator:
 
     def nix_file(self, rel: str) -> str | None:
         """The file a path means to ``import``: itself, or its ``default.nix`` if it is a folder."""
-        path = os.path.join(self.flake.root, rel)
-        if os.path.isdir(path):
-            path = os.path.join(path, "default.nix")
-            rel = f"{rel}/default.nix" if rel != "." else "default.nix"
-        return rel if os.path.isfile(path) else None
+        return import_target(self.flake.root, rel)
 
     def read_dir(self, rel: str) -> dict[str, str] | None:
         if rel not in self._dirs:

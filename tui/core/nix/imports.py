@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.model import Flake
-from tui.core.nix.paths import relative_path
-from tui.core.nix.syntax import Node, bindings, relative_path_literal, unwrap
-
-
-def _module_attrset(tree: Node) -> Node | None:
-    """The attribute set a module file evaluates to: under ``{ ... }:`` and ``let … in`` too."""
-    node = unwrap(tree)
-    while node is not None and node.kind in ("NODE_LAMBDA", "NODE_LET_IN"):
-        node = unwrap(node.nodes()[-1])
-    return node if node is not None and node.kind == "NODE_ATTR_SET" else None
-
-
-def _as_file(flake: Flake, rel: str) -> str | None:
-    """The file a path means to ``import``: itself, or its ``default.nix`` if it is a folder."""
-    path = os.path.join(flake.root, rel)
-    if os.path.isdir(path):
-        rel, path = f"{rel}/default.nix", os.path.join(path, "default.nix")
-    return rel if rel.endswith(".nix") and os.path.isfile(path) else None
+from tui.core.nix.paths import import_target, relative_path
+from tui.core.nix.syntax import bindings, module_attrset, relative_path_literal
 
 
 def imported_files(flake: Flake, rel: str) -> list[str]:
@@ -33,7 +15,7 @@ def imported_files(flake: Flake, rel: str) -> list[str]:
         tree = flake.source_file(rel).tree
     except LlamaflakeError:
         return []
-    attrset = _module_attrset(tree)
+    attrset = module_attrset(tree)
     if attrset is None:
         return []
     found: list[str] = []
@@ -43,7 +25,8 @@ def imported_files(flake: Flake, rel: str) -> list[str]:
         for node in binding.value.walk():
             literal = relative_path_literal(node) if node.kind == "NODE_PATH_REL" else None
             target = relative_path(rel, literal) if literal else None
-            target = _as_file(flake, target) if target else None
+            target = import_target(flake.root, target) if target else None
+            target = target if target is not None and target.endswith(".nix") else None
             if target is not None and target not in found:
                 found.append(target)
     return found

@@ -27,6 +27,15 @@ def relative_path(base_file: str, path_literal: str) -> str | None:
     return "/".join(parts) if parts else "."
 
 
+def import_target(root: Path | str, rel: str) -> str | None:
+    """The file a path means to ``import``: itself, or its ``default.nix`` if it is a folder; None if absent."""
+    path = os.path.join(root, rel)
+    if os.path.isdir(path):
+        path = os.path.join(path, "default.nix")
+        rel = f"{rel}/default.nix" if rel != "." else "default.nix"
+    return rel if os.path.isfile(path) else None
+
+
 def nix_files(root: Path, limit: int = 5000) -> list[str]:
     """The ``.nix`` files of the repository, relative to the root, in a stable order."""
     found: list[str] = []

@@ -224,6 +224,14 @@ def unwrap(node: Node | None) -> Node | None:
     return node
 
 
+def module_attrset(tree: Node) -> Node | None:
+    """The attribute set a module file evaluates to: under ``{ ... }:`` and ``let … in`` too."""
+    node = unwrap(tree)
+    while node is not None and node.kind in ("NODE_LAMBDA", "NODE_LET_IN"):
+        node = unwrap(node.nodes()[-1])
+    return node if node is not None and node.kind == "NODE_ATTR_SET" else None
+
+
 def attrpath_names(attrpath: Node) -> list[str] | None:
     """The names of an attribute path (``a.b."c"``), or None if a part is dynamic."""
     names: list[str] = []
