@@ -78,8 +78,8 @@ def test_module_keeps_options_and_config_apart():
 def test_every_variant_has_a_build_and_a_package_name_in_the_module(variant):
     """A variant added to VARIANTS alone is not enough: the module must build it and give it its name."""
     module = render_module("llama-cpp", []).decode()
-    variants_set = module[module.index("  variants = {"):]
-    assert re.search(rf"\n    {variant} =\s", variants_set[:variants_set.index("\n  };")]), f"no build of {variant} in `variants`"
+    variants_set = module[module.index("  variantsWith ="):]
+    assert re.search(rf"\n      {variant} =\s", variants_set[:variants_set.index("\n    };")]), f"no build of {variant} in `variantsWith`"
     assert re.search(rf'\n +llama-cpp-{variant} = byName [^;\n]*"llama-cpp-{variant}" "{variant}";', module)
 
 

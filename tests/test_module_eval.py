@@ -337,3 +337,47 @@ def test_inputs_given_flat_reach_the_module(module_dir, inputs_as):
     result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
                            pkgsModes='[ "hostPlatform" ]', inputsAs=f'"{inputs_as}"'))
     assert result["package"]["name"] == "llama-cpp-cuda-0.0.0"
+
+
+def test_the_flakes_build_keeps_nixpkgs_main_program(module_dir):
+    """nixpkgs' llama-cpp runs `bin/llama` (a link to llama-cli) as its main program: `lib.getExe` and
+    nixpkgs' users of the package keep running the same program with the flake's build."""
+    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                           pkgsModes='[ "hostPlatform" ]'))
+    assert result["mainProgram"] == "llama"
+    assert result["pkgsLlamaCppExe"].endswith("-llama-cpp-cuda-0.0.0/bin/llama")
+    assert 'ln -s llama-cli "$out/bin/llama"' in result["postInstall"]
+    assert "cp $src/include/llama.h $out/include/" in result["postInstall"], "the flake's own postInstall stays"
+
+
+def test_opencl_override_warns_and_leaves_opencl_out(module_dir):
+    """nixpkgs' openclSupport: the flake has no OpenCL build; a nixpkgs package asking for one still
+    evaluates, with the module's warning instead of a silent substitute."""
+    process = _eval_machine(module_dir / "machines" / "cpu-tiger-lake.nix",
+                            {"systems": '[ "x86_64-linux" ]', "pkgsModes": '[ "hostPlatform" ]', "services": "[ false ]"})
+    assert process.returncode == 0, process.stderr
+    overrides = cell(json.loads(process.stdout), service="no-service")["overrides"]
+    assert overrides["opencl"]["name"] == "llama-cpp-blas-0.0.0"
+    assert "llama-cpp.override { openclSupport = true; }: the llama.cpp flake has no OpenCL build" in process.stderr
+
+
+def test_a_backend_the_flake_does_not_build_is_refused_with_the_modules_message(module_dir):
+    machine = module_dir / "machines" / "cuda-tiger-lake.nix"
+    one_cell = {"systems": '[ "x86_64-linux" ]', "pkgsModes": '[ "hostPlatform" ]', "services": "[ false ]"}
+    assert cell(evaluate(machine, **one_cell), service="no-service")["overrides"]["sycl"] == {"error": True}
+    stderr = evaluation_error(machine, catchErrors="false", **one_cell)
+    assert "local.llama-cpp: llama-cpp.override { syclSupport = true; }: the llama.cpp flake has no such build" in stderr
+    assert "replaceNixpkgsPackage = false" in stderr
+
+
+def test_cpu_arch_dynamic_dispatch_chooses_every_cpu_variant_as_nixpkgs_does(module_dir):
+    tuned = cell(evaluate(module_dir / "machines" / "cpu-tiger-lake.nix", systems='[ "x86_64-linux" ]',
+                          pkgsModes='[ "hostPlatform" ]'))["overrides"]
+    assert "-DGGML_CPU_ALL_VARIANTS:BOOL=TRUE" in tuned["dynamicDispatchFlags"]
+    assert "-DGGML_BACKEND_DL:BOOL=TRUE" in tuned["dynamicDispatchFlags"]
+    assert "-DGGML_AVX2:BOOL=TRUE" not in tuned["dynamicDispatchFlags"]
+    assert "-DGGML_AVX2:BOOL=TRUE" in tuned["noDynamicDispatchFlags"]
+    assert tuned["dynamicDispatchCuda"]["name"] == "llama-cpp-cuda-0.0.0"
+    every_variant = cell(evaluate(module_dir / "machines" / "vulkan-all-variants.nix", systems='[ "x86_64-linux" ]',
+                                  pkgsModes='[ "hostPlatform" ]'))["overrides"]
+    assert "-DGGML_CPU_ALL_VARIANTS:BOOL=TRUE" not in every_variant["noDynamicDispatchFlags"]

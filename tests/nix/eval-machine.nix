@@ -102,6 +102,10 @@ let
     in
     {
       package = built cfg.package // attempt { inherit (cfg.package) cmakeFlags; };
+      # What `lib.getExe` runs, and how the build makes it.
+      mainProgram = attempt (cfg.package.meta.mainProgram or null);
+      pkgsLlamaCppExe = attempt (lib.getExe pkgs.llama-cpp);
+      postInstall = attempt (cfg.package.drvAttrs.postInstall or null);
       pkgsLlamaCpp = built pkgs.llama-cpp;
       byName = lib.genAttrs [ "llama-cpp-cpu" "llama-cpp-vulkan" "llama-cpp-cuda" "llama-cpp-rocm" ] (
         name: if pkgs ? ${name} then built pkgs.${name} else null
@@ -137,6 +141,13 @@ let
           }).cmakeFlags
         );
         unknownArgument = built (pkgs.llama-cpp.override { somethingElse = 1; });
+        # Backends the flake does not build: nixpkgs' own OpenCL switch, and one nixpkgs does not take.
+        opencl = built (pkgs.llama-cpp.override { openclSupport = true; });
+        openclFlags = attempt (pkgs.llama-cpp.override { openclSupport = true; }).cmakeFlags;
+        sycl = built (pkgs.llama-cpp.override { syclSupport = true; });
+        dynamicDispatchFlags = attempt (pkgs.llama-cpp.override { cpuArchDynamicDispatch = true; }).cmakeFlags;
+        noDynamicDispatchFlags = attempt (pkgs.llama-cpp.override { cpuArchDynamicDispatch = false; }).cmakeFlags;
+        dynamicDispatchCuda = built (pkgs.llama-cpp.override { cpuArchDynamicDispatch = true; cudaSupport = true; });
         # `old` holds the machine's backend switches.
         sameArguments = built (pkgs.llama-cpp.override (old: { inherit (old) cudaSupport vulkanSupport rocmSupport; }));
       };

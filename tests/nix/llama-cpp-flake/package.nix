@@ -112,6 +112,10 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   env = lib.optionalAttrs useRocm {
     ROCM_PATH = "${rocmPackages.clr}";
   };
+  postInstall = ''
+    mkdir -p $out/include
+    cp $src/include/llama.h $out/include/
+  '';
   meta = {
     badPlatforms = lib.optionals useCuda lib.platforms.darwin;
     broken = useMetalKit && !effectiveStdenv.isDarwin;

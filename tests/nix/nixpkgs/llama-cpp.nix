@@ -1,5 +1,6 @@
 # nixpkgs' own llama-cpp, reduced to its formal arguments (nixpkgs' names: cudaSupport, rocmSupport,
-# rocmGpuTargets as a list, vulkanSupport, blasSupport, ...) and the build options they decide.
+# rocmGpuTargets as a list, vulkanSupport, blasSupport, cpuArchDynamicDispatch, ...), the build options they
+# decide, and its main program (`bin/llama`, a link to llama-cli).
 {
   lib,
   stdenv,
@@ -20,6 +21,7 @@
   rocmSupport ? config.rocmSupport,
   rocmPackages ? { },
   rocmGpuTargets ? rocmPackages.clr.gpuTargets,
+  cpuArchDynamicDispatch ? true,
   openclSupport ? false,
   metalSupport ? stdenv.hostPlatform.isDarwin && stdenv.hostPlatform.isAarch64 && !openclSupport,
   vulkanSupport ? false,
@@ -50,7 +52,15 @@ stdenv.mkDerivation (finalAttrs: {
     (lib.cmakeBool "GGML_VULKAN" vulkanSupport)
     (lib.cmakeBool "GGML_RPC" rpcSupport)
   ]
+  ++ lib.optionals cpuArchDynamicDispatch [
+    (lib.cmakeBool "GGML_CPU_ALL_VARIANTS" true)
+    (lib.cmakeBool "GGML_BACKEND_DL" true)
+  ]
   ++ lib.optionals rocmSupport [
     (lib.cmakeFeature "CMAKE_HIP_ARCHITECTURES" (builtins.concatStringsSep ";" rocmGpuTargets))
   ];
+  postInstall = ''
+    ln -sf llama-cli $out/bin/llama
+  '';
+  meta.mainProgram = "llama";
 })

@@ -29,6 +29,7 @@ let
           inherit name;
           system = hostPlatform.system;
           cmakeFlags = attrs.cmakeFlags or [ ];
+          postInstall = attrs.postInstall or "";
           env = attrs.env or { };
           inputs = map (input: input.drvPath) inputs;
         }
