@@ -202,3 +202,47 @@ def test_without_the_parser_the_message_is_clear(demo_repo, monkeypatch, capsys)
     assert main(["hosts", "--flake", str(demo_repo)]) == 2
     err = capsys.readouterr().err
     assert "parser (pynix-parser) is not available on this platform" in err and "Traceback" not in err
+
+
+def test_cuda_answers_without_cache_options_set_the_recommended_caches_as_the_wizard_does(demo_repo, capsys):
+    """The wizard starts its caches step with the recommended CUDA caches; the same answers on the command
+    line give the same module, and say so."""
+    from tui.app.state import MachineState, WizardState
+    from tui.core.caches import known_caches
+
+    recommended = [cache for cache in known_caches() if cache.recommended]
+    assert recommended, "caches.toml recommends a cache for CUDA builds"
+    flake = load_flake(demo_repo)
+    plan = make_plan(flake, Answers(machines={"carbon": MachineAnswer("cuda")}))
+    wizard = WizardState(path=demo_repo, display_path=str(demo_repo), existing_caches=None)
+    wizard.machines = {"carbon": MachineState(flake.host("carbon"), choice="cuda", scanning=False)}
+    assert wizard.machines["carbon"].variant == "cuda"
+    assert plan.caches == recommended == wizard.default_caches()
+
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda"]) == 0
+    out, err = capsys.readouterr()
+    assert all(cache.url in out for cache in recommended)
+    assert "as recommended for the CUDA builds (choose others with --cache, or none with --no-caches)" in err
+
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--no-caches"]) == 0
+    out, err = capsys.readouterr()
+    assert not any(cache.url in out for cache in recommended) and "as recommended" not in err
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "boron=cpu"]) == 0
+    assert not any(cache.url in capsys.readouterr().out for cache in recommended)
+
+
+def test_time_limits_are_said_the_same_in_the_readme_and_in_help(capsys):
+    from pathlib import Path
+
+    from tui.core.judge import DEFAULT_DISCOVERY_TIMEOUT
+    from tui.core.validate import DEFAULT_EVAL_TIMEOUT
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert (f"by default {DEFAULT_DISCOVERY_TIMEOUT} s for asking Nix which machines exist, "
+            f"{DEFAULT_EVAL_TIMEOUT} s for locking and for each machine's evaluation") in readme
+    for command in ("plan", "hosts", "apply"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert f"which machines exist (default: {DEFAULT_DISCOVERY_TIMEOUT})" in help_text, command
+    assert f"each machine's evaluation (default: {DEFAULT_EVAL_TIMEOUT})" in help_text

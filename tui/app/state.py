@@ -114,13 +114,9 @@ class WizardState:
 
     def default_caches(self) -> list[Cache]:
         """What the caches step starts with: the caches set before, else the recommended ones for CUDA."""
-        from tui.core.caches import known_caches
+        from tui.core.caches import default_caches
 
-        if self.existing_caches is not None:
-            return list(self.existing_caches)
-        if any(m.variant == "cuda" for m in self.machines.values()):
-            return [c for c in known_caches() if c.recommended]
-        return []
+        return default_caches(self.existing_caches, (m.variant for m in self.machines.values()))
 
     def chosen_caches(self) -> list[Cache]:
         return self.default_caches() if self.caches is None else self.caches

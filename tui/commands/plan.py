@@ -42,8 +42,9 @@ def add_parsers(subparsers) -> None:
     apply.add_argument("--eval", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     apply.add_argument("--no-eval", action="store_true",
                        help="do not lock the flake and evaluate each changed machine before committing")
-    apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=600,
-                       help="time limit for locking and for each machine's evaluation (default: 600)")
+    apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
+                       help="time limit for asking nix which machines exist (default: 300), for locking, and for "
+                       "each machine's evaluation (default: 600)")
     apply.add_argument("--refresh", action="store_true", help=eval_cache.REFRESH_HELP)
     apply.add_argument("--jobs", metavar="N", type=int, default=None,
                        help="machines evaluated at once (default: up to 4, by CPU count)")
@@ -123,6 +124,7 @@ def _nothing_to_change(plan: Plan) -> str:
 
 def run_apply(args: argparse.Namespace) -> int:
     from tui.core.apply import CommitRejected, apply_plan, landed_commit
+    from tui.core.validate import DEFAULT_EVAL_TIMEOUT
     from tui.core.gitrepo import find_repo
     from tui.core.journal import recover
     from tui.core.nix.flake import load_flake
@@ -156,7 +158,7 @@ def run_apply(args: argparse.Namespace) -> int:
         try:
             result = apply_plan(
                 plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
-                evaluate=not args.no_eval, eval_timeout=args.eval_timeout, progress=_progress,
+                evaluate=not args.no_eval, eval_timeout=args.eval_timeout or DEFAULT_EVAL_TIMEOUT, progress=_progress,
                 keep_on_reject=interactive, use_nix=not args.no_nix, refresh=args.refresh,
                 **({"jobs": max(1, args.jobs)} if args.jobs else {}),
             )

@@ -56,6 +56,16 @@ def known_caches() -> list[Cache]:
     ]
 
 
+def default_caches(existing: list[Cache] | None, variants) -> list[Cache]:
+    """The caches a change sets where none were chosen: those set before, else the recommended ones where
+    a machine builds with CUDA. The wizard starts with these and the command line sets them."""
+    if existing is not None:
+        return list(existing)
+    if "cuda" in set(variants):
+        return [cache for cache in known_caches() if cache.recommended]
+    return []
+
+
 def cache_by_name(name: str) -> Cache:
     for cache in known_caches():
         if cache.name == name:

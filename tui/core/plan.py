@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from tui.core import ggml
 from tui.core.answers import Answers, MachineAnswer, input_url
 from tui.core.boundary import check_folder_text, check_machine_name, check_writable_paths, inside_git_dir, name_problem
-from tui.core.caches import Cache
+from tui.core.caches import Cache, default_caches
 from tui.core.changes import FileChange, Offer
 from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
@@ -324,10 +324,12 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     old_module = _read(flake, module_path)
     if answers.caches is not None:
         caches = answers.caches
-    elif old_module is not None:
-        caches = read_module_caches(old_module, module_path)
     else:
-        caches = []
+        existing_caches = read_module_caches(old_module, module_path) if old_module is not None else None
+        caches = default_caches(existing_caches, (answer.variant for answer in written.values()))
+        if existing_caches is None and caches:
+            notes.append(f"binary caches: {', '.join(cache.name for cache in caches)} set, as recommended for the "
+                         "CUDA builds (choose others with --cache, or none with --no-caches)")
     if any_machine:
         new_module = render_module(input_name, caches)
         if new_module != old_module and not same_but_for_layout(old_module, new_module, module_path):

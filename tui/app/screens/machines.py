@@ -217,6 +217,6 @@ class MachinesScreen(StepScreen):
 
         self.app.push_screen(AskDialog(
             f"Scan {machine.name} over SSH",
-            "The SSH destination (it needs llamaflake or nixos-facter there):",
+            "The SSH destination (read-only: it needs only a shell there, nothing installed):",
             f"root@{machine.name}",
         ), scan)
