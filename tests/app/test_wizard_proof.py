@@ -119,3 +119,15 @@ async def test_offline_inputs_say_not_verified(tmp_path, stand_ins):
         await to_review(pilot, "github:ggml-org/llama.cpp", {"alpha": "vulkan", "beta": "cpu"})
         text = proof_text(app)
         assert "? alpha: not verified: offline: an input could not be fetched" in text, text
+        await pilot.press("ctrl+n")  # to the commit step
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Committed" in str(app.screen.query_one("#result-head").render())
+        unchecked = str(app.screen.query_one("#unchecked").render())
+        assert "? flake.lock was not updated (offline: an input could not be fetched" in unchecked, unchecked
+        assert "the first rebuild locks the new input" in unchecked, unchecked
+        assert "? no machine was verified: the flake's inputs are not locked" in unchecked, unchecked
+    assert "flake.lock" not in committed_paths(root)

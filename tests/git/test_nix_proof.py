@@ -108,6 +108,7 @@ def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys)
     assert "not verified with nix" in err
     assert "offline: an input could not be fetched" in err
     assert "machines not evaluated: not verified: the flake's inputs are not locked" in err
+    assert "llamaflake: flake.lock was not updated (offline: an input could not be fetched" in err
     assert "flake.lock" not in committed_paths(demo_repo)
 
 

@@ -100,11 +100,13 @@ class ProofFinished(Message):
 
 
 class PlanApplied(Message):
-    def __init__(self, paths: list[str], commit: str | None, after_commit: list[str] | None = None) -> None:
+    def __init__(self, paths: list[str], commit: str | None, after_commit: list[str] | None = None,
+                 unchecked: list[str] | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.commit = commit
         self.after_commit = after_commit or []  # what the commit was found to hold besides what was written
+        self.unchecked = unchecked or []  # what Nix did not check: flake.lock not updated, machines not verified
 
 
 class ApplyFailed(Message):

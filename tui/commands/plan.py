@@ -8,7 +8,7 @@ import sys
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core import eval_cache
 from tui.core.diff import plan_diff
-from tui.core.next_steps import rebuild_commands
+from tui.core.next_steps import rebuild_commands, unchecked_lines
 from tui.core.footprint import machine_path
 from tui.core.plan import Plan, make_plan
 from tui.core.report import plan_report
@@ -200,6 +200,9 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
         for path in result.paths:
             say(f"llamaflake: wrote {path}")
         _say_proof(result.checks)
+        for line in unchecked_lines(result.checks):
+            if line.startswith("flake.lock"):
+                say(f"llamaflake: {line}")
         if result.commit:
             say(f"llamaflake: committed {result.commit[:12]} (undo with `llamaflake undo`)")
             for finding in result.findings:

@@ -1,4 +1,4 @@
-"""What to run after the change is written: the first rebuild per machine, and how to undo."""
+"""What to run after the change is written: the first rebuild per machine, how to undo, and what was not checked."""
 
 from __future__ import annotations
 
@@ -57,4 +57,31 @@ def undo_commands(commit: str | None, plan: Plan) -> list[str]:
         lines.append("git restore --source=HEAD -- " + " ".join(shell_quote(p) for p in restore))
     if created:
         lines.append("rm -- " + " ".join(shell_quote(p) for p in created))
+    return lines
+
+
+def unchecked_lines(checks) -> list[str]:
+    """What a written change was not checked for, in words: ``flake.lock`` not updated, machines not verified.
+
+    Empty where the flake was locked and every changed machine evaluated (or nothing asked Nix at all
+    because no machine changed)."""
+    from tui.core.validate import FAILED, LOCK_SUBJECT, NOT_VERIFIED, OK
+
+    lines = []
+    lock = next((c for c in checks if c.subject == LOCK_SUBJECT), None)
+    if lock is not None and lock.status != OK:
+        lines.append(f"flake.lock was not updated ({lock.detail.splitlines()[0] if lock.detail else lock.status}): "
+                     "the first rebuild locks the new input and changes flake.lock; or run `nix flake lock` "
+                     "here and commit it")
+    machines = [c for c in checks if c.host is not None]
+    general = [c for c in checks if c.host is None and c.subject.startswith(("evaluate", "lock the flake and"))
+               and c.status != OK]
+    if not machines and general:
+        lines.append(f"no machine was verified: {general[0].detail.removeprefix(NOT_VERIFIED + ': ')}")
+    for check in machines:
+        if check.status == FAILED:
+            lines.append(f"{check.host}: does not evaluate (written anyway, as you chose)")
+        elif check.status != OK:
+            why = (check.detail.splitlines() or [check.status])[0].rstrip(":")
+            lines.append(f"{check.host}: not verified: {why}")
     return lines

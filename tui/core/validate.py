@@ -30,6 +30,7 @@ NOT_CHECKED: CheckStatus = "not checked"
 TIMED_OUT: CheckStatus = "timed out"
 
 NOT_VERIFIED = "not verified"
+LOCK_SUBJECT = "lock the flake's inputs"
 
 DEFAULT_EVAL_TIMEOUT = 600
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
@@ -332,13 +333,13 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
     """``nix flake lock``: locks the inputs that are new or changed (the llama.cpp one), leaves the others alone."""
     result = run_streaming(nix_argv("flake", "lock"), root, timeout, progress, answer=False)
     if result.timed_out:
-        return Check("lock the flake's inputs", TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
+        return Check(LOCK_SUBJECT, TIMED_OUT, f"`nix flake lock` did not finish in {timeout:g} s")
     if result.returncode != 0:
         offline = offline_reason(result.stderr, root)
         if offline:
-            return Check("lock the flake's inputs", NOT_CHECKED, offline)
-        return Check("lock the flake's inputs", FAILED, _short(result.stderr, root))
-    return Check("lock the flake's inputs", OK, "nix flake lock")
+            return Check(LOCK_SUBJECT, NOT_CHECKED, offline)
+        return Check(LOCK_SUBJECT, FAILED, _short(result.stderr, root))
+    return Check(LOCK_SUBJECT, OK, "nix flake lock")
 
 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:

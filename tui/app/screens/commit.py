@@ -202,10 +202,11 @@ class CommitScreen(StepScreen):
             self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
             from tui.core.apply import AFTER_COMMIT
+            from tui.core.next_steps import unchecked_lines
 
             self.pending = None
             after = [str(f) for f in result.findings if f.code in AFTER_COMMIT]
-            self.post_message(PlanApplied(result.paths, result.commit, after))
+            self.post_message(PlanApplied(result.paths, result.commit, after, unchecked_lines(result.checks)))
 
     @work(thread=True, exit_on_error=False, group="apply", description="Putting everything back")
     def abort_pending(self) -> None:
@@ -313,6 +314,10 @@ class CommitScreen(StepScreen):
         result.mount(Static(head, id="result-head"))
         if message.after_commit:
             result.mount(Static(plain("\n".join(message.after_commit)), id="after-commit"))
+        if message.unchecked:
+            result.mount(Static(Content("\n").join(
+                Content.from_markup("[$text-warning]?[/] $line", line=line) for line in message.unchecked),
+                id="unchecked"))
         result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
         commands = rebuild_commands(self.final)
         lines = []
