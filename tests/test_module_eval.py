@@ -346,7 +346,7 @@ def test_the_flakes_build_keeps_nixpkgs_main_program(module_dir):
                            pkgsModes='[ "hostPlatform" ]'))
     assert result["mainProgram"] == "llama"
     assert result["pkgsLlamaCppExe"].endswith("-llama-cpp-cuda-0.0.0/bin/llama")
-    assert 'ln -s llama-cli "$out/bin/llama"' in result["postInstall"]
+    assert "ln -s llama-cli $out/bin/llama;" in result["postInstall"]
     assert "cp $src/include/llama.h $out/include/" in result["postInstall"], "the flake's own postInstall stays"
 
 
