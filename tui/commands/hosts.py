@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("llama.cpp", no_wrap=True)
     table.add_column("wiring", overflow="fold")
     for host in report["hosts"]:
-        current = host["llama_cpp"]["variant"] if host["llama_cpp"] else "-"
+        current = host["llama_cpp"]["variant"] if host["llama_cpp"] else "left alone" if host["left_alone"] else "-"
         others = list(dict.fromkeys(entry["machine"] for entry in host["imports_settings_of"]))
         if others:  # a machine copied from another: it loads that machine's settings
             current = ("+" if host["llama_cpp"] else "") + f"{', '.join(others)}'s"

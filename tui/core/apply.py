@@ -68,6 +68,8 @@ def commit_message(plan: Plan) -> str:
         subject = "llama-cpp: llama.cpp settings for " + ", ".join(written_refused) + ", to import by hand"
     elif not names and removed:
         subject = "llama-cpp: remove the superseded llama.cpp set-up"
+    elif not names and module is not None and not plan.module_rebuilds:
+        subject = "llama-cpp: leave " + (", ".join(plan.left_alone) or "no machine") + " alone"
     elif not names:
         subject = "llama-cpp: add the llama.cpp flake input and module"
     elif later_run and len(names) <= 3 and set(names) != set(plan.machines):
@@ -86,6 +88,10 @@ def commit_message(plan: Plan) -> str:
     if plan.caches:
         lines.append("Binary caches:")
         lines.extend(f"- {cache.url}" for cache in plan.caches)
+        lines.append("")
+    if plan.left_alone:
+        lines.append("Left alone (no build suggested for them):")
+        lines.extend(f"- {name}" for name in plan.left_alone)
         lines.append("")
     if removed:
         lines.append("Removed:")
@@ -116,7 +122,8 @@ def changed_machines(plan: Plan) -> list[str]:
     """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
     refused = {r.host for r in plan.refusals}  # not attached yet: the user pastes the snippet
     own = {machine_path(plan.module_dir, name): name for name in plan.machines}
-    if any(c.path not in own for c in plan.changes):
+    header_only = set() if plan.module_rebuilds else {module_file(plan.module_dir)}
+    if any(c.path not in own and c.path not in header_only for c in plan.changes):
         return [name for name in plan.machines if name not in refused]
     return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
 

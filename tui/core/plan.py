@@ -21,6 +21,7 @@ from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.hardware.support import is_jetson
 from tui.core.footprint import (
     MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
+    read_left_alone,
 )
 from tui.core.nix.imports import import_closure, imported_files
 from tui.core.machine_file import update_machine_file
@@ -60,12 +61,18 @@ class Plan:
     warnings: list[str] = field(default_factory=list)  # what will fail as planned (a capability CUDA no longer builds)
     attached: list[str] = field(default_factory=list)  # machines that get the import of their settings now
     input_changed: bool = False  # the llama.cpp input is added or changed in flake.nix
+    left_alone: list[str] = field(default_factory=list)  # machines remembered as left alone on purpose
+    module_rebuilds: bool = True  # the module's change is Nix, not only its header (the machines left alone)
+
+    def rebuilds_every_machine(self) -> bool:
+        """Whether a change of the module or the input changes every wired machine's build."""
+        module = self.change(module_file(self.module_dir))
+        return (module is not None and self.module_rebuilds) or self.input_changed
 
     def changed_builds(self) -> list[str]:
         """The machines whose llama.cpp build this plan changes: every wired machine when the module or the
         input changes, else those whose settings file changes or that are attached now."""
-        module = self.change(module_file(self.module_dir))
-        if module is not None or self.input_changed:
+        if self.rebuilds_every_machine():
             return list(self.machines)
         changed = {c.path for c in self.changes}
         return [name for name in self.machines
@@ -330,10 +337,17 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         if existing_caches is None and caches:
             notes.append(f"binary caches: {', '.join(cache.name for cache in caches)} set, as recommended for the "
                          "CUDA builds (choose others with --cache, or none with --no-caches)")
+    # Machines left alone on purpose are remembered in the module's header, so that a later run does not
+    # suggest a build for them again; an answer for one, or its own settings, ends that.
+    left_alone = sorted((set(read_left_alone(old_module)) | set(answers.skip))
+                        - set(written) - set(answers.machines) - set(existing))
+    module_rebuilds = True
     if any_machine:
-        new_module = render_module(input_name, caches)
+        new_module = render_module(input_name, caches, left_alone=left_alone)
         if new_module != old_module and not same_but_for_layout(old_module, new_module, module_path):
-            reason = "the NixOS module that builds llama.cpp from the flake" if old_module is None else "regenerated module"
+            module_rebuilds = not same_nix(old_module, new_module, module_path)
+            reason = ("the NixOS module that builds llama.cpp from the flake" if old_module is None
+                      else "regenerated module" if module_rebuilds else "the machines left alone, in the module's header")
             changes.append(FileChange(module_path, old_module, new_module, reason))
 
     # Each machine's settings, attached with one line.
@@ -356,8 +370,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             attached.append(host.name)
 
 
-    left_alone = [host for host in flake.hosts if host.name not in machines]
-    offers, cleanup_edits, removals, cleanup_notes = cleanup_offers(flake, module_dir, left_alone)
+    untouched = [host for host in flake.hosts if host.name not in machines]
+    offers, cleanup_edits, removals, cleanup_notes = cleanup_offers(flake, module_dir, untouched)
     notes.extend(cleanup_notes)
     if answers.cleanup:
         for rel, file_edits in cleanup_edits.items():
@@ -369,7 +383,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     check_writable_paths(flake.root, [c.path for c in changes])
     plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes,
                 asked=[name for name in machines if name in answers.machines],
-                attached=attached + sorted(replaced), input_changed=input_changed)
+                attached=attached + sorted(replaced), input_changed=input_changed, left_alone=left_alone,
+                module_rebuilds=module_rebuilds)
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
@@ -479,8 +494,8 @@ def takes_imports(flake: Flake, rel: str) -> bool:
     return node is not None and node.kind == "NODE_ATTR_SET"
 
 
-def same_but_for_layout(old: bytes | None, new: bytes, path: str) -> bool:
-    """Whether ``old`` is ``new`` with other blanks and line breaks (a formatter's hook ran over it)."""
+def same_nix(old: bytes | None, new: bytes, path: str) -> bool:
+    """Whether ``old`` and ``new`` are the same Nix code: they differ only in blanks, line breaks and comments."""
     if old is None:
         return False
     try:
@@ -490,6 +505,12 @@ def same_but_for_layout(old: bytes | None, new: bytes, path: str) -> bool:
         return tokens(old) == tokens(new)
     except LlamaflakeError:
         return False
+
+
+def same_but_for_layout(old: bytes | None, new: bytes, path: str) -> bool:
+    """Whether ``old`` is ``new`` with other blanks and line breaks (a formatter's hook ran over it); the
+    machines its header remembers as left alone count too."""
+    return same_nix(old, new, path) and read_left_alone(old) == read_left_alone(new)
 
 
 def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[str, str, str]]:

@@ -10,7 +10,7 @@ import jinja2
 
 from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache
-from tui.core.footprint import MODULE_MARKER
+from tui.core.footprint import MODULE_MARKER, left_alone_comment
 from tui.core.ggml import feature_map
 from tui.core.nix.syntax import nix_attr_name, nix_comment, nix_string
 from tui.core.read_back import MACHINE_HEADER
@@ -36,9 +36,10 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = True) -> bytes:
-    """The NixOS module the wizard owns."""
+def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = True, left_alone=()) -> bytes:
+    """The NixOS module the wizard owns; ``left_alone`` are the machines it remembers the user left alone."""
     text = environment().get_template("module.nix.j2").render(
+        left_alone_line=left_alone_comment(left_alone),
         # In code the attribute goes through the quoting helper; inside the module's strings it is text.
         input_attr=nix_attr_name(input_name),
         input_text=nix_string(nix_attr_name(input_name)),

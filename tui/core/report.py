@@ -8,7 +8,7 @@ from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake
 from tui.core.read_back import read_machine_settings
-from tui.core.footprint import machine_path
+from tui.core.footprint import machine_path, module_file, read_left_alone
 from tui.core.plan import Plan, existing_module_dir
 
 
@@ -29,6 +29,18 @@ def current_settings(flake: Flake) -> dict[str, dict]:
             if settings is not None:
                 found[host.name] = {"file": rel, **asdict(settings)}
     return found
+
+
+def remembered_left_alone(flake: Flake) -> list[str]:
+    """The machines the generated module remembers as left alone on purpose ([] without a module)."""
+    module_dir = existing_module_dir(flake)
+    if module_dir is None:
+        return []
+    rel = module_file(module_dir)
+    try:
+        return read_left_alone(flake.source_file(rel).source) if (flake.root / rel).is_file() else []
+    except LlamaflakeError:
+        return []
 
 
 def llama_setup(flake: Flake) -> dict:
@@ -81,6 +93,7 @@ def host_report(flake: Flake) -> dict:
     from tui.core.plan import choose_module_dir, foreign_settings, refusal_for
 
     settings = current_settings(flake)
+    left_alone = set(remembered_left_alone(flake))
     llama = flake.llama_input()
     setup = llama_setup(flake)
     try:
@@ -129,6 +142,7 @@ def host_report(flake: Flake) -> dict:
                 "snippet": snippet(h)[0],
                 "snippet_file": snippet(h)[1],
                 "llama_cpp": settings.get(h.name),
+                "left_alone": h.name in left_alone and h.name not in settings,
                 "imports_settings_of": [] if module_dir is None else [
                     {"machine": other, "file": file, "settings": path}
                     for other, file, path in foreign_settings(flake, h, module_dir)
