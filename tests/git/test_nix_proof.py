@@ -319,3 +319,31 @@ def test_apply_json_gives_each_machine_what_nix_says_it_gets(tmp_path, stand_ins
     assert alpha["status"] == "ok"
     assert alpha["intent"]["variant"] == "cuda" and alpha["intent"]["cuda"] == ["8.6"]
     assert alpha["chosen"].startswith("cuda, all CPU variants, CUDA 8.6 · from llama-cpp/machines/alpha.nix")
+
+
+def test_a_machine_left_alone_that_loads_a_file_the_change_writes_is_caught_by_nix(tmp_path, stand_ins, capsys):
+    """beta is not answered for and has no settings of its own, but loads alpha's settings through an import the
+    static reading cannot follow: a change of alpha's settings would change beta's build, and Nix says so."""
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    first = ["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--no-caches", "--yes"]
+    assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2"]) == 0
+    err = capsys.readouterr().err
+    assert "✓ beta: left alone: no setting this change writes reaches it" in err, err
+    beta = root / "hosts/beta.nix"
+    beta.write_text(beta.read_text().replace(
+        "{\n", "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1).replace(
+        "{ ... }:\n  imports", "{ ... }:\n{\n  imports"))
+    repo = git.Repo(root)
+    repo.git.commit("-qam", "beta loads alpha's settings too", "--no-verify")
+    capsys.readouterr()
+    before = repo_state(root)
+
+    code = main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2,fma"])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert ("✗ beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from "
+            "llama-cpp/machines/alpha.nix, which this change writes") in err, err
+    assert "✓ alpha: " in err
+    assert repo_state(root).differences(before) == []

@@ -29,8 +29,9 @@ from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
 from tui.core.plan import Plan, describe
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
+from tui.core.boundary import name_problem
 from tui.core.validate import (
-    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, Progress, ValidationError, validate,
+    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, LeftAlone, Progress, ValidationError, validate,
 )
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
@@ -119,13 +120,21 @@ def with_trailers(message: str, paths: list[str], user_changed: list[str] = (),
 
 
 def changed_machines(plan: Plan) -> list[str]:
-    """The machines a change can affect: all of them when a shared file changes, else those whose settings changed."""
+    """The machines a change can affect: all wired ones when a shared file changes, else those whose settings
+    changed; and, where anything changes, every machine it leaves alone (checked that nothing reaches them)."""
     refused = {r.host for r in plan.refusals}  # not attached yet: the user pastes the snippet
     own = {machine_path(plan.module_dir, name): name for name in plan.machines}
     header_only = set() if plan.module_rebuilds else {module_file(plan.module_dir)}
     if any(c.path not in own and c.path not in header_only for c in plan.changes):
-        return [name for name in plan.machines if name not in refused]
-    return [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
+        wired = [name for name in plan.machines if name not in refused]
+    else:
+        wired = [own[c.path] for c in plan.changes if c.path in own and own[c.path] not in refused]
+    return wired + (left_alone_machines(plan) if plan.changes else [])
+
+
+def left_alone_machines(plan: Plan) -> list[str]:
+    """The machines the plan gives no build: neither answered for nor wired before (refused ones included)."""
+    return [host.name for host in plan.flake.hosts if host.name not in plan.machines and name_problem(host.name) is None]
 
 
 def intended(plan: Plan) -> dict[str, Intended]:
@@ -154,6 +163,9 @@ def intended(plan: Plan) -> dict[str, Intended]:
         result[name] = Intended(answer.variant, tuple(answer.cpu_flags), answer.all_variants,
                                 tuple(answer.cuda_capabilities), tuple(answer.rocm_targets), settings,
                                 module_file(plan.module_dir))
+    written = tuple(c.path for c in plan.changes if c.new is not None)
+    for name in left_alone_machines(plan):
+        result[name] = LeftAlone(written, module_file(plan.module_dir))
     return result
 
 

@@ -42,19 +42,25 @@ NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
 # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
 # overlay, and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
 # Failed assertions and warnings come along, as nixos-rebuild would show them.
+# What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
+# Safe on a machine without the module (no option: nothing defined).
+INTENT = (
+    "let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
+    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
+    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
+    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
+    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }"
+)
 EVAL_APPLY = (
     "c: let package = c.config.local.llama-cpp.package; in {"
     " package = package.drvPath; name = package.name or null;"
     " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
     " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
     " warnings = c.config.warnings or [ ];"
-    # What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
-    " intent = let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
-    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
-    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
-    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
-    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }; }"
+    f" intent = {INTENT}; }}"
 )
+# A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
+LEFT_ALONE_APPLY = f"c: {{ intent = {INTENT}; }}"
 # Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
 _RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$")
 # What nix prints when it cannot reach the network for an input.
@@ -71,6 +77,10 @@ def nix_argv(*args: str) -> list[str]:
 
 
 NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
+LEFT_ALONE_OK = "left alone: no setting this change writes reaches it"
+NOT_LEFT_ALONE = "not left alone"  # a machine not answered for that a file of the change reaches
+# A machine that evaluates, but not to what it should: its line says so instead of "does not evaluate".
+INTENT_FAILURES = (NOT_CHOSEN, NOT_LEFT_ALONE)
 
 
 @dataclass
@@ -87,6 +97,7 @@ class Check:
     definite: bool = True  # a verdict worth keeping: not Nix killed, stopped or printing nonsense
     intent: dict | None = None  # the machine's llama.cpp settings as Nix evaluated them, and their files
     chosen: str | None = None  # what was chosen for it, where Nix found exactly that (``cuda, CUDA 8.6 · from …``)
+    left_alone: bool = False  # a machine not answered for, checked for settings the change would give it
 
     @property
     def failed(self) -> bool:
@@ -100,10 +111,12 @@ class Check:
     def machine_line(self) -> str:
         """One machine's proof: ✓ and the package it gets, ✗ and Nix's error, or why it was not verified."""
         cached = " (cached)" if self.cached else ""
+        if self.status == OK and self.left_alone:
+            return f"✓ {self.host}: {LEFT_ALONE_OK}{cached}"
         if self.status == OK:
             line = f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
             return line + (f"\nas chosen: {self.chosen}" if self.chosen else "")
-        if self.status == FAILED and self.detail.startswith(NOT_CHOSEN):
+        if self.status == FAILED and self.detail.startswith(INTENT_FAILURES):
             return f"✗ {self.host}: {self.detail}{cached}"
         if self.status == FAILED:
             return f"✗ {self.host}: does not evaluate{cached}:\n{self.detail}"
@@ -427,6 +440,58 @@ def intent_problem(check: Check, intended: Intended, root_files: list[str] | Non
             f"chosen: {chosen} from {intended.settings_file} alone")
 
 
+@dataclass(frozen=True)
+class LeftAlone:
+    """A machine the change does not answer for: no llama.cpp setting may reach it from a file the change writes
+    (the generated module's option defaults aside)."""
+
+    written: tuple[str, ...]  # every file the change writes, relative to the flake
+    module_file: str = ""
+
+
+def left_alone_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
+    """Which llama.cpp settings reach ``host``, and from which files (nothing is built or forced beyond them)."""
+    # A machine the static reading found and Nix does not list is said as such, not as an error.
+    name = nix_string_literal(host)
+    apply = (f"configurations: if builtins.hasAttr {name} configurations then ({LEFT_ALONE_APPLY}) "
+             f"(builtins.getAttr {name} configurations) else {{ absent = true; }}")
+    result = run_streaming(nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", apply), root, timeout,
+                           progress)
+    subject = f"check that {host} is left alone"
+    if result.timed_out:
+        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host, left_alone=True)
+    if result.too_large:
+        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False, left_alone=True)
+    if result.returncode != 0:
+        offline = offline_reason(result.stderr, root)
+        if offline:
+            return Check(subject, NOT_CHECKED, offline, host=host, left_alone=True)
+        definite = 0 <= result.returncode <= 1
+        return Check(subject, FAILED, _short(result.stderr, root), host=host, definite=definite, left_alone=True)
+    try:
+        data = json.loads(result.stdout)
+        if data.get("absent") is True:
+            return Check(subject, NOT_CHECKED, "Nix lists no machine of that name", host=host, left_alone=True)
+        intent = data["intent"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        intent = None
+    if not isinstance(intent, dict):
+        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+                     host=host, definite=False, left_alone=True)
+    return Check(subject, OK, "", host=host, intent=intent, left_alone=True)
+
+
+def left_alone_problem(check: Check, left: LeftAlone) -> str | None:
+    """Why a machine not answered for is not left alone: a file the change writes defines its settings."""
+    files = sorted({_flake_relative(str(f)) for f in (check.intent or {}).get("files") or []})
+    reached = [f for f in files if f in left.written and f != left.module_file]
+    if not reached:
+        return None
+    describe = Intended("", (), False, (), (), "").describe
+    return (f"it was not answered for, but would get {describe(check.intent)} from {', '.join(reached)}, which "
+            "this change writes: answer for it too (it then gets its own settings), or leave that import out")
+
+
 def _flake_relative(path: str) -> str:
     """A file as Nix names it (``/nix/store/<hash>-source/<rel>``, or a path on disk) relative to the source."""
     marker = "-source/"
@@ -472,6 +537,9 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
                 progress(event)
 
     def one(host: str) -> Check:
+        want = (intended or {}).get(host)
+        if isinstance(want, LeftAlone):
+            return left_alone(host, want)
         key = eval_cache.key(digest, host, EVAL_APPLY) if digest is not None else None
         check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
         if check is None:
@@ -483,13 +551,33 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
                                        "intent": check.intent})
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
-        want = (intended or {}).get(host)
         problem = intent_problem(check, want) if want is not None and check.status == OK else None
         if problem is not None:
             check = Check(check.subject, FAILED, f"{NOT_CHOSEN}: it {problem}", host=host, package=check.package,
                           warnings=check.warnings, cached=check.cached, intent=check.intent)
         elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
             check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
+        report(check)
+        return check
+
+    def left_alone(host: str, left: LeftAlone) -> Check:
+        key = eval_cache.key(digest, host, LEFT_ALONE_APPLY) if digest is not None else None
+        check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
+        if check is not None:
+            check.left_alone = True
+        else:
+            report(f"checking that {host} is left alone ...")
+            check = left_alone_check(root, host, timeout)
+            if key is not None and check.status in (OK, FAILED) and check.definite:
+                eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
+                                       "package": None, "warnings": None, "intent": check.intent})
+        if check.failed and check.definite:
+            check = _unless_failing_before(root, host, check, timeout)
+            check.left_alone = True
+        problem = left_alone_problem(check, left) if check.status == OK else None
+        if problem is not None:
+            check = Check(check.subject, FAILED, f"{NOT_LEFT_ALONE}: {problem}", host=host, cached=check.cached,
+                          intent=check.intent, left_alone=True)
         report(check)
         return check
 

@@ -32,7 +32,7 @@ class ProofView(Static):
         self.update(text)
 
     def show_proof(self, proof: Proof, hosts: list[str]) -> None:
-        from tui.core.validate import FAILED, NOT_CHOSEN, OK
+        from tui.core.validate import FAILED, INTENT_FAILURES, OK
 
         lines = [Content.from_markup("[b]Proof with Nix[/] [dim]— each changed machine evaluated on a scratch copy[/]")]
         if not proof.machines:
@@ -48,6 +48,12 @@ class ProofView(Static):
         for check in unverified:
             reasons.setdefault((check.detail.splitlines() or [""])[0].rstrip(":"), []).append(check)
         grouped = {id(c) for same in reasons.values() if len(same) >= GROUP_FROM for c in same}
+        left_alone = [c for c in proof.machines if c.status == OK and c.left_alone]
+        if len(left_alone) >= GROUP_FROM:  # machines the change does not answer for: one line
+            grouped.update(id(c) for c in left_alone)
+            lines.append(Content.from_markup(
+                "[$text-success]✓[/] $n machines left alone ($hosts) [dim]— no setting this change writes reaches them[/]",
+                n=len(left_alone), hosts=", ".join(c.host for c in left_alone)))
         for why, same in reasons.items():
             if len(same) >= GROUP_FROM:  # one line for many machines that are not verified for one reason
                 lines.append(Content.from_markup("[$text-warning]?[/] $n machines ($hosts): not verified: $why",
@@ -56,12 +62,16 @@ class ProofView(Static):
             if id(check) in grouped:
                 continue
             cached = " [dim](cached)[/]" if check.cached else ""
-            if check.status == OK:
+            if check.status == OK and check.left_alone:
+                lines.append(Content.from_markup(
+                    "[$text-success]✓[/] $host: left alone [dim]— no setting this change writes reaches it[/]" + cached,
+                    host=check.host))
+            elif check.status == OK:
                 lines.append(Content.from_markup("[$text-success]✓[/] $host: gets [b]$package[/]" + cached,
                                                  host=check.host, package=check.package or "its package"))
                 if check.chosen:
                     lines.append(Content.from_markup("[dim]    as chosen: $chosen[/]", chosen=check.chosen))
-            elif check.status == FAILED and check.detail.startswith(NOT_CHOSEN):
+            elif check.status == FAILED and check.detail.startswith(INTENT_FAILURES):
                 lines.append(Content.from_markup("[$text-error]✗[/] $host: $why" + cached, host=check.host,
                                                  why=check.detail))
             elif check.status == FAILED:
