@@ -207,7 +207,18 @@ class LlamaflakeApp(App[int]):
         system = self.state.flake.host(target).system or report.system
         recommendation = self._recommend(report, system)
         self.post_message(HardwareFound(target, report, recommendation, SOURCE_WORDS["detected"],
-                                        chosen_by_user=host is not None, this_machine=True))
+                                        chosen_by_user=host is not None, this_machine=True,
+                                        mismatches=self._mismatches(target, report)))
+
+    def _mismatches(self, host: str, report: HardwareReport) -> list[str]:
+        """Where ``report`` disagrees with ``host``'s own configuration (on a worker thread)."""
+        from tui.core.hardware.mismatch import report_mismatches
+
+        try:
+            config = self.hardware.hints(self.state.flake, host)
+        except Exception:  # noqa: BLE001 - the hints are a second opinion; the report stands without them
+            return []
+        return report_mismatches(config, report, host)
 
     def _recommend(self, report: HardwareReport, system: str | None):
         """The build for a machine (on a worker thread); an NVIDIA GPU's under the CUDA release of the
@@ -243,7 +254,8 @@ class LlamaflakeApp(App[int]):
         except Exception as exc:  # noqa: BLE001
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return
-        self.post_message(HardwareFound(host, report, recommendation, source, chosen_by_user=True))
+        self.post_message(HardwareFound(host, report, recommendation, source, chosen_by_user=True,
+                                        mismatches=self._mismatches(host, report)))
 
     @on(HardwareFound)
     def hardware_found(self, message: HardwareFound) -> None:
@@ -263,6 +275,10 @@ class LlamaflakeApp(App[int]):
         machine.recommendation = message.recommendation
         machine.source = message.source
         machine.scanning = False
+        machine.mismatches = list(message.mismatches)
+        if message.mismatches:
+            self.notify("\n".join(message.mismatches), title=f"{message.host}: the report and its configuration disagree",
+                        severity="warning", timeout=12)
         if message.chosen_by_user:
             machine.follow_hardware = True
             machine.choice = None

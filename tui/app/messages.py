@@ -63,6 +63,7 @@ class HardwareFound(Message):
         source: str,
         chosen_by_user: bool = False,
         this_machine: bool = False,
+        mismatches: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.host = host
@@ -71,6 +72,7 @@ class HardwareFound(Message):
         self.source = source
         self.chosen_by_user = chosen_by_user
         self.this_machine = this_machine
+        self.mismatches = mismatches or []  # where the report disagrees with the machine's own configuration
 
 
 class HardwareFailed(Message):

@@ -40,6 +40,7 @@ class MachineState:
     follow_hardware: bool = False  # new hardware facts supersede the settings already in the repository
     this_machine: bool = False
     scanning: bool = True
+    mismatches: list[str] = field(default_factory=list)  # where the report disagrees with the configuration
 
     @property
     def name(self) -> str:

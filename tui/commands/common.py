@@ -74,9 +74,11 @@ def _split(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
 
 
-def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[], str | None]) -> dict:
+def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[], str | None],
+                             flake: Flake | None = None) -> dict:
     """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH);
-    an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow."""
+    an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow. Where a
+    report disagrees with the machine's own configuration, a warning says so."""
     sources = []
     for name in getattr(args, "this_machine", []):
         sources.append((name, "this", None))
@@ -101,6 +103,13 @@ def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[]
             report = hardware.scan_over_ssh(where)
         nvidia = any(gpu.vendor == "nvidia" for gpu in report.gpus)
         recommendations[name] = hardware.recommend(report, report.system, cuda_version=cuda_release() if nvidia else None)
+        host = flake.host(name) if flake is not None else None
+        if host is not None:
+            from tui.core.hardware.hints import hints_from_config
+            from tui.core.hardware.mismatch import CLI_FLAGS, report_mismatches
+
+            for line in report_mismatches(hints_from_config(flake, host), report, name, CLI_FLAGS):
+                say(f"llamaflake: warning: {line}")
     return recommendations
 
 
@@ -141,7 +150,7 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
 def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
     cuda_release = _cuda_release_reader(args, flake)
-    recommendations = hardware_recommendations(args, cuda_release)
+    recommendations = hardware_recommendations(args, cuda_release, flake)
     for name, variant in _pairs(args.host, "--host"):
         if variant == NO_VARIANT:
             answers.skip.append(name)

@@ -149,6 +149,8 @@ class MachinesScreen(StepScreen):
             for note in conflicts + [n for n in report.notes if n not in conflicts][:2]:
                 style = "$text-warning" if note in conflicts else "dim"
                 lines.append(Content.from_markup(f"[{style}]$note[/]", note=note))
+        for line in machine.mismatches:
+            lines.append(Content.from_markup("[$text-warning]Disagrees[/] $line", line=line))
         rec = machine.recommendation
         if rec is not None:
             why = "; ".join(rec.reasons) or "no reason given"
