@@ -242,3 +242,60 @@ def test_conflicting_cpu_clues_name_the_vendor_each_read_and_are_flagged(tmp_pat
     assert len(conflicts) == 1
     assert "Intel" in conflicts[0] and "AMD" in conflicts[0] and "framework-13-7040-amd" in conflicts[0]
     assert "t (detect on this machine), i (import a report) or s (scan over SSH)" in conflicts[0]
+
+
+INSTALLER_AND_PI = """{
+  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+  inputs.nixos-hardware.url = "github:NixOS/nixos-hardware";
+  outputs = { self, nixpkgs, nixos-hardware, ... }: {
+    nixosConfigurations = {
+      iso = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [
+          "${nixpkgs}/nixos/modules/installer/cd-dvd/installation-cd-minimal.nix"
+          ./hosts/iso.nix
+        ];
+      };
+      netboot = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [ ./hosts/netboot.nix ];
+      };
+      pi = nixpkgs.lib.nixosSystem {
+        modules = [ nixos-hardware.nixosModules.raspberry-pi-4 ./hosts/pi.nix ];
+      };
+      desktop = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [ ./hosts/desktop.nix ];
+      };
+    };
+  };
+}
+"""
+
+
+def test_installer_images_are_left_alone_and_a_raspberry_pi_is_an_aarch64_cpu_machine(tmp_path):
+    from tui.core.variants import NO_VARIANT
+
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": INSTALLER_AND_PI,
+        "hosts/iso.nix": "{ ... }: { isoImage.squashfsCompression = \"zstd\"; }\n",
+        "hosts/netboot.nix": "{ modulesPath, ... }: {\n  imports = [ (modulesPath + \"/installer/netboot/netboot-minimal.nix\") ];\n}\n",
+        "hosts/pi.nix": "{ ... }: { networking.hostName = \"pi\"; }\n",
+        "hosts/desktop.nix": "{ ... }: { boot.kernelModules = [ \"kvm-amd\" ]; }\n",
+    })
+    flake = load_flake(root)
+    iso = hints_from_config(flake, flake.host("iso"))
+    assert iso.installer == "flake.nix:9"
+    assert any("installation-cd-minimal.nix: an installer image" in h.text for h in iso.hints), iso.hints
+    rec = recommend(iso, "x86_64-linux")
+    assert rec.variant == NO_VARIANT and "an installer image (flake.nix:9) → left alone" in rec.reasons[0]
+    netboot = hints_from_config(flake, flake.host("netboot"))
+    assert netboot.installer == "hosts/netboot.nix:2"
+    assert recommend(netboot, "x86_64-linux").variant == NO_VARIANT
+
+    pi = hints_from_config(flake, flake.host("pi"))
+    assert pi.system == "aarch64-linux" and pi.installer is None
+    assert any("a Raspberry Pi 4 (aarch64-linux" in h.text for h in pi.hints), pi.hints
+    assert recommend(pi).variant == "cpu"
+    desktop = hints_from_config(flake, flake.host("desktop"))
+    assert desktop.installer is None and recommend(desktop, "x86_64-linux").variant == "cpu"

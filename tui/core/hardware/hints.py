@@ -43,6 +43,8 @@ class _Finder:
         self.conditional: dict[tuple[str, ...], _Finder] = {}
         self.set_true: dict[tuple[str, ...], str] = {}  # option path -> "file:line" where it is set to true
         self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
+        self.installer: str | None = None  # "file:line" of an installer image module it imports
+        self.system: str | None = None  # the system a board's module implies (a Raspberry Pi: aarch64-linux)
 
     def cpu(self, vendor: str, clue: str) -> None:
         """A CPU vendor read from ``clue``; the first one stands, and a second, different one is flagged."""
@@ -93,6 +95,10 @@ def hints_from_config(flake: Flake, host: Host) -> HardwareReport:
             inner = unwrap(item)
             if inner is not None and inner.kind in ("NODE_ATTR_SET", "NODE_LAMBDA"):
                 _scan(finder, file, inner)
+            elif inner is not None:  # "${nixpkgs}/nixos/modules/installer/cd-dvd/installation-cd-minimal.nix"
+                for node in inner.walk():
+                    if node.kind in ("NODE_STRING", "NODE_PATH_ABS", "NODE_PATH_REL", "NODE_PATH_SEARCH"):
+                        _installer_hint(finder, file, node)
     _settle_conditions(finder)
     return _report(finder)
 
@@ -198,6 +204,9 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             continue
         if node.kind == "NODE_PATH_SEARCH" and "nixos-hardware" in node.text:
             _module_name_hint(finder, node.text.strip("<>").split("/", 1)[-1].replace("/", "-"), file, node)
+            continue
+        if node.kind in ("NODE_STRING", "NODE_PATH_ABS", "NODE_PATH_REL", "NODE_PATH_SEARCH", "NODE_PATH_HOME"):
+            _installer_hint(finder, file, node)
             continue
         if node.kind != "NODE_ATTRPATH_VALUE":
             continue
@@ -308,9 +317,37 @@ def _list_items(node: Node | None) -> list[Node]:
     return [item for lst in list_literals(node) for item in lst.nodes()]
 
 
+# NixOS's own modules that make an installer image (`modulesPath + "/installer/cd-dvd/…"`, `iso-image.nix`).
+INSTALLER_MARKERS = ("installer/cd-dvd/", "/iso-image.nix", "installation-cd-", "installer/netboot/")
+
+
+def _installer_hint(finder: _Finder, file: SourceFile, node: Node) -> None:
+    """A string or path naming one of NixOS's installer image modules: the machine is an installer."""
+    text = node.text
+    marker = next((m for m in INSTALLER_MARKERS if m in text), None)
+    if marker is None or finder.installer is not None:
+        return
+    name = text.strip("\"'").split("/")[-1] or text
+    finder.installer = f"{file.rel}:{file.line(node)}"
+    finder.hint(f"imports {name}: an installer image, left alone by default", file, node)
+
+
+def _board_hint(finder: _Finder, words: list[str], name: str, file: SourceFile, node: Node) -> bool:
+    """A Raspberry Pi's nixos-hardware module (``raspberry-pi-4``): an aarch64 board whose GPU llama.cpp cannot use."""
+    if words[:2] != ["raspberry", "pi"]:
+        return False
+    model = " ".join(words[2:3])
+    finder.system = finder.system or "aarch64-linux"
+    finder.hint(f"nixos-hardware module {name}: a Raspberry Pi{' ' + model if model else ''} (aarch64-linux; its "
+                "VideoCore GPU has no llama.cpp build: the CPU does the work)", file, node)
+    return True
+
+
 def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) -> None:
     """What a nixos-hardware module's name says: ``common-gpu-nvidia``, ``framework-13-7040-amd``..."""
     words = name.lower().replace("_", "-").split("-")
+    if _board_hint(finder, words, name, file, node):
+        return
     said = []
     named = [v for v in gpu_vendors() if v.variants and v.hint_word in words]
     for vendor in named:
@@ -359,15 +396,17 @@ def _facter_hint(finder: _Finder, file: SourceFile, node: Node, path: list[str],
 
 def _report(finder: _Finder) -> HardwareReport:
     host = finder.host
-    report = HardwareReport(source="hints", hostname=host.name, system=host.system, hints=finder.hints)
-    arch = host.system.split("-")[0] if host.system else "unknown"
+    system = host.system or finder.system
+    report = HardwareReport(source="hints", hostname=host.name, system=system, hints=finder.hints,
+                            installer=finder.installer)
+    arch = system.split("-")[0] if system else "unknown"
     if finder.facter is not None:
         report.cpu = finder.facter.cpu
         report.gpus = finder.facter.gpus
         report.system = report.system or finder.facter.system
         report.notes.extend(finder.facter.notes)
     else:
-        if finder.cpu_vendor or host.system:
+        if finder.cpu_vendor or system:
             report.cpu = CpuInfo(vendor=finder.cpu_vendor, model=None, arch=arch, cores=None, flags=[])
         order = {v.name: i for i, v in enumerate(gpu_vendors())}
         report.gpus = sorted(finder.gpus.values(), key=lambda g: order.get(g.vendor, len(order)))

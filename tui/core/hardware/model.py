@@ -86,6 +86,7 @@ class HardwareReport:
     vulkan_driver: bool | None = None
     hints: list[Hint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    installer: str | None = None  # the clue that the configuration is an installer image ("file:line")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,6 +17,7 @@ from tui.core.hardware.support import (
     still_packaged,
 )
 from tui.core.hardware.vendors import is_discrete_only, variants_of
+from tui.core.variants import NO_VARIANT
 
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
 ALL_VARIANTS_WHY = ("the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
@@ -44,6 +45,12 @@ def recommend(report: HardwareReport | None, system: str | None = None, cuda_ver
         else:
             rec.all_variants = True
             rec.reasons.append(f"nothing is known about this machine's hardware → CPU build, {ALL_VARIANTS_WHY}")
+        return rec
+
+    if report.installer is not None:  # an installer image: nothing of llama.cpp belongs on it unless asked
+        rec.variant = NO_VARIANT
+        rec.confidence = "hints"
+        rec.reasons.append(f"an installer image ({report.installer}) → left alone (choose a build with v)")
         return rec
 
     system = system or report.system
