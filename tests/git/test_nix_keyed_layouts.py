@@ -1,6 +1,6 @@
-"""Layouts wired through a list shared by several machines (one entry keyed by each machine's name), proven with
-the real ``nix``: every machine gets exactly its own settings, a machine whose host folder is a link to another's
-included."""
+"""Layouts wired through a list shared by several machines (one entry keyed by each machine's name) or through
+the list written where a builder the static reading cannot follow is called, proven with the real ``nix``:
+every machine gets exactly its own settings, a machine whose host folder is a link to another's included."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def layout_with_stand_ins(tmp_path: Path, name: str, nixpkgs: Path) -> Path:
 @pytest.mark.parametrize("name, answers", [
     ("genattrs-keyed-entry", {"alpha": "vulkan", "beta": "cpu"}),
     ("symlinked-host-folder", {"alpha": "vulkan", "beta": "cpu", "gamma": "cpu"}),
+    ("call-site-module-list", {"alpha": "cpu", "installer": "vulkan"}),
 ])
 def test_each_machine_evaluates_with_its_own_settings_alone(tmp_path, stand_ins, capsys, name, answers):
     root = layout_with_stand_ins(tmp_path, name, stand_ins["nixpkgs"])

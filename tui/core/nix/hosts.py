@@ -42,6 +42,7 @@ class _Found:
     missing_paths: list[str] = field(default_factory=list)
     # every list literal written in its nixosSystem call's `modules`, with the name there that holds the host's name
     module_lists: list[tuple[SourceFile, Node, str | None]] = field(default_factory=list)
+    call_site_list: tuple[SourceFile, Node] | None = None  # a modules list written for it where its unfollowed builder is called
 
 
 def find_hosts(flake: Flake) -> list[Host]:
@@ -152,6 +153,7 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         host.builder = f"{helper} (not followed)" if helper else (generated_by or "unknown")
         reason = value.reason if isinstance(value, Unknown) else f"a {type(value).__name__}"
         host.refusal = f"the engine cannot follow how this host is built to a nixosSystem call ({reason})"
+        item.call_site_list = _call_site_list(flake, ev, item, thunk)
         return item
     item.call = value
     host.nixpkgs = built_from(flake, value.fn)
@@ -168,6 +170,8 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         else:
             host.layout, host.builder = "generated", f"{generated_by or 'generated'} → {fn}"
     _read_call(flake, ev, item)
+    if host.refusal is not None and not host.modules_known:
+        item.call_site_list = _call_site_list(flake, ev, item, thunk)
     if binding is None and item.missing_paths and not item.dynamic_paths:
         flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
         return None  # an entry of a folder listing that is not a host (a README, a stray file)
@@ -279,6 +283,37 @@ def _key_name(ev: Evaluator, lst: Node, file: SourceFile, env: dict, name: str) 
     return None
 
 
+def _call_site_list(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> tuple[SourceFile, Node] | None:
+    """The list written for this host where a builder the engine cannot follow is called
+    (``installer = mkInstaller base [ ./installer.nix ];``): its own modules list, when it is the call's one
+    list argument and every entry is the path of a plain module file."""
+    binding = item.binding
+    if binding is None or binding.kind != "NODE_ATTRPATH_VALUE":
+        return None
+    fn, args = apply_chain(binding.nodes()[-1])
+    head = select_path(fn) if fn is not None else None
+    lists = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_LIST"]
+    file = flake.file_of(binding)
+    if not head or head[-1] == "nixosSystem" or len(lists) != 1 or not lists[0].nodes() or file is None:
+        return None
+    files = []
+    for entry in lists[0].nodes():
+        path = as_path(ev.force(Thunk(entry, file, thunk.env)))
+        rel = ev.nix_file(path.rel) if isinstance(path, PathValue) else None
+        if rel is None or not rel.endswith(".nix"):
+            return None
+        try:
+            if module_attrset(flake.source_file(rel))[0] is None:
+                return None
+        except LlamaflakeError:
+            return None
+        files.append(rel)
+    host = item.host
+    host.module_files.extend(rel for rel in files if rel not in host.module_files)
+    host.system = host.system or system_from_files(flake, import_closure(flake, host.module_files))
+    return file, lists[0]
+
+
 def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
     """``flake = { inputs, ... }`` (nixos-unified's special argument, or ``_module.args.flake = self``) or
     ``self`` (``specialArgs.self = self``): the generated module reads ``flake.inputs`` and ``self.inputs`` too."""
@@ -358,6 +393,14 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
         own_files = _own_files(item, uses, several)
         host.own_file = own_files[0] if own_files else None
         if id(item) in unread:
+            if item.call_site_list is not None:
+                file, lst = item.call_site_list
+                host.refusal, host.attach = None, Attach("modules-list", file.rel, lst)
+                if item.call is None or not host.inputs_in_modules:
+                    flake.notes.append(
+                        f"{host.name}: its builder is not followed, so its settings are imported in the list written "
+                        f"for it ({file.rel}:{file.line(lst)}); that builder must pass `inputs` to its modules "
+                        "(specialArgs = { inherit inputs; })")
             continue
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
