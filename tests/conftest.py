@@ -51,7 +51,7 @@ def _no_system_pci_ids(monkeypatch):
 def make_repo(path: Path, files: dict[str, str] | None = None, source: Path | None = None) -> Path:
     """A git repository with one commit holding ``files`` (or a copy of ``source``)."""
     if source is not None:
-        shutil.copytree(source, path)
+        shutil.copytree(source, path, symlinks=True)  # a host folder linked to another stays a link
     path.mkdir(parents=True, exist_ok=True)
     for rel, text in (files or {}).items():
         target = path / rel

@@ -121,12 +121,20 @@ def test_plan_apply_parse_rerun_lossless(tmp_path, name):
     replan = make_plan(again, every_host(again))
     assert replan.is_empty, plan_diff(replan)
 
-    # Each wired host's settings file is imported exactly once, from one place.
+    # Each wired host's settings file is imported exactly once, from one place: a line naming it, or the one
+    # entry of a list shared by several machines that loads `machines/${name}.nix` for each.
     for host in wired:
         machine = f"{plan.module_dir}/machines/{host}.nix"
         assert (repo / machine).is_file()
         mentions = sum(f"machines/{host}.nix".encode() in data and rel != machine for rel, data in after.items() if rel.endswith(".nix"))
-        assert mentions == 1, f"{host}: imported from {mentions} files"
+        attach = again.host(host).attach
+        keyed = attach is not None and attach.kind == "keyed-entry" and machine in again.host(host).module_files
+        assert mentions + keyed == 1, f"{host}: imported from {mentions} files" + (" and a keyed entry" if keyed else "")
+    # ... and no machine reaches another machine's settings.
+    for host in again.hosts:
+        others = [rel for rel in host.imported_files
+                  if rel.startswith(f"{plan.module_dir}/machines/") and rel != f"{plan.module_dir}/machines/{host.name}.nix"]
+        assert not others, f"{host.name} imports {others}"
 
 
 @pytest.mark.parametrize("name", [n for n in FIXTURES if "error" not in expected_of(n)])
@@ -261,6 +269,20 @@ def test_a_host_file_that_does_not_parse_refuses_that_host_only():
     assert flake.host("carbon").can_wire
 
 
+def test_a_host_file_that_is_no_plain_module_is_wired_through_the_builders_keyed_list(tmp_path):
+    """``carbon.nix`` is ``lib.mkMerge [ ... ]``: it cannot take an import, but the builder's list, keyed by
+    the host's name, is a place of its own."""
+    repo = fixture_repo(tmp_path, "host-file-not-a-module")
+    flake_nix = repo / "flake.nix"
+    text = flake_nix.read_text().replace("mkHost = file:", "mkHost = name:").replace("[ file ]", "[ ./hosts/${name}.nix ]")
+    flake_nix.write_text(text.replace("mkHost ./hosts/carbon.nix", 'mkHost "carbon"').replace("mkHost ./hosts/boron.nix", 'mkHost "boron"'))
+    flake = load_flake(repo)
+    assert [(h.name, h.attach.kind, h.attach.key) for h in flake.hosts if h.can_wire] == \
+        [("carbon", "keyed-entry", "name"), ("boron", "keyed-entry", "name")]
+    plan = make_plan(flake, every_host(flake))
+    assert plan.refusals == [] and not any(c.path.startswith("hosts/") for c in plan.changes)
+
+
 def test_unfiltered_folder_listing_skips_files_and_templates_with_a_note():
     flake = load_flake(LAYOUTS / "genattrs-readdir-unfiltered")
     assert [h.name for h in flake.hosts] == ["carbon"]
@@ -268,30 +290,56 @@ def test_unfiltered_folder_listing_skips_files_and_templates_with_a_note():
     assert any("TEMPLATE" in note for note in flake.notes)
 
 
-def test_a_host_folder_symlinked_to_another_is_not_its_own(tmp_path):
+def test_a_host_folder_symlinked_to_another_is_not_its_own_and_the_builder_serves_every_host(tmp_path):
+    """``hosts/neon -> boron``: no file there is neon's or boron's alone, so the builder's list, keyed by each
+    host's name, is the one place for every host it builds."""
     repo = fixture_repo(tmp_path, "helper-in-flake")
     import shutil
 
     shutil.rmtree(repo / "hosts" / "neon")
     (repo / "hosts" / "neon").symlink_to("boron", target_is_directory=True)
     flake = load_flake(repo)
-    assert not flake.host("neon").can_wire and not flake.host("boron").can_wire
-    assert flake.host("carbon").can_wire
+    for name in ("carbon", "boron", "neon"):
+        attach = flake.host(name).attach
+        assert flake.host(name).can_wire and (attach.kind, attach.file, attach.key) == ("keyed-entry", "flake.nix", "hostname")
+    plan = make_plan(flake, every_host(flake))
+    assert [c.path for c in plan.changes if c.path.startswith("hosts/")] == []
+    new = plan.change("flake.nix").new.decode()
+    assert new.count("./common/llama-cpp/machines/${hostname}.nix") == 2  # one guarded entry: the test, the path
 
 
-def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path):
-    """``nixos/crawler -> dagger``: both machines would import each other's settings from one file."""
+def _linked_repo(tmp_path, outputs: str):
     repo = tmp_path / "linked"
     (repo / "nixos" / "dagger").mkdir(parents=True)
     (repo / "nixos" / "dagger" / "default.nix").write_text("{ ... }: { imports = [ ]; }\n")
     (repo / "nixos" / "crawler").symlink_to("dagger")
     (repo / "flake.nix").write_text(
         '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-        "  outputs = { nixpkgs, ... }@inputs: {\n"
-        '    nixosConfigurations = nixpkgs.lib.genAttrs [ "crawler" "dagger" ] (name:\n'
-        "      nixpkgs.lib.nixosSystem { specialArgs = { inherit inputs; }; modules = [ ./nixos/${name} ]; });\n"
-        "  };\n}\n"
+        "  outputs = { nixpkgs, ... }@inputs: {\n" + outputs + "  };\n}\n"
     )
+    return repo
+
+
+def test_hosts_generated_over_linked_folders_get_one_entry_keyed_by_their_name(tmp_path):
+    """``nixos/crawler -> dagger`` under ``genAttrs``: each gets ``machines/${name}.nix``, neither the other's."""
+    repo = _linked_repo(tmp_path,
+        '    nixosConfigurations = nixpkgs.lib.genAttrs [ "crawler" "dagger" ] (name:\n'
+        "      nixpkgs.lib.nixosSystem { specialArgs = { inherit inputs; }; modules = [ ./nixos/${name} ]; });\n")
+    flake = load_flake(repo)
+    assert [flake.host(n).attach.kind for n in ("crawler", "dagger")] == ["keyed-entry", "keyed-entry"]
+    plan = make_plan(flake, every_host(flake))
+    assert plan.refusals == []
+    assert "modules = [ ./nixos/${name} (if builtins.pathExists ./nixos/llama-cpp/machines/${name}.nix " \
+           "then ./nixos/llama-cpp/machines/${name}.nix else { }) ]" in plan.change("flake.nix").new.decode()
+
+
+def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path):
+    """``nixos/crawler -> dagger``, each host given its folder: both machines would import each other's
+    settings from one file, and the builder's list is not keyed by their names."""
+    repo = _linked_repo(tmp_path,
+        "    nixosConfigurations = let mk = folder: nixpkgs.lib.nixosSystem {\n"
+        "      specialArgs = { inherit inputs; }; modules = [ folder ]; };\n"
+        "    in { crawler = mk ./nixos/crawler; dagger = mk ./nixos/dagger; };\n")
     flake = load_flake(repo)
     crawler, dagger = flake.host("crawler"), flake.host("dagger")
     assert not crawler.can_wire and not dagger.can_wire

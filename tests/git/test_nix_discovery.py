@@ -72,9 +72,12 @@ def test_a_host_chosen_by_a_special_arg_is_wired_through_its_own_file(tmp_path, 
 
 def test_a_machine_without_a_file_of_its_own_is_refused_with_the_snippet(tmp_path, stand_ins, capsys):
     root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"], hosts=("zeta",))
-    # Both machines are the same host file: neither owns a file.
+    # Both machines are the same host file: neither owns a file, and their one modules list is not written in
+    # a function of the machine's name, so no entry there can be one machine's either.
     (root / "flake.nix").write_text((root / "flake.nix").read_text().replace('names = [ "zeta" ];',
                                                                              'names = [ "zeta" "zeta2" ];')
+                                    .replace("make = hostName: nixpkgs", "make = nixpkgs")
+                                    .replace("genAttrs names make", "genAttrs names (_: make)")
                                     .replace("specialArgs = { inherit inputs hostName; };",
                                              'specialArgs = { inherit inputs; hostName = "zeta"; };'))
     git.Repo(root).git.commit("-am", "two machines, one file")
@@ -85,6 +88,24 @@ def test_a_machine_without_a_file_of_its_own_is_refused_with_the_snippet(tmp_pat
     assert "'zeta2': not done" in err and "imports = [" in err
     assert "evaluating zeta2" not in err, "a machine not attached is not evaluated"
     assert "llama-cpp" not in (root / "hosts/zeta.nix").read_text()
+
+
+def test_two_machines_on_one_host_file_get_their_own_settings_from_the_keyed_list(tmp_path, stand_ins, capsys):
+    """The same two machines, built by a function of their name: one entry in its list, each its own file."""
+    root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"], hosts=("zeta",))
+    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace('names = [ "zeta" ];',
+                                                                             'names = [ "zeta" "zeta2" ];')
+                                    .replace("specialArgs = { inherit inputs hostName; };",
+                                             'specialArgs = { inherit inputs; hostName = "zeta"; };'))
+    git.Repo(root).git.commit("-am", "two machines, one file")
+    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta2=cpu",
+                 "--no-caches", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "as chosen: cpu, all CPU variants · from llama-cpp/machines/zeta2.nix" in err
+    assert "llama-cpp" not in (root / "hosts/zeta.nix").read_text()
+    assert evaluated_name(root, "zeta2") == "llama-cpp-blas-0.0.0"
+    assert evaluated_name(root, "zeta") == "llama-cpp-nixpkgs-7000"  # no settings file yet: left as it was
 
 
 def test_store_paths_map_back_to_the_flake_folder(tmp_path):

@@ -44,7 +44,7 @@ LAYOUTS = Path(__file__).parents[1] / "fixtures/layouts"
 def layout_repo(tmp_path: Path, name: str) -> Path:
     """A git repository holding a copy of the layout fixture ``name`` (without its ``expected.json``)."""
     root = tmp_path / name
-    shutil.copytree(LAYOUTS / name, root, ignore=shutil.ignore_patterns("expected.json"))
+    shutil.copytree(LAYOUTS / name, root, symlinks=True, ignore=shutil.ignore_patterns("expected.json"))
     return make_repo(root)
 
 

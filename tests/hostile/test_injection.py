@@ -14,7 +14,9 @@ import pytest
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import load_flake
-from tui.core.nix.syntax import nix_attr_name, nix_comment, nix_relative_path, nix_string, nix_string_literal, parse
+from tui.core.nix.syntax import (
+    nix_attr_name, nix_comment, nix_keyed_path, nix_relative_path, nix_string, nix_string_literal, parse,
+)
 from tui.core.next_steps import rebuild_commands
 from tui.core.plan import make_plan
 
@@ -121,6 +123,16 @@ def test_path_expressions_are_literals_where_they_can_be():
     assert nix_relative_path("hosts/a.nix", "llama-cpp/machines/a.nix") == "../llama-cpp/machines/a.nix"
     assert nix_relative_path("flake.nix", "m m/x.nix") == '(./. + "/m m/x.nix")'
     assert nix_relative_path("hosts/a/default.nix", "m m/x.nix") == '(../../. + "/m m/x.nix")'
+
+
+def test_a_keyed_path_interpolates_the_key_alone(tmp_path):
+    assert nix_keyed_path("lib/default.nix", "llama-cpp/machines", "hostname") == "../llama-cpp/machines/${hostname}.nix"
+    odd = nix_keyed_path("flake.nix", "m ${x}/machines", "name")
+    assert odd == '(./. + "/m \\${x}/machines/${name}.nix")'
+    with pytest.raises(LlamaflakeError):
+        nix_keyed_path("flake.nix", "machines", "x}; evil = ${y")
+    if NIX_INSTANTIATE is not None:
+        assert nix_eval(f'let name = "alpha"; in toString {odd}', tmp_path) == f"{tmp_path}/m ${{x}}/machines/alpha.nix"
 
 
 @pytest.mark.parametrize("folder", ["a\nb", "x\ty", "\x1b[2J"])

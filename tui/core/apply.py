@@ -26,7 +26,7 @@ from tui.core.footprint import (
 )
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
-from tui.core.plan import Plan, describe
+from tui.core.plan import Plan, describe, keyed_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
 from tui.core.boundary import name_problem
@@ -157,8 +157,9 @@ def intended(plan: Plan) -> dict[str, Intended]:
             continue
         settings = machine_path(plan.module_dir, name)
         tail = "/".join(settings.split("/")[-2:]).encode()
+        keyed = host.attach is not None and host.attach.kind == "keyed-entry"  # `machines/${name}.nix`, for each machine
         if not any(tail in text_of(rel) for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
-                   if rel != settings):
+                   if rel != settings) and not (keyed and keyed_path(host.attach, settings).encode() in text_of(host.attach.file)):
             continue
         result[name] = Intended(answer.variant, tuple(answer.cpu_flags), answer.all_variants,
                                 tuple(answer.cuda_capabilities), tuple(answer.rocm_targets), settings,

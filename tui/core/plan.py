@@ -15,7 +15,8 @@ from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
 from tui.core.nix.syntax import (
-    check, nix_comment, nix_relative_path, parse, path_expression_target, relative_path_literal, unwrap,
+    check, nix_comment, nix_keyed_path, nix_relative_path, parse, path_expression_target, relative_path_literal,
+    unwrap,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.hardware.support import is_jetson
@@ -472,6 +473,8 @@ def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
         if machine_rel in path_refs(flake, rel):
             return True
     attach = host.attach
+    if attach is not None and attach.kind == "keyed-entry":  # the entry is there, the file may not be yet
+        return keyed_path(attach, machine_rel) in attach.node.text
     if attach is not None and attach.kind != "imports-new":
         for node in attach.node.walk():
             text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
@@ -564,11 +567,17 @@ def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> 
     return Refusal(host.name, reason, snippet, target, requested)
 
 
+def keyed_path(attach, machine_rel: str) -> str:
+    """The path of a keyed entry: the machine's settings folder, and the name that holds the machine's name."""
+    return nix_keyed_path(attach.file, machine_rel.rpartition("/")[0], attach.key)
+
+
 def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> None:
     """Import the machine's settings where the host's layout wants it, and make ``inputs`` reach its modules.
 
     The import goes into the host's own ``modules`` list, or into the ``imports`` of the host's own module
-    file (added as its first binding if it has none). ``inputs`` is given the idiomatic way, through
+    file (added as its first binding if it has none), or, for machines built by one function keyed by their
+    name, into that function's list as one entry loading ``machines/${name}.nix`` where it exists. ``inputs`` is given the idiomatic way, through
     ``specialArgs = { inherit inputs; }`` of the host's nixosSystem call: the generated module reads the
     flake from ``inputs.<name>`` by default, and a ``specialArgs`` entry also works inside ``imports``,
     where ``_module.args`` would cause infinite recursion. A host the engine cannot wire is refused, with
@@ -580,6 +589,10 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
     reason = f"attach llama.cpp settings to {host.name}"
     if attach.kind in ("modules-list", "imports-list"):
         edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason)
+    elif attach.kind == "keyed-entry":  # one entry for every machine of the list, each loading its own file
+        path = keyed_path(attach, machine_rel)
+        entry = f"(if builtins.pathExists {path} then {path} else {{ }})".encode()
+        edits.add(attach.file, append_to_list(file.source, attach.node, entry), "attach each machine's llama.cpp settings")
     elif attach.kind == "imports-new":
         edits.add(attach.file, add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True), reason)
     else:  # pragma: no cover - a kind the host finder does not produce

@@ -40,6 +40,9 @@ class _Found:
     literal_lists: list[tuple[SourceFile, Node]] = field(default_factory=list)  # per-host modules lists
     dynamic_paths: list[str] = field(default_factory=list)  # module paths built from the host's name
     missing_paths: list[str] = field(default_factory=list)
+    # every list literal written in its nixosSystem call's `modules`, with the name there that holds the host's name
+    module_lists: list[tuple[SourceFile, Node, str | None]] = field(default_factory=list)
+    call_site_list: tuple[SourceFile, Node] | None = None  # a modules list written for it where its unfollowed builder is called
 
 
 def find_hosts(flake: Flake) -> list[Host]:
@@ -85,7 +88,7 @@ def find_hosts(flake: Flake) -> list[Host]:
             item = _Found(host)
         if item is not None:
             found.append(item)
-    _choose_attach(flake, evaluator, found)
+    _choose_attach(flake, evaluator, found, names_unseen=configs.open)
     if getattr(outputs, "origin", None) == "flake-parts":
         for item in found:
             item.host.builder = f"flake-parts: {item.host.builder}"
@@ -150,6 +153,7 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         host.builder = f"{helper} (not followed)" if helper else (generated_by or "unknown")
         reason = value.reason if isinstance(value, Unknown) else f"a {type(value).__name__}"
         host.refusal = f"the engine cannot follow how this host is built to a nixosSystem call ({reason})"
+        item.call_site_list = _call_site_list(flake, ev, item, thunk)
         return item
     item.call = value
     host.nixpkgs = built_from(flake, value.fn)
@@ -166,6 +170,8 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
         else:
             host.layout, host.builder = "generated", f"{generated_by or 'generated'} → {fn}"
     _read_call(flake, ev, item)
+    if host.refusal is not None and not host.modules_known:
+        item.call_site_list = _call_site_list(flake, ev, item, thunk)
     if binding is None and item.missing_paths and not item.dynamic_paths:
         flake.notes.append(f"skipped `{name}`: ./{item.missing_paths[0]} is not a Nix file, so it is not a host")
         return None  # an entry of a folder listing that is not a host (a README, a stray file)
@@ -240,11 +246,16 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     )
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
+        written = arg.where.get("modules")
         for lst in modules.nodes:
-            if lst is not None and item.binding is not None and _inside(lst, item.binding):
-                file = flake.file_of(lst)
-                if file is not None:
-                    item.literal_lists.append((file, lst))
+            file = flake.file_of(lst) if lst is not None else None
+            if file is None:
+                continue
+            if item.binding is not None and _inside(lst, item.binding):
+                item.literal_lists.append((file, lst))
+            if _inside(lst, written):
+                key = _key_name(ev, lst, file, arg.attrs["modules"].env, host.name)
+                item.module_lists.append((file, lst, key))
         for module in modules.items:
             _read_module(flake, ev, item, module)
     elif "modules" in arg.attrs:
@@ -252,6 +263,55 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
         host.modules_known = False
     if host.system is None:  # hardware-configuration.nix is usually imported by the host's own file
         host.system = system_from_files(flake, import_closure(flake, host.module_files))
+
+
+def _key_name(ev: Evaluator, lst: Node, file: SourceFile, env: dict, name: str) -> str | None:
+    """The argument of a function around ``lst`` that holds the host's name there (``name`` of
+    ``genAttrs names (name: ...)``, ``hostname`` of ``mkHost = hostname: ...``), or None."""
+    for scope in lst.ancestors():
+        if scope.kind != "NODE_LAMBDA":
+            continue
+        param = scope.nodes()[0]
+        if param.kind == "NODE_IDENT_PARAM":
+            names = [param.nodes()[0].text] if param.nodes() else []
+        else:
+            names = [entry.nodes()[0].text for entry in param.nodes() if entry.kind == "NODE_PAT_ENTRY" and entry.nodes()]
+        for candidate in names:
+            value = ev.force(ev.lookup(lst, candidate, file, env))
+            if type(value) is str and value == name:
+                return candidate
+    return None
+
+
+def _call_site_list(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> tuple[SourceFile, Node] | None:
+    """The list written for this host where a builder the engine cannot follow is called
+    (``installer = mkInstaller base [ ./installer.nix ];``): its own modules list, when it is the call's one
+    list argument and every entry is the path of a plain module file."""
+    binding = item.binding
+    if binding is None or binding.kind != "NODE_ATTRPATH_VALUE":
+        return None
+    fn, args = apply_chain(binding.nodes()[-1])
+    head = select_path(fn) if fn is not None else None
+    lists = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_LIST"]
+    file = flake.file_of(binding)
+    if not head or head[-1] == "nixosSystem" or len(lists) != 1 or not lists[0].nodes() or file is None:
+        return None
+    files = []
+    for entry in lists[0].nodes():
+        path = as_path(ev.force(Thunk(entry, file, thunk.env)))
+        rel = ev.nix_file(path.rel) if isinstance(path, PathValue) else None
+        if rel is None or not rel.endswith(".nix"):
+            return None
+        try:
+            if module_attrset(flake.source_file(rel))[0] is None:
+                return None
+        except LlamaflakeError:
+            return None
+        files.append(rel)
+    host = item.host
+    host.module_files.extend(rel for rel in files if rel not in host.module_files)
+    host.system = host.system or system_from_files(flake, import_closure(flake, host.module_files))
+    return file, lists[0]
 
 
 def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
@@ -305,7 +365,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth:
 
 # ---- choosing where to attach -------------------------------------------------------------------
 
-def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
+def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unseen: bool = False) -> None:
     _follow_shared_modules(ev, found)
     # A file is a host's own only when no other host reaches it, through its modules or their imports.
     for item in found:
@@ -325,14 +385,22 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
             list_users[key] = list_users.get(key, 0) + 1
     for item in found:
         item.literal_lists = [(file, lst) for file, lst in item.literal_lists if list_users[(file.rel, lst.start)] == 1]
+    unread = {id(item) for item in found if item.host.refusal is not None or item.call is None}
     for item in found:
         host = item.host
         host.shared_module_files = [r for r in host.module_files
                                     if several and all(r in other.host.module_files for other in found)]
         own_files = _own_files(item, uses, several)
         host.own_file = own_files[0] if own_files else None
-        if host.refusal is not None or item.call is None:
-            _refusal_snippet(host, item)
+        if id(item) in unread:
+            if item.call_site_list is not None:
+                file, lst = item.call_site_list
+                host.refusal, host.attach = None, Attach("modules-list", file.rel, lst)
+                if item.call is None or not host.inputs_in_modules:
+                    flake.notes.append(
+                        f"{host.name}: its builder is not followed, so its settings are imported in the list written "
+                        f"for it ({file.rel}:{file.line(lst)}); that builder must pass `inputs` to its modules "
+                        "(specialArgs = { inherit inputs; })")
             continue
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
@@ -354,9 +422,54 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found]) -> None:
                 "no module file belongs to this host alone (its modules are shared with other hosts), "
                 "and its modules list is not written for it alone"
             )
-        if host.refusal is None and not host.inputs_in_modules:
+    if not names_unseen:  # a host the engine cannot see may use the same list with another name
+        _attach_keyed(flake, [item for item in found if id(item) not in unread], found)
+    for item in found:
+        host = item.host
+        if host.refusal is None and host.attach is not None and item.call is not None and not host.inputs_in_modules \
+                and id(item) not in unread:
             _give_access(flake, ev, item)
         _refusal_snippet(host, item)
+
+
+def _attach_keyed(flake: Flake, placed: list[_Found], found: list[_Found]) -> None:
+    """Hosts left without a place of their own that share a ``modules`` list written once inside a function
+    whose argument is each host's name get one entry there, ``machines/${name}.nix``; so do the other hosts of
+    that list, so that it is their one place too. A list is keyed only when every host using it has its own
+    name in that argument: then the entry loads each host's own file, never another's. A host whose files
+    do not parse keeps its refusal: what it imports is not known."""
+    users: dict[tuple[str, int], list[tuple[_Found, str | None]]] = {}
+    for item in found:
+        for file, lst, key in item.module_lists:
+            users.setdefault((file.rel, lst.start), []).append((item, key))
+    placed = [item for item in placed if not _unreadable(flake, item.host.module_files)]
+    placed_ids = {id(item) for item in placed}
+    for item in placed:
+        if item.host.attach is not None:
+            continue
+        keyed = [(file, lst, key) for file, lst, key in item.module_lists
+                 if _keyed_by(users[(file.rel, lst.start)], key)]
+        if not keyed:
+            continue
+        file, lst, key = keyed[-1]
+        for other, _key in users[(file.rel, lst.start)]:
+            if id(other) in placed_ids:
+                other.host.refusal = None
+                other.host.attach = Attach("keyed-entry", file.rel, lst, key)
+
+
+def _unreadable(flake: Flake, files: list[str]) -> bool:
+    for rel in files:
+        try:
+            flake.source_file(rel)
+        except LlamaflakeError:
+            return True
+    return False
+
+
+def _keyed_by(users: list[tuple[_Found, str | None]], key: str | None) -> bool:
+    """Whether a list's users all hold their own name in ``key``, and none's name could leave the folder."""
+    return key is not None and all(k == key and "/" not in item.host.name for item, k in users)
 
 
 def _imported_by_others(item: _Found, found: list[_Found]) -> str | None:

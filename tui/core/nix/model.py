@@ -13,7 +13,7 @@ from tui.core.nix.syntax import Node, line_column, parse, unwrap
 LLAMA_URL = re.compile(r"(github:|https://github\.com/|git\+https://github\.com/)(ggml-org|ggerganov)/llama\.cpp", re.I)
 NIXPKGS_URL = re.compile(r"nixpkgs", re.I)
 
-AttachKind = Literal["modules-list", "imports-list", "imports-new"]
+AttachKind = Literal["modules-list", "imports-list", "imports-new", "keyed-entry"]
 AccessKind = Literal["specialArgs-add", "specialArgs-new"]
 # How a host is built: a literal nixosSystem call, a helper function, generated over a folder or list,
 # a snowfall-lib system, found by asking nix, or not known.
@@ -65,12 +65,15 @@ class Attach:
 
     ``modules-list``: the host's own ``modules = [ ... ]`` list; ``imports-list``: the ``imports`` list of
     the host's own module file; ``imports-new``: that file has none, so ``imports = [ ... ];`` is added
-    as the first binding of its attribute set (``node``).
+    as the first binding of its attribute set (``node``); ``keyed-entry``: a ``modules`` list written once
+    for several hosts, inside a function whose argument ``key`` is each host's name, gets one entry that
+    loads ``machines/${key}.nix`` where it exists: each of those hosts its own file, none another's.
     """
 
     kind: AttachKind
     file: str
     node: Node = field(repr=False)
+    key: str | None = None  # keyed-entry: the name that holds the host's name where the list is written
 
 
 @dataclass

@@ -421,6 +421,16 @@ def nix_relative_path(from_file: str, target: str) -> str:
     return f'({anchor} + {nix_string_literal("/" + "/".join(rest))})'
 
 
+def nix_keyed_path(from_file: str, folder: str, key: str) -> str:
+    """The path of ``<folder>/${key}.nix`` as seen from ``from_file``, ``key`` being a name in scope there
+    (``./llama-cpp/machines/${name}.nix``): one file per value of ``key``."""
+    if not is_identifier(key):
+        raise LlamaflakeError(f"{key!r} is not a Nix name")
+    placeholder = "KEY.nix"  # path characters only, so it is written as the folder's path is
+    head, _, tail = nix_relative_path(from_file, f"{folder}/{placeholder}").rpartition(placeholder)
+    return head + "${" + key + "}.nix" + tail
+
+
 def path_expression_target(node: Node | None) -> str | None:
     """The relative path an expression written by :func:`nix_relative_path` names (``./a/b.nix`` or
     ``(./. + "/a b.nix")``), as text from the writing file's folder; None for anything else."""
