@@ -18,6 +18,7 @@ from tui.app.proof_source import ProofSource
 from tui.app.screens.dialogs import ConfirmDialog, ErrorDialog
 from tui.app.steps import STEPS
 from tui.app.widgets.hunk_view import HunkBlock
+from tui.core.caches import cache_by_name
 from tui.core.hardware.model import GpuInfo, HardwareReport
 
 SIZE = (100, 30)
@@ -215,6 +216,24 @@ async def test_caches_step_defaults_dead_caches_and_custom_cache(demo_repo):
         await pilot.click("#cleanup")
         await pilot.pause()
         assert app.state.cleanup is True
+
+
+@run_async
+async def test_the_first_rebuild_example_is_a_machine_that_uses_the_cache(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await go_to_step(pilot, "Flake input")
+        app.state.machines["carbon"].choice = "vulkan"
+        app.state.machines["boron"].choice = "cuda"
+        app.state.caches = [cache_by_name("nixos-cuda")]  # serves CUDA builds only
+        await go_to_step(pilot, "Caches")
+        example = text_of(app, "#first-rebuild")
+        assert "rebuild boron (cuda) with:" in example and ".#boron --option extra-substituters" in example
+        app.state.machines["boron"].choice = "cpu"
+        app.screen._show_first_rebuild()
+        await pilot.pause()
+        assert "No machine uses these caches as the machines are now (they serve cuda builds)" in text_of(
+            app, "#first-rebuild")
 
 
 @run_async

@@ -37,13 +37,20 @@ def rebuild_commands(plan: Plan, caches: list[Cache] | None = None) -> dict[str,
     variants serves every machine).
     """
     fresh = new_caches(plan) if caches is None else caches
-    commands = {}
-    for host in plan.changed_builds():  # a machine whose build does not change needs no switch
-        answer = plan.machines[host]
-        line = f"sudo nixos-rebuild switch --flake {shell_quote('.#' + host)}"
-        options = substituter_options([c for c in fresh if not c.variants or answer.variant in c.variants])
-        commands[host] = f"{line} {options}" if options else line
-    return commands
+    # a machine whose build does not change needs no switch
+    return {host: rebuild_line(host, plan.machines[host].variant, fresh) for host in plan.changed_builds()}
+
+
+def caches_serving(caches: list[Cache], variant: str) -> list[Cache]:
+    """The caches a machine of ``variant`` uses: those listing it, and those that list no variant."""
+    return [c for c in caches if not c.variants or variant in c.variants]
+
+
+def rebuild_line(host: str, variant: str, caches: list[Cache]) -> str:
+    """``nixos-rebuild switch`` for ``host``, with the caches its variant uses on the command line."""
+    line = f"sudo nixos-rebuild switch --flake {shell_quote('.#' + host)}"
+    options = substituter_options(caches_serving(caches, variant))
+    return f"{line} {options}" if options else line
 
 
 def undo_commands(commit: str | None, plan: Plan) -> list[str]:

@@ -143,17 +143,24 @@ class CachesScreen(StepScreen):
         self._show_first_rebuild()
 
     def _show_first_rebuild(self) -> None:
-        from tui.core.next_steps import substituter_options
+        from tui.core.next_steps import caches_serving, rebuild_line
 
         caches = self.state.chosen_caches()
         widget = self.query_one("#first-rebuild", Static)
         if not caches:
             widget.update(Content.from_markup("[dim]No caches chosen: the first rebuild needs no extra options.[/]"))
             return
-        host = next(iter(self.state.machines), "HOST")
+        # The example is a machine that uses a chosen cache: its variant is one the cache serves.
+        machine = next((m for m in self.state.machines.values() if caches_serving(caches, m.variant)), None)
+        if machine is None:
+            served = sorted({v for c in caches for v in c.variants})
+            widget.update(Content.from_markup(
+                "[dim]No machine uses these caches as the machines are now (they serve $variants builds).[/]",
+                variants=" and ".join(served) or "all"))
+            return
         widget.update(Content.from_markup(
-            "Until the first switch, rebuild with:\n[b]sudo nixos-rebuild switch --flake .#$host $options[/]",
-            host=host, options=substituter_options(caches),
+            "Until the first switch, rebuild $host ($variant) with:\n[b]$line[/]",
+            host=machine.name, variant=machine.variant, line=rebuild_line(machine.name, machine.variant, caches),
         ))
 
     @on(Input.Changed, "#custom-url")
