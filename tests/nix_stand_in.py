@@ -9,12 +9,14 @@ import os
 from pathlib import Path
 
 STORE_SOURCE = "/nix/store/" + "0" * 32 + "-source/"
+HELD_AT_MOST = 20
 
 
 class NixStandIn:
     """``machines``: what ``builtins.attrNames`` answers; ``own_files``: per machine, the repository file that
     defines its host options (the second question, where the machines live). ``error``: Nix fails with it.
-    ``held``: Nix waits to answer until :meth:`release` (or the test's end)."""
+    ``held``: Nix waits to answer until :meth:`release` (at most :data:`HELD_AT_MOST` seconds: a test that fails
+    before it releases Nix does not hang)."""
 
     def __init__(self, folder: Path, monkeypatch, machines: list[str], own_files: dict[str, str] | None = None,
                  error: str | None = None, held: bool = False) -> None:
@@ -40,7 +42,8 @@ class NixStandIn:
             f'    touch "{self.asked}"\n'
             f"    trap 'touch \"{self.stopped}\"; exit 143' TERM\n"
             '    echo "evaluating the flake" >&2\n'
-            f'    while [ ! -e "{self.gate}" ]; do sleep 0.05; done\n'
+            f'    waited=0; while [ ! -e "{self.gate}" ] && [ $waited -lt {HELD_AT_MOST * 20} ]; do\n'
+            "      sleep 0.05; waited=$((waited + 1)); done\n"
             f"    {answer} ;;\n"
             f'  *) cat "{folder}/where.json" ;;\n'
             "esac\n"
