@@ -3,6 +3,8 @@ workers, which post what they found; the app owns navigation and changes the sta
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,15 +19,16 @@ from textual.worker import Worker, WorkerState
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
 from tui.app.messages import (
-    DetectHardware, HardwareFailed, HardwareFound, ImportReport, NextStep, PreviousStep, RepositoryFailed,
-    RepositoryLoaded, ScanSsh, StateChanged,
+    DetectHardware, HardwareFailed, HardwareFound, ImportReport, NextStep, NixMachinesListed, NixProgress, PreviousStep,
+    RepositoryFailed, RepositoryLoaded, ScanSsh, StateChanged, StopAskingNix,
 )
-from tui.app.state import SOURCE_WORDS, MachineState, WizardState
+from tui.app.state import NIX_ANSWERED, NIX_ASKING, NIX_FAILED, NIX_STOPPED, SOURCE_WORDS, MachineState, WizardState
 from tui.app.steps import STEPS
 from tui.core.errors import LlamaflakeError
 
 if TYPE_CHECKING:
     from tui.core.hardware.model import HardwareReport
+    from tui.core.nix.flake import Host
 
 
 def display_path(path: Path) -> str:
@@ -70,6 +73,7 @@ class LlamaflakeApp(App[int]):
         self.proof = proof or ProofSource()
         self.state = WizardState(path=path, display_path=shown_path or display_path(path))
         self.on_first_screen = on_first_screen
+        self.nix_cancel = threading.Event()  # set: stop asking Nix which machines exist
         if theme:
             self.theme = theme
 
@@ -108,20 +112,15 @@ class LlamaflakeApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="load", exclusive=True, description="Reading the flake")
     def load_repository(self) -> None:
-        from tui.core.answers import Answers, MachineAnswer
+        """The static reading of the flake, shown at once; Nix is asked which machines exist afterwards."""
         from tui.core.nix.flake import load_flake
         from tui.core.read_back import read_module_caches
-        from tui.core.plan import existing_module_dir, make_plan
+        from tui.core.plan import existing_module_dir
         from tui.core.repo_status import repo_status
         from tui.core.report import current_settings
 
         try:
             flake = load_flake(self.state.path)
-            notes: list[str] = []
-            if self.proof.use_nix:  # Nix's list of machines is the truth; it adds those the reading missed
-                from tui.core.judge import discover
-
-                notes = discover(flake).notes()
             repo = repo_status(flake.root)
             settings = current_settings(flake)
             module_dir = existing_module_dir(flake)
@@ -129,41 +128,122 @@ class LlamaflakeApp(App[int]):
             if module_dir is not None:
                 module = flake.root / module_dir / "default.nix"
                 existing_caches = read_module_caches(module.read_bytes(), f"{module_dir}/default.nix")
-            try:  # wiring every machine shows what cannot be wired, and what could be cleaned up
-                everything = Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts})
-                preliminary = make_plan(flake, everything)
-            except LlamaflakeError:
-                preliminary = None
+            preliminary = _wiring_everything(flake)
         except LlamaflakeError as exc:
             self.post_message(RepositoryFailed(exc))
             return
         except OSError as exc:
             self.post_message(RepositoryFailed(LlamaflakeError(f"cannot read the repository: {exc}")))
             return
-        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches, notes))
+        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches))
 
     @on(RepositoryLoaded)
     def repository_loaded(self, message: RepositoryLoaded) -> None:
-        from tui.core.answers import MachineAnswer
-
         state = self.state
         state.flake = message.flake
         state.repo = message.repo
         state.settings = message.settings
         state.preliminary = message.preliminary
         state.existing_caches = message.existing_caches
-        state.nix_notes = list(message.notes)
         state.nix_asked = self.proof.use_nix
-        fields = ("variant", "cpu_flags", "all_variants", "cuda_capabilities", "rocm_targets", "notes")
         for host in message.flake.hosts:
-            found = message.settings.get(host.name)
-            existing = MachineAnswer(**{k: found[k] for k in fields}) if found else None
-            state.machines[host.name] = MachineState(host, existing=existing)
+            state.machines[host.name] = MachineState(host, existing=_existing_answer(message.settings, host.name))
+        if self.proof.use_nix:  # Nix's list of machines is the truth; it is asked once the machines are shown
+            state.nix_status, state.nix_since, state.nix_line = NIX_ASKING, time.monotonic(), ""
+            self.call_after_refresh(self.ask_nix_for_machines, list(message.flake.hosts), self.nix_cancel)
         self.broadcast()
-        if message.notes:
-            self.notify("\n".join(message.notes), title="Machines, as Nix lists them", timeout=10)
         self.gather_hints()
         self.detect_this_machine()
+
+    # ---- asking Nix which machines exist ------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="nix-machines", exclusive=True,
+          description="Asking Nix which machines exist")
+    def ask_nix_for_machines(self, shown: list[Host], cancel: threading.Event) -> None:
+        """Nix's list of machines, merged into a fresh reading of the flake (the one ``shown`` is not touched here);
+        setting ``cancel`` (:class:`StopAskingNix`) stops Nix and posts nothing."""
+        from tui.core.judge import discover, merge_discovery
+        from tui.core.nix.flake import load_flake
+        from tui.core.report import current_settings
+        from tui.core.validate import NixCancelled
+
+        options = {"timeout": self.proof.timeout} if self.proof.timeout else {}
+        try:
+            flake = load_flake(self.state.path)
+            discovery = discover(flake, progress=lambda line: self.post_message(NixProgress(str(line))),
+                                 cancel=cancel, **options)
+            change = merge_discovery(shown, flake, discovery)
+            settings = current_settings(flake)
+            preliminary = _wiring_everything(flake)
+        except NixCancelled:
+            return
+        except (LlamaflakeError, OSError) as exc:
+            message = exc.message if isinstance(exc, LlamaflakeError) else f"cannot read the repository: {exc}"
+            from tui.core.judge import Discovery, MachineListChange
+
+            self.post_message(NixMachinesListed(None, MachineListChange([h.name for h in shown], answered=False,
+                                                                        error=message),
+                                                Discovery(None, message).notes(), {}, None))
+            return
+        if not cancel.is_set():
+            self.post_message(NixMachinesListed(flake, change, discovery.notes(), settings, preliminary))
+
+    @on(NixProgress)
+    def nix_progress(self, message: NixProgress) -> None:
+        if self.state.nix_status == NIX_ASKING:
+            self.state.nix_line = message.line
+            self.broadcast()
+
+    @on(StopAskingNix)
+    def stop_asking_nix(self) -> None:
+        """Stop Nix; the machines stay as the static reading found them, and the screen says so."""
+        state = self.state
+        if state.nix_status != NIX_ASKING:
+            return
+        self.nix_cancel.set()
+        state.nix_status = NIX_STOPPED
+        state.nix_note = (f"Nix was stopped after {time.monotonic() - state.nix_since:.0f} s: the machines are "
+                          "llamaflake's own reading of your files, not checked by Nix")
+        self.broadcast()
+
+    @on(NixMachinesListed)
+    def nix_machines_listed(self, message: NixMachinesListed) -> None:
+        """Merge Nix's answer: machines it adds, renames or does not list change; every answer given so far stays
+        with its machine."""
+        state = self.state
+        if state.nix_status != NIX_ASKING:
+            return  # stopped meanwhile: the static reading stands
+        change = message.change
+        state.nix_notes = list(message.notes)
+        state.nix_note = change.note()
+        if not change.answered:
+            state.nix_status = NIX_FAILED
+            self.broadcast()
+            self._say_elsewhere(state.nix_note, severity="warning")
+            return
+        state.nix_status = NIX_ANSWERED
+        state.flake = message.flake
+        state.settings = message.settings
+        state.preliminary = message.preliminary
+        before, state.machines = state.machines, {}
+        fresh: list[str] = []
+        for host in message.flake.hosts:
+            machine = before.get(change.shown_before(host.name))
+            existing = _existing_answer(message.settings, host.name)
+            if machine is None:
+                machine = MachineState(host, existing=existing)
+                fresh.append(host.name)
+            elif host.name in change.renamed.values():
+                machine.existing = existing  # its settings file goes by its name
+            machine.host = host
+            state.machines[host.name] = machine
+        self.broadcast()
+        if change.changed:
+            self._say_elsewhere(state.nix_note)
+        if fresh:
+            self.gather_hints(fresh)
+            if not any(m.this_machine for m in state.machines.values()):
+                self.detect_this_machine()  # this machine may be one Nix added
 
     @on(RepositoryFailed)
     def repository_failed(self, message: RepositoryFailed) -> None:
@@ -176,6 +256,11 @@ class LlamaflakeApp(App[int]):
             ErrorDialog("Cannot open this repository", text, error.hint, actions=[("quit", "Quit")]),
             lambda _: self.exit(return_code=2, message=Text(f"llamaflake: {text}")),
         )
+
+    def _say_elsewhere(self, note: str, severity: str = "information") -> None:
+        """Nix's word on the machines, as a notification where the screen shown has no line for it."""
+        if not self.screen.query("#nix-machines"):
+            self.notify(note, title="Machines, as Nix lists them", severity=severity, timeout=10)
 
     # ---- hardware ---------------------------------------------------------------------------
 
@@ -299,6 +384,10 @@ class LlamaflakeApp(App[int]):
                                      getattr(error, "output", None)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "nix-machines" and self.state.nix_status == NIX_ASKING:
+            self.state.nix_status = NIX_FAILED  # said by the notification below; the static reading stands
+            self.state.nix_note = f"Nix could not list the machines, the static reading stands: {event.worker.error}"
+            self.broadcast()
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.description or event.worker.name} failed: {event.worker.error}",
                         severity="error", timeout=10)
@@ -328,6 +417,11 @@ class LlamaflakeApp(App[int]):
         if not await self.run_action("screen.toggle_split"):
             self.state.split_diff = not self.state.split_diff
             self.notify("Review diffs: " + ("split" if self.state.split_diff else "unified"))
+
+    def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
+        """Exit, stopping Nix where it is still asked which machines exist (quitting waits for no answer)."""
+        self.nix_cancel.set()
+        super().exit(result, return_code, message)
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
@@ -363,6 +457,29 @@ class LlamaflakeApp(App[int]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+
+def _wiring_everything(flake):
+    """A plan wiring every machine (on a worker thread): it shows what cannot be wired, and what could be cleaned
+    up; None where no plan can be made."""
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.plan import make_plan
+
+    try:
+        return make_plan(flake, Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts}))
+    except LlamaflakeError:
+        return None
+
+
+def _existing_answer(settings: dict[str, dict], name: str):
+    """The answer the repository's settings file of machine ``name`` holds, or None."""
+    from tui.core.answers import MachineAnswer
+
+    found = settings.get(name)
+    if not found:
+        return None
+    fields = ("variant", "cpu_flags", "all_variants", "cuda_capabilities", "rocm_targets", "notes")
+    return MachineAnswer(**{k: found[k] for k in fields})
 
 
 def _as_error(exc: Exception) -> LlamaflakeError:

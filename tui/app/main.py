@@ -28,5 +28,8 @@ def run(path: Path, *, use_nix: bool = True, evaluate: bool = True, eval_timeout
     return app.return_code or 0
 
 
-if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+if __name__ == "__main__":  # python -m tui.app.main [--no-nix] [PATH], for the start-up benchmark
+    arguments = sys.argv[1:]
+    no_nix = "--no-nix" in arguments
+    paths = [a for a in arguments if a != "--no-nix"]
+    sys.exit(run(Path(paths[0] if paths else "."), use_nix=not no_nix))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tui.core.caches import Cache
     from tui.core.errors import LlamaflakeError
     from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.judge import MachineListChange
     from tui.core.nix.flake import Flake
     from tui.core.plan import Plan
     from tui.core.proof import Proof
@@ -35,7 +36,6 @@ class RepositoryLoaded(Message):
         settings: dict[str, dict],
         preliminary: Plan | None,
         existing_caches: list[Cache] | None,
-        notes: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.flake = flake
@@ -43,7 +43,28 @@ class RepositoryLoaded(Message):
         self.settings = settings
         self.preliminary = preliminary
         self.existing_caches = existing_caches
-        self.notes = notes  # where Nix and the static reading disagree
+
+
+class NixMachinesListed(Message):
+    """Nix answered which machines exist: the flake read afresh with Nix's answer merged in (None, with
+    ``change.answered`` False, where Nix could not answer)."""
+
+    def __init__(self, flake: Flake | None, change: MachineListChange, notes: list[str], settings: dict[str, dict],
+                 preliminary: Plan | None) -> None:
+        super().__init__()
+        self.flake = flake
+        self.change = change
+        self.notes = notes  # where Nix and the static reading disagree, one sentence each
+        self.settings = settings
+        self.preliminary = preliminary
+
+
+class NixProgress(Message):
+    """A line Nix wrote while it is asked which machines exist."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
 
 
 class RepositoryFailed(Message):
@@ -130,6 +151,10 @@ class PreviousStep(Message):
 
 class StateChanged(Message):
     """Something in the wizard's state changed; screens refresh what they show."""
+
+
+class StopAskingNix(Message):
+    """Stop asking Nix which machines exist; the static reading stands."""
 
 
 class DetectHardware(Message):

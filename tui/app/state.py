@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, 
     from tui.core.repo_status import RepoStatus
 
 
+# Asking Nix which machines exist, in the background: not at all (--no-nix, or before the flake is read), under
+# way, answered (merged into the machines), could not answer, or stopped by the user (the static reading stands).
+NIX_OFF, NIX_ASKING, NIX_ANSWERED, NIX_FAILED, NIX_STOPPED = "off", "asking", "answered", "failed", "stopped"
+NIX_STATUSES = (NIX_OFF, NIX_ASKING, NIX_ANSWERED, NIX_FAILED, NIX_STOPPED)
+
 SOURCE_WORDS = {
     "detected": "detected on this machine",
     "report": "imported report",
@@ -109,6 +114,10 @@ class WizardState:
     replan: bool = False  # the plan was found out of date at the commit: the review makes it again
     nix_notes: list[str] = field(default_factory=list)  # what Nix said about the machines, where it disagrees
     nix_asked: bool = True  # whether Nix was asked which machines exist (not with --no-nix)
+    nix_status: str = NIX_OFF  # where asking Nix which machines exist stands: one of NIX_STATUSES
+    nix_since: float = 0.0  # when Nix was asked (time.monotonic())
+    nix_line: str = ""  # the last line Nix wrote while it is asked
+    nix_note: str = ""  # what Nix's answer changed, in one line
     accepted: dict[str, set[int]] = field(default_factory=dict)
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about

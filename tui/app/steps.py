@@ -26,7 +26,7 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("Repository", "tui.app.screens.repository:RepositoryScreen",
-         ("the flake, its machines and what exists already",)),
+         ("the flake, its machines and what exists already", "c stops asking Nix which machines exist")),
     Step("Flake input", "tui.app.screens.flake_input:FlakeInputScreen",
          ("the input to add, the nixpkgs it follows, a pinned ref",)),
     Step("Caches", "tui.app.screens.caches:CachesScreen",

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
-from tui.core.validate import Progress, _short, nix_argv, nix_support, offline_reason, run_streaming, too_large
+from tui.core.validate import (
+    NixCancelled, Progress, _short, nix_argv, nix_support, offline_reason, run_streaming, too_large,
+)
 
 DEFAULT_DISCOVERY_TIMEOUT = 300
 
@@ -79,14 +82,18 @@ class Discovery:
         return notes
 
 
-def machine_names(root: Path, timeout: float = DEFAULT_DISCOVERY_TIMEOUT) -> list[str]:
-    """``nix eval``'s list of ``nixosConfigurations``; raises :class:`LlamaflakeError` with Nix's message."""
-    return _eval_json(root, "nixosConfigurations", "builtins.attrNames", timeout)
+def machine_names(root: Path, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None,
+                  cancel: threading.Event | None = None) -> list[str]:
+    """``nix eval``'s list of ``nixosConfigurations``; raises :class:`LlamaflakeError` with Nix's message
+    (:class:`NixCancelled` once ``cancel`` is set)."""
+    return _eval_json(root, "nixosConfigurations", "builtins.attrNames", timeout, progress, cancel)
 
 
-def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Progress | None = None):
+def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Progress | None = None,
+               cancel: threading.Event | None = None):
     result = run_streaming(
         nix_argv("eval", "--json", "--no-write-lock-file", f".#{attr}", "--apply", apply), root, timeout, progress,
+        cancel=cancel,
     )
     if result.timed_out:
         raise LlamaflakeError(f"`nix eval` did not finish in {timeout:g} s")
@@ -139,14 +146,18 @@ def own_files(where: dict, prefix: str, root: Path) -> dict[str, str | None]:
     return result
 
 
-def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None) -> Discovery:
+def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> Discovery:
     """Ask Nix which machines exist; add those the static engine missed to ``flake.hosts`` and wire, through their
-    own file, those it could not wire. Where Nix cannot answer, the static result stands and ``error`` says why."""
+    own file, those it could not wire. Where Nix cannot answer, the static result stands and ``error`` says why.
+    Setting ``cancel`` stops Nix and raises :class:`NixCancelled`."""
     support = nix_support()
     if not support.flakes:
         return Discovery(None, support.reason)
     try:
-        names = machine_names(flake.root, timeout)
+        names = machine_names(flake.root, timeout, progress, cancel)
+    except NixCancelled:
+        raise
     except LlamaflakeError as exc:
         return Discovery(None, exc.message)
     static = [h.name for h in flake.hosts]
@@ -156,7 +167,9 @@ def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progre
     if not needs:
         return discovery
     try:
-        where = _eval_json(flake.root, "nixosConfigurations", _WHERE_APPLY, timeout, progress)
+        where = _eval_json(flake.root, "nixosConfigurations", _WHERE_APPLY, timeout, progress, cancel)
+    except NixCancelled:
+        raise
     except LlamaflakeError as exc:
         discovery.error = f"could not ask nix where the machines live: {exc.message}"
         where = {}
@@ -194,3 +207,90 @@ def _wire_through_own_file(flake: Flake, host: Host, rel: str | None, inputs: bo
     if not inputs:
         host.attach = None
         host.refusal = "`inputs` does not reach this machine's modules (nix says); pass specialArgs = { inherit inputs; }"
+
+
+@dataclass
+class MachineListChange:
+    """What Nix's answer changes in the list of machines the static reading showed, for the wizard to merge."""
+
+    machines: list[str]  # the machines after the merge, in the order shown
+    answered: bool = True  # False: Nix could not list the machines, and the static reading stands
+    added: list[str] = field(default_factory=list)  # Nix lists them; the static reading did not find them
+    removed: list[str] = field(default_factory=list)  # the static reading found them; Nix does not list them
+    renamed: dict[str, str] = field(default_factory=dict)  # the static reading's name -> Nix's, same machine
+    wired: dict[str, str] = field(default_factory=dict)  # machine -> its own file, found by Nix
+    error: str | None = None  # why Nix could not answer, or the part of the answer that is missing
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.renamed or self.wired)
+
+    def shown_before(self, name: str) -> str:
+        """The name the static reading showed this machine under (its own name unless Nix renamed it)."""
+        return next((old for old, new in self.renamed.items() if new == name), name)
+
+    def note(self) -> str:
+        """One line saying what changed, or that Nix agrees with the static reading."""
+        if not self.answered:
+            return f"Nix could not list the machines, the static reading stands: {self.error}"
+        parts = []
+        if self.added:
+            parts.append(f"added {', '.join(self.added)} (the static reading did not find {_them(self.added)})")
+        if self.removed:
+            parts.append(f"removed {', '.join(self.removed)} (Nix does not list {_them(self.removed)})")
+        parts.extend(f"renamed {old} to {new}" for old, new in self.renamed.items())
+        parts.extend(f"{name} is wired through its own file {rel}" for name, rel in self.wired.items())
+        count = len(self.machines)
+        text = ("Nix: " + "; ".join(parts) if parts else
+                f"Nix agrees with the static reading: {count} machine{'' if count == 1 else 's'}")
+        return text + (f" (not verified with nix: {self.error})" if self.error else "")
+
+
+def _them(names: list[str]) -> str:
+    return "it" if len(names) == 1 else "them"
+
+
+def merge_discovery(static: list[Host], flake: Flake, discovery: Discovery) -> MachineListChange:
+    """Merge Nix's answer into ``flake`` (read afresh and given to :func:`discover`), against ``static``, the machines
+    the static reading showed: the machines Nix does not list leave ``flake.hosts``, and those it adds follow the
+    others. A machine only the static reading found and one only Nix lists are the same machine, renamed, when
+    Nix's own file of the one is among the other's files (and no other pair shares it). Where Nix could not
+    answer, ``flake.hosts`` stays as read."""
+    if discovery.machines is None:
+        return MachineListChange([h.name for h in flake.hosts], answered=False, error=discovery.error)
+    listed = discovery.machines
+    static_names = [h.name for h in static]
+    only_static = [h for h in static if h.name not in listed]
+    only_nix = [h for h in flake.hosts if h.name in listed and h.name not in static_names]
+    renamed = _renames(only_static, only_nix)
+    new_names = set(renamed.values())
+    change = MachineListChange(
+        [],
+        added=[h.name for h in only_nix if h.name not in new_names],
+        removed=[h.name for h in only_static if h.name not in renamed],
+        renamed=renamed,
+        wired={n: rel for n, rel in discovery.wired_by_nix.items() if n in static_names},
+        error=discovery.error,
+    )
+    place = {name: i for i, name in enumerate(static_names)}
+    place.update({new: place[old] for old, new in renamed.items()})
+    kept = [h for h in flake.hosts if h.name in listed]
+    kept.sort(key=lambda h: place.get(h.name, len(place) + listed.index(h.name)))
+    flake.hosts = kept
+    change.machines = [h.name for h in kept]
+    return change
+
+
+def _renames(only_static: list[Host], only_nix: list[Host]) -> dict[str, str]:
+    """Pairs of one machine under two names: Nix's own file of the one is among the other's files, for one pair only."""
+
+    def files_of(host: Host) -> set[str]:
+        return {f for f in (host.own_file, host.file, *host.module_files) if f and f != "flake.nix"}
+
+    def own_of(host: Host) -> set[str]:
+        return {f for f in (host.own_file, host.file) if f and f != "flake.nix"}
+
+    pairs = [(s.name, n.name) for s in only_static for n in only_nix if own_of(n) & files_of(s)]
+    olds = [old for old, _ in pairs]
+    news = [new for _, new in pairs]
+    return {old: new for old, new in pairs if olds.count(old) == 1 and news.count(new) == 1}

@@ -154,11 +154,19 @@ class RunResult:
     too_large: bool = False  # its stdout passed MAX_NIX_OUTPUT_BYTES: it was stopped, the answer is not read
 
 
+class NixCancelled(LlamaflakeError):
+    """The caller stopped a Nix command before it answered (its ``cancel`` event was set)."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped before nix answered")
+
+
 def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None, *,
-                  answer: bool = True) -> RunResult:
+                  answer: bool = True, cancel: threading.Event | None = None) -> RunResult:
     """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
 
-    After ``timeout`` seconds the command and its children are stopped. Of stderr the last
+    After ``timeout`` seconds the command and its children are stopped; when ``cancel`` is set, they are stopped
+    at once and :class:`NixCancelled` is raised. Of stderr the last
     :data:`NIX_MESSAGES_BYTES` are kept. Its stdout is the answer (``answer``): past
     :data:`MAX_NIX_OUTPUT_BYTES` the command is stopped and ``too_large`` set; otherwise its end is kept as
     stderr's is.
@@ -186,6 +194,8 @@ def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress
     timed_out = overflow = False
     try:
         while open_streams:
+            if cancel is not None and cancel.is_set():
+                raise NixCancelled()
             left = deadline - time.monotonic()
             if left <= 0:
                 timed_out = True

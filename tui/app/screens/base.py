@@ -10,7 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from tui.app.messages import NextStep, PreviousStep, StateChanged
+from tui.app.messages import NextStep, PreviousStep, StateChanged, StopAskingNix
+from tui.app.state import NIX_ASKING
 from tui.app.steps import step_number
 from tui.app.widgets.steps import StepIndicator
 
@@ -63,6 +64,7 @@ class StepScreen(Screen[None]):
 
     def on_state_changed(self, _message: StateChanged) -> None:
         self.show_state()
+        self.refresh_bindings()  # keys that depend on the state (stopping Nix) come and go
 
     def show_state(self) -> None:
         """Show what the state holds now (called on mount, on return, and when workers report)."""
@@ -74,6 +76,8 @@ class StepScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return self.step > 1
+        if action == "stop_nix":  # a key of the screens that show the machines, while Nix is asked about them
+            return self.state.nix_status == NIX_ASKING  # hidden otherwise
         return True
 
     def action_next_step(self) -> None:
@@ -82,3 +86,6 @@ class StepScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.post_message(PreviousStep())
+
+    def action_stop_nix(self) -> None:
+        self.post_message(StopAskingNix())

@@ -15,6 +15,7 @@ from tui.app.screens.base import StepScreen
 from tui.app.screens.dialogs import AskDialog
 from tui.app.state import MachineState
 from tui.app.text import cell
+from tui.app.widgets.nix_machines import NixMachinesLine
 from tui.core import ggml
 from tui.core.hardware.model import HardwareReport
 from tui.core.hardware.vendors import vendor_label
@@ -58,10 +59,12 @@ class MachinesScreen(StepScreen):
         Binding("s", "scan_ssh", "SSH"),
         Binding("v", "cycle_variant", "Variant"),
         Binding("x", "skip", "Skip"),
+        Binding("c", "stop_nix", "Stop Nix"),
     ]
 
     def body(self) -> ComposeResult:
         yield Label("Machines", classes="step-title")
+        yield NixMachinesLine(id="nix-machines")
         table = DataTable(id="machines", cursor_type="row", zebra_stripes=True)
         table.add_column("Machine", key="machine")
         table.add_column("Config", key="config")
@@ -85,6 +88,7 @@ class MachinesScreen(StepScreen):
         return self.state.machines.get(key)
 
     def show_state(self) -> None:
+        self.query_one(NixMachinesLine).show()
         table = self.query_one("#machines", DataTable)
         cursor = table.cursor_row
         table.clear()

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Label, Static
 
 from tui.app.screens.base import StepScreen
+from tui.app.state import NIX_ASKING, NIX_STOPPED
 from tui.app.text import cell
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 
 class RepositoryScreen(StepScreen):
+    BINDINGS = [Binding("c", "stop_nix", "Stop Nix")]
     AUTO_FOCUS = ""  # focusing restyles the screen before its first frame: the body takes the focus once the flake is read
     DEFAULT_CSS = """
     #repo-summary {
@@ -35,6 +38,10 @@ class RepositoryScreen(StepScreen):
     def ready_to_leave(self) -> bool:
         if self.state.flake is None:
             self.notify("The flake is still being read.", severity="warning")
+            return False
+        if not self.state.flake.hosts and self.state.nix_status == NIX_ASKING:
+            self.notify("No machines found yet: Nix is still asked which machines exist (c stops it).",
+                        severity="warning")
             return False
         if not self.state.flake.hosts:
             self.notify("No machines found in this flake: there is nothing to wire.", severity="error")
@@ -83,14 +90,17 @@ class RepositoryScreen(StepScreen):
         is drawn sooner without them, and there is nothing to show in them before."""
         from textual.widgets import DataTable
 
+        from tui.app.widgets.nix_machines import NixMachinesLine
+
         if self.query("#hosts"):
+            self.query_one(NixMachinesLine).show()
             return self.query_one("#hosts", DataTable), self.query_one("#repo-warnings", Static)
         table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
         # Plain Text labels: a str label is read as markup, which loads rich's emoji table at start-up.
         table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
         warnings = Static("", id="repo-warnings")
         body = self.query_one("#body")
-        body.mount(Label("Machines", classes="section-title"), table, warnings)
+        body.mount(Label("Machines", classes="section-title"), NixMachinesLine(id="nix-machines"), table, warnings)
         self.call_after_refresh(self._focus_body_unless_focused)
         return table, warnings
 
@@ -130,8 +140,15 @@ class RepositoryScreen(StepScreen):
                 ))
         if not flake.hosts:
             engine = "; ".join(flake.notes) or "llamaflake's reading of flake.nix finds no nixosConfigurations"
+            if state.nix_status == NIX_ASKING:
+                parts.append(Content.from_markup(
+                    "[$text-muted]⋯[/] no machines found yet. $engine. Nix is asked which machines exist (above)",
+                    engine=engine))
+                return Content("\n").join(parts)
             if not state.nix_asked:
                 nix = "Nix was not asked (--no-nix): run without it to let Nix list the machines"
+            elif state.nix_status == NIX_STOPPED:
+                nix = "Nix was stopped before it answered: run llamaflake again to let Nix list the machines"
             elif state.nix_notes:
                 nix = "Nix could not list them either: " + "; ".join(state.nix_notes)
             else:
