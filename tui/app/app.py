@@ -117,12 +117,13 @@ class LlamaflakeApp(App[int]):
         from tui.core.read_back import read_module_caches
         from tui.core.plan import existing_module_dir
         from tui.core.repo_status import repo_status
-        from tui.core.report import current_settings
+        from tui.core.report import current_settings, remembered_left_alone
 
         try:
             flake = load_flake(self.state.path)
             repo = repo_status(flake.root)
             settings = current_settings(flake)
+            left_alone = remembered_left_alone(flake)
             module_dir = existing_module_dir(flake)
             existing_caches = None
             if module_dir is not None:
@@ -135,7 +136,7 @@ class LlamaflakeApp(App[int]):
         except OSError as exc:
             self.post_message(RepositoryFailed(LlamaflakeError(f"cannot read the repository: {exc}")))
             return
-        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches))
+        self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches, left_alone))
 
     @on(RepositoryLoaded)
     def repository_loaded(self, message: RepositoryLoaded) -> None:
@@ -145,9 +146,11 @@ class LlamaflakeApp(App[int]):
         state.settings = message.settings
         state.preliminary = message.preliminary
         state.existing_caches = message.existing_caches
+        state.left_alone = set(message.left_alone)
         state.nix_asked = self.proof.use_nix
         for host in message.flake.hosts:
-            state.machines[host.name] = MachineState(host, existing=_existing_answer(message.settings, host.name))
+            state.machines[host.name] = MachineState(host, existing=_existing_answer(message.settings, host.name),
+                                                     left_alone_before=host.name in state.left_alone)
         if self.proof.use_nix:  # Nix's list of machines is the truth; it is asked once the machines are shown
             state.nix_status, state.nix_since, state.nix_line = NIX_ASKING, time.monotonic(), ""
             self.call_after_refresh(self.ask_nix_for_machines, list(message.flake.hosts), self.nix_cancel)
@@ -231,7 +234,7 @@ class LlamaflakeApp(App[int]):
             machine = before.get(change.shown_before(host.name))
             existing = _existing_answer(message.settings, host.name)
             if machine is None:
-                machine = MachineState(host, existing=existing)
+                machine = MachineState(host, existing=existing, left_alone_before=host.name in state.left_alone)
                 fresh.append(host.name)
             elif host.name in change.renamed.values():
                 machine.existing = existing  # its settings file goes by its name

@@ -36,6 +36,7 @@ class RepositoryLoaded(Message):
         settings: dict[str, dict],
         preliminary: Plan | None,
         existing_caches: list[Cache] | None,
+        left_alone: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.flake = flake
@@ -43,6 +44,7 @@ class RepositoryLoaded(Message):
         self.settings = settings
         self.preliminary = preliminary
         self.existing_caches = existing_caches
+        self.left_alone = left_alone or []  # the machines the module remembers as left alone
 
 
 class NixMachinesListed(Message):

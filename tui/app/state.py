@@ -46,6 +46,7 @@ class MachineState:
     this_machine: bool = False
     scanning: bool = True
     mismatches: list[str] = field(default_factory=list)  # where the report disagrees with the configuration
+    left_alone_before: bool = False  # the module remembers it as left alone on purpose: not suggested again
 
     @property
     def name(self) -> str:
@@ -59,7 +60,16 @@ class MachineState:
     def default_variant(self) -> str:
         if self.existing is not None and not self.follow_hardware:
             return self.existing.variant
+        if self.left_alone_before and not self.follow_hardware:
+            return NO_VARIANT
         return self.recommendation.variant if self.recommendation else "cpu"
+
+    @property
+    def suggested_build(self) -> str:
+        """The build to offer where the user takes a machine back from being left alone."""
+        if self.recommendation is not None and self.recommendation.variant != NO_VARIANT:
+            return self.recommendation.variant
+        return "cpu"
 
     @property
     def variant(self) -> str:
@@ -102,6 +112,7 @@ class WizardState:
     preliminary: Plan | None = None  # a plan wiring every machine: its refusals and offers
     settings: dict[str, dict] = field(default_factory=dict)
     existing_caches: list[Cache] | None = None  # None when no module of ours exists yet
+    left_alone: set[str] = field(default_factory=set)  # machines the module remembers as left alone
     machines: dict[str, MachineState] = field(default_factory=dict)
     follows: str | None = None
     ref: str = ""

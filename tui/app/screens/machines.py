@@ -160,7 +160,10 @@ class MachinesScreen(StepScreen):
             why = "; ".join(rec.reasons) or "no reason given"
             lines.append(Content.from_markup("[b]Recommended[/] $v: $why", v=rec.variant, why=why))
         answer = machine.answer()
-        if machine.variant == "none":
+        if machine.variant == "none" and machine.left_alone_before and machine.choice is None:
+            lines.append(Content.from_markup("[b]Choice[/] skip: left alone on an earlier run, as the module "
+                                             "remembers (x or v to give it a build)"))
+        elif machine.variant == "none":
             lines.append(Content.from_markup("[b]Choice[/] skip: this machine is left as it is"))
         elif answer is None and machine.existing is not None:
             lines.append(Content.from_markup("[b]Choice[/] keep what the repository has: $v", v=machine.existing.variant))
@@ -183,7 +186,12 @@ class MachinesScreen(StepScreen):
         machine = self.selected()
         if machine is None:
             return
-        machine.choice = None if machine.variant == "none" else "none"
+        if machine.variant != "none":
+            machine.choice = "none"
+        elif machine.default_variant != "none":
+            machine.choice = None  # back to the suggested build
+        else:  # left alone by default (remembered, an installer image): the build it would get
+            machine.choice = machine.suggested_build
         self.show_state()
 
     def action_this_machine(self) -> None:

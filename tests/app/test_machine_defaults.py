@@ -1,5 +1,5 @@
-"""A report given to a machine (imported, detected here, scanned) that disagrees with the machine's own
-configuration is said: in a notification, and in the machine's detail panel."""
+"""What the machines step starts each machine with: a report that disagrees with the machine's own
+configuration is said (in a notification and in the detail panel), and a machine left alone before stays so."""
 
 from __future__ import annotations
 
@@ -47,3 +47,30 @@ async def test_this_machine_given_to_another_cpu_vendors_machine_is_said(demo_re
                    for line in boron.mismatches), boron.mismatches
         carbon = app.state.machines["carbon"]
         assert carbon.mismatches == []  # back to its own hints
+
+
+@run_async
+async def test_a_machine_left_alone_before_is_not_suggested_again(demo_repo):
+    """The second use case, adding a machine: boron was left alone on the first run; the wizard keeps it so by
+    default, and x gives it its suggested build."""
+    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.apply import apply_plan
+    from tui.core.nix.flake import load_flake
+    from tui.core.plan import make_plan
+
+    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+               evaluate=False)
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Machines")
+        boron = app.state.machines["boron"]
+        assert boron.left_alone_before and boron.variant == "none"
+        answers = app.state.answers()
+        assert "boron" in answers.skip and "boron" not in answers.machines
+        assert "beryllium" in answers.machines  # the machine not asked before is suggested as usual
+        await pilot.press("down", "down")
+        assert "left alone on an earlier run" in detail(app)
+        await pilot.press("x")
+        assert boron.variant == "cpu" and "boron" in app.state.answers().machines
+        await pilot.press("x")
+        assert boron.variant == "none"
