@@ -346,3 +346,18 @@ def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path
     assert crawler.refusal.startswith("nixos/crawler is a link to nixos/dagger:")
     plan = make_plan(flake, every_host(flake))
     assert sorted(r.host for r in plan.refusals) == ["crawler", "dagger"]
+
+
+def test_a_list_in_a_function_that_makes_any_machine_is_not_its_one_machines_own(tmp_path):
+    """``mkSystem { name = "carbon"; ... }`` returns ``{ ${name} = nixosSystem { modules = ...; }; }``: with
+    carbon its only caller, that list is still every future machine's, so carbon's own file takes the import."""
+    repo = fixture_repo(tmp_path, "mksystem-foldl")
+    flake_nix = repo / "flake.nix"
+    text = flake_nix.read_text()
+    start = text.index('        (mkSystem {\n          name = "boron"')
+    flake_nix.write_text(text[:start] + text[text.index("      ];\n    };\n}"):])
+    flake = load_flake(repo)
+    (carbon,) = flake.hosts
+    assert (carbon.layout, carbon.attach.kind, carbon.attach.file) == ("generated", "imports-list", "hosts/carbon/default.nix")
+    plan = make_plan(flake, every_host(flake))
+    assert "lib/default.nix" not in [c.path for c in plan.changes]

@@ -139,6 +139,8 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
                configs_where: Node | None, generated_by: str | None) -> _Found | None:
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
+        if attrpath_names(binding.nodes()[0]) is None:
+            binding = None  # `${name} = nixosSystem { ... }`: written once for every machine a function makes
     else:
         where = binding if binding is not None else configs_where
         binding = None if binding is None or binding.kind != "NODE_INHERIT" else binding
