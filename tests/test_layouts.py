@@ -76,6 +76,8 @@ def test_hosts_are_found(name):
             assert host.refusal and host.snippet and "imports = [" in host.snippet
     if "attach" in expected:
         assert {h.name: h.attach.file for h in flake.hosts if h.attach} == expected["attach"]
+    if "systems" in expected:
+        assert {h.name: h.system for h in flake.hosts} == expected["systems"]
     if "host_nixpkgs" in expected:
         assert {h.name: h.nixpkgs for h in flake.hosts} == expected["host_nixpkgs"]
     report = host_report(flake)
