@@ -85,6 +85,12 @@ CORE = [
     ("import ./other.nix", {"from": "other"}),
     ("import ./folder", {"from": "folder"}),
     ("x: x", "lambda"),
+    # the experimental pipe operators: `x |> f` and `f <| x` are `f x`
+    ('"a" |> (x: x + "b") |> (x: x + "c")', "abc"),
+    ('(x: x + "a") <| (x: x + "b") <| "c"', "cba"),
+    ('[ "b" "a" ] |> map (x: x + "!") |> builtins.filter (x: x != "a!")', ["b!"]),
+    ('builtins.filter (x: x != "a!") <| map (x: x + "!") <| [ "b" "a" ]', ["b!"]),
+    ("builtins.readDir ./folder |> builtins.attrNames", ["default.nix"]),
     # text made from a path is still that path for import, as in Nix
     ('let dir = ./.; in import "${dir}/other.nix"', {"from": "other"}),
     ('import "${toString ./folder}"', {"from": "folder"}),
