@@ -85,6 +85,12 @@ CORE = [
     ("import ./other.nix", {"from": "other"}),
     ("import ./folder", {"from": "folder"}),
     ("x: x", "lambda"),
+    # the experimental pipe operators: `x |> f` and `f <| x` are `f x`
+    ('"a" |> (x: x + "b") |> (x: x + "c")', "abc"),
+    ('(x: x + "a") <| (x: x + "b") <| "c"', "cba"),
+    ('[ "b" "a" ] |> map (x: x + "!") |> builtins.filter (x: x != "a!")', ["b!"]),
+    ('builtins.filter (x: x != "a!") <| map (x: x + "!") <| [ "b" "a" ]', ["b!"]),
+    ("builtins.readDir ./folder |> builtins.attrNames", ["default.nix"]),
     # text made from a path is still that path for import, as in Nix
     ('let dir = ./.; in import "${dir}/other.nix"', {"from": "other"}),
     ('import "${toString ./folder}"', {"from": "folder"}),
@@ -114,6 +120,14 @@ BUILTIN_CASES = {
     "genAttrs": ('lib.genAttrs [ "a" "b" ] (n: n + "!")', {"a": "a!", "b": "b!"}),
     "listToAttrs": ('builtins.listToAttrs [ { name = "a"; value = 1; } ]', {"a": 1}),
     "nameValuePair": ('lib.nameValuePair "a" 1', {"name": "a", "value": 1}),
+    "mapAttrs'": ("lib.mapAttrs' (n: v: lib.nameValuePair (n + \"!\") v) { a = 1; }", {"a!": 1}),
+    "mapAttrsToList": ('lib.mapAttrsToList (n: v: n + v) { b = "2"; a = "1"; }', ["a1", "b2"]),
+    "concatMapAttrs": ('lib.concatMapAttrs (n: v: { ${n} = v; "${n}2" = v; }) { a = 1; }', {"a": 1, "a2": 1}),
+    "forEach": ("lib.forEach [ 1 2 ] (x: x + 1)", [2, 3]),
+    "concatMap": ("builtins.concatMap (x: [ x x ]) [ 1 2 ]", [1, 1, 2, 2]),
+    "foldl'": ("builtins.foldl' (acc: x: acc // x) { } [ { a = 1; } { b = 2; } { a = 3; } ]", {"a": 3, "b": 2}),
+    "foldl": ("lib.foldl (acc: x: acc + x) 0 [ 1 2 3 ]", 6),
+    "mergeAttrs": ("lib.foldl' lib.mergeAttrs { } [ { a = 1; } { b = 2; } ]", {"a": 1, "b": 2}),
     "filterAttrs": ("lib.filterAttrs (n: v: v == 1) { a = 1; b = 2; }", {"a": 1}),
     "filter": ("builtins.filter (x: x != 2) [ 1 2 3 ]", [1, 3]),
     "elem": ('builtins.filter (h: !builtins.elem h [ "iso" ]) [ "a" "iso" "b" ]', ["a", "b"]),
@@ -170,6 +184,9 @@ def test_builtin(tmp_path, name):
     "builtins.functionArgs (x: x)",
     "builtins.intersectAttrs unknownSet { a = 1; }",
     'lib.path.append ./. "../../outside"',
+    "lib.mapAttrs' (n: v: lib.nameValuePair n v) unknownSet",
+    "builtins.foldl' (acc: x: acc // x) { } unknownList",
+    "builtins.foldl' (acc: x: acc + x) 0 ([ 1 ] ++ unknownList)",
 ])
 def test_builtins_refuse_what_they_cannot_see(tmp_path, snippet):
     ev, value = evaluate(tmp_path, snippet)
@@ -250,3 +267,13 @@ def test_clan_machines_get_self_and_clan_core_as_arguments(tmp_path):
     assert isinstance(value, SystemCall)
     special = ev.force(ev.force(value.arg).attrs["specialArgs"])
     assert plain(ev, special) == {"clan-core": "ext:clan-core", "self": {"inputs": 1}, "extra": 2}
+
+
+@pytest.mark.parametrize("snippet", [
+    "builtins.foldl' (acc: x: acc // x) { } ([ { a = 1; } ] ++ unknownList)",
+    "lib.mergeAttrsList ([ { a = 1; } ] ++ unknownList)",
+    "lib.concatMapAttrs (n: v: { ${n} = v; }) ({ a = 1; } // unknownSet)",
+])
+def test_a_set_merged_from_a_list_seen_in_part_may_hold_more(tmp_path, snippet):
+    ev, value = evaluate(tmp_path, snippet)
+    assert isinstance(value, AttrsValue) and value.open and plain(ev, value) == {"a": 1}

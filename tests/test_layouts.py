@@ -76,6 +76,8 @@ def test_hosts_are_found(name):
             assert host.refusal and host.snippet and "imports = [" in host.snippet
     if "attach" in expected:
         assert {h.name: h.attach.file for h in flake.hosts if h.attach} == expected["attach"]
+    if "systems" in expected:
+        assert {h.name: h.system for h in flake.hosts} == expected["systems"]
     if "host_nixpkgs" in expected:
         assert {h.name: h.nixpkgs for h in flake.hosts} == expected["host_nixpkgs"]
     report = host_report(flake)
@@ -346,3 +348,35 @@ def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path
     assert crawler.refusal.startswith("nixos/crawler is a link to nixos/dagger:")
     plan = make_plan(flake, every_host(flake))
     assert sorted(r.host for r in plan.refusals) == ["crawler", "dagger"]
+
+
+def test_a_list_in_a_function_that_makes_any_machine_is_not_its_one_machines_own(tmp_path):
+    """``mkSystem { name = "carbon"; ... }`` returns ``{ ${name} = nixosSystem { modules = ...; }; }``: with
+    carbon its only caller, that list is still every future machine's, so carbon's own file takes the import."""
+    repo = fixture_repo(tmp_path, "mksystem-foldl")
+    flake_nix = repo / "flake.nix"
+    text = flake_nix.read_text()
+    start = text.index('        (mkSystem {\n          name = "boron"')
+    flake_nix.write_text(text[:start] + text[text.index("      ];\n    };\n}"):])
+    flake = load_flake(repo)
+    (carbon,) = flake.hosts
+    assert (carbon.layout, carbon.attach.kind, carbon.attach.file) == ("generated", "imports-list", "hosts/carbon/default.nix")
+    plan = make_plan(flake, every_host(flake))
+    assert "lib/default.nix" not in [c.path for c in plan.changes]
+
+
+def test_pipe_operators_are_read_and_a_file_that_does_not_parse_is_named_with_its_line(tmp_path):
+    """``|>`` and ``<|`` (Nix's experimental pipe-operators) are read like any call; where a file the outputs
+    import does not parse, listing the machines and planning for one both name that file and line."""
+    from tui.core.errors import AnswerError
+
+    assert [h.name for h in load_flake(LAYOUTS / "pipe-operators").hosts] == ["boron", "carbon"]
+    repo = fixture_repo(tmp_path, "pipe-operators")
+    hosts_nix = repo / "nix" / "hosts.nix"
+    hosts_nix.write_text(hosts_nix.read_text().replace("\nfolders\n", "\nfolders |>\n"))
+    flake = load_flake(repo)
+    assert flake.hosts == []
+    assert any(note.startswith("nixosConfigurations: the engine cannot list the hosts (nix/hosts.nix:17:1: syntax error:")
+               for note in flake.notes), flake.notes
+    with pytest.raises(AnswerError, match=r"unknown host 'carbon' \(hosts: none found: .*nix/hosts\.nix:17:1: syntax error:"):
+        make_plan(flake, Answers(machines={"carbon": MachineAnswer("cpu")}))

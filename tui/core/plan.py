@@ -234,7 +234,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     answers.validate()
     for name in list(answers.machines) + answers.skip:
         if flake.host(name) is None:
-            known = ", ".join(h.name for h in flake.hosts) or "none found"
+            # With none found, why: a file the outputs go through that does not parse is named with its line.
+            known = ", ".join(h.name for h in flake.hosts) or "none found" + (f": {flake.notes[0]}" if flake.notes else "")
             raise AnswerError(f"unknown host '{name}' (hosts: {known})")
     for name, machine in answers.machines.items():
         check_machine_name(name)

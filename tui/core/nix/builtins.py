@@ -92,6 +92,35 @@ def list_to_attrs(ev, items):
     return AttrsValue(result, None in value.nodes)
 
 
+@builtin("mapAttrs'", 2)
+def map_attrs_prime(ev, fn, attrs):
+    """``mapAttrs' (name: value: nameValuePair ...)``: a new name for each entry, as ``listToAttrs`` makes them."""
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("mapAttrs' over a set the engine cannot see")
+    return list_to_attrs(ev, Thunk.const(map_attrs_to_list(ev, fn, Thunk.const(value))))
+
+
+@builtin("mapAttrsToList", 2)
+def map_attrs_to_list(ev, fn, attrs):
+    """The function's result for each entry, in the order of their names."""
+    value = ev.force_attrs(attrs)
+    if value is None:
+        return Unknown("mapAttrsToList over a set the engine cannot see")
+    f = ev.force(fn)
+    items = [Thunk.lazy(lambda name=name, v=value.attrs[name]: ev.call(f, name, v)) for name in sorted(value.attrs)]
+    return ListValue(items, [None] if value.open else [])
+
+
+@builtin("concatMapAttrs", 2)
+def concat_map_attrs(ev, fn, attrs):
+    """The sets the function makes for each entry, merged (``concatMapAttrs (arch: _: ...) (readDir ./systems)``)."""
+    listed = map_attrs_to_list(ev, fn, attrs)
+    if isinstance(listed, Unknown):
+        return Unknown("concatMapAttrs over a set the engine cannot see")
+    return merge_attrs_list(ev, Thunk.const(listed))
+
+
 @builtin("nameValuePair", 2)
 def name_value_pair(ev, name, value):
     return AttrsValue({"name": name, "value": value})
@@ -126,6 +155,35 @@ def map_(ev, fn, items):
         return Unknown("map over a list the engine cannot see")
     f = ev.force(fn)
     return ListValue([Thunk.lazy(lambda i=i: ev.call(f, i)) for i in value.items], value.nodes)
+
+
+@builtin("forEach", 2)
+def for_each(ev, items, fn):
+    """``forEach xs f`` is ``map f xs``."""
+    return map_(ev, fn, items)
+
+
+@builtin("concatMap", 2)
+def concat_map(ev, fn, items):
+    mapped = map_(ev, fn, items)
+    if isinstance(mapped, Unknown):
+        return Unknown("concatMap over a list the engine cannot see")
+    return concat_lists(ev, Thunk.const(mapped))
+
+
+@builtin("foldl'", 3)
+@builtin("foldl", 3)
+def fold_left(ev, op, start, items):
+    """``foldl' (acc: x: acc // x) { } hosts``: the operator applied from the left; a set made from a list
+    the engine cannot see whole may hold more names."""
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("foldl' over a list the engine cannot see")
+    f = ev.force(op)
+    acc = start
+    for item in value.items:
+        acc = Thunk.const(ev.call(f, acc, item))
+    return _made_from(value, ev.force(acc), "foldl'")
 
 
 @builtin("elem", 2)
@@ -231,7 +289,22 @@ def merge_attrs_list(ev, items):
     result: Value = AttrsValue({})
     for item in value.items:
         result = ev.update(result, ev.force(item))
-    return result
+    return _made_from(value, result, "mergeAttrsList")
+
+
+def _made_from(listed: ListValue, result: Value, what: str) -> Value:
+    """A set made from ``listed``, open where part of that list is not visible (it may hold more names)."""
+    if None not in listed.nodes:
+        return result
+    if not isinstance(result, AttrsValue):
+        return Unknown(f"{what} over a list the engine cannot see whole")
+    return AttrsValue(dict(result.attrs), True, result.node, dict(result.where), result.file, result.base)
+
+
+@builtin("mergeAttrs", 2)
+def merge_attrs(ev, left, right):
+    """``mergeAttrs a b`` is ``a // b``."""
+    return ev.update(ev.force(left), ev.force(right))
 
 
 @builtin("pipe", 2)

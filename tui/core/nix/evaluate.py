@@ -294,6 +294,10 @@ class Evaluator:
                 return True
             right = is_true(self.eval(right_node, file, env))
             return right if left is True and right is not None else Unknown("->")
+        if op == "TOKEN_PIPE_RIGHT":  # `x |> f` is `f x` (Nix's experimental pipe-operators)
+            return self.apply(self.eval(right_node, file, env), self.thunk(left_node, file, env))
+        if op == "TOKEN_PIPE_LEFT":  # `f <| x` is `f x`
+            return self.apply(self.eval(left_node, file, env), self.thunk(right_node, file, env))
         left = self.eval(left_node, file, env)
         right = self.eval(right_node, file, env)
         if op == "TOKEN_UPDATE":

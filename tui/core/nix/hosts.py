@@ -139,6 +139,8 @@ def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: No
                configs_where: Node | None, generated_by: str | None) -> _Found | None:
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
+        if attrpath_names(binding.nodes()[0]) is None:
+            binding = None  # `${name} = nixosSystem { ... }`: written once for every machine a function makes
     else:
         where = binding if binding is not None else configs_where
         binding = None if binding is None or binding.kind != "NODE_INHERIT" else binding
@@ -324,6 +326,21 @@ def _inputs_under_flake(ev: Evaluator, special: AttrsValue) -> bool:
     return False
 
 
+def _platform_of(ev: Evaluator, module: AttrsValue) -> str | None:
+    """``nixpkgs.hostPlatform`` (or ``nixpkgs.system``) of a module written in the list, as the evaluator sees
+    it: ``{ nixpkgs.hostPlatform = system; }`` inside a function given each machine's system."""
+    nixpkgs = ev.force_attrs(module.attrs["nixpkgs"]) if "nixpkgs" in module.attrs else None
+    if nixpkgs is None:
+        return None
+    for name in ("hostPlatform", "system"):
+        value = ev.force(nixpkgs.attrs[name]) if name in nixpkgs.attrs else None
+        if isinstance(value, AttrsValue) and "system" in value.attrs:  # `hostPlatform = { system = ...; }`
+            value = ev.force(value.attrs["system"])
+        if type(value) is str:
+            return value
+    return None
+
+
 def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth: int = 0) -> None:
     host = item.host
     value = as_path(ev.force(thunk))
@@ -349,6 +366,8 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth:
         return
     if isinstance(value, Lambda):
         value = ev.module_body(value)
+    if isinstance(value, AttrsValue) and host.system is None:
+        host.system = _platform_of(ev, value)
     if isinstance(value, AttrsValue) and "imports" in value.attrs and depth < 2:
         # a module written in the list itself, `{ imports = [ ./machines/${name}/physical.nix ]; }`: its files count
         imports = ev.force_list(value.attrs["imports"])
