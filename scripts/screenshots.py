@@ -1,4 +1,5 @@
-"""Write one SVG per wizard step to ``screenshots/``, from the demo repository and the tests' fixed hardware.
+"""Write one SVG per wizard step to ``screenshots/``, from the demo repository and the tests' fixed hardware: at
+120x40, and at 80x24 (a laptop's default terminal) in ``screenshots/80x24/``.
 
 Run from the repository root: ``python scripts/screenshots.py`` (``make screenshots``).
 """
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "app"))
 sys.path.insert(0, str(ROOT))
 
-SIZE = (120, 40)
+SIZES = {"": (120, 40), "80x24": (80, 24)}  # folder under screenshots/: terminal size
 
 
 def picture_names() -> list[str]:
@@ -32,7 +33,7 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def take(out: Path) -> list[Path]:
+async def take(out: Path, size: tuple[int, int]) -> list[Path]:
     from snapshot_app import make_app
     from textual.widgets import Input, TextArea
 
@@ -43,7 +44,7 @@ async def take(out: Path) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         app = make_app(make_demo_repo(Path(scratch)))
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await settle(pilot)
             names = picture_names()
             for index, name in enumerate(names):
@@ -60,10 +61,11 @@ async def take(out: Path) -> list[Path]:
 def main() -> int:
     for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
         os.environ[name] = "2026-01-01T12:00:00+00:00"
-    out = ROOT / "screenshots"
-    out.mkdir(exist_ok=True)
-    for path in asyncio.run(take(out)):
-        print(path.relative_to(ROOT))
+    for folder, size in SIZES.items():
+        out = ROOT / "screenshots" / folder
+        out.mkdir(parents=True, exist_ok=True)
+        for path in asyncio.run(take(out, size)):
+            print(path.relative_to(ROOT))
     return 0
 
 

@@ -74,3 +74,21 @@ async def test_a_machine_left_alone_before_is_not_suggested_again(demo_repo):
         assert boron.variant == "cpu" and "boron" in app.state.answers().machines
         await pilot.press("x")
         assert boron.variant == "none"
+
+
+@run_async
+async def test_the_machines_step_fits_a_laptops_terminal(demo_repo):
+    """80×24: every column of the table is in view, the choice's mark shows, and a legend says what marks mean."""
+    from textual.widgets import DataTable
+
+    app = make_app(demo_repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_step(pilot, "Machines")
+        app.state.machines["beryllium"].choice = "cuda"
+        app.screen.show_state()
+        await pilot.pause()
+        table = app.screen.query_one("#machines", DataTable)
+        assert table.virtual_size.width <= table.size.width, (table.virtual_size, table.size)
+        assert [str(c.label) for c in table.columns.values()][-2:] == ["Choice", "CUDA"]
+        assert str(table.get_row_at(1)[4]) == "cuda ✎"
+        assert "✎ yours · = as in the repository" in str(app.screen.query_one("#choice-legend").render())

@@ -1,15 +1,19 @@
-"""SVG snapshots of every step at 120x40 with fixed hardware, in the dark theme and (twice) the light one.
+"""SVG snapshots of every step at 120x40 with fixed hardware, in the dark theme and (twice) the light one, and
+of every step at 80x24, a laptop's default terminal.
 
 Regenerate with ``pytest tests/app --snapshot-update`` and look at the pictures before committing them.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import make_repo
 from pilot_helpers import go_to_step, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import make_app
 
 SIZE = (120, 40)
+LAPTOP = (80, 24)
 
 
 def at_step(step: str, *keys: str):
@@ -57,6 +61,12 @@ def test_step_6_commit(snap_compare, demo_repo):
 
 def test_step_6_committed(snap_compare, demo_repo):
     assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Commit", "ctrl+n", "enter"))
+
+
+@pytest.mark.parametrize("step", ["Repository", "Flake input", "Caches", "Machines", "Review", "Commit"],
+                         ids=["1-repository", "2-flake-input", "3-caches", "4-machines", "5-review", "6-commit"])
+def test_every_step_at_80x24(snap_compare, demo_repo, step):
+    assert snap_compare(make_app(demo_repo), terminal_size=LAPTOP, run_before=at_step(step))
 
 
 def test_error_dialog_for_a_folder_without_a_flake(snap_compare, tmp_path):

@@ -243,8 +243,8 @@ async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
         assert row_of(table, 0)[0] == "carbon ●"  # the hostname matched: detected here
-        assert row_of(table, 0)[3] == "detected" and row_of(table, 0)[6] == "8.6"
-        assert [row_of(table, i)[3] for i in range(3)] == ["detected", "hints", "facter"]
+        assert row_of(table, 0)[2] == "detected" and row_of(table, 0)[5] == "8.6"
+        assert [row_of(table, i)[2] for i in range(3)] == ["detected", "hints", "facter"]
         assert "compute 8.6" in text_of(app, "#machine-detail")
         await pilot.press("down", "down")  # boron
         assert app.state.machines["boron"].variant == "cpu"
@@ -308,12 +308,12 @@ async def test_machines_step_is_usable_before_detection_finishes(demo_repo):
         await pilot.pause()
         assert app.screen.step == step_called("Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert row_of(table, 0)[3] == "hints"  # carbon is not detected yet
+        assert row_of(table, 0)[2] == "hints"  # carbon is not detected yet
         await pilot.press("v")
         assert app.state.machines["carbon"].choice is not None
         release.set()
         await settle(pilot)
-        assert row_of(app.screen.query_one("#machines", DataTable), 0)[3] == "detected"
+        assert row_of(app.screen.query_one("#machines", DataTable), 0)[2] == "detected"
 
 
 @run_async
@@ -684,7 +684,7 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert "carbon (cuda), beryllium (vulkan), boron (cpu)" in summary
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert row_of(table, 0)[5] == "cuda ="  # kept from the repository
+        assert row_of(table, 0)[4] == "cuda ="  # kept from the repository
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.state.plan.is_empty
@@ -754,7 +754,7 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         assert "https://lab.example/[/]c" in list(app._notifications)[-1].message
         await go_to_step(pilot, "Machines")
         table = app.screen.query_one("#machines", DataTable)
-        assert row_of(table, 0)[2] == "GPU [/] [b]x"
+        assert row_of(table, 0)[1] == "GPU [/] [b]x"
         assert "a [/] note" in text_of(app, "#machine-detail")
         await pilot.press("s")
         await pilot.pause()

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from tui.app.state import WizardState
 
 
+WIDE_FOOTER = 100  # columns from which the footer also shows ctrl+p for the command palette
+
+
 class StepScreen(Screen[None]):
     """One step of the wizard. Subclasses compose ``body()`` and refresh in ``show_state()``.
 
@@ -51,10 +54,14 @@ class StepScreen(Screen[None]):
         yield StepIndicator(self.step)
         with VerticalScroll(id="body"):
             yield from self.body()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=self.app.size.width >= WIDE_FOOTER)
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    def on_resize(self, event) -> None:
+        # On a narrow terminal (80 columns) the step's keys and f1 Help come first; ctrl+p still opens the palette.
+        self.query_one(Footer).show_command_palette = event.size.width >= WIDE_FOOTER
 
     def on_mount(self) -> None:
         self.show_state()

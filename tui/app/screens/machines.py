@@ -44,8 +44,15 @@ def ggml_summary(flags: list[str]) -> str:
     return " ".join(options) or "none"
 
 
+CHOICE_WIDTH = len("vulkan ✎")  # the longest variant with its mark
+CHOICE_LEGEND = "[$text-muted]Choice [$text-accent]✎[/] yours · = as in the repository · ● this machine[/]"
+
+
 class MachinesScreen(StepScreen):
     DEFAULT_CSS = """
+    #choice-legend {
+        height: auto;
+    }
     #machine-detail {
         margin: 1 0 0 0;
         padding: 0 1;
@@ -66,14 +73,15 @@ class MachinesScreen(StepScreen):
         yield Label("Machines", classes="step-title")
         yield NixMachinesLine(id="nix-machines")
         table = DataTable(id="machines", cursor_type="row", zebra_stripes=True)
+        # Fits 80 columns: the machine's files are in the detail below. Choice has room for its marks.
         table.add_column("Machine", key="machine")
-        table.add_column("Config", key="config")
         table.add_column("Hardware", key="hardware")
         table.add_column("Source", key="source")
         table.add_column("Suggested", key="recommended")
-        table.add_column("Choice", key="choice")
+        table.add_column("Choice", key="choice", width=CHOICE_WIDTH)
         table.add_column("CUDA", key="cuda")
         yield table
+        yield Static(Content.from_markup(CHOICE_LEGEND), id="choice-legend")
         yield Static("", id="machine-detail")
 
     def on_mount(self) -> None:
@@ -112,11 +120,9 @@ class MachinesScreen(StepScreen):
         answer = machine.answer()
         caps = answer.cuda_capabilities if answer else (machine.existing.cuda_capabilities if machine.existing else [])
         name = f"{machine.name} ●" if machine.this_machine else machine.name
-        config = machine.host.module_files[-1] if machine.host.module_files else machine.host.file
         return [
             cell(name),
-            cell(config.rpartition("/")[2]),
-            cell("scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 26)),
+            cell("scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 24)),
             cell(machine.report.source if machine.report else "—"),
             cell(rec.variant if rec else "…"),
             choice_text,

@@ -19,7 +19,10 @@ class NixMachinesLine(Static):
     DEFAULT_CSS = """
     NixMachinesLine {
         height: auto;
+        max-height: 2;
         margin: 0 0 1 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -50,4 +53,6 @@ class NixMachinesLine(Static):
             text = Content.from_markup("[$text-warning]⚠[/] $note", note=state.nix_note)
         else:
             text = Content("")
+        # Nix's reasons can be long: the line keeps to the width of the screen, the whole of it is the tooltip.
+        self.tooltip = state.nix_note if status in (NIX_ANSWERED, NIX_FAILED, NIX_STOPPED) else None
         self.update(text)
