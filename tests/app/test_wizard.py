@@ -582,6 +582,11 @@ class LockFails(FixedProof):
 async def test_a_failed_lock_in_the_review_asks_before_committing(demo_repo):
     app = make_app(demo_repo, proof=LockFails())
     async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Review")
+        await settle(pilot)
+        # One reason for all three machines: one line, not three.
+        text = str(app.screen.query_one("#proof").render())
+        assert "✗ 3 machines (carbon, beryllium, boron): does not evaluate: the flake's inputs are not locked" in text, text
         await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+n")
         await settle(pilot)

@@ -294,7 +294,7 @@ def test_installer_images_are_left_alone_and_a_raspberry_pi_is_an_aarch64_cpu_ma
     assert recommend(netboot, "x86_64-linux").variant == NO_VARIANT
 
     pi = hints_from_config(flake, flake.host("pi"))
-    assert pi.system == "aarch64-linux" and pi.installer is None
+    assert pi.system == "aarch64-linux" and pi.installer is None and pi.cpu.model == "Raspberry Pi 4"
     assert any("a Raspberry Pi 4 (aarch64-linux" in h.text for h in pi.hints), pi.hints
     assert recommend(pi).variant == "cpu"
     desktop = hints_from_config(flake, flake.host("desktop"))

@@ -40,8 +40,12 @@ class ProofView(Static):
             failed = any(c.status == FAILED for c in proof.other)
             word = "does not evaluate" if failed else "not verified" if proof.nix_ran else "not evaluated"
             mark = "[$text-error]✗[/]" if failed else "[$text-warning]?[/]"
-            for host in hosts:
-                lines.append(Content.from_markup(f"{mark} $host: $word: $why", host=host, word=word, why=why[0]))
+            if len(hosts) >= GROUP_FROM:  # one reason for every machine (the lock failed): one line
+                lines.append(Content.from_markup(f"{mark} $n machines ($hosts): $word: $why", n=len(hosts),
+                                                 hosts=", ".join(hosts), word=word, why=why[0]))
+            else:
+                for host in hosts:
+                    lines.append(Content.from_markup(f"{mark} $host: $word: $why", host=host, word=word, why=why[0]))
             lines.extend(Content.from_markup("[dim]    $line[/]", line=line) for line in why[1:ERROR_LINES])
         unverified = [c for c in proof.machines if c.status not in (OK, FAILED)]
         reasons: dict[str, list] = {}

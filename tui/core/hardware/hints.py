@@ -45,6 +45,7 @@ class _Finder:
         self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
         self.installer: str | None = None  # "file:line" of an installer image module it imports
         self.system: str | None = None  # the system a board's module implies (a Raspberry Pi: aarch64-linux)
+        self.board: str | None = None  # the board a nixos-hardware module names ("Raspberry Pi 4")
 
     def cpu(self, vendor: str, clue: str) -> None:
         """A CPU vendor read from ``clue``; the first one stands, and a second, different one is flagged."""
@@ -338,6 +339,7 @@ def _board_hint(finder: _Finder, words: list[str], name: str, file: SourceFile, 
         return False
     model = " ".join(words[2:3])
     finder.system = finder.system or "aarch64-linux"
+    finder.board = finder.board or f"Raspberry Pi{' ' + model if model else ''}"
     finder.hint(f"nixos-hardware module {name}: a Raspberry Pi{' ' + model if model else ''} (aarch64-linux; its "
                 "VideoCore GPU has no llama.cpp build: the CPU does the work)", file, node)
     return True
@@ -407,7 +409,7 @@ def _report(finder: _Finder) -> HardwareReport:
         report.notes.extend(finder.facter.notes)
     else:
         if finder.cpu_vendor or system:
-            report.cpu = CpuInfo(vendor=finder.cpu_vendor, model=None, arch=arch, cores=None, flags=[])
+            report.cpu = CpuInfo(vendor=finder.cpu_vendor, model=finder.board, arch=arch, cores=None, flags=[])
         order = {v.name: i for i, v in enumerate(gpu_vendors())}
         report.gpus = sorted(finder.gpus.values(), key=lambda g: order.get(g.vendor, len(order)))
         if not finder.hints:
