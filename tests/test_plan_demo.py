@@ -246,3 +246,9 @@ def test_time_limits_are_said_the_same_in_the_readme_and_in_help(capsys):
         help_text = " ".join(capsys.readouterr().out.split())
         assert f"which machines exist (default: {DEFAULT_DISCOVERY_TIMEOUT})" in help_text, command
     assert f"each machine's evaluation (default: {DEFAULT_EVAL_TIMEOUT})" in help_text
+
+
+def test_a_file_that_attaches_several_machines_names_them_in_one_reason(demo_repo):
+    flake_nix = next(c for c in make_plan(load_flake(demo_repo), demo_answers()).changes if c.path == "flake.nix")
+    assert "attach llama.cpp settings to carbon, beryllium, boron" in flake_nix.reason
+    assert flake_nix.reason.count("attach llama.cpp settings") == 1

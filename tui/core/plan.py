@@ -225,8 +225,21 @@ class _Edits:
             new = apply_edits(source, edits)
             if new != source:
                 check(new, rel)  # an edit must never leave a file that does not parse
-                result.append(FileChange(rel, source, new, "; ".join(self.reasons[rel])))
+                result.append(FileChange(rel, source, new, "; ".join(_grouped_reasons(self.reasons[rel]))))
         return result
+
+
+ATTACH_REASON = "attach llama.cpp settings to "
+
+
+def _grouped_reasons(reasons: list[str]) -> list[str]:
+    """The reasons for one file's edits, the machines attached there named in one reason."""
+    attached = [r.removeprefix(ATTACH_REASON) for r in reasons if r.startswith(ATTACH_REASON)]
+    if len(attached) < 2:
+        return reasons
+    first = next(i for i, r in enumerate(reasons) if r.startswith(ATTACH_REASON))
+    others = [r for r in reasons if not r.startswith(ATTACH_REASON)]
+    return others[:first] + [ATTACH_REASON + ", ".join(attached)] + others[first:]
 
 
 def make_plan(flake: Flake, answers: Answers) -> Plan:
@@ -587,7 +600,7 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
     attach = host.attach
     file = flake.source_file(attach.file)
     literal = nix_relative_path(attach.file, machine_rel).encode()
-    reason = f"attach llama.cpp settings to {host.name}"
+    reason = f"{ATTACH_REASON}{host.name}"
     if attach.kind in ("modules-list", "imports-list"):
         edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason)
     elif attach.kind == "keyed-entry":  # one entry for every machine of the list, each loading its own file
