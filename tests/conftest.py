@@ -35,6 +35,8 @@ def _isolated_git_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
+    # A test sees no git repository above its temporary folder (a stray /tmp/.git, a checkout around /tmp).
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(autouse=True)

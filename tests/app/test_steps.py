@@ -15,6 +15,21 @@ def test_every_step_is_a_step_screen_that_knows_its_place():
     assert step_number(StepScreen) == 0
 
 
+def _words(keys: tuple[str, ...]) -> set[str]:
+    """The keys a step's help names: the first word of each `` · ``-separated part."""
+    return {part.split()[0] for line in keys for part in line.split(" · ") if part.split()}
+
+
+def test_every_key_a_step_binds_is_in_its_help():
+    """A key bound on a step's screen and left out of its help is a key nobody finds."""
+    for step in STEPS:
+        screen = step.screen_class()
+        bound = {binding.key.split(",")[0] for binding in screen.__dict__.get("BINDINGS", [])
+                 if binding.show and binding.key.split(",")[0] not in ("ctrl+n", "escape")}
+        missing = bound - _words(step.keys)
+        assert not missing, f"{step.title}: {sorted(missing)} bound but not in its help"
+
+
 def test_the_help_lists_every_step_with_its_keys():
     assert steps_help() in HELP_TEXT
     for number, step in enumerate(STEPS, 1):

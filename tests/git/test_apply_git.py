@@ -398,3 +398,18 @@ def test_cli_apply_init_makes_the_repository_and_commits(tmp_path, demo_repo, ca
     assert main(["apply", "--flake", str(plain), "--init", *PLAN_ARGS]) == 0
     assert "committed its files as they were" in capsys.readouterr().err
     assert len(list(git.Repo(plain).iter_commits())) == 2
+
+
+def test_a_repository_above_a_ceiling_directory_is_not_the_flakes(tmp_path, monkeypatch):
+    """git does not look above GIT_CEILING_DIRECTORIES for a repository, and neither does llamaflake."""
+    from tui.core.gitrepo import find_repo
+
+    outer = make_repo(tmp_path / "outer", {"README.md": "a repository around the flake\n"})
+    flake = outer / "work" / "config"
+    flake.mkdir(parents=True)
+    monkeypatch.delenv("GIT_CEILING_DIRECTORIES", raising=False)
+    assert find_repo(flake) is not None and find_repo(flake / "missing.nix") is None
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(outer / "work"))
+    assert find_repo(flake) is None
+    assert find_repo(outer / "work") is not None  # the ceiling itself is still looked at, as git does
+    assert find_repo(outer) is not None

@@ -47,10 +47,28 @@ def pathspecs(paths: list[str]) -> list[str]:
     return [f":(literal){p}" if any(c in p for c in "*?[\\:") else p for p in paths]
 
 
+def _nearest_work_tree(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` with a ``.git``, looking no higher than git would: never into a
+    folder of ``GIT_CEILING_DIRECTORIES`` (which GitPython's own search ignores)."""
+    ceilings = {Path(p).resolve() for p in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if p}
+    here = path.resolve()
+    while True:
+        if (here / ".git").exists():
+            return here
+        if here.parent == here or here.parent in ceilings:
+            return None
+        here = here.parent
+
+
 def find_repo(path: Path) -> git.Repo | None:
     """The git repository whose work tree holds ``path``, or None."""
+    if not path.exists():
+        return None
+    top = _nearest_work_tree(path if path.is_dir() else path.parent)
+    if top is None:
+        return None
     try:
-        repo = git.Repo(path, search_parent_directories=True)
+        repo = git.Repo(top)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     if repo.bare or repo.working_tree_dir is None:
