@@ -321,6 +321,35 @@ def _list_items(node: Node | None) -> list[Node]:
 INSTALLER_MARKERS = ("installer/cd-dvd/", "/iso-image.nix", "installation-cd-", "installer/netboot/")
 
 
+CONDITIONAL_FUNCTIONS = ("optional", "optionals", "optionalAttrs", "optionalString", "mkIf")
+
+
+def _installer_use(node: Node) -> str | None:
+    """Why a path naming an installer module does not make the machine an installer ("" where it does): it
+    is imported under a condition (``lib.optionals isoBuild [ … ]``, ``if … then``), which a shared module
+    uses to make an installer of the same files, or it is not imported at all (a string in some setting)."""
+    child = node
+    for ancestor in node.ancestors():
+        if ancestor.kind == "NODE_IF_ELSE":
+            return "under `if … then … else`"
+        if ancestor.kind == "NODE_APPLY":
+            parts = ancestor.nodes()
+            fn = unwrap(parts[0]) if parts else None
+            if fn is not None and fn.kind == "NODE_APPLY" and len(parts) > 1 and child is parts[-1]:
+                name = select_path(unwrap(fn.nodes()[0])) if fn.nodes() else None
+                if name and name[-1] in CONDITIONAL_FUNCTIONS:
+                    return f"under {name[-1]}"
+        if ancestor.kind == "NODE_ATTRPATH_VALUE":
+            a_parts = ancestor.nodes()
+            names = attrpath_names(a_parts[0]) if a_parts and a_parts[0].kind == "NODE_ATTRPATH" else None
+            in_let = any(a.kind == "NODE_LET_IN" for a in ancestor.ancestors())
+            if names and names[-1] not in ("imports", "modules") and not (in_let and len(names) == 1):
+                return f"not imported (it is in {'.'.join(names)})"
+            break
+        child = ancestor
+    return ""
+
+
 def _installer_hint(finder: _Finder, file: SourceFile, node: Node) -> None:
     """A string or path naming one of NixOS's installer image modules: the machine is an installer."""
     text = node.text
@@ -328,6 +357,12 @@ def _installer_hint(finder: _Finder, file: SourceFile, node: Node) -> None:
     if marker is None or finder.installer is not None:
         return
     name = text.strip("\"'").split("/")[-1] or text
+    why_not = _installer_use(node)
+    if why_not:
+        note = f"not an installer image: {name} at {file.rel}:{file.line(node)} is {why_not}"
+        if note not in finder.notes:
+            finder.notes.append(note)
+        return
     finder.installer = f"{file.rel}:{file.line(node)}"
     finder.hint(f"imports {name}: an installer image, left alone by default", file, node)
 
