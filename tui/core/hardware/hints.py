@@ -44,6 +44,7 @@ class _Finder:
         self.set_true: dict[tuple[str, ...], str] = {}  # option path -> "file:line" where it is set to true
         self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
         self.installer: str | None = None  # "file:line" of an installer image module it imports
+        self.guest: str | None = None  # "file:line" of the first clue that it is a virtual machine
         self.system: str | None = None  # the system a board's module implies (a Raspberry Pi: aarch64-linux)
 
     def cpu(self, vendor: str, clue: str) -> None:
@@ -118,6 +119,7 @@ def _settle_conditions(finder: _Finder) -> None:
             finder.gpu(vendor, gpu.integrated)
         if sub.cpu_vendor:
             finder.cpu(sub.cpu_vendor, sub.cpu_clue)
+        finder.guest = finder.guest or sub.guest
         for hint in sub.hints:
             counted = Hint(f"{hint.text} (under mkIf {option}, set true at {where})", hint.file, hint.line)
             if counted not in finder.hints:
@@ -207,6 +209,8 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             continue
         if node.kind in ("NODE_STRING", "NODE_PATH_ABS", "NODE_PATH_REL", "NODE_PATH_SEARCH", "NODE_PATH_HOME"):
             _installer_hint(finder, file, node)
+            if any(m in node.text for m in GUEST_MODULES) and not _installer_use(node):
+                _guest_hint(finder, f"imports {node.text.strip(chr(34)).split('/')[-1]}", file, node)
             continue
         if node.kind != "NODE_ATTRPATH_VALUE":
             continue
@@ -300,6 +304,8 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
             if vendor is not None:
                 finder.gpu(vendor)
                 finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
+            elif module in GUEST_KERNEL_MODULES:
+                _guest_hint(finder, f'{".".join(path)} has "{module}"', file, item)
             elif module in CPU_MODULES:
                 finder.cpu(CPU_MODULES[module], f'{".".join(path)} "{module}" ({file.rel}:{file.line(item)})')
                 finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
@@ -308,6 +314,9 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
             vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
             finder.gpu(vendor)
             finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
+    elif path in GUEST_OPTIONS:
+        if _value(value) is not None and _value(value).text == "true":
+            _guest_hint(finder, f"{'.'.join(path)} = true", file, node)
     elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
         _facter_hint(finder, file, node, path, value)
 
@@ -319,6 +328,21 @@ def _list_items(node: Node | None) -> list[Node]:
 
 # NixOS's own modules that make an installer image (`modulesPath + "/installer/cd-dvd/…"`, `iso-image.nix`).
 INSTALLER_MARKERS = ("installer/cd-dvd/", "/iso-image.nix", "installation-cd-", "installer/netboot/")
+
+
+# What nixos-generate-config writes in a virtual machine, and the guest options: the configuration is of a VM.
+GUEST_MODULES = ("profiles/qemu-guest.nix", "virtualisation/qemu-vm.nix")
+GUEST_KERNEL_MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "hv_vmbus", "hv_storvsc", "xen_blkfront", "vmw_pvscsi")
+GUEST_OPTIONS = (["services", "qemuGuest", "enable"], ["virtualisation", "hypervGuest", "enable"],
+                 ["virtualisation", "virtualbox", "guest", "enable"], ["virtualisation", "vmware", "guest", "enable"],
+                 ["boot", "isContainer"])
+
+
+def _guest_hint(finder: _Finder, clue: str, file: SourceFile, node: Node) -> None:
+    """A clue that the machine is a virtual machine (or a container): a report made in one is no mismatch."""
+    if finder.guest is None:
+        finder.guest = f"{file.rel}:{file.line(node)}"
+        finder.hint(f"{clue}: a virtual machine", file, node)
 
 
 CONDITIONAL_FUNCTIONS = ("optional", "optionals", "optionalAttrs", "optionalString", "mkIf")
@@ -433,7 +457,7 @@ def _report(finder: _Finder) -> HardwareReport:
     host = finder.host
     system = host.system or finder.system
     report = HardwareReport(source="hints", hostname=host.name, system=system, hints=finder.hints,
-                            installer=finder.installer)
+                            installer=finder.installer, guest=finder.guest)
     arch = system.split("-")[0] if system else "unknown"
     if finder.facter is not None:
         report.cpu = finder.facter.cpu
