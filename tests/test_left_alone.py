@@ -80,3 +80,12 @@ def test_hosts_shows_a_machine_left_alone(demo_repo, capsys):
     assert main(["hosts", "--flake", str(demo_repo), "--no-nix"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "boron" in line)
     assert "left alone" in row
+
+
+def test_a_commit_of_the_header_alone_asks_for_no_rebuild(demo_repo, capsys):
+    assert main(["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--host", "carbon=cpu"]) == 0
+    capsys.readouterr()
+    assert main(["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--host", "boron=none"]) == 0
+    err = capsys.readouterr().err
+    assert git.Repo(demo_repo).head.commit.message.startswith("llama-cpp: leave boron alone\n")
+    assert "next, on each machine" not in err and "nixos-rebuild" not in err, err

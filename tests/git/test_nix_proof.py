@@ -347,3 +347,32 @@ def test_a_machine_left_alone_that_loads_a_file_the_change_writes_is_caught_by_n
             "llama-cpp/machines/alpha.nix, which this change writes") in err, err
     assert "✓ alpha: " in err
     assert repo_state(root).differences(before) == []
+
+
+def test_a_machine_left_alone_whose_name_cannot_be_a_file_name_is_checked_too(tmp_path, stand_ins, capsys):
+    """`nixosConfigurations."lab/beta"` cannot get a settings file of its own, but it can load alpha's: Nix is
+    given its name as a string, so it is checked like any machine left alone."""
+    root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
+    outputs = root / "outputs.nix"
+    outputs.write_text(outputs.read_text().replace("nixosConfigurations.beta", 'nixosConfigurations."lab/beta"'))
+    repo = git.Repo(root)
+    repo.git.commit("-qam", "beta is lab/beta", "--no-verify")
+    first = ["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--no-caches", "--yes"]
+    assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2"]) == 0
+    err = capsys.readouterr().err
+    assert "✓ lab/beta: left alone: no setting this change writes reaches it" in err, err
+    beta = root / "hosts/beta.nix"
+    beta.write_text(beta.read_text().replace(
+        "{ ... }:\n{\n", "{ ... }:\n{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1))
+    repo.git.commit("-qam", "lab/beta loads alpha's settings too", "--no-verify")
+    capsys.readouterr()
+    before = repo_state(root)
+
+    code = main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2,fma"])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "✗ lab/beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from " \
+           "llama-cpp/machines/alpha.nix, which this change writes" in err, err
+    assert repo_state(root).differences(before) == []

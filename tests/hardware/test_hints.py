@@ -299,3 +299,30 @@ def test_installer_images_are_left_alone_and_a_raspberry_pi_is_an_aarch64_cpu_ma
     assert recommend(pi).variant == "cpu"
     desktop = hints_from_config(flake, flake.host("desktop"))
     assert desktop.installer is None and recommend(desktop, "x86_64-linux").variant == "cpu"
+
+
+def test_an_installer_module_imported_under_a_condition_or_only_named_does_not_make_an_installer(tmp_path):
+    """A module every machine imports that makes an installer of the same files (`lib.optionals isoBuild`), and a
+    setting that merely names an installer module, leave the machines as they are, with a note that says why."""
+    from tui.core.variants import NO_VARIANT
+
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": INSTALLER_AND_PI.replace("./hosts/desktop.nix", "./hosts/desktop.nix ./common.nix"),
+        "common.nix": "{ lib, modulesPath, isoBuild ? false, ... }: {\n"
+                      "  imports = [ ] ++ lib.optionals isoBuild [\n"
+                      "    (modulesPath + \"/installer/cd-dvd/installation-cd-minimal.nix\")\n  ];\n"
+                      "  environment.etc.motd.text = \"reinstall from installer/netboot/netboot-minimal.nix\";\n}\n",
+        "hosts/iso.nix": "{ ... }: { }\n",
+        "hosts/netboot.nix": "{ ... }: { }\n",
+        "hosts/pi.nix": "{ ... }: { }\n",
+        "hosts/desktop.nix": "{ ... }: { boot.kernelModules = [ \"kvm-amd\" ]; }\n",
+    })
+    flake = load_flake(root)
+    desktop = hints_from_config(flake, flake.host("desktop"))
+    assert desktop.installer is None, desktop.hints
+    assert recommend(desktop, "x86_64-linux").variant != NO_VARIANT
+    assert "not an installer image: installation-cd-minimal.nix at common.nix:3 is under optionals" in desktop.notes
+    assert any("netboot-minimal.nix" in n and "not imported (it is in environment.etc.motd.text)" in n
+               for n in desktop.notes), desktop.notes
+    # The installer machine itself still is one.
+    assert hints_from_config(flake, flake.host("iso")).installer == "flake.nix:9"

@@ -48,7 +48,7 @@ def test_a_report_that_agrees_or_a_configuration_that_says_nothing_gives_no_mism
 def test_another_system_is_said(demo_repo):
     arm = load_report(FACTER / "arm-vm.facter.json")
     found = report_mismatches(config_of(demo_repo, "boron"), arm, "boron")
-    assert f"boron's configuration builds x86_64-linux, and the report is of a {arm.system} machine" in found
+    assert f"boron's configuration builds x86_64-linux, and the report is of an {arm.system} machine" in found
 
 
 def test_the_command_line_warns_about_a_report_of_another_machine(demo_repo, capsys):
@@ -59,3 +59,34 @@ def test_the_command_line_warns_about_a_report_of_another_machine(demo_repo, cap
     err = capsys.readouterr().err
     assert "llamaflake: warning: beryllium's configuration is for an AMD CPU (" in err, err
     assert "llamaflake: warning: is the report of another machine? Keep it, or settle it with --this-machine" in err
+
+
+def test_the_line_said_for_missing_graphics_is_the_one_about_graphics(demo_repo):
+    """carbon's `kvm-intel` (line 16) names Intel too, but it is the CPU's: Intel graphics are its PRIME intelBusId."""
+    found = report_mismatches(config_of(demo_repo, "carbon"), load_report(FACTER / "gpus" / "ada-rtx-4090.facter.json"),
+                              "carbon")
+    assert found[:-1] == ["carbon's configuration sets up Intel graphics (machines/carbon.nix:26), and the report "
+                          "shows no Intel GPU"], found
+
+
+def test_a_report_made_in_the_virtual_machine_the_configuration_is_of_is_no_mismatch(tmp_path):
+    """nixos-generate-config in a KVM guest with nested virtualisation writes `kvm-intel` next to the qemu-guest
+    profile: a report made in that VM is of that machine."""
+    from conftest import make_repo
+
+    root = make_repo(tmp_path / "config", {
+        "flake.nix": "{\n  inputs.nixpkgs.url = \"github:nixos/nixpkgs/nixos-unstable\";\n"
+                     "  outputs = { self, nixpkgs, ... }: {\n"
+                     "    nixosConfigurations.vm = nixpkgs.lib.nixosSystem { modules = [ ./vm.nix ]; };\n"
+                     "    nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; };\n  };\n}\n",
+        "vm.nix": "{ lib, modulesPath, ... }: {\n  imports = [ (modulesPath + \"/profiles/qemu-guest.nix\") ];\n"
+                  "  boot.kernelModules = [ \"kvm-intel\" ];\n  nixpkgs.hostPlatform = \"x86_64-linux\";\n}\n",
+        "box.nix": "{ lib, ... }: {\n  services.qemuGuest.enable = true;\n  boot.kernelModules = [ \"kvm-intel\" ];\n"
+                   "  nixpkgs.hostPlatform = \"x86_64-linux\";\n}\n",
+    })
+    flake = load_flake(root)
+    vm_report = load_report(FACTER / "gpus" / "qemu-vm.facter.json")
+    for host in ("vm", "box"):
+        config = hints_from_config(flake, flake.host(host))
+        assert config.guest is not None, config.hints
+        assert report_mismatches(config, vm_report, host) == [], host

@@ -208,9 +208,11 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
             for finding in result.findings:
                 if finding.code in AFTER_COMMIT:
                     say(f"llamaflake: {finding}")
-            say("llamaflake: next, on each machine:")
-            for command in rebuild_commands(plan).values():
-                say(f"  {command}")
+            commands = rebuild_commands(plan)  # none where only the header's machines left alone changed
+            if commands:
+                say("llamaflake: next, on each machine:")
+                for command in commands.values():
+                    say(f"  {command}")
         elif any(f.code == "not-a-repository" for f in result.findings):
             say("llamaflake: not committed: the flake is in no git repository")
         else:

@@ -29,7 +29,6 @@ from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
 from tui.core.plan import Plan, describe, keyed_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
-from tui.core.boundary import name_problem
 from tui.core.validate import (
     DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, LeftAlone, Progress, ValidationError, validate,
 )
@@ -133,8 +132,10 @@ def changed_machines(plan: Plan) -> list[str]:
 
 
 def left_alone_machines(plan: Plan) -> list[str]:
-    """The machines the plan gives no build: neither answered for nor wired before (refused ones included)."""
-    return [host.name for host in plan.flake.hosts if host.name not in plan.machines and name_problem(host.name) is None]
+    """The machines the plan gives no build: neither answered for nor wired before (refused ones included). A name
+    that cannot be a settings file's (a slash, a line break) is asked too: Nix is given it as a string, and such a
+    machine can still load another machine's settings."""
+    return [host.name for host in plan.flake.hosts if host.name not in plan.machines]
 
 
 def intended(plan: Plan) -> dict[str, Intended]:

@@ -44,6 +44,7 @@ class _Finder:
         self.set_true: dict[tuple[str, ...], str] = {}  # option path -> "file:line" where it is set to true
         self.nvidia_files: set[str] = set()  # files whose hardware.nvidia settings were counted once
         self.installer: str | None = None  # "file:line" of an installer image module it imports
+        self.guest: str | None = None  # "file:line" of the first clue that it is a virtual machine
         self.system: str | None = None  # the system a board's module implies (a Raspberry Pi: aarch64-linux)
         self.board: str | None = None  # the board a nixos-hardware module names ("Raspberry Pi 4")
 
@@ -119,6 +120,7 @@ def _settle_conditions(finder: _Finder) -> None:
             finder.gpu(vendor, gpu.integrated)
         if sub.cpu_vendor:
             finder.cpu(sub.cpu_vendor, sub.cpu_clue)
+        finder.guest = finder.guest or sub.guest
         for hint in sub.hints:
             counted = Hint(f"{hint.text} (under mkIf {option}, set true at {where})", hint.file, hint.line)
             if counted not in finder.hints:
@@ -208,6 +210,8 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
             continue
         if node.kind in ("NODE_STRING", "NODE_PATH_ABS", "NODE_PATH_REL", "NODE_PATH_SEARCH", "NODE_PATH_HOME"):
             _installer_hint(finder, file, node)
+            if any(m in node.text for m in GUEST_MODULES) and not _installer_use(node):
+                _guest_hint(finder, f"imports {node.text.strip(chr(34)).split('/')[-1]}", file, node)
             continue
         if node.kind != "NODE_ATTRPATH_VALUE":
             continue
@@ -301,6 +305,8 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
             if vendor is not None:
                 finder.gpu(vendor)
                 finder.hint(f'{".".join(path)} has "{module}": {a_vendor_label(vendor)} GPU', file, item)
+            elif module in GUEST_KERNEL_MODULES:
+                _guest_hint(finder, f'{".".join(path)} has "{module}"', file, item)
             elif module in CPU_MODULES:
                 finder.cpu(CPU_MODULES[module], f'{".".join(path)} "{module}" ({file.rel}:{file.line(item)})')
                 finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
@@ -309,6 +315,9 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
             vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
             finder.gpu(vendor)
             finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
+    elif path in GUEST_OPTIONS:
+        if _value(value) is not None and _value(value).text == "true":
+            _guest_hint(finder, f"{'.'.join(path)} = true", file, node)
     elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
         _facter_hint(finder, file, node, path, value)
 
@@ -322,6 +331,50 @@ def _list_items(node: Node | None) -> list[Node]:
 INSTALLER_MARKERS = ("installer/cd-dvd/", "/iso-image.nix", "installation-cd-", "installer/netboot/")
 
 
+# What nixos-generate-config writes in a virtual machine, and the guest options: the configuration is of a VM.
+GUEST_MODULES = ("profiles/qemu-guest.nix", "virtualisation/qemu-vm.nix")
+GUEST_KERNEL_MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "hv_vmbus", "hv_storvsc", "xen_blkfront", "vmw_pvscsi")
+GUEST_OPTIONS = (["services", "qemuGuest", "enable"], ["virtualisation", "hypervGuest", "enable"],
+                 ["virtualisation", "virtualbox", "guest", "enable"], ["virtualisation", "vmware", "guest", "enable"],
+                 ["boot", "isContainer"])
+
+
+def _guest_hint(finder: _Finder, clue: str, file: SourceFile, node: Node) -> None:
+    """A clue that the machine is a virtual machine (or a container): a report made in one is no mismatch."""
+    if finder.guest is None:
+        finder.guest = f"{file.rel}:{file.line(node)}"
+        finder.hint(f"{clue}: a virtual machine", file, node)
+
+
+CONDITIONAL_FUNCTIONS = ("optional", "optionals", "optionalAttrs", "optionalString", "mkIf")
+
+
+def _installer_use(node: Node) -> str | None:
+    """Why a path naming an installer module does not make the machine an installer ("" where it does): it
+    is imported under a condition (``lib.optionals isoBuild [ … ]``, ``if … then``), which a shared module
+    uses to make an installer of the same files, or it is not imported at all (a string in some setting)."""
+    child = node
+    for ancestor in node.ancestors():
+        if ancestor.kind == "NODE_IF_ELSE":
+            return "under `if … then … else`"
+        if ancestor.kind == "NODE_APPLY":
+            parts = ancestor.nodes()
+            fn = unwrap(parts[0]) if parts else None
+            if fn is not None and fn.kind == "NODE_APPLY" and len(parts) > 1 and child is parts[-1]:
+                name = select_path(unwrap(fn.nodes()[0])) if fn.nodes() else None
+                if name and name[-1] in CONDITIONAL_FUNCTIONS:
+                    return f"under {name[-1]}"
+        if ancestor.kind == "NODE_ATTRPATH_VALUE":
+            a_parts = ancestor.nodes()
+            names = attrpath_names(a_parts[0]) if a_parts and a_parts[0].kind == "NODE_ATTRPATH" else None
+            in_let = any(a.kind == "NODE_LET_IN" for a in ancestor.ancestors())
+            if names and names[-1] not in ("imports", "modules") and not (in_let and len(names) == 1):
+                return f"not imported (it is in {'.'.join(names)})"
+            break
+        child = ancestor
+    return ""
+
+
 def _installer_hint(finder: _Finder, file: SourceFile, node: Node) -> None:
     """A string or path naming one of NixOS's installer image modules: the machine is an installer."""
     text = node.text
@@ -329,6 +382,12 @@ def _installer_hint(finder: _Finder, file: SourceFile, node: Node) -> None:
     if marker is None or finder.installer is not None:
         return
     name = text.strip("\"'").split("/")[-1] or text
+    why_not = _installer_use(node)
+    if why_not:
+        note = f"not an installer image: {name} at {file.rel}:{file.line(node)} is {why_not}"
+        if note not in finder.notes:
+            finder.notes.append(note)
+        return
     finder.installer = f"{file.rel}:{file.line(node)}"
     finder.hint(f"imports {name}: an installer image, left alone by default", file, node)
 
@@ -400,7 +459,7 @@ def _report(finder: _Finder) -> HardwareReport:
     host = finder.host
     system = host.system or finder.system
     report = HardwareReport(source="hints", hostname=host.name, system=system, hints=finder.hints,
-                            installer=finder.installer)
+                            installer=finder.installer, guest=finder.guest)
     arch = system.split("-")[0] if system else "unknown"
     if finder.facter is not None:
         report.cpu = finder.facter.cpu

@@ -87,6 +87,7 @@ class HardwareReport:
     hints: list[Hint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     installer: str | None = None  # the clue that the configuration is an installer image ("file:line")
+    guest: str | None = None  # the clue that the configuration is of a virtual machine ("file:line")
 
     def to_dict(self) -> dict:
         return asdict(self)
