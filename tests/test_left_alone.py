@@ -89,3 +89,16 @@ def test_a_commit_of_the_header_alone_asks_for_no_rebuild(demo_repo, capsys):
     err = capsys.readouterr().err
     assert git.Repo(demo_repo).head.commit.message.startswith("llama-cpp: leave boron alone\n")
     assert "next, on each machine" not in err and "nixos-rebuild" not in err, err
+
+
+def test_a_damaged_line_is_said_and_written_anew_when_a_machine_is_left_alone_again(demo_repo):
+    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+               evaluate=False)
+    module = demo_repo / MODULE
+    module.write_bytes(module.read_bytes().replace(b'["boron"]', b'["boron", ]'))
+    plan = make_plan(load_flake(demo_repo), Answers())
+    assert any("the header's list of machines left alone cannot be read (line 5 is not a JSON list" in n
+               for n in plan.notes), plan.notes
+    again = make_plan(load_flake(demo_repo), Answers(skip=["boron"]))
+    change = next(c for c in again.changes if c.path == MODULE)
+    assert read_left_alone(change.new) == ["boron"]

@@ -58,9 +58,18 @@ def left_alone_comment(names) -> str:
 
 def read_left_alone(source: bytes | None) -> list[str]:
     """The machines a generated module remembers as left alone, from its header; [] where it names none."""
+    return _left_alone_line(source)[0]
+
+
+def left_alone_damage(source: bytes | None) -> str | None:
+    """Why the header's line of machines left alone cannot be read (edited by hand, wrapped by a hook), or None."""
+    return _left_alone_line(source)[1]
+
+
+def _left_alone_line(source: bytes | None) -> tuple[list[str], str | None]:
     if not is_generated_module(source):
-        return []
-    for line in source.splitlines():
+        return [], None
+    for number, line in enumerate(source.splitlines(), 1):
         text = line.decode("utf-8", "replace").lstrip()
         if not text.startswith("#"):
             break
@@ -70,9 +79,12 @@ def read_left_alone(source: bytes | None) -> list[str]:
         try:
             names = json.loads(rest)
         except ValueError:
-            return []
-        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
-    return []
+            return [], f"line {number} is not a JSON list of names"
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return [n for n in names if isinstance(n, str)] if isinstance(names, list) else [], \
+                f"line {number} is not a JSON list of names"
+        return names, None
+    return [], None
 
 
 def find_module_dir(root: Path) -> str | None:

@@ -22,7 +22,7 @@ from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.hardware.support import is_jetson
 from tui.core.footprint import (
     MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
-    read_left_alone,
+    left_alone_damage, read_left_alone,
 )
 from tui.core.nix.imports import import_closure, imported_files
 from tui.core.machine_file import update_machine_file
@@ -356,6 +356,10 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     # suggest a build for them again; an answer for one, or its own settings, ends that.
     left_alone = sorted((set(read_left_alone(old_module)) | set(answers.skip))
                         - set(written) - set(answers.machines) - set(existing))
+    damage = left_alone_damage(old_module)
+    if damage is not None:
+        notes.append(f"{module_path}: the header's list of machines left alone cannot be read ({damage}): machines "
+                     "left alone before are suggested again; skip them again to have the line written anew")
     module_rebuilds = True
     if any_machine:
         new_module = render_module(input_name, caches, left_alone=left_alone)
