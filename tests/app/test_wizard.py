@@ -361,6 +361,31 @@ async def test_review_toggles_hunks_files_and_split(demo_repo):
 
 
 @run_async
+async def test_each_machine_s_import_is_a_hunk_to_reject_alone(tmp_path):
+    from conftest import compact_repo
+    from tui.core.hunks import accepted_plan
+
+    app = make_app(compact_repo(tmp_path / "compact"))
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Review")
+        blocks = list(app.screen.query(HunkBlock))
+        assert blocks[0].change.path == "flake.nix"
+        assert [block.machine for block in blocks] == [None, "carbon", "boron"]  # the input, then each machine
+        assert str(blocks[1].query_one(".hunk-header", Static).render()).endswith("for carbon")
+        blocks[1].focus()
+        await pilot.press("space")
+        await pilot.pause()
+        flake_nix = accepted_plan(app.state.plan, app.state.accepted).change("flake.nix").new
+        assert b"machines/boron.nix" in flake_nix and b"machines/carbon.nix" not in flake_nix
+        validation = text_of(app, "#validation")
+        assert "every Nix file parses" in validation
+        assert "nothing imports llama-cpp/machines/carbon.nix yet: carbon keeps its old build" in validation
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit")
+
+
+@run_async
 async def test_command_palette_has_the_wizard_commands(demo_repo):
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:

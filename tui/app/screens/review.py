@@ -272,7 +272,8 @@ class ReviewScreen(StepScreen):
         hunks = self.hunks[path]
         accepted = self.state.accepted.get(path, set())
         blocks = [
-            HunkBlock(change, hunk, number, len(hunks), accepted=hunk.index in accepted, split=self.state.split_diff)
+            HunkBlock(change, hunk, number, len(hunks), accepted=hunk.index in accepted, split=self.state.split_diff,
+                      machine=hunk.part if hunk.part in plan.machines else None)
             for number, hunk in enumerate(hunks, 1)
         ]
         box.mount(Static(Content.from_markup("[b]$path[/] [dim]— $reason[/]", path=path, reason=change.reason), classes="file-reason"))
