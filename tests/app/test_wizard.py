@@ -371,7 +371,7 @@ async def test_space_on_the_file_list_toggles_the_file_as_the_footer_says(demo_r
     async with app.run_test(size=SIZE) as pilot:
         await go_to_step(pilot, "Review")
         assert app.focused is app.screen.query_one("#files", OptionList)
-        assert footer_keys(app)["space"] == ("File ✓/✗", False)
+        assert footer_keys(app)["space"] == ("File ✓/✗", False) and "f" not in footer_keys(app)  # one key said
         await pilot.press("space")
         await pilot.pause()
         assert app.state.accepted["flake.nix"] == set()
@@ -385,7 +385,7 @@ async def test_space_on_the_file_list_toggles_the_file_as_the_footer_says(demo_r
         await pilot.press("up", "tab")  # into flake.nix's hunks: space is about the hunk with focus
         await pilot.pause()
         assert isinstance(app.focused, HunkBlock) and app.focused.number == 1
-        assert footer_keys(app)["space"] == ("Hunk ✓/✗", False)
+        assert footer_keys(app)["space"] == ("Hunk ✓/✗", False) and footer_keys(app)["f"] == ("File ✓/✗", False)
         await pilot.press("space")
         await pilot.pause()
         assert app.state.accepted["flake.nix"] == {1, 2, 3}

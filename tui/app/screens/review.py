@@ -71,7 +71,8 @@ class ReviewScreen(StepScreen):
     """
     BINDINGS = [
         Binding("space", "toggle_hunk", "Hunk ✓/✗"),
-        Binding("f", "toggle_file", "File ✓/✗"),
+        # The file list's space runs this same action: on the list, the footer shows that key alone for it.
+        Binding("f", "screen.toggle_file", "File ✓/✗"),
         Binding("d", "toggle_split", "Split"),
     ]
 
