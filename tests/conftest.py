@@ -65,6 +65,31 @@ def make_repo(path: Path, files: dict[str, str] | None = None, source: Path | No
     return path
 
 
+COMPACT_FLAKE = """{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs, ... }@inputs: {
+    nixosConfigurations.carbon = nixpkgs.lib.nixosSystem {
+      specialArgs = { inherit inputs; };
+      modules = [
+        ./carbon.nix
+      ];
+    };
+    nixosConfigurations.boron = nixpkgs.lib.nixosSystem {
+      modules = [
+        ./boron.nix
+      ];
+    };
+  };
+}
+"""
+
+
+def compact_repo(path: Path) -> Path:
+    """A repository of two machines whose ``modules`` lists are a few lines apart, below a dotted input."""
+    host = '{ ... }: { networking.hostName = "%s"; nixpkgs.hostPlatform = "x86_64-linux"; }\n'
+    return make_repo(path, {"flake.nix": COMPACT_FLAKE, "carbon.nix": host % "carbon", "boron.nix": host % "boron"})
+
+
 @pytest.fixture
 def demo_repo(tmp_path) -> Path:
     return make_repo(tmp_path / "config", source=demo_source())

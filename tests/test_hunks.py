@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.core.hunks import accepted_plan, apply_hunks, split_hunks, validate_changes
+from conftest import COMPACT_FLAKE, assert_nix_parses, compact_repo
+from tui.core.hunks import accepted_plan, apply_hunks, split_hunks, validate_changes, wiring_checks
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.nix.flake import load_flake
 from tui.core.plan import FileChange, make_plan
@@ -122,8 +123,6 @@ def test_validation_reports_a_file_that_does_not_parse():
 
 
 def test_wiring_checks_catch_what_rejected_hunks_break(demo_repo):
-    from tui.core.hunks import wiring_checks
-
     flake = load_flake(demo_repo)
     plan = make_plan(flake, Answers(machines={"carbon": MachineAnswer("cuda"), "boron": MachineAnswer("cpu")}))
     assert wiring_checks(plan, plan.changes) == []
@@ -144,3 +143,61 @@ def test_wiring_checks_catch_what_rejected_hunks_break(demo_repo):
         for line in flake_change.new.splitlines()[j1:j2]))
     final = accepted_plan(plan, {"flake.nix": {h.index for h in hunks} - {carbon_attach.index}}).changes
     assert [(c.path, c.ok) for c in wiring_checks(plan, final)] == [(carbon_file, True)]
+
+
+def changed_lines(change, hunk) -> list[bytes]:
+    new = change.new.splitlines(keepends=True)
+    return [line for tag, _, _, j1, j2 in hunk.opcodes if tag != "equal" for line in new[j1:j2]]
+
+
+def test_each_machine_s_lines_are_a_hunk_of_their_own_however_close(tmp_path):
+    repo = compact_repo(tmp_path / "compact")
+    plan = make_plan(load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")}))
+    change = plan.change("flake.nix")
+    hunks = split_hunks(change)
+    # Three hunks within six lines of each other: the input, and each machine's import (boron's with
+    # the `specialArgs` that lets its modules reach the input).
+    assert [h.part for h in hunks] == ["add the `llama-cpp` flake input", "carbon", "boron"]
+    assert changed_lines(change, hunks[1]) == [b"        ./llama-cpp/machines/carbon.nix\n"]
+    assert b"./llama-cpp/machines/boron.nix" in b"".join(changed_lines(change, hunks[2]))
+    assert b"specialArgs" in b"".join(changed_lines(change, hunks[2]))
+    # The hunks share the unchanged lines between them as context, as `git add -p` splits them.
+    assert hunks[0].opcodes[-1][0] == hunks[1].opcodes[0][0] == "equal"
+    assert all(h.opcodes[0][0] == h.opcodes[-1][0] == "equal" for h in hunks)
+    assert len(FileChange("f", change.old, change.new, "no parts").parts) == 0
+    assert len(split_hunks(FileChange("f", change.old, change.new, "no parts"))) == 1  # as plain diff hunks
+
+
+def test_every_choice_of_machine_hunks_is_valid_nix_and_wires_what_it_says(tmp_path):
+    from itertools import combinations
+
+    repo = compact_repo(tmp_path / "compact")
+    plan = make_plan(load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")}))
+    hunks = split_hunks(plan.change("flake.nix"))
+    for size in range(len(hunks) + 1):
+        for chosen in combinations(hunks, size):
+            reduced = accepted_plan(plan, {"flake.nix": {h.index for h in chosen}})
+            flake_nix = reduced.change("flake.nix")
+            text = flake_nix.new if flake_nix is not None else COMPACT_FLAKE.encode()
+            parts = {h.part for h in chosen}
+            assert (b"machines/carbon.nix" in text) == ("carbon" in parts)
+            assert (b"machines/boron.nix" in text) == ("boron" in parts)
+            assert (b"github:ggml-org/llama.cpp" in text) == ("add the `llama-cpp` flake input" in parts)
+            assert all(check.ok for check in validate_changes(reduced.changes))
+            (tmp_path / "check.nix").write_bytes(text)
+            assert_nix_parses(tmp_path / "check.nix")
+    only_carbon = accepted_plan(plan, {"flake.nix": {h.index for h in hunks if h.part != "boron"}})
+    assert [(c.ok, c.text) for c in wiring_checks(plan, only_carbon.changes)] == [
+        (True, "nothing imports llama-cpp/machines/boron.nix yet: boron keeps its old build")]
+
+
+def test_lines_written_for_two_parts_in_one_insertion_are_two_hunks():
+    old = b"modules = [\n  ./a.nix\n];\n"
+    new = b"modules = [\n  ./a.nix\n  ./one.nix\n  ./two.nix\n];\n"
+    one, two = new.index(b"\n  ./one"), new.index(b"\n  ./two")
+    change = FileChange("m.nix", old, new, "why", parts=((one, two, "one"), (two, two + 12, "two")))
+    hunks = split_hunks(change)
+    assert [(h.part, changed_lines(change, h)) for h in hunks] == [("one", [b"  ./one.nix\n"]), ("two", [b"  ./two.nix\n"])]
+    assert apply_hunks(change, {hunks[1].index}).new == old.replace(b"];", b"  ./two.nix\n];")
+    assert apply_hunks(change, {hunks[0].index}).parts == ()  # its ranges were of the whole new text
+    assert apply_hunks(change, {0, 1}) is change

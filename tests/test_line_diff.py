@@ -104,3 +104,56 @@ def test_the_plan_diff_applies_with_git_where_a_line_holds_a_carriage_return_or_
     (tmp_path / "change.diff").write_text(file_diff(FileChange("a.nix", old, new, "why")))
     subprocess.run(["git", "apply", "change.diff"], cwd=tmp_path, check=True)
     assert (tmp_path / "a.nix").read_bytes() == new
+
+
+def test_an_added_block_after_a_blank_line_starts_at_the_blank_not_at_the_closing_line_above():
+    # Blank lines between the inputs: difflib, and sliding that only avoids a closing first line, show
+    # "};", the blank, and the new block without its own "};".
+    old = INPUTS_BEFORE.replace(b"    website = {", b'    nixos-hardware.url = "github:NixOS/nixos-hardware";\n\n'
+                                b"    website = {")
+    new = old.replace(b"    };\n  };\n  outputs", b"    };\n\n" + b"".join(ADDED) + b"  };\n  outputs")
+    assert added_lines(old, new) == [b"\n", *ADDED]
+    [hunk] = split_hunks(FileChange("flake.nix", old, new, "why"))
+    assert (hunk.added, hunk.removed) == (len(ADDED) + 1, 0)
+
+
+def test_an_added_block_next_to_one_of_the_same_shape_is_the_new_block():
+    # Both blocks end with the same "follows" line and "};": the added lines are llama-cpp's four.
+    follows = b'      inputs.nixpkgs.follows = "nixpkgs";\n'
+    old = INPUTS_BEFORE.replace(b'      url = "github:misterio77/website";\n',
+                                b'      url = "github:misterio77/website";\n' + follows)
+    block = [ADDED[0], ADDED[1], follows, ADDED[2]]
+    new = old.replace(b"    };\n  };\n  outputs", b"    };\n\n" + b"".join(block) + b"  };\n  outputs")
+    assert added_lines(old, new) == [b"\n", *block]
+
+
+def git_added_range(tmp_path, old: list[bytes], new: list[bytes]) -> tuple[int, int] | None:
+    """The lines ``git diff --no-index`` (indent heuristic on) shows as added, when it shows one hunk."""
+    import re
+    import subprocess
+
+    (tmp_path / "a").write_bytes(b"".join(old))
+    (tmp_path / "b").write_bytes(b"".join(new))
+    out = subprocess.run(["git", "-c", "diff.indentHeuristic=true", "-c", "diff.algorithm=myers", "diff",
+                          "--no-index", "--no-color", "--no-ext-diff", "-U0", "a", "b"],
+                         cwd=tmp_path, capture_output=True).stdout.decode()
+    hunks = re.findall(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", out, re.M)
+    if len(hunks) != 1:
+        return None
+    start, count = int(hunks[0][0]), int(hunks[0][1] or 1)
+    return start - 1, start - 1 + count
+
+
+nix_lines = st.sampled_from([b"{\n", b"  x = 1;\n", b"}\n", b"\n", b"  y = {\n", b"    z = 2;\n", b"  };\n",
+                             b"\tq\n", b"  \n"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(nix_lines, max_size=8), st.lists(nix_lines, min_size=1, max_size=4), st.data())
+def test_an_added_block_lands_where_git_puts_it(tmp_path_factory, old, added, data):
+    position = data.draw(st.integers(0, len(old)))
+    new = old[:position] + added + old[position:]
+    changed = [op for op in line_opcodes(old, new) if op[0] != "equal"]
+    expected = git_added_range(tmp_path_factory.mktemp("git"), old, new)
+    if expected is not None and len(changed) == 1 and changed[0][0] == "insert":
+        assert changed[0][3:] == expected

@@ -360,6 +360,68 @@ async def test_review_toggles_hunks_files_and_split(demo_repo):
         assert app.screen.step == step_called("Review")  # a configuration that would not build is not committed
 
 
+def footer_keys(app) -> dict[str, tuple[str, bool]]:
+    """What the footer shows for each key: its words, and whether they are dimmed (the key does nothing there)."""
+    return {key.key: (key.description, key.has_class("-disabled")) for key in app.screen.query("FooterKey")}
+
+
+@run_async
+async def test_space_on_the_file_list_toggles_the_file_as_the_footer_says(demo_repo):
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Review")
+        assert app.focused is app.screen.query_one("#files", OptionList)
+        assert footer_keys(app)["space"] == ("File ✓/✗", False) and "f" not in footer_keys(app)  # one key said
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.state.accepted["flake.nix"] == set()
+        assert not any(block.accepted for block in app.screen.query(HunkBlock))
+        await pilot.press("space")
+        await pilot.pause()
+        assert len(app.state.accepted["flake.nix"]) == 4
+        await pilot.press("down", "space")  # the file highlighted now, and no other
+        await pilot.pause()
+        assert app.state.accepted["nixos/llama-cpp/default.nix"] == set() and len(app.state.accepted["flake.nix"]) == 4
+        await pilot.press("up", "tab")  # into flake.nix's hunks: space is about the hunk with focus
+        await pilot.pause()
+        assert isinstance(app.focused, HunkBlock) and app.focused.number == 1
+        assert footer_keys(app)["space"] == ("Hunk ✓/✗", False) and footer_keys(app)["f"] == ("File ✓/✗", False)
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.state.accepted["flake.nix"] == {1, 2, 3}
+        app.screen.query_one("#proof-scroll").focus()  # neither a file nor a hunk: space does nothing
+        await pilot.pause()
+        assert footer_keys(app)["space"] == ("Hunk ✓/✗", True)
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.state.accepted["flake.nix"] == {1, 2, 3}
+
+
+@run_async
+async def test_each_machine_s_import_is_a_hunk_to_reject_alone(tmp_path):
+    from conftest import compact_repo
+    from tui.core.hunks import accepted_plan
+
+    app = make_app(compact_repo(tmp_path / "compact"))
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Review")
+        blocks = list(app.screen.query(HunkBlock))
+        assert blocks[0].change.path == "flake.nix"
+        assert [block.machine for block in blocks] == [None, "carbon", "boron"]  # the input, then each machine
+        assert str(blocks[1].query_one(".hunk-header", Static).render()).endswith("for carbon")
+        blocks[1].focus()
+        await pilot.press("space")
+        await pilot.pause()
+        flake_nix = accepted_plan(app.state.plan, app.state.accepted).change("flake.nix").new
+        assert b"machines/boron.nix" in flake_nix and b"machines/carbon.nix" not in flake_nix
+        validation = text_of(app, "#validation")
+        assert "every Nix file parses" in validation
+        assert "nothing imports llama-cpp/machines/carbon.nix yet: carbon keeps its old build" in validation
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit")
+
+
 @run_async
 async def test_command_palette_has_the_wizard_commands(demo_repo):
     app = make_app(demo_repo)

@@ -35,7 +35,8 @@ STEPS: tuple[Step, ...] = (
          ("t this machine · i import a report · s scan over SSH", "v change the variant · x skip the machine",
           "c stops asking Nix which machines exist")),
     Step("Review", "tui.app.screens.review:ReviewScreen",
-         ("space accepts or rejects a hunk · f the whole file", "d unified or split diff")),
+         ("space accepts or rejects a hunk (on the file list: the file)",
+          "f the whole file · d unified or split diff")),
     Step("Commit", "tui.app.screens.commit:CommitScreen",
          ("ctrl+n commits (enter confirms) · ctrl+s writes only",)),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 ChangeKind = Literal["create", "delete", "modify"]
@@ -10,13 +10,18 @@ ChangeKind = Literal["create", "delete", "modify"]
 
 @dataclass
 class FileChange:
-    """One file's change: ``old`` is None for a new file, ``new`` is None for a removal."""
+    """One file's change: ``old`` is None for a new file, ``new`` is None for a removal.
+
+    ``parts`` says whom each edit of ``new`` is for, as ``(start, end, part)`` byte ranges of ``new``: a
+    machine's name, or the reason of an edit that is for no one machine (the review keeps parts in
+    separate hunks). Empty where the change was not made of such edits."""
 
     path: str
     old: bytes | None
     new: bytes | None
     reason: str
     optional: bool = False
+    parts: tuple[tuple[int, int, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def kind(self) -> ChangeKind:

@@ -1,5 +1,6 @@
-"""Line diffs as people read them: difflib's opcodes, with each inserted or deleted block moved to where
-it reads as a whole (``llama-cpp = { ... };`` rather than ``}; llama-cpp = { ...``)."""
+"""Line diffs as people read them: difflib's opcodes, with each inserted or deleted block slid to where
+it reads as a whole (``llama-cpp = { ... };`` rather than ``}; llama-cpp = { ...``), as git's indent
+heuristic slides it (``xdl_change_compact`` in git's ``xdiff/xdiffi.c``)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,36 @@ from collections.abc import Sequence
 Opcode = tuple[str, int, int, int, int]
 Line = bytes | str
 
-_CLOSERS = ("}", "]", ")")
-_OPENERS = ("{", "[", "(")
+# git's constants for the indent heuristic (xdiff/xdiffi.c), with the weights it was tuned with.
+MAX_INDENT = 200
+MAX_BLANKS = 20
+START_OF_FILE_PENALTY = 1
+END_OF_FILE_PENALTY = 21
+TOTAL_BLANK_WEIGHT = -30
+POST_BLANK_WEIGHT = 6
+RELATIVE_INDENT_PENALTY = -4
+RELATIVE_INDENT_WITH_BLANK_PENALTY = 10
+RELATIVE_OUTDENT_PENALTY = 24
+RELATIVE_OUTDENT_WITH_BLANK_PENALTY = 17
+RELATIVE_DEDENT_PENALTY = 23
+RELATIVE_DEDENT_WITH_BLANK_PENALTY = 17
+INDENT_WEIGHT = 60
+INDENT_HEURISTIC_MAX_SLIDING = 100
 
 
 def line_opcodes(old: Sequence[Line], new: Sequence[Line]) -> list[Opcode]:
-    """difflib's opcodes from ``old`` to ``new`` (lists of lines), each lone insertion or deletion slid to
-    the place among its equivalent ones that reads best: not starting with a closing bracket, not ending
-    with an opening one, not cutting into a deeper block."""
-    opcodes = [list(op) for op in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()]
-    for index, op in enumerate(opcodes):
+    """difflib's opcodes from ``old`` to ``new`` (lists of lines), each lone insertion or deletion slid, among
+    the places where it makes the same change, to the one git's indent heuristic chooses: the block starts
+    and ends at blank lines and indentation boundaries, not inside a neighbouring block."""
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    # Empty equal opcodes at both ends let a block at the start or the end of the file slide too.
+    opcodes = [["equal", 0, 0, 0, 0], *(list(op) for op in matcher.get_opcodes()),
+               ["equal", len(old), len(old), len(new), len(new)]]
+    for index in range(1, len(opcodes) - 1):
+        op = opcodes[index]
         tag = op[0]
-        if tag not in ("insert", "delete") or not 0 < index < len(opcodes) - 1:
-            continue
         before, after = opcodes[index - 1], opcodes[index + 1]
-        if before[0] != "equal" or after[0] != "equal":
+        if tag not in ("insert", "delete") or before[0] != "equal" or after[0] != "equal":
             continue
         lines = new if tag == "insert" else old
         start, end = (op[3], op[4]) if tag == "insert" else (op[1], op[2])
@@ -37,7 +53,7 @@ def line_opcodes(old: Sequence[Line], new: Sequence[Line]) -> list[Opcode]:
             down += 1
         if not up and not down:
             continue
-        best = min(range(-up, down + 1), key=lambda shift: (_score(lines, start + shift, end + shift), abs(shift)))
+        best = _best_end(lines, end - up, end + down, end - start) - end
         if best:
             for field in (1, 2, 3, 4):
                 op[field] += best
@@ -48,24 +64,84 @@ def line_opcodes(old: Sequence[Line], new: Sequence[Line]) -> list[Opcode]:
     return [tuple(op) for op in opcodes if op[1] != op[2] or op[3] != op[4]]  # type: ignore[misc]
 
 
-def _score(lines: Sequence[Line], start: int, end: int) -> int:
-    """How badly the block ``lines[start:end]`` reads as one change (lower is better)."""
-    first, last = _text(lines[start]).strip(), _text(lines[end - 1]).strip()
-    score = 0
-    if first.startswith(_CLOSERS):
-        score += 2
-    if last.endswith(_OPENERS):
-        score += 2
-    if not first:
-        score += 1  # a blank line reads better at the end of an added block than at its start
-    if end < len(lines) and _text(lines[end]).strip() and _indent(lines[end]) > _indent(lines[start]):
-        score += 1  # the block would end inside a deeper one
-    return score
+def _best_end(lines: Sequence[Line], earliest: int, latest: int, size: int) -> int:
+    """Where a block of ``size`` lines that may end anywhere from ``earliest`` to ``latest`` reads best: the
+    end with the best score of the splits at its start and its end (the later one of equals), as git does."""
+    best, best_score = latest, None
+    for end in range(max(earliest, latest - size - 1, latest - INDENT_HEURISTIC_MAX_SLIDING), latest + 1):
+        indent_a, penalty_a = _split_score(lines, end)
+        indent_b, penalty_b = _split_score(lines, end - size)
+        score = (indent_a + indent_b, penalty_a + penalty_b)
+        if best_score is None or _compare(score, best_score) <= 0:
+            best, best_score = end, score
+    return best
+
+
+def _compare(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """git's ``score_cmp``: below zero where ``a`` (effective indent, penalty) is the better split."""
+    return INDENT_WEIGHT * ((a[0] > b[0]) - (a[0] < b[0])) + a[1] - b[1]
+
+
+def _split_score(lines: Sequence[Line], split: int) -> tuple[int, int]:
+    """git's ``measure_split`` and ``score_add_split`` of a split just before ``lines[split]``: its
+    effective indent and its penalty (lower is better for both)."""
+    end_of_file = split >= len(lines)
+    indent = -1 if end_of_file else _indent(lines[split])
+    pre_blank, pre_indent = 0, -1
+    for i in range(split - 1, -1, -1):
+        pre_indent = _indent(lines[i])
+        if pre_indent != -1:
+            break
+        pre_blank += 1
+        if pre_blank == MAX_BLANKS:
+            pre_indent = 0
+            break
+    post_blank, post_indent = 0, -1
+    for i in range(split + 1, len(lines)):
+        post_indent = _indent(lines[i])
+        if post_indent != -1:
+            break
+        post_blank += 1
+        if post_blank == MAX_BLANKS:
+            post_indent = 0
+            break
+
+    penalty = 0
+    if pre_indent == -1 and pre_blank == 0:
+        penalty += START_OF_FILE_PENALTY
+    if end_of_file:
+        penalty += END_OF_FILE_PENALTY
+    post_blank = 1 + post_blank if indent == -1 else 0
+    total_blank = pre_blank + post_blank
+    penalty += TOTAL_BLANK_WEIGHT * total_blank + POST_BLANK_WEIGHT * post_blank
+    if indent == -1:
+        indent = post_indent
+    blanks = total_blank != 0
+    if indent == -1 or pre_indent == -1 or indent == pre_indent:
+        pass
+    elif indent > pre_indent:
+        penalty += RELATIVE_INDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_INDENT_PENALTY
+    elif post_indent != -1 and post_indent > indent:
+        penalty += RELATIVE_OUTDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_OUTDENT_PENALTY
+    else:
+        penalty += RELATIVE_DEDENT_WITH_BLANK_PENALTY if blanks else RELATIVE_DEDENT_PENALTY
+    return indent, penalty
 
 
 def _indent(line: Line) -> int:
-    text = _text(line)
-    return len(text) - len(text.lstrip(" \t"))
+    """git's ``get_indent``: the width of the line's leading blanks (a tab to the next multiple of 8), or -1
+    for a line of blanks only."""
+    width = 0
+    for char in _text(line):
+        if not char.isspace():
+            return width
+        if char == " ":
+            width += 1
+        elif char == "\t":
+            width += 8 - width % 8
+        if width >= MAX_INDENT:
+            return MAX_INDENT
+    return -1
 
 
 def _text(line: Line) -> str:

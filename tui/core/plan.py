@@ -11,7 +11,7 @@ from tui.core.caches import Cache, default_caches
 from tui.core.changes import FileChange, Offer
 from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
-from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits, bind_pattern
+from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits_at, bind_pattern
 from tui.core.nix import inputs as input_edits
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
 from tui.core.nix.syntax import (
@@ -203,17 +203,24 @@ def follows_cuda_release(flake: Flake, follows: str | None) -> tuple[str | None,
 
 
 class _Edits:
-    """Edits gathered per file, applied together."""
+    """Edits gathered per file, applied together, each with the part of the change it is for."""
 
     def __init__(self, flake: Flake) -> None:
         self.flake = flake
         self.by_file: dict[str, list[Edit]] = {}
+        self.parts: dict[str, list[str]] = {}
         self.reasons: dict[str, list[str]] = {}
 
-    def add(self, rel: str, edit: Edit, reason: str) -> None:
+    def add(self, rel: str, edit: Edit, reason: str, machine: str | None = None) -> None:
+        """Add an edit for ``reason``; ``machine`` where it is one machine's alone (its review hunk is its own)."""
         listed = self.by_file.setdefault(rel, [])
-        if edit not in listed:  # hosts built by one helper share its specialArgs edit
+        parts = self.parts.setdefault(rel, [])
+        part = machine or reason
+        if edit not in listed:
             listed.append(edit)
+            parts.append(part)
+        elif parts[listed.index(edit)] != part:  # hosts built by one helper share its specialArgs edit
+            parts[listed.index(edit)] = reason
         self.reasons.setdefault(rel, [])
         if reason not in self.reasons[rel]:
             self.reasons[rel].append(reason)
@@ -222,10 +229,11 @@ class _Edits:
         result = []
         for rel, edits in self.by_file.items():
             source = self.flake.source_file(rel).source
-            new = apply_edits(source, edits)
+            new, spans = apply_edits_at(source, edits)
             if new != source:
                 check(new, rel)  # an edit must never leave a file that does not parse
-                result.append(FileChange(rel, source, new, "; ".join(_grouped_reasons(self.reasons[rel]))))
+                parts = tuple((start, end, part) for (start, end), part in zip(spans, self.parts[rel]))
+                result.append(FileChange(rel, source, new, "; ".join(_grouped_reasons(self.reasons[rel])), parts=parts))
         return result
 
 
@@ -302,7 +310,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         swap = replace_foreign_settings(flake, host, foreign, module_dir) if host.name in answers.machines else None
         if swap is not None and host.name in machines:
             for rel, edit in swap:
-                edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings")
+                edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings", host.name)
             others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
             notes.append(f"{host.name}: {reason}; the import is changed to its own settings "
                          f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s")
@@ -606,13 +614,14 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
     literal = nix_relative_path(attach.file, machine_rel).encode()
     reason = f"{ATTACH_REASON}{host.name}"
     if attach.kind in ("modules-list", "imports-list"):
-        edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason)
+        edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason, host.name)
     elif attach.kind == "keyed-entry":  # one entry for every machine of the list, each loading its own file
         path = keyed_path(attach, machine_rel)
         entry = f"(if builtins.pathExists {path} then {path} else {{ }})".encode()
         edits.add(attach.file, append_to_list(file.source, attach.node, entry), "attach each machine's llama.cpp settings")
     elif attach.kind == "imports-new":
-        edits.add(attach.file, add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True), reason)
+        edits.add(attach.file, add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True), reason,
+                  host.name)
     else:  # pragma: no cover - a kind the host finder does not produce
         raise LlamaflakeError(f"{host.name}: unknown way to attach ({attach.kind})")
     access = host.access
@@ -628,5 +637,5 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
                 edit = add_binding(source, access.node, f"inputs = {access.expression};".encode())
         else:
             edit = add_binding(source, access.node, access.snippet.encode())
-        edits.add(access.file, edit, why)
+        edits.add(access.file, edit, why, host.name)
 

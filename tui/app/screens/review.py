@@ -21,6 +21,12 @@ from tui.core.changes import FileChange
 KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 
 
+class FileList(OptionList):
+    """The changed files; ``space`` here accepts or rejects the highlighted file, as the footer says."""
+
+    BINDINGS = [Binding("space", "screen.toggle_file", "File ✓/✗")]
+
+
 class ReviewScreen(StepScreen):
     DEFAULT_CSS = """
     /* The body does not scroll; the file list and the hunks scroll on their own */
@@ -65,7 +71,8 @@ class ReviewScreen(StepScreen):
     """
     BINDINGS = [
         Binding("space", "toggle_hunk", "Hunk ✓/✗"),
-        Binding("f", "toggle_file", "File ✓/✗"),
+        # The file list's space runs this same action: on the list, the footer shows that key alone for it.
+        Binding("f", "screen.toggle_file", "File ✓/✗"),
         Binding("d", "toggle_split", "Split"),
     ]
 
@@ -81,7 +88,7 @@ class ReviewScreen(StepScreen):
         yield Label("Review", classes="step-title")
         yield Static("", id="review-summary")
         with Horizontal(id="review"):
-            yield OptionList(id="files")
+            yield FileList(id="files")
             hunks = VerticalScroll(id="hunks")
             hunks.can_focus = False  # tab goes from the file list straight to the hunks
             yield hunks
@@ -272,7 +279,8 @@ class ReviewScreen(StepScreen):
         hunks = self.hunks[path]
         accepted = self.state.accepted.get(path, set())
         blocks = [
-            HunkBlock(change, hunk, number, len(hunks), accepted=hunk.index in accepted, split=self.state.split_diff)
+            HunkBlock(change, hunk, number, len(hunks), accepted=hunk.index in accepted, split=self.state.split_diff,
+                      machine=hunk.part if hunk.part in plan.machines else None)
             for number, hunk in enumerate(hunks, 1)
         ]
         box.mount(Static(Content.from_markup("[b]$path[/] [dim]— $reason[/]", path=path, reason=change.reason), classes="file-reason"))
@@ -292,6 +300,13 @@ class ReviewScreen(StepScreen):
             self.proof_timer.stop()
         self.proof_timer = self.set_timer(0.8, self.start_proof)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``space`` toggles a hunk only where one has focus (the footer shows it dimmed elsewhere); on the
+        file list, the list's own ``space`` toggles the file."""
+        if action == "toggle_hunk" and not isinstance(self.focused, HunkBlock):
+            return None
+        return super().check_action(action, parameters)
+
     def action_toggle_hunk(self) -> None:
         focused = self.focused
         if isinstance(focused, HunkBlock):
@@ -299,8 +314,6 @@ class ReviewScreen(StepScreen):
             accepted.symmetric_difference_update({focused.hunk.index})
             focused.accepted = focused.hunk.index in accepted
             self._refresh_after_toggle()
-        else:
-            self.action_toggle_file()
 
     def action_toggle_file(self) -> None:
         if self.current is None:

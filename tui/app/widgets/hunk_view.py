@@ -9,7 +9,8 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_diff_view import DiffView
 
-from tui.core.hunks import Hunk, split_hunks
+from tui.core.hunks import CONTEXT, Hunk, change_opcodes
+from tui.core.line_diff import grouped_opcodes
 from tui.core.changes import FileChange
 
 
@@ -28,8 +29,10 @@ class ChangeDiff(DiffView):
             (change.new or b"").splitlines()
         )
         if same_lines:  # otherwise (odd line separators) the widget groups the whole file itself
-            hunks = [hunk] if hunk is not None else split_hunks(change)
-            self._grouped_opcodes = [list(h.opcodes) for h in hunks]
+            if hunk is not None:
+                self._grouped_opcodes = [list(hunk.opcodes)]
+            else:  # the whole file: its hunks without the context two of them share
+                self._grouped_opcodes = grouped_opcodes(change_opcodes(change), CONTEXT)
 
 
 class HunkDiff(ChangeDiff):
@@ -74,13 +77,15 @@ class HunkBlock(Vertical, can_focus=True):
 
     accepted: reactive[bool] = reactive(True)
 
-    def __init__(self, change: FileChange, hunk: Hunk, number: int, total: int, *, accepted: bool, split: bool) -> None:
+    def __init__(self, change: FileChange, hunk: Hunk, number: int, total: int, *, accepted: bool, split: bool,
+                 machine: str | None = None) -> None:
         super().__init__(classes="hunk")
         self.change = change
         self.hunk = hunk
         self.number = number
         self.total = total
         self.split = split
+        self.machine = machine  # the one machine the hunk's lines are for, if they are
         self.set_reactive(HunkBlock.accepted, accepted)
 
     def compose(self) -> ComposeResult:
@@ -89,11 +94,14 @@ class HunkBlock(Vertical, can_focus=True):
 
     def _header(self) -> Content:
         mark = "[$text-success]✓ accepted[/]" if self.accepted else "[$text-error]✗ rejected[/]"
-        return Content.from_markup(
+        header = Content.from_markup(
             f"{mark}  hunk $number of $total  [dim]$header[/]  [$text-success]+$added[/] [$text-error]-$removed[/]",
             number=self.number, total=self.total, header=self.hunk.header(),
             added=self.hunk.added, removed=self.hunk.removed,
         )
+        if self.machine is None:
+            return header
+        return header + Content.from_markup("  [b]for $machine[/]", machine=self.machine)
 
     def watch_accepted(self, accepted: bool) -> None:
         self.set_class(not accepted, "-rejected")

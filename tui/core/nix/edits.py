@@ -27,21 +27,31 @@ def apply_edits(source: bytes, edits: list[Edit]) -> bytes:
 
     Edits are written with ``\n``; in a file whose lines end with CR LF they get CR LF too.
     """
+    return apply_edits_at(source, edits)[0]
+
+
+def apply_edits_at(source: bytes, edits: list[Edit]) -> tuple[bytes, list[tuple[int, int]]]:
+    """:func:`apply_edits`, and where each edit's text lands in the result: ``(start, end)`` per edit, in
+    the order given (an empty range where an edit only removes)."""
     ordered = sorted(enumerate(edits), key=lambda item: (item[1].start, item[1].end, item[0]))
     crlf = uses_crlf(source)
     out = []
-    position = 0
-    for _, edit in ordered:
+    spans: list[tuple[int, int]] = [(0, 0)] * len(edits)
+    position = length = 0
+    for index, edit in ordered:
         if edit.start < position:
             raise ValueError(f"overlapping edits at byte {edit.start}")
         out.append(source[position : edit.start])
+        length += edit.start - position
         text = edit.text
         if crlf:
             text = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         out.append(text)
+        spans[index] = (length, length + len(text))
+        length += len(text)
         position = edit.end
     out.append(source[position:])
-    return b"".join(out)
+    return b"".join(out), spans
 
 
 def line_end_after(source: bytes, offset: int) -> int | None:
