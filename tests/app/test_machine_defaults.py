@@ -92,3 +92,20 @@ async def test_the_machines_step_fits_a_laptops_terminal(demo_repo):
         assert [str(c.label) for c in table.columns.values()][-2:] == ["Choice", "CUDA"]
         assert str(table.get_row_at(1)[4]) == "cuda ✎"
         assert "✎ yours · = as in the repository" in str(app.screen.query_one("#choice-legend").render())
+
+
+@run_async
+async def test_caches_that_follow_the_machines_say_so_when_they_change(demo_repo):
+    """The caches step comes before the machines: its defaults follow the machines' builds, and the review says
+    when they changed since the caches step showed them."""
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Caches")
+        assert app.state.caches_shown == ["https://cache.nixos-cuda.org"]  # carbon builds with CUDA
+        await go_to_step(pilot, "Machines")
+        app.state.machines["carbon"].choice = "vulkan"  # no CUDA build left
+        await go_to_step(pilot, "Review")
+        summary = str(app.screen.query_one("#review-summary", Static).render())
+        assert "binary caches are now none, following the machines' builds (the caches step showed " \
+               "https://cache.nixos-cuda.org)" in summary, summary
+        assert app.state.plan.caches == []

@@ -118,6 +118,7 @@ class WizardState:
     ref: str = ""
     url: str = ""  # where the llama.cpp flake comes from; "" for upstream's
     caches: list[Cache] | None = None  # None until the user picks
+    caches_shown: list[str] | None = None  # the default caches' URLs as the caches step showed them
     custom_caches: list[Cache] = field(default_factory=list)
     cleanup: bool = False
     split_diff: bool = False
@@ -141,6 +142,18 @@ class WizardState:
 
     def chosen_caches(self) -> list[Cache]:
         return self.default_caches() if self.caches is None else self.caches
+
+    def caches_change(self) -> str | None:
+        """How the default caches changed since the caches step showed them (they follow the machines' builds),
+        in words; None where they did not, or where the user chose the caches."""
+        if self.caches is not None or self.caches_shown is None:
+            return None
+        now = self.chosen_caches()
+        if sorted(c.url for c in now) == self.caches_shown:
+            return None
+        names = ", ".join(c.name for c in now) or "none"
+        return (f"binary caches are now {names}, following the machines' builds (the caches step showed "
+                f"{', '.join(self.caches_shown) or 'none'}): go back to it to choose")
 
     def answers(self) -> Answers:
         """The answers so far, for :func:`tui.core.plan.make_plan`."""

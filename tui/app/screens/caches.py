@@ -100,6 +100,8 @@ class CachesScreen(StepScreen):
 
     def _fill_list(self) -> None:
         chosen = {c.url for c in self.state.chosen_caches()}
+        if self.state.caches is None:  # the defaults, which follow the machines: remembered to say when they change
+            self.state.caches_shown = sorted(chosen)
         selection_list = self.query_one("#caches", SelectionList)
         selection_list.clear_options()
         selection_list.add_options([

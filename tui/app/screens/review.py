@@ -230,10 +230,14 @@ class ReviewScreen(StepScreen):
         taken = sum(len(v) for v in self.state.accepted.values())
         total = sum(len(v) for v in self.hunks.values())
         split = "split" if self.state.split_diff else "unified"
-        self.query_one("#review-summary", Static).update(Content.from_markup(
+        text = Content.from_markup(
             "$files files, $taken of $total hunks accepted · $split diff · nothing is written before the commit step",
             files=len(plan.changes), taken=taken, total=total, split=split,
-        ))
+        )
+        change = self.state.caches_change()
+        if change:
+            text = Content("\n").join([text, Content.from_markup("[$text-warning]⚠[/] $change", change=change)])
+        self.query_one("#review-summary", Static).update(text)
 
     def _show_validation(self) -> None:
         plan = self.state.plan
