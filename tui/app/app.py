@@ -367,9 +367,10 @@ class LlamaflakeApp(App[int]):
         if message.mismatches:
             self.notify("\n".join(message.mismatches), title=f"{message.host}: the report and its configuration disagree",
                         severity="warning", timeout=12)
-        if message.chosen_by_user:
+        if message.chosen_by_user:  # the new facts decide, as a fresh suggestion
             machine.follow_hardware = True
             machine.choice = None
+            machine.own_cpu_flags = machine.own_cuda = machine.own_rocm = None
         self.broadcast()
 
     @on(HardwareFailed)
