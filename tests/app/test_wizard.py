@@ -834,3 +834,36 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         await write_without_committing(pilot)
         assert "lab[b]1.nix" in text_of(app, "#undo")
     assert [p.name for p in repo.rglob("*.nix") if "[" in p.name] == ["lab[b]1.nix"]
+
+
+@run_async
+async def test_the_flake_input_and_caches_steps_focus_their_main_control_on_arrival_and_return(demo_repo):
+    """The arrow keys move within the step's main control, not scroll the page, when it is shown and when the
+    user comes back to it; a dialog closed over it leaves the focus where it was."""
+    app = make_app(demo_repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_step(pilot, "Flake input")
+        follows = app.screen.query_one("#follows")
+        assert app.focused is follows
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.state.follows == "nixpkgs-stable" and app.screen.query_one("#body").scroll_y == 0
+        await go_to_step(pilot, "Caches")
+        caches = app.screen.query_one("#caches", SelectionList)
+        assert app.focused is caches and caches.highlighted == 0
+        await pilot.press("down")
+        assert caches.highlighted == 1 and app.screen.query_one("#body").scroll_y == 0
+        await pilot.press("ctrl+n", "escape")  # to the machines step and back
+        await settle(pilot)
+        assert app.focused is caches
+        app.screen.query_one("#custom-url", Input).focus()
+        await pilot.press("f1", "escape")  # the help, closed: the focus stays in the field
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#custom-url", Input)
+        await pilot.press("escape")  # back to the flake input
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#follows")
+        app.screen.query_one("#ref", Input).focus()
+        await pilot.press("ctrl+n", "escape")
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#follows")

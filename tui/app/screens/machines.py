@@ -69,6 +69,7 @@ class MachinesScreen(StepScreen):
         Binding("x", "skip", "Skip"),
         Binding("c", "stop_nix", "Stop Nix"),
     ]
+    MAIN_CONTROL = "#machines"
 
     def body(self) -> ComposeResult:
         yield Label("Machines", classes="step-title")
@@ -84,10 +85,6 @@ class MachinesScreen(StepScreen):
         yield table
         yield Static(Content.from_markup(CHOICE_LEGEND), id="choice-legend")
         yield Static("", id="machine-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#machines", DataTable).focus()
 
     def selected(self) -> MachineState | None:
         table = self.query_one("#machines", DataTable)
