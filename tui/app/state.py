@@ -164,6 +164,7 @@ class WizardState:
     settings: dict[str, dict] = field(default_factory=dict)
     existing_caches: list[Cache] | None = None  # None when no module of ours exists yet
     left_alone: set[str] = field(default_factory=set)  # machines the module remembers as left alone
+    llama_setup: list[tuple[str, str]] | None = None  # the set-up found (file:line, what it is); None: still looking
     machines: dict[str, MachineState] = field(default_factory=dict)
     follows: str | None = None
     ref: str = ""
