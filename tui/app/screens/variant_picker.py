@@ -92,6 +92,12 @@ class VariantPicker(DialogScreen[Picked | None]):
 
     .picker-field Input {
         width: 1fr;
+        background: $boost;
+    }
+
+    .picker-field.-off Label, .picker-field.-off Input {
+        color: $text-disabled;
+        background: transparent;
     }
     """
 
@@ -177,6 +183,7 @@ class VariantPicker(DialogScreen[Picked | None]):
                          ("picker-cpu", variant != NO_VARIANT)):
             for field in self.query(f"#{id}"):
                 field.disabled = not used
+                field.parent.set_class(not used, "-off")
         self.query_one("#picker-problem", Static).update(plain(self.problem() or ""))
 
     @on(OptionList.OptionSelected, "#picker-variants")
