@@ -33,7 +33,7 @@ STEPS: tuple[Step, ...] = (
          ("space toggles a cache · ctrl+o adds the custom one (URL and key)",)),
     Step("Machines", "tui.app.screens.machines:MachinesScreen",
          ("t this machine · i import a report · s scan over SSH",
-          "enter picks the variant, CUDA capabilities, ROCm targets, CPU flags",
+          "enter picks the variant and its CUDA, ROCm and CPU settings",
           "v cycles the variant · x skip the machine", "c stops asking Nix which machines exist")),
     Step("Review", "tui.app.screens.review:ReviewScreen",
          ("space accepts or rejects a hunk (on the file list: the file)",
