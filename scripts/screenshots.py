@@ -52,6 +52,12 @@ async def take(out: Path, size: tuple[int, int]) -> list[Path]:
                     await pilot.press("ctrl+n")
                     await settle(pilot)
                 written.append(Path(app.save_screenshot(f"{name}.svg", path=str(out))))
+                if name.endswith("-machines"):  # and its variant picker, for boron, cuda highlighted
+                    await pilot.press("down", "down", "enter", "down")
+                    await settle(pilot)
+                    written.append(Path(app.save_screenshot(f"{name}-picker.svg", path=str(out))))
+                    await pilot.press("escape", "up", "up")
+                    await settle(pilot)
             await pilot.press("ctrl+n", "enter")
             await settle(pilot)
             written.append(Path(app.save_screenshot(f"{len(names) + 1}-committed.svg", path=str(out))))

@@ -46,6 +46,12 @@ def test_step_4_machines(snap_compare, demo_repo):
     assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Machines"))
 
 
+def test_step_4_variant_picker_at_80x24(snap_compare, demo_repo):
+    """boron's picker, cuda highlighted: its capabilities field open to edit."""
+    assert snap_compare(make_app(demo_repo), terminal_size=LAPTOP, run_before=at_step("Machines", "down", "down", "enter",
+                                                                                      "down"))
+
+
 def test_step_5_review(snap_compare, demo_repo):
     assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Review", "tab", "tab", "tab", "tab", "space"))
 

@@ -82,7 +82,7 @@ async def test_keys_before_the_flake_is_read_leave_one_table_and_the_users_focus
         await settle(pilot)
         app.broadcast()
         await settle(pilot)
-        assert len(app.screen.query("#hosts")) == 1 and len(app.screen.query(".section-title")) == 1
+        assert len(app.screen.query("#hosts")) == 1 and len(app.screen.query(".section-title")) == 2  # machines, set-up
         assert app.screen.query_one("#hosts", DataTable).row_count == 3
         assert focused is not None and app.focused is focused
 
@@ -99,6 +99,80 @@ async def test_the_table_of_machines_is_made_once_across_steps(demo_repo):
         assert len(first.query("#hosts")) == 1 and len(first.query("#repo-warnings")) == 1
         assert first.query_one("#hosts", DataTable).row_count == 3
         assert app.focused is first.query_one("#body")
+
+
+@run_async
+async def test_the_repository_step_lists_the_existing_llama_cpp_set_up_found_after_the_machines(demo_repo, monkeypatch):
+    """The demo's hand-written overlay and dead cache, with file and line, as `llamaflake hosts` lists them: looked
+    for once the machines are shown, so the first screen waits for no file of the repository."""
+    import threading
+
+    import tui.core.report
+
+    release = threading.Event()
+    setup_entries = tui.core.report.setup_entries
+
+    def held(flake):
+        release.wait(20)
+        return setup_entries(flake)
+
+    monkeypatch.setattr(tui.core.report, "setup_entries", held)
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        while not app.screen.query("#hosts") or not app.screen.query_one("#hosts", DataTable).row_count:
+            await pilot.pause(0.05)
+        assert "looking through the files" in text_of(app, "#repo-setup")
+        release.set()
+        await settle(pilot)
+        setup = text_of(app, "#repo-setup").splitlines()
+        assert "nixos/pkgs/llama-cpp-variants.nix:3  package llama-cpp-cpu (hand-written)" in setup
+        assert "nixos/nix.nix:9  dead cache https://cuda-maintainers.cachix.org" in setup
+        assert "nixos/nix.nix:13  dead cache's key cuda-maintainers.cachix.org-1:…" in setup
+        assert "The caches step offers to remove what the module supersedes." in setup
+        assert "a set-up by hand (below)" in text_of(app, "#repo-summary")
+
+
+@run_async
+async def test_the_repository_step_lists_another_llama_cpp_input_and_the_service(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "flake.nix": (
+            "{\n  inputs = {\n"
+            '    nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+            '    llama.url = "github:ggerganov/llama.cpp";\n'
+            "  };\n"
+            "  outputs = { self, nixpkgs, llama, ... }@inputs: {\n"
+            "    nixosConfigurations.box = nixpkgs.lib.nixosSystem {\n"
+            '      system = "x86_64-linux";\n'
+            "      modules = [ ./box.nix ];\n"
+            "    };\n"
+            "  };\n}\n"
+        ),
+        "box.nix": "{ pkgs, ... }: {\n  services.llama-cpp.enable = true;\n}\n",
+    })
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        setup = text_of(app, "#repo-setup").splitlines()
+        assert setup[0] == "flake.nix:4  llama.cpp flake input llama = github:ggerganov/llama.cpp"
+        assert "box.nix:2  services.llama-cpp.enable, nixpkgs' llama.cpp service" in setup
+
+
+@run_async
+async def test_a_repository_without_a_llama_cpp_set_up_says_so(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "flake.nix": (
+            '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+            "  outputs = { self, nixpkgs, ... }: {\n"
+            "    nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; };\n"
+            "  };\n}\n"
+        ),
+        "box.nix": "{ ... }: { }\n",
+    })
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert text_of(app, "#repo-setup").startswith("none: no llama.cpp input, package, overlay")
+        assert text_of(app, "#repo-summary").endswith("not set up yet: no llama.cpp input")
 
 
 @run_async
@@ -834,3 +908,36 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         await write_without_committing(pilot)
         assert "lab[b]1.nix" in text_of(app, "#undo")
     assert [p.name for p in repo.rglob("*.nix") if "[" in p.name] == ["lab[b]1.nix"]
+
+
+@run_async
+async def test_the_flake_input_and_caches_steps_focus_their_main_control_on_arrival_and_return(demo_repo):
+    """The arrow keys move within the step's main control, not scroll the page, when it is shown and when the
+    user comes back to it; a dialog closed over it leaves the focus where it was."""
+    app = make_app(demo_repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_step(pilot, "Flake input")
+        follows = app.screen.query_one("#follows")
+        assert app.focused is follows
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.state.follows == "nixpkgs-stable" and app.screen.query_one("#body").scroll_y == 0
+        await go_to_step(pilot, "Caches")
+        caches = app.screen.query_one("#caches", SelectionList)
+        assert app.focused is caches and caches.highlighted == 0
+        await pilot.press("down")
+        assert caches.highlighted == 1 and app.screen.query_one("#body").scroll_y == 0
+        await pilot.press("ctrl+n", "escape")  # to the machines step and back
+        await settle(pilot)
+        assert app.focused is caches
+        app.screen.query_one("#custom-url", Input).focus()
+        await pilot.press("f1", "escape")  # the help, closed: the focus stays in the field
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#custom-url", Input)
+        await pilot.press("escape")  # back to the flake input
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#follows")
+        app.screen.query_one("#ref", Input).focus()
+        await pilot.press("ctrl+n", "escape")
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#follows")

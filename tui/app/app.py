@@ -19,8 +19,8 @@ from textual.worker import Worker, WorkerState
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
 from tui.app.messages import (
-    DetectHardware, HardwareFailed, HardwareFound, ImportReport, NextStep, NixMachinesListed, NixProgress, PreviousStep,
-    RepositoryFailed, RepositoryLoaded, ScanSsh, StateChanged, StopAskingNix,
+    DetectHardware, HardwareFailed, HardwareFound, ImportReport, LlamaSetupFound, NextStep, NixMachinesListed, NixProgress,
+    PreviousStep, RepositoryFailed, RepositoryLoaded, ScanSsh, StateChanged, StopAskingNix,
 )
 from tui.app.state import NIX_ANSWERED, NIX_ASKING, NIX_FAILED, NIX_STOPPED, SOURCE_WORDS, MachineState, WizardState
 from tui.app.steps import STEPS
@@ -137,6 +137,12 @@ class LlamaflakeApp(App[int]):
             self.post_message(RepositoryFailed(LlamaflakeError(f"cannot read the repository: {exc}")))
             return
         self.post_message(RepositoryLoaded(flake, repo, settings, preliminary, existing_caches, left_alone))
+        self.post_message(LlamaSetupFound(_setup_entries(flake)))  # every file is read: after the flake is shown
+
+    @on(LlamaSetupFound)
+    def llama_setup_found(self, message: LlamaSetupFound) -> None:
+        self.state.llama_setup = message.entries
+        self.broadcast()
 
     @on(RepositoryLoaded)
     def repository_loaded(self, message: RepositoryLoaded) -> None:
@@ -367,9 +373,10 @@ class LlamaflakeApp(App[int]):
         if message.mismatches:
             self.notify("\n".join(message.mismatches), title=f"{message.host}: the report and its configuration disagree",
                         severity="warning", timeout=12)
-        if message.chosen_by_user:
+        if message.chosen_by_user:  # the new facts decide, as a fresh suggestion
             machine.follow_hardware = True
             machine.choice = None
+            machine.own_cpu_flags = machine.own_cuda = machine.own_rocm = None
         self.broadcast()
 
     @on(HardwareFailed)
@@ -472,6 +479,16 @@ def _wiring_everything(flake):
         return make_plan(flake, Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts}))
     except LlamaflakeError:
         return None
+
+
+def _setup_entries(flake) -> list[tuple[str, str]]:
+    """The llama.cpp set-up found (on a worker thread); a file that cannot be read is left out, as ``hosts`` does."""
+    from tui.core.report import setup_entries
+
+    try:
+        return setup_entries(flake)
+    except (LlamaflakeError, OSError):
+        return []
 
 
 def _existing_answer(settings: dict[str, dict], name: str):

@@ -47,6 +47,15 @@ class RepositoryLoaded(Message):
         self.left_alone = left_alone or []  # the machines the module remembers as left alone
 
 
+class LlamaSetupFound(Message):
+    """The llama.cpp set-up the repository already has, looked for after the flake is shown: ``(file:line,
+    what it is)`` pairs (:func:`tui.core.report.setup_entries`)."""
+
+    def __init__(self, entries: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.entries = entries
+
+
 class NixMachinesListed(Message):
     """Nix answered which machines exist: the flake read afresh with Nix's answer merged in (None, with
     ``change.answered`` False, where Nix could not answer)."""

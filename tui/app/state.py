@@ -47,6 +47,11 @@ class MachineState:
     scanning: bool = True
     mismatches: list[str] = field(default_factory=list)  # where the report disagrees with the configuration
     left_alone_before: bool = False  # the module remembers it as left alone on purpose: not suggested again
+    # Set by hand in the variant picker; None: what the machine gets anyway. CPU flags [] is the portable
+    # every-variant build; the capabilities and targets (never []) apply to the cuda and rocm builds only.
+    own_cpu_flags: list[str] | None = None
+    own_cuda: list[str] | None = None
+    own_rocm: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -54,7 +59,16 @@ class MachineState:
 
     @property
     def keeps_existing(self) -> bool:
-        return self.existing is not None and not self.follow_hardware and self.choice is None
+        return self.existing is not None and not self.follow_hardware and self.choice is None and not self.set_by_hand
+
+    @property
+    def set_by_hand(self) -> bool:
+        """Whether the user set the variant, or settings that apply to it, by hand."""
+        variant = self.choice or self.default_variant
+        return self.choice is not None or (variant != NO_VARIANT and (
+            self.own_cpu_flags is not None
+            or (variant == "cuda" and self.own_cuda is not None)
+            or (variant == "rocm" and self.own_rocm is not None)))
 
     @property
     def default_variant(self) -> str:
@@ -81,26 +95,63 @@ class MachineState:
 
     def answer(self) -> MachineAnswer | None:
         """The answer for the plan; None keeps the repository's settings, or skips with variant none."""
-        from tui.core.answers import MachineAnswer
-
         if self.variant == NO_VARIANT or self.keeps_existing:
             return None
+        return self.settings_for(self.variant)
+
+    def settings_for(self, variant: str, own: bool = True) -> MachineAnswer:
+        """What the machine gets with ``variant``: the repository's settings or the recommendation's, and the ones
+        set by hand (unless ``own`` is false)."""
+        from tui.core.answers import MachineAnswer
+
         base = self.existing if (self.existing is not None and not self.follow_hardware) else None
         if base is not None:
-            answer = MachineAnswer(self.variant, list(base.cpu_flags), base.all_variants, notes=list(base.notes))
+            answer = MachineAnswer(variant, list(base.cpu_flags), base.all_variants, notes=list(base.notes))
         elif self.recommendation is not None:
             answer = MachineAnswer.from_recommendation(self.recommendation)
-            answer.variant = self.variant
+            answer.variant = variant
         else:
-            answer = MachineAnswer(self.variant, all_variants=True)
-        if self.variant != "cuda":
+            answer = MachineAnswer(variant, all_variants=True)
+        if variant != "cuda":
             answer.cuda_capabilities = []
             answer.cuda_source = None
-        if self.variant != "rocm":
+        if variant != "rocm":
             answer.rocm_targets = []
         elif not answer.rocm_targets and self.recommendation is not None and base is None:
             answer.rocm_targets = list(self.recommendation.rocm_option)  # the GPU's own target, not the whole list
+        if not own:
+            return answer
+        if self.own_cpu_flags is not None:
+            answer.cpu_flags, answer.all_variants = list(self.own_cpu_flags), not self.own_cpu_flags
+        if variant == "cuda" and self.own_cuda is not None:
+            answer.cuda_capabilities, answer.cuda_source = list(self.own_cuda), None
+        if variant == "rocm" and self.own_rocm is not None:
+            answer.rocm_targets = list(self.own_rocm)
         return answer
+
+    def shown_settings(self, variant: str, own: bool = True) -> tuple[list[str], list[str], list[str]]:
+        """The CPU flags ([]: every variant), CUDA capabilities and ROCm targets the machine gets with ``variant``,
+        as the picker shows them: where the plan keeps the repository's, those."""
+        answer = self.settings_for(variant, own)
+        cpu = [] if answer.all_variants else answer.cpu_flags
+        cuda, rocm = answer.cuda_capabilities, answer.rocm_targets
+        kept = self.existing if (self.existing is not None and self.existing.variant == variant) else None
+        if kept is not None and not self.follow_hardware:  # the plan keeps these where the answer leaves them open
+            cuda, rocm = cuda or list(kept.cuda_capabilities), rocm or list(kept.rocm_targets)
+        return cpu, cuda, rocm
+
+    def pick(self, variant: str, cpu_flags: list[str], cuda: list[str], rocm: list[str]) -> None:
+        """Take the picker's answer: the variant, and the settings for it that differ from what it gets anyway
+        (no CUDA capabilities or ROCm targets, as with the command line's flags, is what it gets anyway)."""
+        self.choice = None if variant == self.default_variant else variant
+        if variant == NO_VARIANT:
+            return
+        plain_cpu, plain_cuda, plain_rocm = self.shown_settings(variant, own=False)
+        self.own_cpu_flags = None if cpu_flags == plain_cpu else list(cpu_flags)
+        if variant == "cuda":
+            self.own_cuda = None if cuda in ([], plain_cuda) else list(cuda)
+        if variant == "rocm":
+            self.own_rocm = None if rocm in ([], plain_rocm) else list(rocm)
 
 
 @dataclass
@@ -113,6 +164,7 @@ class WizardState:
     settings: dict[str, dict] = field(default_factory=dict)
     existing_caches: list[Cache] | None = None  # None when no module of ours exists yet
     left_alone: set[str] = field(default_factory=set)  # machines the module remembers as left alone
+    llama_setup: list[tuple[str, str]] | None = None  # the set-up found (file:line, what it is); None: still looking
     machines: dict[str, MachineState] = field(default_factory=dict)
     follows: str | None = None
     ref: str = ""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from tui.core.answers import Answers, MachineAnswer
+from tui.core.answers import Answers, MachineAnswer, split_list
 from tui.core.caches import cache_by_name, custom_cache
 from tui.core.errors import AnswerError, printable
 from tui.core.nix.flake import Flake, load_flake
@@ -68,10 +68,6 @@ def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
             raise AnswerError(f"{option} {value!r}: give it as NAME=VALUE")
         pairs.append((name.strip(), rest.strip()))
     return pairs
-
-
-def _split(text: str) -> list[str]:
-    return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
 
 
 def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[], str | None],
@@ -170,13 +166,13 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
         return answers.machines[name]
 
     for name, flags in _pairs(args.cpu_flags, "--cpu-flags"):
-        machine(name, "--cpu-flags").cpu_flags = _split(flags)
+        machine(name, "--cpu-flags").cpu_flags = split_list(flags)
     for name in args.all_cpu_variants:
         machine(name, "--all-cpu-variants").all_variants = True
     for name, caps in _pairs(args.cuda, "--cuda"):
-        machine(name, "--cuda").cuda_capabilities = _split(caps)
+        machine(name, "--cuda").cuda_capabilities = split_list(caps)
     for name, targets in _pairs(args.rocm, "--rocm"):
-        machine(name, "--rocm").rocm_targets = _split(targets)
+        machine(name, "--rocm").rocm_targets = split_list(targets)
     if args.no_caches:
         answers.caches = []
     elif args.cache is not None:

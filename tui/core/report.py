@@ -76,6 +76,31 @@ def llama_setup(flake: Flake) -> dict:
     return {"packages": packages, "services": services, "dead_caches": dead_caches}
 
 
+def setup_entries(flake: Flake) -> list[tuple[str, str]]:
+    """The llama.cpp set-up the repository already has, one ``(file:line, what it is)`` pair each, as the wizard
+    lists it: the llama.cpp input, then what :func:`llama_setup` finds (what ``llamaflake hosts`` prints)."""
+    entries = []
+    llama = flake.llama_input()
+    if llama is not None:
+        file = flake.file_of(llama.nodes[0]) if llama.nodes else None
+        where = f"{file.rel}:{file.line(llama.nodes[0])}" if file is not None else "flake.nix"
+        follows = llama.follows.get("nixpkgs")
+        entries.append((where, f"llama.cpp flake input {llama.name} = {llama.url or '?'}"
+                               + (f", follows {follows}" if follows else "")))
+    setup = llama_setup(flake)
+    for item in setup["packages"]:
+        entries.append((f"{item['file']}:{item['line']}", f"package {item['name']} (hand-written)"))
+    for item in setup["services"]:
+        entries.append((f"{item['file']}:{item['line']}", f"{item['setting']}, nixpkgs' llama.cpp service"))
+    for item in setup["dead_caches"]:
+        value = item["value"]
+        if "://" in value:
+            entries.append((f"{item['file']}:{item['line']}", f"dead cache {value}"))
+        else:  # a public key: its name says which cache, the rest is the key itself
+            entries.append((f"{item['file']}:{item['line']}", f"dead cache's key {value.split(':', 1)[0]}:…"))
+    return entries
+
+
 def _sets_llama_service(node) -> bool:
     from tui.core.nix.syntax import bindings, unwrap
 

@@ -9,6 +9,15 @@ Variant = Literal["cpu", "cuda", "vulkan", "rocm"]
 VARIANTS: tuple[Variant, ...] = ("cpu", "cuda", "vulkan", "rocm")
 NO_VARIANT = "none"  # the wizard's and the command line's word for "leave this machine alone"
 
+# What each build is for, in plain words (the wizard's variant picker, where no recommendation speaks for it).
+VARIANT_WORDS = {
+    "cpu": "the CPU alone, with the machine's instruction sets: runs on any machine",
+    "cuda": "NVIDIA GPUs, built for their compute capabilities (needs the NVIDIA driver)",
+    "vulkan": "any GPU with a Vulkan driver: AMD, Intel or NVIDIA, integrated ones too",
+    "rocm": "AMD GPUs through ROCm, built for their gfx targets (x86_64-linux only)",
+    NO_VARIANT: "leave this machine alone: nothing is written for it",
+}
+
 # The flake has packages.<system>.rocm on these systems only.
 ROCM_SYSTEMS = ("x86_64-linux",)
 

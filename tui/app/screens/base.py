@@ -33,6 +33,8 @@ class StepScreen(Screen[None]):
         Binding("ctrl+n", "next_step", "Next", priority=True),
         Binding("escape", "back", "Back"),
     ]
+    MAIN_CONTROL = ""  # a selector: the control focused on arrival and on return from a later step
+    _left_for_step = False  # the screen was covered by a later step (not by a dialog, which gives the focus back)
 
     @property
     def step(self) -> int:
@@ -65,9 +67,22 @@ class StepScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.show_state()
+        self.focus_main_control()
 
     def on_screen_resume(self) -> None:
         self.show_state()
+        if self._left_for_step:
+            self._left_for_step = False
+            self.focus_main_control()
+
+    def on_screen_suspend(self) -> None:
+        self._left_for_step = isinstance(self.app.screen, StepScreen)
+
+    def focus_main_control(self) -> None:
+        """Focus :attr:`MAIN_CONTROL`, so that the arrow keys move within it rather than scroll the step."""
+        controls = self.query(self.MAIN_CONTROL) if self.MAIN_CONTROL else None
+        if controls:
+            controls.first().focus()
 
     def on_state_changed(self, _message: StateChanged) -> None:
         self.show_state()

@@ -59,6 +59,7 @@ class CachesScreen(StepScreen):
     }
     """
     BINDINGS = [Binding("ctrl+o", "add_custom", "Add cache", priority=True)]
+    MAIN_CONTROL = "#caches"
 
     def body(self) -> ComposeResult:
         yield Label("Binary caches", classes="step-title")
@@ -80,9 +81,9 @@ class CachesScreen(StepScreen):
 
     def on_mount(self) -> None:
         self._filling = True
-        super().on_mount()
         self._fill_list()
         self._show_offers()
+        super().on_mount()  # focuses the list once it has its caches: the first one is highlighted
         self._show_detail(self._all_caches()[0].url)
         self.call_after_refresh(self._done_filling)
 
@@ -103,11 +104,13 @@ class CachesScreen(StepScreen):
         if self.state.caches is None:  # the defaults, which follow the machines: remembered to say when they change
             self.state.caches_shown = sorted(chosen)
         selection_list = self.query_one("#caches", SelectionList)
+        highlighted = selection_list.highlighted or 0
         selection_list.clear_options()
         selection_list.add_options([
             Selection(cache_prompt(c), c.url, c.url in chosen and c.usable, disabled=not c.usable)
             for c in self._all_caches()
         ])
+        selection_list.highlighted = min(highlighted, selection_list.option_count - 1)  # the cache the detail shows
         self._show_first_rebuild()
 
     def _show_offers(self) -> None:

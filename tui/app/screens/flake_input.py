@@ -19,6 +19,7 @@ NO_FOLLOW = "(none: use llama.cpp's own nixpkgs)"
 
 
 class FlakeInputScreen(StepScreen):
+    MAIN_CONTROL = "#follows"
     DEFAULT_CSS = """
     #input-options {
         height: auto;

@@ -64,10 +64,12 @@ class MachinesScreen(StepScreen):
         Binding("t", "this_machine", "This one"),
         Binding("i", "import_report", "Import"),
         Binding("s", "scan_ssh", "SSH"),
-        Binding("v", "cycle_variant", "Variant"),
+        Binding("enter", "pick_variant", "Pick", priority=True),  # over the table's own enter, shown in the footer
+        Binding("v", "cycle_variant", "Cycle"),
         Binding("x", "skip", "Skip"),
         Binding("c", "stop_nix", "Stop Nix"),
     ]
+    MAIN_CONTROL = "#machines"
 
     def body(self) -> ComposeResult:
         yield Label("Machines", classes="step-title")
@@ -83,10 +85,6 @@ class MachinesScreen(StepScreen):
         yield table
         yield Static(Content.from_markup(CHOICE_LEGEND), id="choice-legend")
         yield Static("", id="machine-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#machines", DataTable).focus()
 
     def selected(self) -> MachineState | None:
         table = self.query_one("#machines", DataTable)
@@ -111,7 +109,7 @@ class MachinesScreen(StepScreen):
         choice = machine.variant
         if machine.variant == "none":
             choice_text = Content.from_markup("[$text-muted]skip[/]")
-        elif machine.choice is not None:
+        elif machine.set_by_hand:
             choice_text = Content.from_markup("[b]$v[/] [$text-accent]✎[/]", v=choice)
         elif machine.keeps_existing:
             choice_text = Content.from_markup("[b]$v[/] [dim]=[/]", v=choice)
@@ -174,9 +172,42 @@ class MachinesScreen(StepScreen):
         elif answer is None and machine.existing is not None:
             lines.append(Content.from_markup("[b]Choice[/] keep what the repository has: $v", v=machine.existing.variant))
         elif answer is not None:
-            cpu = "every CPU variant, picked at run time" if answer.all_variants else f"ggml {ggml_summary(answer.cpu_flags)}"
-            lines.append(Content.from_markup("[b]Choice[/] $v · $cpu", v=answer.variant, cpu=cpu))
+            lines.append(self._choice_line(machine))
         detail.update(Content("\n").join(lines))
+
+    @staticmethod
+    def _choice_line(machine: MachineState) -> Content:
+        """The build chosen: variant, CPU options, and the CUDA capabilities or ROCm targets, "yours" where set by hand."""
+        variant = machine.variant
+        cpu_flags, cuda, rocm = machine.shown_settings(variant)
+        yours = {"cpu": machine.own_cpu_flags is not None, "cuda": machine.own_cuda is not None,
+                 "rocm": machine.own_rocm is not None}
+        parts = [Content.from_markup("[b]Choice[/] $v", v=variant)]
+        cpu = f"ggml {ggml_summary(cpu_flags)}" if cpu_flags else "every CPU variant, picked at run time"
+        parts.append(Content.from_markup("$cpu$mine", cpu=cpu, mine=" (yours)" if yours["cpu"] else ""))
+        if variant == "cuda":
+            parts.append(Content.from_markup("CUDA $caps$mine", caps=", ".join(cuda) or "nixpkgs' default list",
+                                             mine=" (yours)" if yours["cuda"] else ""))
+        if variant == "rocm":
+            parts.append(Content.from_markup("ROCm $targets$mine", targets=", ".join(rocm) or "the flake's default targets",
+                                             mine=" (yours)" if yours["rocm"] else ""))
+        return Content(" · ").join(parts)
+
+    @on(DataTable.RowSelected, "#machines")
+    def action_pick_variant(self) -> None:
+        """The variant picker for the machine under the cursor (``enter``, or a click on its row)."""
+        from tui.app.screens.variant_picker import Picked, VariantPicker
+
+        machine = self.selected()
+        if machine is None:
+            return
+
+        def picked(answer: Picked | None) -> None:
+            if answer is not None:
+                machine.pick(answer.variant, answer.cpu_flags, answer.cuda_capabilities, answer.rocm_targets)
+                self.show_state()
+
+        self.app.push_screen(VariantPicker(machine), picked)
 
     def action_cycle_variant(self) -> None:
         machine = self.selected()

@@ -59,7 +59,8 @@ class RepositoryScreen(StepScreen):
         ]
         llama = flake.llama_input()
         if llama is None:
-            lines.append(Content.from_markup("[b]llama.cpp[/]  not set up yet: no llama.cpp input"))
+            found = ", a set-up by hand (below)" if state.llama_setup else ""
+            lines.append(Content.from_markup("[b]llama.cpp[/]  not set up yet: no llama.cpp input$found", found=found))
         else:
             follows = llama.follows.get("nixpkgs")
             lines.append(Content.from_markup(
@@ -84,6 +85,7 @@ class RepositoryScreen(StepScreen):
                 key=host.name,
             )
         warnings.update(self._warnings())
+        self.query_one("#repo-setup", Static).update(self._setup())
 
     def _machines_section(self) -> tuple[DataTable, Static]:
         """The table of machines and the warnings below it, made once the flake is read: the first screen
@@ -100,13 +102,28 @@ class RepositoryScreen(StepScreen):
         table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
         warnings = Static("", id="repo-warnings")
         body = self.query_one("#body")
-        body.mount(Label("Machines", classes="section-title"), NixMachinesLine(id="nix-machines"), table, warnings)
+        body.mount(Label("Machines", classes="section-title"), NixMachinesLine(id="nix-machines"), table, warnings,
+                   Label("Existing llama.cpp set-up", classes="section-title"), Static("", id="repo-setup"))
         self.call_after_refresh(self._focus_body_unless_focused)
         return table, warnings
 
     def _focus_body_unless_focused(self) -> None:
         if self.focused is None:
             self.query_one("#body").focus()
+
+    def _setup(self) -> Content:
+        """What llama.cpp set-up the repository has already, each with its file and line, as ``llamaflake hosts``
+        lists it; found in the background, after the machines are shown."""
+        entries = self.state.llama_setup
+        if entries is None:
+            return Content.from_markup("[$text-muted]⋯ looking through the files…[/]")
+        if not entries:
+            return Content.from_markup("[$text-muted]none: no llama.cpp input, package, overlay, service setting "
+                                       "or dead cache outside the files llamaflake writes[/]")
+        lines = [Content.from_markup("[$text-accent]$where[/]  $what", where=where, what=what) for where, what in entries]
+        if self.state.preliminary is not None and self.state.preliminary.offers:
+            lines.append(Content.from_markup("[$text-muted]The caches step offers to remove what the module supersedes.[/]"))
+        return Content("\n").join(lines)
 
     def _warnings(self) -> Content:
         state = self.state

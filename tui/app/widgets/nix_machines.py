@@ -26,6 +26,8 @@ class NixMachinesLine(Static):
     }
     """
 
+    ticker = None  # counts the seconds; made on mount (the screen may ask it to show before that)
+
     def on_mount(self) -> None:
         self.ticker = self.set_interval(1, self.show, pause=True)
         self.show()
@@ -35,9 +37,9 @@ class NixMachinesLine(Static):
         state = self.app.state  # type: ignore[attr-defined]
         status = state.nix_status
         self.display = status != NIX_OFF
-        if status == NIX_ASKING:
+        if self.ticker is not None and status == NIX_ASKING:
             self.ticker.resume()
-        else:
+        elif self.ticker is not None:
             self.ticker.pause()
         if status == NIX_ASKING:
             seconds = int(time.monotonic() - state.nix_since)
