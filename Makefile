@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test snapshots screenshots bench clean
+.PHONY: demo test check snapshots screenshots bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The house rules in pyproject.toml: ruff's lint rules, and its formatter (which changes nothing here).
+check: $(STAMP)
+	$(BIN)/ruff check tui tests benchmarks scripts
+	$(BIN)/ruff format --check tui tests benchmarks scripts
 
 snapshots: $(STAMP)
 	$(BIN)/python -m pytest -q tests/app --snapshot-update

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.core.answers import Answers, MachineAnswer  # noqa: E402
-from tui.core.nix.flake import load_flake  # noqa: E402
-from tui.core.plan import make_plan  # noqa: E402
+from tui.core.answers import Answers, MachineAnswer
+from tui.core.nix.flake import load_flake
+from tui.core.plan import make_plan
 
 HOST = '{ config, pkgs, ... }:\n{\n  imports = [ ./hardware-configuration.nix ];\n  networking.hostName = "%s";\n}\n'
 HARDWARE = '{ lib, ... }: {\n  nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";\n}\n'

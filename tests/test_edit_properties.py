@@ -12,6 +12,7 @@ import difflib
 import tempfile
 from pathlib import Path
 
+from conftest import assert_nix_parses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,8 +22,6 @@ from tui.core.diff import plan_diff
 from tui.core.nix.flake import load_flake
 from tui.core.nix.syntax import parse
 from tui.core.plan import make_plan
-
-from conftest import assert_nix_parses
 
 PIECES = [" ", "  ", "\t", "\n", "\n\n", "\n    ", "# note\n", "# café ☕ 🚀\n", "/* c */", "/* é\n */"]
 trivia = st.lists(st.sampled_from(PIECES), min_size=0, max_size=4).map(lambda parts: " " + "".join(parts) + " ")

@@ -189,7 +189,7 @@ def test_builtin(tmp_path, name):
     "builtins.foldl' (acc: x: acc + x) 0 ([ 1 ] ++ unknownList)",
 ])
 def test_builtins_refuse_what_they_cannot_see(tmp_path, snippet):
-    ev, value = evaluate(tmp_path, snippet)
+    _ev, value = evaluate(tmp_path, snippet)
     assert isinstance(value, Unknown) and value.reason
 
 
@@ -206,12 +206,12 @@ def test_a_files_let_bindings_are_evaluated_once(tmp_path):
 # ---- recognisers: what an external function means --------------------------------------------------
 
 def test_nixos_system_is_a_machine(tmp_path):
-    ev, value = evaluate(tmp_path, "nixpkgs.lib.nixosSystem { modules = [ ]; }")
+    _ev, value = evaluate(tmp_path, "nixpkgs.lib.nixosSystem { modules = [ ]; }")
     assert isinstance(value, SystemCall) and value.fn == ("nixpkgs", "lib", "nixosSystem")
 
 
 def test_snowfall_mkflake_has_its_root(tmp_path):
-    ev, value = evaluate(tmp_path, "inputs.snowfall-lib.mkFlake { src = ./.; snowfall.root = ./nix; }", {"nix/x.nix": "{ }"})
+    _ev, value = evaluate(tmp_path, "inputs.snowfall-lib.mkFlake { src = ./.; snowfall.root = ./nix; }", {"nix/x.nix": "{ }"})
     assert isinstance(value, SnowfallFlake) and value.root == "nix"
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from tui.core.answers import MachineAnswer
 from tui.core.caches import cache_by_name
-from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.nix.syntax import parse
+from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.render import render_machine, render_module
 from tui.core.variants import VARIANTS
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from conftest import COMPACT_FLAKE, assert_nix_parses, compact_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import COMPACT_FLAKE, assert_nix_parses, compact_repo
-from tui.core.hunks import accepted_plan, apply_hunks, split_hunks, validate_changes, wiring_checks
 from tui.core.answers import Answers, MachineAnswer
+from tui.core.hunks import accepted_plan, apply_hunks, split_hunks, validate_changes, wiring_checks
 from tui.core.nix.flake import load_flake
 from tui.core.plan import FileChange, make_plan
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from conftest import assert_nix_parses, make_repo
+
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.apply import apply_plan
 from tui.core.nix.flake import load_flake
 from tui.core.plan import make_plan
-
-from conftest import assert_nix_parses, make_repo
 
 HOST = """
   outputs = { self, nixpkgs, ... }@inputs: {

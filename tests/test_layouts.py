@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import assert_nix_parses, make_repo
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.apply import apply_plan
@@ -21,8 +22,6 @@ from tui.core.nix.flake import load_flake
 from tui.core.nix.syntax import parse
 from tui.core.plan import make_plan
 from tui.core.report import host_report
-
-from conftest import assert_nix_parses, make_repo
 
 LAYOUTS = Path(__file__).parent / "fixtures" / "layouts"
 FIXTURES = sorted(p.name for p in LAYOUTS.iterdir() if (p / "expected.json").is_file())

@@ -8,8 +8,8 @@ import time
 
 import git
 import pytest
-
 from nix_stand_in import NixStandIn
+
 from tui.core.judge import discover, merge_discovery
 from tui.core.nix.flake import load_flake
 from tui.core.validate import NixCancelled
@@ -53,7 +53,7 @@ def test_a_machine_nix_does_not_list_is_removed(demo_repo, tmp_path, monkeypatch
 
 
 def test_a_machine_under_another_name_whose_file_nix_names_is_renamed_in_place(demo_repo, tmp_path, monkeypatch):
-    change, flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron-2024", "carbon"],
+    change, _flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron-2024", "carbon"],
                            {"boron-2024": "machines/boron.nix"})
     assert change.renamed == {"boron": "boron-2024"} and not change.added and not change.removed
     assert change.machines == ["carbon", "beryllium", "boron-2024"]

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import NIX_INSTANTIATE, NIXPKGS_LIB
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.apply import apply_plan
@@ -26,15 +27,13 @@ from tui.core.plan import make_plan
 from tui.core.render import render_machine, render_module
 from tui.core.variants import VARIANTS
 
-from conftest import NIX_INSTANTIATE, NIXPKGS_LIB
-
 pytestmark = [
     pytest.mark.skipif(NIX_INSTANTIATE is None, reason="nix-instantiate is not installed (Debian: nix-bin)"),
     pytest.mark.skipif(not NIXPKGS_LIB, reason="nixpkgs' lib not found: set NIXPKGS_LIB to a copy of nixpkgs' lib folder"),
 ]
 
 EVAL = Path(__file__).parent / "nix" / "eval-machine.nix"
-TIGER_LAKE = "sse4_2 avx f16c fma bmi2 avx2 avx512f avx512cd avx512vl avx512dq avx512bw avx512vbmi avx512_vnni".split()
+TIGER_LAKE = ["sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi", "avx512_vnni"]
 CACHES = [cache_by_name("nixos-cuda"), cache_by_name("nix-community")]
 CUDA_CACHE = "https://cache.nixos-cuda.org"
 COMMUNITY_CACHE = "https://nix-community.cachix.org"
@@ -128,7 +127,7 @@ def test_matrix(module_dir, variant, profile):
         flags = package["cmakeFlags"]
         assert "-DGGML_NATIVE:BOOL=TRUE" not in flags, where
         cpu = expected_cpu_flags(profile, system)
-        tail = [f for f in flags if f.startswith("-DGGML_") and f != "-DGGML_NATIVE:BOOL=FALSE" or f == "-DGGML_NATIVE:BOOL=FALSE"]
+        tail = [f for f in flags if (f.startswith("-DGGML_") and f != "-DGGML_NATIVE:BOOL=FALSE") or f == "-DGGML_NATIVE:BOOL=FALSE"]
         assert sorted(tail[-len(cpu):][1:]) == sorted(cpu[1:]) and tail[-len(cpu)] == cpu[0], where
         if variant == "cuda":
             assert flags[-1] == "-DCMAKE_CUDA_ARCHITECTURES:STRING=86;120a", where  # what nvcc and CMake take

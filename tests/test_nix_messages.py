@@ -6,7 +6,6 @@ import pytest
 
 from tui.core.validate import offline_reason
 
-
 NIX_2_8_OFFLINE = """\
 warning: ignoring untrusted flake configuration setting 'extra-substituters'
 warning: unable to download 'https://cache.nixos.org/nix-cache-info': Couldn't resolve host name (6)

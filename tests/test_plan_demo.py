@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import git
 import pytest
+from conftest import assert_nix_parses
 
 from tui.cli import main
 from tui.core.answers import Answers, MachineAnswer
@@ -12,10 +13,8 @@ from tui.core.caches import cache_by_name
 from tui.core.diff import plan_diff
 from tui.core.errors import AnswerError
 from tui.core.nix.flake import load_flake
-from tui.core.read_back import read_machine_settings
 from tui.core.plan import make_plan
-
-from conftest import assert_nix_parses
+from tui.core.read_back import read_machine_settings
 
 DEMO_ANSWERS = ["--host", "carbon=cuda", "--host", "beryllium=vulkan", "--host", "boron=cpu"]
 
@@ -190,7 +189,7 @@ def test_removing_a_middle_element_keeps_the_comments_around_it():
 
     source = b'[\n  # first\n  "a"\n  "dead" # old cache\n  # about b\n  "b"\n]\n'
     tree = parse(source)
-    item = [n for n in tree.walk() if n.kind == "NODE_STRING" and n.text == '"dead"'][0]
+    item = next(n for n in tree.walk() if n.kind == "NODE_STRING" and n.text == '"dead"')
     result = apply_edits(source, [remove_list_item(source, item)])
     assert result == b'[\n  # first\n  "a"\n  # about b\n  "b"\n]\n'
 

@@ -7,7 +7,6 @@ Regenerate with ``pytest tests/app --snapshot-update`` and look at the pictures 
 from __future__ import annotations
 
 import pytest
-
 from conftest import make_repo
 from pilot_helpers import go_to_step, settle, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import make_app

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import git
 import pytest
-from textual.widgets import Button, DataTable, Input, Label, OptionList, SelectionList, Static, TextArea
-
 from conftest import lock_to_fake_nixpkgs, make_repo
 from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called, write_without_committing  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedHardware, FixedProof, make_app
+from textual.widgets import Button, DataTable, Input, Label, OptionList, SelectionList, Static, TextArea
+
 from tui.app.app import LlamaflakeApp
 from tui.app.hardware_source import HardwareSource
 from tui.app.proof_source import ProofSource
@@ -474,6 +474,7 @@ async def test_space_on_the_file_list_toggles_the_file_as_the_footer_says(demo_r
 @run_async
 async def test_each_machine_s_import_is_a_hunk_to_reject_alone(tmp_path):
     from conftest import compact_repo
+
     from tui.core.hunks import accepted_plan
 
     app = make_app(compact_repo(tmp_path / "compact"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 
 import git
-from textual.widgets import DataTable, Static
-
 from nix_stand_in import NixStandIn
 from pilot_helpers import run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import FixedProof, make_app
+from textual.widgets import DataTable, Static
+
 from tui.app.state import NIX_ANSWERED, NIX_ASKING, NIX_STOPPED
 
 SIZE = (100, 30)

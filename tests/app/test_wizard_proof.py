@@ -9,14 +9,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "git"))
 
-import nix_flakes as flakes  # noqa: E402
-from nix_flakes import _nix_env, stand_ins  # noqa: E402,F401  (fixtures)
-from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: E402,F401
-from repo_state import committed_paths, repo_state  # noqa: E402
-from snapshot_app import make_app  # noqa: E402
-from textual.widgets import Input  # noqa: E402
+import nix_flakes as flakes
+from nix_flakes import _nix_env, stand_ins  # noqa: F401 - fixtures
+from pilot_helpers import go_to_step, run_async, settle, steady_screen, step_called  # noqa: F401 - steady_screen is an autouse fixture
+from repo_state import committed_paths, repo_state
+from snapshot_app import make_app
+from textual.widgets import Input
 
-from tui.app.proof_source import ProofSource  # noqa: E402
+from tui.app.proof_source import ProofSource
 
 
 def proof_text(app) -> str:

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import NIXPKGS_LIB, make_repo
 
 MODEL = Path(__file__).resolve().parent.parent / "nix"

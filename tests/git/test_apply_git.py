@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -10,15 +11,14 @@ from pathlib import Path
 
 import git
 import pytest
+from conftest import make_repo, requires_nix
+from repo_state import committed_paths, demo_plan, repo_state, write_hook
 
 from tui.cli import main
 from tui.core.apply import CommitRejected, PreflightError, ValidationError, apply_plan, commit_message
 from tui.core.preflight import preflight
 from tui.core.validate import Check
 from tui.core.write import WriteError
-
-from conftest import make_repo, requires_nix
-from repo_state import committed_paths, demo_plan, repo_state, write_hook
 
 PLAN_ARGS = ["--host", "carbon=cuda", "--cuda", "carbon=8.6", "--host", "boron=cpu", "--yes"]
 
@@ -121,7 +121,7 @@ def test_rejected_commit_kept_then_aborted_restores_everything(demo_repo):
 
 
 def test_headless_apply_with_failing_hook_exits_non_zero_prints_the_output_and_restores(demo_repo, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal: nothing to read
     write_hook(demo_repo, "pre-commit", 'echo "hook says no: secrets found" >&2\nexit 1\n')
     before = repo_state(demo_repo)
     assert main(["apply", "--flake", str(demo_repo), *PLAN_ARGS]) != 0

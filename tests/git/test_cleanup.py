@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import git
 import pytest
-
-from tui.cli import main
-
 from conftest import demo_source, make_repo
 from repo_state import committed_paths
+
+from tui.cli import main
 
 OVERLAY = "nixos/pkgs/llama-cpp-variants.nix"
 WIRED = ["--host", "carbon=cuda", "--host", "boron=cpu"]

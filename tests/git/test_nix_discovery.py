@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 
 import git
+import nix_flakes as flakes
+from conftest import make_repo
+from nix_flakes import _nix_env, stand_ins  # noqa: F401 - fixtures
+from repo_state import committed_paths
+from test_nix_proof import evaluated_name
 
 from tui.cli import main
 from tui.core.judge import own_files, repository_file
-
-import nix_flakes as flakes
-from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
-from repo_state import committed_paths, repo_state
-from test_nix_proof import evaluated_name
-from conftest import make_repo
 
 
 def hosts_json(root, capsys, *extra) -> tuple[dict, str]:

@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import make_repo
+from nix_flakes import _nix_env, stand_ins  # noqa: F401 - fixtures
 
 from tui.cli import main
-
-from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
-from conftest import make_repo
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "fixtures" / "layouts"
 

@@ -7,12 +7,11 @@ import json
 import subprocess
 
 import git
+import nix_flakes as flakes
+from nix_flakes import _nix_env, stand_ins  # noqa: F401 - fixtures
+from repo_state import committed_paths, repo_state
 
 from tui.cli import main
-
-import nix_flakes as flakes
-from nix_flakes import _nix_env, stand_ins  # noqa: F401  (fixtures)
-from repo_state import committed_paths, repo_state
 
 
 def evaluated_name(root, host: str) -> str:
@@ -173,6 +172,7 @@ def test_machines_whose_names_no_flake_url_can_carry_are_evaluated(tmp_path, sta
     """A quote, ``${`` or non-ASCII in a machine's name: the name is selected inside ``--apply`` as an escaped
     Nix string, not put in the installable's URL fragment."""
     from conftest import make_repo
+
     from tui.core.nix.syntax import nix_attr_name
 
     hosts = ["café", 'q"t', "d${x}"]

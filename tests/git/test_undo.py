@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import sys
 
 import git
 import pytest
+from repo_state import demo_plan, repo_state
 
 from tui.cli import main
 from tui.core.answers import MachineAnswer
 from tui.core.apply import apply_plan
 from tui.core.errors import RepositoryError
 from tui.core.undo import plan_undo, undo
-
-from repo_state import demo_plan, repo_state
 
 
 def unrelated_work(root) -> None:
@@ -109,7 +108,7 @@ def test_cli_undo_needs_yes_without_a_terminal_and_reports_json(demo_repo, capsy
     before = repo_state(demo_repo)
     apply_plan(demo_plan(demo_repo))
     applied = repo_state(demo_repo)
-    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal: nothing to read
     assert main(["undo", "--flake", str(demo_repo)]) == 2
     out, err = capsys.readouterr()
     assert "needs --yes" in err and out == ""

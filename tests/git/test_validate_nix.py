@@ -14,15 +14,14 @@ from pathlib import Path
 
 import git
 import pytest
+from conftest import make_repo
+from repo_state import committed_paths, repo_state
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.apply import ValidationError, apply_plan
 from tui.core.nix.flake import load_flake
 from tui.core.plan import FileChange, make_plan
 from tui.core.validate import Check, nix_support, run_streaming, validate
-
-from conftest import make_repo
-from repo_state import committed_paths, repo_state
 
 requires_nix_command = pytest.mark.skipif(shutil.which("nix") is None, reason="nix is not installed (Debian: nix-bin)")
 

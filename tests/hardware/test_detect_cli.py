@@ -9,10 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from hardware_fakes import FIXTURES, RTX_4090, FakeNvml, machine
 
 from tui.cli import main
-
-from hardware_fakes import FIXTURES, RTX_4090, FakeNvml, machine
 
 
 @pytest.fixture

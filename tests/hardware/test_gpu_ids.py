@@ -8,6 +8,8 @@ import json
 from contextlib import redirect_stdout
 
 import pytest
+from conftest import lock_to_fake_nixpkgs, locked_path
+from hardware_fakes import FIXTURES
 
 from tui.cli import main
 from tui.core.answers import MachineAnswer
@@ -17,9 +19,6 @@ from tui.core.hardware.model import GpuInfo, HardwareReport
 from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
 from tui.core.hardware.support import cuda_verdict
-
-from conftest import lock_to_fake_nixpkgs, locked_path
-from hardware_fakes import FIXTURES
 
 GPUS = FIXTURES / "facter" / "gpus"
 PCI_IDS = FIXTURES / "pci-ids" / "pci.ids"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import shutil
 
 from conftest import make_repo  # the suite's conftest: real git repositories
+from hardware_fakes import FIXTURES
 
 from tui.core.hardware.hints import hints_from_config
 from tui.core.hardware.recommendation import recommend
 from tui.core.nix.flake import load_flake
-
-from hardware_fakes import FIXTURES
 
 FLAKE = """{
   inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";

@@ -7,13 +7,12 @@ import json
 from contextlib import redirect_stdout
 
 import pytest
+from hardware_fakes import FIXTURES
 
 from tui.cli import main
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.reports import load_report
-
-from hardware_fakes import FIXTURES
 
 FACTER = FIXTURES / "facter"
 

@@ -12,13 +12,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hardware_fakes import copy_machine, icd_dirs, machine
 
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware.recommendation import recommend
 from tui.core.hardware.ssh import SCAN_SCRIPT, parse_scan, scan_over_ssh, ssh_command
 from tui.core.hardware.this_machine import detect_this_machine
-
-from hardware_fakes import copy_machine, icd_dirs, machine
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
 

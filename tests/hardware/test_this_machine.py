@@ -7,11 +7,10 @@ import sys
 import warnings
 
 import pytest
-
-from tui.core.hardware.this_machine import detect_this_machine, read_nvml
-from tui.core.hardware.recommendation import recommend
-
 from hardware_fakes import RTX_4090, FakeNvml, copy_machine, icd_dirs, machine
+
+from tui.core.hardware.recommendation import recommend
+from tui.core.hardware.this_machine import detect_this_machine, read_nvml
 
 
 def detect(root, nvml=None, arch="x86_64"):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import make_repo
+
 from tui.core.nix.syntax import nix_attr_name
 
 HOST_FILE = "{ ... }:\n{\n  networking.hostName = \"x\";\n}\n"

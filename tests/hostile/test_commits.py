@@ -7,7 +7,6 @@ from pathlib import Path
 
 import git
 import pytest
-
 from hostile_repos import run_cli, small_repo
 
 APPLY = ["--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--yes"]

@@ -6,14 +6,12 @@ import json
 import os
 from pathlib import Path
 
-import git
 import pytest
+from hostile_repos import assert_one_line_refusal, run_cli, small_repo
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import key_problem, url_problem
 from tui.core.errors import AnswerError
-
-from hostile_repos import assert_one_line_refusal, run_cli, small_repo
 
 APPLY = ["--host", "boron=cpu", "--yes"]
 

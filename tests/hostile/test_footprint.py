@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import git
-
 from conftest import demo_source, make_repo
 from hostile_repos import assert_one_line_refusal, run_cli
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import git
 import pytest
-
 from conftest import assert_nix_parses, demo_source, make_repo
 from hostile_repos import assert_one_line_refusal, run_cli
+
 from tui.core.answers import MachineAnswer
 from tui.core.machine_file import HandEditRefused, update_machine_file
 from tui.core.read_back import read_machine_settings

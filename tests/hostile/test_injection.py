@@ -10,18 +10,23 @@ from pathlib import Path
 
 import git
 import pytest
+from conftest import NIX_INSTANTIATE, make_repo, requires_nix
+from hostile_repos import assert_one_line_refusal, run_cli, small_repo
 
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.errors import LlamaflakeError
+from tui.core.next_steps import rebuild_commands
 from tui.core.nix.flake import load_flake
 from tui.core.nix.syntax import (
-    nix_attr_name, nix_comment, nix_keyed_path, nix_relative_path, nix_string, nix_string_literal, parse,
+    nix_attr_name,
+    nix_comment,
+    nix_keyed_path,
+    nix_relative_path,
+    nix_string,
+    nix_string_literal,
+    parse,
 )
-from tui.core.next_steps import rebuild_commands
 from tui.core.plan import make_plan
-
-from conftest import NIX_INSTANTIATE, make_repo, requires_nix
-from hostile_repos import assert_one_line_refusal, flake_text, run_cli, small_repo
 
 
 def nix_eval(expr: str, cwd: Path) -> str:
@@ -261,7 +266,7 @@ def test_the_printed_rebuild_line_quotes_the_machine_name(tmp_path, name):
     root = small_repo(tmp_path / "repo", [name])
     result = run_cli(["apply", "--flake", str(root), "--host", f"{name}=cpu", "--yes"])
     assert result.returncode == 0, result.stderr
-    line = next(l.strip() for l in result.stderr.splitlines() if "nixos-rebuild" in l)
+    line = next(text.strip() for text in result.stderr.splitlines() if "nixos-rebuild" in text)
     words = shlex.split(line)
     assert words[:5] == ["sudo", "nixos-rebuild", "switch", "--flake", f".#{name}"]
     assert len(words) == 5

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import git
-
 from hostile_repos import small_repo
 
 HOSTS = ["boron", "carbon"]

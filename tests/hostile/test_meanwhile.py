@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import git
-
 from hostile_repos import run_cli, small_repo
 
 APPLY = ["--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--yes"]
@@ -88,7 +87,7 @@ def test_a_commit_that_does_not_hold_what_was_written_is_said(tmp_path):
     assert result.returncode == 0, result.stderr
     assert git.Repo(root).git.show(f"HEAD:{machine}") == "{ }"
     assert f"{machine}: the commit does not hold what llamaflake wrote" in result.stderr
-    assert f"git diff" in result.stderr
+    assert "git diff" in result.stderr
 
 
 def test_ctrl_c_at_the_retry_prompt_puts_everything_back_and_says_so(tmp_path):

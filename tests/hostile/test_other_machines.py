@@ -7,9 +7,7 @@ import json
 import shutil
 
 import git
-
 from hostile_repos import layout_repo, run_cli
-
 
 KEYED_ENTRY = ("(if builtins.pathExists ./common/llama-cpp/machines/${hostname}.nix "
                "then ./common/llama-cpp/machines/${hostname}.nix else { })")

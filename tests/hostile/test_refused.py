@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import git
-
-from conftest import requires_nix, NIX_INSTANTIATE
+from conftest import NIX_INSTANTIATE, requires_nix
 from hostile_repos import LAYOUTS, layout_repo, run_cli
 
 

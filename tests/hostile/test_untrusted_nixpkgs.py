@@ -7,10 +7,9 @@ import json
 import shutil
 
 import pytest
+from conftest import locked_path
 
 from tui.core.hardware.support import flake_cuda_release, nixpkgs_cuda_version
-
-from conftest import locked_path
 
 pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate is not installed")
 

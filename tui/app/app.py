@@ -17,11 +17,23 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tui.app.hardware_source import HardwareSource
-from tui.app.proof_source import ProofSource
 from tui.app.messages import (
-    DetectHardware, HardwareFailed, HardwareFound, ImportReport, LlamaSetupFound, NextStep, NixMachinesListed, NixProgress,
-    PreviousStep, RepositoryFailed, RepositoryLoaded, ScanSsh, StateChanged, StopAskingNix,
+    DetectHardware,
+    HardwareFailed,
+    HardwareFound,
+    ImportReport,
+    LlamaSetupFound,
+    NextStep,
+    NixMachinesListed,
+    NixProgress,
+    PreviousStep,
+    RepositoryFailed,
+    RepositoryLoaded,
+    ScanSsh,
+    StateChanged,
+    StopAskingNix,
 )
+from tui.app.proof_source import ProofSource
 from tui.app.state import NIX_ANSWERED, NIX_ASKING, NIX_FAILED, NIX_STOPPED, SOURCE_WORDS, MachineState, WizardState
 from tui.app.steps import STEPS
 from tui.core.errors import LlamaflakeError
@@ -114,8 +126,8 @@ class LlamaflakeApp(App[int]):
     def load_repository(self) -> None:
         """The static reading of the flake, shown at once; Nix is asked which machines exist afterwards."""
         from tui.core.nix.flake import load_flake
-        from tui.core.read_back import read_module_caches
         from tui.core.plan import existing_module_dir
+        from tui.core.read_back import read_module_caches
         from tui.core.repo_status import repo_status
         from tui.core.report import current_settings, remembered_left_alone
 
@@ -282,7 +294,7 @@ class LlamaflakeApp(App[int]):
             try:
                 report = self.hardware.hints(flake, host.name)
                 recommendation = self._recommend(report, host.system)
-            except Exception as exc:  # noqa: BLE001 - one machine's hints must not stop the others
+            except Exception as exc:
                 self.post_message(HardwareFailed(host.name, _as_error(exc)))
                 continue
             self.post_message(HardwareFound(host.name, report, recommendation, SOURCE_WORDS.get(report.source, report.source)))
@@ -292,7 +304,7 @@ class LlamaflakeApp(App[int]):
         """Detect this machine; give it to ``host``, or to the machine whose name is this machine's hostname."""
         try:
             report = self.hardware.this_machine()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return
         target = host or _host_named(self.state, report)
@@ -310,7 +322,7 @@ class LlamaflakeApp(App[int]):
 
         try:
             config = self.hardware.hints(self.state.flake, host)
-        except Exception:  # noqa: BLE001 - the hints are a second opinion; the report stands without them
+        except Exception:
             return []
         return report_mismatches(config, report, host)
 
@@ -345,7 +357,7 @@ class LlamaflakeApp(App[int]):
         try:
             report = read()
             recommendation = self._recommend(report, self.state.flake.host(host).system or report.system)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return
         self.post_message(HardwareFound(host, report, recommendation, source, chosen_by_user=True,

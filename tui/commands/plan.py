@@ -8,8 +8,8 @@ import sys
 from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
 from tui.core import eval_cache
 from tui.core.diff import plan_diff
-from tui.core.next_steps import rebuild_commands, unchecked_lines
 from tui.core.footprint import machine_path
+from tui.core.next_steps import rebuild_commands, unchecked_lines
 from tui.core.plan import Plan, make_plan
 from tui.core.report import plan_report
 
@@ -124,10 +124,10 @@ def _nothing_to_change(plan: Plan) -> str:
 
 def run_apply(args: argparse.Namespace) -> int:
     from tui.core.apply import CommitRejected, apply_plan, landed_commit
-    from tui.core.validate import DEFAULT_EVAL_TIMEOUT
     from tui.core.gitrepo import find_repo
     from tui.core.journal import recover
     from tui.core.nix.flake import load_flake
+    from tui.core.validate import DEFAULT_EVAL_TIMEOUT
 
     flake = load_from_args(args)
     recovered = recover(find_repo(flake.root))

@@ -21,7 +21,13 @@ from tui import __version__
 from tui.core import gitrepo
 from tui.core.errors import RepositoryError
 from tui.core.footprint import (
-    BLOB_TRAILER, FILE_TRAILER, GENERATED_BY, USER_TRAILER, blob_trailer, is_llamaflake_commit, machine_path,
+    BLOB_TRAILER,
+    FILE_TRAILER,
+    GENERATED_BY,
+    USER_TRAILER,
+    blob_trailer,
+    is_llamaflake_commit,
+    machine_path,
     module_file,
 )
 from tui.core.gitrepo import CommitRejected
@@ -30,7 +36,14 @@ from tui.core.plan import Plan, describe, keyed_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
 from tui.core.validate import (
-    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, Check, Intended, LeftAlone, Progress, ValidationError, validate,
+    DEFAULT_EVAL_TIMEOUT,
+    DEFAULT_JOBS,
+    Check,
+    Intended,
+    LeftAlone,
+    Progress,
+    ValidationError,
+    validate,
 )
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 

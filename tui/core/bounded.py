@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,10 +66,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def kill(proc: subprocess.Popen) -> None:
     """Kill ``proc`` and its children at once."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -122,10 +121,8 @@ def run_bounded(argv: list[str], *, limit: int | None, tail: int, timeout: float
         except OSError:  # it exited without reading all of it
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass
 
     readers = {proc.stderr: threading.Thread(target=read_err, daemon=True)}
     if limit is not None:

@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-
 VERSION = 1
 REFRESH_HELP = "evaluate afresh instead of reusing results from the evaluation cache (~/.cache/llamaflake/eval)"
 

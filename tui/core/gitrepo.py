@@ -119,7 +119,7 @@ def repo_prefix(repo: git.Repo, root: Path) -> str:
 def head_state(repo: git.Repo) -> str:
     """``branch``, ``detached`` or ``unborn`` (a repository without commits)."""
     try:
-        repo.head.commit
+        _ = repo.head.commit
     except ValueError:
         return "unborn"
     return "detached" if repo.head.is_detached else "branch"
@@ -251,7 +251,7 @@ def blob_ids(repo: git.Repo, paths: list[str]) -> dict[str, str | None]:
     filters applied as ``git add`` applies them; None for a path with no file."""
     present = [p for p in paths if (work_tree(repo) / p).is_file()]
     ids = _git_stdin(repo, ["hash-object", "--stdin-paths"], present) if present else []
-    found = dict(zip(present, ids))
+    found = dict(zip(present, ids, strict=False))  # a path git said nothing of has no id
     return {p: found.get(p) for p in paths}
 
 
@@ -260,7 +260,7 @@ def committed_blob_ids(repo: git.Repo, rev: str, paths: list[str]) -> dict[str, 
     if not paths:
         return {}
     out = _git_stdin(repo, ["cat-file", "--batch-check=%(objectname) %(objecttype)"], [f"{rev}:{p}" for p in paths])
-    return {p: line.split()[0] if line.endswith(" blob") else None for p, line in zip(paths, out)}
+    return {p: line.split()[0] if line.endswith(" blob") else None for p, line in zip(paths, out, strict=False)}
 
 
 def tracked(repo: git.Repo, paths: list[str]) -> list[str]:

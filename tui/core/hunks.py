@@ -117,7 +117,7 @@ def _cut_between_parts(group: list[Opcode], part_of: dict[tuple[int, int], str |
     between two pieces are the context of both (up to :data:`CONTEXT` lines each)."""
     pieces: list[tuple[list[Opcode], str | None]] = [([], None)]
     for op in group:
-        tag, i1, i2, j1, j2 = op
+        tag, i1, _i2, j1, _j2 = op
         ops, current = pieces[-1]
         part = None if tag == "equal" else part_of[(i1, j1)]
         if part is not None and current is not None and part != current:

@@ -13,12 +13,13 @@ releases it when the process dies, so a held lock means another apply is running
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
-import subprocess
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ class ApplyLock:
         self.released = False
 
     @classmethod
-    def acquire(cls, repo: git.Repo) -> "ApplyLock":
+    def acquire(cls, repo: git.Repo) -> ApplyLock:
         """Take the lock, or raise :class:`RepositoryError` where another apply holds it."""
         folder = journal_dir(repo)
         folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,7 @@ class Journal:
     lock: ApplyLock | None = None  # released by :meth:`finish`
 
     @classmethod
-    def start(cls, repo: git.Repo, paths: list[str], intended: dict[str, bytes | None] | None = None) -> "Journal":
+    def start(cls, repo: git.Repo, paths: list[str], intended: dict[str, bytes | None] | None = None) -> Journal:
         """Record the files (repository-relative) as they are now, what each is about to become
         (``intended``: content, or None to delete; a path not in it is not known yet), the index and HEAD,
         atomically. The caller holds the :class:`ApplyLock`."""
@@ -330,10 +331,8 @@ def _recover(repo: git.Repo, folder: Path, journal_file: Path) -> str | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data, entry["mode"])
     for rel in record.get("dirs", []):
-        try:
+        with contextlib.suppress(OSError):
             (top / rel).rmdir()
-        except OSError:
-            pass
     if record.get("index"):
         saved = (folder / INDEX_COPY).read_bytes()
         if not index.exists() or index.read_bytes() != saved:

@@ -19,7 +19,14 @@ from pathlib import Path
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
 from tui.core.validate import (
-    NixCancelled, Progress, _short, nix_argv, nix_support, offline_reason, run_streaming, too_large,
+    NixCancelled,
+    Progress,
+    _short,
+    nix_argv,
+    nix_support,
+    offline_reason,
+    run_streaming,
+    too_large,
 )
 
 DEFAULT_DISCOVERY_TIMEOUT = 300

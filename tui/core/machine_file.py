@@ -8,7 +8,16 @@ from tui.core.answers import MachineAnswer
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, apply_edits, line_end_after
 from tui.core.nix.syntax import (
-    Node, bindings, check, indent_of, module_attrset, nix_string, parse, starts_line, string_value, unwrap,
+    Node,
+    bindings,
+    check,
+    indent_of,
+    module_attrset,
+    nix_string,
+    parse,
+    starts_line,
+    string_value,
+    unwrap,
 )
 from tui.core.read_back import read_machine_settings
 

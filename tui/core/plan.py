@@ -11,23 +11,36 @@ from tui.core.caches import Cache, default_caches
 from tui.core.changes import FileChange, Offer
 from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
-from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits_at, bind_pattern
+from tui.core.footprint import (
+    MARKER_BYTES,
+    MODULE_MARKER,
+    find_module_dir,
+    is_generated_module,
+    left_alone_damage,
+    machine_path,
+    machines_dir,
+    module_file,
+    read_left_alone,
+)
+from tui.core.hardware.support import is_jetson
+from tui.core.machine_file import update_machine_file
 from tui.core.nix import inputs as input_edits
+from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits_at, bind_pattern
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
+from tui.core.nix.imports import import_closure, imported_files
 from tui.core.nix.syntax import (
-    check, nix_comment, nix_keyed_path, nix_relative_path, parse, path_expression_target, relative_path_literal,
+    check,
+    nix_comment,
+    nix_keyed_path,
+    nix_relative_path,
+    parse,
+    path_expression_target,
+    relative_path_literal,
     unwrap,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
-from tui.core.hardware.support import is_jetson
-from tui.core.footprint import (
-    MARKER_BYTES, MODULE_MARKER, find_module_dir, is_generated_module, machine_path, machines_dir, module_file,
-    left_alone_damage, read_left_alone,
-)
-from tui.core.nix.imports import import_closure, imported_files
-from tui.core.machine_file import update_machine_file
-from tui.core.shell import shell_join
 from tui.core.render import render_machine, render_module
+from tui.core.shell import shell_join
 from tui.core.variants import variants_for
 
 
@@ -149,7 +162,7 @@ def check_module_folder(flake: Flake, folder: str, given: bool) -> str:
         with open(path, "rb") as handle:
             head = handle.read(MARKER_BYTES)
     except OSError as error:
-        raise AnswerError(f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only")
+        raise AnswerError(f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only") from error
     if is_generated_module(head):
         return folder
     advice = (f"choose a folder of its own, e.g. --module-dir {folder}/llama-cpp" if given else
@@ -232,7 +245,7 @@ class _Edits:
             new, spans = apply_edits_at(source, edits)
             if new != source:
                 check(new, rel)  # an edit must never leave a file that does not parse
-                parts = tuple((start, end, part) for (start, end), part in zip(spans, self.parts[rel]))
+                parts = tuple((start, end, part) for (start, end), part in zip(spans, self.parts[rel], strict=True))
                 result.append(FileChange(rel, source, new, "; ".join(_grouped_reasons(self.reasons[rel])), parts=parts))
         return result
 

@@ -154,7 +154,7 @@ def preflight(
         findings.append(Finding(
             "error", "ignored",
             f"{rel} is ignored by git (.gitignore), so nix would not see it",
-            f"remove the rule that ignores it, or choose another folder for the module (--module-dir)",
+            "remove the rule that ignores it, or choose another folder for the module (--module-dir)",
         ))
     return findings
 

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from tui.core.plan import FileChange
 from tui.core.validate import (
-    DEFAULT_EVAL_TIMEOUT, DEFAULT_JOBS, FAILED, NOT_CHECKED, OK, Check, Progress, nix_support, validate,
+    DEFAULT_EVAL_TIMEOUT,
+    DEFAULT_JOBS,
+    FAILED,
+    NOT_CHECKED,
+    OK,
+    Check,
+    Progress,
+    nix_support,
+    validate,
 )
 
 # The scratch copy's own commit: no hooks, no signing, no identity of the user's needed.
@@ -114,4 +122,4 @@ def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: f
     return proof
 
 
-__all__ = ["Proof", "prove", "scratch_copy", "NOT_CHECKED"]
+__all__ = ["NOT_CHECKED", "Proof", "prove", "scratch_copy"]

@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
-from tui.core.nix.flake import Flake
-from tui.core.read_back import read_machine_settings
 from tui.core.footprint import machine_path, module_file, read_left_alone
+from tui.core.nix.flake import Flake
 from tui.core.plan import Plan, existing_module_dir
+from tui.core.read_back import read_machine_settings
 
 
 def current_settings(flake: Flake) -> dict[str, dict]:

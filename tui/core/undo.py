@@ -11,8 +11,8 @@ from pathlib import Path
 import git
 
 from tui.core import footprint, gitrepo
-from tui.core.footprint import GENERATED_BY_PATTERN, MODULE_FOLDER
 from tui.core.errors import RepositoryError
+from tui.core.footprint import GENERATED_BY_PATTERN, MODULE_FOLDER
 from tui.core.journal import rewritten_by_hooks
 
 FILE_TRAILER = footprint.FILE_TRAILER + " "
@@ -231,9 +231,9 @@ def _plan(repo: git.Repo) -> UndoPlan:
     if written:
         # Without Generated-blob trailers (an earlier version) what it wrote is not known: its flake.nix and
         # flake.lock are judged by their change.
-        foreign = [path for status, path in changes if path not in written or not blobs
+        foreign = [path for status, path in changes if path not in written or (not blobs
                    and path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock")
-                   and not _could_be_generated(repo, commit, status, path)]
+                   and not _could_be_generated(repo, commit, status, path))]
     else:
         # Made by a version without Generated-file trailers, or amended: only what llamaflake writes may go.
         foreign = [path for status, path in changes if not _could_be_generated(repo, commit, status, path)]

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import os
 import queue
-from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from tui.core.bounded import CHUNK, Tail, amount, kill, run_bounded, stop
 from tui.core.errors import LlamaflakeError, NixSyntaxError

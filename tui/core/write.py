@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.core.errors import LlamaflakeError
 from tui.core.changes import FileChange
+from tui.core.errors import LlamaflakeError
 
 
 class WriteError(LlamaflakeError):
@@ -73,10 +74,8 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(path.parent)
 
@@ -149,18 +148,16 @@ class Snapshot:
                     if path.exists() or path.is_symlink():
                         path.unlink()
                     continue
-                if path.is_file() and not path.is_symlink():
-                    if path.read_bytes() == saved.data and stat.S_IMODE(path.stat().st_mode) == saved.mode:
-                        continue
+                if (path.is_file() and not path.is_symlink() and path.read_bytes() == saved.data
+                        and stat.S_IMODE(path.stat().st_mode) == saved.mode):
+                    continue
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(path, saved.data, saved.mode)
             except OSError as exc:
                 failed.append(f"{saved.rel} ({exc.strerror or exc})")
         for directory in sorted(self.created_dirs, key=lambda d: len(d.parts), reverse=True):
-            try:
+            with contextlib.suppress(OSError):
                 directory.rmdir()
-            except OSError:
-                pass
         if failed:
             raise WriteError(
                 "could not put back " + ", ".join(failed),

@@ -198,7 +198,7 @@ class CommitScreen(StepScreen):
             self.post_message(ApplyFailed(exc))
         except LlamaflakeError as exc:
             self.post_message(ApplyFailed(exc))
-        except Exception as exc:  # noqa: BLE001 - git's own failures (a hook, signing) reach the user whole
+        except Exception as exc:
             self.post_message(ApplyFailed(unexpected_failure(exc, commit)))
         else:
             from tui.core.apply import AFTER_COMMIT

@@ -14,9 +14,9 @@ from tui.app.messages import ProofFinished, ProofProgress
 from tui.app.screens.base import StepScreen
 from tui.app.widgets.hunk_view import HunkBlock
 from tui.app.widgets.proof import ProofView
+from tui.core.changes import FileChange
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import Hunk, accepted_plan, split_hunks, validate_changes, wiring_checks
-from tui.core.changes import FileChange
 
 KIND_MARK = {"create": "A", "modify": "M", "delete": "D"}
 

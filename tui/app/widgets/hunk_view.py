@@ -9,9 +9,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_diff_view import DiffView
 
+from tui.core.changes import FileChange
 from tui.core.hunks import CONTEXT, Hunk, change_opcodes
 from tui.core.line_diff import grouped_opcodes
-from tui.core.changes import FileChange
 
 
 def _text(data: bytes | None) -> str:

@@ -11,8 +11,8 @@ from tui.core.hardware.vendors import (
     vendor_with_kernel_module,
     vendor_with_video_driver,
 )
-from tui.core.nix.hosts import list_literals
 from tui.core.nix.flake import Flake, Host, SourceFile, relative_path
+from tui.core.nix.hosts import list_literals
 from tui.core.nix.syntax import (
     Node,
     attrpath_names,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tui.core.hardware.model import HardwareReport, Hint
 from tui.core.hardware.vendors import a_vendor_label, vendor_label
 
-
 GPU_WORDS = ("GPU", "graphics", "videoDrivers")
 CPU_WORDS = ("CPU",)
 

@@ -4,7 +4,6 @@ left to the callers (this machine, or a script run over SSH), so that both parse
 
 from __future__ import annotations
 
-
 from tui.core.data import load
 from tui.core.hardware.gpu_ids import PciIds, add_chip_facts, chip_of, model_name
 from tui.core.hardware.model import CpuInfo, GpuInfo
@@ -117,7 +116,7 @@ def parse_cpuinfo(text: str, arch: str) -> CpuInfo:
 class PciDevice:
     """What ``/sys`` says about one display device (a DRM card or a PCI display controller)."""
 
-    __slots__ = ("name", "fields")
+    __slots__ = ("fields", "name")
 
     def __init__(self, name: str, fields: dict[str, str] | None = None) -> None:
         self.name = name  # "card0", or the PCI address for a device without a DRM card
@@ -278,7 +277,7 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
         cells = [v.strip() for v in line.split(",")]
         if len(cells) != len(columns):
             continue  # an error message, not a row
-        values = dict(zip(columns, cells))
+        values = dict(zip(columns, cells, strict=True))
         if not values.get("name"):
             continue
         capability = values.get("compute_cap")

@@ -196,7 +196,7 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
         devices.append(dev)
         models.append(card.get("model"))
     report.gpus = gpus_from_devices(devices)
-    for gpu, model in zip(report.gpus, models):
+    for gpu, model in zip(report.gpus, models, strict=False):  # devices without a display class are dropped
         if isinstance(model, str) and model and not any(generic in model for generic in _GENERIC_MODELS):
             gpu.name = model
     add_chip_facts(report.gpus)  # a chip named only by facter's model

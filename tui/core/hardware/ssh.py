@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tui.core.bounded import amount, run_bounded
 from tui.core.errors import LlamaflakeError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Sequence
@@ -124,10 +125,8 @@ def _device(name: str, path: Path, read: _Reader) -> PciDevice:
         text = read.text(path / file)
         if text is not None:
             fields[file] = text.strip()
-    try:
+    with contextlib.suppress(OSError):
         fields["driver"] = os.path.basename(os.readlink(path / "driver"))
-    except OSError:
-        pass
     fields["slot"] = os.path.basename(os.path.realpath(path))
     return PciDevice(name, fields)
 
@@ -162,18 +161,18 @@ def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
             for index in range(nvml.nvmlDeviceGetCount()):
                 handle = nvml.nvmlDeviceGetHandleByIndex(index)
                 gpu = GpuInfo(vendor="nvidia", driver="nvidia", driver_version=driver_version, integrated=False)
-                gpu.name = _optional(lambda: _text(nvml.nvmlDeviceGetName(handle)))
-                total = _optional(lambda: nvml.nvmlDeviceGetMemoryInfo(handle).total)
+                gpu.name = _optional(lambda: _text(nvml.nvmlDeviceGetName(handle)))  # noqa: B023 - called at once
+                total = _optional(lambda: nvml.nvmlDeviceGetMemoryInfo(handle).total)  # noqa: B023 - called at once
                 gpu.memory_mib = int(total) // MIB if total else None
-                capability = _optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
+                capability = _optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))  # noqa: B023 - called at once
                 if capability:
                     gpu.compute_capability = f"{capability[0]}.{capability[1]}"
                     gpu.capability_source = "NVML"
-                pci = _optional(lambda: nvml.nvmlDeviceGetPciInfo(handle))
+                pci = _optional(lambda: nvml.nvmlDeviceGetPciInfo(handle))  # noqa: B023 - called at once
                 if pci is not None:
-                    bus = _optional(lambda: _text(pci.busId))
+                    bus = _optional(lambda: _text(pci.busId))  # noqa: B023 - called at once
                     gpu.pci_slot = _sysfs_slot(bus) if bus else None
-                    device_id = _optional(lambda: int(pci.pciDeviceId))
+                    device_id = _optional(lambda: int(pci.pciDeviceId))  # noqa: B023 - called at once
                     if device_id:
                         gpu.pci_id = f"{device_id & 0xFFFF:04x}:{device_id >> 16:04x}"
                 gpus.append(gpu)

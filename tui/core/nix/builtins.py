@@ -4,11 +4,10 @@ with one decorator. Each takes the evaluator and its arguments as thunks, and re
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from typing import Callable
-
 import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tui.core.nix.paths import relative_path
 from tui.core.nix.values import AttrsValue, Lambda, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data

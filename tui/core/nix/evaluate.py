@@ -12,7 +12,8 @@ caller refuses rather than guesses.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix import recognisers
@@ -48,7 +49,7 @@ MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 class Evaluator:
     """Evaluates nodes of the flake's files; one per :class:`Flake`, with caches shared across hosts."""
 
-    def __init__(self, flake: "Flake") -> None:
+    def __init__(self, flake: Flake) -> None:
         self.flake = flake
         self.depth = 0
         self._scope_cache: dict[int, dict[str, list[tuple[list, Node]]]] = {}
@@ -80,12 +81,12 @@ class Evaluator:
         finally:
             self.depth -= 1
 
-    def thunk(self, node: Node | None, file: "SourceFile", env: dict) -> Thunk:
+    def thunk(self, node: Node | None, file: SourceFile, env: dict) -> Thunk:
         return Thunk(node, file, env)
 
     # -- expressions
 
-    def eval(self, node: Node | None, file: "SourceFile", env: dict) -> Value:
+    def eval(self, node: Node | None, file: SourceFile, env: dict) -> Value:
         node = unwrap(node)
         if node is None:
             return Unknown("empty expression")
@@ -310,7 +311,7 @@ class Evaluator:
                 return ListValue([i for v in known for i in v.items], [n for v in known for n in v.nodes] + [None])
             return Unknown("a list the engine cannot see")
         if op in ("TOKEN_EQUAL", "TOKEN_NOT_EQUAL"):
-            if isinstance(left, (str, int, bool)) and isinstance(right, (str, int, bool)) or (left is None and right is None):
+            if (isinstance(left, (str, int, bool)) and isinstance(right, (str, int, bool))) or (left is None and right is None):
                 return (left == right) == (op == "TOKEN_EQUAL")
             return Unknown("a comparison the engine cannot decide")
         if op == "TOKEN_ADD":
@@ -476,9 +477,8 @@ class Evaluator:
                 bound = self._param_lookup(scope, scope.nodes()[0], name, env)
                 if bound is not None:
                     return bound
-            elif kind == "NODE_WITH":
-                if child is not scope.nodes()[0]:
-                    withs.append(scope)
+            elif kind == "NODE_WITH" and child is not scope.nodes()[0]:
+                withs.append(scope)
             child = scope
         for scope in withs:
             namespace = self.eval(scope.nodes()[0], file, env)
@@ -526,7 +526,8 @@ class Evaluator:
                         return Thunk.const(External((name,), bound=True))
                     default = parts[1] if len(parts) > 1 else None
                     lam_file, lam_env = env.get(("file", id(lam))), env
-                    return Thunk.lazy(lambda: self._pattern_value(arg, name, default, lam_file, lam_env))
+                    # returned at once: the loop's variables do not change under the thunk
+                    return Thunk.lazy(lambda: self._pattern_value(arg, name, default, lam_file, lam_env))  # noqa: B023
         return None
 
     def _pattern_value(self, arg: Thunk, name: str, default: Node | None, file, env) -> Value:
@@ -642,7 +643,7 @@ class Evaluator:
 
     # -- the flake's outputs and modules
 
-    def outputs_of(self, outputs: Node, file: "SourceFile") -> Value:
+    def outputs_of(self, outputs: Node, file: SourceFile) -> Value:
         """The value of the flake's ``outputs`` function applied to its inputs (``self`` included)."""
         value = self.eval(outputs, file, {})
         if not isinstance(value, Lambda):

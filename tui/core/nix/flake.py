@@ -213,9 +213,9 @@ __all__ = [
     "files_reached",
     "find_flake",
     "load_flake",
-    "path_refs",
-    "read_flake",
     "outputs_arg_names",
     "outputs_pattern",
+    "path_refs",
+    "read_flake",
     "relative_path",
 ]

@@ -19,12 +19,30 @@ from pathlib import PurePosixPath
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.imports import import_closure
-from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
-from tui.core.nix.values import AttrsValue, External, FlakeInputs, Lambda, ListValue, PathValue, SystemCall, Thunk, Unknown, as_path
 from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
 from tui.core.nix.paths import nix_files, relative_path
+from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
 from tui.core.nix.syntax import (
-    Node, attrpath_names, bindings, inherited_names, nix_relative_path, select_path, string_value, unwrap,
+    Node,
+    attrpath_names,
+    bindings,
+    inherited_names,
+    nix_relative_path,
+    select_path,
+    string_value,
+    unwrap,
+)
+from tui.core.nix.values import (
+    AttrsValue,
+    External,
+    FlakeInputs,
+    Lambda,
+    ListValue,
+    PathValue,
+    SystemCall,
+    Thunk,
+    Unknown,
+    as_path,
 )
 
 GENERATED_FILES = {"hardware-configuration.nix"}
@@ -242,10 +260,10 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     if isinstance(system, str):
         host.system = system
     special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
-    host.inputs_in_modules = isinstance(special, FlakeInputs) or isinstance(special, AttrsValue) and (
+    host.inputs_in_modules = isinstance(special, FlakeInputs) or (isinstance(special, AttrsValue) and (
         "inputs" in special.attrs or _inputs_under_flake(ev, special)
         or isinstance(special.base, FlakeInputs)  # `inputs // { ... }`: every input is an argument of its own
-    )
+    ))
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
         written = arg.where.get("modules")
@@ -559,7 +577,7 @@ def _reached_files(flake: Flake, ev: Evaluator, item: _Found) -> list[str]:
     while index < len(files) and len(files) < 500:
         try:
             evaluated = _interpolated_imports(ev, files[index], args, every=True)
-        except Exception:  # noqa: BLE001 - a module the evaluator cannot read adds nothing it would know of
+        except Exception:
             evaluated = []
         for rel in import_closure(flake, evaluated):
             if rel not in files:
@@ -575,7 +593,7 @@ def _special_args(ev: Evaluator, item: _Found) -> Thunk:
         call_arg = ev.force(item.call.arg) if item.call is not None else None
         if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs:
             special = ev.force_attrs(call_arg.attrs["specialArgs"])
-    except Exception:  # noqa: BLE001 - no specialArgs the evaluator can read: the modules get open arguments
+    except Exception:
         special = None
     return Thunk.const(AttrsValue(dict(special.attrs) if special is not None else {}, open=True))
 
@@ -915,4 +933,4 @@ def _platform_in(flake: Flake, rel: str) -> str | None:
     return None
 
 
-__all__ = ["apply_chain", "find_hosts", "list_literals", "module_attrset", "system_from_files", "relative_path"]
+__all__ = ["apply_chain", "find_hosts", "list_literals", "module_attrset", "relative_path", "system_from_files"]

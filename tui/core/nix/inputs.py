@@ -5,7 +5,15 @@ from __future__ import annotations
 from tui.core.nix.edits import Edit, indent_unit, line_end_after
 from tui.core.nix.flake import Flake, FlakeInput, outputs_arg_names, outputs_pattern
 from tui.core.nix.syntax import (
-    Node, attrpath_names, bindings, indent_of, is_identifier, nix_attr_name, nix_attr_path, nix_string, starts_line,
+    Node,
+    attrpath_names,
+    bindings,
+    indent_of,
+    is_identifier,
+    nix_attr_name,
+    nix_attr_path,
+    nix_string,
+    starts_line,
     unwrap,
 )
 
@@ -139,10 +147,7 @@ def _field_bindings(existing: FlakeInput) -> list[tuple[list[str], Node, Node | 
         parts = node.nodes()
         path = attrpath_names(parts[0]) or []
         # Strip "inputs.<name>" or "<name>" from the front.
-        if path[:1] == ["inputs"] and len(path) > 1 and path[1] == existing.name:
-            rel = path[2:]
-        else:
-            rel = path[1:]
+        rel = path[2:] if path[:1] == ["inputs"] and len(path) > 1 and path[1] == existing.name else path[1:]
         value = parts[1] if len(parts) > 1 else None
         if rel:
             fields.append((rel, node, value, node.parent))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-from tui.core.errors import NixSyntaxError, LlamaflakeError
+from tui.core.errors import LlamaflakeError, NixSyntaxError
 
 try:  # pragma: no cover - depends on the platform's wheels
     import pynix_parser as _rnix
@@ -28,8 +28,8 @@ class Node:
     start: int
     end: int
     source: bytes = field(repr=False)
-    parent: "Node | None" = field(default=None, repr=False)
-    children: list["Node"] = field(default_factory=list, repr=False)
+    parent: Node | None = field(default=None, repr=False)
+    children: list[Node] = field(default_factory=list, repr=False)
 
     @property
     def is_token(self) -> bool:
@@ -43,20 +43,20 @@ class Node:
     def text(self) -> str:
         return self.raw.decode("utf-8")
 
-    def nodes(self) -> list["Node"]:
+    def nodes(self) -> list[Node]:
         """Child nodes, tokens left out."""
         return [c for c in self.children if not c.is_token]
 
-    def tokens(self) -> list["Node"]:
+    def tokens(self) -> list[Node]:
         return [c for c in self.children if c.is_token]
 
-    def first(self, kind: str) -> "Node | None":
+    def first(self, kind: str) -> Node | None:
         for c in self.children:
             if c.kind == kind:
                 return c
         return None
 
-    def walk(self) -> Iterator["Node"]:
+    def walk(self) -> Iterator[Node]:
         """This node and every node below it, in source order (tokens included)."""
         stack = [self]
         while stack:
@@ -64,7 +64,7 @@ class Node:
             yield n
             stack.extend(reversed(n.children))
 
-    def ancestors(self) -> Iterator["Node"]:
+    def ancestors(self) -> Iterator[Node]:
         n = self.parent
         while n is not None:
             yield n

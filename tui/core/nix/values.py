@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from tui.core.nix.syntax import Node
 
@@ -32,7 +33,7 @@ class External:
 class FlakeInputs(External):
     """The argument of ``outputs``: every input by name, and ``self``, the outputs themselves."""
 
-    outputs: "Thunk | None" = None
+    outputs: Thunk | None = None
 
 
 @dataclass(eq=False)
@@ -52,31 +53,31 @@ class PathString(str):
         return PathValue(str(self), None, True)
 
 
-def as_path(value: "Value") -> "Value":
+def as_path(value: Value) -> Value:
     """A :class:`PathString` as the path it names; anything else as it is."""
     return value.path if isinstance(value, PathString) else value
 
 
 @dataclass(eq=False)
 class ListValue:
-    items: list["Thunk"]
+    items: list[Thunk]
     nodes: list[Node] = field(default_factory=list)  # the list literals it is made of
 
 
 @dataclass(eq=False)
 class AttrsValue:
-    attrs: dict[str, "Thunk"]
+    attrs: dict[str, Thunk]
     open: bool = False  # may hold names the engine cannot see
     node: Node | None = None
     where: dict[str, Node] = field(default_factory=dict)  # binding node of each name
-    file: "SourceFile | None" = None
-    base: "External | None" = None  # `lib // { ... }`: a name not here is this external's
+    file: SourceFile | None = None
+    base: External | None = None  # `lib // { ... }`: a name not here is this external's
 
 
 @dataclass(eq=False)
 class Lambda:
     node: Node
-    file: "SourceFile"
+    file: SourceFile
     env: dict
 
     @property
@@ -92,7 +93,7 @@ class Lambda:
 class Builtin:
     name: str
     arity: int
-    args: tuple["Thunk", ...] = ()
+    args: tuple[Thunk, ...] = ()
     path: tuple[str, ...] = ()
     impl: Callable | None = None  # its own implementation (a recogniser's); else the registry's, by name
 
@@ -102,7 +103,7 @@ class SystemCall:
     """A call of ``nixosSystem``: the function as written, and its argument."""
 
     fn: tuple[str, ...]
-    arg: "Thunk"
+    arg: Thunk
 
 
 Value = object
@@ -112,22 +113,22 @@ _UNSET = object()
 class Thunk:
     """An expression with its file and environment, evaluated at most once."""
 
-    __slots__ = ("node", "file", "env", "_value", "_compute")
+    __slots__ = ("_compute", "_value", "env", "file", "node")
 
-    def __init__(self, node: Node | None, file: "SourceFile | None", env: dict | None,
+    def __init__(self, node: Node | None, file: SourceFile | None, env: dict | None,
                  value: Value | None = None, compute: Callable[[], Value] | None = None) -> None:
         self.node = node
         self.file = file
         self.env = env if env is not None else {}  # the same dict: binding caches compare it by identity
-        self._value = _UNSET if value is None and compute is not None or node is not None else value
+        self._value = _UNSET if (value is None and compute is not None) or node is not None else value
         self._compute = compute
 
     @classmethod
-    def const(cls, value: Value) -> "Thunk":
+    def const(cls, value: Value) -> Thunk:
         return cls(None, None, None, value=value)
 
     @classmethod
-    def lazy(cls, compute: Callable[[], Value]) -> "Thunk":
+    def lazy(cls, compute: Callable[[], Value]) -> Thunk:
         return cls(None, None, None, compute=compute)
 
 
@@ -142,7 +143,7 @@ class Opaque:
     def select(self, name: str) -> Value:
         return Unknown(f"`{name}` of {type(self).__name__}")
 
-    def call(self, evaluator, arg: "Thunk") -> Value:
+    def call(self, evaluator, arg: Thunk) -> Value:
         return Unknown(f"calling {type(self).__name__}")
 
 

@@ -9,16 +9,30 @@ to :data:`CALLS`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tui.core.nix.recognisers import adios_flake, clan, extensible, ez_configs, flake_parts, flakelight, haumea, import_tree, nixos, nixos_unified, nixpkgs_overlays, snowfall
+from tui.core.nix.recognisers import (
+    adios_flake,
+    clan,
+    extensible,
+    ez_configs,
+    flake_parts,
+    flakelight,
+    haumea,
+    import_tree,
+    nixos,
+    nixos_unified,
+    nixpkgs_overlays,
+    snowfall,
+)
 from tui.core.nix.values import External, Thunk, Value
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.core.nix.evaluate import Evaluator
 
 # In order: the first that knows the function decides.
-CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
+CALLS: list[Callable[[Evaluator, External, Thunk], Value | None]] = [
     nixos.call,
     nixos_unified.call,
     flakelight.call,
@@ -33,13 +47,13 @@ CALLS: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
 
 
 # Modules from other flakes imported into a flake-parts flake, by the recogniser that knows them.
-FLAKE_MODULES: list[Callable[["Evaluator", External, Thunk], Value | None]] = [
+FLAKE_MODULES: list[Callable[[Evaluator, External, Thunk], Value | None]] = [
     nixos_unified.flake_module,
     ez_configs.flake_module,
 ]
 
 
-def flake_module(evaluator: "Evaluator", module: External, config: Thunk) -> Value | None:
+def flake_module(evaluator: Evaluator, module: External, config: Thunk) -> Value | None:
     """The flake-parts module ``module`` (from another flake) as the first recogniser that knows it sees
     it, given the merged ``config`` of the flake; or None."""
     for recognise in FLAKE_MODULES:
@@ -50,12 +64,12 @@ def flake_module(evaluator: "Evaluator", module: External, config: Thunk) -> Val
 
 
 # What ``import x`` is when ``x`` comes from outside the repository (``import nixpkgs { ... }``).
-IMPORTS: list[Callable[["Evaluator", External], Value | None]] = [
+IMPORTS: list[Callable[[Evaluator, External], Value | None]] = [
     nixpkgs_overlays.import_external,
 ]
 
 
-def import_external(evaluator: "Evaluator", source: External) -> Value | None:
+def import_external(evaluator: Evaluator, source: External) -> Value | None:
     """The value of ``import source`` as the first recogniser that knows it sees it, or None."""
     for recognise in IMPORTS:
         value = recognise(evaluator, source)
@@ -64,7 +78,7 @@ def import_external(evaluator: "Evaluator", source: External) -> Value | None:
     return None
 
 
-def call_external(evaluator: "Evaluator", fn: External, arg: Thunk) -> Value | None:
+def call_external(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     """The value of ``fn arg`` as the first recogniser that knows ``fn`` sees it, or None."""
     for call in CALLS:
         value = call(evaluator, fn, arg)

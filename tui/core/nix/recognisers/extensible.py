@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tui.core.nix.values import AttrsValue, Builtin, External, Thunk, Unknown, Value
 
