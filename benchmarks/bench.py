@@ -47,9 +47,9 @@ def synthetic_repo(folder: Path, machines: int) -> Path:
             f'{{ lib, ... }}: {{\n  networking.hostName = "{name}";\n  nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";\n}}\n'
         )
     (folder / "common").mkdir(exist_ok=True)
-    (folder / "common" / "default.nix").write_text("{ ... }: { time.timeZone = \"UTC\"; }\n")
+    (folder / "common" / "default.nix").write_text('{ ... }: { time.timeZone = "UTC"; }\n')
     (folder / "flake.nix").write_text(
-        "{\n  inputs = {\n    nixpkgs.url = \"github:nixos/nixpkgs/nixos-unstable\";\n  };\n\n"
+        '{\n  inputs = {\n    nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n  };\n\n'
         "  outputs = { self, nixpkgs, ... }@inputs: {\n    nixosConfigurations = {\n"
         + "".join(hosts)
         + "    };\n  };\n}\n"
@@ -107,8 +107,12 @@ def time_proof(machines: int) -> tuple[float, float, float] | None:
     if not NIXPKGS_LIB:
         return None
     os.environ.setdefault("NIX_CONFIG", "download-attempts = 1\nflake-registry = ")
-    for key, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@example.org"),
-                       ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "bench@example.org")):
+    for key, value in (
+        ("GIT_AUTHOR_NAME", "bench"),
+        ("GIT_AUTHOR_EMAIL", "bench@example.org"),
+        ("GIT_COMMITTER_NAME", "bench"),
+        ("GIT_COMMITTER_EMAIL", "bench@example.org"),
+    ):
         os.environ.setdefault(key, value)
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
@@ -119,8 +123,14 @@ def time_proof(machines: int) -> tuple[float, float, float] | None:
         repo = nix_flakes.outputs_elsewhere(where / "config", nixpkgs, hosts=names)
         start = time.perf_counter()
         flake = load_flake(repo)
-        plan = make_plan(flake, Answers(machines={n: MachineAnswer("cpu", cpu_flags=["avx2", "fma"]) for n in names},
-                                        url=f"path:{llama}", caches=[]))
+        plan = make_plan(
+            flake,
+            Answers(
+                machines={n: MachineAnswer("cpu", cpu_flags=["avx2", "fma"]) for n in names},
+                url=f"path:{llama}",
+                caches=[],
+            ),
+        )
         static = time.perf_counter() - start
         start = time.perf_counter()
         result = apply_plan(plan, commit=False, evaluate=True)
@@ -144,21 +154,32 @@ def main() -> int:
     rows.append(("detect --json (median)", "n/a" if detect is None else f"{detect * 1000:.0f} ms", "< 150 ms"))
     for machines in (1, 10, 100, 500):
         seconds = time_plan(machines, runs=1 if args.quick else 3)
-        rows.append((f"plan, {machines} machines (median)", f"{seconds * 1000:.0f} ms", "< 2000 ms" if machines == 500 else ""))
+        rows.append(
+            (f"plan, {machines} machines (median)", f"{seconds * 1000:.0f} ms", "< 2000 ms" if machines == 500 else "")
+        )
     proofs = {machines: time_proof(machines) for machines in (1, 10, 50)}
     for machines, timed in proofs.items():
         if timed is None:
             rows.append((f"proof with nix, {machines} machines", "n/a", "needs nix and nixpkgs' lib"))
             continue
-        rows.append((f"proof with nix, {machines} machines", f"{timed[1] * 1000:.0f} ms",
-                     f"static plan {timed[0] * 1000:.0f} ms"))
+        rows.append(
+            (
+                f"proof with nix, {machines} machines",
+                f"{timed[1] * 1000:.0f} ms",
+                f"static plan {timed[0] * 1000:.0f} ms",
+            )
+        )
         rows.append(("  the same proof again (cached)", f"{timed[2] * 1000:.0f} ms", "instant"))
     if proofs[1] is not None and proofs[10] is not None:
         rows.append(("  proof of 10 machines / proof of 1", f"{proofs[10][1] / proofs[1][1]:.2f}x", "<= 1.5x"))
     first = ROOT / "benchmarks" / "first_screen.py"
     if first.exists():
-        result = subprocess.run([sys.executable, str(first), "--runs", "5" if args.quick else "15"],
-                                capture_output=True, text=True, cwd=ROOT)
+        result = subprocess.run(
+            [sys.executable, str(first), "--runs", "5" if args.quick else "15"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if ":" in line}
         value = lines.get("first screen", "").split("median ")[-1].split(" over")[0] or "n/a"
         bare = lines.get("a bare Textual app (header, one line, footer) on the same machine", "").split("median ")[-1]

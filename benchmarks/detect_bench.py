@@ -32,8 +32,10 @@ def main() -> int:
     times = measure(runs)
     median = statistics.median(times)
     verdict = "ok" if median < GOAL_MS else "SLOW"
-    print(f"detect --json: median {median:.1f} ms over {runs} runs "
-          f"(min {min(times):.1f}, max {max(times):.1f}; goal < {GOAL_MS:.0f} ms) {verdict}")
+    print(
+        f"detect --json: median {median:.1f} ms over {runs} runs "
+        f"(min {min(times):.1f}, max {max(times):.1f}; goal < {GOAL_MS:.0f} ms) {verdict}"
+    )
     return 0 if median < GOAL_MS else 1
 
 

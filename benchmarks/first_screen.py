@@ -80,7 +80,13 @@ def one_run(repo: Path, bytecode: Path, baseline: bool = False, machines: str | 
         argv = [sys.executable, "-m", "tui.app.main", *(["--no-nix"] if machines == "no-nix" else []), str(repo)]
     start = time.perf_counter()
     process = subprocess.Popen(
-        argv, stdin=slave, stdout=slave, stderr=slave, env=env, pass_fds=(ready_write,), close_fds=True,
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        pass_fds=(ready_write,),
+        close_fds=True,
         start_new_session=True,
     )
     os.close(slave)
@@ -99,7 +105,7 @@ def one_run(repo: Path, bytecode: Path, baseline: bool = False, machines: str | 
                 except OSError:
                     break
                 if machines is not None:
-                    shown = shown[-len(LAST_MACHINE):] + output
+                    shown = shown[-len(LAST_MACHINE) :] + output
                     if LAST_MACHINE in shown:
                         elapsed = time.perf_counter() - start
                         os.write(master, QUIT)
@@ -148,17 +154,23 @@ def main() -> int:
                 without_nix.append(one_run(repo, bytecode, machines="no-nix"))
     median = statistics.median(times)
     ratio = median / statistics.median(baseline)
-    print(f"first screen: median {median * 1000:.0f} ms over {args.runs} runs "
-          f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; target < {TARGET_S * 1000:.0f} ms)")
-    print(f"a bare Textual app (header, one line, footer) on the same machine: median "
-          f"{statistics.median(baseline) * 1000:.0f} ms")
+    print(
+        f"first screen: median {median * 1000:.0f} ms over {args.runs} runs "
+        f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; target < {TARGET_S * 1000:.0f} ms)"
+    )
+    print(
+        f"a bare Textual app (header, one line, footer) on the same machine: median "
+        f"{statistics.median(baseline) * 1000:.0f} ms"
+    )
     print(f"ratio: {ratio:.2f} (target <= {TARGET_RATIO})")
     if not with_nix:
         print("machines visible: n/a (nix is not on PATH)")
         return 0 if median < TARGET_S and ratio <= TARGET_RATIO else 1
     nix_ratio = statistics.median(with_nix) / statistics.median(without_nix)
-    print(f"machines visible with nix on PATH: median {statistics.median(with_nix) * 1000:.0f} ms over {args.runs} runs "
-          f"(min {min(with_nix) * 1000:.0f} ms, max {max(with_nix) * 1000:.0f} ms)")
+    print(
+        f"machines visible with nix on PATH: median {statistics.median(with_nix) * 1000:.0f} ms over {args.runs} runs "
+        f"(min {min(with_nix) * 1000:.0f} ms, max {max(with_nix) * 1000:.0f} ms)"
+    )
     print(f"machines visible with --no-nix: median {statistics.median(without_nix) * 1000:.0f} ms")
     print(f"machines ratio: {nix_ratio:.2f} (target <= {TARGET_NIX_RATIO})")
     return 0 if median < TARGET_S and ratio <= TARGET_RATIO and nix_ratio <= TARGET_NIX_RATIO else 1

@@ -47,7 +47,8 @@ def build(root: Path, hosts: int, layout: str) -> None:
         flake = (
             HEAD + "  let\n    mkHost = name: nixpkgs.lib.nixosSystem {\n      specialArgs = { inherit inputs; };\n"
             "      modules = [ ./nixos ./hosts/${name} ];\n    };\n  in {\n    nixosConfigurations = {\n"
-            + body + "    };\n  };\n}\n"
+            + body
+            + "    };\n  };\n}\n"
         )
     else:
         flake = (
@@ -74,8 +75,10 @@ def main() -> int:
             plan = make_plan(flake, Answers(machines={h.name: MachineAnswer("cpu") for h in flake.hosts}))
             done = time.perf_counter()
             assert len(flake.hosts) == args.hosts and not plan.refusals
-            print(f"{layout:8} {args.hosts} hosts: load {loaded - start:.3f}s, plan {done - loaded:.3f}s, "
-                  f"total {done - start:.3f}s, {len(plan.changes)} file changes")
+            print(
+                f"{layout:8} {args.hosts} hosts: load {loaded - start:.3f}s, plan {done - loaded:.3f}s, "
+                f"total {done - start:.3f}s, {len(plan.changes)} file changes"
+            )
             worst = max(worst, done - start)
     print(f"worst total: {worst:.3f}s (target < 2 s)")
     return 0

@@ -120,8 +120,12 @@ NIXPKGS_LIB = _nixpkgs_lib()
 
 def nar_hash(path: Path) -> str:
     """The NAR hash of a folder, as a flake.lock records it for every locked input."""
-    result = subprocess.run(["nix", "--extra-experimental-features", "nix-command", "hash", "path", str(path)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command", "hash", "path", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.strip()
 
 
@@ -135,10 +139,15 @@ def lock_to_fake_nixpkgs(flake: Path, nixpkgs: Path, cuda: str) -> None:
     the system where evaluation is pure, as nixpkgs does."""
     nixpkgs.mkdir()
     (nixpkgs / "default.nix").write_text(
-        '{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:\n'
-        f'assert builtins.isString system; {{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n')
-    lock = {"version": 7, "root": "root", "nodes": {
-        "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
-        "nixpkgs_2": {"locked": locked_path(nixpkgs), "original": {"type": "path", "path": str(nixpkgs)}},
-    }}
+        "{ system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:\n"
+        f'assert builtins.isString system; {{ cudaPackages = {{ cudaMajorMinorVersion = "{cuda}"; }}; }}\n'
+    )
+    lock = {
+        "version": 7,
+        "root": "root",
+        "nodes": {
+            "root": {"inputs": {"nixpkgs": "nixpkgs_2"}},
+            "nixpkgs_2": {"locked": locked_path(nixpkgs), "original": {"type": "path", "path": str(nixpkgs)}},
+        },
+    }
     (flake / "flake.lock").write_text(json.dumps(lock))

@@ -18,21 +18,29 @@ class NixStandIn:
     ``held``: Nix waits to answer until :meth:`release` (at most :data:`HELD_AT_MOST` seconds: a test that fails
     before it releases Nix does not hang)."""
 
-    def __init__(self, folder: Path, monkeypatch, machines: list[str], own_files: dict[str, str] | None = None,
-                 error: str | None = None, held: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        monkeypatch,
+        machines: list[str],
+        own_files: dict[str, str] | None = None,
+        error: str | None = None,
+        held: bool = False,
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.gate = folder / "release"
         self.asked = folder / "asked"
         self.stopped = folder / "stopped"
         (folder / "names.json").write_text(json.dumps(machines))
-        where = {name: {"files": [[STORE_SOURCE + rel]], "inputs": True, "system": "x86_64-linux"}
-                 for name, rel in (own_files or {}).items()}
+        where = {
+            name: {"files": [[STORE_SOURCE + rel]], "inputs": True, "system": "x86_64-linux"}
+            for name, rel in (own_files or {}).items()
+        }
         (folder / "where.json").write_text(json.dumps(where))
         if not held:
             self.release()
-        answer = (f'echo "error: {error}" >&2; exit 1' if error else
-                  f'cat "{folder}/names.json"')
+        answer = f'echo "error: {error}" >&2; exit 1' if error else f'cat "{folder}/names.json"'
         script = folder / "nix"
         script.write_text(
             "#!/bin/sh\n"

@@ -83,8 +83,12 @@ def test_literal_host_edits_survive_any_trivia(t, ellipsis, special_args, dotted
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(t=st.lists(trivia, min_size=12, max_size=12), has_imports=st.booleans(), lambda_module=st.booleans(),
-       empty_imports=st.booleans())
+@given(
+    t=st.lists(trivia, min_size=12, max_size=12),
+    has_imports=st.booleans(),
+    lambda_module=st.booleans(),
+    empty_imports=st.booleans(),
+)
 def test_own_file_imports_survive_any_trivia(t, has_imports, lambda_module, empty_imports):
     flake = (
         '{ inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
@@ -95,6 +99,6 @@ def test_own_file_imports_survive_any_trivia(t, has_imports, lambda_module, empt
     items = "" if empty_imports else f"./hw.nix{t[3]}"
     imports = f"imports{t[0]}={t[1]}[{t[2]}{items}]{t[4]};{t[5]}" if has_imports else ""
     head = f"{{ config,{t[6]}... }}:{t[7]}" if lambda_module else ""
-    host = f"{head}{{{t[8]}{imports}networking.hostName{t[9]}= \"x\";{t[10]}}}{t[11]}\n"
+    host = f'{head}{{{t[8]}{imports}networking.hostName{t[9]}= "x";{t[10]}}}{t[11]}\n'
     files = {"flake.nix": flake, "hosts/carbon.nix": host, "hosts/boron.nix": host, "hosts/hw.nix": "{ }\n"}
     _check(files, ["carbon", "boron"])

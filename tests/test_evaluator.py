@@ -59,7 +59,7 @@ CORE = [
     ("({ a, ... }@args: args.a) { a = 5; }", 5),
     ("{ a = 1; } // { b = 2; }", {"a": 1, "b": 2}),
     ("[ 1 ] ++ [ 2 ]", [1, 2]),
-    ("if 1 == 1 then \"yes\" else \"no\"", "yes"),
+    ('if 1 == 1 then "yes" else "no"', "yes"),
     ("!false", True),
     ("-3", -3),
     ("true && false", False),
@@ -116,11 +116,11 @@ def test_core(tmp_path, snippet, expected):
 BUILTIN_CASES = {
     "import": ("import ./other.nix", {"from": "other"}),
     "readDir": ("builtins.readDir ./dir", {"a.nix": "regular", "sub": "directory"}),
-    "mapAttrs": ("builtins.mapAttrs (n: v: n + v) { a = \"1\"; }", {"a": "a1"}),
+    "mapAttrs": ('builtins.mapAttrs (n: v: n + v) { a = "1"; }', {"a": "a1"}),
     "genAttrs": ('lib.genAttrs [ "a" "b" ] (n: n + "!")', {"a": "a!", "b": "b!"}),
     "listToAttrs": ('builtins.listToAttrs [ { name = "a"; value = 1; } ]', {"a": 1}),
     "nameValuePair": ('lib.nameValuePair "a" 1', {"name": "a", "value": 1}),
-    "mapAttrs'": ("lib.mapAttrs' (n: v: lib.nameValuePair (n + \"!\") v) { a = 1; }", {"a!": 1}),
+    "mapAttrs'": ('lib.mapAttrs\' (n: v: lib.nameValuePair (n + "!") v) { a = 1; }', {"a!": 1}),
     "mapAttrsToList": ('lib.mapAttrsToList (n: v: n + v) { b = "2"; a = "1"; }', ["a1", "b2"]),
     "concatMapAttrs": ('lib.concatMapAttrs (n: v: { ${n} = v; "${n}2" = v; }) { a = 1; }', {"a": 1, "a2": 1}),
     "forEach": ("lib.forEach [ 1 2 ] (x: x + 1)", [2, 3]),
@@ -167,27 +167,33 @@ def test_every_builtin_has_a_case():
 def test_builtin(tmp_path, name):
     snippet, expected = BUILTIN_CASES[name]
     files = {
-        "other.nix": '{ from = "other"; }', "dir/a.nix": "{ }", "dir/sub/b.nix": "{ }",
-        "text.txt": "hello\n", "hosts.toml": '[carbon]\nsystem = "x86_64-linux"\n',
+        "other.nix": '{ from = "other"; }',
+        "dir/a.nix": "{ }",
+        "dir/sub/b.nix": "{ }",
+        "text.txt": "hello\n",
+        "hosts.toml": '[carbon]\nsystem = "x86_64-linux"\n',
     }
     ev, value = evaluate(tmp_path, snippet, files)
     assert plain(ev, value) == expected
 
 
-@pytest.mark.parametrize("snippet", [
-    "builtins.mapAttrs (n: v: v) unknownSet",
-    "lib.genAttrs unknownList (n: n)",
-    "builtins.readDir ./missing",
-    "builtins.fromTOML \"not = = toml\"",
-    pytest.param("builtins.fromTOML \"n = " + "9" * 5000 + "\"", id="an-int-longer-than-python-converts"),
-    "builtins.readFile ./missing.txt",
-    "builtins.functionArgs (x: x)",
-    "builtins.intersectAttrs unknownSet { a = 1; }",
-    'lib.path.append ./. "../../outside"',
-    "lib.mapAttrs' (n: v: lib.nameValuePair n v) unknownSet",
-    "builtins.foldl' (acc: x: acc // x) { } unknownList",
-    "builtins.foldl' (acc: x: acc + x) 0 ([ 1 ] ++ unknownList)",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "builtins.mapAttrs (n: v: v) unknownSet",
+        "lib.genAttrs unknownList (n: n)",
+        "builtins.readDir ./missing",
+        'builtins.fromTOML "not = = toml"',
+        pytest.param('builtins.fromTOML "n = ' + "9" * 5000 + '"', id="an-int-longer-than-python-converts"),
+        "builtins.readFile ./missing.txt",
+        "builtins.functionArgs (x: x)",
+        "builtins.intersectAttrs unknownSet { a = 1; }",
+        'lib.path.append ./. "../../outside"',
+        "lib.mapAttrs' (n: v: lib.nameValuePair n v) unknownSet",
+        "builtins.foldl' (acc: x: acc // x) { } unknownList",
+        "builtins.foldl' (acc: x: acc + x) 0 ([ 1 ] ++ unknownList)",
+    ],
+)
 def test_builtins_refuse_what_they_cannot_see(tmp_path, snippet):
     _ev, value = evaluate(tmp_path, snippet)
     assert isinstance(value, Unknown) and value.reason
@@ -205,36 +211,51 @@ def test_a_files_let_bindings_are_evaluated_once(tmp_path):
 
 # ---- recognisers: what an external function means --------------------------------------------------
 
+
 def test_nixos_system_is_a_machine(tmp_path):
     _ev, value = evaluate(tmp_path, "nixpkgs.lib.nixosSystem { modules = [ ]; }")
     assert isinstance(value, SystemCall) and value.fn == ("nixpkgs", "lib", "nixosSystem")
 
 
 def test_snowfall_mkflake_has_its_root(tmp_path):
-    _ev, value = evaluate(tmp_path, "inputs.snowfall-lib.mkFlake { src = ./.; snowfall.root = ./nix; }", {"nix/x.nix": "{ }"})
+    _ev, value = evaluate(
+        tmp_path, "inputs.snowfall-lib.mkFlake { src = ./.; snowfall.root = ./nix; }", {"nix/x.nix": "{ }"}
+    )
     assert isinstance(value, SnowfallFlake) and value.root == "nix"
 
 
 def test_import_tree_imports_every_file_but_underscored(tmp_path):
-    files = {"modules/a.nix": "{ }", "modules/_private.nix": "{ }", "modules/sub/b.nix": "{ }", "modules/_skip/c.nix": "{ }"}
+    files = {
+        "modules/a.nix": "{ }",
+        "modules/_private.nix": "{ }",
+        "modules/sub/b.nix": "{ }",
+        "modules/_skip/c.nix": "{ }",
+    }
     ev, value = evaluate(tmp_path, "inputs.import-tree ./modules", files)
     assert plain(ev, value) == {"imports": ["path:modules/a.nix", "path:modules/sub/b.nix"]}
 
 
 def test_flake_parts_merges_flake_attributes_of_imported_modules(tmp_path):
     files = {"parts/hosts.nix": "{ flake.nixosConfigurations.carbon = 1; }"}
-    ev, value = evaluate(tmp_path, "inputs.flake-parts.lib.mkFlake { inherit inputs; } { imports = [ ./parts/hosts.nix ]; flake.x = 2; }", files)
+    ev, value = evaluate(
+        tmp_path,
+        "inputs.flake-parts.lib.mkFlake { inherit inputs; } { imports = [ ./parts/hosts.nix ]; flake.x = 2; }",
+        files,
+    )
     assert plain(ev, value) == {"x": 2, "nixosConfigurations": {"carbon": 1}}
 
 
-@pytest.mark.parametrize("snippet,expected", [
-    ("(lib.makeExtensible (self: { a = 1; b = self.a + 1; })).b", 2),
-    ("((lib.makeExtensible (self: { a = 1; b = self.a; })).extend (final: prev: { a = 5; })).b", 5),
-    ("(lib.fix (self: { a = 1; b = self.a; })).b", 1),
-    ("(nixpkgs.lib.extend (final: prev: { my = 1; })).my", 1),
-    ("(nixpkgs.lib.extend (final: prev: { my = 1; })).nixosSystem", "ext:nixpkgs.lib.nixosSystem"),
-    ("(lib.fix (self: self.a)).b", UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "snippet,expected",
+    [
+        ("(lib.makeExtensible (self: { a = 1; b = self.a + 1; })).b", 2),
+        ("((lib.makeExtensible (self: { a = 1; b = self.a; })).extend (final: prev: { a = 5; })).b", 5),
+        ("(lib.fix (self: { a = 1; b = self.a; })).b", 1),
+        ("(nixpkgs.lib.extend (final: prev: { my = 1; })).my", 1),
+        ("(nixpkgs.lib.extend (final: prev: { my = 1; })).nixosSystem", "ext:nixpkgs.lib.nixosSystem"),
+        ("(lib.fix (self: self.a)).b", UNKNOWN),
+    ],
+)
 def test_extensible_libraries(tmp_path, snippet, expected):
     ev, value = evaluate(tmp_path, snippet)
     assert plain(ev, value) == expected
@@ -248,7 +269,9 @@ def test_haumea_loads_each_file_with_the_inputs_it_names(tmp_path):
         "src/_hidden.nix": "{ }",
         "src/notes.md": "not Nix",
     }
-    ev, value = evaluate(tmp_path, 'inputs.haumea.lib.load { src = ./src; inputs = { name = "carbon"; extra = 1; }; }', files)
+    ev, value = evaluate(
+        tmp_path, 'inputs.haumea.lib.load { src = ./src; inputs = { name = "carbon"; extra = 1; }; }', files
+    )
     assert plain(ev, value) == {
         "carbon": {"host": "carbon", "own": "carbon", "given": ["name", "self"]},
         "group": {"neon": {"siblings": ["neon"], "top": ["carbon", "group", "plain"]}},
@@ -257,23 +280,33 @@ def test_haumea_loads_each_file_with_the_inputs_it_names(tmp_path):
 
 
 def test_adios_flake_outputs_are_its_flake_set(tmp_path):
-    ev, value = evaluate(tmp_path, 'inputs.adios-flake.lib.mkFlake { inherit inputs; systems = [ "x86_64-linux" ]; modules = [ ]; flake.nixosConfigurations.carbon = 1; }')
+    ev, value = evaluate(
+        tmp_path,
+        'inputs.adios-flake.lib.mkFlake { inherit inputs; systems = [ "x86_64-linux" ]; modules = [ ]; flake.nixosConfigurations.carbon = 1; }',
+    )
     assert plain(ev, value) == {"nixosConfigurations": {"carbon": 1}}
 
 
 def test_clan_machines_get_self_and_clan_core_as_arguments(tmp_path):
     files = {"machines/carbon/configuration.nix": "{ self, ... }: { }"}
-    ev, value = evaluate(tmp_path, "(clan-core.lib.clan { self = { inputs = 1; }; specialArgs.extra = 2; }).config.nixosConfigurations.carbon", files)
+    ev, value = evaluate(
+        tmp_path,
+        "(clan-core.lib.clan { self = { inputs = 1; }; specialArgs.extra = 2; }).config.nixosConfigurations.carbon",
+        files,
+    )
     assert isinstance(value, SystemCall)
     special = ev.force(ev.force(value.arg).attrs["specialArgs"])
     assert plain(ev, special) == {"clan-core": "ext:clan-core", "self": {"inputs": 1}, "extra": 2}
 
 
-@pytest.mark.parametrize("snippet", [
-    "builtins.foldl' (acc: x: acc // x) { } ([ { a = 1; } ] ++ unknownList)",
-    "lib.mergeAttrsList ([ { a = 1; } ] ++ unknownList)",
-    "lib.concatMapAttrs (n: v: { ${n} = v; }) ({ a = 1; } // unknownSet)",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "builtins.foldl' (acc: x: acc // x) { } ([ { a = 1; } ] ++ unknownList)",
+        "lib.mergeAttrsList ([ { a = 1; } ] ++ unknownList)",
+        "lib.concatMapAttrs (n: v: { ${n} = v; }) ({ a = 1; } // unknownSet)",
+    ],
+)
 def test_a_set_merged_from_a_list_seen_in_part_may_hold_more(tmp_path, snippet):
     ev, value = evaluate(tmp_path, snippet)
     assert isinstance(value, AttrsValue) and value.open and plain(ev, value) == {"a": 1}

@@ -19,7 +19,10 @@ from tui.core.variants import VARIANTS
     [
         (MachineAnswer("cpu", cpu_flags=["sse4_2", "avx", "avx2"]), ['variant = "cpu";', '"avx2"']),
         (MachineAnswer("cpu", all_variants=True), ["cpu.allVariants = true;"]),
-        (MachineAnswer("cuda", all_variants=True, cuda_capabilities=["8.6", "8.9"]), ['cuda.capabilities = [ "8.6" "8.9" ];']),
+        (
+            MachineAnswer("cuda", all_variants=True, cuda_capabilities=["8.6", "8.9"]),
+            ['cuda.capabilities = [ "8.6" "8.9" ];'],
+        ),
         (MachineAnswer("vulkan", cpu_flags=["avx2"]), ['variant = "vulkan";']),
         (MachineAnswer("rocm", all_variants=True, rocm_targets=["gfx1100"]), ['rocm.gpuTargets = [ "gfx1100" ];']),
         (MachineAnswer("cpu"), ["cpu.flags = [ ];"]),
@@ -40,7 +43,9 @@ def test_machine_file_per_variant_parses_and_reads_back(answer, expected):
 
 
 def test_machine_file_keeps_notes_as_comments():
-    answer = MachineAnswer("cuda", notes=["NVIDIA RTX 3050 Ti, compute capability 8.6"], cuda_capabilities=["8.6"], all_variants=True)
+    answer = MachineAnswer(
+        "cuda", notes=["NVIDIA RTX 3050 Ti, compute capability 8.6"], cuda_capabilities=["8.6"], all_variants=True
+    )
     text = render_machine("carbon", answer, "../default.nix")
     assert b"# NVIDIA RTX 3050 Ti, compute capability 8.6\n" in text
     assert read_machine_settings(text).notes == ["NVIDIA RTX 3050 Ti, compute capability 8.6"]
@@ -78,8 +83,10 @@ def test_module_keeps_options_and_config_apart():
 def test_every_variant_has_a_build_and_a_package_name_in_the_module(variant):
     """A variant added to VARIANTS alone is not enough: the module must build it and give it its name."""
     module = render_module("llama-cpp", []).decode()
-    variants_set = module[module.index("  variantsWith ="):]
-    assert re.search(rf"\n      {variant} =\s", variants_set[:variants_set.index("\n    };")]), f"no build of {variant} in `variantsWith`"
+    variants_set = module[module.index("  variantsWith =") :]
+    assert re.search(rf"\n      {variant} =\s", variants_set[: variants_set.index("\n    };")]), (
+        f"no build of {variant} in `variantsWith`"
+    )
     assert re.search(rf'\n +llama-cpp-{variant} = byName [^;\n]*"llama-cpp-{variant}" "{variant}";', module)
 
 

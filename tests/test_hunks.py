@@ -99,9 +99,16 @@ def test_plan_from_accepted_hunks_drops_rejected_lines(demo_repo):
     hunks = split_hunks(flake_change)
     assert len(hunks) >= 2  # the input, and the attach lines further down
     boron_line = b"./nixos/llama-cpp/machines/boron.nix"
-    boron_hunk = next(h for h in hunks if any(
-        boron_line in line for tag, _, _, j1, j2 in h.opcodes if tag != "equal"
-        for line in flake_change.new.splitlines()[j1:j2]))
+    boron_hunk = next(
+        h
+        for h in hunks
+        if any(
+            boron_line in line
+            for tag, _, _, j1, j2 in h.opcodes
+            if tag != "equal"
+            for line in flake_change.new.splitlines()[j1:j2]
+        )
+    )
     keep = {h.index for h in hunks} - {boron_hunk.index}
     machine_file = "nixos/llama-cpp/machines/carbon.nix"
     reduced = accepted_plan(plan, {"flake.nix": keep, machine_file: set()})
@@ -113,11 +120,13 @@ def test_plan_from_accepted_hunks_drops_rejected_lines(demo_repo):
 
 
 def test_validation_reports_a_file_that_does_not_parse():
-    checks = validate_changes([
-        FileChange("good.nix", None, b"{ a = 1; }\n", "r"),
-        FileChange("bad.nix", b"{ }\n", b"{ a = ; }\n", "r"),
-        FileChange("gone.nix", b"{ }\n", None, "r"),
-    ])
+    checks = validate_changes(
+        [
+            FileChange("good.nix", None, b"{ a = 1; }\n", "r"),
+            FileChange("bad.nix", b"{ }\n", b"{ a = ; }\n", "r"),
+            FileChange("gone.nix", b"{ }\n", None, "r"),
+        ]
+    )
     assert [c.ok for c in checks] == [True, False, True]
     assert "bad.nix:1" in checks[1].text and "syntax error" in checks[1].text
 
@@ -138,9 +147,16 @@ def test_wiring_checks_catch_what_rejected_hunks_break(demo_repo):
         "nixos/llama-cpp/default.nix needs the llama.cpp flake input, and its hunk is rejected": False,
         f"boron imports {boron_file}, which is rejected and will not exist": False,
     }
-    carbon_attach = next(h for h in hunks if any(
-        b"machines/carbon.nix" in line for tag, _, _, j1, j2 in h.opcodes if tag != "equal"
-        for line in flake_change.new.splitlines()[j1:j2]))
+    carbon_attach = next(
+        h
+        for h in hunks
+        if any(
+            b"machines/carbon.nix" in line
+            for tag, _, _, j1, j2 in h.opcodes
+            if tag != "equal"
+            for line in flake_change.new.splitlines()[j1:j2]
+        )
+    )
     final = accepted_plan(plan, {"flake.nix": {h.index for h in hunks} - {carbon_attach.index}}).changes
     assert [(c.path, c.ok) for c in wiring_checks(plan, final)] == [(carbon_file, True)]
 
@@ -152,7 +168,9 @@ def changed_lines(change, hunk) -> list[bytes]:
 
 def test_each_machine_s_lines_are_a_hunk_of_their_own_however_close(tmp_path):
     repo = compact_repo(tmp_path / "compact")
-    plan = make_plan(load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")}))
+    plan = make_plan(
+        load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")})
+    )
     change = plan.change("flake.nix")
     hunks = split_hunks(change)
     # Three hunks within six lines of each other: the input, and each machine's import (boron's with
@@ -172,7 +190,9 @@ def test_every_choice_of_machine_hunks_is_valid_nix_and_wires_what_it_says(tmp_p
     from itertools import combinations
 
     repo = compact_repo(tmp_path / "compact")
-    plan = make_plan(load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")}))
+    plan = make_plan(
+        load_flake(repo), Answers(machines={"carbon": MachineAnswer("cpu"), "boron": MachineAnswer("cpu")})
+    )
     hunks = split_hunks(plan.change("flake.nix"))
     for size in range(len(hunks) + 1):
         for chosen in combinations(hunks, size):
@@ -188,7 +208,8 @@ def test_every_choice_of_machine_hunks_is_valid_nix_and_wires_what_it_says(tmp_p
             assert_nix_parses(tmp_path / "check.nix")
     only_carbon = accepted_plan(plan, {"flake.nix": {h.index for h in hunks if h.part != "boron"}})
     assert [(c.ok, c.text) for c in wiring_checks(plan, only_carbon.changes)] == [
-        (True, "nothing imports llama-cpp/machines/boron.nix yet: boron keeps its old build")]
+        (True, "nothing imports llama-cpp/machines/boron.nix yet: boron keeps its old build")
+    ]
 
 
 def test_lines_written_for_two_parts_in_one_insertion_are_two_hunks():
@@ -197,7 +218,10 @@ def test_lines_written_for_two_parts_in_one_insertion_are_two_hunks():
     one, two = new.index(b"\n  ./one"), new.index(b"\n  ./two")
     change = FileChange("m.nix", old, new, "why", parts=((one, two, "one"), (two, two + 12, "two")))
     hunks = split_hunks(change)
-    assert [(h.part, changed_lines(change, h)) for h in hunks] == [("one", [b"  ./one.nix\n"]), ("two", [b"  ./two.nix\n"])]
+    assert [(h.part, changed_lines(change, h)) for h in hunks] == [
+        ("one", [b"  ./one.nix\n"]),
+        ("two", [b"  ./two.nix\n"]),
+    ]
     assert apply_hunks(change, {hunks[1].index}).new == old.replace(b"];", b"  ./two.nix\n];")
     assert apply_hunks(change, {hunks[0].index}).parts == ()  # its ranges were of the whole new text
     assert apply_hunks(change, {0, 1}) is change

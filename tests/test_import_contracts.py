@@ -17,7 +17,9 @@ def import_graph() -> dict[str, set[str]]:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         tree = ast.parse(path.read_text())
-        for block in [n for n in ast.walk(tree) if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"]:
+        for block in [
+            n for n in ast.walk(tree) if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"
+        ]:
             block.body = []
         targets: set[str] = set()
         for node in ast.walk(tree):
@@ -92,7 +94,9 @@ def test_the_core_never_imports_the_wizard_or_the_command_line():
 def test_the_nix_engine_imports_only_itself_and_the_errors():
     graph = import_graph()
     outside = sorted(
-        f"{m} -> {t}" for m, ts in imports_of(graph, "tui.core.nix").items() for t in ts
+        f"{m} -> {t}"
+        for m, ts in imports_of(graph, "tui.core.nix").items()
+        for t in ts
         if not t.startswith("tui.core.nix") and t not in ("tui", "tui.core", "tui.core.errors")
     )
     assert outside == []

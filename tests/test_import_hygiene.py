@@ -6,8 +6,16 @@ import subprocess
 import sys
 
 CORE_MODULES = [
-    "tui.core.plan", "tui.core.apply", "tui.core.hunks", "tui.core.input_preview", "tui.core.next_steps",
-    "tui.core.repo_status", "tui.core.report", "tui.core.cleanup", "tui.core.hardware.model", "tui.cli",
+    "tui.core.plan",
+    "tui.core.apply",
+    "tui.core.hunks",
+    "tui.core.input_preview",
+    "tui.core.next_steps",
+    "tui.core.repo_status",
+    "tui.core.report",
+    "tui.core.cleanup",
+    "tui.core.hardware.model",
+    "tui.cli",
 ]
 
 
@@ -24,8 +32,14 @@ def test_core_never_imports_textual():
 
 def test_wizard_start_up_leaves_the_engine_for_later():
     modules = loaded_after(["tui.app.main", "tui.app.app", "tui.app.screens.repository"])
-    heavy_modules = ("jinja2", "git", "tui.core.plan", "tui.core.nix.syntax", "textual_diff_view",
-                     "textual.widgets._data_table")  # the table of machines is made once the flake is read
+    heavy_modules = (
+        "jinja2",
+        "git",
+        "tui.core.plan",
+        "tui.core.nix.syntax",
+        "textual_diff_view",
+        "textual.widgets._data_table",
+    )  # the table of machines is made once the flake is read
     for heavy in heavy_modules:
         assert heavy not in modules, f"{heavy} is imported before the first screen"
     from tui.app.steps import STEPS

@@ -44,7 +44,8 @@ def test_block_style_gets_a_block(tmp_path):
 """
     repo, plan = plan_for(tmp_path, head)
     text = flake_after(plan)
-    assert """    home-manager = {
+    assert (
+        """    home-manager = {
       url = "github:nix-community/home-manager";
       inputs.nixpkgs.follows = "nixpkgs";
     };
@@ -52,7 +53,9 @@ def test_block_style_gets_a_block(tmp_path):
       url = "github:ggml-org/llama.cpp";
       inputs.nixpkgs.follows = "nixpkgs";
     };
-  };""" in text
+  };"""
+        in text
+    )
     apply_plan(plan, commit=False)
     assert_nix_parses(repo / "flake.nix")
 
@@ -66,11 +69,14 @@ def test_dotted_style_gets_dotted_lines(tmp_path):
 """
     _, plan = plan_for(tmp_path, head, follows="nixpkgs-stable")
     text = flake_after(plan)
-    assert """    nixpkgs-stable.url = "github:nixos/nixpkgs/nixos-25.11";
+    assert (
+        """    nixpkgs-stable.url = "github:nixos/nixpkgs/nixos-25.11";
     llama-cpp.url = "github:ggml-org/llama.cpp";
     llama-cpp.inputs.nixpkgs.follows = "nixpkgs-stable";
-  };""" in text
-    assert '# rolling\n' in text
+  };"""
+        in text
+    )
+    assert "# rolling\n" in text
 
 
 def test_top_level_dotted_inputs(tmp_path):
@@ -79,10 +85,13 @@ def test_top_level_dotted_inputs(tmp_path):
 """
     _, plan = plan_for(tmp_path, head, ref="b6000")
     text = flake_after(plan)
-    assert """  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
+    assert (
+        """  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
   inputs.llama-cpp.url = "github:ggml-org/llama.cpp/b6000";
   inputs.llama-cpp.inputs.nixpkgs.follows = "nixpkgs";
-""" in text
+"""
+        in text
+    )
 
 
 def test_existing_input_is_pinned_in_place_and_not_added_twice(tmp_path):
@@ -108,8 +117,10 @@ def test_existing_input_is_pinned_in_place_and_not_added_twice(tmp_path):
 
 
 def test_outputs_without_ellipsis_name_the_new_input(tmp_path):
-    repo = make_repo(tmp_path / "repo", {
-        "flake.nix": """{
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "flake.nix": """{
   inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
   outputs = {
     self,
@@ -122,8 +133,9 @@ def test_outputs_without_ellipsis_name_the_new_input(tmp_path):
   };
 }
 """,
-        "alpha.nix": "{ ... }: { }\n",
-    })
+            "alpha.nix": "{ ... }: { }\n",
+        },
+    )
     plan = make_plan(load_flake(repo), Answers(machines={"alpha": MachineAnswer("cpu")}))
     text = flake_after(plan)
     assert "    self,\n    nixpkgs,\n    llama-cpp,\n  }@inputs:" in text

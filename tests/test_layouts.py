@@ -88,7 +88,9 @@ def test_hosts_are_found(name):
 def test_plan_apply_parse_rerun_lossless(tmp_path, name):
     expected = expected_of(name)
     repo = fixture_repo(tmp_path, name)
-    before = {p.relative_to(repo).as_posix(): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    before = {
+        p.relative_to(repo).as_posix(): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     flake = load_flake(repo)
     plan = make_plan(flake, every_host(flake))
     assert sorted(r.host for r in plan.refusals) == sorted(expected["refused"])
@@ -111,7 +113,9 @@ def test_plan_apply_parse_rerun_lossless(tmp_path, name):
         if path.endswith(".nix") and (repo / path).exists():
             parse((repo / path).read_bytes(), path)
             assert_nix_parses(repo / path)
-    after = {p.relative_to(repo).as_posix(): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    after = {
+        p.relative_to(repo).as_posix(): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     for rel, old in before.items():
         if rel not in result.paths:
             assert after[rel] == old, f"{rel} changed without being planned"
@@ -127,14 +131,23 @@ def test_plan_apply_parse_rerun_lossless(tmp_path, name):
     for host in wired:
         machine = f"{plan.module_dir}/machines/{host}.nix"
         assert (repo / machine).is_file()
-        mentions = sum(f"machines/{host}.nix".encode() in data and rel != machine for rel, data in after.items() if rel.endswith(".nix"))
+        mentions = sum(
+            f"machines/{host}.nix".encode() in data and rel != machine
+            for rel, data in after.items()
+            if rel.endswith(".nix")
+        )
         attach = again.host(host).attach
         keyed = attach is not None and attach.kind == "keyed-entry" and machine in again.host(host).module_files
-        assert mentions + keyed == 1, f"{host}: imported from {mentions} files" + (" and a keyed entry" if keyed else "")
+        assert mentions + keyed == 1, f"{host}: imported from {mentions} files" + (
+            " and a keyed entry" if keyed else ""
+        )
     # ... and no machine reaches another machine's settings.
     for host in again.hosts:
-        others = [rel for rel in host.imported_files
-                  if rel.startswith(f"{plan.module_dir}/machines/") and rel != f"{plan.module_dir}/machines/{host.name}.nix"]
+        others = [
+            rel
+            for rel in host.imported_files
+            if rel.startswith(f"{plan.module_dir}/machines/") and rel != f"{plan.module_dir}/machines/{host.name}.nix"
+        ]
         assert not others, f"{host.name} imports {others}"
 
 
@@ -152,7 +165,11 @@ def test_changing_one_machine_changes_only_its_file(tmp_path, name):
     plan = make_plan(load_flake(repo), Answers(machines={target: MachineAnswer("vulkan")}))
     assert [c.path for c in plan.changes] == [f"{first.module_dir}/machines/{target}.nix"]
     old, new = plan.changes[0].old.decode(), plan.changes[0].new.decode()
-    changed = [line for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    changed = [
+        line
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
     assert changed == ['-    variant = "cpu";', '+    variant = "vulkan";']
 
 
@@ -275,11 +292,19 @@ def test_a_host_file_that_is_no_plain_module_is_wired_through_the_builders_keyed
     the host's name, is a place of its own."""
     repo = fixture_repo(tmp_path, "host-file-not-a-module")
     flake_nix = repo / "flake.nix"
-    text = flake_nix.read_text().replace("mkHost = file:", "mkHost = name:").replace("[ file ]", "[ ./hosts/${name}.nix ]")
-    flake_nix.write_text(text.replace("mkHost ./hosts/carbon.nix", 'mkHost "carbon"').replace("mkHost ./hosts/boron.nix", 'mkHost "boron"'))
+    text = (
+        flake_nix.read_text().replace("mkHost = file:", "mkHost = name:").replace("[ file ]", "[ ./hosts/${name}.nix ]")
+    )
+    flake_nix.write_text(
+        text.replace("mkHost ./hosts/carbon.nix", 'mkHost "carbon"').replace(
+            "mkHost ./hosts/boron.nix", 'mkHost "boron"'
+        )
+    )
     flake = load_flake(repo)
-    assert [(h.name, h.attach.kind, h.attach.key) for h in flake.hosts if h.can_wire] == \
-        [("carbon", "keyed-entry", "name"), ("boron", "keyed-entry", "name")]
+    assert [(h.name, h.attach.kind, h.attach.key) for h in flake.hosts if h.can_wire] == [
+        ("carbon", "keyed-entry", "name"),
+        ("boron", "keyed-entry", "name"),
+    ]
     plan = make_plan(flake, every_host(flake))
     assert plan.refusals == [] and not any(c.path.startswith("hosts/") for c in plan.changes)
 
@@ -302,7 +327,11 @@ def test_a_host_folder_symlinked_to_another_is_not_its_own_and_the_builder_serve
     flake = load_flake(repo)
     for name in ("carbon", "boron", "neon"):
         attach = flake.host(name).attach
-        assert flake.host(name).can_wire and (attach.kind, attach.file, attach.key) == ("keyed-entry", "flake.nix", "hostname")
+        assert flake.host(name).can_wire and (attach.kind, attach.file, attach.key) == (
+            "keyed-entry",
+            "flake.nix",
+            "hostname",
+        )
     plan = make_plan(flake, every_host(flake))
     assert [c.path for c in plan.changes if c.path.startswith("hosts/")] == []
     new = plan.change("flake.nix").new.decode()
@@ -323,24 +352,30 @@ def _linked_repo(tmp_path, outputs: str):
 
 def test_hosts_generated_over_linked_folders_get_one_entry_keyed_by_their_name(tmp_path):
     """``nixos/crawler -> dagger`` under ``genAttrs``: each gets ``machines/${name}.nix``, neither the other's."""
-    repo = _linked_repo(tmp_path,
+    repo = _linked_repo(
+        tmp_path,
         '    nixosConfigurations = nixpkgs.lib.genAttrs [ "crawler" "dagger" ] (name:\n'
-        "      nixpkgs.lib.nixosSystem { specialArgs = { inherit inputs; }; modules = [ ./nixos/${name} ]; });\n")
+        "      nixpkgs.lib.nixosSystem { specialArgs = { inherit inputs; }; modules = [ ./nixos/${name} ]; });\n",
+    )
     flake = load_flake(repo)
     assert [flake.host(n).attach.kind for n in ("crawler", "dagger")] == ["keyed-entry", "keyed-entry"]
     plan = make_plan(flake, every_host(flake))
     assert plan.refusals == []
-    assert "modules = [ ./nixos/${name} (if builtins.pathExists ./nixos/llama-cpp/machines/${name}.nix " \
-           "then ./nixos/llama-cpp/machines/${name}.nix else { }) ]" in plan.change("flake.nix").new.decode()
+    assert (
+        "modules = [ ./nixos/${name} (if builtins.pathExists ./nixos/llama-cpp/machines/${name}.nix "
+        "then ./nixos/llama-cpp/machines/${name}.nix else { }) ]" in plan.change("flake.nix").new.decode()
+    )
 
 
 def test_a_host_folder_linked_to_another_hosts_is_refused_with_the_link(tmp_path):
     """``nixos/crawler -> dagger``, each host given its folder: both machines would import each other's
     settings from one file, and the builder's list is not keyed by their names."""
-    repo = _linked_repo(tmp_path,
+    repo = _linked_repo(
+        tmp_path,
         "    nixosConfigurations = let mk = folder: nixpkgs.lib.nixosSystem {\n"
         "      specialArgs = { inherit inputs; }; modules = [ folder ]; };\n"
-        "    in { crawler = mk ./nixos/crawler; dagger = mk ./nixos/dagger; };\n")
+        "    in { crawler = mk ./nixos/crawler; dagger = mk ./nixos/dagger; };\n",
+    )
     flake = load_flake(repo)
     crawler, dagger = flake.host("crawler"), flake.host("dagger")
     assert not crawler.can_wire and not dagger.can_wire
@@ -356,10 +391,14 @@ def test_a_list_in_a_function_that_makes_any_machine_is_not_its_one_machines_own
     flake_nix = repo / "flake.nix"
     text = flake_nix.read_text()
     start = text.index('        (mkSystem {\n          name = "boron"')
-    flake_nix.write_text(text[:start] + text[text.index("      ];\n    };\n}"):])
+    flake_nix.write_text(text[:start] + text[text.index("      ];\n    };\n}") :])
     flake = load_flake(repo)
     (carbon,) = flake.hosts
-    assert (carbon.layout, carbon.attach.kind, carbon.attach.file) == ("generated", "imports-list", "hosts/carbon/default.nix")
+    assert (carbon.layout, carbon.attach.kind, carbon.attach.file) == (
+        "generated",
+        "imports-list",
+        "hosts/carbon/default.nix",
+    )
     plan = make_plan(flake, every_host(flake))
     assert "lib/default.nix" not in [c.path for c in plan.changes]
 
@@ -375,7 +414,11 @@ def test_pipe_operators_are_read_and_a_file_that_does_not_parse_is_named_with_it
     hosts_nix.write_text(hosts_nix.read_text().replace("\nfolders\n", "\nfolders |>\n"))
     flake = load_flake(repo)
     assert flake.hosts == []
-    assert any(note.startswith("nixosConfigurations: the engine cannot list the hosts (nix/hosts.nix:17:1: syntax error:")
-               for note in flake.notes), flake.notes
-    with pytest.raises(AnswerError, match=r"unknown host 'carbon' \(hosts: none found: .*nix/hosts\.nix:17:1: syntax error:"):
+    assert any(
+        note.startswith("nixosConfigurations: the engine cannot list the hosts (nix/hosts.nix:17:1: syntax error:")
+        for note in flake.notes
+    ), flake.notes
+    with pytest.raises(
+        AnswerError, match=r"unknown host 'carbon' \(hosts: none found: .*nix/hosts\.nix:17:1: syntax error:"
+    ):
         make_plan(flake, Answers(machines={"carbon": MachineAnswer("cpu")}))

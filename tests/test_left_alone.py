@@ -20,10 +20,24 @@ def module_text(root) -> bytes:
 
 
 def test_a_skipped_machine_is_remembered_and_a_later_run_changes_only_the_new_answer(demo_repo, capsys):
-    assert main(["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--host", "carbon=cuda",
-                 "--host", "beryllium=none"]) == 0
+    assert (
+        main(
+            [
+                "apply",
+                "--flake",
+                str(demo_repo),
+                "--no-nix",
+                "--yes",
+                "--host",
+                "carbon=cuda",
+                "--host",
+                "beryllium=none",
+            ]
+        )
+        == 0
+    )
     assert read_left_alone(module_text(demo_repo)) == ["beryllium"]
-    assert f"# {LEFT_ALONE} [\"beryllium\"]" in module_text(demo_repo).decode()
+    assert f'# {LEFT_ALONE} ["beryllium"]' in module_text(demo_repo).decode()
     message = git.Repo(demo_repo).head.commit.message
     assert "Left alone (no build suggested for them):\n- beryllium" in message
 
@@ -36,8 +50,10 @@ def test_a_skipped_machine_is_remembered_and_a_later_run_changes_only_the_new_an
 
 
 def test_an_answer_for_a_machine_left_alone_ends_it(demo_repo):
-    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
-               evaluate=False)
+    apply_plan(
+        make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+        evaluate=False,
+    )
     assert read_left_alone(module_text(demo_repo)) == ["boron"]
     plan = make_plan(load_flake(demo_repo), Answers(machines={"boron": MachineAnswer("cpu")}))
     assert plan.left_alone == []
@@ -60,7 +76,7 @@ def test_names_round_trip_exactly_and_a_damaged_line_is_ignored():
     module = render_module("llama-cpp", [], left_alone=names)
     assert read_left_alone(module) == sorted(names)
     assert module.decode().count("\n") == render_module("llama-cpp", []).decode().count("\n") + 1
-    damaged = module.replace(b'["', b'[', 1)
+    damaged = module.replace(b'["', b"[", 1)
     assert read_left_alone(damaged) == []
     assert left_alone_comment([]) == ""
     # Further down the file, the line is the user's text, not the record.
@@ -70,13 +86,18 @@ def test_names_round_trip_exactly_and_a_damaged_line_is_ignored():
 def test_hosts_shows_a_machine_left_alone(demo_repo, capsys):
     import json
 
-    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
-               evaluate=False)
+    apply_plan(
+        make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+        evaluate=False,
+    )
     capsys.readouterr()
     assert main(["hosts", "--flake", str(demo_repo), "--no-nix", "--json"]) == 0
     hosts = {h["name"]: h for h in json.loads(capsys.readouterr().out)["hosts"]}
     assert (hosts["boron"]["left_alone"], hosts["carbon"]["left_alone"], hosts["beryllium"]["left_alone"]) == (
-        True, False, False)
+        True,
+        False,
+        False,
+    )
     assert main(["hosts", "--flake", str(demo_repo), "--no-nix"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "boron" in line)
     assert "left alone" in row
@@ -92,13 +113,16 @@ def test_a_commit_of_the_header_alone_asks_for_no_rebuild(demo_repo, capsys):
 
 
 def test_a_damaged_line_is_said_and_written_anew_when_a_machine_is_left_alone_again(demo_repo):
-    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
-               evaluate=False)
+    apply_plan(
+        make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+        evaluate=False,
+    )
     module = demo_repo / MODULE
     module.write_bytes(module.read_bytes().replace(b'["boron"]', b'["boron", ]'))
     plan = make_plan(load_flake(demo_repo), Answers())
-    assert any("the header's list of machines left alone cannot be read (line 5 is not a JSON list" in n
-               for n in plan.notes), plan.notes
+    assert any(
+        "the header's list of machines left alone cannot be read (line 5 is not a JSON list" in n for n in plan.notes
+    ), plan.notes
     again = make_plan(load_flake(demo_repo), Answers(skip=["boron"]))
     change = next(c for c in again.changes if c.path == MODULE)
     assert read_left_alone(change.new) == ["boron"]

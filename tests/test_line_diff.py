@@ -34,8 +34,12 @@ INPUTS_AFTER = INPUTS_BEFORE.replace(b"    };\n  };\n  outputs", b"    };\n" + b
 
 def added_lines(old: bytes, new: bytes) -> list[bytes]:
     new_lines = new.splitlines(keepends=True)
-    return [line for tag, _, _, j1, j2 in line_opcodes(old.splitlines(True), new_lines) if tag == "insert"
-            for line in new_lines[j1:j2]]
+    return [
+        line
+        for tag, _, _, j1, j2 in line_opcodes(old.splitlines(True), new_lines)
+        if tag == "insert"
+        for line in new_lines[j1:j2]
+    ]
 
 
 def test_an_added_input_block_is_shown_as_the_block():
@@ -51,8 +55,12 @@ def test_an_added_input_block_is_shown_as_the_block():
 
 
 def test_a_removed_block_is_shown_as_the_block():
-    assert [line for tag, i1, i2, _, _ in line_opcodes(INPUTS_AFTER.splitlines(True), INPUTS_BEFORE.splitlines(True))
-            if tag == "delete" for line in INPUTS_AFTER.splitlines(True)[i1:i2]] == ADDED
+    assert [
+        line
+        for tag, i1, i2, _, _ in line_opcodes(INPUTS_AFTER.splitlines(True), INPUTS_BEFORE.splitlines(True))
+        if tag == "delete"
+        for line in INPUTS_AFTER.splitlines(True)[i1:i2]
+    ] == ADDED
 
 
 def test_a_blank_line_goes_at_the_end_of_an_added_paragraph():
@@ -109,8 +117,9 @@ def test_the_plan_diff_applies_with_git_where_a_line_holds_a_carriage_return_or_
 def test_an_added_block_after_a_blank_line_starts_at_the_blank_not_at_the_closing_line_above():
     # Blank lines between the inputs: difflib, and sliding that only avoids a closing first line, show
     # "};", the blank, and the new block without its own "};".
-    old = INPUTS_BEFORE.replace(b"    website = {", b'    nixos-hardware.url = "github:NixOS/nixos-hardware";\n\n'
-                                b"    website = {")
+    old = INPUTS_BEFORE.replace(
+        b"    website = {", b'    nixos-hardware.url = "github:NixOS/nixos-hardware";\n\n    website = {'
+    )
     new = old.replace(b"    };\n  };\n  outputs", b"    };\n\n" + b"".join(ADDED) + b"  };\n  outputs")
     assert added_lines(old, new) == [b"\n", *ADDED]
     [hunk] = split_hunks(FileChange("flake.nix", old, new, "why"))
@@ -120,8 +129,9 @@ def test_an_added_block_after_a_blank_line_starts_at_the_blank_not_at_the_closin
 def test_an_added_block_next_to_one_of_the_same_shape_is_the_new_block():
     # Both blocks end with the same "follows" line and "};": the added lines are llama-cpp's four.
     follows = b'      inputs.nixpkgs.follows = "nixpkgs";\n'
-    old = INPUTS_BEFORE.replace(b'      url = "github:misterio77/website";\n',
-                                b'      url = "github:misterio77/website";\n' + follows)
+    old = INPUTS_BEFORE.replace(
+        b'      url = "github:misterio77/website";\n', b'      url = "github:misterio77/website";\n' + follows
+    )
     block = [ADDED[0], ADDED[1], follows, ADDED[2]]
     new = old.replace(b"    };\n  };\n  outputs", b"    };\n\n" + b"".join(block) + b"  };\n  outputs")
     assert added_lines(old, new) == [b"\n", *block]
@@ -134,9 +144,24 @@ def git_added_range(tmp_path, old: list[bytes], new: list[bytes]) -> tuple[int, 
 
     (tmp_path / "a").write_bytes(b"".join(old))
     (tmp_path / "b").write_bytes(b"".join(new))
-    out = subprocess.run(["git", "-c", "diff.indentHeuristic=true", "-c", "diff.algorithm=myers", "diff",
-                          "--no-index", "--no-color", "--no-ext-diff", "-U0", "a", "b"],
-                         cwd=tmp_path, capture_output=True).stdout.decode()
+    out = subprocess.run(
+        [
+            "git",
+            "-c",
+            "diff.indentHeuristic=true",
+            "-c",
+            "diff.algorithm=myers",
+            "diff",
+            "--no-index",
+            "--no-color",
+            "--no-ext-diff",
+            "-U0",
+            "a",
+            "b",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+    ).stdout.decode()
     hunks = re.findall(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", out, re.M)
     if len(hunks) != 1:
         return None
@@ -144,8 +169,9 @@ def git_added_range(tmp_path, old: list[bytes], new: list[bytes]) -> tuple[int, 
     return start - 1, start - 1 + count
 
 
-nix_lines = st.sampled_from([b"{\n", b"  x = 1;\n", b"}\n", b"\n", b"  y = {\n", b"    z = 2;\n", b"  };\n",
-                             b"\tq\n", b"  \n"])
+nix_lines = st.sampled_from(
+    [b"{\n", b"  x = 1;\n", b"}\n", b"\n", b"  y = {\n", b"    z = 2;\n", b"  };\n", b"\tq\n", b"  \n"]
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -29,15 +29,22 @@ def merged(root, tmp_path, monkeypatch, machines, own_files=None, error=None):
 def test_nix_agreeing_changes_nothing_and_says_so(demo_repo, tmp_path, monkeypatch):
     change, flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron", "carbon"])
     assert not change.changed and change.answered
-    assert [h.name for h in flake.hosts] == change.machines == ["carbon", "beryllium", "boron"]  # as shown, not Nix's order
+    assert (
+        [h.name for h in flake.hosts] == change.machines == ["carbon", "beryllium", "boron"]
+    )  # as shown, not Nix's order
     assert change.note() == "Nix agrees with the static reading: 3 machines"
 
 
 def test_a_machine_only_nix_lists_is_added_after_the_others(demo_repo, tmp_path, monkeypatch):
     (demo_repo / "machines/nitrogen.nix").write_text(NITROGEN)
     git.Repo(demo_repo).git.add("-A")
-    change, flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron", "carbon", "nitrogen"],
-                           {"nitrogen": "machines/nitrogen.nix"})
+    change, flake = merged(
+        demo_repo,
+        tmp_path,
+        monkeypatch,
+        ["beryllium", "boron", "carbon", "nitrogen"],
+        {"nitrogen": "machines/nitrogen.nix"},
+    )
     assert change.added == ["nitrogen"] and not change.removed and not change.renamed
     assert change.machines == ["carbon", "beryllium", "boron", "nitrogen"]
     nitrogen = flake.host("nitrogen")
@@ -53,8 +60,9 @@ def test_a_machine_nix_does_not_list_is_removed(demo_repo, tmp_path, monkeypatch
 
 
 def test_a_machine_under_another_name_whose_file_nix_names_is_renamed_in_place(demo_repo, tmp_path, monkeypatch):
-    change, _flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron-2024", "carbon"],
-                           {"boron-2024": "machines/boron.nix"})
+    change, _flake = merged(
+        demo_repo, tmp_path, monkeypatch, ["beryllium", "boron-2024", "carbon"], {"boron-2024": "machines/boron.nix"}
+    )
     assert change.renamed == {"boron": "boron-2024"} and not change.added and not change.removed
     assert change.machines == ["carbon", "beryllium", "boron-2024"]
     assert change.shown_before("boron-2024") == "boron" and change.shown_before("carbon") == "carbon"
@@ -62,12 +70,18 @@ def test_a_machine_under_another_name_whose_file_nix_names_is_renamed_in_place(d
 
 
 def test_two_new_names_for_one_file_are_no_rename(demo_repo, tmp_path, monkeypatch):
-    change, _flake = merged(demo_repo, tmp_path, monkeypatch, ["beryllium", "boron-a", "boron-b", "carbon"],
-                            {"boron-a": "machines/boron.nix", "boron-b": "machines/boron.nix"})
+    change, _flake = merged(
+        demo_repo,
+        tmp_path,
+        monkeypatch,
+        ["beryllium", "boron-a", "boron-b", "carbon"],
+        {"boron-a": "machines/boron.nix", "boron-b": "machines/boron.nix"},
+    )
     assert not change.renamed
     assert change.added == ["boron-a", "boron-b"] and change.removed == ["boron"]
-    assert change.note() == ("Nix: added boron-a, boron-b (the static reading did not find them); "
-                             "removed boron (Nix does not list it)")
+    assert change.note() == (
+        "Nix: added boron-a, boron-b (the static reading did not find them); removed boron (Nix does not list it)"
+    )
 
 
 def test_when_nix_cannot_answer_the_static_reading_stands(demo_repo, tmp_path, monkeypatch):

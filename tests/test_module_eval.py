@@ -29,11 +29,27 @@ from tui.core.variants import VARIANTS
 
 pytestmark = [
     pytest.mark.skipif(NIX_INSTANTIATE is None, reason="nix-instantiate is not installed (Debian: nix-bin)"),
-    pytest.mark.skipif(not NIXPKGS_LIB, reason="nixpkgs' lib not found: set NIXPKGS_LIB to a copy of nixpkgs' lib folder"),
+    pytest.mark.skipif(
+        not NIXPKGS_LIB, reason="nixpkgs' lib not found: set NIXPKGS_LIB to a copy of nixpkgs' lib folder"
+    ),
 ]
 
 EVAL = Path(__file__).parent / "nix" / "eval-machine.nix"
-TIGER_LAKE = ["sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi", "avx512_vnni"]
+TIGER_LAKE = [
+    "sse4_2",
+    "avx",
+    "f16c",
+    "fma",
+    "bmi2",
+    "avx2",
+    "avx512f",
+    "avx512cd",
+    "avx512vl",
+    "avx512dq",
+    "avx512bw",
+    "avx512vbmi",
+    "avx512_vnni",
+]
 CACHES = [cache_by_name("nixos-cuda"), cache_by_name("nix-community")]
 CUDA_CACHE = "https://cache.nixos-cuda.org"
 COMMUNITY_CACHE = "https://nix-community.cachix.org"
@@ -54,12 +70,25 @@ CPU_PROFILES = {
 
 
 def test_the_matrix_covers_every_variant():
-    assert set(PACKAGE_NAMES) == set(VARIANTS), "name the new variant's package in PACKAGE_NAMES (and in the stand-in flake)"
+    assert set(PACKAGE_NAMES) == set(VARIANTS), (
+        "name the new variant's package in PACKAGE_NAMES (and in the stand-in flake)"
+    )
 
 
 def _eval_machine(machine_file: Path, args: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [NIX_INSTANTIATE, "--eval", "--strict", "--json", str(EVAL),
-               "--arg", "libPath", NIXPKGS_LIB, "--arg", "machineFile", str(machine_file)]
+    command = [
+        NIX_INSTANTIATE,
+        "--eval",
+        "--strict",
+        "--json",
+        str(EVAL),
+        "--arg",
+        "libPath",
+        NIXPKGS_LIB,
+        "--arg",
+        "machineFile",
+        str(machine_file),
+    ]
     for name, value in args.items():
         command += ["--arg", name, value]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -93,7 +122,8 @@ def module_dir(tmp_path_factory) -> Path:
         for profile in CPU_PROFILES:
             name = f"{variant}-{profile}"
             (root / "machines" / f"{name}.nix").write_bytes(
-                render_machine(name, machine_answer(variant, profile), "../default.nix"))
+                render_machine(name, machine_answer(variant, profile), "../default.nix")
+            )
     return root
 
 
@@ -127,8 +157,12 @@ def test_matrix(module_dir, variant, profile):
         flags = package["cmakeFlags"]
         assert "-DGGML_NATIVE:BOOL=TRUE" not in flags, where
         cpu = expected_cpu_flags(profile, system)
-        tail = [f for f in flags if (f.startswith("-DGGML_") and f != "-DGGML_NATIVE:BOOL=FALSE") or f == "-DGGML_NATIVE:BOOL=FALSE"]
-        assert sorted(tail[-len(cpu):][1:]) == sorted(cpu[1:]) and tail[-len(cpu)] == cpu[0], where
+        tail = [
+            f
+            for f in flags
+            if (f.startswith("-DGGML_") and f != "-DGGML_NATIVE:BOOL=FALSE") or f == "-DGGML_NATIVE:BOOL=FALSE"
+        ]
+        assert sorted(tail[-len(cpu) :][1:]) == sorted(cpu[1:]) and tail[-len(cpu)] == cpu[0], where
         if variant == "cuda":
             assert flags[-1] == "-DCMAKE_CUDA_ARCHITECTURES:STRING=86;120a", where  # what nvcc and CMake take
         if variant == "rocm":
@@ -142,14 +176,18 @@ def test_matrix(module_dir, variant, profile):
         else:
             assert result["service"] is None, where
         assert result["graphics"] is (variant != "cpu"), where
-        assert result["substituters"] == ([CUDA_CACHE, COMMUNITY_CACHE] if variant == "cuda" else [COMMUNITY_CACHE]), where
+        assert result["substituters"] == ([CUDA_CACHE, COMMUNITY_CACHE] if variant == "cuda" else [COMMUNITY_CACHE]), (
+            where
+        )
         assert result["dependents"]["tabby"].get("error") is None, where
         assert result["dependents"]["ramalama"].get("error") is None, where
 
         if mode in NO_OVERLAY_MODES:
             # pkgs.llama-cpp stays nixpkgs' package, and the machine is told why.
             assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-nixpkgs-7000", where
-            assert len(result["warnings"]) == 1 and "pkgs.llama-cpp stays nixpkgs' package" in result["warnings"][0], where
+            assert len(result["warnings"]) == 1 and "pkgs.llama-cpp stays nixpkgs' package" in result["warnings"][0], (
+                where
+            )
             continue
         assert result["warnings"] == [], where
         assert result["pkgsLlamaCpp"]["drvPath"] == package["drvPath"], where
@@ -196,8 +234,11 @@ def test_rocm_override_takes_nixpkgs_list_of_targets(module_dir):
 
 def test_module_imported_twice_is_declared_once(module_dir):
     """A framework that imports every default.nix of a folder, plus the machine file's own import."""
-    results = evaluate(module_dir / "machines" / "cuda-tiger-lake.nix",
-                       extraModules=f"[ {module_dir / 'default.nix'} ]", systems='[ "x86_64-linux" ]')
+    results = evaluate(
+        module_dir / "machines" / "cuda-tiger-lake.nix",
+        extraModules=f"[ {module_dir / 'default.nix'} ]",
+        systems='[ "x86_64-linux" ]',
+    )
     for result in results.values():
         assert result["package"]["name"] == "llama-cpp-cuda-0.0.0"
         assert result["systemPackages"] == [result["package"]["drvPath"]]
@@ -207,8 +248,12 @@ def test_module_imported_twice_is_declared_once(module_dir):
 def test_inputs_given_as_flake_inputs_reach_the_module(module_dir, given_as):
     """nixos-unified passes ``specialArgs.flake = { inputs, self, config }``; other flakes set
     ``_module.args.flake = self`` or ``specialArgs.self = self``."""
-    results = evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", inputsAs=f'"{given_as}"',
-                       systems='[ "x86_64-linux" ]', pkgsModes='[ "hostPlatform" ]')
+    results = evaluate(
+        module_dir / "machines" / "vulkan-tiger-lake.nix",
+        inputsAs=f'"{given_as}"',
+        systems='[ "x86_64-linux" ]',
+        pkgsModes='[ "hostPlatform" ]',
+    )
     assert results and all(r["package"]["name"] == "llama-cpp-vulkan-0.0.0" for r in results.values())
 
 
@@ -246,7 +291,9 @@ def test_applied_repository_evaluates_on_every_machine(guide_shaped):
 
 def test_chained_overrides_keep_nixpkgs_names_working(module_dir):
     """override after override, and override after overrideAttrs, still take nixpkgs' argument names."""
-    overrides = cell(evaluate(module_dir / "machines" / "cpu-tiger-lake.nix", systems='[ "x86_64-linux" ]'))["overrides"]
+    overrides = cell(evaluate(module_dir / "machines" / "cpu-tiger-lake.nix", systems='[ "x86_64-linux" ]'))[
+        "overrides"
+    ]
     assert overrides["vulkanThenNoCuda"]["name"] == "llama-cpp-vulkan-0.0.0"
     assert overrides["attrsThenCuda"]["name"] == "llama-cpp-cuda-0.0.0"
     assert "-DMARK=1" in overrides["attrsKeptThroughOverride"]
@@ -274,16 +321,27 @@ def test_package_sets_for_other_platforms_keep_nixpkgs_llama_cpp(module_dir):
 
 
 def test_read_only_pkgs_defines_no_overlay_and_warns(module_dir):
-    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "read-only" ]'), mode="read-only")
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]', pkgsModes='[ "read-only" ]'
+        ),
+        mode="read-only",
+    )
     assert result["service"]["name"] == "llama-cpp-cuda-0.0.0"
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-nixpkgs-7000"
     assert "read-only" in result["warnings"][0]
 
 
 def test_legacy_system_argument(module_dir):
-    result = cell(evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", systems='[ "aarch64-linux" ]',
-                           pkgsModes='[ "legacy-system" ]'), system="aarch64-linux", mode="legacy-system")
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "vulkan-tiger-lake.nix",
+            systems='[ "aarch64-linux" ]',
+            pkgsModes='[ "legacy-system" ]',
+        ),
+        system="aarch64-linux",
+        mode="legacy-system",
+    )
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-vulkan-0.0.0"
     assert result["failedAssertions"] == []
 
@@ -295,29 +353,55 @@ def write_module(folder: Path, name: str, text: str) -> str:
 
 
 def test_a_users_own_overlay_on_llama_cpp_reaches_the_system_and_the_service(module_dir, tmp_path):
-    patch = write_module(tmp_path, "patch.nix", """{
+    patch = write_module(
+        tmp_path,
+        "patch.nix",
+        """{
       nixpkgs.overlays = [ (final: prev: { llama-cpp = prev.llama-cpp.overrideAttrs (old: { pname = "llama-cpp-patched"; }); }) ];
-    }""")
-    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {patch} ]"))
+    }""",
+    )
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "cuda-tiger-lake.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+            extraModules=f"[ {patch} ]",
+        )
+    )
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-patched-0.0.0"
     assert result["service"] == result["pkgsLlamaCpp"]
     assert result["systemPackages"] == [result["pkgsLlamaCpp"]["drvPath"]]
 
 
 def test_enable_may_depend_on_pkgs(module_dir, tmp_path):
-    enable = write_module(tmp_path, "enable.nix", """{ lib, pkgs, ... }: {
+    enable = write_module(
+        tmp_path,
+        "enable.nix",
+        """{ lib, pkgs, ... }: {
       local.llama-cpp.enable = lib.mkOverride 50 pkgs.stdenv.hostPlatform.isx86_64;
-    }""")
-    result = cell(evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {enable} ]"))
+    }""",
+    )
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "vulkan-tiger-lake.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+            extraModules=f"[ {enable} ]",
+        )
+    )
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-vulkan-0.0.0"
 
 
 def test_nixpkgs_own_variant_names_stay_when_not_replacing(module_dir, tmp_path):
     keep = write_module(tmp_path, "keep.nix", "{ local.llama-cpp.replaceNixpkgsPackage = false; }")
-    result = cell(evaluate(module_dir / "machines" / "vulkan-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]', extraModules=f"[ {keep} ]"))
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "vulkan-tiger-lake.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+            extraModules=f"[ {keep} ]",
+        )
+    )
     assert result["pkgsLlamaCpp"]["name"] == "llama-cpp-nixpkgs-7000"
     assert result["byName"]["llama-cpp-vulkan"]["name"] == "llama-cpp-nixpkgs-7000"
     assert result["byName"]["llama-cpp-cpu"]["name"] == "llama-cpp-blas-0.0.0"
@@ -325,24 +409,42 @@ def test_nixpkgs_own_variant_names_stay_when_not_replacing(module_dir, tmp_path)
 
 
 def test_a_system_the_flake_does_not_build_for_fails_with_the_modules_message(module_dir):
-    result = cell(evaluate(module_dir / "machines" / "cpu-no-usable-flags.nix", systems='[ "riscv64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]'), system="riscv64-linux")
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "cpu-no-usable-flags.nix",
+            systems='[ "riscv64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+        ),
+        system="riscv64-linux",
+    )
     assert result["failedAssertions"] == [
-        "local.llama-cpp: the llama.cpp flake has no `default` package for riscv64-linux."]
+        "local.llama-cpp: the llama.cpp flake has no `default` package for riscv64-linux."
+    ]
 
 
 @pytest.mark.parametrize("inputs_as", ["flat"])
 def test_inputs_given_flat_reach_the_module(module_dir, inputs_as):
-    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]', inputsAs=f'"{inputs_as}"'))
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "cuda-tiger-lake.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+            inputsAs=f'"{inputs_as}"',
+        )
+    )
     assert result["package"]["name"] == "llama-cpp-cuda-0.0.0"
 
 
 def test_the_flakes_build_keeps_nixpkgs_main_program(module_dir):
     """nixpkgs' llama-cpp runs `bin/llama` (a link to llama-cli) as its main program: `lib.getExe` and
     nixpkgs' users of the package keep running the same program with the flake's build."""
-    result = cell(evaluate(module_dir / "machines" / "cuda-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                           pkgsModes='[ "hostPlatform" ]'))
+    result = cell(
+        evaluate(
+            module_dir / "machines" / "cuda-tiger-lake.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+        )
+    )
     assert result["mainProgram"] == "llama"
     assert result["pkgsLlamaCppExe"].endswith("-llama-cpp-cuda-0.0.0/bin/llama")
     assert "ln -s llama-cli $out/bin/llama;" in result["postInstall"]
@@ -352,8 +454,10 @@ def test_the_flakes_build_keeps_nixpkgs_main_program(module_dir):
 def test_opencl_override_warns_and_leaves_opencl_out(module_dir):
     """nixpkgs' openclSupport: the flake has no OpenCL build; a nixpkgs package asking for one still
     evaluates, with the module's warning instead of a silent substitute."""
-    process = _eval_machine(module_dir / "machines" / "cpu-tiger-lake.nix",
-                            {"systems": '[ "x86_64-linux" ]', "pkgsModes": '[ "hostPlatform" ]', "services": "[ false ]"})
+    process = _eval_machine(
+        module_dir / "machines" / "cpu-tiger-lake.nix",
+        {"systems": '[ "x86_64-linux" ]', "pkgsModes": '[ "hostPlatform" ]', "services": "[ false ]"},
+    )
     assert process.returncode == 0, process.stderr
     overrides = cell(json.loads(process.stdout), service="no-service")["overrides"]
     assert overrides["opencl"]["name"] == "llama-cpp-blas-0.0.0"
@@ -365,18 +469,28 @@ def test_a_backend_the_flake_does_not_build_is_refused_with_the_modules_message(
     one_cell = {"systems": '[ "x86_64-linux" ]', "pkgsModes": '[ "hostPlatform" ]', "services": "[ false ]"}
     assert cell(evaluate(machine, **one_cell), service="no-service")["overrides"]["sycl"] == {"error": True}
     stderr = evaluation_error(machine, catchErrors="false", **one_cell)
-    assert "local.llama-cpp: llama-cpp.override { syclSupport = true; }: the llama.cpp flake has no such build" in stderr
+    assert (
+        "local.llama-cpp: llama-cpp.override { syclSupport = true; }: the llama.cpp flake has no such build" in stderr
+    )
     assert "replaceNixpkgsPackage = false" in stderr
 
 
 def test_cpu_arch_dynamic_dispatch_chooses_every_cpu_variant_as_nixpkgs_does(module_dir):
-    tuned = cell(evaluate(module_dir / "machines" / "cpu-tiger-lake.nix", systems='[ "x86_64-linux" ]',
-                          pkgsModes='[ "hostPlatform" ]'))["overrides"]
+    tuned = cell(
+        evaluate(
+            module_dir / "machines" / "cpu-tiger-lake.nix", systems='[ "x86_64-linux" ]', pkgsModes='[ "hostPlatform" ]'
+        )
+    )["overrides"]
     assert "-DGGML_CPU_ALL_VARIANTS:BOOL=TRUE" in tuned["dynamicDispatchFlags"]
     assert "-DGGML_BACKEND_DL:BOOL=TRUE" in tuned["dynamicDispatchFlags"]
     assert "-DGGML_AVX2:BOOL=TRUE" not in tuned["dynamicDispatchFlags"]
     assert "-DGGML_AVX2:BOOL=TRUE" in tuned["noDynamicDispatchFlags"]
     assert tuned["dynamicDispatchCuda"]["name"] == "llama-cpp-cuda-0.0.0"
-    every_variant = cell(evaluate(module_dir / "machines" / "vulkan-all-variants.nix", systems='[ "x86_64-linux" ]',
-                                  pkgsModes='[ "hostPlatform" ]'))["overrides"]
+    every_variant = cell(
+        evaluate(
+            module_dir / "machines" / "vulkan-all-variants.nix",
+            systems='[ "x86_64-linux" ]',
+            pkgsModes='[ "hostPlatform" ]',
+        )
+    )["overrides"]
     assert "-DGGML_CPU_ALL_VARIANTS:BOOL=TRUE" not in every_variant["noDynamicDispatchFlags"]

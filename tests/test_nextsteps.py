@@ -20,7 +20,10 @@ def test_first_rebuild_passes_new_caches_only_where_they_apply(demo_repo):
     commands = rebuild_commands(make_plan(load_flake(demo_repo), answers))
     carbon = shlex.split(commands["carbon"])
     assert carbon[:5] == ["sudo", "nixos-rebuild", "switch", "--flake", ".#carbon"]
-    assert carbon[carbon.index("extra-substituters") + 1] == "https://cache.nixos-cuda.org https://nix-community.cachix.org"
+    assert (
+        carbon[carbon.index("extra-substituters") + 1]
+        == "https://cache.nixos-cuda.org https://nix-community.cachix.org"
+    )
     boron = shlex.split(commands["boron"])
     assert boron[boron.index("extra-substituters") + 1] == "https://nix-community.cachix.org"
 

@@ -24,10 +24,13 @@ Could not resolve hostname (6) Could not resolve host: api.github.com
 """
 
 
-@pytest.mark.parametrize("stderr, cause", [
-    (NIX_2_8_OFFLINE, "unable to download 'https://api.github.com/repos/nixos/nixpkgs/tarball/567a49d1'"),
-    (NIX_2_2X_OFFLINE, "unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-unstable'"),
-])
+@pytest.mark.parametrize(
+    "stderr, cause",
+    [
+        (NIX_2_8_OFFLINE, "unable to download 'https://api.github.com/repos/nixos/nixpkgs/tarball/567a49d1'"),
+        (NIX_2_2X_OFFLINE, "unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-unstable'"),
+    ],
+)
 def test_offline_is_one_line_with_nixs_own_error(tmp_path, stderr, cause):
     reason = offline_reason(stderr, tmp_path)
     assert reason.startswith(f"offline: an input could not be fetched: {cause}")

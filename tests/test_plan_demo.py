@@ -145,18 +145,21 @@ def test_bad_answers_give_one_line_and_write_nothing(demo_repo, capsys, argv, me
 def test_rocm_refused_on_aarch64(tmp_path):
     from conftest import make_repo
 
-    repo = make_repo(tmp_path / "r", {
-        "flake.nix": (
-            '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            "  outputs = { self, nixpkgs, ... }@inputs: {\n"
-            "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
-            '      system = "aarch64-linux";\n'
-            "      specialArgs = { inherit inputs; };\n"
-            "      modules = [ ./pi.nix ];\n"
-            "    };\n  };\n}\n"
-        ),
-        "pi.nix": "{ ... }: { }\n",
-    })
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "flake.nix": (
+                '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+                "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
+                '      system = "aarch64-linux";\n'
+                "      specialArgs = { inherit inputs; };\n"
+                "      modules = [ ./pi.nix ];\n"
+                "    };\n  };\n}\n"
+            ),
+            "pi.nix": "{ ... }: { }\n",
+        },
+    )
     with pytest.raises(AnswerError, match="ROCm only on x86_64-linux"):
         make_plan(load_flake(repo), Answers(machines={"pi": MachineAnswer("rocm")}))
 
@@ -237,8 +240,10 @@ def test_time_limits_are_said_the_same_in_the_readme_and_in_help(capsys):
     from tui.core.validate import DEFAULT_EVAL_TIMEOUT
 
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
-    assert (f"by default {DEFAULT_DISCOVERY_TIMEOUT} s for asking Nix which machines exist, "
-            f"{DEFAULT_EVAL_TIMEOUT} s for locking and for each machine's evaluation") in readme
+    assert (
+        f"by default {DEFAULT_DISCOVERY_TIMEOUT} s for asking Nix which machines exist, "
+        f"{DEFAULT_EVAL_TIMEOUT} s for locking and for each machine's evaluation"
+    ) in readme
     for command in ("plan", "hosts", "apply"):
         with pytest.raises(SystemExit):
             main([command, "--help"])

@@ -54,7 +54,9 @@ def test_jetson_capabilities_only_on_aarch64_linux_and_alone(demo_repo, capsys):
     err = capsys.readouterr().err
     assert "Jetson CUDA capabilities 8.7 are built on aarch64-linux only, and carbon is x86_64-linux" in err
     assert "Traceback" not in err
-    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=8.7,8.6"]) == 2
+    assert (
+        main(["plan", "--flake", str(demo_repo), "--no-nix", "--host", "carbon=cuda", "--cuda", "carbon=8.7,8.6"]) == 2
+    )
     assert "the Jetson CUDA capabilities 8.7 cannot be built together with 8.6" in capsys.readouterr().err
     carbon = demo_repo / "machines" / "carbon.nix"
     carbon.write_text(carbon.read_text().replace('"x86_64-linux"', '"aarch64-linux"'))

@@ -58,7 +58,9 @@ def test_rebuild_lines_carry_new_caches_only_the_first_time(demo_repo):
     )
     plan = make_plan(load_flake(demo_repo), answers)
     assert [c.name for c in new_caches(plan)] == ["nixos-cuda"]
-    assert rebuild_commands(plan)["boron"] == "sudo nixos-rebuild switch --flake .#boron"  # a CUDA cache has nothing for it
+    assert (
+        rebuild_commands(plan)["boron"] == "sudo nixos-rebuild switch --flake .#boron"
+    )  # a CUDA cache has nothing for it
     line = rebuild_commands(plan)["carbon"]
     assert line == (
         "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org"

@@ -20,7 +20,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="llamaflake",
         description="Wire the official llama.cpp flake into a flake-based NixOS repository.",
         epilog="Run `llamaflake [PATH]` for the wizard, or a subcommand for scripts: "
-        + ", ".join(SUBCOMMANDS) + ". Each has --help.",
+        + ", ".join(SUBCOMMANDS)
+        + ". Each has --help.",
     )
     parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,22 +54,38 @@ def build_wizard_parser() -> argparse.ArgumentParser:
         epilog="Subcommands for scripts: " + ", ".join(SUBCOMMANDS) + " (each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"llamaflake {__version__}")
-    parser.add_argument("path", nargs="?", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
+    parser.add_argument(
+        "path", nargs="?", type=Path, help="the flake repository (default: the nearest flake.nix upward)"
+    )
     parser.add_argument("--demo", action="store_true", help="start on a copy of the bundled demo repository")
-    parser.add_argument("--no-eval", action="store_true",
-                        help="do not evaluate the changed machines with nix in the review step and before the commit")
-    parser.add_argument("--no-nix", action="store_true",
-                        help="do not run nix at all: the machines as read from the files alone, no evaluation")
-    parser.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
-                        help="time limit for locking and for each machine's evaluation (default: 600)")
+    parser.add_argument(
+        "--no-eval",
+        action="store_true",
+        help="do not evaluate the changed machines with nix in the review step and before the commit",
+    )
+    parser.add_argument(
+        "--no-nix",
+        action="store_true",
+        help="do not run nix at all: the machines as read from the files alone, no evaluation",
+    )
+    parser.add_argument(
+        "--eval-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="time limit for locking and for each machine's evaluation (default: 600)",
+    )
     parser.add_argument("--refresh", action="store_true", help=eval_cache.REFRESH_HELP)
     return parser
 
 
 def run_wizard(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("llamaflake: the wizard needs a terminal; without one, use the subcommands "
-              "(hosts, detect, plan, apply, undo; each has --help)", file=sys.stderr)
+        print(
+            "llamaflake: the wizard needs a terminal; without one, use the subcommands "
+            "(hosts, detect, plan, apply, undo; each has --help)",
+            file=sys.stderr,
+        )
         return 2
     try:
         from tui.app.main import run as run_app
@@ -85,8 +102,9 @@ def run_wizard(args: argparse.Namespace) -> int:
         from tui.commands.hosts import run as run_hosts
 
         return run_hosts(argparse.Namespace(flake=path, demo=False, json=False))
-    return run_app(path, use_nix=not args.no_nix, evaluate=not args.no_eval, eval_timeout=args.eval_timeout,
-                   refresh=args.refresh)
+    return run_app(
+        path, use_nix=not args.no_nix, evaluate=not args.no_eval, eval_timeout=args.eval_timeout, refresh=args.refresh
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         said = next((line.strip() for line in str(exc.stderr or "").splitlines() if line.strip()), "")
         said = said.strip("'\" ").removeprefix("stderr: ").strip("'\" ")
-        print(f"llamaflake: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {said or exc.status}",
-              file=sys.stderr)
+        print(
+            f"llamaflake: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {said or exc.status}",
+            file=sys.stderr,
+        )
         return 2

@@ -28,8 +28,10 @@ async def test_an_imported_report_without_the_configured_gpu_is_said(demo_repo, 
         await pilot.press("enter")
         await settle(pilot)
         beryllium = app.state.machines["beryllium"]
-        assert any("sets up AMD graphics (flake.nix:49), and the report shows no AMD GPU" in line
-                   for line in beryllium.mismatches), beryllium.mismatches
+        assert any(
+            "sets up AMD graphics (flake.nix:49), and the report shows no AMD GPU" in line
+            for line in beryllium.mismatches
+        ), beryllium.mismatches
         assert "Disagrees" in detail(app) and "no AMD GPU" in detail(app)
         assert any("the report and its configuration disagree" in n.title for n in app._notifications)
 
@@ -43,8 +45,10 @@ async def test_this_machine_given_to_another_cpu_vendors_machine_is_said(demo_re
         await settle(pilot)
         boron = app.state.machines["boron"]
         assert boron.this_machine
-        assert any("boron's configuration is for an AMD CPU" in line and "the report shows an Intel CPU" in line
-                   for line in boron.mismatches), boron.mismatches
+        assert any(
+            "boron's configuration is for an AMD CPU" in line and "the report shows an Intel CPU" in line
+            for line in boron.mismatches
+        ), boron.mismatches
         carbon = app.state.machines["carbon"]
         assert carbon.mismatches == []  # back to its own hints
 
@@ -58,8 +62,10 @@ async def test_a_machine_left_alone_before_is_not_suggested_again(demo_repo):
     from tui.core.nix.flake import load_flake
     from tui.core.plan import make_plan
 
-    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
-               evaluate=False)
+    apply_plan(
+        make_plan(load_flake(demo_repo), Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"])),
+        evaluate=False,
+    )
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_step(pilot, "Machines")
@@ -106,6 +112,8 @@ async def test_caches_that_follow_the_machines_say_so_when_they_change(demo_repo
         app.state.machines["carbon"].choice = "vulkan"  # no CUDA build left
         await go_to_step(pilot, "Review")
         summary = str(app.screen.query_one("#review-summary", Static).render())
-        assert "binary caches are now none, following the machines' builds (the caches step showed " \
-               "https://cache.nixos-cuda.org)" in summary, summary
+        assert (
+            "binary caches are now none, following the machines' builds (the caches step showed "
+            "https://cache.nixos-cuda.org)" in summary
+        ), summary
         assert app.state.plan.caches == []

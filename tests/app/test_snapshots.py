@@ -30,7 +30,9 @@ def test_step_1_repository(snap_compare, demo_repo):
 
 
 def test_step_1_repository_light(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo, theme="textual-light"), terminal_size=SIZE, run_before=at_step("Repository"))
+    assert snap_compare(
+        make_app(demo_repo, theme="textual-light"), terminal_size=SIZE, run_before=at_step("Repository")
+    )
 
 
 def test_step_2_flake_input(snap_compare, demo_repo):
@@ -47,12 +49,15 @@ def test_step_4_machines(snap_compare, demo_repo):
 
 def test_step_4_variant_picker_at_80x24(snap_compare, demo_repo):
     """boron's picker, cuda highlighted: its capabilities field open to edit."""
-    assert snap_compare(make_app(demo_repo), terminal_size=LAPTOP, run_before=at_step("Machines", "down", "down", "enter",
-                                                                                      "down"))
+    assert snap_compare(
+        make_app(demo_repo), terminal_size=LAPTOP, run_before=at_step("Machines", "down", "down", "enter", "down")
+    )
 
 
 def test_step_5_review(snap_compare, demo_repo):
-    assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Review", "tab", "tab", "tab", "tab", "space"))
+    assert snap_compare(
+        make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Review", "tab", "tab", "tab", "tab", "space")
+    )
 
 
 def test_step_5_review_split_light(snap_compare, demo_repo):
@@ -68,8 +73,11 @@ def test_step_6_committed(snap_compare, demo_repo):
     assert snap_compare(make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Commit", "ctrl+n", "enter"))
 
 
-@pytest.mark.parametrize("step", ["Repository", "Flake input", "Caches", "Machines", "Review", "Commit"],
-                         ids=["1-repository", "2-flake-input", "3-caches", "4-machines", "5-review", "6-commit"])
+@pytest.mark.parametrize(
+    "step",
+    ["Repository", "Flake input", "Caches", "Machines", "Review", "Commit"],
+    ids=["1-repository", "2-flake-input", "3-caches", "4-machines", "5-review", "6-commit"],
+)
 def test_every_step_at_80x24(snap_compare, demo_repo, step):
     assert snap_compare(make_app(demo_repo), terminal_size=LAPTOP, run_before=at_step(step))
 

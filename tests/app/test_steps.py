@@ -24,8 +24,11 @@ def test_every_key_a_step_binds_is_in_its_help():
     """A key bound on a step's screen and left out of its help is a key nobody finds."""
     for step in STEPS:
         screen = step.screen_class()
-        bound = {binding.key.split(",")[0] for binding in screen.__dict__.get("BINDINGS", [])
-                 if binding.show and binding.key.split(",")[0] not in ("ctrl+n", "escape")}
+        bound = {
+            binding.key.split(",")[0]
+            for binding in screen.__dict__.get("BINDINGS", [])
+            if binding.show and binding.key.split(",")[0] not in ("ctrl+n", "escape")
+        }
         missing = bound - _words(step.keys)
         assert not missing, f"{step.title}: {sorted(missing)} bound but not in its help"
 

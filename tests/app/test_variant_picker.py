@@ -142,8 +142,13 @@ async def test_ok_without_changes_keeps_the_repositorys_settings(demo_repo):
     from tui.core.nix.flake import load_flake
     from tui.core.plan import make_plan
 
-    apply_plan(make_plan(load_flake(demo_repo), Answers(machines={
-        "boron": MachineAnswer("rocm", cpu_flags=["avx2", "fma"], rocm_targets=["gfx1100"])})), evaluate=False)
+    apply_plan(
+        make_plan(
+            load_flake(demo_repo),
+            Answers(machines={"boron": MachineAnswer("rocm", cpu_flags=["avx2", "fma"], rocm_targets=["gfx1100"])}),
+        ),
+        evaluate=False,
+    )
     app = make_app(demo_repo)
     async with app.run_test(size=SIZE) as pilot:
         picker = await open_picker(pilot, 2)

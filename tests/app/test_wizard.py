@@ -134,21 +134,24 @@ async def test_the_repository_step_lists_the_existing_llama_cpp_set_up_found_aft
 
 @run_async
 async def test_the_repository_step_lists_another_llama_cpp_input_and_the_service(tmp_path):
-    repo = make_repo(tmp_path / "r", {
-        "flake.nix": (
-            "{\n  inputs = {\n"
-            '    nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            '    llama.url = "github:ggerganov/llama.cpp";\n'
-            "  };\n"
-            "  outputs = { self, nixpkgs, llama, ... }@inputs: {\n"
-            "    nixosConfigurations.box = nixpkgs.lib.nixosSystem {\n"
-            '      system = "x86_64-linux";\n'
-            "      modules = [ ./box.nix ];\n"
-            "    };\n"
-            "  };\n}\n"
-        ),
-        "box.nix": "{ pkgs, ... }: {\n  services.llama-cpp.enable = true;\n}\n",
-    })
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "flake.nix": (
+                "{\n  inputs = {\n"
+                '    nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                '    llama.url = "github:ggerganov/llama.cpp";\n'
+                "  };\n"
+                "  outputs = { self, nixpkgs, llama, ... }@inputs: {\n"
+                "    nixosConfigurations.box = nixpkgs.lib.nixosSystem {\n"
+                '      system = "x86_64-linux";\n'
+                "      modules = [ ./box.nix ];\n"
+                "    };\n"
+                "  };\n}\n"
+            ),
+            "box.nix": "{ pkgs, ... }: {\n  services.llama-cpp.enable = true;\n}\n",
+        },
+    )
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -159,15 +162,18 @@ async def test_the_repository_step_lists_another_llama_cpp_input_and_the_service
 
 @run_async
 async def test_a_repository_without_a_llama_cpp_set_up_says_so(tmp_path):
-    repo = make_repo(tmp_path / "r", {
-        "flake.nix": (
-            '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            "  outputs = { self, nixpkgs, ... }: {\n"
-            "    nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; };\n"
-            "  };\n}\n"
-        ),
-        "box.nix": "{ ... }: { }\n",
-    })
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "flake.nix": (
+                '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                "  outputs = { self, nixpkgs, ... }: {\n"
+                "    nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ ./box.nix ]; };\n"
+                "  };\n}\n"
+            ),
+            "box.nix": "{ ... }: { }\n",
+        },
+    )
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -177,23 +183,26 @@ async def test_a_repository_without_a_llama_cpp_set_up_says_so(tmp_path):
 
 @run_async
 async def test_dirty_tree_and_unwireable_host_are_warned(tmp_path):
-    repo = make_repo(tmp_path / "r", {
-        "flake.nix": (
-            '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-            "  outputs = { self, nixpkgs, ... }@inputs: {\n"
-            "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
-            '      system = "aarch64-linux";\n'
-            "      modules = [ ./pi.nix ];\n"
-            "    };\n"
-            "    nixosConfigurations.odd = nixpkgs.lib.nixosSystem {\n"
-            '      system = "x86_64-linux";\n'
-            "      modules = builtins.attrValues (builtins.readDir ./hosts/odd);\n"
-            "    };\n"
-            "  };\n}\n"
-        ),
-        "pi.nix": "{ ... }: { }\n",
-        "odd.nix": "{ ... }: { }\n",
-    })
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "flake.nix": (
+                '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                "  outputs = { self, nixpkgs, ... }@inputs: {\n"
+                "    nixosConfigurations.pi = nixpkgs.lib.nixosSystem {\n"
+                '      system = "aarch64-linux";\n'
+                "      modules = [ ./pi.nix ];\n"
+                "    };\n"
+                "    nixosConfigurations.odd = nixpkgs.lib.nixosSystem {\n"
+                '      system = "x86_64-linux";\n'
+                "      modules = builtins.attrValues (builtins.readDir ./hosts/odd);\n"
+                "    };\n"
+                "  };\n}\n"
+            ),
+            "pi.nix": "{ ... }: { }\n",
+            "odd.nix": "{ ... }: { }\n",
+        },
+    )
     (repo / "pi.nix").write_text('{ ... }: { networking.hostName = "pi"; }\n')
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:
@@ -269,7 +278,10 @@ async def test_caches_step_defaults_dead_caches_and_custom_cache(demo_repo):
         caches = app.screen.query_one("#caches", SelectionList)
         assert caches.selected == ["https://cache.nixos-cuda.org"]  # carbon has an NVIDIA GPU
         dead = [caches.get_option_at_index(i) for i in range(caches.option_count)]
-        assert [o.value for o in dead if o.disabled] == ["https://cuda-maintainers.cachix.org", "https://llama-cpp.cachix.org"]
+        assert [o.value for o in dead if o.disabled] == [
+            "https://cuda-maintainers.cachix.org",
+            "https://llama-cpp.cachix.org",
+        ]
         assert "--option extra-substituters https://cache.nixos-cuda.org" in text_of(app, "#first-rebuild")
         app.screen.query_one("#custom-url", Input).focus()
         await pilot.press(*"ftp://x")
@@ -307,7 +319,8 @@ async def test_the_first_rebuild_example_is_a_machine_that_uses_the_cache(demo_r
         app.screen._show_first_rebuild()
         await pilot.pause()
         assert "No machine uses these caches as the machines are now (they serve cuda builds)" in text_of(
-            app, "#first-rebuild")
+            app, "#first-rebuild"
+        )
 
 
 @run_async
@@ -660,11 +673,17 @@ async def test_an_uncommitted_edit_of_flake_nix_is_said_and_can_be_included(demo
 async def test_a_flake_without_machines_says_why_and_what_to_do(tmp_path):
     from conftest import make_repo
 
-    root = make_repo(tmp_path / "config", {"flake.nix": (
-        '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-        "  outputs = { self, nixpkgs }: {\n"
-        "    nixosConfigurations = builtins.listToAttrs (builtins.genericClosure { startSet = [ ]; operator = _: [ ]; });\n"
-        "  };\n}\n")})
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": (
+                '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                "  outputs = { self, nixpkgs }: {\n"
+                "    nixosConfigurations = builtins.listToAttrs (builtins.genericClosure { startSet = [ ]; operator = _: [ ]; });\n"
+                "  };\n}\n"
+            )
+        },
+    )
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -680,8 +699,10 @@ class ManyMachines(FixedProof):
         from tui.core.proof import Proof
         from tui.core.validate import NOT_CHECKED, OK, Check
 
-        offline = [Check(f"evaluate m{i}", NOT_CHECKED, "offline: an input could not be fetched", host=f"m{i}")
-                   for i in range(13)]
+        offline = [
+            Check(f"evaluate m{i}", NOT_CHECKED, "offline: an input could not be fetched", host=f"m{i}")
+            for i in range(13)
+        ]
         fine = [Check(f"evaluate ok{i}", OK, "", host=f"ok{i}", package="llama-cpp-b6500") for i in range(10)]
         return Proof(machines=offline + fine)
 
@@ -711,8 +732,10 @@ class LockFails(FixedProof):
         from tui.core.proof import Proof
         from tui.core.validate import FAILED, Check
 
-        return Proof(other=[Check("lock the flake's inputs", FAILED, "error: unsupported tarball input attribute")],
-                     not_evaluated="the flake's inputs are not locked")
+        return Proof(
+            other=[Check("lock the flake's inputs", FAILED, "error: unsupported tarball input attribute")],
+            not_evaluated="the flake's inputs are not locked",
+        )
 
 
 @run_async
@@ -723,7 +746,9 @@ async def test_a_failed_lock_in_the_review_asks_before_committing(demo_repo):
         await settle(pilot)
         # One reason for all three machines: one line, not three.
         text = str(app.screen.query_one("#proof").render())
-        assert "✗ 3 machines (carbon, beryllium, boron): does not evaluate: the flake's inputs are not locked" in text, text
+        assert (
+            "✗ 3 machines (carbon, beryllium, boron): does not evaluate: the flake's inputs are not locked" in text
+        ), text
         await go_to_step(pilot, "Commit")
         await pilot.press("ctrl+n")
         await settle(pilot)
@@ -774,7 +799,10 @@ async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_rep
         assert app.screen.done
         assert "Committed" in text_of(app, "#result-head")
         rebuild = text_of(app, "#rebuild")
-        assert "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org" in rebuild
+        assert (
+            "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org"
+            in rebuild
+        )
         assert "llamaflake undo" in text_of(app, "#undo")
     repo = git.Repo(demo_repo)
     commit = repo.head.commit
@@ -836,7 +864,9 @@ async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo)
         assert app.screen.step == step_called("Review")
 
 
-@pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate is not installed (Debian: nix-bin)")
+@pytest.mark.skipif(
+    shutil.which("nix-instantiate") is None, reason="nix-instantiate is not installed (Debian: nix-bin)"
+)
 @run_async
 async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs(demo_repo, tmp_path):
     """boron has a Pascal GPU: the flake's nixpkgs has CUDA 13, which no longer builds for it."""
@@ -847,7 +877,9 @@ async def test_an_nvidia_gpu_is_judged_by_the_cuda_release_of_the_flakes_nixpkgs
     class PascalBoron(FixedHardware):
         def hints(self, flake, host):
             if host == "boron":
-                return load_report(Path(__file__).parents[1] / "fixtures/hardware/facter/gpus/pascal-gtx-1080.facter.json")
+                return load_report(
+                    Path(__file__).parents[1] / "fixtures/hardware/facter/gpus/pascal-gtx-1080.facter.json"
+                )
             return super().hints(flake, host)
 
     app = LlamaflakeApp(demo_repo, hardware=PascalBoron(), proof=ProofSource(timeout=60))
@@ -862,8 +894,13 @@ class MarkupHardware(FixedHardware):
     """Hardware whose words read like markup."""
 
     def hints(self, flake, host: str) -> HardwareReport:
-        return HardwareReport(source="hints", hostname=host, system="x86_64-linux",
-                              gpus=[GpuInfo("nvidia", "GPU [/] [b]x")], notes=["a [/] note"])
+        return HardwareReport(
+            source="hints",
+            hostname=host,
+            system="x86_64-linux",
+            gpus=[GpuInfo("nvidia", "GPU [/] [b]x")],
+            notes=["a [/] note"],
+        )
 
 
 @run_async
@@ -874,11 +911,17 @@ async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_ar
         f"    nixosConfigurations.{nix_attr_name(name)} = nixpkgs.lib.nixosSystem {{ modules = [ ./h{i}.nix ]; }};\n"
         for i, name in enumerate(["lab[/]1", "lab[b]1"])
     )
-    repo = make_repo(tmp_path / "r", {
-        "flake.nix": ('{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
-                      "  outputs = { self, nixpkgs, ... }@inputs: {\n" + hosts + "  };\n}\n"),
-        "h0.nix": "{ ... }: { }\n", "h1.nix": "{ ... }: { }\n",
-    })
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "flake.nix": (
+                '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
+                "  outputs = { self, nixpkgs, ... }@inputs: {\n" + hosts + "  };\n}\n"
+            ),
+            "h0.nix": "{ ... }: { }\n",
+            "h1.nix": "{ ... }: { }\n",
+        },
+    )
     app = LlamaflakeApp(repo, hardware=MarkupHardware(), proof=ProofSource(use_nix=False), shown_path="~/[/]")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -54,12 +54,18 @@ async def while_nix_is_asked(pilot, nix: NixStandIn) -> None:
 
 
 @run_async
-async def test_machines_show_while_nix_runs_and_its_answer_is_merged_keeping_the_answers(demo_repo, tmp_path,
-                                                                                       monkeypatch):
+async def test_machines_show_while_nix_runs_and_its_answer_is_merged_keeping_the_answers(
+    demo_repo, tmp_path, monkeypatch
+):
     (demo_repo / "machines/nitrogen.nix").write_text(NITROGEN)
     git.Repo(demo_repo).git.add("-A")
-    nix = NixStandIn(tmp_path / "nix", monkeypatch, ["beryllium", "boron-2024", "carbon", "nitrogen"],
-                     {"boron-2024": "machines/boron.nix", "nitrogen": "machines/nitrogen.nix"}, held=True)
+    nix = NixStandIn(
+        tmp_path / "nix",
+        monkeypatch,
+        ["beryllium", "boron-2024", "carbon", "nitrogen"],
+        {"boron-2024": "machines/boron.nix", "nitrogen": "machines/nitrogen.nix"},
+        held=True,
+    )
     app = make_app(demo_repo, proof=asking_nix())
     async with app.run_test(size=SIZE) as pilot:
         await while_nix_is_asked(pilot, nix)

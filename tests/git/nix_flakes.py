@@ -105,7 +105,7 @@ def extensible_readdir(path: Path, nixpkgs: Path, hosts=("gamma", "delta", "epsi
         "      my = nixpkgs.lib.makeExtensible (final: {\n"
         "        system = name: nixpkgs.lib.nixosSystem {\n"
         "          specialArgs = { inherit inputs; };\n"
-        "          modules = [ ./common.nix (./machines + \"/${name}\") ];\n"
+        '          modules = [ ./common.nix (./machines + "/${name}") ];\n'
         "        };\n"
         # genericClosure: a builtin the static reading does not follow, so only nix sees the machines.
         "        mkHosts = dir: builtins.listToAttrs (map (entry: { name = entry.key; value = final.system entry.key; })\n"
@@ -118,8 +118,10 @@ def extensible_readdir(path: Path, nixpkgs: Path, hosts=("gamma", "delta", "epsi
         "common.nix": COMMON,
     }
     for h in hosts:
-        files[f"machines/{h}/default.nix"] = "{ ... }:\n{\n  imports = [ ./hardware.nix ];\n" \
+        files[f"machines/{h}/default.nix"] = (
+            "{ ... }:\n{\n  imports = [ ./hardware.nix ];\n"
             f'  networking.hostName = "{h}";\n  system.stateVersion = "24.05";\n}}\n'
+        )
         files[f"machines/{h}/hardware.nix"] = '{ ... }:\n{\n  nixpkgs.hostPlatform = "x86_64-linux";\n}\n'
     return make_repo(path, files)
 
@@ -139,12 +141,11 @@ def name_in_special_args(path: Path, nixpkgs: Path, hosts=("zeta", "eta")) -> Pa
         "    in\n"
         "    { nixosConfigurations = nixpkgs.lib.genAttrs names make; };\n"
         "}\n",
-        "select.nix": "{ hostName, ... }:\n{\n  imports = [ (./hosts + \"/${hostName}.nix\") ];\n}\n",
+        "select.nix": '{ hostName, ... }:\n{\n  imports = [ (./hosts + "/${hostName}.nix") ];\n}\n',
         "common.nix": COMMON,
     }
     files.update({f"hosts/{h}.nix": host_module(h) for h in hosts})
     return make_repo(path, files)
-
 
 
 def _skip_without_nix_and_lib() -> None:

@@ -48,7 +48,8 @@ def repo_state(path: Path) -> RepoState:
 def demo_plan(root: Path, cleanup: bool = False, **machines: MachineAnswer) -> Plan:
     """A real plan for the demo repository: by default carbon on CUDA and boron on CPU, with one cache."""
     answers = Answers(
-        machines=machines or {
+        machines=machines
+        or {
             "carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"]),
             "boron": MachineAnswer("cpu", cpu_flags=["sse4_2", "avx", "avx2", "fma", "f16c"]),
         },

@@ -349,7 +349,9 @@ class FakeTerminal:
 
 
 def test_cli_apply_on_a_terminal_retries_a_rejected_commit_when_asked(demo_repo, capsys, monkeypatch):
-    write_hook(demo_repo, "pre-commit", 'test -e .git/seen || { touch .git/seen; echo "first try fails" >&2; exit 1; }\n')
+    write_hook(
+        demo_repo, "pre-commit", 'test -e .git/seen || { touch .git/seen; echo "first try fails" >&2; exit 1; }\n'
+    )
     monkeypatch.setattr(sys, "stdin", FakeTerminal("r"))
     assert main(["apply", "--flake", str(demo_repo), *PLAN_ARGS]) == 0
     assert "first try fails" in capsys.readouterr().err

@@ -25,8 +25,10 @@ def apply(root, capsys, *argv) -> str:
 def test_a_shared_overlay_a_machine_left_alone_uses_is_kept(demo_repo, capsys, left_alone):
     """Every demo machine imports nixos/default.nix, which applies the overlay and lists the dead caches."""
     err = apply(demo_repo, capsys, *WIRED, *left_alone)
-    assert (f"note: kept {OVERLAY} (a hand-written llama-cpp overlay): beryllium uses it and is left alone by "
-            "this change; wire beryllium too to remove it") in err
+    assert (
+        f"note: kept {OVERLAY} (a hand-written llama-cpp overlay): beryllium uses it and is left alone by "
+        "this change; wire beryllium too to remove it"
+    ) in err
     assert "note: kept the dead binary caches in nixos/nix.nix: beryllium uses them" in err
     assert "offer:" not in err
     committed = committed_paths(demo_repo)
@@ -45,9 +47,9 @@ def test_the_shared_overlay_goes_once_every_machine_using_it_is_wired(demo_repo,
 
 def two_hosts(root, alpha_imports: str = "", common: str = "{ ... }:\n{\n}\n", modules_extra: str = ""):
     overlay = "final: prev: {\n  llama-cpp-cpu = prev.llama-cpp;\n}\n"
-    host = "{ ... }:\n{\n  imports = [ IMPORTS ];\n  networking.hostName = \"NAME\";\n}\n"
+    host = '{ ... }:\n{\n  imports = [ IMPORTS ];\n  networking.hostName = "NAME";\n}\n'
     flake = (
-        "{\n  inputs.nixpkgs.url = \"github:nixos/nixpkgs/nixos-unstable\";\n"
+        '{\n  inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n'
         "  outputs = { self, nixpkgs, ... }@inputs: {\n"
         + "".join(
             f"    nixosConfigurations.{h} = nixpkgs.lib.nixosSystem {{\n"
@@ -58,17 +60,22 @@ def two_hosts(root, alpha_imports: str = "", common: str = "{ ... }:\n{\n}\n", m
         )
         + "  };\n}\n"
     )
-    return make_repo(root, {
-        "flake.nix": flake,
-        "common.nix": common,
-        "overlays/llama-cpp.nix": overlay,
-        "hosts/alpha.nix": host.replace("IMPORTS", alpha_imports).replace("NAME", "alpha"),
-        "hosts/beta.nix": host.replace("IMPORTS", "").replace("NAME", "beta"),
-    })
+    return make_repo(
+        root,
+        {
+            "flake.nix": flake,
+            "common.nix": common,
+            "overlays/llama-cpp.nix": overlay,
+            "hosts/alpha.nix": host.replace("IMPORTS", alpha_imports).replace("NAME", "alpha"),
+            "hosts/beta.nix": host.replace("IMPORTS", "").replace("NAME", "beta"),
+        },
+    )
 
 
 def test_an_overlay_only_wired_machines_use_still_goes(tmp_path, capsys):
-    root = two_hosts(tmp_path / "config", alpha_imports="{ nixpkgs.overlays = [ (import ../overlays/llama-cpp.nix) ]; }")
+    root = two_hosts(
+        tmp_path / "config", alpha_imports="{ nixpkgs.overlays = [ (import ../overlays/llama-cpp.nix) ]; }"
+    )
     err = apply(root, capsys, "--host", "alpha=cpu", "--host", "beta=none")
     assert "kept" not in err
     assert not (root / "overlays/llama-cpp.nix").exists()
@@ -78,10 +85,14 @@ def test_an_overlay_only_wired_machines_use_still_goes(tmp_path, capsys):
 
 def test_an_overlay_brought_in_where_no_machine_can_be_told_apart_is_kept(tmp_path, capsys):
     """Used from flake.nix itself: which machines use it is not known, so a machine left alone keeps it."""
-    root = two_hosts(tmp_path / "config", modules_extra=" { nixpkgs.overlays = [ (import ./overlays/llama-cpp.nix) ]; }")
+    root = two_hosts(
+        tmp_path / "config", modules_extra=" { nixpkgs.overlays = [ (import ./overlays/llama-cpp.nix) ]; }"
+    )
     err = apply(root, capsys, "--host", "alpha=cpu")
-    assert ("note: kept overlays/llama-cpp.nix (a hand-written llama-cpp overlay): the engine cannot tell whether "
-            "beta uses it (flake.nix brings it in)") in err
+    assert (
+        "note: kept overlays/llama-cpp.nix (a hand-written llama-cpp overlay): the engine cannot tell whether "
+        "beta uses it (flake.nix brings it in)"
+    ) in err
     assert (root / "overlays/llama-cpp.nix").is_file()
     assert "llama-cpp.nix" in (root / "flake.nix").read_text()
 
@@ -101,10 +112,15 @@ def test_an_overlay_folder_imported_by_its_name_is_found_and_kept(tmp_path, caps
 
 def test_an_overlay_a_machine_left_alone_names_in_a_string_is_kept(tmp_path, capsys):
     """alpha imports it by a path literal, beta by a string the clean-up cannot edit: beta still uses it."""
-    root = two_hosts(tmp_path / "config", alpha_imports="{ nixpkgs.overlays = [ (import ../overlays/llama-cpp.nix) ]; }")
+    root = two_hosts(
+        tmp_path / "config", alpha_imports="{ nixpkgs.overlays = [ (import ../overlays/llama-cpp.nix) ]; }"
+    )
     beta = root / "hosts/beta.nix"
-    beta.write_text(beta.read_text().replace("{ ... }:", "{ inputs, ... }:").replace(
-        "imports = [  ];", 'nixpkgs.overlays = [ (import "${inputs.self}/overlays/llama-cpp.nix") ];'))
+    beta.write_text(
+        beta.read_text()
+        .replace("{ ... }:", "{ inputs, ... }:")
+        .replace("imports = [  ];", 'nixpkgs.overlays = [ (import "${inputs.self}/overlays/llama-cpp.nix") ];')
+    )
     repo = git.Repo(root)
     repo.git.commit("-qam", "beta names the overlay in a string")
     err = apply(root, capsys, "--host", "alpha=cpu")
@@ -119,13 +135,33 @@ def test_an_overlay_flake_nix_uses_for_another_output_is_kept_with_a_note(tmp_pa
     text = flake.read_text()
     anchor = "    nixosConfigurations"
     assert anchor in text
-    flake.write_text(text.replace(anchor, '    legacyPackages.x86_64-linux = import nixpkgs {\n'
-                                  '      system = "x86_64-linux";\n'
-                                  '      overlays = [ (import ./nixos/pkgs/llama-cpp-variants.nix) ];\n'
-                                  '    };\n' + anchor, 1))
+    flake.write_text(
+        text.replace(
+            anchor,
+            "    legacyPackages.x86_64-linux = import nixpkgs {\n"
+            '      system = "x86_64-linux";\n'
+            "      overlays = [ (import ./nixos/pkgs/llama-cpp-variants.nix) ];\n"
+            "    };\n" + anchor,
+            1,
+        )
+    )
     git.Repo(root).git.commit("-qam", "packages for the CI", "--no-verify")
-    code = main(["apply", "--flake", str(root), "--host", "carbon=cuda", "--host", "beryllium=vulkan",
-                 "--host", "boron=cpu", "--cleanup", "--no-nix", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--host",
+            "carbon=cuda",
+            "--host",
+            "beryllium=vulkan",
+            "--host",
+            "boron=cpu",
+            "--cleanup",
+            "--no-nix",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert (root / "nixos/pkgs/llama-cpp-variants.nix").is_file()

@@ -43,13 +43,28 @@ def test_no_nix_keeps_the_static_reading(tmp_path, stand_ins, capsys):
 
 def test_machines_only_nix_sees_are_wired_through_their_own_files_and_proven(tmp_path, stand_ins, capsys):
     root = flakes.extensible_readdir(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "gamma=vulkan",
-                 "--host", "delta=cpu", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "gamma=vulkan",
+            "--host",
+            "delta=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "✓ gamma: llama-cpp-vulkan-0.0.0" in err and "✓ delta: llama-cpp-blas-0.0.0" in err
-    assert "./../../llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text() or \
-        "llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text()
+    assert (
+        "./../../llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text()
+        or "llama-cpp/machines/gamma.nix" in (root / "machines/gamma/default.nix").read_text()
+    )
     assert "llama-cpp" not in (root / "machines/epsilon/default.nix").read_text()
     assert "common.nix" not in committed_paths(root)
     assert evaluated_name(root, "gamma") == "llama-cpp-vulkan-0.0.0"
@@ -59,8 +74,19 @@ def test_machines_only_nix_sees_are_wired_through_their_own_files_and_proven(tmp
 
 def test_a_host_chosen_by_a_special_arg_is_wired_through_its_own_file(tmp_path, stand_ins, capsys):
     root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta=cpu",
-                 "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "zeta=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "llama-cpp/machines/zeta.nix" in (root / "hosts/zeta.nix").read_text()
@@ -73,15 +99,28 @@ def test_a_machine_without_a_file_of_its_own_is_refused_with_the_snippet(tmp_pat
     root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"], hosts=("zeta",))
     # Both machines are the same host file: neither owns a file, and their one modules list is not written in
     # a function of the machine's name, so no entry there can be one machine's either.
-    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace('names = [ "zeta" ];',
-                                                                             'names = [ "zeta" "zeta2" ];')
-                                    .replace("make = hostName: nixpkgs", "make = nixpkgs")
-                                    .replace("genAttrs names make", "genAttrs names (_: make)")
-                                    .replace("specialArgs = { inherit inputs hostName; };",
-                                             'specialArgs = { inherit inputs; hostName = "zeta"; };'))
+    (root / "flake.nix").write_text(
+        (root / "flake.nix")
+        .read_text()
+        .replace('names = [ "zeta" ];', 'names = [ "zeta" "zeta2" ];')
+        .replace("make = hostName: nixpkgs", "make = nixpkgs")
+        .replace("genAttrs names make", "genAttrs names (_: make)")
+        .replace("specialArgs = { inherit inputs hostName; };", 'specialArgs = { inherit inputs; hostName = "zeta"; };')
+    )
     git.Repo(root).git.commit("-am", "two machines, one file")
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta2=cpu",
-                 "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "zeta2=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3, err  # a machine asked for and not wired: not done
     assert "'zeta2': not done" in err and "imports = [" in err
@@ -92,13 +131,26 @@ def test_a_machine_without_a_file_of_its_own_is_refused_with_the_snippet(tmp_pat
 def test_two_machines_on_one_host_file_get_their_own_settings_from_the_keyed_list(tmp_path, stand_ins, capsys):
     """The same two machines, built by a function of their name: one entry in its list, each its own file."""
     root = flakes.name_in_special_args(tmp_path / "config", stand_ins["nixpkgs"], hosts=("zeta",))
-    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace('names = [ "zeta" ];',
-                                                                             'names = [ "zeta" "zeta2" ];')
-                                    .replace("specialArgs = { inherit inputs hostName; };",
-                                             'specialArgs = { inherit inputs; hostName = "zeta"; };'))
+    (root / "flake.nix").write_text(
+        (root / "flake.nix")
+        .read_text()
+        .replace('names = [ "zeta" ];', 'names = [ "zeta" "zeta2" ];')
+        .replace("specialArgs = { inherit inputs hostName; };", 'specialArgs = { inherit inputs; hostName = "zeta"; };')
+    )
     git.Repo(root).git.commit("-am", "two machines, one file")
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "zeta2=cpu",
-                 "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "zeta2=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "as chosen: cpu, all CPU variants · from llama-cpp/machines/zeta2.nix" in err
@@ -135,14 +187,16 @@ def test_an_offline_discovery_says_so_in_a_few_lines(tmp_path, capsys):
     from tui.core.judge import discover
     from tui.core.nix.flake import load_flake
 
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": '{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";\n'
-                     '  outputs = { self, nixpkgs }: { nixosConfigurations = { }; };\n}\n',
-    })
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": '{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";\n'
+            "  outputs = { self, nixpkgs }: { nixosConfigurations = { }; };\n}\n",
+        },
+    )
     found = discover(load_flake(root), timeout=120)
     assert found.machines is None
     assert found.error.startswith("offline: an input could not be fetched: ")
     assert "github" in found.error or "cache.nixos.org" in found.error  # Nix's own word on what it could not reach
     assert "retrying in" not in found.error and "--show-trace" not in found.error
     assert len(found.error.splitlines()) == 1
-

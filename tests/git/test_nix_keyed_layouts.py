@@ -27,12 +27,15 @@ def layout_with_stand_ins(tmp_path: Path, name: str, nixpkgs: Path) -> Path:
     return make_repo(root)
 
 
-@pytest.mark.parametrize("name, answers", [
-    ("genattrs-keyed-entry", {"alpha": "vulkan", "beta": "cpu"}),
-    ("symlinked-host-folder", {"alpha": "vulkan", "beta": "cpu", "gamma": "cpu"}),
-    ("call-site-module-list", {"alpha": "cpu", "installer": "vulkan"}),
-    ("mksystem-foldl", {"carbon": "vulkan", "boron": "cpu"}),
-])
+@pytest.mark.parametrize(
+    "name, answers",
+    [
+        ("genattrs-keyed-entry", {"alpha": "vulkan", "beta": "cpu"}),
+        ("symlinked-host-folder", {"alpha": "vulkan", "beta": "cpu", "gamma": "cpu"}),
+        ("call-site-module-list", {"alpha": "cpu", "installer": "vulkan"}),
+        ("mksystem-foldl", {"carbon": "vulkan", "boron": "cpu"}),
+    ],
+)
 def test_each_machine_evaluates_with_its_own_settings_alone(tmp_path, stand_ins, capsys, name, answers):
     root = layout_with_stand_ins(tmp_path, name, stand_ins["nixpkgs"])
     hosts = [arg for host, variant in answers.items() for arg in ("--host", f"{host}={variant}")]

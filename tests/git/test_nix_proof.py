@@ -17,9 +17,18 @@ from tui.cli import main
 def evaluated_name(root, host: str) -> str:
     """The name of the package the committed configuration gives ``host`` (read by nix, not by llamaflake)."""
     result = subprocess.run(
-        ["nix", "--extra-experimental-features", "nix-command flakes", "eval", "--raw",
-         f".#nixosConfigurations.{host}.pkgs.llama-cpp.name"],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        [
+            "nix",
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "eval",
+            "--raw",
+            f".#nixosConfigurations.{host}.pkgs.llama-cpp.name",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -27,8 +36,23 @@ def evaluated_name(root, host: str) -> str:
 
 def test_apply_commits_a_change_every_machine_evaluates(tmp_path, stand_ins, capsys):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=vulkan",
-                 "--host", "beta=cpu", "--cpu-flags", "beta=avx2,fma,f16c", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=vulkan",
+            "--host",
+            "beta=cpu",
+            "--cpu-flags",
+            "beta=avx2,fma,f16c",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
@@ -47,8 +71,21 @@ def test_apply_commits_a_change_every_machine_evaluates(tmp_path, stand_ins, cap
 def test_a_pin_without_the_package_is_refused_with_the_machine_named(tmp_path, stand_ins, capsys):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
     before = repo_state(root)
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
-                 "--host", "alpha=vulkan", "--host", "beta=cpu", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama-no-vulkan']}",
+            "--host",
+            "alpha=vulkan",
+            "--host",
+            "beta=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "evaluate alpha" in err and "vulkan" in err
@@ -60,8 +97,20 @@ def test_a_pin_without_the_package_is_refused_with_the_machine_named(tmp_path, s
 
 def test_no_eval_says_not_evaluated_and_leaves_the_lock_alone(tmp_path, stand_ins, capsys):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
-                 "--host", "alpha=vulkan", "--no-caches", "--yes", "--no-eval"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama-no-vulkan']}",
+            "--host",
+            "alpha=vulkan",
+            "--no-caches",
+            "--yes",
+            "--no-eval",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "not evaluated (--no-eval)" in err
@@ -75,8 +124,19 @@ def test_nix_absent_keeps_the_static_behaviour_with_a_note(tmp_path, stand_ins, 
     bin_dir.mkdir()
     (bin_dir / "git").symlink_to(f"{git_dir}/git")
     monkeypatch.setenv("PATH", str(bin_dir))
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}",
-                 "--host", "alpha=vulkan", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=vulkan",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "machines not evaluated: not evaluated: nix is not installed" in err
@@ -94,8 +154,9 @@ def test_malformed_url_is_refused(tmp_path, stand_ins, capsys):
 
 def test_a_ref_cannot_pin_a_path_url(tmp_path, stand_ins, capsys):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["plan", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--ref", "b4000",
-                 "--host", "alpha=cpu"])
+    code = main(
+        ["plan", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--ref", "b4000", "--host", "alpha=cpu"]
+    )
     assert code == 2 and "give the revision in the URL itself" in capsys.readouterr().err
 
 
@@ -114,11 +175,27 @@ def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys)
 def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, capsys):
     """beta fails its own assertion before any change: reported as not verified, and the change is committed."""
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    (root / "hosts/beta.nix").write_text(flakes.host_module("beta").replace(
-        "}\n", '  assertions = [ { assertion = false; message = "beta: the disk is not set up yet"; } ];\n}\n'))
+    (root / "hosts/beta.nix").write_text(
+        flakes.host_module("beta").replace(
+            "}\n", '  assertions = [ { assertion = false; message = "beta: the disk is not set up yet"; } ];\n}\n'
+        )
+    )
     git.Repo(root).git.commit("-qam", "beta has its own problem")
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=vulkan",
-                 "--host", "beta=cpu", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=vulkan",
+            "--host",
+            "beta=cpu",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "✓ alpha: llama-cpp-vulkan-0.0.0" in err
@@ -130,12 +207,26 @@ def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, c
 def test_a_failure_the_change_causes_still_blocks_where_the_config_failed_before(tmp_path, stand_ins, capsys):
     """alpha failed before too, but not the way it fails with a Vulkan build its pinned llama.cpp lacks."""
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    (root / "hosts/alpha.nix").write_text(flakes.host_module("alpha").replace(
-        "}\n", '  assertions = [ { assertion = false; message = "alpha: its own problem"; } ];\n}\n'))
+    (root / "hosts/alpha.nix").write_text(
+        flakes.host_module("alpha").replace(
+            "}\n", '  assertions = [ { assertion = false; message = "alpha: its own problem"; } ];\n}\n'
+        )
+    )
     git.Repo(root).git.commit("-qam", "alpha has its own problem")
     before = repo_state(root)
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama-no-vulkan']}",
-                 "--host", "alpha=vulkan", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama-no-vulkan']}",
+            "--host",
+            "alpha=vulkan",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert "✗ alpha: does not evaluate" in err
@@ -146,8 +237,11 @@ def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins,
     from tui.core import validate
 
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    (root / "flake.nix").write_text((root / "flake.nix").read_text().replace(
-        "inputs = {\n", f'inputs = {{\n    llama-cpp.url = "path:{stand_ins["llama"]}";\n'))
+    (root / "flake.nix").write_text(
+        (root / "flake.nix")
+        .read_text()
+        .replace("inputs = {\n", f'inputs = {{\n    llama-cpp.url = "path:{stand_ins["llama"]}";\n')
+    )
     subprocess.run(["nix", *validate.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
     git.Repo(root).git.add("-A")
     first = validate.evaluate_machines(root, ["alpha", "beta"], 300)
@@ -182,7 +276,8 @@ def test_machines_whose_names_no_flake_url_can_carry_are_evaluated(tmp_path, sta
         for i, h in enumerate(hosts)
     )
     files = {
-        "flake.nix": "{\n  inputs = {\n" f'    nixpkgs.url = "path:{stand_ins["nixpkgs"]}";\n'
+        "flake.nix": "{\n  inputs = {\n"
+        f'    nixpkgs.url = "path:{stand_ins["nixpkgs"]}";\n'
         "  };\n\n  outputs = { self, nixpkgs, ... }@inputs: {\n" + entries + "  };\n}\n",
         "common.nix": flakes.COMMON,
     }
@@ -235,22 +330,40 @@ def shared_overlay_repo(path, nixpkgs):
         )
         + "  };\n}\n"
     )
-    beta = flakes.host_module("beta").replace("{ ... }:", "{ pkgs, ... }:").replace(
-        "}\n", "  environment.systemPackages = [ pkgs.llama-cpp-cpu ];\n}\n")
-    return flakes.make_repo(path, {
-        "flake.nix": flake,
-        "common.nix": "{ ... }:\n{\n  nixpkgs.overlays = [\n    (import ./overlays/llama-cpp.nix)\n  ];\n}\n",
-        "overlays/llama-cpp.nix": "final: prev: {\n  llama-cpp-cpu = prev.llama-cpp;\n}\n",
-        "hosts/alpha.nix": flakes.host_module("alpha"),
-        "hosts/beta.nix": beta,
-    })
+    beta = (
+        flakes.host_module("beta")
+        .replace("{ ... }:", "{ pkgs, ... }:")
+        .replace("}\n", "  environment.systemPackages = [ pkgs.llama-cpp-cpu ];\n}\n")
+    )
+    return flakes.make_repo(
+        path,
+        {
+            "flake.nix": flake,
+            "common.nix": "{ ... }:\n{\n  nixpkgs.overlays = [\n    (import ./overlays/llama-cpp.nix)\n  ];\n}\n",
+            "overlays/llama-cpp.nix": "final: prev: {\n  llama-cpp-cpu = prev.llama-cpp;\n}\n",
+            "hosts/alpha.nix": flakes.host_module("alpha"),
+            "hosts/beta.nix": beta,
+        },
+    )
 
 
 def beta_packages(root) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["nix", "--extra-experimental-features", "nix-command flakes", "eval", "--json", "--no-write-lock-file",
-         ".#nixosConfigurations.beta.config.environment.systemPackages", "--apply", "map (p: p.name)"],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        [
+            "nix",
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "eval",
+            "--json",
+            "--no-write-lock-file",
+            ".#nixosConfigurations.beta.config.environment.systemPackages",
+            "--apply",
+            "map (p: p.name)",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -258,8 +371,22 @@ def test_cleanup_keeps_an_overlay_a_machine_left_alone_still_uses(tmp_path, stan
     root = shared_overlay_repo(tmp_path / "config", stand_ins["nixpkgs"])
     before = beta_packages(root)
     assert before.returncode == 0, before.stderr
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cpu",
-                 "--host", "beta=none", "--cleanup", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=cpu",
+            "--host",
+            "beta=none",
+            "--cleanup",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "✓ alpha" in err
@@ -274,8 +401,22 @@ def test_cleanup_keeps_an_overlay_a_machine_left_alone_still_uses(tmp_path, stan
 
 def test_cleanup_removes_the_overlay_when_every_machine_using_it_is_wired(tmp_path, stand_ins, capsys):
     root = shared_overlay_repo(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cpu",
-                 "--host", "beta=cpu", "--cleanup", "--no-caches", "--yes"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=cpu",
+            "--host",
+            "beta=cpu",
+            "--cleanup",
+            "--no-caches",
+            "--yes",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "✓ alpha" in err and "✓ beta" in err
@@ -283,18 +424,40 @@ def test_cleanup_removes_the_overlay_when_every_machine_using_it_is_wired(tmp_pa
     assert "llama-cpp.nix" not in (root / "common.nix").read_text()
     after = beta_packages(root)
     assert after.returncode == 0, after.stderr
+
+
 def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tmp_path, stand_ins, capsys):
     """The static reading cannot follow an import built with genericClosure; Nix evaluates it, and the intent
     proof sees beta defined from alpha's settings file too (its flags merged with alpha's), though it evaluates."""
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
     first = ["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--no-caches", "--yes"]
-    assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2", "--host", "beta=cpu",
-                 "--cpu-flags", "beta=avx2"]) == 0, capsys.readouterr().err
+    assert (
+        main(
+            [
+                *first,
+                "--host",
+                "alpha=cpu",
+                "--cpu-flags",
+                "alpha=avx2",
+                "--host",
+                "beta=cpu",
+                "--cpu-flags",
+                "beta=avx2",
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
     beta = root / "hosts/beta.nix"
-    beta.write_text(beta.read_text().replace(
-        "{\n", "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1).replace(
-        "{ ... }:\n  imports", "{ ... }:\n{\n  imports"))
+    beta.write_text(
+        beta.read_text()
+        .replace(
+            "{\n",
+            "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
+            1,
+        )
+        .replace("{ ... }:\n  imports", "{ ... }:\n{\n  imports")
+    )
     repo = git.Repo(root)
     repo.git.commit("-qam", "beta also loads alpha's settings", "--no-verify")
     capsys.readouterr()
@@ -311,8 +474,24 @@ def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tm
 
 def test_apply_json_gives_each_machine_what_nix_says_it_gets(tmp_path, stand_ins, capsys):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
-    code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", "--host", "alpha=cuda",
-                 "--cuda", "alpha=8.6", "--host", "beta=none", "--no-caches", "--yes", "--json"])
+    code = main(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--url",
+            f"path:{stand_ins['llama']}",
+            "--host",
+            "alpha=cuda",
+            "--cuda",
+            "alpha=8.6",
+            "--host",
+            "beta=none",
+            "--no-caches",
+            "--yes",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     alpha = next(c for c in json.loads(out)["checks"] if c["host"] == "alpha")
@@ -330,10 +509,16 @@ def test_a_machine_left_alone_that_loads_a_file_the_change_writes_is_caught_by_n
     err = capsys.readouterr().err
     assert "✓ beta: left alone: no setting this change writes reaches it" in err, err
     beta = root / "hosts/beta.nix"
-    beta.write_text(beta.read_text().replace(
-        "{\n", "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1).replace(
-        "{ ... }:\n  imports", "{ ... }:\n{\n  imports"))
+    beta.write_text(
+        beta.read_text()
+        .replace(
+            "{\n",
+            "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
+            1,
+        )
+        .replace("{ ... }:\n  imports", "{ ... }:\n{\n  imports")
+    )
     repo = git.Repo(root)
     repo.git.commit("-qam", "beta loads alpha's settings too", "--no-verify")
     capsys.readouterr()
@@ -343,8 +528,10 @@ def test_a_machine_left_alone_that_loads_a_file_the_change_writes_is_caught_by_n
 
     err = capsys.readouterr().err
     assert code == 2, err
-    assert ("✗ beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from "
-            "llama-cpp/machines/alpha.nix, which this change writes") in err, err
+    assert (
+        "✗ beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from "
+        "llama-cpp/machines/alpha.nix, which this change writes"
+    ) in err, err
     assert "✓ alpha: " in err
     assert repo_state(root).differences(before) == []
 
@@ -362,9 +549,14 @@ def test_a_machine_left_alone_whose_name_cannot_be_a_file_name_is_checked_too(tm
     err = capsys.readouterr().err
     assert "✓ lab/beta: left alone: no setting this change writes reaches it" in err, err
     beta = root / "hosts/beta.nix"
-    beta.write_text(beta.read_text().replace(
-        "{ ... }:\n{\n", "{ ... }:\n{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-        "    startSet = [ { key = ./.. + \"/llama-cpp/machines/alpha.nix\"; } ]; operator = _: [ ]; });\n", 1))
+    beta.write_text(
+        beta.read_text().replace(
+            "{ ... }:\n{\n",
+            "{ ... }:\n{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
+            1,
+        )
+    )
     repo.git.commit("-qam", "lab/beta loads alpha's settings too", "--no-verify")
     capsys.readouterr()
     before = repo_state(root)
@@ -373,6 +565,8 @@ def test_a_machine_left_alone_whose_name_cannot_be_a_file_name_is_checked_too(tm
 
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "✗ lab/beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from " \
-           "llama-cpp/machines/alpha.nix, which this change writes" in err, err
+    assert (
+        "✗ lab/beta: not left alone: it was not answered for, but would get cpu, CPU fma,avx2 from "
+        "llama-cpp/machines/alpha.nix, which this change writes" in err
+    ), err
     assert repo_state(root).differences(before) == []

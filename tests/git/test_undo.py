@@ -125,8 +125,13 @@ def test_cli_undo_needs_yes_without_a_terminal_and_reports_json(demo_repo, capsy
 
 def test_undo_brings_back_files_the_clean_up_removed(demo_repo):
     before = repo_state(demo_repo)
-    plan = demo_plan(demo_repo, cleanup=True, carbon=MachineAnswer("cuda"), beryllium=MachineAnswer("vulkan"),
-                     boron=MachineAnswer("cpu"))  # every machine: they all use the overlay
+    plan = demo_plan(
+        demo_repo,
+        cleanup=True,
+        carbon=MachineAnswer("cuda"),
+        beryllium=MachineAnswer("vulkan"),
+        boron=MachineAnswer("cpu"),
+    )  # every machine: they all use the overlay
     removed = [c.path for c in plan.changes if c.new is None]
     assert removed == ["nixos/pkgs/llama-cpp-variants.nix"]
     apply_plan(plan)

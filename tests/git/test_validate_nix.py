@@ -137,7 +137,9 @@ def test_a_command_past_its_time_limit_is_stopped():
     lines = []
     result = run_streaming(
         [sys.executable, "-c", "import sys, time; print('working', file=sys.stderr, flush=True); time.sleep(30)"],
-        Path.cwd(), 1.0, lines.append,
+        Path.cwd(),
+        1.0,
+        lines.append,
     )
     assert result.timed_out and result.returncode is None
     assert lines == ["working"]
@@ -164,9 +166,17 @@ def test_a_killed_evaluation_is_not_cached(tiny_flake, monkeypatch, tmp_path):
     assert not eval_cache.cache_dir().exists() or not list(eval_cache.cache_dir().iterdir())
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", '{"subject": 3}', '{"subject": "s", "status": "ok", "detail": 4}',
-                                  '{"subject": "s", "status": "maybe", "detail": ""}',
-                                  '{"subject": "s", "status": "ok", "detail": "", "warnings": [1]}', "\udcff garbage"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",
+        '{"subject": 3}',
+        '{"subject": "s", "status": "ok", "detail": 4}',
+        '{"subject": "s", "status": "maybe", "detail": ""}',
+        '{"subject": "s", "status": "ok", "detail": "", "warnings": [1]}',
+        "\udcff garbage",
+    ],
+)
 def test_an_entry_of_the_wrong_shape_is_taken_as_absent(tiny_flake, monkeypatch, tmp_path, text):
     from tui.core import eval_cache
     from tui.core.validate import EVAL_APPLY, evaluate_machines

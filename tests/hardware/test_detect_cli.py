@@ -57,8 +57,16 @@ def test_separate_proc_and_sys_roots(capsys, monkeypatch):
     data = run_json(capsys)
     assert data["system"] == "aarch64-linux" and data["vulkan_driver"] is False
     assert data["recommendation"] | {"reasons": []} == {
-        "variant": "cpu", "cpu_flags": [], "all_variants": False, "cuda_capabilities": [], "rocm_targets": [],
-        "reasons": [], "confidence": "detected", "rocm_option": [], "cuda_source": None}
+        "variant": "cpu",
+        "cpu_flags": [],
+        "all_variants": False,
+        "cuda_capabilities": [],
+        "rocm_targets": [],
+        "reasons": [],
+        "confidence": "detected",
+        "rocm_option": [],
+        "cuda_source": None,
+    }
 
 
 def test_human_table(capsys, fake_root):
@@ -77,7 +85,9 @@ def test_report_option(capsys):
 def test_host_option_on_the_demo(capsys, demo_repo):
     data = run_json(capsys, "--flake", str(demo_repo), "--host", "carbon")
     assert data["source"] == "hints" and data["recommendation"]["variant"] == "cuda"
-    assert {"file": "machines/carbon.nix", "line": 19, "text": 'services.xserver.videoDrivers has "nvidia"'} in data["hints"]
+    assert {"file": "machines/carbon.nix", "line": 19, "text": 'services.xserver.videoDrivers has "nvidia"'} in data[
+        "hints"
+    ]
 
 
 def test_errors_are_one_line_and_exit_2(capsys, demo_repo, tmp_path):
@@ -94,7 +104,9 @@ def test_errors_are_one_line_and_exit_2(capsys, demo_repo, tmp_path):
 def test_ssh_failure_through_the_command(capsys, tmp_path, monkeypatch):
     fake = tmp_path / "bin" / "ssh"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'ssh: Could not resolve hostname nowhere: Name or service not known' >&2\nexit 255\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'ssh: Could not resolve hostname nowhere: Name or service not known' >&2\nexit 255\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     assert main(["detect", "--ssh", "nowhere"]) == 2
@@ -109,10 +121,16 @@ def test_help_documents_the_test_variables():
 
 
 def test_detect_starts_without_textual_rich_or_git():
-    code = ("import sys; from tui.cli import main; main(['detect', '--json']); "
-            "print([m for m in ('textual', 'rich', 'git', 'jinja2') if m in sys.modules], file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "LLAMAFLAKE_ROOT": str(machine("tigerlake-laptop")), "LLAMAFLAKE_MACHINE": "x86_64"})
+    code = (
+        "import sys; from tui.cli import main; main(['detect', '--json']); "
+        "print([m for m in ('textual', 'rich', 'git', 'jinja2') if m in sys.modules], file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LLAMAFLAKE_ROOT": str(machine("tigerlake-laptop")), "LLAMAFLAKE_MACHINE": "x86_64"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
     assert json.loads(done.stdout)["gpus"][0]["vendor"] == "intel"

@@ -73,7 +73,9 @@ def test_pascal_under_cuda_13_is_vulkan_and_names_the_older_package_set():
     report = load_report(GPUS / "pascal-gtx-1080.facter.json")
     rec = recommend(report, cuda_version="13.0")
     assert (rec.variant, rec.cuda_capabilities) == ("vulkan", [])
-    assert any("is not built by CUDA 13.0" in r and "cudaPackages_12_9 (CUDA 12.9) was the last" in r for r in rec.reasons)
+    assert any(
+        "is not built by CUDA 13.0" in r and "cudaPackages_12_9 (CUDA 12.9) was the last" in r for r in rec.reasons
+    )
     assumed = recommend(report)  # nixpkgs' CUDA not known: its default, with the caveat
     assert assumed.cuda_capabilities == ["6.1"]
     assert any("newer than CUDA 12.9 does not (pin cudaPackages_12_9" in r for r in assumed.reasons)
@@ -88,55 +90,68 @@ def test_blackwell_needs_a_recent_cuda():
 
 
 def test_one_gpu_out_of_range_is_left_out_of_the_cuda_build():
-    gpus = [GpuInfo(vendor="nvidia", name="NVIDIA GeForce RTX 4090", compute_capability="8.9", capability_source="NVML"),
-            GpuInfo(vendor="nvidia", name="NVIDIA GeForce GTX 970", compute_capability="5.2", capability_source="NVML")]
+    gpus = [
+        GpuInfo(vendor="nvidia", name="NVIDIA GeForce RTX 4090", compute_capability="8.9", capability_source="NVML"),
+        GpuInfo(vendor="nvidia", name="NVIDIA GeForce GTX 970", compute_capability="5.2", capability_source="NVML"),
+    ]
     from tui.core.hardware.model import HardwareReport
 
     rec = recommend(HardwareReport(source="detected", system="x86_64-linux", gpus=gpus), cuda_version="13.0")
     assert (rec.variant, rec.cuda_capabilities, rec.cuda_source) == ("cuda", ["8.9"], "NVML")
     assert "NVIDIA GeForce RTX 4090, compute capability 8.9 (from NVML) → CUDA build for 8.9" in rec.reasons
-    assert any(r.startswith("NVIDIA GeForce GTX 970: compute capability 5.2 is not built by CUDA 13.0")
-               and r.endswith("left out of the CUDA build") for r in rec.reasons)
+    assert any(
+        r.startswith("NVIDIA GeForce GTX 970: compute capability 5.2 is not built by CUDA 13.0")
+        and r.endswith("left out of the CUDA build")
+        for r in rec.reasons
+    )
 
 
 def test_rocm_is_offered_only_for_targets_nixpkgs_builds():
     rdna3 = recommend(load_report(GPUS / "rdna3-rx-7900-xtx.facter.json"))
     assert rdna3.rocm_option == ["gfx1100"]  # the Raphael iGPU (gfx1036) beside it is not offered
-    assert any("ROCm is an option for AMD Radeon RX 7900 XT/XTX (Navi 31): gfx1100 (from the PCI id table: Navi 31);" in r
-               for r in rdna3.reasons)
+    assert any(
+        "ROCm is an option for AMD Radeon RX 7900 XT/XTX (Navi 31): gfx1100 (from the PCI id table: Navi 31);" in r
+        for r in rdna3.reasons
+    )
     rdna2 = recommend(load_report(GPUS / "rdna2-rx-6600.facter.json"))
     assert rdna2.rocm_option == []
-    assert any("ROCm is not offered for AMD Radeon RX 6600/6600 XT (Navi 23): its target gfx1032" in r
-               and "Vulkan runs on it" in r for r in rdna2.reasons)
+    assert any(
+        "ROCm is not offered for AMD Radeon RX 6600/6600 XT (Navi 23): its target gfx1032" in r
+        and "Vulkan runs on it" in r
+        for r in rdna2.reasons
+    )
     phoenix = recommend(load_report(FIXTURES / "facter" / "framework-13-7840u.facter.json"))
     assert phoenix.rocm_option == [] and any("gfx1103" in r and "not offered" in r for r in phoenix.reasons)
 
 
-@pytest.mark.parametrize("pci_id, expected", [
-    ("10de:1d81", ("Volta", "7.0")),  # Titan V: right after the consumer Pascal ids
-    ("10de:1d01", ("Pascal", "6.1")),
-    ("10de:20b0", ("Ampere", "8.0")),  # A100 beside consumer Ampere
-    ("10de:2236", ("Ampere", "8.6")),  # A10
-    ("10de:13ad", ("Maxwell", "5.2")),  # a GM204 inside GM107's block
-    ("10de:13b0", ("Maxwell", "5.0")),
-    ("10de:13be", ("Maxwell", "5.2")),  # GM204 per pci.ids, inside GM107's block
-    ("10de:13bf", ("Maxwell", "5.2")),
-    ("10de:13bd", ("Maxwell", "5.0")),  # Tesla M10, GM107
-    ("10de:2f04", ("Blackwell", "12.0")),  # GB205, RTX 5070
-    ("10de:2f80", None),  # GB205's audio function
-    ("10de:2f95", None),  # Vera Rubin CPU
-    ("1002:1506", None),  # Mendocino: no ROCm target (LLVM has no gfx1037)
-    ("10de:102d", ("Kepler", "3.7")),  # Tesla K80 inside GK110's block
-    ("10de:1003", ("Kepler", "3.5")),
-    ("10de:2e12", ("Blackwell", "12.1")),  # GB10
-    ("10de:2330", ("Hopper", "9.0")),
-    ("10de:2901", ("Blackwell", "10.0")),
-    ("1002:73f0", ("Navi 33", "gfx1102")),  # RX 7600M XT inside Navi 23's block
-    ("1002:73ef", ("Navi 23", "gfx1032")),
-    ("1002:1586", ("Strix Halo", "gfx1151")),
-    ("10de:0000", None),
-    ("10de:zz", None),
-])
+@pytest.mark.parametrize(
+    "pci_id, expected",
+    [
+        ("10de:1d81", ("Volta", "7.0")),  # Titan V: right after the consumer Pascal ids
+        ("10de:1d01", ("Pascal", "6.1")),
+        ("10de:20b0", ("Ampere", "8.0")),  # A100 beside consumer Ampere
+        ("10de:2236", ("Ampere", "8.6")),  # A10
+        ("10de:13ad", ("Maxwell", "5.2")),  # a GM204 inside GM107's block
+        ("10de:13b0", ("Maxwell", "5.0")),
+        ("10de:13be", ("Maxwell", "5.2")),  # GM204 per pci.ids, inside GM107's block
+        ("10de:13bf", ("Maxwell", "5.2")),
+        ("10de:13bd", ("Maxwell", "5.0")),  # Tesla M10, GM107
+        ("10de:2f04", ("Blackwell", "12.0")),  # GB205, RTX 5070
+        ("10de:2f80", None),  # GB205's audio function
+        ("10de:2f95", None),  # Vera Rubin CPU
+        ("1002:1506", None),  # Mendocino: no ROCm target (LLVM has no gfx1037)
+        ("10de:102d", ("Kepler", "3.7")),  # Tesla K80 inside GK110's block
+        ("10de:1003", ("Kepler", "3.5")),
+        ("10de:2e12", ("Blackwell", "12.1")),  # GB10
+        ("10de:2330", ("Hopper", "9.0")),
+        ("10de:2901", ("Blackwell", "10.0")),
+        ("1002:73f0", ("Navi 33", "gfx1102")),  # RX 7600M XT inside Navi 23's block
+        ("1002:73ef", ("Navi 23", "gfx1032")),
+        ("1002:1586", ("Strix Halo", "gfx1151")),
+        ("10de:0000", None),
+        ("10de:zz", None),
+    ],
+)
 def test_chip_table_with_exceptions(pci_id, expected):
     vendor = "nvidia" if pci_id.startswith("10de") else "amd"
     chip = chip_of(vendor, pci_id)
@@ -156,7 +171,9 @@ def test_names_from_pci_ids(fake_pci_ids):
     assert load_report(GPUS / "rdna2-rx-6600.facter.json").gpus[0].name == "AMD Radeon RX 6600/6600 XT/6600M (Navi 23)"
     assert load_report(GPUS / "intel-arc-a770.facter.json").gpus[0].name == "Intel Arc A770 (DG2)"
     # pci.ids knows only a code name: the project's table has the model
-    assert load_report(FIXTURES / "facter" / "framework-13-7840u.facter.json").gpus[0].name == "AMD Radeon 780M (Phoenix)"
+    assert (
+        load_report(FIXTURES / "facter" / "framework-13-7840u.facter.json").gpus[0].name == "AMD Radeon 780M (Phoenix)"
+    )
 
 
 def test_pci_ids_lookup_stays_in_its_vendor_section():
@@ -183,18 +200,45 @@ def test_no_model_name_anywhere_still_names_the_family():
 def load_report_data(card: dict) -> GpuInfo:
     from tui.core.hardware.reports import report_from_data
 
-    data = {"hardware": {"graphics_card": [{"vendor": {"hex": card["vendor"]}, "device": {"hex": card["device"]},
-                                            "model": "nVidia VGA compatible controller", "driver": "nvidia"}]}}
+    data = {
+        "hardware": {
+            "graphics_card": [
+                {
+                    "vendor": {"hex": card["vendor"]},
+                    "device": {"hex": card["device"]},
+                    "model": "nVidia VGA compatible controller",
+                    "driver": "nvidia",
+                }
+            ]
+        }
+    }
     return report_from_data(data).gpus[0]
 
 
 def test_saved_report_sources_are_not_taken_on_trust(tmp_path):
     saved = tmp_path / "saved.json"
-    saved.write_text(json.dumps({"source": "detected", "gpus": [
-        {"vendor": "nvidia", "pci_id": "10de:2684", "compute_capability": "8.9", "capability_source": "NVML"},
-        {"vendor": "nvidia", "pci_id": "10de:1ec7", "compute_capability": "9.9", "capability_source": "me; rm -rf /"},
-        {"vendor": "nvidia", "compute_capability": "8.6", "capability_source": "anything"},
-    ]}))
+    saved.write_text(
+        json.dumps(
+            {
+                "source": "detected",
+                "gpus": [
+                    {
+                        "vendor": "nvidia",
+                        "pci_id": "10de:2684",
+                        "compute_capability": "8.9",
+                        "capability_source": "NVML",
+                    },
+                    {
+                        "vendor": "nvidia",
+                        "pci_id": "10de:1ec7",
+                        "compute_capability": "9.9",
+                        "capability_source": "me; rm -rf /",
+                    },
+                    {"vendor": "nvidia", "compute_capability": "8.6", "capability_source": "anything"},
+                ],
+            }
+        )
+    )
     ours, table, unknown = load_report(saved).gpus
     assert (ours.compute_capability, ours.capability_source) == ("8.9", "NVML")
     assert (table.compute_capability, table.capability_source) == ("7.5", "PCI id table: Turing")
@@ -260,13 +304,21 @@ def test_cuda_version_follows_a_follows_path_in_the_lock(tmp_path):
 
     for name, cuda in (("foo", "12.0"), ("np", "13.0")):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "default.nix").write_text(f'{{ ... }}: {{ cudaPackages.cudaMajorMinorVersion = "{cuda}"; }}\n')
+        (tmp_path / name / "default.nix").write_text(
+            f'{{ ... }}: {{ cudaPackages.cudaMajorMinorVersion = "{cuda}"; }}\n'
+        )
     path = lambda name: {"type": "path", "path": str(tmp_path / name)}  # noqa: E731
-    lock = {"version": 7, "root": "root", "nodes": {
-        "root": {"inputs": {"nixpkgs": ["foo", "nixpkgs"], "foo": "foo", "stable": ["unstable"], "unstable": "np_2"}},
-        "foo": {"inputs": {"nixpkgs": "np_2"}, "locked": locked_path(tmp_path / "foo"), "original": path("foo")},
-        "np_2": {"locked": locked_path(tmp_path / "np"), "original": path("np")},
-    }}
+    lock = {
+        "version": 7,
+        "root": "root",
+        "nodes": {
+            "root": {
+                "inputs": {"nixpkgs": ["foo", "nixpkgs"], "foo": "foo", "stable": ["unstable"], "unstable": "np_2"}
+            },
+            "foo": {"inputs": {"nixpkgs": "np_2"}, "locked": locked_path(tmp_path / "foo"), "original": path("foo")},
+            "np_2": {"locked": locked_path(tmp_path / "np"), "original": path("np")},
+        },
+    }
     flake = tmp_path / "flake"
     flake.mkdir()
     (flake / "flake.lock").write_text(json.dumps(lock))
@@ -300,8 +352,17 @@ def _report_with(gpu: GpuInfo):
 @pytest.mark.parametrize("capability", ["99.9", "1.0", "0.0"])
 def test_a_reported_capability_no_gpu_has_gets_vulkan_with_the_reason(tmp_path, capability):
     saved = tmp_path / "saved.json"
-    saved.write_text(json.dumps({"source": "detected", "system": "x86_64-linux", "gpus": [
-        {"vendor": "nvidia", "name": "GPU", "compute_capability": capability, "capability_source": "NVML"}]}))
+    saved.write_text(
+        json.dumps(
+            {
+                "source": "detected",
+                "system": "x86_64-linux",
+                "gpus": [
+                    {"vendor": "nvidia", "name": "GPU", "compute_capability": capability, "capability_source": "NVML"}
+                ],
+            }
+        )
+    )
     rec = recommend(load_report(saved))
     assert rec.variant == "vulkan" and rec.cuda_capabilities == []
     assert any("is not a compute capability of any NVIDIA GPU" in r for r in rec.reasons), rec.reasons
@@ -318,18 +379,24 @@ def test_a_saved_report_gpu_without_a_name_is_named_by_its_pci_id(tmp_path):
 
 
 def test_a_facter_model_that_is_not_text_is_left_out():
-    data = {"hardware": {"graphics_card": [{"vendor": {"hex": "10de"}, "device": {"hex": "2204"},
-                                            "model": ["x"], "driver": "nvidia"}]}}
+    data = {
+        "hardware": {
+            "graphics_card": [
+                {"vendor": {"hex": "10de"}, "device": {"hex": "2204"}, "model": ["x"], "driver": "nvidia"}
+            ]
+        }
+    }
     from tui.core.hardware.reports import report_from_data
 
     assert report_from_data(data).gpus[0].name == "NVIDIA GeForce RTX 3090"
 
 
 def test_a_capability_given_by_hand_that_cuda_cannot_build_is_warned_about(demo_repo, capsys):
-    assert main(["plan", "--flake", str(demo_repo), "--host", "carbon=cuda", "--cuda", "carbon=2.0",
-                 "--no-nix"]) == 0
+    assert main(["plan", "--flake", str(demo_repo), "--host", "carbon=cuda", "--cuda", "carbon=2.0", "--no-nix"]) == 0
     err = capsys.readouterr().err
-    assert "llamaflake: warning: carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err
+    assert (
+        "llamaflake: warning: carbon: CUDA capability 2.0 is not built by CUDA" in err and "the build will fail" in err
+    )
 
 
 @pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
@@ -355,7 +422,9 @@ def test_plan_reads_the_cuda_release_of_the_nixpkgs_llama_cpp_follows(demo_repo,
 
 @pytest.mark.skipif(__import__("shutil").which("nix-instantiate") is None, reason="nix-instantiate is not installed")
 @pytest.mark.parametrize("cuda, warned", [("13.0", True), ("12.8", False)])
-def test_a_capability_given_by_hand_is_checked_against_the_flakes_cuda_release(demo_repo, tmp_path, capsys, cuda, warned):
+def test_a_capability_given_by_hand_is_checked_against_the_flakes_cuda_release(
+    demo_repo, tmp_path, capsys, cuda, warned
+):
     lock_to_fake_nixpkgs(demo_repo, tmp_path / "nixpkgs", cuda)
     assert main(["plan", "--flake", str(demo_repo), "--host", "boron=cuda", "--cuda", "boron=6.1"]) == 0
     err = capsys.readouterr().err
@@ -378,7 +447,9 @@ def test_cuda_package_sets_nixpkgs_removed_are_never_offered():
 def test_mendocino_has_no_rocm_target_and_gets_vulkan():
     from tui.core.hardware.gpu_ids import add_chip_facts
 
-    [gpu] = add_chip_facts([GpuInfo(vendor="amd", name="AMD Radeon 610M (Mendocino)", pci_id="1002:1506", integrated=True)])
+    [gpu] = add_chip_facts(
+        [GpuInfo(vendor="amd", name="AMD Radeon 610M (Mendocino)", pci_id="1002:1506", integrated=True)]
+    )
     assert gpu.rocm_target is None
     rec = recommend(HardwareReport(source="facter", system="x86_64-linux", gpus=[gpu]))
     assert rec.variant == "vulkan" and rec.rocm_option == []

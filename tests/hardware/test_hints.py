@@ -67,14 +67,17 @@ RADEON_HW = """{ config, lib, modulesPath, ... }: {
 
 
 def repo(tmp_path):
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": FLAKE,
-        "hosts/radeon/default.nix": RADEON,
-        "hosts/radeon/hardware-configuration.nix": RADEON_HW,
-        "hosts/reported.nix": "{ ... }: { networking.hostName = \"reported\"; }\n",
-        "hosts/lost.nix": "{ ... }: { facter.reportPath = ./missing-facter.json; boot.kernelModules = [ \"kvm-intel\" ]; }\n",
-        "hosts/pi.nix": "{ ... }: { boot.kernelModules = [ \"v3d\" ]; }\n",
-    })
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": FLAKE,
+            "hosts/radeon/default.nix": RADEON,
+            "hosts/radeon/hardware-configuration.nix": RADEON_HW,
+            "hosts/reported.nix": '{ ... }: { networking.hostName = "reported"; }\n',
+            "hosts/lost.nix": '{ ... }: { facter.reportPath = ./missing-facter.json; boot.kernelModules = [ "kvm-intel" ]; }\n',
+            "hosts/pi.nix": '{ ... }: { boot.kernelModules = [ "v3d" ]; }\n',
+        },
+    )
     shutil.copy(FIXTURES / "facter/thinkpad-x1-extreme.facter.json", root / "hosts/facter.json")
     return load_flake(root)
 
@@ -200,8 +203,10 @@ def test_a_shared_module_behind_mkif_counts_only_where_its_option_is_set(tmp_pat
 def test_the_system_is_read_from_the_hardware_configuration_the_host_imports(tmp_path):
     from tui.core.variants import variants_for
 
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": """{
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": """{
   inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
   outputs = { self, nixpkgs, ... }@inputs: {
     nixosConfigurations.pi = nixpkgs.lib.nixosSystem { modules = [ ./hosts/pi ]; };
@@ -209,18 +214,21 @@ def test_the_system_is_read_from_the_hardware_configuration_the_host_imports(tmp
   };
 }
 """,
-        "hosts/pi/default.nix": "{ ... }: {\n  imports = [ ./hardware-configuration.nix ];\n}\n",
-        "hosts/pi/hardware-configuration.nix": '{ ... }: {\n  nixpkgs.hostPlatform.system = "aarch64-linux";\n}\n',
-        "hosts/board.nix": '{ lib, ... }: {\n  nixpkgs.hostPlatform = lib.mkDefault { system = "aarch64-linux"; };\n}\n',
-    })
+            "hosts/pi/default.nix": "{ ... }: {\n  imports = [ ./hardware-configuration.nix ];\n}\n",
+            "hosts/pi/hardware-configuration.nix": '{ ... }: {\n  nixpkgs.hostPlatform.system = "aarch64-linux";\n}\n',
+            "hosts/board.nix": '{ lib, ... }: {\n  nixpkgs.hostPlatform = lib.mkDefault { system = "aarch64-linux"; };\n}\n',
+        },
+    )
     flake = load_flake(root)
     assert {h.name: h.system for h in flake.hosts} == {"pi": "aarch64-linux", "board": "aarch64-linux"}
     assert "rocm" not in variants_for(flake.host("pi").system)
 
 
 def test_conflicting_cpu_clues_name_the_vendor_each_read_and_are_flagged(tmp_path):
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": """{
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": """{
   inputs.nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";
   inputs.nixos-hardware.url = "github:NixOS/nixos-hardware";
   outputs = { self, nixpkgs, ... }@inputs: {
@@ -231,8 +239,9 @@ def test_conflicting_cpu_clues_name_the_vendor_each_read_and_are_flagged(tmp_pat
   };
 }
 """,
-        "mixed.nix": '{ ... }: {\n  boot.kernelModules = [ "kvm-intel" ];\n  hardware.cpu.intel.updateMicrocode = true;\n}\n',
-    })
+            "mixed.nix": '{ ... }: {\n  boot.kernelModules = [ "kvm-intel" ];\n  hardware.cpu.intel.updateMicrocode = true;\n}\n',
+        },
+    )
     flake = load_flake(root)
     report = hints_from_config(flake, flake.host("mixed"))
     texts = [h.text for h in report.hints]
@@ -275,13 +284,16 @@ INSTALLER_AND_PI = """{
 def test_installer_images_are_left_alone_and_a_raspberry_pi_is_an_aarch64_cpu_machine(tmp_path):
     from tui.core.variants import NO_VARIANT
 
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": INSTALLER_AND_PI,
-        "hosts/iso.nix": "{ ... }: { isoImage.squashfsCompression = \"zstd\"; }\n",
-        "hosts/netboot.nix": "{ modulesPath, ... }: {\n  imports = [ (modulesPath + \"/installer/netboot/netboot-minimal.nix\") ];\n}\n",
-        "hosts/pi.nix": "{ ... }: { networking.hostName = \"pi\"; }\n",
-        "hosts/desktop.nix": "{ ... }: { boot.kernelModules = [ \"kvm-amd\" ]; }\n",
-    })
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": INSTALLER_AND_PI,
+            "hosts/iso.nix": '{ ... }: { isoImage.squashfsCompression = "zstd"; }\n',
+            "hosts/netboot.nix": '{ modulesPath, ... }: {\n  imports = [ (modulesPath + "/installer/netboot/netboot-minimal.nix") ];\n}\n',
+            "hosts/pi.nix": '{ ... }: { networking.hostName = "pi"; }\n',
+            "hosts/desktop.nix": '{ ... }: { boot.kernelModules = [ "kvm-amd" ]; }\n',
+        },
+    )
     flake = load_flake(root)
     iso = hints_from_config(flake, flake.host("iso"))
     assert iso.installer == "flake.nix:9"
@@ -305,23 +317,27 @@ def test_an_installer_module_imported_under_a_condition_or_only_named_does_not_m
     setting that merely names an installer module, leave the machines as they are, with a note that says why."""
     from tui.core.variants import NO_VARIANT
 
-    root = make_repo(tmp_path / "config", {
-        "flake.nix": INSTALLER_AND_PI.replace("./hosts/desktop.nix", "./hosts/desktop.nix ./common.nix"),
-        "common.nix": "{ lib, modulesPath, isoBuild ? false, ... }: {\n"
-                      "  imports = [ ] ++ lib.optionals isoBuild [\n"
-                      "    (modulesPath + \"/installer/cd-dvd/installation-cd-minimal.nix\")\n  ];\n"
-                      "  environment.etc.motd.text = \"reinstall from installer/netboot/netboot-minimal.nix\";\n}\n",
-        "hosts/iso.nix": "{ ... }: { }\n",
-        "hosts/netboot.nix": "{ ... }: { }\n",
-        "hosts/pi.nix": "{ ... }: { }\n",
-        "hosts/desktop.nix": "{ ... }: { boot.kernelModules = [ \"kvm-amd\" ]; }\n",
-    })
+    root = make_repo(
+        tmp_path / "config",
+        {
+            "flake.nix": INSTALLER_AND_PI.replace("./hosts/desktop.nix", "./hosts/desktop.nix ./common.nix"),
+            "common.nix": "{ lib, modulesPath, isoBuild ? false, ... }: {\n"
+            "  imports = [ ] ++ lib.optionals isoBuild [\n"
+            '    (modulesPath + "/installer/cd-dvd/installation-cd-minimal.nix")\n  ];\n'
+            '  environment.etc.motd.text = "reinstall from installer/netboot/netboot-minimal.nix";\n}\n',
+            "hosts/iso.nix": "{ ... }: { }\n",
+            "hosts/netboot.nix": "{ ... }: { }\n",
+            "hosts/pi.nix": "{ ... }: { }\n",
+            "hosts/desktop.nix": '{ ... }: { boot.kernelModules = [ "kvm-amd" ]; }\n',
+        },
+    )
     flake = load_flake(root)
     desktop = hints_from_config(flake, flake.host("desktop"))
     assert desktop.installer is None, desktop.hints
     assert recommend(desktop, "x86_64-linux").variant != NO_VARIANT
     assert "not an installer image: installation-cd-minimal.nix at common.nix:3 is under optionals" in desktop.notes
-    assert any("netboot-minimal.nix" in n and "not imported (it is in environment.etc.motd.text)" in n
-               for n in desktop.notes), desktop.notes
+    assert any(
+        "netboot-minimal.nix" in n and "not imported (it is in environment.etc.motd.text)" in n for n in desktop.notes
+    ), desktop.notes
     # The installer machine itself still is one.
     assert hints_from_config(flake, flake.host("iso")).installer == "flake.nix:9"

@@ -11,7 +11,33 @@ from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.parse import cpu_from_flags, gfx_target, parse_nvidia_smi, x86_64_level
 from tui.core.hardware.recommendation import recommend
 
-ZEN3 = ["fpu", "cmov", "cx8", "fxsr", "mmx", "sse", "sse2", "syscall", "lm", "cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3", "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
+ZEN3 = [
+    "fpu",
+    "cmov",
+    "cx8",
+    "fxsr",
+    "mmx",
+    "sse",
+    "sse2",
+    "syscall",
+    "lm",
+    "cx16",
+    "lahf_lm",
+    "popcnt",
+    "pni",
+    "sse4_1",
+    "sse4_2",
+    "ssse3",
+    "avx",
+    "avx2",
+    "bmi1",
+    "bmi2",
+    "f16c",
+    "fma",
+    "abm",
+    "movbe",
+    "xsave",
+]
 
 
 def nvidia(name, cap=None):
@@ -25,7 +51,12 @@ def report(gpus=(), flags=ZEN3, source="detected", arch="x86_64", vulkan=True):
 
 def test_nvidia_gpu_with_known_capability():
     rec = recommend(report([nvidia("NVIDIA GeForce RTX 3050 Ti Laptop GPU", "8.6")]))
-    assert (rec.variant, rec.cuda_capabilities, rec.confidence, rec.all_variants) == ("cuda", ["8.6"], "detected", False)
+    assert (rec.variant, rec.cuda_capabilities, rec.confidence, rec.all_variants) == (
+        "cuda",
+        ["8.6"],
+        "detected",
+        False,
+    )
     assert "NVIDIA GeForce RTX 3050 Ti Laptop GPU, compute capability 8.6 → CUDA build for 8.6" in rec.reasons
     assert rec.cpu_flags == ["sse4_2", "avx", "f16c", "fma", "bmi2", "avx2"]
     answer = MachineAnswer.from_recommendation(rec)
@@ -40,7 +71,17 @@ def test_two_nvidia_gpus_build_for_both_capabilities_in_order():
 
 def test_unknown_capability_adds_nixpkgs_default_list_to_the_known_ones():
     rec = recommend(report([nvidia("NVIDIA GeForce RTX 4090", "8.9"), nvidia("NVIDIA GeForce RTX 4090")]))
-    assert rec.variant == "cuda" and rec.cuda_capabilities == ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
+    assert rec.variant == "cuda" and rec.cuda_capabilities == [
+        "7.5",
+        "8.0",
+        "8.6",
+        "8.9",
+        "9.0",
+        "10.0",
+        "10.3",
+        "12.0",
+        "12.1",
+    ]
     assert any("nixpkgs' default list (7.5 and newer) is built too" in r for r in rec.reasons), rec.reasons
 
 
@@ -89,9 +130,12 @@ def test_nothing_known():
 
 
 def test_hints_only_build_every_cpu_variant():
-    hinted = HardwareReport(source="hints", system="x86_64-linux",
-                            cpu=CpuInfo(vendor="Intel", model=None, arch="x86_64", cores=None, flags=[]),
-                            gpus=[GpuInfo(vendor="nvidia")])
+    hinted = HardwareReport(
+        source="hints",
+        system="x86_64-linux",
+        cpu=CpuInfo(vendor="Intel", model=None, arch="x86_64", cores=None, flags=[]),
+        gpus=[GpuInfo(vendor="nvidia")],
+    )
     hinted.hints = []
     rec = recommend(hinted)
     assert rec.all_variants is True and rec.cpu_flags == [] and rec.confidence == "none"
@@ -105,8 +149,10 @@ def test_a_cpu_older_than_every_ggml_option():
     assert any("none of the instruction sets" in r for r in rec.reasons)
 
 
-@pytest.mark.parametrize("version, target", [(110003, "gfx1103"), (90010, "gfx90a"), (110000, "gfx1100"),
-                                             (90402, "gfx942"), (100300, "gfx1030"), (0, None)])
+@pytest.mark.parametrize(
+    "version, target",
+    [(110003, "gfx1103"), (90010, "gfx90a"), (110000, "gfx1100"), (90402, "gfx942"), (100300, "gfx1030"), (0, None)],
+)
 def test_gfx_targets(version, target):
     assert gfx_target(version) == target
 
@@ -122,7 +168,9 @@ def test_nvidia_smi_rows_and_error_lines():
     text = "NVIDIA GeForce RTX 4090, 24564, 8.9, 550.78\nNVIDIA A100-SXM4-80GB, 81920, 8.0, 550.78\nNo devices were found\n"
     gpus = parse_nvidia_smi(text)
     assert [(g.name, g.memory_mib, g.compute_capability) for g in gpus] == [
-        ("NVIDIA GeForce RTX 4090", 24564, "8.9"), ("NVIDIA A100-SXM4-80GB", 81920, "8.0")]
+        ("NVIDIA GeForce RTX 4090", 24564, "8.9"),
+        ("NVIDIA A100-SXM4-80GB", 81920, "8.0"),
+    ]
     [old] = parse_nvidia_smi("Tesla K80, 11441, [Not Supported], 470.82", None)
     assert old.compute_capability is None
 
@@ -135,8 +183,10 @@ def test_capability_from_chip_names():
     assert nvidia_capability_from_name("NVIDIA TU106 [GeForce RTX 2060]") == ("7.5", "TU106")
 
 
-@pytest.mark.parametrize("cap", ["7.2", "8.7", "10.1", "11.0", "9.0a", "10.0a", "10.0f", "10.3a", "10.3f",
-                                 "12.0a", "12.0f", "12.1a", "12.1f"])
+@pytest.mark.parametrize(
+    "cap",
+    ["7.2", "8.7", "10.1", "11.0", "9.0a", "10.0a", "10.0f", "10.3a", "10.3f", "12.0a", "12.0f", "12.1a", "12.1f"],
+)
 def test_capabilities_nixpkgs_knows_are_accepted(cap):
     from tui.core.hardware.support import cuda_verdict
 

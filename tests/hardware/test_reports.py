@@ -39,7 +39,11 @@ def test_facter_report_of_a_laptop_with_nvidia_and_intel():
     report = load_report(FACTER / "thinkpad-x1-extreme.facter.json")
     intel, nvidia = report.gpus
     assert (intel.vendor, intel.integrated, intel.name) == ("intel", True, "Intel TigerLake-H GT1 [UHD Graphics]")
-    assert (nvidia.vendor, nvidia.driver, nvidia.name) == ("nvidia", "nvidia", "nVidia GA107M [GeForce RTX 3050 Ti Mobile]")
+    assert (nvidia.vendor, nvidia.driver, nvidia.name) == (
+        "nvidia",
+        "nvidia",
+        "nVidia GA107M [GeForce RTX 3050 Ti Mobile]",
+    )
     assert (nvidia.compute_capability, nvidia.capability_source) == ("8.6", "PCI id table: Ampere")
     rec = recommend(report)
     assert rec.variant == "cuda" and rec.cuda_capabilities == ["8.6"] and rec.cuda_source == "PCI id table"
@@ -73,13 +77,19 @@ def test_detect_json_round_trips_as_a_report(tmp_path, monkeypatch):
     assert rec.to_dict() | {"confidence": "detected"} == original["recommendation"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "not valid JSON"),
-    ('{"hello": "world"}', "not a hardware report"),
-    ("[1, 2]", "not a hardware report"),
-    ('{"source": "detected", "cpu": {"flags": "avx2 fma", "arch": "x86_64"}, "gpus": []}', "wrong shape"),
-    ('{"source": "detected", "cpu": {"flags": ["avx2"], "arch": "x86_64", "bogus": 1}, "gpus": [{"vendor": "amd", "what": 1}]}', None),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"hello": "world"}', "not a hardware report"),
+        ("[1, 2]", "not a hardware report"),
+        ('{"source": "detected", "cpu": {"flags": "avx2 fma", "arch": "x86_64"}, "gpus": []}', "wrong shape"),
+        (
+            '{"source": "detected", "cpu": {"flags": ["avx2"], "arch": "x86_64", "bogus": 1}, "gpus": [{"vendor": "amd", "what": 1}]}',
+            None,
+        ),
+    ],
+)
 def test_bad_reports(tmp_path, text, message):
     path = tmp_path / "report.json"
     path.write_text(text)
@@ -116,5 +126,7 @@ def test_a_known_pascal_gpu_keeps_its_kernels_next_to_an_unknown_one(tmp_path):
     assert rec.variant == "cuda" and "6.1" in rec.cuda_capabilities
     # nixpkgs' default list for CUDA 12.9 no longer has Pascal: it is added to it, not replaced by it
     assert rec.cuda_capabilities == ["6.1", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
-    assert any("nixpkgs' default list (7.5 and newer) is built too, as well as 6.1" in r for r in rec.reasons), rec.reasons
+    assert any("nixpkgs' default list (7.5 and newer) is built too, as well as 6.1" in r for r in rec.reasons), (
+        rec.reasons
+    )
     assert not any("every" in r and "GPU" in r for r in rec.reasons)

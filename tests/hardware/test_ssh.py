@@ -79,7 +79,11 @@ def test_ssh_scan_of_the_nvidia_workstation_uses_nvidia_smi(bin_dir):
     report = scan_over_ssh("ws", runner=local_runner(machine("nvidia-workstation"), bin_dir, []))
     [gpu] = report.gpus
     assert (gpu.name, gpu.memory_mib, gpu.compute_capability, gpu.driver_version) == (
-        "NVIDIA GeForce RTX 4090", 24564, "8.9", "550.78")
+        "NVIDIA GeForce RTX 4090",
+        24564,
+        "8.9",
+        "550.78",
+    )
     assert gpu.pci_id == "10de:2684" and gpu.pci_slot == "0000:01:00.0"
     assert gpu.capability_source == "nvidia-smi"  # the machine's own answer, not the PCI id table
     rec = recommend(report)
@@ -103,8 +107,12 @@ def test_ssh_scan_names_gpus_from_the_remote_pci_ids(tmp_path, bin_dir, no_host_
 
 
 def test_old_nvidia_smi_without_compute_cap(bin_dir):
-    program(bin_dir, "nvidia-smi", 'case "$*" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to query.\'; exit 2 ;; esac\n'
-                                   'echo "NVIDIA GeForce RTX 4090, 24564, 470.256.02"\n')
+    program(
+        bin_dir,
+        "nvidia-smi",
+        'case "$*" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to query.\'; exit 2 ;; esac\n'
+        'echo "NVIDIA GeForce RTX 4090, 24564, 470.256.02"\n',
+    )
     report = scan_over_ssh("ws", runner=local_runner(machine("nvidia-workstation"), bin_dir, []))
     [gpu] = report.gpus
     assert gpu.name == "NVIDIA GeForce RTX 4090" and gpu.driver_version == "470.256.02"
@@ -123,7 +131,10 @@ def test_nvidia_card_without_nvidia_smi(bin_dir, no_host_nvidia_smi):
     assert any("no nvidia-smi" in n for n in report.notes)
     rec = recommend(report)
     assert rec.cuda_capabilities == ["8.9"]
-    assert "NVIDIA GeForce RTX 4090, compute capability 8.9 (from the PCI id table: Ada) → CUDA build for 8.9" in rec.reasons
+    assert (
+        "NVIDIA GeForce RTX 4090, compute capability 8.9 (from the PCI id table: Ada) → CUDA build for 8.9"
+        in rec.reasons
+    )
 
 
 def test_ssh_scan_of_a_raspberry_pi(bin_dir, no_host_nvidia_smi):

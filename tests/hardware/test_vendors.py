@@ -33,14 +33,29 @@ def test_every_vendor_is_well_formed():
 def test_the_known_vendors_read_as_before():
     assert vendors.vendor_of_pci_id("10de") == "nvidia" and vendors.vendor_of_pci_id("1af4") == "virtio"
     assert vendors.vendor_of_pci_id("ffff") is None
-    assert [vendors.vendor_label(v) for v in ("nvidia", "AMD", "GenuineIntel", "authenticamd", "qemu", None)] == \
-        ["NVIDIA", "AMD", "Intel", "AMD", "qemu", "unknown"]
-    assert vendors.vendor_with_kernel_module("nouveau") == "nvidia" and vendors.vendor_with_video_driver("intel") == "intel"
+    assert [vendors.vendor_label(v) for v in ("nvidia", "AMD", "GenuineIntel", "authenticamd", "qemu", None)] == [
+        "NVIDIA",
+        "AMD",
+        "Intel",
+        "AMD",
+        "qemu",
+        "unknown",
+    ]
+    assert (
+        vendors.vendor_with_kernel_module("nouveau") == "nvidia"
+        and vendors.vendor_with_video_driver("intel") == "intel"
+    )
     assert vendors.variants_of("amd") == ("vulkan", "rocm") and vendors.variants_of("matrox") == ()
 
 
-MOORE_THREADS = {"pci_id": "1ed5", "label": "Moore Threads", "variants": ["vulkan"], "kernel_modules": ["mtgpu"],
-                 "video_drivers": ["mtgpu"], "hint_word": "mthreads"}
+MOORE_THREADS = {
+    "pci_id": "1ed5",
+    "label": "Moore Threads",
+    "variants": ["vulkan"],
+    "kernel_modules": ["mtgpu"],
+    "video_drivers": ["mtgpu"],
+    "hint_word": "mthreads",
+}
 
 
 @pytest.fixture
@@ -56,7 +71,9 @@ def new_vendor(monkeypatch):
 
 
 def test_a_vendor_added_as_data_is_detected_named_and_recommended(new_vendor):
-    card = PciDevice("card0", {"vendor": "0x1ed5", "device": "0x0300", "uevent": "DRIVER=mtgpu\nPCI_SLOT_NAME=0000:03:00.0"})
+    card = PciDevice(
+        "card0", {"vendor": "0x1ed5", "device": "0x0300", "uevent": "DRIVER=mtgpu\nPCI_SLOT_NAME=0000:03:00.0"}
+    )
     [gpu] = gpus_from_devices([card], pci_ids=None)
     assert (gpu.vendor, gpu.display_name) == ("mthreads", "Moore Threads GPU 1ed5:0300")
     rec = recommend(HardwareReport(source="detected", system="x86_64-linux", gpus=[gpu]))
@@ -73,8 +90,9 @@ def test_a_vendor_added_as_data_is_found_in_a_configuration(new_vendor, tmp_path
   };
 }
 """
-    root = make_repo(tmp_path / "config", {"flake.nix": flake_text,
-                                           "tiger.nix": '{ ... }: { boot.kernelModules = [ "mtgpu" ]; }\n'})
+    root = make_repo(
+        tmp_path / "config", {"flake.nix": flake_text, "tiger.nix": '{ ... }: { boot.kernelModules = [ "mtgpu" ]; }\n'}
+    )
     flake = load_flake(root)
     report = hints_from_config(flake, flake.host("tiger"))
     assert [g.vendor for g in report.gpus] == ["mthreads"]

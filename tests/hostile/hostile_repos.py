@@ -12,7 +12,7 @@ from conftest import make_repo
 
 from tui.core.nix.syntax import nix_attr_name
 
-HOST_FILE = "{ ... }:\n{\n  networking.hostName = \"x\";\n}\n"
+HOST_FILE = '{ ... }:\n{\n  networking.hostName = "x";\n}\n'
 
 
 def flake_text(hosts: list[str], extra_inputs: str = "") -> str:
@@ -26,7 +26,7 @@ def flake_text(hosts: list[str], extra_inputs: str = "") -> str:
             f"    }};\n"
         )
     return (
-        "{\n  inputs = {\n    nixpkgs.url = \"github:nixos/nixpkgs/nixos-unstable\";\n" + extra_inputs + "  };\n\n"
+        '{\n  inputs = {\n    nixpkgs.url = "github:nixos/nixpkgs/nixos-unstable";\n' + extra_inputs + "  };\n\n"
         "  outputs = { self, nixpkgs, ... }@inputs: {\n" + "".join(entries) + "  };\n}\n"
     )
 
@@ -53,8 +53,16 @@ def run_cli(args: list[str], cwd: Path | None = None, timeout: float = 120, **kw
     """``llamaflake ARGS`` as a child process, as a user runs it (no terminal)."""
     env = dict(os.environ)
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
 
 
 def assert_one_line_refusal(result: subprocess.CompletedProcess) -> None:

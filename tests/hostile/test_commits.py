@@ -111,10 +111,14 @@ def test_the_commit_records_what_it_wrote_in_each_file(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
     assert run_cli(["apply", "--flake", str(root), *APPLY]).returncode == 0
     repo = git.Repo(root)
-    blobs = dict(reversed(line.split(" ", 2)[1:]) for line in repo.head.commit.message.splitlines()
-                 if line.startswith("Generated-blob: "))
-    written = [line.split(" ", 1)[1] for line in repo.head.commit.message.splitlines()
-               if line.startswith("Generated-file: ")]
+    blobs = dict(
+        reversed(line.split(" ", 2)[1:])
+        for line in repo.head.commit.message.splitlines()
+        if line.startswith("Generated-blob: ")
+    )
+    written = [
+        line.split(" ", 1)[1] for line in repo.head.commit.message.splitlines() if line.startswith("Generated-file: ")
+    ]
     assert sorted(blobs) == sorted(written) and "flake.nix" in blobs
     assert blobs == {path: repo.git.rev_parse(f"HEAD:{path}") for path in blobs}
 
@@ -158,8 +162,9 @@ def test_undo_of_a_commit_without_blob_trailers_judges_by_path_and_change(tmp_pa
     repo = git.Repo(root)
     if amended:
         _add_my_input(root)
-    message = "".join(line for line in repo.head.commit.message.splitlines(keepends=True)
-                      if not line.startswith("Generated-blob:"))
+    message = "".join(
+        line for line in repo.head.commit.message.splitlines(keepends=True) if not line.startswith("Generated-blob:")
+    )
     repo.git.commit("--amend", "-m", message)
     result = run_cli(["undo", "--flake", str(root), "--yes"])
     if amended:
@@ -173,8 +178,11 @@ def test_undo_of_a_commit_without_blob_trailers_judges_by_path_and_change(tmp_pa
 
 def _drop_file_trailers(repo: git.Repo) -> None:
     """The commit as an earlier version wrote it: ``Generated-by`` without ``Generated-file`` trailers."""
-    message = "".join(line for line in repo.head.commit.message.splitlines(keepends=True)
-                      if not line.startswith(("Generated-file:", "Generated-blob:")))
+    message = "".join(
+        line
+        for line in repo.head.commit.message.splitlines(keepends=True)
+        if not line.startswith(("Generated-file:", "Generated-blob:"))
+    )
     repo.git.commit("--amend", "-m", message)
 
 
@@ -194,8 +202,13 @@ def test_undo_without_file_trailers_refuses_an_input_the_user_added_to_flake_nix
 
 def _lock(*nodes: tuple[str, str]) -> str:
     """A flake.lock with the flake's inputs ``nodes`` (name, locked revision)."""
-    entries = {name: {"locked": {"type": "github", "owner": "o", "repo": name, "rev": rev},
-                      "original": {"type": "github", "owner": "o", "repo": name}} for name, rev in nodes}
+    entries = {
+        name: {
+            "locked": {"type": "github", "owner": "o", "repo": name, "rev": rev},
+            "original": {"type": "github", "owner": "o", "repo": name},
+        }
+        for name, rev in nodes
+    }
     entries["root"] = {"inputs": {name: name for name, _ in nodes}}
     return json.dumps({"nodes": entries, "root": "root", "version": 7}, indent=2) + "\n"
 

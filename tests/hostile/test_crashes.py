@@ -17,11 +17,15 @@ APPLY = ["--host", "boron=cpu", "--yes"]
 
 
 def tree_files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
 
 
 # ---- 13. reports that are no regular file ------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["device", "fifo", "huge", "folder"])
 def test_a_report_that_is_no_small_regular_file_is_refused_at_once(tmp_path, kind):
@@ -34,7 +38,7 @@ def test_a_report_that_is_no_small_regular_file_is_refused_at_once(tmp_path, kin
     elif kind == "huge":
         report = tmp_path / "huge.json"
         with report.open("wb") as handle:
-            handle.truncate(4 * 1024 ** 3)  # sparse: 4 GiB that takes no disk
+            handle.truncate(4 * 1024**3)  # sparse: 4 GiB that takes no disk
     else:
         report = tmp_path
     result = run_cli(["plan", "--flake", str(root), "--report", f"boron={report}"], timeout=30)
@@ -42,14 +46,17 @@ def test_a_report_that_is_no_small_regular_file_is_refused_at_once(tmp_path, kin
     assert str(report) in result.stderr
 
 
-@pytest.mark.parametrize("report", [
-    {"source": "this-machine", "system": "x86_64-linux", "gpus": [{"vendor": "nvidia", "compute_capability": 8.6}]},
-    {"source": "this-machine", "system": ["x86_64-linux"], "cpu": {"arch": "x86_64", "flags": ["avx2"]}},
-    {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"], "cores": "four"}},
-    {"source": "this-machine", "cpu": "a cpu", "gpus": []},
-    {"source": "this-machine", "gpus": [{"vendor": 10}]},
-    {"hardware": {"cpu": [{"model_name": 5, "features": "avx2", "architecture": ["x"]}]}, "system": "x86_64-linux"},
-])
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"source": "this-machine", "system": "x86_64-linux", "gpus": [{"vendor": "nvidia", "compute_capability": 8.6}]},
+        {"source": "this-machine", "system": ["x86_64-linux"], "cpu": {"arch": "x86_64", "flags": ["avx2"]}},
+        {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"], "cores": "four"}},
+        {"source": "this-machine", "cpu": "a cpu", "gpus": []},
+        {"source": "this-machine", "gpus": [{"vendor": 10}]},
+        {"hardware": {"cpu": [{"model_name": 5, "features": "avx2", "architecture": ["x"]}]}, "system": "x86_64-linux"},
+    ],
+)
 def test_report_fields_of_the_wrong_type_are_one_line_refusals(tmp_path, report):
     root = small_repo(tmp_path / "repo", ["boron"])
     (tmp_path / "r.json").write_text(json.dumps(report))
@@ -62,11 +69,16 @@ def test_report_fields_of_the_wrong_type_are_one_line_refusals(tmp_path, report)
 
 # ---- 14. files the native parser cannot take ----------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "[" * 50000 + "]" * 50000,
-    "-" * 100000 + "1",
-    '[ "]" ' * 30000 + "]" * 30000,
-], ids=["list", "minus", "list-with-strings"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 50000 + "]" * 50000,
+        "-" * 100000 + "1",
+        '[ "]" ' * 30000 + "]" * 30000,
+    ],
+    ids=["list", "minus", "list-with-strings"],
+)
 @pytest.mark.parametrize("where", ["hosts/h0.nix", "unrelated/deep.nix"])
 def test_a_deeply_nested_file_is_refused_by_name_not_a_crash(tmp_path, text, where):
     root = small_repo(tmp_path / "repo", ["boron"], files={where: text})
@@ -84,6 +96,7 @@ def test_a_deeply_nested_file_is_refused_by_name_not_a_crash(tmp_path, text, whe
 
 
 # ---- 15. states that gave tracebacks ---------------------------------------------------------------
+
 
 def test_a_present_index_lock_is_a_one_line_refusal(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
@@ -115,6 +128,7 @@ def test_a_machine_name_climbing_out_in_a_git_repository_is_one_line(tmp_path):
 
 
 # ---- 16. whole-string, ASCII-only validation -------------------------------------------------------
+
 
 @pytest.mark.parametrize("ref", ["master\n", "v1\n", "a b", "\u0661\u0662"])
 def test_a_ref_with_a_trailing_newline_or_odd_characters_is_refused(ref):
@@ -172,11 +186,13 @@ def test_an_absolute_module_folder_is_refused_not_made_relative(tmp_path, folder
 
 # ---- terminal control characters from report text -------------------------------------------------
 
+
 def test_a_refusal_shows_control_characters_as_escapes(tmp_path):
     """A value in a refusal neither colours the terminal nor starts a line of its own."""
     root = small_repo(tmp_path / "repo", ["boron"])
-    result = run_cli(["plan", "--flake", str(root), "--no-nix", "--host", "boron=cuda",
-                      "--cuda", "boron=8.6\n\x1b[31mpwned"])
+    result = run_cli(
+        ["plan", "--flake", str(root), "--no-nix", "--host", "boron=cuda", "--cuda", "boron=8.6\n\x1b[31mpwned"]
+    )
     assert "\x1b" not in result.stderr and "\\x1b" in result.stderr, result.stderr
     assert result.returncode == 2
     assert_one_line_refusal(result)
@@ -184,9 +200,18 @@ def test_a_refusal_shows_control_characters_as_escapes(tmp_path):
 
 def test_control_characters_in_a_report_reach_the_terminal_as_nothing_raw(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
-    report = {"source": "this-machine", "cpu": {"arch": "x86_64", "flags": ["avx2"]},
-              "gpus": [{"vendor": "nvidia", "name": "GPU \x1b[31mred", "compute_capability": "8.6\n\x1b[31mpwned",
-                        "capability_source": "NVML"}]}
+    report = {
+        "source": "this-machine",
+        "cpu": {"arch": "x86_64", "flags": ["avx2"]},
+        "gpus": [
+            {
+                "vendor": "nvidia",
+                "name": "GPU \x1b[31mred",
+                "compute_capability": "8.6\n\x1b[31mpwned",
+                "capability_source": "NVML",
+            }
+        ],
+    }
     (tmp_path / "r.json").write_text(json.dumps(report))
     result = run_cli(["plan", "--flake", str(root), "--no-nix", "--report", f"boron={tmp_path / 'r.json'}"])
     assert "\x1b" not in result.stderr and "\x1b" not in result.stdout
@@ -212,7 +237,14 @@ def test_forge_urls_must_be_owner_and_repository(url):
         Answers(url=url).validate()
 
 
-@pytest.mark.parametrize("url", ["github:ggml-org/llama.cpp", "github:me/llama.cpp/b6500", "sourcehut:~me/llama.cpp",
-                                 "github:ggml-org/llama.cpp?ref=master"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "github:ggml-org/llama.cpp",
+        "github:me/llama.cpp/b6500",
+        "sourcehut:~me/llama.cpp",
+        "github:ggml-org/llama.cpp?ref=master",
+    ],
+)
 def test_forge_urls_of_the_right_shape_pass(url):
     Answers(url=url).validate()

@@ -42,16 +42,21 @@ def gone(pid: int) -> bool:
 
 def test_an_ssh_answer_past_the_limit_stops_the_scan_in_one_line(tmp_path, monkeypatch, capsys):
     pid = tmp_path / "pid"
-    fake_program(tmp_path, monkeypatch, "ssh", f'echo $$ > {pid}\necho "@@llamaflake-scan 1"\necho "@@cpuinfo"\n'
-                 f"{FLOOD}\nsleep 30\necho @@end\n")
+    fake_program(
+        tmp_path,
+        monkeypatch,
+        "ssh",
+        f'echo $$ > {pid}\necho "@@llamaflake-scan 1"\necho "@@cpuinfo"\n{FLOOD}\nsleep 30\necho @@end\n',
+    )
     monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT, raising=False)
     started = time.monotonic()
     code = main(["detect", "--ssh", "box"])
     err = capsys.readouterr().err
     assert time.monotonic() - started < 20
     assert code == 2, err
-    assert err.splitlines()[0] == ("llamaflake: the answer from box (or what ssh printed besides it) is larger than "
-                                   "64 KiB: the scan was stopped")
+    assert err.splitlines()[0] == (
+        "llamaflake: the answer from box (or what ssh printed besides it) is larger than 64 KiB: the scan was stopped"
+    )
     assert "Traceback" not in err
     assert gone(int(pid.read_text()))
 
@@ -77,8 +82,13 @@ def test_output_that_cannot_be_written_is_one_line(tmp_path):
 
     root = make_repo(tmp_path / "config", source=demo_source())
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "tui", "hosts", "--flake", str(root), "--no-nix"],
-                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "tui", "hosts", "--flake", str(root), "--no-nix"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == "llamaflake: cannot write the output: No space left on device"
 
@@ -97,9 +107,14 @@ def test_nix_s_error_after_a_flood_of_warnings_is_kept_and_the_rest_is_bounded(t
 
 def test_an_answer_of_nix_past_the_limit_fails_clearly_and_stops_nix(tmp_path, monkeypatch):
     pid = tmp_path / "pid"
-    fake_program(tmp_path, monkeypatch, "nix", f"echo $$ > {pid}\nprintf '{{\"package\": \"'\n"
-                 "yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -n 100000 | tr -d '\\n'\n"
-                 "sleep 30\nprintf '\"}'")
+    fake_program(
+        tmp_path,
+        monkeypatch,
+        "nix",
+        f'echo $$ > {pid}\nprintf \'{{"package": "\'\n'
+        "yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -n 100000 | tr -d '\\n'\n"
+        "sleep 30\nprintf '\"}'",
+    )
     monkeypatch.setattr(validate, "MAX_NIX_OUTPUT_BYTES", LIMIT, raising=False)
     started = time.monotonic()
     check = validate.eval_check(tmp_path, "alpha", 60)
@@ -112,7 +127,9 @@ def test_an_answer_of_nix_past_the_limit_fails_clearly_and_stops_nix(tmp_path, m
 
 
 def test_one_endless_line_on_stderr_is_cut_to_its_end(tmp_path, monkeypatch):
-    fake_program(tmp_path, monkeypatch, "nix", "head -c 4000000 /dev/zero | tr '\\0' x >&2\necho ' the end' >&2\nexit 1")
+    fake_program(
+        tmp_path, monkeypatch, "nix", "head -c 4000000 /dev/zero | tr '\\0' x >&2\necho ' the end' >&2\nexit 1"
+    )
     monkeypatch.setattr(validate, "NIX_MESSAGES_BYTES", LIMIT, raising=False)
     lines = []
     result = validate.run_streaming(["nix", "flake", "lock"], tmp_path, 60, lines.append, answer=False)

@@ -65,16 +65,27 @@ def test_a_new_answer_changes_only_the_settings(tmp_path):
     root = wired_demo(tmp_path)
     edited = hand_edit(root).decode()
 
-    result = run_cli(["apply", "--flake", str(root), "--host", "boron=cuda", "--cuda", "boron=8.6", "--no-nix", "--yes"])
+    result = run_cli(
+        ["apply", "--flake", str(root), "--host", "boron=cuda", "--cuda", "boron=8.6", "--no-nix", "--yes"]
+    )
 
     assert result.returncode == 0, result.stderr
     text = (root / BORON).read_text()
-    for line in ("  # boron serves the house model", "    enable = true; # keep", "  services.llama-cpp.enable = true;"):
+    for line in (
+        "  # boron serves the house model",
+        "    enable = true; # keep",
+        "  services.llama-cpp.enable = true;",
+    ):
         assert line in text
     assert text == edited.replace('variant = "cpu";', 'variant = "cuda";').replace(
-        "    ];\n  };", '    ];\n    cuda.capabilities = [ "8.6" ];\n  };')
+        "    ];\n  };", '    ];\n    cuda.capabilities = [ "8.6" ];\n  };'
+    )
     settings = read_machine_settings(text.encode())
-    assert (settings.variant, sorted(settings.cpu_flags), settings.cuda_capabilities) == ("cuda", ["avx2", "fma"], ["8.6"])
+    assert (settings.variant, sorted(settings.cpu_flags), settings.cuda_capabilities) == (
+        "cuda",
+        ["avx2", "fma"],
+        ["8.6"],
+    )
     assert_nix_parses(root / BORON)
 
 
@@ -101,24 +112,34 @@ def test_settings_written_as_one_set_per_group_are_refused_not_misread():
 
 
 def test_flat_settings_are_changed_where_they_are():
-    source = b'{ ... }:\n{\n  local.llama-cpp.enable = true;\n  local.llama-cpp.variant = "cpu";\n  networking.x = 1;\n}\n'
-    new = update_machine_file(source, "m.nix", "h", MachineAnswer(variant="rocm", all_variants=True,
-                                                               rocm_targets=["gfx1100"]))
-    assert new.startswith(b'{ ... }:\n{\n  local.llama-cpp.enable = true;\n  local.llama-cpp.variant = "rocm";\n'
-                          b'  networking.x = 1;\n')
+    source = (
+        b'{ ... }:\n{\n  local.llama-cpp.enable = true;\n  local.llama-cpp.variant = "cpu";\n  networking.x = 1;\n}\n'
+    )
+    new = update_machine_file(
+        source, "m.nix", "h", MachineAnswer(variant="rocm", all_variants=True, rocm_targets=["gfx1100"])
+    )
+    assert new.startswith(
+        b'{ ... }:\n{\n  local.llama-cpp.enable = true;\n  local.llama-cpp.variant = "rocm";\n  networking.x = 1;\n'
+    )
     settings = read_machine_settings(new)
     assert (settings.variant, settings.all_variants, settings.rocm_targets) == ("rocm", True, ["gfx1100"])
 
 
 def _answers() -> list[MachineAnswer]:
     result = []
-    for variant, cpu, extra in itertools.product(("cpu", "cuda", "vulkan", "rocm"),
-                                                 ([], ["avx2", "fma"], ["avx512f"], None), (False, True)):
-        result.append(MachineAnswer(
-            variant=variant, cpu_flags=cpu or [], all_variants=cpu is None, notes=["a note"],
-            cuda_capabilities=["8.6", "7.5"] if variant == "cuda" and extra else [],
-            rocm_targets=["gfx1100"] if variant == "rocm" and extra else [],
-        ))
+    for variant, cpu, extra in itertools.product(
+        ("cpu", "cuda", "vulkan", "rocm"), ([], ["avx2", "fma"], ["avx512f"], None), (False, True)
+    ):
+        result.append(
+            MachineAnswer(
+                variant=variant,
+                cpu_flags=cpu or [],
+                all_variants=cpu is None,
+                notes=["a note"],
+                cuda_capabilities=["8.6", "7.5"] if variant == "cuda" and extra else [],
+                rocm_targets=["gfx1100"] if variant == "rocm" and extra else [],
+            )
+        )
     return result
 
 
@@ -131,16 +152,19 @@ def test_changing_a_file_llamaflake_wrote_gives_the_file_it_would_write():
 
 
 def test_a_crlf_file_keeps_its_line_ends_when_settings_go():
-    source = render_machine("h", MachineAnswer(variant="cuda", cpu_flags=["avx2"], cuda_capabilities=["8.6"]),
-                            "../default.nix").replace(b"\n", b"\r\n")
+    source = render_machine(
+        "h", MachineAnswer(variant="cuda", cpu_flags=["avx2"], cuda_capabilities=["8.6"]), "../default.nix"
+    ).replace(b"\n", b"\r\n")
     new = update_machine_file(source, "m.nix", "h", MachineAnswer(variant="cpu", all_variants=True))
     assert new.count(b"\n") == new.count(b"\r\n")
     assert b"\r\n\r\n  };" not in new and b"\r\n  };" in new
 
 
 def test_settings_under_let_and_in_another_order_are_the_same_settings():
-    source = (b'{ lib, ... }:\nlet\n  x = 1;\nin\n{\n  local.llama-cpp = {\n    variant = "cuda";\n'
-              b'    cpu.flags = [ "avx2" "fma" ];\n  };\n}\n')
+    source = (
+        b'{ lib, ... }:\nlet\n  x = 1;\nin\n{\n  local.llama-cpp = {\n    variant = "cuda";\n'
+        b'    cpu.flags = [ "avx2" "fma" ];\n  };\n}\n'
+    )
     assert update_machine_file(source, "m.nix", "h", MachineAnswer(variant="cuda", cpu_flags=["fma", "avx2"])) == source
 
 
@@ -156,12 +180,28 @@ def test_the_refusal_gives_the_line_to_write_on_its_own_line(tmp_path):
 
 def test_a_second_run_names_and_rebuilds_only_the_machines_whose_build_changes(tmp_path):
     root = make_repo(tmp_path / "config", source=demo_source())
-    first = run_cli(["apply", "--flake", str(root), "--host", "carbon=cuda", "--cuda", "carbon=8.6",
-                     "--host", "beryllium=none", "--host", "boron=none", "--no-nix", "--yes"])
+    first = run_cli(
+        [
+            "apply",
+            "--flake",
+            str(root),
+            "--host",
+            "carbon=cuda",
+            "--cuda",
+            "carbon=8.6",
+            "--host",
+            "beryllium=none",
+            "--host",
+            "boron=none",
+            "--no-nix",
+            "--yes",
+        ]
+    )
     assert first.returncode == 0, first.stderr
 
-    added = run_cli(["apply", "--flake", str(root), "--host", "boron=cpu", "--cpu-flags", "boron=avx2",
-                     "--no-nix", "--yes"])
+    added = run_cli(
+        ["apply", "--flake", str(root), "--host", "boron=cpu", "--cpu-flags", "boron=avx2", "--no-nix", "--yes"]
+    )
 
     assert added.returncode == 0, added.stderr
     message = git.Repo(root).head.commit.message
@@ -174,4 +214,5 @@ def test_a_second_run_names_and_rebuilds_only_the_machines_whose_build_changes(t
     assert changed.returncode == 0, changed.stderr
     assert git.Repo(root).head.commit.message.startswith("llama-cpp: carbon: vulkan\n")
     assert [line.strip() for line in changed.stderr.splitlines() if "nixos-rebuild" in line] == [
-        "sudo nixos-rebuild switch --flake .#carbon"]
+        "sudo nixos-rebuild switch --flake .#carbon"
+    ]

@@ -30,15 +30,23 @@ from tui.core.plan import make_plan
 
 
 def nix_eval(expr: str, cwd: Path) -> str:
-    result = subprocess.run([NIX_INSTANTIATE, "--eval", "--strict", "--json", "-E", expr], cwd=cwd,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [NIX_INSTANTIATE, "--eval", "--strict", "--json", "-E", expr],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def tree_files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
 
 
 # ---- 1. report text in comments ---------------------------------------------------------------
@@ -51,9 +59,16 @@ INJECTED = 'x = 1;\r  users.users.root.password = "pwned"; #'
 def test_a_report_model_name_never_ends_the_comment(tmp_path, breaker):
     root = small_repo(tmp_path / "repo", ["boron"])
     report = {
-        "source": "this-machine", "hostname": "elsewhere", "system": "x86_64-linux",
-        "cpu": {"vendor": "GenuineIntel", "model": "Core i7" + breaker + INJECTED, "arch": "x86_64", "cores": 4,
-                "flags": ["sse4_2", "avx", "avx2", "fma", "f16c"]},
+        "source": "this-machine",
+        "hostname": "elsewhere",
+        "system": "x86_64-linux",
+        "cpu": {
+            "vendor": "GenuineIntel",
+            "model": "Core i7" + breaker + INJECTED,
+            "arch": "x86_64",
+            "cores": 4,
+            "flags": ["sse4_2", "avx", "avx2", "fma", "f16c"],
+        },
         "gpus": [{"vendor": "nvidia", "name": "RTX" + breaker + 'evil = throw "x"; #', "compute_capability": "8.6"}],
         "notes": ["note" + breaker + "another = 2;"],
     }
@@ -69,7 +84,11 @@ def test_a_report_model_name_never_ends_the_comment(tmp_path, breaker):
     attrs = nix_eval(f"builtins.attrNames (import {machine})", root)
     assert attrs == ["imports", "local"]
     assert nix_eval(f"builtins.attrNames (import {machine}).local.llama-cpp", root) == [
-        "cpu", "cuda", "enable", "variant"]
+        "cpu",
+        "cuda",
+        "enable",
+        "variant",
+    ]
 
 
 def test_the_comment_helper_keeps_one_printable_line():
@@ -84,7 +103,10 @@ def test_strings_escape_control_characters_and_interpolation():
 def test_machine_settings_from_the_repository_are_written_as_strings(tmp_path):
     """A hand-edited machine file read back must not turn its strings into code on the next write."""
     root = small_repo(tmp_path / "repo", ["boron"])
-    assert run_cli(["apply", "--flake", str(root), "--host", "boron=cpu", "--cpu-flags", "boron=avx2", "--yes"]).returncode == 0
+    assert (
+        run_cli(["apply", "--flake", str(root), "--host", "boron=cpu", "--cpu-flags", "boron=avx2", "--yes"]).returncode
+        == 0
+    )
     machine = root / "llama-cpp/machines/boron.nix"
     text = machine.read_text().replace('variant = "cpu";', 'variant = "cpu\\"; evil = 1; x = \\"";')
     machine.write_text(text)
@@ -98,10 +120,14 @@ def test_machine_settings_from_the_repository_are_written_as_strings(tmp_path):
     if changed is not None:
         (tmp_path / "out.nix").write_bytes(changed.new)
         assert nix_eval(f"builtins.attrNames (import {tmp_path / 'out.nix'}).local.llama-cpp", root) == [
-            "cpu", "enable", "variant"]
+            "cpu",
+            "enable",
+            "variant",
+        ]
 
 
 # ---- 2. paths written into Nix ----------------------------------------------------------------
+
 
 @requires_nix
 @pytest.mark.parametrize("folder", ['a${builtins.abort "x"}', "my modules", "a\\b"])
@@ -114,7 +140,9 @@ def test_a_module_folder_that_is_no_path_literal_is_written_quoted(tmp_path, fol
     # list element naming exactly the machine file, and evaluating it aborts nothing.
     modules = nix_eval(
         f"map toString ((import {root / 'flake.nix'}).outputs {{ self = {{ }}; "
-        "nixpkgs.lib.nixosSystem = args: args; }).nixosConfigurations.boron.modules", root)
+        "nixpkgs.lib.nixosSystem = args: args; }).nixosConfigurations.boron.modules",
+        root,
+    )
     assert modules == [str(root / "hosts/h0.nix"), str(root / folder / "machines/boron.nix")]
     machine = nix_string_literal(str(root / folder / "machines/boron.nix"))
     machine_imports = nix_eval(f"map toString (import (/. + {machine})).imports", root)
@@ -131,7 +159,9 @@ def test_path_expressions_are_literals_where_they_can_be():
 
 
 def test_a_keyed_path_interpolates_the_key_alone(tmp_path):
-    assert nix_keyed_path("lib/default.nix", "llama-cpp/machines", "hostname") == "../llama-cpp/machines/${hostname}.nix"
+    assert (
+        nix_keyed_path("lib/default.nix", "llama-cpp/machines", "hostname") == "../llama-cpp/machines/${hostname}.nix"
+    )
     odd = nix_keyed_path("flake.nix", "m ${x}/machines", "name")
     assert odd == '(./. + "/m \\${x}/machines/${name}.nix")'
     with pytest.raises(LlamaflakeError):
@@ -150,6 +180,7 @@ def test_a_module_folder_with_control_characters_is_refused(tmp_path, folder):
 
 
 # ---- 3. machine names as file names ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["../../../tmp/x", "a/b", "..", "new\nline", "tab\there"])
 @pytest.mark.parametrize("commit", [True, False])
@@ -173,6 +204,7 @@ def test_hosts_lists_a_machine_whose_name_is_no_file_name_without_reading_outsid
 
 
 # ---- 4 and 5. symlinks, .git, ignored folders, submodules ----------------------------------------
+
 
 def test_a_symlinked_machine_folder_is_refused_by_name(tmp_path):
     import shutil
@@ -237,6 +269,7 @@ def test_a_module_folder_inside_a_submodule_is_refused_in_one_line(tmp_path):
 
 # ---- 6. attribute names ------------------------------------------------------------------------
 
+
 @requires_nix
 def test_an_existing_input_whose_name_needs_quoting_stays_one_input(tmp_path):
     extra = '    "llama.cpp".url = "github:ggml-org/llama.cpp";\n'
@@ -260,6 +293,7 @@ def test_attribute_names_are_quoted_only_where_needed():
 
 
 # ---- 7. printed commands --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["y$(touch x)", "a b", "`id`", "x;rm -rf ~", "it's"])
 def test_the_printed_rebuild_line_quotes_the_machine_name(tmp_path, name):

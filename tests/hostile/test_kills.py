@@ -21,13 +21,22 @@ ARGS = ["apply", "--host", "boron=cpu", "--cpu-flags", "boron=avx2,fma", "--host
 
 def start_apply(root: Path) -> subprocess.Popen:
     """``llamaflake apply`` in its own process group, as a terminal would run it."""
-    return subprocess.Popen([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui", *ARGS, "--flake", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def work_tree_files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
 
 
 def journal_leftovers(root: Path) -> list[str]:
@@ -77,12 +86,23 @@ def test_apply_killed_at_random_moments_is_finished_by_the_next_apply(tmp_path):
         victim.communicate(timeout=60)
 
         journal = (root / ".git/llamaflake/apply.json").exists()
-        again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=120)
+        again = subprocess.run(
+            [sys.executable, "-m", "tui", *ARGS, "--flake", str(root)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert again.returncode == 0, (run, again.stderr)
         assert "Traceback" not in again.stderr
         if journal:
-            said = "rolled back" if "was rolled back" in again.stderr else "finished" if "finished it" in again.stderr else None
+            said = (
+                "rolled back"
+                if "was rolled back" in again.stderr
+                else "finished"
+                if "finished it" in again.stderr
+                else None
+            )
             assert said, (run, again.stderr)
             outcomes[said] += 1
         else:
@@ -134,8 +154,13 @@ def test_an_apply_killed_while_starting_its_journal_leaves_nothing_behind(tmp_pa
     folder.mkdir()
     (folder / "index.before").write_bytes((root / ".git/index").read_bytes())
     (folder / ".apply.json.k3x9.tmp").write_text("{")
-    again = subprocess.run([sys.executable, "-m", "tui", *ARGS, "--flake", str(root)], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "tui", *ARGS, "--flake", str(root)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     assert journal_leftovers(root) == []
     assert llamaflake_commits(git.Repo(root)) == 1
@@ -152,8 +177,13 @@ def killed_before_its_commit(root: Path, tmp_path: Path) -> None:
 
 
 def run_again(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *(args or ARGS), "--flake", str(root)],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *(args or ARGS), "--flake", str(root)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_commit_made_after_the_kill_is_not_rolled_back(tmp_path):
@@ -214,10 +244,16 @@ def test_an_apply_while_another_holds_the_lock_is_refused(tmp_path):
     root = small_repo(tmp_path / "config", HOSTS)
     (root / ".git/llamaflake").mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys, time\n"
-         f"f = open({str(root / '.git/llamaflake/lock')!r}, 'a')\n"
-         "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            f"f = open({str(root / '.git/llamaflake/lock')!r}, 'a')\n"
+            "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         refused = run_again(root)

@@ -28,10 +28,14 @@ FLAKE = """{
 
 
 def test_hosts_prints_names_that_read_like_markup_as_written(tmp_path):
-    root = make_repo(tmp_path / "lab[bold]repo", {
-        "flake.nix": FLAKE, "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
-        "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
-    })
+    root = make_repo(
+        tmp_path / "lab[bold]repo",
+        {
+            "flake.nix": FLAKE,
+            "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
+            "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
+        },
+    )
     result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -47,14 +51,31 @@ def test_hosts_prints_names_that_read_like_markup_as_written(tmp_path):
 
 def test_detect_prints_a_report_that_reads_like_markup_as_written(tmp_path):
     report = tmp_path / "saved.json"
-    report.write_text(json.dumps({
-        "source": "detected", "hostname": "lab[/]1", "system": "x86_64-linux",
-        "cpu": {"vendor": "AuthenticAMD", "model": "[bold]Ryzen[/] :fire:", "arch": "x86_64", "cores": 8,
-                "flags": ["avx2", "fma"]},
-        "gpus": [{"vendor": "nvidia", "name": "GPU [bold]X[/bold] [/]", "compute_capability": "8.9",
-                  "capability_source": "NVML"}],
-        "notes": ["a [/] note \x1b[31mred"],
-    }))
+    report.write_text(
+        json.dumps(
+            {
+                "source": "detected",
+                "hostname": "lab[/]1",
+                "system": "x86_64-linux",
+                "cpu": {
+                    "vendor": "AuthenticAMD",
+                    "model": "[bold]Ryzen[/] :fire:",
+                    "arch": "x86_64",
+                    "cores": 8,
+                    "flags": ["avx2", "fma"],
+                },
+                "gpus": [
+                    {
+                        "vendor": "nvidia",
+                        "name": "GPU [bold]X[/bold] [/]",
+                        "compute_capability": "8.9",
+                        "capability_source": "NVML",
+                    }
+                ],
+                "notes": ["a [/] note \x1b[31mred"],
+            }
+        )
+    )
     result = run_cli(["detect", "--report", str(report)])
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -69,8 +90,14 @@ def test_detect_prints_a_report_that_reads_like_markup_as_written(tmp_path):
 def test_a_line_break_in_a_machine_name_stays_in_its_row(tmp_path):
     flake = FLAKE.replace('"lab[/]1" = mkHost', '"lab\\nb[/bold]" = mkHost')
     assert flake != FLAKE
-    root = make_repo(tmp_path / "repo", {"flake.nix": flake, "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
-                                         "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n"})
+    root = make_repo(
+        tmp_path / "repo",
+        {
+            "flake.nix": flake,
+            "hosts/lab.nix": '{ networking.hostName = "lab"; }\n',
+            "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
+        },
+    )
     result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
     assert result.returncode == 0, result.stderr
     rows = [line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│ ")]
@@ -88,10 +115,14 @@ def test_with_no_machine_answered_the_plan_says_what_to_pass(tmp_path):
 
 
 def test_hosts_names_each_llama_cpp_service_setting(tmp_path):
-    root = make_repo(tmp_path / "repo", {
-        "flake.nix": FLAKE, "hosts/lab.nix": '{ networking.hostName = "lab"; services.llama-cpp.enable = true; }\n',
-        "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
-    })
+    root = make_repo(
+        tmp_path / "repo",
+        {
+            "flake.nix": FLAKE,
+            "hosts/lab.nix": '{ networking.hostName = "lab"; services.llama-cpp.enable = true; }\n',
+            "hosts/lab[bold]2:fire:.nix": "{ lib, ... }:\nlib.mkMerge [ { } ]\n",
+        },
+    )
     result = run_cli(["hosts", "--flake", str(root), "--no-nix"])
     assert result.returncode == 0, result.stderr
     assert "  hosts/lab.nix:1  services.llama-cpp.enable" in result.stdout

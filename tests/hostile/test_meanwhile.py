@@ -44,11 +44,19 @@ def test_a_file_saved_while_nix_evaluates_is_kept_and_nothing_is_committed(tmp_p
     root = small_repo(tmp_path / "repo", ["boron"])
     flake = root / "flake.nix"
     # Nix fails; while it runs (once the apply has written the module), the editor saves flake.nix.
-    env = fake_nix(tmp_path, 'if [ "$1" = --version ]; then echo "nix (Nix) 2.18.1"; exit 0; fi\n'
-                   f"if [ -f '{root}/llama-cpp/default.nix' ]; then printf '{MINE}' >> '{flake}'; fi\nexit 1\n")
-    result = subprocess.run([sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-                            env={**os.environ, **env})
+    env = fake_nix(
+        tmp_path,
+        'if [ "$1" = --version ]; then echo "nix (Nix) 2.18.1"; exit 0; fi\n'
+        f"if [ -f '{root}/llama-cpp/default.nix' ]; then printf '{MINE}' >> '{flake}'; fi\nexit 1\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert result.returncode == 2, result.stderr
     assert "flake.nix changed while the apply ran" in result.stderr and "Traceback" not in result.stderr
     assert flake.read_text().endswith(MINE)
@@ -61,8 +69,10 @@ def test_a_file_saved_while_nix_evaluates_is_kept_and_nothing_is_committed(tmp_p
 def test_a_hook_that_formats_and_adds_files_leaves_the_index_as_git_commit_would(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
     hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
-    hook.write_text("#!/bin/sh\nsed -i 's/  */ /g' flake.nix && git add flake.nix\n"
-                    "echo entry > CHANGELOG.md && git add CHANGELOG.md\n")
+    hook.write_text(
+        "#!/bin/sh\nsed -i 's/  */ /g' flake.nix && git add flake.nix\n"
+        "echo entry > CHANGELOG.md && git add CHANGELOG.md\n"
+    )
     hook.chmod(0o755)
     result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
     assert result.returncode == 0, result.stderr
@@ -80,8 +90,10 @@ def test_a_commit_that_does_not_hold_what_was_written_is_said(tmp_path):
     hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
     # The hook stages another text for the machine file and leaves the work tree as llamaflake wrote it.
     machine = "llama-cpp/machines/boron.nix"
-    hook.write_text("#!/bin/sh\nblob=$(printf '{ }\\n' | git hash-object -w --stdin)\n"
-                    f"git update-index --cacheinfo 100644,$blob,{machine}\n")
+    hook.write_text(
+        "#!/bin/sh\nblob=$(printf '{ }\\n' | git hash-object -w --stdin)\n"
+        f"git update-index --cacheinfo 100644,$blob,{machine}\n"
+    )
     hook.chmod(0o755)
     result = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
     assert result.returncode == 0, result.stderr
@@ -100,8 +112,12 @@ def test_ctrl_c_at_the_retry_prompt_puts_everything_back_and_says_so(tmp_path):
     hook.write_text("#!/bin/sh\necho 'not yet' >&2\nexit 1\n")
     hook.chmod(0o755)
     controller, terminal = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "tui", "apply", "--flake", str(root), "--no-eval", *APPLY],
-                             stdin=terminal, stdout=terminal, stderr=terminal)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui", "apply", "--flake", str(root), "--no-eval", *APPLY],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
     os.close(terminal)
 
     def read_until(text: str | None) -> str:
@@ -147,8 +163,10 @@ def test_a_path_git_is_told_not_to_look_at_is_refused(tmp_path):
 def test_with_a_formatting_hook_the_same_answers_again_change_nothing(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
     hook = Path(git.Repo(root).git_dir) / "hooks/pre-commit"
-    hook.write_text("#!/bin/sh\nfor f in $(git diff --cached --name-only -- '*.nix'); do\n"
-                    "  [ -f \"$f\" ] && sed -i 's/  */ /g' \"$f\" && git add \"$f\"\ndone\n")
+    hook.write_text(
+        "#!/bin/sh\nfor f in $(git diff --cached --name-only -- '*.nix'); do\n"
+        '  [ -f "$f" ] && sed -i \'s/  */ /g\' "$f" && git add "$f"\ndone\n'
+    )
     hook.chmod(0o755)
     first = run_cli(["apply", "--flake", str(root), "--no-eval", *APPLY])
     assert first.returncode == 0, first.stderr
@@ -169,12 +187,22 @@ def test_with_a_formatting_hook_the_same_answers_again_change_nothing(tmp_path):
 
 def test_a_nix_too_old_for_the_lock_file_is_not_verified_not_failed(tmp_path):
     root = small_repo(tmp_path / "repo", ["boron"])
-    env = fake_nix(tmp_path, 'if [ "$1" = --version ]; then echo "nix (Nix) 2.8.1"; exit 0; fi\n'
-                   "echo \"error: unsupported tarball input attribute 'lastModified'\" >&2\nexit 1\n")
-    result = subprocess.run([sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-                            env={**os.environ, **env})
+    env = fake_nix(
+        tmp_path,
+        'if [ "$1" = --version ]; then echo "nix (Nix) 2.8.1"; exit 0; fi\n'
+        "echo \"error: unsupported tarball input attribute 'lastModified'\" >&2\nexit 1\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "apply", "--flake", str(root), *APPLY],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert result.returncode == 0, result.stderr
-    assert ("your Nix (2.8.1) cannot read this flake.lock (unsupported tarball input attribute 'lastModified'): "
-            "upgrade Nix, or run without evaluation (--no-eval)") in result.stderr
+    assert (
+        "your Nix (2.8.1) cannot read this flake.lock (unsupported tarball input attribute 'lastModified'): "
+        "upgrade Nix, or run without evaluation (--no-eval)"
+    ) in result.stderr
     assert "✗" not in result.stderr and "Traceback" not in result.stderr

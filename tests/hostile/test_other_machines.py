@@ -9,8 +9,10 @@ import shutil
 import git
 from hostile_repos import layout_repo, run_cli
 
-KEYED_ENTRY = ("(if builtins.pathExists ./common/llama-cpp/machines/${hostname}.nix "
-               "then ./common/llama-cpp/machines/${hostname}.nix else { })")
+KEYED_ENTRY = (
+    "(if builtins.pathExists ./common/llama-cpp/machines/${hostname}.nix "
+    "then ./common/llama-cpp/machines/${hostname}.nix else { })"
+)
 
 
 def test_a_file_another_machine_imports_does_not_get_the_import(tmp_path):
@@ -31,7 +33,11 @@ def test_without_a_keyed_list_a_file_another_machine_imports_is_refused(tmp_path
     """The builder is given each machine's folder, not its name: no entry there can be one machine's."""
     root = layout_repo(tmp_path, "host-imports-another-host")
     flake = root / "flake.nix"
-    text = flake.read_text().replace("mkHost = hostname:", "mkHost = folder:").replace("inherit inputs hostname;", "inherit inputs;")
+    text = (
+        flake.read_text()
+        .replace("mkHost = hostname:", "mkHost = folder:")
+        .replace("inherit inputs hostname;", "inherit inputs;")
+    )
     text = text.replace("./hosts/${hostname}", "folder")
     for name in ("carbon", "boron", "neon"):
         text = text.replace(f'mkHost "{name}"', f"mkHost ./hosts/{name}")
@@ -54,7 +60,9 @@ def test_a_machine_copied_from_another_is_refused_not_given_two_settings_files(t
     # The usual way to add a machine: copy a host's folder and add it to the flake.
     shutil.copytree(root / "hosts/carbon", root / "hosts/argon")
     flake = root / "flake.nix"
-    flake.write_text(flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";'))
+    flake.write_text(
+        flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";')
+    )
     repo = git.Repo(root)
     repo.git.add("-A")
     repo.git.commit("-qm", "argon, copied from carbon", "--no-verify")
@@ -64,23 +72,29 @@ def test_a_machine_copied_from_another_is_refused_not_given_two_settings_files(t
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if "│ argon" in line)
     assert "carbon's" in row
-    assert ("argon: imports carbon's settings (common/llama-cpp/machines/carbon.nix) in hosts/argon/default.nix"
-            in " ".join(listed.stdout.split()))
+    assert (
+        "argon: imports carbon's settings (common/llama-cpp/machines/carbon.nix) in hosts/argon/default.nix"
+        in " ".join(listed.stdout.split())
+    )
     as_json = json.loads(run_cli(["hosts", "--flake", str(root), "--no-nix", "--json"]).stdout)
     argon = next(h for h in as_json["hosts"] if h["name"] == "argon")
-    assert argon["imports_settings_of"] == [{"machine": "carbon", "file": "hosts/argon/default.nix",
-                                             "settings": "common/llama-cpp/machines/carbon.nix"}]
+    assert argon["imports_settings_of"] == [
+        {"machine": "carbon", "file": "hosts/argon/default.nix", "settings": "common/llama-cpp/machines/carbon.nix"}
+    ]
 
     noted = run_cli(["plan", "--flake", str(root), "--host", "neon=cpu", "--no-nix"])
     assert noted.returncode == 0, noted.stderr
-    assert ("note: argon: hosts/argon/default.nix imports carbon's settings (common/llama-cpp/machines/carbon.nix), "
-            "so it is built with that machine's llama.cpp settings") in noted.stderr
+    assert (
+        "note: argon: hosts/argon/default.nix imports carbon's settings (common/llama-cpp/machines/carbon.nix), "
+        "so it is built with that machine's llama.cpp settings"
+    ) in noted.stderr
 
     result = run_cli(["apply", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--yes"])
     assert result.returncode == 0, result.stderr
     assert "the import is changed to its own settings (common/llama-cpp/machines/argon.nix)" in result.stderr
     assert (root / "hosts/argon/default.nix").read_text() == copied.decode().replace(
-        "../../common/llama-cpp/machines/carbon.nix", "../../common/llama-cpp/machines/argon.nix")
+        "../../common/llama-cpp/machines/carbon.nix", "../../common/llama-cpp/machines/argon.nix"
+    )
     assert (root / "hosts/carbon/default.nix").read_text().count("machines/carbon.nix") == 1
     again = run_cli(["plan", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--check"])
     assert again.returncode == 0, again.stdout + again.stderr
@@ -92,7 +106,9 @@ def test_a_machine_built_on_a_wired_machine_is_refused_not_rewired(tmp_path):
     (root / "hosts/argon").mkdir()
     (root / "hosts/argon/default.nix").write_text("{ ... }: {\n  imports = [ ../carbon ];\n}\n")
     flake = root / "flake.nix"
-    flake.write_text(flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";'))
+    flake.write_text(
+        flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";')
+    )
     repo = git.Repo(root)
     repo.git.add("-A")
     repo.git.commit("-qm", "argon on top of carbon", "--no-verify")
@@ -109,7 +125,8 @@ def test_a_machine_built_on_a_wired_machine_is_refused_not_rewired(tmp_path):
 def test_an_import_built_in_a_let_is_followed(tmp_path):
     root = layout_repo(tmp_path, "host-imports-another-host")
     (root / "hosts/boron/default.nix").write_text(
-        '{ lib, ... }:\nlet base = [ (../. + "/carbon") ]; in\n{\n  imports = base;\n}\n')
+        '{ lib, ... }:\nlet base = [ (../. + "/carbon") ]; in\n{\n  imports = base;\n}\n'
+    )
     git.Repo(root).git.commit("-qam", "boron on carbon", "--no-verify")
     shared = (root / "hosts/carbon/default.nix").read_bytes()
     result = run_cli(["apply", "--flake", str(root), "--host", "carbon=cpu", "--no-nix", "--yes"])

@@ -43,7 +43,9 @@ def test_write_refused_writes_the_settings_file_and_still_exits_3(tmp_path):
     assert "llama-cpp/machines/carbon.nix" in committed
     subject = git.Repo(root).head.commit.message.splitlines()[0]
     assert subject == "llama-cpp: llama.cpp settings for carbon, to import by hand"
-    assert (root / "hosts/carbon.nix").read_bytes() == (LAYOUTS / "host-file-not-a-module/hosts/carbon.nix").read_bytes()
+    assert (root / "hosts/carbon.nix").read_bytes() == (
+        LAYOUTS / "host-file-not-a-module/hosts/carbon.nix"
+    ).read_bytes()
 
 
 @requires_nix

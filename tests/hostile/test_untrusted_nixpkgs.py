@@ -23,10 +23,18 @@ def flake_locked_to(tmp_path, version_expr: str, files: dict[str, str] | None = 
         (nixpkgs / name).write_text(text)
     flake = tmp_path / "flake"
     flake.mkdir()
-    (flake / "flake.lock").write_text(json.dumps({"version": 7, "root": "root", "nodes": {
-        "root": {"inputs": {"nixpkgs": "nixpkgs"}},
-        "nixpkgs": {"locked": locked_path(nixpkgs), "original": {"type": "path", "path": str(nixpkgs)}},
-    }}))
+    (flake / "flake.lock").write_text(
+        json.dumps(
+            {
+                "version": 7,
+                "root": "root",
+                "nodes": {
+                    "root": {"inputs": {"nixpkgs": "nixpkgs"}},
+                    "nixpkgs": {"locked": locked_path(nixpkgs), "original": {"type": "path", "path": str(nixpkgs)}},
+                },
+            }
+        )
+    )
     return flake
 
 
@@ -36,8 +44,11 @@ def test_a_nixpkgs_that_reads_this_machine_gets_no_answer_through(tmp_path, monk
     secret.write_text("12.4")  # reads as a CUDA release
     monkeypatch.setenv("LLAMAFLAKE_SECRET", "12.4")
     monkeypatch.setenv("NIX_PATH", f"secret={secret}")
-    expr = {"a file": f"builtins.readFile {secret}", "an environment variable": 'builtins.getEnv "LLAMAFLAKE_SECRET"',
-            "the Nix search path": "builtins.readFile <secret>"}[how]
+    expr = {
+        "a file": f"builtins.readFile {secret}",
+        "an environment variable": 'builtins.getEnv "LLAMAFLAKE_SECRET"',
+        "the Nix search path": "builtins.readFile <secret>",
+    }[how]
     flake = flake_locked_to(tmp_path, expr)
     assert nixpkgs_cuda_version(flake) is None
     version, note = flake_cuda_release(flake)

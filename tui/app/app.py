@@ -167,8 +167,11 @@ class LlamaflakeApp(App[int]):
         state.left_alone = set(message.left_alone)
         state.nix_asked = self.proof.use_nix
         for host in message.flake.hosts:
-            state.machines[host.name] = MachineState(host, existing=_existing_answer(message.settings, host.name),
-                                                     left_alone_before=host.name in state.left_alone)
+            state.machines[host.name] = MachineState(
+                host,
+                existing=_existing_answer(message.settings, host.name),
+                left_alone_before=host.name in state.left_alone,
+            )
         if self.proof.use_nix:  # Nix's list of machines is the truth; it is asked once the machines are shown
             state.nix_status, state.nix_since, state.nix_line = NIX_ASKING, time.monotonic(), ""
             self.call_after_refresh(self.ask_nix_for_machines, list(message.flake.hosts), self.nix_cancel)
@@ -178,8 +181,13 @@ class LlamaflakeApp(App[int]):
 
     # ---- asking Nix which machines exist ------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="nix-machines", exclusive=True,
-          description="Asking Nix which machines exist")
+    @work(
+        thread=True,
+        exit_on_error=False,
+        group="nix-machines",
+        exclusive=True,
+        description="Asking Nix which machines exist",
+    )
     def ask_nix_for_machines(self, shown: list[Host], cancel: threading.Event) -> None:
         """Nix's list of machines, merged into a fresh reading of the flake (the one ``shown`` is not touched here);
         setting ``cancel`` (:class:`StopAskingNix`) stops Nix and posts nothing."""
@@ -191,8 +199,9 @@ class LlamaflakeApp(App[int]):
         options = {"timeout": self.proof.timeout} if self.proof.timeout else {}
         try:
             flake = load_flake(self.state.path)
-            discovery = discover(flake, progress=lambda line: self.post_message(NixProgress(str(line))),
-                                 cancel=cancel, **options)
+            discovery = discover(
+                flake, progress=lambda line: self.post_message(NixProgress(str(line))), cancel=cancel, **options
+            )
             change = merge_discovery(shown, flake, discovery)
             settings = current_settings(flake)
             preliminary = _wiring_everything(flake)
@@ -202,9 +211,15 @@ class LlamaflakeApp(App[int]):
             message = exc.message if isinstance(exc, LlamaflakeError) else f"cannot read the repository: {exc}"
             from tui.core.judge import Discovery, MachineListChange
 
-            self.post_message(NixMachinesListed(None, MachineListChange([h.name for h in shown], answered=False,
-                                                                        error=message),
-                                                Discovery(None, message).notes(), {}, None))
+            self.post_message(
+                NixMachinesListed(
+                    None,
+                    MachineListChange([h.name for h in shown], answered=False, error=message),
+                    Discovery(None, message).notes(),
+                    {},
+                    None,
+                )
+            )
             return
         if not cancel.is_set():
             self.post_message(NixMachinesListed(flake, change, discovery.notes(), settings, preliminary))
@@ -223,8 +238,10 @@ class LlamaflakeApp(App[int]):
             return
         self.nix_cancel.set()
         state.nix_status = NIX_STOPPED
-        state.nix_note = (f"Nix was stopped after {time.monotonic() - state.nix_since:.0f} s: the machines are "
-                          "llamaflake's own reading of your files, not checked by Nix")
+        state.nix_note = (
+            f"Nix was stopped after {time.monotonic() - state.nix_since:.0f} s: the machines are "
+            "llamaflake's own reading of your files, not checked by Nix"
+        )
         self.broadcast()
 
     @on(NixMachinesListed)
@@ -297,7 +314,9 @@ class LlamaflakeApp(App[int]):
             except Exception as exc:
                 self.post_message(HardwareFailed(host.name, _as_error(exc)))
                 continue
-            self.post_message(HardwareFound(host.name, report, recommendation, SOURCE_WORDS.get(report.source, report.source)))
+            self.post_message(
+                HardwareFound(host.name, report, recommendation, SOURCE_WORDS.get(report.source, report.source))
+            )
 
     @work(thread=True, exit_on_error=False, group="hardware", description="Detecting this machine")
     def detect_hardware(self, host: str | None = None) -> None:
@@ -312,9 +331,17 @@ class LlamaflakeApp(App[int]):
             return
         system = self.state.flake.host(target).system or report.system
         recommendation = self._recommend(report, system)
-        self.post_message(HardwareFound(target, report, recommendation, SOURCE_WORDS["detected"],
-                                        chosen_by_user=host is not None, this_machine=True,
-                                        mismatches=self._mismatches(target, report)))
+        self.post_message(
+            HardwareFound(
+                target,
+                report,
+                recommendation,
+                SOURCE_WORDS["detected"],
+                chosen_by_user=host is not None,
+                this_machine=True,
+                mismatches=self._mismatches(target, report),
+            )
+        )
 
     def _mismatches(self, host: str, report: HardwareReport) -> list[str]:
         """Where ``report`` disagrees with ``host``'s own configuration (on a worker thread)."""
@@ -360,8 +387,11 @@ class LlamaflakeApp(App[int]):
         except Exception as exc:
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return
-        self.post_message(HardwareFound(host, report, recommendation, source, chosen_by_user=True,
-                                        mismatches=self._mismatches(host, report)))
+        self.post_message(
+            HardwareFound(
+                host, report, recommendation, source, chosen_by_user=True, mismatches=self._mismatches(host, report)
+            )
+        )
 
     @on(HardwareFound)
     def hardware_found(self, message: HardwareFound) -> None:
@@ -383,8 +413,12 @@ class LlamaflakeApp(App[int]):
         machine.scanning = False
         machine.mismatches = list(message.mismatches)
         if message.mismatches:
-            self.notify("\n".join(message.mismatches), title=f"{message.host}: the report and its configuration disagree",
-                        severity="warning", timeout=12)
+            self.notify(
+                "\n".join(message.mismatches),
+                title=f"{message.host}: the report and its configuration disagree",
+                severity="warning",
+                timeout=12,
+            )
         if message.chosen_by_user:  # the new facts decide, as a fresh suggestion
             machine.follow_hardware = True
             machine.choice = None
@@ -402,20 +436,35 @@ class LlamaflakeApp(App[int]):
         if message.host is None:  # detection at start-up: say so, without stopping the user
             self.notify(error.message, title="Hardware of this machine", severity="warning", timeout=8)
             return
-        self.push_screen(ErrorDialog(f"Hardware of {message.host}", error.message, error.hint,
-                                     getattr(error, "output", None)))
+        self.push_screen(
+            ErrorDialog(f"Hardware of {message.host}", error.message, error.hint, getattr(error, "output", None))
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group == "nix-machines" and self.state.nix_status == NIX_ASKING:
+        if (
+            event.state == WorkerState.ERROR
+            and event.worker.group == "nix-machines"
+            and self.state.nix_status == NIX_ASKING
+        ):
             self.state.nix_status = NIX_FAILED  # said by the notification below; the static reading stands
             self.state.nix_note = f"Nix could not list the machines, the static reading stands: {event.worker.error}"
             self.broadcast()
         if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.description or event.worker.name} failed: {event.worker.error}",
-                        severity="error", timeout=10)
+            self.notify(
+                f"{event.worker.description or event.worker.name} failed: {event.worker.error}",
+                severity="error",
+                timeout=10,
+            )
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """A notification in plain text, whatever the caller asks: what it quotes (a machine's name, Nix's
         notes, an error) comes from outside and is never markup."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
@@ -457,14 +506,19 @@ class LlamaflakeApp(App[int]):
         commit = next((s for s in self.screen_stack if isinstance(s, CommitScreen)), None)
         if commit is not None and commit.busy and not getattr(self, "quit_asked", False):
             self.quit_asked = True
-            self.notify("Writing and committing: wait until it is done. ctrl+q again quits now, and the next "
-                        "`llamaflake apply` or `llamaflake undo` finishes the apply or puts every file back.",
-                        title="Still committing", severity="warning")
+            self.notify(
+                "Writing and committing: wait until it is done. ctrl+q again quits now, and the next "
+                "`llamaflake apply` or `llamaflake undo` finishes the apply or puts every file back.",
+                title="Still committing",
+                severity="warning",
+            )
             return
         message = None
         if commit is not None and commit.busy:
-            message = ("quit while committing: run `llamaflake apply` or `llamaflake undo` to finish the apply or "
-                       "put every file back (its journal is in .git/llamaflake)")
+            message = (
+                "quit while committing: run `llamaflake apply` or `llamaflake undo` to finish the apply or "
+                "put every file back (its journal is in .git/llamaflake)"
+            )
         elif commit is not None and commit.pending is not None:
             pending, commit.pending = commit.pending, None
             try:
@@ -488,7 +542,9 @@ def _wiring_everything(flake):
     from tui.core.plan import make_plan
 
     try:
-        return make_plan(flake, Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts}))
+        return make_plan(
+            flake, Answers(machines={h.name: MachineAnswer("cpu", all_variants=True) for h in flake.hosts})
+        )
     except LlamaflakeError:
         return None
 

@@ -15,7 +15,11 @@ class WizardCommands(Provider):
     def _commands(self) -> list[tuple[str, str, object]]:
         app: LlamaflakeApp = self.app  # type: ignore[assignment]
         return [
-            ("Rescan hardware", "detect this machine again and re-read every machine's config hints", app.action_rescan_hardware),
+            (
+                "Rescan hardware",
+                "detect this machine again and re-read every machine's config hints",
+                app.action_rescan_hardware,
+            ),
             ("Toggle split diff", "show the review's diffs side by side, or unified", app.action_toggle_split),
             ("Toggle light/dark theme", "switch between the light and the dark theme", app.action_toggle_dark),
             ("Help", "the keys of every step", app.action_help),

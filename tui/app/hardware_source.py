@@ -73,17 +73,18 @@ class HardwareSource:
             _CUDA_RELEASES[key] = follows_cuda_release(flake, follows)[0]
         return _CUDA_RELEASES[key]
 
-    def recommend(self, report: HardwareReport | None, system: str | None,
-                  cuda_version: str | None = None) -> Recommendation:
+    def recommend(
+        self, report: HardwareReport | None, system: str | None, cuda_version: str | None = None
+    ) -> Recommendation:
         """The llama.cpp build for what is known of a machine (``cuda_version``: its nixpkgs' CUDA release)."""
         recommend = self._api("recommend")
         if recommend is None:
             from tui.core.hardware.model import Recommendation
 
             return Recommendation(
-                variant="cpu", all_variants=True,
+                variant="cpu",
+                all_variants=True,
                 reasons=["hardware not known: portable CPU build (every variant, picked at run time)"],
                 confidence="none",
             )
         return recommend(report, system, cuda_version)
-

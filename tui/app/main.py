@@ -15,8 +15,9 @@ def _signal_ready(app) -> None:
     app.exit(return_code=0)
 
 
-def run(path: Path, *, use_nix: bool = True, evaluate: bool = True, eval_timeout: float | None = None,
-        refresh: bool = False) -> int:
+def run(
+    path: Path, *, use_nix: bool = True, evaluate: bool = True, eval_timeout: float | None = None, refresh: bool = False
+) -> int:
     """Run the wizard on the flake repository at ``path``; the exit status."""
     from tui.app.app import LlamaflakeApp
     from tui.app.proof_source import ProofSource

@@ -60,8 +60,14 @@ class NixMachinesListed(Message):
     """Nix answered which machines exist: the flake read afresh with Nix's answer merged in (None, with
     ``change.answered`` False, where Nix could not answer)."""
 
-    def __init__(self, flake: Flake | None, change: MachineListChange, notes: list[str], settings: dict[str, dict],
-                 preliminary: Plan | None) -> None:
+    def __init__(
+        self,
+        flake: Flake | None,
+        change: MachineListChange,
+        notes: list[str],
+        settings: dict[str, dict],
+        preliminary: Plan | None,
+    ) -> None:
         super().__init__()
         self.flake = flake
         self.change = change
@@ -134,8 +140,13 @@ class ProofFinished(Message):
 
 
 class PlanApplied(Message):
-    def __init__(self, paths: list[str], commit: str | None, after_commit: list[str] | None = None,
-                 unchecked: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        commit: str | None,
+        after_commit: list[str] | None = None,
+        unchecked: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths
         self.commit = commit

@@ -20,8 +20,15 @@ OFF = "evaluation is turned off for this run"
 class ProofSource:
     """Evaluates a change with the user's own Nix; ``evaluate`` False (or ``use_nix`` False) turns it off."""
 
-    def __init__(self, *, use_nix: bool = True, evaluate: bool = True, timeout: float | None = None,
-                 jobs: int | None = None, refresh: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        use_nix: bool = True,
+        evaluate: bool = True,
+        timeout: float | None = None,
+        jobs: int | None = None,
+        refresh: bool = False,
+    ) -> None:
         self.use_nix = use_nix
         self.evaluate = evaluate and use_nix
         self.timeout = timeout
@@ -43,8 +50,14 @@ class ProofSource:
             options["refresh"] = True
         return options
 
-    def prove(self, root: Path, changes: list[FileChange], hosts: list[str], progress: Progress | None = None,
-              intended: dict | None = None) -> Proof:
+    def prove(
+        self,
+        root: Path,
+        changes: list[FileChange],
+        hosts: list[str],
+        progress: Progress | None = None,
+        intended: dict | None = None,
+    ) -> Proof:
         """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy (runs in a worker thread)."""
         from tui.core.proof import Proof, prove
 

@@ -65,10 +65,14 @@ class MachineState:
     def set_by_hand(self) -> bool:
         """Whether the user set the variant, or settings that apply to it, by hand."""
         variant = self.choice or self.default_variant
-        return self.choice is not None or (variant != NO_VARIANT and (
-            self.own_cpu_flags is not None
-            or (variant == "cuda" and self.own_cuda is not None)
-            or (variant == "rocm" and self.own_rocm is not None)))
+        return self.choice is not None or (
+            variant != NO_VARIANT
+            and (
+                self.own_cpu_flags is not None
+                or (variant == "cuda" and self.own_cuda is not None)
+                or (variant == "rocm" and self.own_rocm is not None)
+            )
+        )
 
     @property
     def default_variant(self) -> str:
@@ -204,8 +208,10 @@ class WizardState:
         if sorted(c.url for c in now) == self.caches_shown:
             return None
         names = ", ".join(c.name for c in now) or "none"
-        return (f"binary caches are now {names}, following the machines' builds (the caches step showed "
-                f"{', '.join(self.caches_shown) or 'none'}): go back to it to choose")
+        return (
+            f"binary caches are now {names}, following the machines' builds (the caches step showed "
+            f"{', '.join(self.caches_shown) or 'none'}): go back to it to choose"
+        )
 
     def answers(self) -> Answers:
         """The answers so far, for :func:`tui.core.plan.make_plan`."""

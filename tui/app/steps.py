@@ -25,21 +25,37 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("Repository", "tui.app.screens.repository:RepositoryScreen",
-         ("the flake, its machines and what exists already", "c stops asking Nix which machines exist")),
-    Step("Flake input", "tui.app.screens.flake_input:FlakeInputScreen",
-         ("the input to add, the nixpkgs it follows, a pinned ref",)),
-    Step("Caches", "tui.app.screens.caches:CachesScreen",
-         ("space toggles a cache · ctrl+o adds the custom one (URL and key)",)),
-    Step("Machines", "tui.app.screens.machines:MachinesScreen",
-         ("t this machine · i import a report · s scan over SSH",
-          "enter picks the variant and its CUDA, ROCm and CPU settings",
-          "v cycles the variant · x skip the machine", "c stops asking Nix which machines exist")),
-    Step("Review", "tui.app.screens.review:ReviewScreen",
-         ("space accepts or rejects a hunk (on the file list: the file)",
-          "f the whole file · d unified or split diff")),
-    Step("Commit", "tui.app.screens.commit:CommitScreen",
-         ("ctrl+n commits (enter confirms) · ctrl+s writes only",)),
+    Step(
+        "Repository",
+        "tui.app.screens.repository:RepositoryScreen",
+        ("the flake, its machines and what exists already", "c stops asking Nix which machines exist"),
+    ),
+    Step(
+        "Flake input",
+        "tui.app.screens.flake_input:FlakeInputScreen",
+        ("the input to add, the nixpkgs it follows, a pinned ref",),
+    ),
+    Step(
+        "Caches",
+        "tui.app.screens.caches:CachesScreen",
+        ("space toggles a cache · ctrl+o adds the custom one (URL and key)",),
+    ),
+    Step(
+        "Machines",
+        "tui.app.screens.machines:MachinesScreen",
+        (
+            "t this machine · i import a report · s scan over SSH",
+            "enter picks the variant and its CUDA, ROCm and CPU settings",
+            "v cycles the variant · x skip the machine",
+            "c stops asking Nix which machines exist",
+        ),
+    ),
+    Step(
+        "Review",
+        "tui.app.screens.review:ReviewScreen",
+        ("space accepts or rejects a hunk (on the file list: the file)", "f the whole file · d unified or split diff"),
+    ),
+    Step("Commit", "tui.app.screens.commit:CommitScreen", ("ctrl+n commits (enter confirms) · ctrl+s writes only",)),
 )
 
 

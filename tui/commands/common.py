@@ -18,46 +18,105 @@ from tui.core.variants import NO_VARIANT, VARIANTS
 
 def add_repo_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--flake", metavar="PATH", type=Path, help="the flake repository (default: the nearest flake.nix upward)")
+    where.add_argument(
+        "--flake", metavar="PATH", type=Path, help="the flake repository (default: the nearest flake.nix upward)"
+    )
     where.add_argument("--demo", action="store_true", help="work on a fresh copy of the bundled demo repository")
     parser.add_argument("--json", action="store_true", help="print data as JSON")
-    parser.add_argument("--no-nix", action="store_true",
-                        help="do not run nix: the machines as read from the files alone, no evaluation")
+    parser.add_argument(
+        "--no-nix", action="store_true", help="do not run nix: the machines as read from the files alone, no evaluation"
+    )
 
 
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("answers")
-    group.add_argument("--host", metavar="NAME=VARIANT", action="append", default=[],
-                       help=f"the build for a machine: {', '.join(VARIANTS)}, or {NO_VARIANT} (leave it alone); repeat per machine")
-    group.add_argument("--cpu-flags", metavar="NAME=FLAGS", action="append", default=[],
-                       help="the machine's /proc/cpuinfo flags, comma separated (only those ggml uses are kept)")
-    group.add_argument("--all-cpu-variants", metavar="NAME", action="append", default=[],
-                       help="build every CPU variant and pick at run time (for a CPU not known for certain)")
-    group.add_argument("--cuda", metavar="NAME=CAPS", action="append", default=[],
-                       help="CUDA compute capabilities for a machine, comma separated (e.g. carbon=8.6)")
-    group.add_argument("--rocm", metavar="NAME=TARGETS", action="append", default=[],
-                       help="ROCm GPU targets for a machine, comma separated (e.g. gfx1100)")
-    group.add_argument("--this-machine", metavar="NAME", action="append", default=[],
-                       help="NAME is the machine this runs on: detect its hardware and take the recommended build "
-                       "(a --host NAME=VARIANT still chooses the variant)")
-    group.add_argument("--report", metavar="NAME=FILE", action="append", default=[],
-                       help="take a machine's hardware from a report: `llamaflake detect --json` output or nixos-facter's facter.json")
-    group.add_argument("--ssh", metavar="NAME=HOST", action="append", default=[],
-                       help="scan a machine's hardware over SSH (read-only; needs only a shell there)")
-    group.add_argument("--cache", metavar="NAME|URL=KEY", action="append", default=None,
-                       help="a binary cache to set: nixos-cuda, flox, nix-community, or a custom URL=KEY; repeat for more")
+    group.add_argument(
+        "--host",
+        metavar="NAME=VARIANT",
+        action="append",
+        default=[],
+        help=f"the build for a machine: {', '.join(VARIANTS)}, or {NO_VARIANT} (leave it alone); repeat per machine",
+    )
+    group.add_argument(
+        "--cpu-flags",
+        metavar="NAME=FLAGS",
+        action="append",
+        default=[],
+        help="the machine's /proc/cpuinfo flags, comma separated (only those ggml uses are kept)",
+    )
+    group.add_argument(
+        "--all-cpu-variants",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="build every CPU variant and pick at run time (for a CPU not known for certain)",
+    )
+    group.add_argument(
+        "--cuda",
+        metavar="NAME=CAPS",
+        action="append",
+        default=[],
+        help="CUDA compute capabilities for a machine, comma separated (e.g. carbon=8.6)",
+    )
+    group.add_argument(
+        "--rocm",
+        metavar="NAME=TARGETS",
+        action="append",
+        default=[],
+        help="ROCm GPU targets for a machine, comma separated (e.g. gfx1100)",
+    )
+    group.add_argument(
+        "--this-machine",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="NAME is the machine this runs on: detect its hardware and take the recommended build "
+        "(a --host NAME=VARIANT still chooses the variant)",
+    )
+    group.add_argument(
+        "--report",
+        metavar="NAME=FILE",
+        action="append",
+        default=[],
+        help="take a machine's hardware from a report: `llamaflake detect --json` output or nixos-facter's facter.json",
+    )
+    group.add_argument(
+        "--ssh",
+        metavar="NAME=HOST",
+        action="append",
+        default=[],
+        help="scan a machine's hardware over SSH (read-only; needs only a shell there)",
+    )
+    group.add_argument(
+        "--cache",
+        metavar="NAME|URL=KEY",
+        action="append",
+        default=None,
+        help="a binary cache to set: nixos-cuda, flox, nix-community, or a custom URL=KEY; repeat for more",
+    )
     group.add_argument("--no-caches", action="store_true", help="set no binary caches (remove those set before)")
     group.add_argument("--follows", metavar="INPUT", help="the nixpkgs input llama.cpp follows ('' for none)")
     group.add_argument("--ref", metavar="REF", help="pin llama.cpp to a branch, tag or commit ('' to unpin)")
-    group.add_argument("--url", metavar="URL",
-                       help="where the llama.cpp flake comes from: a fork, git+file:/path or path:/path for a local checkout "
-                       "(default: github:ggml-org/llama.cpp)")
-    group.add_argument("--cleanup", action="store_true",
-                       help="also remove what the new set-up supersedes (hand-written overlays, dead caches)")
-    group.add_argument("--module-dir", metavar="DIR", help="the folder for the generated module (default: chosen from the layout)")
-    group.add_argument("--write-refused", action="store_true",
-                       help="write the settings file of a machine the engine cannot wire, for you to import by hand "
-                       "(the machine still counts as not done: exit status 3)")
+    group.add_argument(
+        "--url",
+        metavar="URL",
+        help="where the llama.cpp flake comes from: a fork, git+file:/path or path:/path for a local checkout "
+        "(default: github:ggml-org/llama.cpp)",
+    )
+    group.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="also remove what the new set-up supersedes (hand-written overlays, dead caches)",
+    )
+    group.add_argument(
+        "--module-dir", metavar="DIR", help="the folder for the generated module (default: chosen from the layout)"
+    )
+    group.add_argument(
+        "--write-refused",
+        action="store_true",
+        help="write the settings file of a machine the engine cannot wire, for you to import by hand "
+        "(the machine still counts as not done: exit status 3)",
+    )
 
 
 def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
@@ -70,8 +129,9 @@ def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[], str | None],
-                             flake: Flake | None = None) -> dict:
+def hardware_recommendations(
+    args: argparse.Namespace, cuda_release: Callable[[], str | None], flake: Flake | None = None
+) -> dict:
     """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH);
     an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow. Where a
     report disagrees with the machine's own configuration, a warning says so."""
@@ -98,7 +158,9 @@ def hardware_recommendations(args: argparse.Namespace, cuda_release: Callable[[]
             say(f"llamaflake: scanning {where} over SSH ...")
             report = hardware.scan_over_ssh(where)
         nvidia = any(gpu.vendor == "nvidia" for gpu in report.gpus)
-        recommendations[name] = hardware.recommend(report, report.system, cuda_version=cuda_release() if nvidia else None)
+        recommendations[name] = hardware.recommend(
+            report, report.system, cuda_version=cuda_release() if nvidia else None
+        )
         host = flake.host(name) if flake is not None else None
         if host is not None:
             from tui.core.hardware.hints import hints_from_config

@@ -21,17 +21,29 @@ for testing, these environment variables point detection of this machine at a co
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "detect", help="show the hardware and the recommended llama.cpp build",
-        description="Detect a machine's CPU and GPUs and recommend its llama.cpp build. "
-        "Without options: this machine.",
-        epilog=TEST_ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "detect",
+        help="show the hardware and the recommended llama.cpp build",
+        description="Detect a machine's CPU and GPUs and recommend its llama.cpp build. Without options: this machine.",
+        epilog=TEST_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--ssh", metavar="HOST", help="scan another machine over SSH (read-only; needs key or agent login)")
-    source.add_argument("--report", metavar="FILE", type=Path,
-                        help="read a saved report: `llamaflake detect --json` output or a nixos-facter facter.json")
+    source.add_argument(
+        "--ssh", metavar="HOST", help="scan another machine over SSH (read-only; needs key or agent login)"
+    )
+    source.add_argument(
+        "--report",
+        metavar="FILE",
+        type=Path,
+        help="read a saved report: `llamaflake detect --json` output or a nixos-facter facter.json",
+    )
     source.add_argument("--host", metavar="NAME", help="what the flake's configuration of machine NAME says (hints)")
-    parser.add_argument("--flake", metavar="PATH", type=Path, help="the flake repository for --host (default: the nearest flake.nix upward)")
+    parser.add_argument(
+        "--flake",
+        metavar="PATH",
+        type=Path,
+        help="the flake repository for --host (default: the nearest flake.nix upward)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report and the recommendation as JSON")
     parser.set_defaults(run=run)
 
@@ -117,10 +129,16 @@ def print_table(report, recommendation) -> None:
     from tui.core.ggml import filter_flags
 
     where = report.hostname or ("this machine" if report.source == "detected" else "the machine")
-    source = {"detected": "detected", "ssh": "scanned over SSH", "report": "saved report", "facter": "nixos-facter report",
-              "hints": "hints from its configuration"}.get(report.source, report.source)
-    table = Table(title=shown(f"Hardware of {where} ({source})", "table.title"), title_justify="left",
-                  show_header=False)
+    source = {
+        "detected": "detected",
+        "ssh": "scanned over SSH",
+        "report": "saved report",
+        "facter": "nixos-facter report",
+        "hints": "hints from its configuration",
+    }.get(report.source, report.source)
+    table = Table(
+        title=shown(f"Hardware of {where} ({source})", "table.title"), title_justify="left", show_header=False
+    )
     table.add_column("", style="bold")
     table.add_column("")
 
@@ -130,8 +148,14 @@ def print_table(report, recommendation) -> None:
     cpu = report.cpu
     if cpu is not None:
         model = cpu.model or (f"{cpu.vendor} CPU" if cpu.vendor else "unknown CPU")
-        counts = ", ".join(p for p in (f"{cpu.cores} cores" if cpu.cores else "",
-                                       f"{cpu.threads} threads" if cpu.threads and cpu.threads != cpu.cores else "") if p)
+        counts = ", ".join(
+            p
+            for p in (
+                f"{cpu.cores} cores" if cpu.cores else "",
+                f"{cpu.threads} threads" if cpu.threads and cpu.threads != cpu.cores else "",
+            )
+            if p
+        )
         add("CPU", f"{model} ({cpu.arch}{', ' + counts if counts else ''})")
         if cpu.flags and cpu.ggml_options:
             level = f"x86-64-v{cpu.x86_64_level}: " if cpu.x86_64_level else ""

@@ -14,11 +14,19 @@ from tui.core.report import host_report
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("hosts", help="list the machines and how each is built",
-                                   description="List the machines of the flake, how each is built, and whether it can be wired.")
+    parser = subparsers.add_parser(
+        "hosts",
+        help="list the machines and how each is built",
+        description="List the machines of the flake, how each is built, and whether it can be wired.",
+    )
     add_repo_options(parser)
-    parser.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
-                        help="time limit for asking nix which machines exist (default: 300)")
+    parser.add_argument(
+        "--eval-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="time limit for asking nix which machines exist (default: 300)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,7 +55,14 @@ def run(args: argparse.Namespace) -> int:
         if others:  # a machine copied from another: it loads that machine's settings
             current = ("+" if host["llama_cpp"] else "") + f"{', '.join(others)}'s"
         wiring = "automatic" if host["can_wire"] else "by hand (below)"
-        cells = (host["name"], host["builder"], f"{host['file']}:{host['line']}", host["system"] or "?", current, wiring)
+        cells = (
+            host["name"],
+            host["builder"],
+            f"{host['file']}:{host['line']}",
+            host["system"] or "?",
+            current,
+            wiring,
+        )
         table.add_row(*(shown(cell, newlines=False) for cell in cells))
     console.print(table)
     for host in report["hosts"]:
@@ -68,8 +83,12 @@ def run(args: argparse.Namespace) -> int:
             console.print(shown(f"  {item['file']}:{item['line']}  {label}"))
     for host in report["hosts"]:
         for entry in host["imports_settings_of"]:
-            console.print(shown(f"{host['name']}: imports {entry['machine']}'s settings ({entry['settings']}) in "
-                                f"{entry['file']}: answer for it to give it its own"))
+            console.print(
+                shown(
+                    f"{host['name']}: imports {entry['machine']}'s settings ({entry['settings']}) in "
+                    f"{entry['file']}: answer for it to give it its own"
+                )
+            )
     for note in report.get("notes", []):
         console.print(shown(f"note: {note}"))
     return 0

@@ -16,18 +16,25 @@ from tui.core.report import plan_report
 
 def add_parsers(subparsers) -> None:
     plan = subparsers.add_parser(
-        "plan", help="print the change as a unified diff",
+        "plan",
+        help="print the change as a unified diff",
         description="Print what llamaflake would change, as a unified diff (or JSON). Nothing is written.",
     )
     add_repo_options(plan)
     add_answer_options(plan)
     plan.add_argument("--check", action="store_true", help="exit 1 when there is something to change")
-    plan.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
-                      help="time limit for asking nix which machines exist (default: 300)")
+    plan.add_argument(
+        "--eval-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="time limit for asking nix which machines exist (default: 300)",
+    )
     plan.set_defaults(run=run_plan)
 
     apply = subparsers.add_parser(
-        "apply", help="write the change, and commit it",
+        "apply",
+        help="write the change, and commit it",
         description="Write the planned change and commit it (only the files it touches).",
     )
     add_repo_options(apply)
@@ -35,19 +42,38 @@ def add_parsers(subparsers) -> None:
     apply.add_argument("--yes", action="store_true", help="do it without asking (required where there is no terminal)")
     apply.add_argument("--no-commit", action="store_true", help="write the files but do not commit")
     apply.add_argument("--message", metavar="TEXT", help="the commit message (default: made from the answers)")
-    apply.add_argument("--allow-dirty", action="store_true",
-                       help="go on where files the change touches have uncommitted changes (the commit includes them)")
-    apply.add_argument("--init", action="store_true",
-                       help="where the flake is in no git repository: `git init` there and commit its files as they are first")
+    apply.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="go on where files the change touches have uncommitted changes (the commit includes them)",
+    )
+    apply.add_argument(
+        "--init",
+        action="store_true",
+        help="where the flake is in no git repository: `git init` there and commit its files as they are first",
+    )
     apply.add_argument("--eval", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
-    apply.add_argument("--no-eval", action="store_true",
-                       help="do not lock the flake and evaluate each changed machine before committing")
-    apply.add_argument("--eval-timeout", metavar="SECONDS", type=float, default=None,
-                       help="time limit for asking nix which machines exist (default: 300), for locking, and for "
-                       "each machine's evaluation (default: 600)")
+    apply.add_argument(
+        "--no-eval",
+        action="store_true",
+        help="do not lock the flake and evaluate each changed machine before committing",
+    )
+    apply.add_argument(
+        "--eval-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="time limit for asking nix which machines exist (default: 300), for locking, and for "
+        "each machine's evaluation (default: 600)",
+    )
     apply.add_argument("--refresh", action="store_true", help=eval_cache.REFRESH_HELP)
-    apply.add_argument("--jobs", metavar="N", type=int, default=None,
-                       help="machines evaluated at once (default: up to 4, by CPU count)")
+    apply.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int,
+        default=None,
+        help="machines evaluated at once (default: up to 4, by CPU count)",
+    )
     apply.set_defaults(run=run_apply)
 
 
@@ -118,8 +144,10 @@ def _nothing_to_change(plan: Plan) -> str:
     """The line for an empty plan; where no machine was answered for, what to pass."""
     if plan.asked or plan.refusals:
         return "llamaflake: nothing to change"
-    return ("llamaflake: nothing to change: no machine was answered for; pass --host NAME=VARIANT (or --this-machine, "
-            "--report NAME=FILE, --ssh NAME=HOST) for each machine to wire (`llamaflake hosts` lists them)")
+    return (
+        "llamaflake: nothing to change: no machine was answered for; pass --host NAME=VARIANT (or --this-machine, "
+        "--report NAME=FILE, --ssh NAME=HOST) for each machine to wire (`llamaflake hosts` lists them)"
+    )
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -157,9 +185,17 @@ def run_apply(args: argparse.Namespace) -> int:
     try:
         try:
             result = apply_plan(
-                plan, commit=not args.no_commit, message=args.message, allow_dirty=args.allow_dirty, init=args.init,
-                evaluate=not args.no_eval, eval_timeout=args.eval_timeout or DEFAULT_EVAL_TIMEOUT, progress=_progress,
-                keep_on_reject=interactive, use_nix=not args.no_nix, refresh=args.refresh,
+                plan,
+                commit=not args.no_commit,
+                message=args.message,
+                allow_dirty=args.allow_dirty,
+                init=args.init,
+                evaluate=not args.no_eval,
+                eval_timeout=args.eval_timeout or DEFAULT_EVAL_TIMEOUT,
+                progress=_progress,
+                keep_on_reject=interactive,
+                use_nix=not args.no_nix,
+                refresh=args.refresh,
                 **({"jobs": max(1, args.jobs)} if args.jobs else {}),
             )
         except CommitRejected as rejected:
@@ -187,15 +223,26 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
     if getattr(result, "interrupted", False):
         say(f"llamaflake: interrupted, but the commit {result.commit[:12]} had landed: the apply is done")
     if args.json:
-        print_json({
-            "changed": result.paths,
-            "commit": result.commit,
-            "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
-            "checks": [{"subject": c.subject, "status": c.status, "detail": c.detail, "host": c.host,
-                        "chosen": c.chosen, "intent": c.intent} for c in result.checks],
-            "next": rebuild_commands(plan),
-            "refused": refused,
-        })
+        print_json(
+            {
+                "changed": result.paths,
+                "commit": result.commit,
+                "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in result.findings],
+                "checks": [
+                    {
+                        "subject": c.subject,
+                        "status": c.status,
+                        "detail": c.detail,
+                        "host": c.host,
+                        "chosen": c.chosen,
+                        "intent": c.intent,
+                    }
+                    for c in result.checks
+                ],
+                "next": rebuild_commands(plan),
+                "refused": refused,
+            }
+        )
     else:
         for path in result.paths:
             say(f"llamaflake: wrote {path}")
@@ -232,8 +279,10 @@ def _say_proof(checks) -> None:
             for warning in check.warnings or []:
                 say(f"      warning: {warning}")
     else:
-        why = next((c.detail for c in checks if c.subject.startswith(("evaluate", "lock the flake and"))
-                    and c.status != "ok"), None)
+        why = next(
+            (c.detail for c in checks if c.subject.startswith(("evaluate", "lock the flake and")) and c.status != "ok"),
+            None,
+        )
         if why:
             say(f"llamaflake: machines not evaluated: {why}")
 

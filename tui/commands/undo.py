@@ -11,7 +11,8 @@ from tui.commands.common import print_json, say
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "undo", help="take back the last commit llamaflake made",
+        "undo",
+        help="take back the last commit llamaflake made",
         description="Find the last commit with the `Generated-by: llamaflake` trailer and undo it: drop it "
         "where it is the last commit and on no remote (your other uncommitted work is kept), else `git revert` it.",
     )

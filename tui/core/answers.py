@@ -61,18 +61,24 @@ class MachineAnswer:
 
     def validate(self, host: str) -> None:
         if self.variant not in VARIANTS:
-            raise AnswerError(f"{host}: unknown variant '{self.variant}' (choose one of {', '.join(VARIANTS)}, or none)")
+            raise AnswerError(
+                f"{host}: unknown variant '{self.variant}' (choose one of {', '.join(VARIANTS)}, or none)"
+            )
         for flag in self.cpu_flags:
             if not _CPU_FLAG.fullmatch(flag):
-                raise AnswerError(f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)")
+                raise AnswerError(
+                    f"{host}: malformed CPU flag '{flag}' (use /proc/cpuinfo names such as avx2, avx512_vnni)"
+                )
         for cap in self.cuda_capabilities:
             if not _CUDA_CAPABILITY.fullmatch(cap):
                 raise AnswerError(f"{host}: malformed CUDA capability '{cap}' (write it like 8.6, or 12.0a)")
         jetson = [c for c in self.cuda_capabilities if is_jetson(c)]
         if jetson and len(jetson) != len(self.cuda_capabilities):
             others = [c for c in self.cuda_capabilities if c not in jetson]
-            raise AnswerError(f"{host}: the Jetson CUDA capabilities {', '.join(jetson)} cannot be built together with "
-                              f"{', '.join(others)} (nixpkgs builds Jetson capabilities alone, on aarch64-linux)")
+            raise AnswerError(
+                f"{host}: the Jetson CUDA capabilities {', '.join(jetson)} cannot be built together with "
+                f"{', '.join(others)} (nixpkgs builds Jetson capabilities alone, on aarch64-linux)"
+            )
         for target in self.rocm_targets:
             if not _ROCM_TARGET.fullmatch(target):
                 raise AnswerError(f"{host}: malformed ROCm target '{target}' (write it like gfx1100)")
@@ -111,7 +117,9 @@ class Answers:
 
 
 # github:owner/repo[/ref-or-rev][?query]: the shape Nix reads for its forge schemes.
-_FORGE_URL = re.compile(r"(github|gitlab|sourcehut):~?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(\?[^#]*)?", re.ASCII)
+_FORGE_URL = re.compile(
+    r"(github|gitlab|sourcehut):~?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(\?[^#]*)?", re.ASCII
+)
 
 
 def _forge_url_ok(url: str) -> bool:

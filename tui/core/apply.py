@@ -48,8 +48,14 @@ from tui.core.validate import (
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
 __all__ = [
-    "ApplyResult", "CommitRejected", "PendingApply", "PreflightError", "ValidationError",
-    "apply_plan", "commit_message", "prepare_apply",
+    "ApplyResult",
+    "CommitRejected",
+    "PendingApply",
+    "PreflightError",
+    "ValidationError",
+    "apply_plan",
+    "commit_message",
+    "prepare_apply",
 ]
 
 TRAILER = GENERATED_BY
@@ -75,8 +81,11 @@ def commit_message(plan: Plan) -> str:
     module = plan.change(module_file(plan.module_dir))
     later_run = module is None or module.old is not None
     removed = [c.path for c in plan.changes if c.kind == "delete"]
-    written_refused = [r.host for r in plan.refused_requested
-                       if any(c.kind != "delete" and c.path == machine_path(plan.module_dir, r.host) for c in plan.changes)]
+    written_refused = [
+        r.host
+        for r in plan.refused_requested
+        if any(c.kind != "delete" and c.path == machine_path(plan.module_dir, r.host) for c in plan.changes)
+    ]
     if not names and written_refused:
         subject = "llama-cpp: llama.cpp settings for " + ", ".join(written_refused) + ", to import by hand"
     elif not names and removed:
@@ -86,8 +95,10 @@ def commit_message(plan: Plan) -> str:
     elif not names:
         subject = "llama-cpp: add the llama.cpp flake input and module"
     elif later_run and len(names) <= 3 and set(names) != set(plan.machines):
-        parts = [f"add {n} ({plan.machines[n].variant})" if n in plan.attached else f"{n}: {plan.machines[n].variant}"
-                 for n in names]
+        parts = [
+            f"add {n} ({plan.machines[n].variant})" if n in plan.attached else f"{n}: {plan.machines[n].variant}"
+            for n in names
+        ]
         subject = "llama-cpp: " + "; ".join(parts)
     elif len(names) <= 3:
         subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(names)
@@ -114,20 +125,27 @@ def commit_message(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_trailers(message: str, paths: list[str], user_changed: list[str] = (),
-                  blobs: dict[str, str | None] | None = None) -> str:
+def with_trailers(
+    message: str, paths: list[str], user_changed: list[str] = (), blobs: dict[str, str | None] | None = None
+) -> str:
     """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
     (repository-relative), one ``Generated-blob`` per path with the blob id of what was written there
     (``blobs``), one ``Generated-with-your-changes`` per written path that also held uncommitted changes of
     the user's (``--allow-dirty``), and ``Generated-by``, appended to whatever message the user gave."""
-    kept = [line for line in message.splitlines()
-            if not line.startswith((TRAILER, FILE_TRAILER, BLOB_TRAILER, USER_TRAILER))]
+    kept = [
+        line
+        for line in message.splitlines()
+        if not line.startswith((TRAILER, FILE_TRAILER, BLOB_TRAILER, USER_TRAILER))
+    ]
     body = "\n".join(kept).rstrip()
     blobs = blobs or {}
     length = next((len(b) for b in blobs.values() if b), 40)
-    trailers = ([f"{FILE_TRAILER} {path}" for path in paths]
-                + [blob_trailer(path, blobs[path], length) for path in paths if path in blobs]
-                + [f"{USER_TRAILER} {path}" for path in user_changed] + [f"{TRAILER} {__version__}"])
+    trailers = (
+        [f"{FILE_TRAILER} {path}" for path in paths]
+        + [blob_trailer(path, blobs[path], length) for path in paths if path in blobs]
+        + [f"{USER_TRAILER} {path}" for path in user_changed]
+        + [f"{TRAILER} {__version__}"]
+    )
     return (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
@@ -171,13 +189,24 @@ def intended(plan: Plan) -> dict[str, Intended]:
             continue
         settings = machine_path(plan.module_dir, name)
         tail = "/".join(settings.split("/")[-2:]).encode()
-        keyed = host.attach is not None and host.attach.kind == "keyed-entry"  # `machines/${name}.nix`, for each machine
-        if not any(tail in text_of(rel) for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
-                   if rel != settings) and not (keyed and keyed_path(host.attach, settings).encode() in text_of(host.attach.file)):
+        keyed = (
+            host.attach is not None and host.attach.kind == "keyed-entry"
+        )  # `machines/${name}.nix`, for each machine
+        if not any(
+            tail in text_of(rel)
+            for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
+            if rel != settings
+        ) and not (keyed and keyed_path(host.attach, settings).encode() in text_of(host.attach.file)):
             continue
-        result[name] = Intended(answer.variant, tuple(answer.cpu_flags), answer.all_variants,
-                                tuple(answer.cuda_capabilities), tuple(answer.rocm_targets), settings,
-                                module_file(plan.module_dir))
+        result[name] = Intended(
+            answer.variant,
+            tuple(answer.cpu_flags),
+            answer.all_variants,
+            tuple(answer.cuda_capabilities),
+            tuple(answer.rocm_targets),
+            settings,
+            module_file(plan.module_dir),
+        )
     written = tuple(c.path for c in plan.changes if c.new is not None)
     for name in left_alone_machines(plan):
         result[name] = LeftAlone(written, module_file(plan.module_dir))
@@ -190,8 +219,7 @@ def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
 
     Asks a fresh ``git log``: after an interrupt, GitPython's long-running helper processes may be gone.
     """
-    status, out, _ = repo.git.log("-1", "--format=%H %P%n%B", "HEAD", with_extended_output=True,
-                                  with_exceptions=False)
+    status, out, _ = repo.git.log("-1", "--format=%H %P%n%B", "HEAD", with_extended_output=True, with_exceptions=False)
     if status != 0 or not out.strip():
         return None
     first, _, message = out.partition("\n")
@@ -206,9 +234,18 @@ def landed_commit(repo: git.Repo, head_before: str | None) -> str | None:
 class PendingApply:
     """A plan written and validated, not committed yet: :meth:`commit` it (again), or :meth:`abort`."""
 
-    def __init__(self, plan: Plan, repo: git.Repo | None, snapshot: Snapshot, index: gitrepo.IndexSnapshot | None,
-                 findings: list[Finding], checks: list[Check], extra_paths: list[str],
-                 journal: Journal | None = None, user_changed: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        repo: git.Repo | None,
+        snapshot: Snapshot,
+        index: gitrepo.IndexSnapshot | None,
+        findings: list[Finding],
+        checks: list[Check],
+        extra_paths: list[str],
+        journal: Journal | None = None,
+        user_changed: list[str] | None = None,
+    ) -> None:
         self.plan = plan
         self.user_changed = list(user_changed or [])  # repository-relative
         self.journal = journal
@@ -240,8 +277,12 @@ class PendingApply:
             self.abort()  # raises ChangedMeanwhile: the user's version is kept
         try:
             blobs = gitrepo.blob_ids(self.repo, self.repo_paths)
-            text = with_trailers(message or commit_message(self.plan), self.repo_paths,
-                                 [p for p in self.repo_paths if p in self.user_changed], blobs)
+            text = with_trailers(
+                message or commit_message(self.plan),
+                self.repo_paths,
+                [p for p in self.repo_paths if p in self.user_changed],
+                blobs,
+            )
             sha = gitrepo.commit_paths(self.repo, self.repo_paths, text)
         except BaseException as exc:
             # Interrupted while git ran (git itself may have been stopped after the commit): if the commit
@@ -283,19 +324,32 @@ class PendingApply:
             try:
                 committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
             except git.GitCommandError as exc:
-                findings.append(Finding("warning", "commit-differs", f"{path}: the commit could not be read back "
-                                        f"({exc.stderr.strip() or exc.status})"))
+                findings.append(
+                    Finding(
+                        "warning",
+                        "commit-differs",
+                        f"{path}: the commit could not be read back ({exc.stderr.strip() or exc.status})",
+                    )
+                )
                 continue
             if committed == written:
                 continue
             on_disk = self.snapshot.on_disk(path)
             if committed is not None and committed == on_disk:
-                findings.append(Finding("note", "rewritten-by-hook",
-                                        f"{path}: a hook rewrote it; the commit holds the hook's version"))
+                findings.append(
+                    Finding(
+                        "note", "rewritten-by-hook", f"{path}: a hook rewrote it; the commit holds the hook's version"
+                    )
+                )
             else:
-                findings.append(Finding("warning", "commit-differs",
-                                        f"{path}: the commit does not hold what llamaflake wrote",
-                                        hint=f"compare: git diff {sha[:12]} -- {shell_quote(prefix + path)}"))
+                findings.append(
+                    Finding(
+                        "warning",
+                        "commit-differs",
+                        f"{path}: the commit does not hold what llamaflake wrote",
+                        hint=f"compare: git diff {sha[:12]} -- {shell_quote(prefix + path)}",
+                    )
+                )
         return findings
 
     def _finish_journal(self) -> None:
@@ -358,9 +412,21 @@ def prepare_apply(
         repo, initialised = gitrepo.init_repo(root), True
     lock = _lock(repo) if repo is not None else None
     try:
-        return _prepare(plan, repo, lock, initialised, commit=commit, allow_dirty=allow_dirty, evaluate=evaluate,
-                        eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                        allow_failed_machines=allow_failed_machines, refresh=refresh)
+        return _prepare(
+            plan,
+            repo,
+            lock,
+            initialised,
+            commit=commit,
+            allow_dirty=allow_dirty,
+            evaluate=evaluate,
+            eval_timeout=eval_timeout,
+            progress=progress,
+            jobs=jobs,
+            use_nix=use_nix,
+            allow_failed_machines=allow_failed_machines,
+            refresh=refresh,
+        )
     except BaseException:
         # Once the apply is ready to commit, its journal holds the lock until it is done.
         if lock is not None:
@@ -372,13 +438,27 @@ def _lock(repo: git.Repo) -> ApplyLock:
     try:
         return ApplyLock.acquire(repo)
     except OSError as exc:
-        raise RepositoryError(f"cannot take the apply lock in .git/llamaflake: {exc.strerror or exc}; "
-                              "nothing was changed") from None
+        raise RepositoryError(
+            f"cannot take the apply lock in .git/llamaflake: {exc.strerror or exc}; nothing was changed"
+        ) from None
 
 
-def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initialised: bool, *, commit: bool,
-             allow_dirty: bool, evaluate: bool, eval_timeout: float, progress: Progress | None, jobs: int,
-             use_nix: bool, allow_failed_machines: bool, refresh: bool = False) -> PendingApply:
+def _prepare(
+    plan: Plan,
+    repo: git.Repo | None,
+    lock: ApplyLock | None,
+    initialised: bool,
+    *,
+    commit: bool,
+    allow_dirty: bool,
+    evaluate: bool,
+    eval_timeout: float,
+    progress: Progress | None,
+    jobs: int,
+    use_nix: bool,
+    allow_failed_machines: bool,
+    refresh: bool = False,
+) -> PendingApply:
     """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
     root = plan.flake.root
     findings: list[Finding] = []
@@ -387,8 +467,9 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
         # The plan was made from files the interrupted apply had written: it must be made again.
         raise RepositoryError(f"{recovered}; nothing else was changed", hint="run again to plan afresh")
     if initialised:
-        findings.append(Finding("note", "initialised",
-                                f"made {root} a git repository and committed its files as they were"))
+        findings.append(
+            Finding("note", "initialised", f"made {root} a git repository and committed its files as they were")
+        )
     # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
     index = gitrepo.IndexSnapshot(repo) if repo is not None else None
     evaluate = evaluate and use_nix
@@ -396,8 +477,14 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
     created = [c.path for c in plan.changes if c.old is None]
     if evaluate and not (root / LOCK_FILE).exists():
         created.append(LOCK_FILE)
-    findings += preflight(root, [c.path for c in plan.changes] + lock_paths, allow_dirty=allow_dirty,
-                          commit=commit, created=created, repo=repo)
+    findings += preflight(
+        root,
+        [c.path for c in plan.changes] + lock_paths,
+        allow_dirty=allow_dirty,
+        commit=commit,
+        created=created,
+        repo=repo,
+    )
     if progress is not None:
         for finding in findings:
             progress(finding)
@@ -416,12 +503,16 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
     if repo is not None:
         prefix = gitrepo.repo_prefix(repo, root)
         try:
-            journal = Journal.start(repo, [prefix + p for p in [c.path for c in plan.changes] + lock_paths],
-                                    {prefix + c.path: c.new for c in plan.changes})
+            journal = Journal.start(
+                repo,
+                [prefix + p for p in [c.path for c in plan.changes] + lock_paths],
+                {prefix + c.path: c.new for c in plan.changes},
+            )
             journal.lock = lock
         except OSError as exc:
-            raise RepositoryError(f"cannot record the apply in .git/llamaflake: {exc.strerror or exc}; "
-                                  "nothing was changed") from None
+            raise RepositoryError(
+                f"cannot record the apply in .git/llamaflake: {exc.strerror or exc}; nothing was changed"
+            ) from None
     try:
         write_changes(root, plan.changes, snapshot)
     except BaseException:
@@ -437,8 +528,18 @@ def _prepare(plan: Plan, repo: git.Repo | None, lock: ApplyLock | None, initiali
             known = set(gitrepo.tracked(repo, written_paths))
             gitrepo.intent_to_add(repo, [p for p in written_paths if p not in known])
         written = [c.path for c in plan.changes if c.new is not None]
-        checks = validate(root, written, changed_machines(plan), evaluate=evaluate, timeout=eval_timeout,
-                          progress=progress, jobs=jobs, use_nix=use_nix, refresh=refresh, intended=intended(plan))
+        checks = validate(
+            root,
+            written,
+            changed_machines(plan),
+            evaluate=evaluate,
+            timeout=eval_timeout,
+            progress=progress,
+            jobs=jobs,
+            use_nix=use_nix,
+            refresh=refresh,
+            intended=intended(plan),
+        )
         if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []
@@ -485,9 +586,19 @@ def apply_plan(
     aborted (every file and the index put back); with ``keep_on_reject`` the files stay written and the
     exception's ``pending`` can ``commit()`` again or ``abort()``.
     """
-    pending = prepare_apply(plan, commit=commit, allow_dirty=allow_dirty, init=init, evaluate=evaluate,
-                            eval_timeout=eval_timeout, progress=progress, jobs=jobs, use_nix=use_nix,
-                            allow_failed_machines=allow_failed_machines, refresh=refresh)
+    pending = prepare_apply(
+        plan,
+        commit=commit,
+        allow_dirty=allow_dirty,
+        init=init,
+        evaluate=evaluate,
+        eval_timeout=eval_timeout,
+        progress=progress,
+        jobs=jobs,
+        use_nix=use_nix,
+        allow_failed_machines=allow_failed_machines,
+        refresh=refresh,
+    )
     if not commit:
         return pending.keep()
     try:

@@ -59,8 +59,10 @@ def check_writable_paths(root: Path, rels: list[str]) -> None:
         if rel.startswith("/") or ".." in rel.split("/"):
             raise RepositoryError(f"{rel}: outside the repository; nothing was changed")
         if inside_git_dir(rel):
-            raise RepositoryError(f"{rel}: inside .git, which llamaflake never writes; nothing was changed",
-                                  hint="choose another folder for the module (--module-dir)")
+            raise RepositoryError(
+                f"{rel}: inside .git, which llamaflake never writes; nothing was changed",
+                hint="choose another folder for the module (--module-dir)",
+            )
         current = top
         for part in [p for p in rel.split("/") if p not in ("", ".")]:
             current = current / part

@@ -37,10 +37,10 @@ class Tail:
             first = self.lines.popleft()
             self.size -= len(first)
             if self.size < self.limit:  # keep the end of a line longer than what is left
-                keep = first[len(first) - (self.limit - self.size):]
+                keep = first[len(first) - (self.limit - self.size) :]
                 self.lines.appendleft(keep)
                 self.size += len(keep)
-                first = first[:len(first) - len(keep)]
+                first = first[: len(first) - len(keep)]
             self.dropped += len(first)
 
     def text(self) -> str:
@@ -81,14 +81,27 @@ class Output:
     too_large: bool = False  # stdout passed the limit: the program was killed, ``stdout`` is its start
 
 
-def run_bounded(argv: list[str], *, limit: int | None, tail: int, timeout: float, stdin: str | None = None,
-                cwd: Path | None = None, err_limit: int | None = None) -> Output:
+def run_bounded(
+    argv: list[str],
+    *,
+    limit: int | None,
+    tail: int,
+    timeout: float,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    err_limit: int | None = None,
+) -> Output:
     """Run ``argv`` in a process group of its own, with ``stdin`` as its input. Past ``limit`` bytes of
     stdout it is killed (``limit`` None: its stdout is not read); of stderr the last ``tail`` bytes are kept,
     and past ``err_limit`` bytes of it (if given) it is killed too; after ``timeout`` seconds it is stopped."""
-    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                            stdout=subprocess.DEVNULL if limit is None else subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.DEVNULL if limit is None else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     out = bytearray()
     err = Tail(tail)
     too_large = threading.Event()
@@ -151,5 +164,6 @@ def run_bounded(argv: list[str], *, limit: int | None, tail: int, timeout: float
             if not reader.is_alive():  # one still reading is left to the garbage collector
                 stream.close()
     stopped = timed_out or too_large.is_set()
-    return Output(None if stopped else returncode, out.decode(errors="replace"), err.text(), timed_out,
-                  too_large.is_set())
+    return Output(
+        None if stopped else returncode, out.decode(errors="replace"), err.text(), timed_out, too_large.is_set()
+    )

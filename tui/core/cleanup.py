@@ -100,8 +100,10 @@ class _LeftAlone:
         it = "them" if plural else "it"
         users = [h.name for h in self.hosts if reached[h.name] is not None and reached[h.name] & set(files)]
         if users:
-            return (f"kept {subject}: {_names(users)} {_verb(users, 'uses', 'use')} {it} and "
-                    f"{_verb(users, 'is', 'are')} left alone by this change; wire {_names(users)} too to remove {it}")
+            return (
+                f"kept {subject}: {_names(users)} {_verb(users, 'uses', 'use')} {it} and "
+                f"{_verb(users, 'is', 'are')} left alone by this change; wire {_names(users)} too to remove {it}"
+            )
         seen = set().union(*(r for r in reached.values() if r is not None))
         unseen = [rel for rel in brought_in_by if rel not in seen]
         if not brought_in_by or unseen:
@@ -112,9 +114,11 @@ class _LeftAlone:
             why = f"how {_verb(maybe, 'it is', 'they are')} built is not followed"
         if not maybe:
             return None
-        return (f"kept {subject}: the engine cannot tell whether {_names(maybe)} {_verb(maybe, 'uses', 'use')} {it} "
-                f"({why}), and {_verb(maybe, 'it is', 'they are')} left alone by this change; "
-                f"wire {_names(maybe)} too to remove {it}")
+        return (
+            f"kept {subject}: the engine cannot tell whether {_names(maybe)} {_verb(maybe, 'uses', 'use')} {it} "
+            f"({why}), and {_verb(maybe, 'it is', 'they are')} left alone by this change; "
+            f"wire {_names(maybe)} too to remove {it}"
+        )
 
 
 def _verb(names: list[str], one: str, several: str) -> str:
@@ -202,20 +206,34 @@ def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
         if kept:
             notes.append(kept)
             continue
-        outside = [f"{other}:{flake.source_file(other).line(node)}" for other, node in references
-                   if other == "flake.nix" and not _under_machines(node)]
+        outside = [
+            f"{other}:{flake.source_file(other).line(node)}"
+            for other, node in references
+            if other == "flake.nix" and not _under_machines(node)
+        ]
         if outside:  # another flake output (`legacyPackages`, `packages`) is built with it: not the machines' own
-            notes.append(f"kept {rel} (a hand-written llama-cpp overlay): {', '.join(outside)} uses it for a flake "
-                         "output that is not a machine; remove it by hand where nothing needs it")
+            notes.append(
+                f"kept {rel} (a hand-written llama-cpp overlay): {', '.join(outside)} uses it for a flake "
+                "output that is not a machine; remove it by hand where nothing needs it"
+            )
             continue
         items = [(other, _list_item_of(node)) for other, node in references]
         if any(item is None for _, item in items):
-            offers.append(Offer(f"{rel} defines llama-cpp packages the new module replaces; remove it and its use by hand", [rel]))
+            offers.append(
+                Offer(f"{rel} defines llama-cpp packages the new module replaces; remove it and its use by hand", [rel])
+            )
             continue
         for other, item in items:
             per_file.setdefault(other, []).append(remove_list_item(flake.source_file(other).source, item))
-        deletes.append(FileChange(rel, flake.source_file(rel).source, None, "superseded llama-cpp overlay", optional=True))
-        offers.append(Offer(f"remove {rel}, a hand-written llama-cpp overlay the new module supersedes", [rel, *[o for o, _ in items]]))
+        deletes.append(
+            FileChange(rel, flake.source_file(rel).source, None, "superseded llama-cpp overlay", optional=True)
+        )
+        offers.append(
+            Offer(
+                f"remove {rel}, a hand-written llama-cpp overlay the new module supersedes",
+                [rel, *[o for o, _ in items]],
+            )
+        )
 
     # Dead caches in substituter and key lists.
     for rel, tree in parsed.items():

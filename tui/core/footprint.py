@@ -81,8 +81,9 @@ def _left_alone_line(source: bytes | None) -> tuple[list[str], str | None]:
         except ValueError:
             return [], f"line {number} is not a JSON list of names"
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            return [n for n in names if isinstance(n, str)] if isinstance(names, list) else [], \
-                f"line {number} is not a JSON list of names"
+            return [n for n in names if isinstance(n, str)] if isinstance(
+                names, list
+            ) else [], f"line {number} is not a JSON list of names"
         return names, None
     return [], None
 
@@ -117,7 +118,7 @@ def written_blobs(message: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for line in message.splitlines():
         if line.startswith(BLOB_TRAILER + " "):
-            blob, _, path = line[len(BLOB_TRAILER) + 1:].partition(" ")
+            blob, _, path = line[len(BLOB_TRAILER) + 1 :].partition(" ")
             if path:
                 found[path] = None if set(blob) == {"0"} else blob
     return found

@@ -98,8 +98,11 @@ def init_repo(path: Path) -> git.Repo:
     repo = git.Repo.init(path)
     repo.git.add("-A")
     status, out, err = repo.git.commit(
-        "--allow-empty", "-m", "Initial commit: the configuration as it was",
-        with_extended_output=True, with_exceptions=False,
+        "--allow-empty",
+        "-m",
+        "Initial commit: the configuration as it was",
+        with_extended_output=True,
+        with_exceptions=False,
     )
     if status != 0:
         raise CommitRejected("\n".join(part for part in (err, out) if part), restored=False)
@@ -190,8 +193,15 @@ def path_status(repo: git.Repo, paths: list[str]) -> dict[str, PathStatus]:
     """``git status`` for ``paths`` (repository-relative): only those with something to say."""
     if not paths:
         return {}
-    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", *pathspecs(paths),
-                          env={"GIT_OPTIONAL_LOCKS": "0"})  # a check must not rewrite the index
+    out = repo.git.status(
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        *pathspecs(paths),
+        env={"GIT_OPTIONAL_LOCKS": "0"},
+    )  # a check must not rewrite the index
     result: dict[str, PathStatus] = {}
     for entry in out.split("\0"):
         if len(entry) < 4:
@@ -212,7 +222,9 @@ def ignored(repo: git.Repo, paths: list[str]) -> list[str]:
         return []
     result = subprocess.run(
         [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "check-ignore", "--stdin", "-z"],
-        cwd=work_tree(repo), input="".join(p + "\0" for p in paths).encode(), capture_output=True,
+        cwd=work_tree(repo),
+        input="".join(p + "\0" for p in paths).encode(),
+        capture_output=True,
         env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
     )
     return [p for p in result.stdout.decode("utf-8", "replace").split("\0") if p] if result.returncode == 0 else []
@@ -237,8 +249,10 @@ def submodules_holding(repo: git.Repo, paths: list[str]) -> dict[str, str]:
 def _git_stdin(repo: git.Repo, args: list[str], lines: list[str]) -> list[str]:
     """A git command fed one line per item on its standard input, run at the work tree's top; its output lines."""
     result = subprocess.run(
-        [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args], cwd=work_tree(repo),
-        input="".join(line + "\n" for line in lines).encode(), capture_output=True,
+        [repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args],
+        cwd=work_tree(repo),
+        input="".join(line + "\n" for line in lines).encode(),
+        capture_output=True,
         env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
     )
     if result.returncode != 0:
@@ -304,8 +318,10 @@ class IndexSnapshot:
         try:
             self.data = self.path.read_bytes() if self.path.exists() else None
         except OSError as exc:
-            raise RepositoryError(f"cannot read git's index {self.path}: {exc.strerror or exc}; nothing was changed",
-                                  hint="check the file's permissions (`git status` must work here)") from None
+            raise RepositoryError(
+                f"cannot read git's index {self.path}: {exc.strerror or exc}; nothing was changed",
+                hint="check the file's permissions (`git status` must work here)",
+            ) from None
 
     def restore(self) -> None:
         """Write the saved bytes back under git's own lock file (``index.lock``), or remove a new index."""
@@ -359,15 +375,21 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
             hint="commit or remove that file yourself, then run again",
         )
     status, out, err = repo.git.commit(
-        "-m", message, "--", *pathspecs(known),
-        with_extended_output=True, with_exceptions=False,
+        "-m",
+        message,
+        "--",
+        *pathspecs(known),
+        with_extended_output=True,
+        with_exceptions=False,
     )
     if status != 0:
         raise CommitRejected("\n".join(part for part in (err, out) if part), restored=False)
     sha = repo.git.rev_parse("HEAD").strip()
     # A partial commit updates the index before the pre-commit hook runs; what a hook rewrote and staged (a
     # formatter, an added file) went into the commit only. Leave the index as a plain `git commit` would.
-    touched = [p for p in repo.git.diff_tree("--no-commit-id", "-r", "--name-only", "-z", "--root", sha).split("\0") if p]
+    touched = [
+        p for p in repo.git.diff_tree("--no-commit-id", "-r", "--name-only", "-z", "--root", sha).split("\0") if p
+    ]
     # The paths asked for too: a hook that formats a file back to what HEAD held leaves it out of the diff.
     repo.git.reset("-q", sha, "--", *pathspecs(list(dict.fromkeys(touched + known))))
     return sha

@@ -111,8 +111,9 @@ def split_hunks(change: FileChange) -> list[Hunk]:
     return hunks
 
 
-def _cut_between_parts(group: list[Opcode], part_of: dict[tuple[int, int], str | None]
-                       ) -> list[tuple[list[Opcode], str | None]]:
+def _cut_between_parts(
+    group: list[Opcode], part_of: dict[tuple[int, int], str | None]
+) -> list[tuple[list[Opcode], str | None]]:
     """``group`` cut before each change for another part than the one before it; the unchanged lines
     between two pieces are the context of both (up to :data:`CONTEXT` lines each)."""
     pieces: list[tuple[list[Opcode], str | None]] = [([], None)]
@@ -236,7 +237,9 @@ def wiring_checks(plan: Plan, final: list[FileChange]) -> list[ReviewCheck]:
         added = [line for line in whole.new.splitlines() if b"url" in line and line not in old_lines]
         flake_has_input = bool(added) and all(line in text_of("flake.nix").splitlines() for line in added)
     if will_exist(module) and not flake_has_input and module in by_path:
-        results.append(ReviewCheck(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected"))
+        results.append(
+            ReviewCheck(module, False, f"{module} needs the llama.cpp flake input, and its hunk is rejected")
+        )
     for name in plan.machines:
         rel = machine_path(plan.module_dir, name)
         tail = "/".join(rel.split("/")[-3:]).encode()

@@ -8,8 +8,9 @@ from tui.core.nix.flake import Flake
 from tui.core.plan import FileChange, choose_follows, choose_input_name
 
 
-def input_change(flake: Flake, follows: str | None = None, ref: str | None = None,
-                 url: str | None = None) -> FileChange | None:
+def input_change(
+    flake: Flake, follows: str | None = None, ref: str | None = None, url: str | None = None
+) -> FileChange | None:
     """The change to ``flake.nix`` that adds (or pins, or re-follows, or points elsewhere) the input; None if
     nothing changes.
 
@@ -20,8 +21,12 @@ def input_change(flake: Flake, follows: str | None = None, ref: str | None = Non
     Answers(ref=ref, url=url).validate()
     name = choose_input_name(flake)
     chosen = choose_follows(flake, follows)
-    edits = [edit for _, edit, _ in input_edits.input_edits(flake, name, input_url(ref, url), chosen, ref,
-                                                            url_given=url is not None)]
+    edits = [
+        edit
+        for _, edit, _ in input_edits.input_edits(
+            flake, name, input_url(ref, url), chosen, ref, url_given=url is not None
+        )
+    ]
     if not edits:
         return None
     source = flake.file.source

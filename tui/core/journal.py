@@ -94,8 +94,9 @@ class ApplyLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RepositoryError("another llamaflake apply is running in this repository",
-                                  hint="wait for it to finish, then run again") from None
+            raise RepositoryError(
+                "another llamaflake apply is running in this repository", hint="wait for it to finish, then run again"
+            ) from None
         _held[path] = [fd, 1]
         return cls(path)
 
@@ -138,8 +139,13 @@ class Journal:
         for rel in dict.fromkeys(paths):
             path = top / rel
             if path.is_file() and not path.is_symlink():
-                files.append({"path": rel, "data": base64.b64encode(path.read_bytes()).decode(),
-                              "mode": path.stat().st_mode & 0o7777})
+                files.append(
+                    {
+                        "path": rel,
+                        "data": base64.b64encode(path.read_bytes()).decode(),
+                        "mode": path.stat().st_mode & 0o7777,
+                    }
+                )
             else:
                 files.append({"path": rel, "data": None, "mode": None})
                 parent = path.parent
@@ -153,9 +159,15 @@ class Journal:
         for entry in files:
             if entry["path"] in intended:
                 entry["new"] = digest(intended[entry["path"]])
-        record = {"version": 1, "pid": os.getpid(), "started": time.time(), "head": _head(repo),
-                  "index": has_index, "files": files,
-                  "dirs": sorted(set(new_dirs), key=len, reverse=True)}
+        record = {
+            "version": 1,
+            "pid": os.getpid(),
+            "started": time.time(),
+            "head": _head(repo),
+            "index": has_index,
+            "files": files,
+            "dirs": sorted(set(new_dirs), key=len, reverse=True),
+        }
         atomic_write(folder / JOURNAL, json.dumps(record).encode(), 0o644)
         return cls(repo, folder)
 
@@ -245,8 +257,10 @@ def recover(repo: git.Repo | None) -> str | None:
         lock = ApplyLock.acquire(repo)
     except OSError as exc:
         if journal_file.is_file():
-            raise RepositoryError(f"cannot take the apply lock in {folder}: {exc.strerror or exc}; "
-                                  "an interrupted apply cannot be finished") from None
+            raise RepositoryError(
+                f"cannot take the apply lock in {folder}: {exc.strerror or exc}; "
+                "an interrupted apply cannot be finished"
+            ) from None
         return None  # a repository llamaflake cannot write to: nothing was interrupted here
     try:
         return _recover(repo, folder, journal_file)
@@ -258,8 +272,9 @@ def _index_entries(repo: git.Repo, index_file: Path, leave_out: set[str]) -> lis
     """``git ls-files --stage`` of an index file, without ``leave_out``."""
     top = gitrepo.work_tree(repo)
     env = dict(os.environ, GIT_INDEX_FILE=str(index_file), GIT_OPTIONAL_LOCKS="0")
-    out = subprocess.run(["git", "ls-files", "--stage", "-z"], cwd=top, env=env, capture_output=True,
-                         check=False).stdout.decode("utf-8", "surrogateescape")
+    out = subprocess.run(
+        ["git", "ls-files", "--stage", "-z"], cwd=top, env=env, capture_output=True, check=False
+    ).stdout.decode("utf-8", "surrogateescape")
     return [e for e in out.split("\0") if e and e.split("\t", 1)[-1] not in leave_out]
 
 
@@ -270,8 +285,9 @@ def _changed_since(repo: git.Repo, record: dict, index_copy: Path) -> list[str]:
     changed = []
     head = _head(repo)
     if head != record.get("head"):
-        changed.append(f"HEAD is {head[:12] if head else 'unborn'}, not {str(record.get('head'))[:12]} "
-                       "(a commit was made since)")
+        changed.append(
+            f"HEAD is {head[:12] if head else 'unborn'}, not {str(record.get('head'))[:12]} (a commit was made since)"
+        )
     for entry in record["files"]:
         path = top / entry["path"]
         now = path.read_bytes() if path.is_file() and not path.is_symlink() else None
@@ -294,19 +310,24 @@ def _recover(repo: git.Repo, folder: Path, journal_file: Path) -> str | None:
         record = json.loads(journal_file.read_text("utf-8"))
         files = record["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise RepositoryError(f"{journal_file} is unreadable; an interrupted apply cannot be finished",
-                              hint="check `git status`, then remove that file") from None
+        raise RepositoryError(
+            f"{journal_file} is unreadable; an interrupted apply cannot be finished",
+            hint="check `git status`, then remove that file",
+        ) from None
     top = gitrepo.work_tree(repo)
     paths = [entry["path"] for entry in files]
     journal = Journal(repo, folder)
     # A git command the killed apply started may still be finishing its commit: let it, before deciding.
-    lock_note = " (and removed its stale index.lock)" if _clear_stale_lock(repo, float(record.get("started", 0))) else ""
+    lock_note = (
+        " (and removed its stale index.lock)" if _clear_stale_lock(repo, float(record.get("started", 0))) else ""
+    )
     landed = _landed(repo, record.get("head"))
     if landed is None:
         changed = _changed_since(repo, record, folder / INDEX_COPY)
         if changed:
             raise RepositoryError(
-                "an interrupted apply was not rolled back, because work was done since: " + "; ".join(changed)
+                "an interrupted apply was not rolled back, because work was done since: "
+                + "; ".join(changed)
                 + f"; its journal is kept in {folder}",
                 hint="check `git status` and `git log`; to keep everything as it is now, remove "
                 f"{journal_file} and {folder / INDEX_COPY}, then run again",

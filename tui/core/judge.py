@@ -71,8 +71,11 @@ class Discovery:
 
     def as_dict(self) -> dict:
         return {
-            "machines": self.machines, "error": self.error, "only_nix": self.only_nix,
-            "only_static": self.only_static, "own_files": self.wired_by_nix,
+            "machines": self.machines,
+            "error": self.error,
+            "only_nix": self.only_nix,
+            "only_static": self.only_static,
+            "own_files": self.wired_by_nix,
         }
 
     def notes(self) -> list[str]:
@@ -89,17 +92,30 @@ class Discovery:
         return notes
 
 
-def machine_names(root: Path, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None,
-                  cancel: threading.Event | None = None) -> list[str]:
+def machine_names(
+    root: Path,
+    timeout: float = DEFAULT_DISCOVERY_TIMEOUT,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> list[str]:
     """``nix eval``'s list of ``nixosConfigurations``; raises :class:`LlamaflakeError` with Nix's message
     (:class:`NixCancelled` once ``cancel`` is set)."""
     return _eval_json(root, "nixosConfigurations", "builtins.attrNames", timeout, progress, cancel)
 
 
-def _eval_json(root: Path, attr: str, apply: str, timeout: float, progress: Progress | None = None,
-               cancel: threading.Event | None = None):
+def _eval_json(
+    root: Path,
+    attr: str,
+    apply: str,
+    timeout: float,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+):
     result = run_streaming(
-        nix_argv("eval", "--json", "--no-write-lock-file", f".#{attr}", "--apply", apply), root, timeout, progress,
+        nix_argv("eval", "--json", "--no-write-lock-file", f".#{attr}", "--apply", apply),
+        root,
+        timeout,
+        progress,
         cancel=cancel,
     )
     if result.timed_out:
@@ -130,7 +146,7 @@ def repository_file(store_path: str, prefix: str) -> str | None:
     match = _STORE_SOURCE.match(store_path)
     if match is None or not match.group(1).startswith(prefix):
         return None
-    return match.group(1)[len(prefix):]
+    return match.group(1)[len(prefix) :]
 
 
 def own_files(where: dict, prefix: str, root: Path) -> dict[str, str | None]:
@@ -153,8 +169,13 @@ def own_files(where: dict, prefix: str, root: Path) -> dict[str, str | None]:
     return result
 
 
-def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progress: Progress | None = None,
-             cancel: threading.Event | None = None) -> Discovery:
+def discover(
+    flake: Flake,
+    *,
+    timeout: float = DEFAULT_DISCOVERY_TIMEOUT,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Discovery:
     """Ask Nix which machines exist; add those the static engine missed to ``flake.hosts`` and wire, through their
     own file, those it could not wire. Where Nix cannot answer, the static result stands and ``error`` says why.
     Setting ``cancel`` stops Nix and raises :class:`NixCancelled`."""
@@ -168,8 +189,9 @@ def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progre
     except LlamaflakeError as exc:
         return Discovery(None, exc.message)
     static = [h.name for h in flake.hosts]
-    discovery = Discovery(names, only_nix=[n for n in names if n not in static],
-                          only_static=[n for n in static if n not in names])
+    discovery = Discovery(
+        names, only_nix=[n for n in names if n not in static], only_static=[n for n in static if n not in names]
+    )
     needs = [n for n in names if n in discovery.only_nix or not flake.host(n).can_wire]
     if not needs:
         return discovery
@@ -185,8 +207,15 @@ def discover(flake: Flake, *, timeout: float = DEFAULT_DISCOVERY_TIMEOUT, progre
         host = flake.host(name)
         info = where.get(name) or {}
         if host is None:
-            host = Host(name, "found by nix", owned.get(name) or "flake.nix", 1, system=info.get("system"),
-                        layout="nix", modules_known=False)
+            host = Host(
+                name,
+                "found by nix",
+                owned.get(name) or "flake.nix",
+                1,
+                system=info.get("system"),
+                layout="nix",
+                modules_known=False,
+            )
             host.refusal = "the static reading cannot see this machine"
             flake.hosts.append(host)
         _wire_through_own_file(flake, host, owned.get(name), bool(info.get("inputs")))
@@ -213,7 +242,9 @@ def _wire_through_own_file(flake: Flake, host: Host, rel: str | None, inputs: bo
     host.inputs_in_modules = inputs
     if not inputs:
         host.attach = None
-        host.refusal = "`inputs` does not reach this machine's modules (nix says); pass specialArgs = { inherit inputs; }"
+        host.refusal = (
+            "`inputs` does not reach this machine's modules (nix says); pass specialArgs = { inherit inputs; }"
+        )
 
 
 @dataclass
@@ -248,8 +279,11 @@ class MachineListChange:
         parts.extend(f"renamed {old} to {new}" for old, new in self.renamed.items())
         parts.extend(f"{name} is wired through its own file {rel}" for name, rel in self.wired.items())
         count = len(self.machines)
-        text = ("Nix: " + "; ".join(parts) if parts else
-                f"Nix agrees with the static reading: {count} machine{'' if count == 1 else 's'}")
+        text = (
+            "Nix: " + "; ".join(parts)
+            if parts
+            else f"Nix agrees with the static reading: {count} machine{'' if count == 1 else 's'}"
+        )
         return text + (f" (not verified with nix: {self.error})" if self.error else "")
 
 

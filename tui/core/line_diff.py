@@ -33,8 +33,11 @@ def line_opcodes(old: Sequence[Line], new: Sequence[Line]) -> list[Opcode]:
     and ends at blank lines and indentation boundaries, not inside a neighbouring block."""
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     # Empty equal opcodes at both ends let a block at the start or the end of the file slide too.
-    opcodes = [["equal", 0, 0, 0, 0], *(list(op) for op in matcher.get_opcodes()),
-               ["equal", len(old), len(old), len(new), len(new)]]
+    opcodes = [
+        ["equal", 0, 0, 0, 0],
+        *(list(op) for op in matcher.get_opcodes()),
+        ["equal", len(old), len(old), len(new), len(new)],
+    ]
     for index in range(1, len(opcodes) - 1):
         op = opcodes[index]
         tag = op[0]

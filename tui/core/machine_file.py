@@ -108,7 +108,7 @@ def _binding_text(name: str, key: tuple[str, ...], value: str | list[str] | bool
 def _comment_above(source: bytes, node: Node) -> int:
     """Where the template's comment above ``node`` starts (the binding's own start when there is none)."""
     line_start = source.rfind(b"\n", 0, node.start) + 1
-    if line_start == 0 or source[line_start:node.start].strip():
+    if line_start == 0 or source[line_start : node.start].strip():
         return node.start
     above = source.rfind(b"\n", 0, line_start - 1) + 1
     text = source[above : line_start - 1].rstrip(b"\r")
@@ -121,9 +121,11 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
     """The attribute set that holds the settings, the prefix its bindings carry, and each owned binding."""
     attrset = module_attrset(parse(source, path))
     if attrset is None:
-        raise AnswerError(f"{path} is not a llama.cpp settings file (it is not an attribute set of settings) and is "
-                          "left alone: llamaflake writes over its own files only; move it away, or choose another "
-                          "folder with --module-dir")
+        raise AnswerError(
+            f"{path} is not a llama.cpp settings file (it is not an attribute set of settings) and is "
+            "left alone: llamaflake writes over its own files only; move it away, or choose another "
+            "folder with --module-dir"
+        )
     nested: Node | None = None
     found: dict[tuple[str, ...], _Setting] = {}
     for b in bindings(attrset):
@@ -140,9 +142,11 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
         else:
             _take(source, path, found, rest, b.node, b.value)
     if nested is None and not found:
-        raise AnswerError(f"{path} is not a llama.cpp settings file (it sets no local.llama-cpp options) and is left "
-                          "alone: llamaflake writes over its own files only; move it away, or choose another folder "
-                          "with --module-dir")
+        raise AnswerError(
+            f"{path} is not a llama.cpp settings file (it sets no local.llama-cpp options) and is left "
+            "alone: llamaflake writes over its own files only; move it away, or choose another folder "
+            "with --module-dir"
+        )
     if nested is not None:
         return attrset, nested, ["local", "llama-cpp"], found
     return attrset, attrset, [], found
@@ -208,7 +212,7 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
         node = unwrap(setting.value)
         indent = indent_of(source, setting.node.start)
         if isinstance(value, list) and _one_per_line(key, value, node):
-            step = indent_of(source, node.nodes()[0].start)[len(indent):] if node.nodes() else b""
+            step = indent_of(source, node.nodes()[0].start)[len(indent) :] if node.nodes() else b""
             text = _list_lines(value, indent, step or b"  ")
         else:
             text = _nix_value(value).encode()
@@ -243,6 +247,8 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
     read = read_machine_settings(new, path)
     if read is None or _unordered(wanted(read)) != _unordered(want):
         lines = [f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};" for k, v in want.items() if v is not None]
-        raise HandEditRefused(f"{host}: {path} could not be changed to the new settings without touching your lines; "
-                              "set them by hand:\n  " + "\n  ".join(lines))
+        raise HandEditRefused(
+            f"{host}: {path} could not be changed to the new settings without touching your lines; "
+            "set them by hand:\n  " + "\n  ".join(lines)
+        )
     return new

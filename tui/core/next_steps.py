@@ -77,12 +77,17 @@ def unchecked_lines(checks) -> list[str]:
     lines = []
     lock = next((c for c in checks if c.subject == LOCK_SUBJECT), None)
     if lock is not None and lock.status != OK:
-        lines.append(f"flake.lock was not updated ({lock.detail.splitlines()[0] if lock.detail else lock.status}): "
-                     "the first rebuild locks the new input and changes flake.lock; or run `nix flake lock` "
-                     "here and commit it")
+        lines.append(
+            f"flake.lock was not updated ({lock.detail.splitlines()[0] if lock.detail else lock.status}): "
+            "the first rebuild locks the new input and changes flake.lock; or run `nix flake lock` "
+            "here and commit it"
+        )
     machines = [c for c in checks if c.host is not None]
-    general = [c for c in checks if c.host is None and c.subject.startswith(("evaluate", "lock the flake and"))
-               and c.status != OK]
+    general = [
+        c
+        for c in checks
+        if c.host is None and c.subject.startswith(("evaluate", "lock the flake and")) and c.status != OK
+    ]
     if not machines and general:
         lines.append(f"no machine was verified: {general[0].detail.removeprefix(NOT_VERIFIED + ': ')}")
     for check in machines:

@@ -89,8 +89,9 @@ class Plan:
         if self.rebuilds_every_machine():
             return list(self.machines)
         changed = {c.path for c in self.changes}
-        return [name for name in self.machines
-                if name in self.attached or machine_path(self.module_dir, name) in changed]
+        return [
+            name for name in self.machines if name in self.attached or machine_path(self.module_dir, name) in changed
+        ]
 
     @property
     def is_empty(self) -> bool:
@@ -114,8 +115,10 @@ def choose_module_dir(flake: Flake, answer: str | None) -> str:
     if answer:
         check_folder_text(answer, "module folder")
         if answer.startswith(("/", "~")):
-            raise AnswerError(f"module folder {answer!r} is an absolute path; give it relative to the flake's folder "
-                              "(e.g. nixos/llama-cpp)")
+            raise AnswerError(
+                f"module folder {answer!r} is an absolute path; give it relative to the flake's folder "
+                "(e.g. nixos/llama-cpp)"
+            )
         given = answer if answer.startswith(("./", "../")) else "./" + answer.strip("/")
         rel = relative_path("flake.nix", given)
         if not rel or rel == ".":
@@ -162,13 +165,19 @@ def check_module_folder(flake: Flake, folder: str, given: bool) -> str:
         with open(path, "rb") as handle:
             head = handle.read(MARKER_BYTES)
     except OSError as error:
-        raise AnswerError(f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only") from error
+        raise AnswerError(
+            f"{module} cannot be read ({error.strerror}): llamaflake writes over its own files only"
+        ) from error
     if is_generated_module(head):
         return folder
-    advice = (f"choose a folder of its own, e.g. --module-dir {folder}/llama-cpp" if given else
-              "remove it if the new module replaces it, or choose another folder with --module-dir")
-    raise AnswerError(f"{module} is not a file llamaflake wrote (it lacks the line '{MODULE_MARKER}') and is left "
-                      f"alone: {advice}")
+    advice = (
+        f"choose a folder of its own, e.g. --module-dir {folder}/llama-cpp"
+        if given
+        else "remove it if the new module replaces it, or choose another folder with --module-dir"
+    )
+    raise AnswerError(
+        f"{module} is not a file llamaflake wrote (it lacks the line '{MODULE_MARKER}') and is left alone: {advice}"
+    )
 
 
 def choose_input_name(flake: Flake) -> str:
@@ -269,7 +278,9 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     for name in list(answers.machines) + answers.skip:
         if flake.host(name) is None:
             # With none found, why: a file the outputs go through that does not parse is named with its line.
-            known = ", ".join(h.name for h in flake.hosts) or "none found" + (f": {flake.notes[0]}" if flake.notes else "")
+            known = ", ".join(h.name for h in flake.hosts) or "none found" + (
+                f": {flake.notes[0]}" if flake.notes else ""
+            )
             raise AnswerError(f"unknown host '{name}' (hosts: {known})")
     for name, machine in answers.machines.items():
         check_machine_name(name)
@@ -278,8 +289,10 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
         jetson = [c for c in machine.cuda_capabilities if is_jetson(c)]
         if jetson and host.system and host.system != "aarch64-linux":
-            raise AnswerError(f"{name}: the Jetson CUDA capabilities {', '.join(jetson)} are built on aarch64-linux only, "
-                              f"and {name} is {host.system}")
+            raise AnswerError(
+                f"{name}: the Jetson CUDA capabilities {', '.join(jetson)} are built on aarch64-linux only, "
+                f"and {name} is {host.system}"
+            )
 
     input_name = choose_input_name(flake)
     follows = choose_follows(flake, answers.follows)
@@ -325,16 +338,23 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             for rel, edit in swap:
                 edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings", host.name)
             others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
-            notes.append(f"{host.name}: {reason}; the import is changed to its own settings "
-                         f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s")
+            notes.append(
+                f"{host.name}: {reason}; the import is changed to its own settings "
+                f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s"
+            )
             replaced.add(host.name)
         elif host.name in machines:
             own = nix_relative_path(foreign[0][1], machine_path(module_dir, host.name))
             old_literal = nix_relative_path(foreign[0][1], foreign[0][2])
-            refusals.append(Refusal(
-                host.name, f"{reason}, copied from that machine? Its own settings would be loaded next to them",
-                f"# in {nix_comment(foreign[0][1])}, replace\n{old_literal}\n# with\n{own}",
-                foreign[0][1], requested=host.name in answers.machines))
+            refusals.append(
+                Refusal(
+                    host.name,
+                    f"{reason}, copied from that machine? Its own settings would be loaded next to them",
+                    f"# in {nix_comment(foreign[0][1])}, replace\n{old_literal}\n# with\n{own}",
+                    foreign[0][1],
+                    requested=host.name in answers.machines,
+                )
+            )
             del machines[host.name]
         else:
             notes.append(f"{host.name}: {reason}, so it is built with that machine's llama.cpp settings")
@@ -358,8 +378,14 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     llama = flake.llama_input()
     input_changed = False
     if any_machine:
-        for rel, edit, reason in input_edits.input_edits(flake, input_name, input_url(answers.ref, answers.url), follows,
-                                                       answers.ref, url_given=answers.url is not None):
+        for rel, edit, reason in input_edits.input_edits(
+            flake,
+            input_name,
+            input_url(answers.ref, answers.url),
+            follows,
+            answers.ref,
+            url_given=answers.url is not None,
+        ):
             edits.add(rel, edit, reason)
             input_changed = True
 
@@ -371,23 +397,33 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         existing_caches = read_module_caches(old_module, module_path) if old_module is not None else None
         caches = default_caches(existing_caches, (answer.variant for answer in written.values()))
         if existing_caches is None and caches:
-            notes.append(f"binary caches: {', '.join(cache.name for cache in caches)} set, as recommended for the "
-                         "CUDA builds (choose others with --cache, or none with --no-caches)")
+            notes.append(
+                f"binary caches: {', '.join(cache.name for cache in caches)} set, as recommended for the "
+                "CUDA builds (choose others with --cache, or none with --no-caches)"
+            )
     # Machines left alone on purpose are remembered in the module's header, so that a later run does not
     # suggest a build for them again; an answer for one, or its own settings, ends that.
-    left_alone = sorted((set(read_left_alone(old_module)) | set(answers.skip))
-                        - set(written) - set(answers.machines) - set(existing))
+    left_alone = sorted(
+        (set(read_left_alone(old_module)) | set(answers.skip)) - set(written) - set(answers.machines) - set(existing)
+    )
     damage = left_alone_damage(old_module)
     if damage is not None:
-        notes.append(f"{module_path}: the header's list of machines left alone cannot be read ({damage}): machines "
-                     "left alone before are suggested again; skip them again to have the line written anew")
+        notes.append(
+            f"{module_path}: the header's list of machines left alone cannot be read ({damage}): machines "
+            "left alone before are suggested again; skip them again to have the line written anew"
+        )
     module_rebuilds = True
     if any_machine:
         new_module = render_module(input_name, caches, left_alone=left_alone)
         if new_module != old_module and not same_but_for_layout(old_module, new_module, module_path):
             module_rebuilds = not same_nix(old_module, new_module, module_path)
-            reason = ("the NixOS module that builds llama.cpp from the flake" if old_module is None
-                      else "regenerated module" if module_rebuilds else "the machines left alone, in the module's header")
+            reason = (
+                "the NixOS module that builds llama.cpp from the flake"
+                if old_module is None
+                else "regenerated module"
+                if module_rebuilds
+                else "the machines left alone, in the module's header"
+            )
             changes.append(FileChange(module_path, old_module, new_module, reason))
 
     # Each machine's settings, attached with one line.
@@ -409,7 +445,6 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             attach_line(flake, host, rel, edits)
             attached.append(host.name)
 
-
     untouched = [host for host in flake.hosts if host.name not in machines]
     offers, cleanup_edits, removals, cleanup_notes = cleanup_offers(flake, module_dir, untouched)
     notes.extend(cleanup_notes)
@@ -421,10 +456,23 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         offers = []
     changes = edits.changes() + changes
     check_writable_paths(flake.root, [c.path for c in changes])
-    plan = Plan(flake, changes, machines, caches, input_name, follows, module_dir, refusals, offers, notes,
-                asked=[name for name in machines if name in answers.machines],
-                attached=attached + sorted(replaced), input_changed=input_changed, left_alone=left_alone,
-                module_rebuilds=module_rebuilds)
+    plan = Plan(
+        flake,
+        changes,
+        machines,
+        caches,
+        input_name,
+        follows,
+        module_dir,
+        refusals,
+        offers,
+        notes,
+        asked=[name for name in machines if name in answers.machines],
+        attached=attached + sorted(replaced),
+        input_changed=input_changed,
+        left_alone=left_alone,
+        module_rebuilds=module_rebuilds,
+    )
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
@@ -447,8 +495,10 @@ def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | No
         for capability in answer.cuda_capabilities:
             verdict = cuda_verdict(capability, version)
             if not verdict.supported:
-                notes.append(f"{host}: CUDA capability {capability} {verdict.reason}; the build will fail "
-                             "(the vulkan variant runs on any NVIDIA GPU with its driver)")
+                notes.append(
+                    f"{host}: CUDA capability {capability} {verdict.reason}; the build will fail "
+                    "(the vulkan variant runs on any NVIDIA GPU with its driver)"
+                )
     return notes
 
 
@@ -487,8 +537,11 @@ def describe(answer: MachineAnswer) -> str:
         options = [o.removeprefix("GGML_") for o, on in ggml.ggml_options(answer.cpu_flags).items() if on]
         parts.append("CPU " + " ".join(options))
     if answer.cuda_capabilities:
-        parts.append("CUDA " + " ".join(answer.cuda_capabilities)
-                     + (f" (capability from {answer.cuda_source})" if answer.cuda_source else ""))
+        parts.append(
+            "CUDA "
+            + " ".join(answer.cuda_capabilities)
+            + (f" (capability from {answer.cuda_source})" if answer.cuda_source else "")
+        )
     if answer.rocm_targets:
         parts.append("ROCm " + " ".join(answer.rocm_targets))
     return ", ".join(parts)
@@ -541,9 +594,14 @@ def same_nix(old: bytes | None, new: bytes, path: str) -> bool:
     if old is None:
         return False
     try:
+
         def tokens(source: bytes) -> list[tuple[str, str]]:
-            return [(n.kind, n.text) for n in parse(source, path).walk()
-                    if n.is_token and n.kind not in ("TOKEN_WHITESPACE", "TOKEN_COMMENT")]
+            return [
+                (n.kind, n.text)
+                for n in parse(source, path).walk()
+                if n.is_token and n.kind not in ("TOKEN_WHITESPACE", "TOKEN_COMMENT")
+            ]
+
         return tokens(old) == tokens(new)
     except LlamaflakeError:
         return False
@@ -561,7 +619,7 @@ def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[st
     files = host.imported_files or import_closure(flake, host.module_files)
     found = []
     for target in files:
-        name = target[len(prefix):-len(".nix")] if target.startswith(prefix) and target.endswith(".nix") else ""
+        name = target[len(prefix) : -len(".nix")] if target.startswith(prefix) and target.endswith(".nix") else ""
         if not name or name == host.name or "/" in name:
             continue
         importer = next((rel for rel in files if target in imported_files(flake, rel)), host.file)
@@ -569,23 +627,39 @@ def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[st
     return found
 
 
-def replace_foreign_settings(flake: Flake, host: Host, foreign: list[tuple[str, str, str]],
-                             module_dir: str) -> list[tuple[str, Edit]] | None:
+def replace_foreign_settings(
+    flake: Flake, host: Host, foreign: list[tuple[str, str, str]], module_dir: str
+) -> list[tuple[str, Edit]] | None:
     """Edits that make ``host`` import its own settings where it imports another machine's (a copied
     machine), or None where an import is not a plain path in a file or list of that machine alone."""
     own = machine_path(module_dir, host.name)
     edits = []
     for _other, importer, path in foreign:
-        if importer == host.file and host.attach is not None and host.attach.kind == "modules-list" \
-                and host.attach.file == importer:
+        if (
+            importer == host.file
+            and host.attach is not None
+            and host.attach.kind == "modules-list"
+            and host.attach.file == importer
+        ):
             search = host.attach.node
-        elif any(importer in (o.imported_files or import_closure(flake, o.module_files))
-                 for o in flake.hosts if o is not host) or importer == host.file:
+        elif (
+            any(
+                importer in (o.imported_files or import_closure(flake, o.module_files))
+                for o in flake.hosts
+                if o is not host
+            )
+            or importer == host.file
+        ):
             return None  # the file is another machine's too: changing it would change that machine
         else:
             search = unwrap(flake.source_file(importer).tree)
-        nodes = [node for node in search.walk() if node.kind == "NODE_PATH_REL"
-                 and (literal := relative_path_literal(node)) and relative_path(importer, literal) == path]
+        nodes = [
+            node
+            for node in search.walk()
+            if node.kind == "NODE_PATH_REL"
+            and (literal := relative_path_literal(node))
+            and relative_path(importer, literal) == path
+        ]
         if len(nodes) != 1:
             return None
         edits.append((importer, Edit(nodes[0].start, nodes[0].end, nix_relative_path(importer, own).encode())))
@@ -599,7 +673,9 @@ def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> 
     literal = nix_relative_path(target or "flake.nix", machine_rel)
     snippet = f"imports = [ {literal} ];"
     if target is None:
-        snippet += f"\n# in a module that only {nix_comment(host.name)} imports (the path above is from the flake's folder)"
+        snippet += (
+            f"\n# in a module that only {nix_comment(host.name)} imports (the path above is from the flake's folder)"
+        )
     if not host.inputs_in_modules:
         snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
     reason = host.refusal or "the engine found no place to add the import"
@@ -631,10 +707,16 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
     elif attach.kind == "keyed-entry":  # one entry for every machine of the list, each loading its own file
         path = keyed_path(attach, machine_rel)
         entry = f"(if builtins.pathExists {path} then {path} else {{ }})".encode()
-        edits.add(attach.file, append_to_list(file.source, attach.node, entry), "attach each machine's llama.cpp settings")
+        edits.add(
+            attach.file, append_to_list(file.source, attach.node, entry), "attach each machine's llama.cpp settings"
+        )
     elif attach.kind == "imports-new":
-        edits.add(attach.file, add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True), reason,
-                  host.name)
+        edits.add(
+            attach.file,
+            add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True),
+            reason,
+            host.name,
+        )
     else:  # pragma: no cover - a kind the host finder does not produce
         raise LlamaflakeError(f"{host.name}: unknown way to attach ({attach.kind})")
     access = host.access
@@ -642,7 +724,9 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
         source = flake.source_file(access.file).source
         why = "let `inputs` reach the modules (the llama.cpp module reads the flake from it)"
         if access.pattern is not None:
-            edits.add(access.file, bind_pattern(access.pattern, "inputs"), "name the flake's inputs in outputs' arguments")
+            edits.add(
+                access.file, bind_pattern(access.pattern, "inputs"), "name the flake's inputs in outputs' arguments"
+            )
         if access.kind == "specialArgs-add":
             if access.expression == "inputs":
                 edit = add_inherited_name(source, access.node, "inputs")
@@ -651,4 +735,3 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
         else:
             edit = add_binding(source, access.node, access.snippet.encode())
         edits.add(access.file, edit, why, host.name)
-

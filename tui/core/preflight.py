@@ -69,57 +69,75 @@ def preflight(
     if repo is None:
         repo = gitrepo.find_repo(root)
     if repo is None:
-        findings.append(Finding(
-            "error" if commit else "warning", "not-a-repository",
-            f"{root} is not inside a git repository" + ("" if commit else "; flakes see only files git tracks"),
-            "flakes need git: pass --init to run `git init` there and commit the files as they are first, "
-            "or run `git init` yourself",
-        ))
+        findings.append(
+            Finding(
+                "error" if commit else "warning",
+                "not-a-repository",
+                f"{root} is not inside a git repository" + ("" if commit else "; flakes see only files git tracks"),
+                "flakes need git: pass --init to run `git init` there and commit the files as they are first, "
+                "or run `git init` yourself",
+            )
+        )
         return findings
 
     prefix = gitrepo.repo_prefix(repo, root)
     if prefix:
-        findings.append(Finding(
-            "note", "subfolder",
-            f"the flake is in {prefix.rstrip('/')}/ of the repository at {gitrepo.work_tree(repo)}; "
-            "paths are taken relative to the repository",
-        ))
+        findings.append(
+            Finding(
+                "note",
+                "subfolder",
+                f"the flake is in {prefix.rstrip('/')}/ of the repository at {gitrepo.work_tree(repo)}; "
+                "paths are taken relative to the repository",
+            )
+        )
 
     lock = gitrepo.git_path(repo, "index.lock")
     if lock.exists():
-        findings.append(Finding(
-            "error", "index-locked",
-            f"{lock} exists: another git command is running, or one was stopped",
-            "wait for it to finish, or remove the lock file if no git command is running",
-        ))
+        findings.append(
+            Finding(
+                "error",
+                "index-locked",
+                f"{lock} exists: another git command is running, or one was stopped",
+                "wait for it to finish, or remove the lock file if no git command is running",
+            )
+        )
 
     operation = gitrepo.operation_in_progress(repo)
     if operation is not None:
         name, way_out = operation
-        findings.append(Finding(
-            "error", "operation-in-progress",
-            f"{name} is in progress in {gitrepo.work_tree(repo)}",
-            f"finish it first: `{way_out}`",
-        ))
+        findings.append(
+            Finding(
+                "error",
+                "operation-in-progress",
+                f"{name} is in progress in {gitrepo.work_tree(repo)}",
+                f"finish it first: `{way_out}`",
+            )
+        )
 
     state = gitrepo.head_state(repo)
     if state == "detached":
-        findings.append(Finding(
-            "warning", "detached-head",
-            f"HEAD is detached at {repo.head.commit.hexsha[:12]}: the commit will be on no branch",
-            "to keep it on a branch, run `git switch -c <name>` first (or afterwards, before switching away)",
-        ))
+        findings.append(
+            Finding(
+                "warning",
+                "detached-head",
+                f"HEAD is detached at {repo.head.commit.hexsha[:12]}: the commit will be on no branch",
+                "to keep it on a branch, run `git switch -c <name>` first (or afterwards, before switching away)",
+            )
+        )
     elif state == "unborn":
         findings.append(Finding("note", "unborn", "the repository has no commit yet; this will be the first"))
 
     if commit:
         missing = gitrepo.missing_identity(repo)
         if missing:
-            findings.append(Finding(
-                "error", "no-identity",
-                "git does not know who you are (" + " and ".join(missing) + " not set), so it cannot commit",
-                "set them, then run again:\n" + gitrepo.IDENTITY_LINES,
-            ))
+            findings.append(
+                Finding(
+                    "error",
+                    "no-identity",
+                    "git does not know who you are (" + " and ".join(missing) + " not set), so it cannot commit",
+                    "set them, then run again:\n" + gitrepo.IDENTITY_LINES,
+                )
+            )
 
     repo_paths = [prefix + p for p in paths]
     statuses = gitrepo.path_status(repo, repo_paths)
@@ -127,35 +145,50 @@ def preflight(
     if dirty and commit:
         listing = ", ".join(f"{s.path} ({s.describe()})" for s in dirty)
         if allow_dirty:
-            findings.append(Finding(
-                "warning", "dirty",
-                f"files the change touches have changes of yours, which the commit will include: {listing}",
-            ))
+            findings.append(
+                Finding(
+                    "warning",
+                    "dirty",
+                    f"files the change touches have changes of yours, which the commit will include: {listing}",
+                )
+            )
         else:
-            findings.append(Finding(
-                "error", "dirty",
-                f"files the change touches have changes that are not committed: {listing}",
-                "commit or stash them first, or pass --allow-dirty to include them in the commit",
-            ))
+            findings.append(
+                Finding(
+                    "error",
+                    "dirty",
+                    f"files the change touches have changes that are not committed: {listing}",
+                    "commit or stash them first, or pass --allow-dirty to include them in the commit",
+                )
+            )
 
     for rel, flag in gitrepo.hidden_from_git(repo, repo_paths).items():
-        findings.append(Finding(
-            "error", "hidden-from-git",
-            f"{rel} is marked {flag} in the index, so git would not see the change and the commit would not hold it",
-            f"clear the mark first: `git update-index --no-{flag} -- {shell_quote(rel)}`",
-        ))
+        findings.append(
+            Finding(
+                "error",
+                "hidden-from-git",
+                f"{rel} is marked {flag} in the index, so git would not see the change and the commit would not hold it",
+                f"clear the mark first: `git update-index --no-{flag} -- {shell_quote(rel)}`",
+            )
+        )
     for rel, holder in gitrepo.submodules_holding(repo, repo_paths).items():
-        findings.append(Finding(
-            "error", "submodule",
-            f"{rel} is inside the submodule {holder}, whose files this repository's commit cannot hold",
-            "choose a folder for the module outside it (--module-dir)",
-        ))
+        findings.append(
+            Finding(
+                "error",
+                "submodule",
+                f"{rel} is inside the submodule {holder}, whose files this repository's commit cannot hold",
+                "choose a folder for the module outside it (--module-dir)",
+            )
+        )
     for rel in gitrepo.ignored(repo, repo_paths):
-        findings.append(Finding(
-            "error", "ignored",
-            f"{rel} is ignored by git (.gitignore), so nix would not see it",
-            "remove the rule that ignores it, or choose another folder for the module (--module-dir)",
-        ))
+        findings.append(
+            Finding(
+                "error",
+                "ignored",
+                f"{rel} is ignored by git (.gitignore), so nix would not see it",
+                "remove the rule that ignores it, or choose another folder for the module (--module-dir)",
+            )
+        )
     return findings
 
 

@@ -28,8 +28,19 @@ from tui.core.validate import (
 )
 
 # The scratch copy's own commit: no hooks, no signing, no identity of the user's needed.
-_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", "-c", "user.name=llamaflake",
-        "-c", "user.email=llamaflake@localhost", "-c", "init.defaultBranch=main"]
+_GIT = [
+    "git",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "user.name=llamaflake",
+    "-c",
+    "user.email=llamaflake@localhost",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 @dataclass
@@ -70,8 +81,11 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
         files = [p for p in repo.git.ls_files("-z").split("\0") if p]
     else:
         top, prefix = root, ""
-        files = [p.relative_to(root).as_posix() for p in root.rglob("*")
-                 if (p.is_file() or p.is_symlink()) and ".git" not in p.relative_to(root).parts]
+        files = [
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if (p.is_file() or p.is_symlink()) and ".git" not in p.relative_to(root).parts
+        ]
     for rel in files:
         source, target = top / rel, where / rel
         if not (source.is_symlink() or source.is_file()):
@@ -96,9 +110,17 @@ def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
     return scratch_root
 
 
-def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: float = DEFAULT_EVAL_TIMEOUT,
-          jobs: int = DEFAULT_JOBS, progress: Progress | None = None, refresh: bool = False,
-          intended: dict | None = None) -> Proof:
+def prove(
+    root: Path,
+    changes: list[FileChange],
+    hosts: list[str],
+    *,
+    timeout: float = DEFAULT_EVAL_TIMEOUT,
+    jobs: int = DEFAULT_JOBS,
+    progress: Progress | None = None,
+    refresh: bool = False,
+    intended: dict | None = None,
+) -> Proof:
     """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy of the repository at ``root``."""
     if not hosts:
         return Proof(not_evaluated="no machine changes", nix_ran=False)
@@ -111,8 +133,17 @@ def prove(root: Path, changes: list[FileChange], hosts: list[str], *, timeout: f
         except OSError as exc:
             return Proof(not_evaluated=f"cannot make a scratch copy to evaluate: {exc}", nix_ran=False)
         written = [c.path for c in changes if c.new is not None]
-        checks = validate(scratch_root, written, hosts, evaluate=True, timeout=timeout, progress=progress, jobs=jobs,
-                          refresh=refresh, intended=intended)
+        checks = validate(
+            scratch_root,
+            written,
+            hosts,
+            evaluate=True,
+            timeout=timeout,
+            progress=progress,
+            jobs=jobs,
+            refresh=refresh,
+            intended=intended,
+        )
         for check in checks:  # the scratch folder's name means nothing to the user
             check.detail = check.detail.replace(str(Path(scratch).resolve()) + "/", "").replace(scratch + "/", "")
     proof = Proof(machines=[c for c in checks if c.host is not None], other=[c for c in checks if c.host is None])

@@ -85,8 +85,14 @@ def read_module_caches(source: bytes, path: str = "<module>") -> list[Cache]:
                 caches.append(known)
             else:
                 caches.append(
-                    Cache(name=url.split("//")[-1].split("/")[0], url=url, key=key,
-                          variants=tuple(_strings(fields.get(("variants",)))), title=url, provides="your own cache")
+                    Cache(
+                        name=url.split("//")[-1].split("/")[0],
+                        url=url,
+                        key=key,
+                        variants=tuple(_strings(fields.get(("variants",)))),
+                        title=url,
+                        provides="your own cache",
+                    )
                 )
         break
     return caches

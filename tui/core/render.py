@@ -18,6 +18,7 @@ from tui.core.variants import VARIANTS
 
 __all__ = ["MODULE_MARKER", "nix_string", "render_machine", "render_module", "templates_dir"]
 
+
 def templates_dir() -> Path:
     """``tui/templates`` in an installed wheel, ``templates/`` in a source checkout."""
     packaged = resources.files("tui").joinpath("templates")
@@ -38,17 +39,19 @@ def environment() -> jinja2.Environment:
 
 def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = True, left_alone=()) -> bytes:
     """The NixOS module the wizard owns; ``left_alone`` are the machines it remembers the user left alone."""
-    text = environment().get_template("module.nix.j2").render(
-        left_alone_line=left_alone_comment(left_alone),
-        # In code the attribute goes through the quoting helper; inside the module's strings it is text.
-        input_attr=nix_attr_name(input_name),
-        input_text=nix_string(nix_attr_name(input_name)),
-        caches=[
-            {"url": nix_string(c.url), "key": nix_string(c.key), "variants": list(c.variants)} for c in caches
-        ],
-        feature_map=feature_map(),
-        variants=VARIANTS,
-        replace_note=replace_nixpkgs,
+    text = (
+        environment()
+        .get_template("module.nix.j2")
+        .render(
+            left_alone_line=left_alone_comment(left_alone),
+            # In code the attribute goes through the quoting helper; inside the module's strings it is text.
+            input_attr=nix_attr_name(input_name),
+            input_text=nix_string(nix_attr_name(input_name)),
+            caches=[{"url": nix_string(c.url), "key": nix_string(c.key), "variants": list(c.variants)} for c in caches],
+            feature_map=feature_map(),
+            variants=VARIANTS,
+            replace_note=replace_nixpkgs,
+        )
     )
     return text.encode("utf-8")
 
@@ -56,15 +59,19 @@ def render_module(input_name: str, caches: list[Cache], replace_nixpkgs: bool = 
 def render_machine(host: str, answer: MachineAnswer, module_import: str) -> bytes:
     """One machine's settings file. ``module_import`` is a Nix path expression; every other value is
     text (from a report, the repository or a flag) and is written as a comment line or an escaped string."""
-    text = environment().get_template("machine.nix.j2").render(
-        header=MACHINE_HEADER,
-        host=nix_comment(host),
-        notes=[line for line in (nix_comment(n) for n in answer.notes) if line],
-        module_import=module_import,
-        variant=nix_string(answer.variant),
-        all_variants=answer.all_variants,
-        cpu_flags=[nix_string(f) for f in answer.cpu_flags],
-        cuda_capabilities=[nix_string(c) for c in answer.cuda_capabilities],
-        rocm_targets=[nix_string(t) for t in answer.rocm_targets],
+    text = (
+        environment()
+        .get_template("machine.nix.j2")
+        .render(
+            header=MACHINE_HEADER,
+            host=nix_comment(host),
+            notes=[line for line in (nix_comment(n) for n in answer.notes) if line],
+            module_import=module_import,
+            variant=nix_string(answer.variant),
+            all_variants=answer.all_variants,
+            cpu_flags=[nix_string(f) for f in answer.cpu_flags],
+            cuda_capabilities=[nix_string(c) for c in answer.cuda_capabilities],
+            rocm_targets=[nix_string(t) for t in answer.rocm_targets],
+        )
     )
     return text.encode("utf-8")

@@ -54,7 +54,9 @@ def repo_status(root: Path) -> RepoStatus:
         else:
             status.branch = repo.active_branch.name
         if repo.head.is_valid():
-            status.changed = sorted({d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")})
+            status.changed = sorted(
+                {d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}
+            )
         status.untracked = sorted(repo.untracked_files)
         return status
     except (git.GitCommandError, ValueError, OSError) as exc:

@@ -85,8 +85,13 @@ def setup_entries(flake: Flake) -> list[tuple[str, str]]:
         file = flake.file_of(llama.nodes[0]) if llama.nodes else None
         where = f"{file.rel}:{file.line(llama.nodes[0])}" if file is not None else "flake.nix"
         follows = llama.follows.get("nixpkgs")
-        entries.append((where, f"llama.cpp flake input {llama.name} = {llama.url or '?'}"
-                               + (f", follows {follows}" if follows else "")))
+        entries.append(
+            (
+                where,
+                f"llama.cpp flake input {llama.name} = {llama.url or '?'}"
+                + (f", follows {follows}" if follows else ""),
+            )
+        )
     setup = llama_setup(flake)
     for item in setup["packages"]:
         entries.append((f"{item['file']}:{item['line']}", f"package {item['name']} (hand-written)"))
@@ -105,8 +110,10 @@ def _sets_llama_service(node) -> bool:
     from tui.core.nix.syntax import bindings, unwrap
 
     value = unwrap(node.nodes()[-1])
-    return value is not None and value.kind == "NODE_ATTR_SET" and any(
-        b.path and b.path[0] == "llama-cpp" for b in bindings(value)
+    return (
+        value is not None
+        and value.kind == "NODE_ATTR_SET"
+        and any(b.path and b.path[0] == "llama-cpp" for b in bindings(value))
     )
 
 
@@ -139,8 +146,13 @@ def host_report(flake: Flake) -> dict:
     service_files = {entry["file"] for entry in setup["services"]}
     return {
         "flake": str(flake.root),
-        "llama_cpp_input": None if llama is None else {
-            "name": llama.name, "url": llama.url, "follows": llama.follows, "style": llama.style,
+        "llama_cpp_input": None
+        if llama is None
+        else {
+            "name": llama.name,
+            "url": llama.url,
+            "follows": llama.follows,
+            "style": llama.style,
         },
         "nixpkgs_inputs": flake.nixpkgs_inputs(),
         "llama_cpp_setup": setup,
@@ -160,15 +172,20 @@ def host_report(flake: Flake) -> dict:
                 "inputs_in_modules": h.inputs_in_modules,
                 "can_wire": h.can_wire,
                 "attach": None if h.attach is None else {"kind": h.attach.kind, "file": h.attach.file},
-                "gives_inputs": None if h.access is None or not h.can_wire else {
-                    "file": h.access.file, "add": h.access.snippet,
+                "gives_inputs": None
+                if h.access is None or not h.can_wire
+                else {
+                    "file": h.access.file,
+                    "add": h.access.snippet,
                 },
                 "refusal": h.refusal,
                 "snippet": snippet(h)[0],
                 "snippet_file": snippet(h)[1],
                 "llama_cpp": settings.get(h.name),
                 "left_alone": h.name in left_alone and h.name not in settings,
-                "imports_settings_of": [] if module_dir is None else [
+                "imports_settings_of": []
+                if module_dir is None
+                else [
                     {"machine": other, "file": file, "settings": path}
                     for other, file, path in foreign_settings(flake, h, module_dir)
                 ],

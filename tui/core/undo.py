@@ -150,7 +150,9 @@ def _lock_gains_one_input(repo: git.Repo, commit: git.Commit, path: str) -> bool
     except (git.GitCommandError, ValueError, KeyError, TypeError, AttributeError):
         return False
     locked = {json.dumps(n.get("locked"), sort_keys=True) for n in new_nodes.values() if isinstance(n, dict)}
-    if any(json.dumps(n.get("locked"), sort_keys=True) not in locked for n in old_nodes.values() if isinstance(n, dict)):
+    if any(
+        json.dumps(n.get("locked"), sort_keys=True) not in locked for n in old_nodes.values() if isinstance(n, dict)
+    ):
         return False
     return set(old_inputs) <= set(new_inputs) and len(set(new_inputs) - set(old_inputs)) <= 1
 
@@ -218,29 +220,39 @@ def _plan(repo: git.Repo) -> UndoPlan:
     head = repo.head.commit.hexsha
     changes = _commit_changes(repo, commit)
     message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
-    written = {line[len(FILE_TRAILER):] for line in message.splitlines() if line.startswith(FILE_TRAILER)}
-    with_yours = [line[len(USER_TRAILER):] for line in message.splitlines() if line.startswith(USER_TRAILER)]
+    written = {line[len(FILE_TRAILER) :] for line in message.splitlines() if line.startswith(FILE_TRAILER)}
+    with_yours = [line[len(USER_TRAILER) :] for line in message.splitlines() if line.startswith(USER_TRAILER)]
     if with_yours:
         raise RepositoryError(
-            f"the last llamaflake commit {sha[:12]} also holds your own changes to " + ", ".join(with_yours)
+            f"the last llamaflake commit {sha[:12]} also holds your own changes to "
+            + ", ".join(with_yours)
             + " (committed with --allow-dirty); undoing it would drop them, so nothing was changed",
             hint=f"take it back by hand: `git revert --no-commit {sha[:12]}`, put your own lines of "
-            + ", ".join(with_yours) + " back, then `git commit`",
+            + ", ".join(with_yours)
+            + " back, then `git commit`",
         )
     blobs = footprint.written_blobs(message)
     if written:
         # Without Generated-blob trailers (an earlier version) what it wrote is not known: its flake.nix and
         # flake.lock are judged by their change.
-        foreign = [path for status, path in changes if path not in written or (not blobs
-                   and path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock")
-                   and not _could_be_generated(repo, commit, status, path))]
+        foreign = [
+            path
+            for status, path in changes
+            if path not in written
+            or (
+                not blobs
+                and path.rsplit("/", 1)[-1] in ("flake.nix", "flake.lock")
+                and not _could_be_generated(repo, commit, status, path)
+            )
+        ]
     else:
         # Made by a version without Generated-file trailers, or amended: only what llamaflake writes may go.
         foreign = [path for status, path in changes if not _could_be_generated(repo, commit, status, path)]
     if foreign:
         raise RepositoryError(
             f"the last llamaflake commit {sha[:12]} also holds changes llamaflake did not write: "
-            + ", ".join(foreign) + "; undoing it would drop them, so nothing was changed",
+            + ", ".join(foreign)
+            + "; undoing it would drop them, so nothing was changed",
             hint=f"move them to a commit of their own first, or take the commit back by hand (`git revert {sha[:12]}`)",
         )
     amended = _changed_since_written(repo, commit, blobs)
@@ -248,7 +260,8 @@ def _plan(repo: git.Repo) -> UndoPlan:
         files = ", ".join(amended)
         raise RepositoryError(
             f"the last llamaflake commit {sha[:12]} was changed since llamaflake made it: {files} "
-            + ("is" if len(amended) == 1 else "are") + " not what llamaflake wrote (amended with your own changes?); "
+            + ("is" if len(amended) == 1 else "are")
+            + " not what llamaflake wrote (amended with your own changes?); "
             "undoing it would drop those changes, so nothing was changed",
             hint=f"take it back by hand: `git revert --no-commit {sha[:12]}`, put your own lines of {files} back, "
             "then `git commit`",

@@ -63,7 +63,9 @@ EVAL_APPLY = (
 # A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
 LEFT_ALONE_APPLY = f"c: {{ intent = {INTENT}; }}"
 # Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
-_RETRYING = re.compile(r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$")
+_RETRYING = re.compile(
+    r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$"
+)
 # What nix prints when it cannot reach the network for an input.
 _OFFLINE = re.compile(
     r"unable to download|Could not resolve host|Couldn't resolve host|unable to access|Failed to connect|"
@@ -115,7 +117,9 @@ class Check:
         if self.status == OK and self.left_alone:
             return f"✓ {self.host}: {LEFT_ALONE_OK}{cached}"
         if self.status == OK:
-            line = f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            line = (
+                f"✓ {self.host}: {self.package or 'evaluates'}" + (f" ({self.detail})" if self.detail else "") + cached
+            )
             return line + (f"\nas chosen: {self.chosen}" if self.chosen else "")
         if self.status == FAILED and self.detail.startswith(INTENT_FAILURES):
             return f"✗ {self.host}: {self.detail}{cached}"
@@ -162,8 +166,15 @@ class NixCancelled(LlamaflakeError):
         super().__init__("stopped before nix answered")
 
 
-def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress | None = None, *,
-                  answer: bool = True, cancel: threading.Event | None = None) -> RunResult:
+def run_streaming(
+    argv: list[str],
+    cwd: Path,
+    timeout: float,
+    progress: Progress | None = None,
+    *,
+    answer: bool = True,
+    cancel: threading.Event | None = None,
+) -> RunResult:
     """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
 
     After ``timeout`` seconds the command and its children are stopped; when ``cancel`` is set, they are stopped
@@ -173,7 +184,11 @@ def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress
     stderr's is.
     """
     proc = subprocess.Popen(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        argv,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     # Bounded: a reader waits while the caller is behind, and Nix waits on its pipe.
@@ -184,8 +199,10 @@ def run_streaming(argv: list[str], cwd: Path, timeout: float, progress: Progress
             lines.put((name, raw))
         lines.put((name, None))
 
-    threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True),
+    ]
     for thread in threads:
         thread.start()
     out: bytearray | Tail = bytearray() if answer else Tail(NIX_MESSAGES_BYTES)
@@ -244,8 +261,11 @@ _STORE_SOURCE = re.compile(r"/nix/store/[0-9a-z]{32}-source/")
 
 
 # What an older Nix says about a flake.lock written by a newer one.
-_OLD_NIX = re.compile(r"unsupported (?:\w+ )?input attribute '[^']+'|unsupported input type|"
-                      r"lock file '[^']*' has unsupported version|unknown flake input type", re.I)
+_OLD_NIX = re.compile(
+    r"unsupported (?:\w+ )?input attribute '[^']+'|unsupported input type|"
+    r"lock file '[^']*' has unsupported version|unknown flake input type",
+    re.I,
+)
 
 
 def offline_reason(stderr: str, root: Path) -> str | None:
@@ -254,8 +274,10 @@ def offline_reason(stderr: str, root: Path) -> str | None:
     old = _OLD_NIX.search(stderr)
     if old:
         version = nix_support().version or "installed"
-        return (f"your Nix ({version}) cannot read this flake.lock ({old.group(0)}): upgrade Nix, "
-                "or run without evaluation (--no-eval)")
+        return (
+            f"your Nix ({version}) cannot read this flake.lock ({old.group(0)}): upgrade Nix, "
+            "or run without evaluation (--no-eval)"
+        )
     if not _OFFLINE.search(stderr):
         return None
     lines = _short(stderr, root, limit=10_000).splitlines()
@@ -269,16 +291,24 @@ def _short(text: str, root: Path, limit: int = 12) -> str:
     """Nix's message with the repository's paths made relative and its noise left out, at most ``limit`` lines."""
     text = text.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
     text = _STORE_SOURCE.sub("", text)
-    lines = [line.rstrip() for line in text.strip().splitlines()
-             if line.strip() and not _DIRTY_TREE.match(line.strip()) and not _RETRYING.search(line)
-             and not _UNTRUSTED_SETTING.match(line.strip())]
+    lines = [
+        line.rstrip()
+        for line in text.strip().splitlines()
+        if line.strip()
+        and not _DIRTY_TREE.match(line.strip())
+        and not _RETRYING.search(line)
+        and not _UNTRUSTED_SETTING.match(line.strip())
+    ]
     if len(lines) > limit:
         # Nix's error comes after its warnings: shown even where they would fill the lines.
         first_error = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error:")), 0)
         start = first_error if first_error >= limit else 0
         rest = len(lines) - start - limit
-        lines = ([f"... ({start} lines before)"] if start else []) + lines[start:start + limit] + (
-            [f"... ({rest} more lines)"] if rest > 0 else [])
+        lines = (
+            ([f"... ({start} lines before)"] if start else [])
+            + lines[start : start + limit]
+            + ([f"... ({rest} more lines)"] if rest > 0 else [])
+        )
     return "\n".join(lines)
 
 
@@ -290,8 +320,9 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
     for rel in nix_files:
         if instantiate is not None:
             # Its stdout (the parsed file) is not needed: only whether it parses, and why not.
-            result = run_bounded([instantiate, "--parse", str(root / rel)], limit=None, tail=NIX_MESSAGES_BYTES,
-                                 timeout=PARSE_TIMEOUT)
+            result = run_bounded(
+                [instantiate, "--parse", str(root / rel)], limit=None, tail=NIX_MESSAGES_BYTES, timeout=PARSE_TIMEOUT
+            )
             if result.timed_out:
                 check = Check(f"parse {rel}", TIMED_OUT, f"nix-instantiate --parse took over {PARSE_TIMEOUT} s")
             elif result.returncode == 0:
@@ -369,8 +400,12 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
     """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
     with its failed assertions and warnings."""
-    result = run_streaming(nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", select_machine(EVAL_APPLY, host)),
-                           root, timeout, progress)
+    result = run_streaming(
+        nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", select_machine(EVAL_APPLY, host)),
+        root,
+        timeout,
+        progress,
+    )
     subject = f"evaluate {host}"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
@@ -382,22 +417,40 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
             return Check(subject, NOT_CHECKED, offline, host=host)
         if result.returncode < 0 or result.returncode > 1:
             # Killed (the OOM killer, a signal) or stopped for another reason: no answer about the configuration.
-            why = (f"killed by signal {-result.returncode}" if result.returncode < 0
-                   else f"exited with status {result.returncode}")
-            return Check(subject, FAILED, f"`nix eval` {why} before it gave an answer (out of memory?)"
-                         + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
-                         host=host, definite=False)
+            why = (
+                f"killed by signal {-result.returncode}"
+                if result.returncode < 0
+                else f"exited with status {result.returncode}"
+            )
+            return Check(
+                subject,
+                FAILED,
+                f"`nix eval` {why} before it gave an answer (out of memory?)"
+                + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
+                host=host,
+                definite=False,
+            )
         return Check(subject, FAILED, _short(result.stderr, root), host=host)
     try:
         data = json.loads(result.stdout)
         drv = data["package"]
     except (ValueError, KeyError, TypeError):
-        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
-                     host=host, definite=False)
+        return Check(
+            subject,
+            FAILED,
+            f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+            host=host,
+            definite=False,
+        )
     warnings = [str(w) for w in data.get("warnings") or []]
     if data.get("failedAssertions"):
-        return Check(subject, FAILED, "failed assertions:\n" + "\n".join(f"- {m}" for m in data["failedAssertions"]),
-                     host=host, warnings=warnings)
+        return Check(
+            subject,
+            FAILED,
+            "failed assertions:\n" + "\n".join(f"- {m}" for m in data["failedAssertions"]),
+            host=host,
+            warnings=warnings,
+        )
     package = data.get("name") or data.get("pkgsName")
     detail = drv
     if data.get("pkgsName") and data.get("name") and data["pkgsName"] != data["name"]:
@@ -436,19 +489,29 @@ def intent_problem(check: Check, intended: Intended, root_files: list[str] | Non
     got = check.intent
     if not isinstance(got, dict) or got.get("variant") is None:
         return None  # no settings to compare (an old cache entry, a module without them): the package check stands
-    wanted = {"variant": intended.variant, "flags": sorted(intended.flags), "allVariants": intended.all_variants,
-              "cuda": sorted(intended.cuda), "rocm": sorted(intended.rocm)}
-    values = {key: sorted(map(str, got.get(key) or [])) if key in ("flags", "cuda", "rocm") else got.get(key)
-              for key in wanted}
+    wanted = {
+        "variant": intended.variant,
+        "flags": sorted(intended.flags),
+        "allVariants": intended.all_variants,
+        "cuda": sorted(intended.cuda),
+        "rocm": sorted(intended.rocm),
+    }
+    values = {
+        key: sorted(map(str, got.get(key) or [])) if key in ("flags", "cuda", "rocm") else got.get(key)
+        for key in wanted
+    }
     files = sorted({_flake_relative(str(f)) for f in got.get("files") or []})
     foreign = [f for f in files if f not in (intended.settings_file, intended.module_file)]
     if values == wanted and not foreign:
         return None
-    chosen = intended.describe({**wanted, "flags": list(intended.flags), "cuda": list(intended.cuda),
-                                "rocm": list(intended.rocm)})
+    chosen = intended.describe(
+        {**wanted, "flags": list(intended.flags), "cuda": list(intended.cuda), "rocm": list(intended.rocm)}
+    )
     files = [f for f in files if f != intended.module_file]
-    return (f"would get {intended.describe(got)} from {', '.join(files) or 'no file'}; "
-            f"chosen: {chosen} from {intended.settings_file} alone")
+    return (
+        f"would get {intended.describe(got)} from {', '.join(files) or 'no file'}; "
+        f"chosen: {chosen} from {intended.settings_file} alone"
+    )
 
 
 @dataclass(frozen=True)
@@ -464,10 +527,13 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
     """Which llama.cpp settings reach ``host``, and from which files (nothing is built or forced beyond them)."""
     # A machine the static reading found and Nix does not list is said as such, not as an error.
     name = nix_string_literal(host)
-    apply = (f"configurations: if builtins.hasAttr {name} configurations then ({LEFT_ALONE_APPLY}) "
-             f"(builtins.getAttr {name} configurations) else {{ absent = true; }}")
-    result = run_streaming(nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", apply), root, timeout,
-                           progress)
+    apply = (
+        f"configurations: if builtins.hasAttr {name} configurations then ({LEFT_ALONE_APPLY}) "
+        f"(builtins.getAttr {name} configurations) else {{ absent = true; }}"
+    )
+    result = run_streaming(
+        nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", apply), root, timeout, progress
+    )
     subject = f"check that {host} is left alone"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host, left_alone=True)
@@ -487,8 +553,14 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
     except (ValueError, KeyError, TypeError, AttributeError):
         intent = None
     if not isinstance(intent, dict):
-        return Check(subject, FAILED, f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
-                     host=host, definite=False, left_alone=True)
+        return Check(
+            subject,
+            FAILED,
+            f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+            host=host,
+            definite=False,
+            left_alone=True,
+        )
     return Check(subject, OK, "", host=host, intent=intent, left_alone=True)
 
 
@@ -499,8 +571,10 @@ def left_alone_problem(check: Check, left: LeftAlone) -> str | None:
     if not reached:
         return None
     describe = Intended("", (), False, (), (), "").describe
-    return (f"it was not answered for, but would get {describe(check.intent)} from {', '.join(reached)}, which "
-            "this change writes: answer for it too (it then gets its own settings), or leave that import out")
+    return (
+        f"it was not answered for, but would get {describe(check.intent)} from {', '.join(reached)}, which "
+        "this change writes: answer for it too (it then gets its own settings), or leave that import out"
+    )
 
 
 def _flake_relative(path: str) -> str:
@@ -517,17 +591,37 @@ def _cached_check(data: dict | None, host: str) -> Check | None:
         return None
     subject, status, detail = data.get("subject"), data.get("status"), data.get("detail")
     package, warnings, intent = data.get("package"), data.get("warnings"), data.get("intent")
-    if not (isinstance(subject, str) and status in (OK, FAILED) and isinstance(detail, str)
-            and (package is None or isinstance(package, str))
-            and (warnings is None or (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)))):
+    if not (
+        isinstance(subject, str)
+        and status in (OK, FAILED)
+        and isinstance(detail, str)
+        and (package is None or isinstance(package, str))
+        and (warnings is None or (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)))
+    ):
         return None
-    return Check(subject, status, detail, host=host, package=package, warnings=warnings, cached=True,
-                 intent=intent if isinstance(intent, dict) else None)
+    return Check(
+        subject,
+        status,
+        detail,
+        host=host,
+        package=package,
+        warnings=warnings,
+        cached=True,
+        intent=intent if isinstance(intent, dict) else None,
+    )
 
 
-def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int = DEFAULT_JOBS,
-                      progress: Progress | None = None, cache: bool = True, refresh: bool = False,
-                      intended: dict[str, Intended] | None = None) -> list[Check]:
+def evaluate_machines(
+    root: Path,
+    hosts: list[str],
+    timeout: float,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    progress: Progress | None = None,
+    cache: bool = True,
+    refresh: bool = False,
+    intended: dict[str, Intended] | None = None,
+) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
     A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
@@ -557,15 +651,31 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
             report(f"evaluating {host} ...")
             check = eval_check(root, host, timeout)
             if key is not None and check.status in (OK, FAILED) and check.definite:
-                eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
-                                       "package": check.package, "warnings": check.warnings,
-                                       "intent": check.intent})
+                eval_cache.store(
+                    key,
+                    {
+                        "subject": check.subject,
+                        "status": check.status,
+                        "detail": check.detail,
+                        "package": check.package,
+                        "warnings": check.warnings,
+                        "intent": check.intent,
+                    },
+                )
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
         problem = intent_problem(check, want) if want is not None and check.status == OK else None
         if problem is not None:
-            check = Check(check.subject, FAILED, f"{NOT_CHOSEN}: it {problem}", host=host, package=check.package,
-                          warnings=check.warnings, cached=check.cached, intent=check.intent)
+            check = Check(
+                check.subject,
+                FAILED,
+                f"{NOT_CHOSEN}: it {problem}",
+                host=host,
+                package=check.package,
+                warnings=check.warnings,
+                cached=check.cached,
+                intent=check.intent,
+            )
         elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
             check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
         report(check)
@@ -580,15 +690,31 @@ def evaluate_machines(root: Path, hosts: list[str], timeout: float, *, jobs: int
             report(f"checking that {host} is left alone ...")
             check = left_alone_check(root, host, timeout)
             if key is not None and check.status in (OK, FAILED) and check.definite:
-                eval_cache.store(key, {"subject": check.subject, "status": check.status, "detail": check.detail,
-                                       "package": None, "warnings": None, "intent": check.intent})
+                eval_cache.store(
+                    key,
+                    {
+                        "subject": check.subject,
+                        "status": check.status,
+                        "detail": check.detail,
+                        "package": None,
+                        "warnings": None,
+                        "intent": check.intent,
+                    },
+                )
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
             check.left_alone = True
         problem = left_alone_problem(check, left) if check.status == OK else None
         if problem is not None:
-            check = Check(check.subject, FAILED, f"{NOT_LEFT_ALONE}: {problem}", host=host, cached=check.cached,
-                          intent=check.intent, left_alone=True)
+            check = Check(
+                check.subject,
+                FAILED,
+                f"{NOT_LEFT_ALONE}: {problem}",
+                host=host,
+                cached=check.cached,
+                intent=check.intent,
+                left_alone=True,
+            )
         report(check)
         return check
 
@@ -616,8 +742,18 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
         return None
     prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
     url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
-    result = run_streaming(nix_argv("eval", "--json", "--no-write-lock-file", f"{url}#nixosConfigurations",
-                                    "--apply", select_machine(BASELINE_APPLY, host)), root, timeout)
+    result = run_streaming(
+        nix_argv(
+            "eval",
+            "--json",
+            "--no-write-lock-file",
+            f"{url}#nixosConfigurations",
+            "--apply",
+            select_machine(BASELINE_APPLY, host),
+        ),
+        root,
+        timeout,
+    )
     subject = f"evaluate {host} as committed"
     if result.timed_out:
         return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
@@ -649,8 +785,14 @@ def _unless_failing_before(root: Path, host: str, check: Check, timeout: float) 
     same = (set(now) <= set(then)) if check.detail.startswith("failed assertions") else now[:1] == then[:1]
     if not same:
         return check
-    return Check(check.subject, NOT_CHECKED, f"{FAILS_BEFORE}:\n{before.detail}", host=host, warnings=check.warnings,
-                 cached=check.cached)
+    return Check(
+        check.subject,
+        NOT_CHECKED,
+        f"{FAILS_BEFORE}:\n{before.detail}",
+        host=host,
+        warnings=check.warnings,
+        cached=check.cached,
+    )
 
 
 def validate(
@@ -702,6 +844,9 @@ def validate(
     if lock.status != OK:
         add(Check("evaluate the machines", NOT_CHECKED, f"{NOT_VERIFIED}: the flake's inputs are not locked"))
         return checks
-    checks.extend(evaluate_machines(root, hosts, timeout, jobs=jobs, progress=progress, cache=cache,
-                                     refresh=refresh, intended=intended))
+    checks.extend(
+        evaluate_machines(
+            root, hosts, timeout, jobs=jobs, progress=progress, cache=cache, refresh=refresh, intended=intended
+        )
+    )
     return checks

@@ -35,8 +35,9 @@ class StalePlan(WriteError):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(f"{path} changed since the plan was made; nothing was changed",
-                         hint="run again to see the new plan")
+        super().__init__(
+            f"{path} changed since the plan was made; nothing was changed", hint="run again to see the new plan"
+        )
 
 
 def _umask() -> int:
@@ -107,8 +108,10 @@ class Snapshot:
             path = root / rel
             try:
                 if path.is_symlink():
-                    raise WriteError(f"{rel} is a symbolic link; llamaflake writes only regular files",
-                                     hint="replace the link by the file it points to, or edit this file by hand")
+                    raise WriteError(
+                        f"{rel} is a symbolic link; llamaflake writes only regular files",
+                        hint="replace the link by the file it points to, or edit this file by hand",
+                    )
                 if path.exists():
                     files.append(SavedFile(rel, path.read_bytes(), stat.S_IMODE(path.stat().st_mode)))
                 else:
@@ -148,8 +151,12 @@ class Snapshot:
                     if path.exists() or path.is_symlink():
                         path.unlink()
                     continue
-                if (path.is_file() and not path.is_symlink() and path.read_bytes() == saved.data
-                        and stat.S_IMODE(path.stat().st_mode) == saved.mode):
+                if (
+                    path.is_file()
+                    and not path.is_symlink()
+                    and path.read_bytes() == saved.data
+                    and stat.S_IMODE(path.stat().st_mode) == saved.mode
+                ):
                     continue
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(path, saved.data, saved.mode)

@@ -29,6 +29,7 @@ class StepScreen(Screen[None]):
     A screen reads the app's state and posts requests (:class:`NextStep`, :class:`PreviousStep`, ...);
     the app owns navigation and the workers. Its place in the wizard comes from :data:`tui.app.steps.STEPS`.
     """
+
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Next", priority=True),
         Binding("escape", "back", "Back"),

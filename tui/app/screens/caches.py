@@ -21,7 +21,12 @@ NOTE = (
     "New substituters apply only after the first switch, so the first rebuild needs them on its command line."
 )
 
-STATUS_STYLE = {"current": "$text-success", "no-cuda": "$text-warning", "dead": "$text-error", "custom": "$text-primary"}
+STATUS_STYLE = {
+    "current": "$text-success",
+    "no-cuda": "$text-warning",
+    "dead": "$text-error",
+    "custom": "$text-primary",
+}
 
 
 def cache_prompt(cache: Cache) -> Content:
@@ -29,7 +34,10 @@ def cache_prompt(cache: Cache) -> Content:
     mark = "✗ " if cache.status == "dead" else ""
     return Content.from_markup(
         f"[b]$title[/]  [dim]$url[/]  [{style}]$mark$status[/]",
-        title=cache.title or cache.name, url=cache.url, mark=mark, status=cache.status_words,
+        title=cache.title or cache.name,
+        url=cache.url,
+        mark=mark,
+        status=cache.status_words,
     )
 
 
@@ -106,10 +114,12 @@ class CachesScreen(StepScreen):
         selection_list = self.query_one("#caches", SelectionList)
         highlighted = selection_list.highlighted or 0
         selection_list.clear_options()
-        selection_list.add_options([
-            Selection(cache_prompt(c), c.url, c.url in chosen and c.usable, disabled=not c.usable)
-            for c in self._all_caches()
-        ])
+        selection_list.add_options(
+            [
+                Selection(cache_prompt(c), c.url, c.url in chosen and c.usable, disabled=not c.usable)
+                for c in self._all_caches()
+            ]
+        )
         selection_list.highlighted = min(highlighted, selection_list.option_count - 1)  # the cache the detail shows
         self._show_first_rebuild()
 
@@ -121,7 +131,9 @@ class CachesScreen(StepScreen):
         box.mount(Label("Found in your configuration", classes="section-title"))
         lines = Content("\n").join(Content.from_markup("[$text-warning]⚠[/] $t", t=o.title) for o in offers)
         box.mount(Static(lines, id="offer-list"))
-        box.mount(Checkbox("Remove these too (shown as their own changes in the review)", self.state.cleanup, id="cleanup"))
+        box.mount(
+            Checkbox("Remove these too (shown as their own changes in the review)", self.state.cleanup, id="cleanup")
+        )
 
     @on(SelectionList.SelectionHighlighted, "#caches")
     def cache_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
@@ -130,10 +142,14 @@ class CachesScreen(StepScreen):
     def _show_detail(self, url: str) -> None:
         cache = next((c for c in self._all_caches() if c.url == url), None)
         if cache is not None:
-            self.query_one("#cache-detail", Static).update(Content.from_markup(
-                "[b]$title[/]: $provides\n[dim]key $key[/]", title=cache.title or cache.name,
-                provides=cache.provides or "—", key=cache.key,
-            ))
+            self.query_one("#cache-detail", Static).update(
+                Content.from_markup(
+                    "[b]$title[/]: $provides\n[dim]key $key[/]",
+                    title=cache.title or cache.name,
+                    provides=cache.provides or "—",
+                    key=cache.key,
+                )
+            )
 
     @on(Checkbox.Changed, "#cleanup")
     def cleanup_changed(self, event: Checkbox.Changed) -> None:
@@ -159,14 +175,21 @@ class CachesScreen(StepScreen):
         machine = next((m for m in self.state.machines.values() if caches_serving(caches, m.variant)), None)
         if machine is None:
             served = sorted({v for c in caches for v in c.variants})
-            widget.update(Content.from_markup(
-                "[dim]No machine uses these caches as the machines are now (they serve $variants builds).[/]",
-                variants=" and ".join(served) or "all"))
+            widget.update(
+                Content.from_markup(
+                    "[dim]No machine uses these caches as the machines are now (they serve $variants builds).[/]",
+                    variants=" and ".join(served) or "all",
+                )
+            )
             return
-        widget.update(Content.from_markup(
-            "Until the first switch, rebuild $host ($variant) with:\n[b]$line[/]",
-            host=machine.name, variant=machine.variant, line=rebuild_line(machine.name, machine.variant, caches),
-        ))
+        widget.update(
+            Content.from_markup(
+                "Until the first switch, rebuild $host ($variant) with:\n[b]$line[/]",
+                host=machine.name,
+                variant=machine.variant,
+                line=rebuild_line(machine.name, machine.variant, caches),
+            )
+        )
 
     @on(Input.Changed, "#custom-url")
     def url_changed(self, event: Input.Changed) -> None:

@@ -97,9 +97,15 @@ class CommitScreen(StepScreen):
     def show_state(self) -> None:
         if self.done:
             return
-        lines = [Content.from_markup("These files are written and committed; nothing else in the working tree is touched:")]
+        lines = [
+            Content.from_markup("These files are written and committed; nothing else in the working tree is touched:")
+        ]
         for change in self.final.changes:
-            lines.append(Content.from_markup("  $kind $path", kind={"create": "A", "modify": "M", "delete": "D"}[change.kind], path=change.path))
+            lines.append(
+                Content.from_markup(
+                    "  $kind $path", kind={"create": "A", "modify": "M", "delete": "D"}[change.kind], path=change.path
+                )
+            )
         self.query_one("#commit-files", Static).update(Content("\n").join(lines))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -142,11 +148,16 @@ class CommitScreen(StepScreen):
         self.app.push_screen(
             ErrorDialog(
                 "A machine does not evaluate",
-                f"With this change, Nix cannot evaluate {names}." if all(c.host for c in failed)
+                f"With this change, Nix cannot evaluate {names}."
+                if all(c.host for c in failed)
                 else f"With this change, Nix fails at {names}.",
                 "go back and change the choice (a variant the pinned llama.cpp has), or commit it as it is",
-                details, actions=[("back", "Go back to the review"),
-                                  ("anyway", "Commit anyway" if self.wanted_commit else "Write anyway"), ("close", "Cancel")],
+                details,
+                actions=[
+                    ("back", "Go back to the review"),
+                    ("anyway", "Commit anyway" if self.wanted_commit else "Write anyway"),
+                    ("close", "Cancel"),
+                ],
             ),
             self.after_failed_proof,
         )
@@ -189,9 +200,15 @@ class CommitScreen(StepScreen):
             if self.pending is not None:
                 result = self.pending.commit(message)
             else:
-                result = apply_plan(self.final, commit=commit, message=message, keep_on_reject=True,
-                                    allow_failed_machines=allow_failed, allow_dirty=allow_dirty,
-                                    **self.proof.apply_options())
+                result = apply_plan(
+                    self.final,
+                    commit=commit,
+                    message=message,
+                    keep_on_reject=True,
+                    allow_failed_machines=allow_failed,
+                    allow_dirty=allow_dirty,
+                    **self.proof.apply_options(),
+                )
         except CommitRejected as exc:
             if exc.pending is not None:
                 self.pending = exc.pending
@@ -213,9 +230,7 @@ class CommitScreen(StepScreen):
         pending, self.pending = self.pending, None
         if pending is not None:
             pending.abort()
-        self.app.call_from_thread(
-            self.notify, "Every file and the index are back as they were.", title="Aborted"
-        )
+        self.app.call_from_thread(self.notify, "Every file and the index are back as they were.", title="Aborted")
 
     @on(ApplyFailed)
     def failed(self, message: ApplyFailed) -> None:
@@ -234,23 +249,32 @@ class CommitScreen(StepScreen):
         from tui.core.preflight import PreflightError
         from tui.core.write import StalePlan
 
-        dirty = [f for f in error.findings if f.code == "dirty" and f.level == "error"] \
-            if isinstance(error, PreflightError) else []
+        dirty = (
+            [f for f in error.findings if f.code == "dirty" and f.level == "error"]
+            if isinstance(error, PreflightError)
+            else []
+        )
         if dirty and len([f for f in error.findings if f.level == "error"]) == 1:
             self.app.push_screen(
-                ErrorDialog("Files with changes of yours", dirty[0].message,
-                            "include them: the commit then holds your changes of these files too, and says so "
-                            "(undo refuses to drop them); or cancel, and commit or stash them first",
-                            actions=[("include", "Include my changes in the commit"), ("close", "Cancel")]),
+                ErrorDialog(
+                    "Files with changes of yours",
+                    dirty[0].message,
+                    "include them: the commit then holds your changes of these files too, and says so "
+                    "(undo refuses to drop them); or cancel, and commit or stash them first",
+                    actions=[("include", "Include my changes in the commit"), ("close", "Cancel")],
+                ),
                 self.after_dirty,
             )
             return
         if isinstance(error, StalePlan):
             self.app.push_screen(
-                ErrorDialog("The plan is out of date", error.message,
-                            "the file changed after the plan was made (a commit, a checkout): plan again from the "
-                            "files as they are now, with the same answers",
-                            actions=[("replan", "Review the new plan"), ("close", "Close")]),
+                ErrorDialog(
+                    "The plan is out of date",
+                    error.message,
+                    "the file changed after the plan was made (a commit, a checkout): plan again from the "
+                    "files as they are now, with the same answers",
+                    actions=[("replan", "Review the new plan"), ("close", "Close")],
+                ),
                 self.after_stale,
             )
             return
@@ -259,15 +283,23 @@ class CommitScreen(StepScreen):
             self.query_one("#commit-buttons").display = False
             self.app.push_screen(
                 ErrorDialog(
-                    "The commit was refused", error.message, error.hint, getattr(error, "output", None),
+                    "The commit was refused",
+                    error.message,
+                    error.hint,
+                    getattr(error, "output", None),
                     actions=[("retry", "Retry the commit"), ("abort", "Abort and put everything back")],
                 ),
                 self.after_refusal,
             )
             return
-        self.app.push_screen(ErrorDialog(
-            "The commit did not happen", error.message, error.hint, getattr(error, "output", None),
-        ))
+        self.app.push_screen(
+            ErrorDialog(
+                "The commit did not happen",
+                error.message,
+                error.hint,
+                getattr(error, "output", None),
+            )
+        )
 
     def after_dirty(self, choice: str | None) -> None:
         if choice == "include":
@@ -308,17 +340,26 @@ class CommitScreen(StepScreen):
             label.display = False
         result = self.query_one("#result", Vertical)
         if message.commit:
-            head = Content.from_markup("[$text-success]✓ Committed[/] [b]$sha[/]: $n files", sha=message.commit[:12], n=len(message.paths))
+            head = Content.from_markup(
+                "[$text-success]✓ Committed[/] [b]$sha[/]: $n files", sha=message.commit[:12], n=len(message.paths)
+            )
         else:
             head = Content.from_markup("[$text-success]✓ Written[/] (not committed): $n files", n=len(message.paths))
         result.mount(Static(head, id="result-head"))
         if message.after_commit:
             result.mount(Static(plain("\n".join(message.after_commit)), id="after-commit"))
         if message.unchecked:
-            result.mount(Static(Content("\n").join(
-                Content.from_markup("[$text-warning]?[/] $line", line=line) for line in message.unchecked),
-                id="unchecked"))
-        result.mount(Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title"))
+            result.mount(
+                Static(
+                    Content("\n").join(
+                        Content.from_markup("[$text-warning]?[/] $line", line=line) for line in message.unchecked
+                    ),
+                    id="unchecked",
+                )
+            )
+        result.mount(
+            Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title")
+        )
         commands = rebuild_commands(self.final)
         lines = []
         for host, line in commands.items():

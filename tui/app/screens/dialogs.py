@@ -118,7 +118,9 @@ class AskDialog(DialogScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, title: str, prompt: str, placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self, title: str, prompt: str, placeholder: str = "", check: Callable[[str], str | None] | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.prompt = prompt

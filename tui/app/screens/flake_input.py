@@ -119,15 +119,21 @@ class FlakeInputScreen(StepScreen):
         llama = flake.llama_input()
         status = self.query_one("#input-status", Static)
         if llama is None:
-            status.update(Content.from_markup(
-                "The official flake [b]github:ggml-org/llama.cpp[/] becomes an input of your flake. "
-                "Its packages ($packages) are then built from it, for each machine.",
-                packages=", ".join(flake_package(v) for v in VARIANTS),
-            ))
+            status.update(
+                Content.from_markup(
+                    "The official flake [b]github:ggml-org/llama.cpp[/] becomes an input of your flake. "
+                    "Its packages ($packages) are then built from it, for each machine.",
+                    packages=", ".join(flake_package(v) for v in VARIANTS),
+                )
+            )
         else:
-            status.update(Content.from_markup(
-                "[$text-success]✓ Already present:[/] input [b]$name[/] = $url", name=llama.name, url=llama.url or "?",
-            ))
+            status.update(
+                Content.from_markup(
+                    "[$text-success]✓ Already present:[/] input [b]$name[/] = $url",
+                    name=llama.name,
+                    url=llama.url or "?",
+                )
+            )
         preview = self.query_one("#input-preview", Vertical)
         preview.remove_children()
         try:

@@ -120,7 +120,11 @@ class MachinesScreen(StepScreen):
         name = f"{machine.name} ●" if machine.this_machine else machine.name
         return [
             cell(name),
-            cell("scanning…" if machine.scanning and machine.report is None else shorten(hardware_summary(machine.report), 24)),
+            cell(
+                "scanning…"
+                if machine.scanning and machine.report is None
+                else shorten(hardware_summary(machine.report), 24)
+            ),
             cell(machine.report.source if machine.report else "—"),
             cell(rec.variant if rec else "…"),
             choice_text,
@@ -135,24 +139,36 @@ class MachinesScreen(StepScreen):
             detail.update("")
             return
         report = machine.report
-        lines = [Content.from_markup(
-            "[b]$name[/]  built by $builder in $file:$line · config $config\n[b]Hardware[/] $source",
-            name=machine.name, builder=machine.host.builder, file=machine.host.file, line=machine.host.line,
-            config=", ".join(machine.host.module_files) or "—",
-            source=(machine.source or "not known yet") + (" · this machine" if machine.this_machine else ""),
-        )]
+        lines = [
+            Content.from_markup(
+                "[b]$name[/]  built by $builder in $file:$line · config $config\n[b]Hardware[/] $source",
+                name=machine.name,
+                builder=machine.host.builder,
+                file=machine.host.file,
+                line=machine.host.line,
+                config=", ".join(machine.host.module_files) or "—",
+                source=(machine.source or "not known yet") + (" · this machine" if machine.this_machine else ""),
+            )
+        ]
         if report is not None and report.cpu is not None:
             cpu = report.cpu
-            lines.append(Content.from_markup(
-                "[b]CPU[/]   $model$cores · flags $flags",
-                model=cpu.model or f"{vendor_label(cpu.vendor)} CPU", cores=f", {cpu.cores} cores" if cpu.cores else "",
-                flags=" ".join(ggml.filter_flags(cpu.flags)) or "none that ggml uses",
-            ))
+            lines.append(
+                Content.from_markup(
+                    "[b]CPU[/]   $model$cores · flags $flags",
+                    model=cpu.model or f"{vendor_label(cpu.vendor)} CPU",
+                    cores=f", {cpu.cores} cores" if cpu.cores else "",
+                    flags=" ".join(ggml.filter_flags(cpu.flags)) or "none that ggml uses",
+                )
+            )
         if report is not None:
             for gpu in report.gpus:
                 lines.append(Content.from_markup("[b]GPU[/]   $facts", facts=gpu.summary()))
             for hint in report.hints:  # every clue behind the suggestion, so that it can be checked
-                lines.append(Content.from_markup("[b]Hint[/]  $text [dim]($file:$line)[/]", text=hint.text, file=hint.file, line=hint.line))
+                lines.append(
+                    Content.from_markup(
+                        "[b]Hint[/]  $text [dim]($file:$line)[/]", text=hint.text, file=hint.file, line=hint.line
+                    )
+                )
             conflicts = [n for n in report.notes if n.startswith("conflicting")]
             for note in conflicts + [n for n in report.notes if n not in conflicts][:2]:
                 style = "$text-warning" if note in conflicts else "dim"
@@ -165,12 +181,18 @@ class MachinesScreen(StepScreen):
             lines.append(Content.from_markup("[b]Recommended[/] $v: $why", v=rec.variant, why=why))
         answer = machine.answer()
         if machine.variant == "none" and machine.left_alone_before and machine.choice is None:
-            lines.append(Content.from_markup("[b]Choice[/] skip: left alone on an earlier run, as the module "
-                                             "remembers (x or v to give it a build)"))
+            lines.append(
+                Content.from_markup(
+                    "[b]Choice[/] skip: left alone on an earlier run, as the module "
+                    "remembers (x or v to give it a build)"
+                )
+            )
         elif machine.variant == "none":
             lines.append(Content.from_markup("[b]Choice[/] skip: this machine is left as it is"))
         elif answer is None and machine.existing is not None:
-            lines.append(Content.from_markup("[b]Choice[/] keep what the repository has: $v", v=machine.existing.variant))
+            lines.append(
+                Content.from_markup("[b]Choice[/] keep what the repository has: $v", v=machine.existing.variant)
+            )
         elif answer is not None:
             lines.append(self._choice_line(machine))
         detail.update(Content("\n").join(lines))
@@ -180,17 +202,30 @@ class MachinesScreen(StepScreen):
         """The build chosen: variant, CPU options, and the CUDA capabilities or ROCm targets, "yours" where set by hand."""
         variant = machine.variant
         cpu_flags, cuda, rocm = machine.shown_settings(variant)
-        yours = {"cpu": machine.own_cpu_flags is not None, "cuda": machine.own_cuda is not None,
-                 "rocm": machine.own_rocm is not None}
+        yours = {
+            "cpu": machine.own_cpu_flags is not None,
+            "cuda": machine.own_cuda is not None,
+            "rocm": machine.own_rocm is not None,
+        }
         parts = [Content.from_markup("[b]Choice[/] $v", v=variant)]
         cpu = f"ggml {ggml_summary(cpu_flags)}" if cpu_flags else "every CPU variant, picked at run time"
         parts.append(Content.from_markup("$cpu$mine", cpu=cpu, mine=" (yours)" if yours["cpu"] else ""))
         if variant == "cuda":
-            parts.append(Content.from_markup("CUDA $caps$mine", caps=", ".join(cuda) or "nixpkgs' default list",
-                                             mine=" (yours)" if yours["cuda"] else ""))
+            parts.append(
+                Content.from_markup(
+                    "CUDA $caps$mine",
+                    caps=", ".join(cuda) or "nixpkgs' default list",
+                    mine=" (yours)" if yours["cuda"] else "",
+                )
+            )
         if variant == "rocm":
-            parts.append(Content.from_markup("ROCm $targets$mine", targets=", ".join(rocm) or "the flake's default targets",
-                                             mine=" (yours)" if yours["rocm"] else ""))
+            parts.append(
+                Content.from_markup(
+                    "ROCm $targets$mine",
+                    targets=", ".join(rocm) or "the flake's default targets",
+                    mine=" (yours)" if yours["rocm"] else "",
+                )
+            )
         return Content(" · ").join(parts)
 
     @on(DataTable.RowSelected, "#machines")
@@ -250,11 +285,15 @@ class MachinesScreen(StepScreen):
             if path:
                 self.post_message(ImportReport(machine.name, Path(path).expanduser()))
 
-        self.app.push_screen(AskDialog(
-            f"Import a hardware report for {machine.name}",
-            "A report made by `llamaflake detect --json` or by nixos-facter (facter.json) on that machine:",
-            "~/boron-hardware.json", check,
-        ), imported)
+        self.app.push_screen(
+            AskDialog(
+                f"Import a hardware report for {machine.name}",
+                "A report made by `llamaflake detect --json` or by nixos-facter (facter.json) on that machine:",
+                "~/boron-hardware.json",
+                check,
+            ),
+            imported,
+        )
 
     def action_scan_ssh(self) -> None:
         machine = self.selected()
@@ -266,8 +305,11 @@ class MachinesScreen(StepScreen):
                 self.post_message(ScanSsh(machine.name, target))
                 self.notify(f"Scanning {target} over SSH…")
 
-        self.app.push_screen(AskDialog(
-            f"Scan {machine.name} over SSH",
-            "The SSH destination (read-only: it needs only a shell there, nothing installed):",
-            f"root@{machine.name}",
-        ), scan)
+        self.app.push_screen(
+            AskDialog(
+                f"Scan {machine.name} over SSH",
+                "The SSH destination (read-only: it needs only a shell there, nothing installed):",
+                f"root@{machine.name}",
+            ),
+            scan,
+        )

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 class RepositoryScreen(StepScreen):
     BINDINGS = [Binding("c", "stop_nix", "Stop Nix")]
-    AUTO_FOCUS = ""  # focusing restyles the screen before its first frame: the body takes the focus once the flake is read
+    AUTO_FOCUS = (
+        ""  # focusing restyles the screen before its first frame: the body takes the focus once the flake is read
+    )
     DEFAULT_CSS = """
     #repo-summary {
         margin: 1 0 0 0;
@@ -40,8 +42,9 @@ class RepositoryScreen(StepScreen):
             self.notify("The flake is still being read.", severity="warning")
             return False
         if not self.state.flake.hosts and self.state.nix_status == NIX_ASKING:
-            self.notify("No machines found yet: Nix is still asked which machines exist (c stops it).",
-                        severity="warning")
+            self.notify(
+                "No machines found yet: Nix is still asked which machines exist (c stops it).", severity="warning"
+            )
             return False
         if not self.state.flake.hosts:
             self.notify("No machines found in this flake: there is nothing to wire.", severity="error")
@@ -63,10 +66,14 @@ class RepositoryScreen(StepScreen):
             lines.append(Content.from_markup("[b]llama.cpp[/]  not set up yet: no llama.cpp input$found", found=found))
         else:
             follows = llama.follows.get("nixpkgs")
-            lines.append(Content.from_markup(
-                "[b]llama.cpp[/]  input [b]$name[/] = $url$follows",
-                name=llama.name, url=llama.url or "?", follows=f", follows {follows}" if follows else "",
-            ))
+            lines.append(
+                Content.from_markup(
+                    "[b]llama.cpp[/]  input [b]$name[/] = $url$follows",
+                    name=llama.name,
+                    url=llama.url or "?",
+                    follows=f", follows {follows}" if follows else "",
+                )
+            )
         if state.settings:
             wired = ", ".join(f"{name} ({s['variant']})" for name, s in state.settings.items())
             lines.append(Content.from_markup("[b]Settings[/]   $wired", wired=wired))
@@ -102,8 +109,14 @@ class RepositoryScreen(StepScreen):
         table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
         warnings = Static("", id="repo-warnings")
         body = self.query_one("#body")
-        body.mount(Label("Machines", classes="section-title"), NixMachinesLine(id="nix-machines"), table, warnings,
-                   Label("Existing llama.cpp set-up", classes="section-title"), Static("", id="repo-setup"))
+        body.mount(
+            Label("Machines", classes="section-title"),
+            NixMachinesLine(id="nix-machines"),
+            table,
+            warnings,
+            Label("Existing llama.cpp set-up", classes="section-title"),
+            Static("", id="repo-setup"),
+        )
         self.call_after_refresh(self._focus_body_unless_focused)
         return table, warnings
 
@@ -118,11 +131,17 @@ class RepositoryScreen(StepScreen):
         if entries is None:
             return Content.from_markup("[$text-muted]⋯ looking through the files…[/]")
         if not entries:
-            return Content.from_markup("[$text-muted]none: no llama.cpp input, package, overlay, service setting "
-                                       "or dead cache outside the files llamaflake writes[/]")
-        lines = [Content.from_markup("[$text-accent]$where[/]  $what", where=where, what=what) for where, what in entries]
+            return Content.from_markup(
+                "[$text-muted]none: no llama.cpp input, package, overlay, service setting "
+                "or dead cache outside the files llamaflake writes[/]"
+            )
+        lines = [
+            Content.from_markup("[$text-accent]$where[/]  $what", where=where, what=what) for where, what in entries
+        ]
         if self.state.preliminary is not None and self.state.preliminary.offers:
-            lines.append(Content.from_markup("[$text-muted]The caches step offers to remove what the module supersedes.[/]"))
+            lines.append(
+                Content.from_markup("[$text-muted]The caches step offers to remove what the module supersedes.[/]")
+            )
         return Content("\n").join(lines)
 
     def _warnings(self) -> Content:
@@ -134,33 +153,50 @@ class RepositoryScreen(StepScreen):
             mine = [p for p in state.repo.changed + state.repo.untracked if p in touched]
             others = [p for p in state.repo.changed + state.repo.untracked if p not in touched]
             if others:
-                parts.append(Content.from_markup(
-                    "[$text-warning]⚠[/] $summary: $detail — these stay as they are and are never committed",
-                    summary=state.repo.summary(), detail=", ".join(others[:4]),
-                ))
+                parts.append(
+                    Content.from_markup(
+                        "[$text-warning]⚠[/] $summary: $detail — these stay as they are and are never committed",
+                        summary=state.repo.summary(),
+                        detail=", ".join(others[:4]),
+                    )
+                )
             if mine:
-                parts.append(Content.from_markup(
-                    "[$text-warning]⚠[/] $detail: changed and not committed, and the change writes "
-                    "$them too — the commit step asks whether to include your changes",
-                    detail=", ".join(mine[:4]), them="it" if len(mine) == 1 else "them",
-                ))
+                parts.append(
+                    Content.from_markup(
+                        "[$text-warning]⚠[/] $detail: changed and not committed, and the change writes "
+                        "$them too — the commit step asks whether to include your changes",
+                        detail=", ".join(mine[:4]),
+                        them="it" if len(mine) == 1 else "them",
+                    )
+                )
         refused = {r.host: r for r in (state.preliminary.refusals if state.preliminary else [])}
         for host in flake.hosts:
             if host.can_wire and host.name not in refused:
                 continue
             refusal = refused.get(host.name)
             reason = refusal.reason if refusal else (host.refusal or "no place found to add the import")
-            parts.append(Content.from_markup("[$text-warning]⚠[/] [b]$host[/] cannot be wired: $reason", host=host.name, reason=reason))
+            parts.append(
+                Content.from_markup(
+                    "[$text-warning]⚠[/] [b]$host[/] cannot be wired: $reason", host=host.name, reason=reason
+                )
+            )
             if refusal is not None:
-                parts.append(Content.from_markup(
-                    "    add to $file by hand:  [b]$snippet[/]", file=refusal.file or "its module", snippet=refusal.snippet,
-                ))
+                parts.append(
+                    Content.from_markup(
+                        "    add to $file by hand:  [b]$snippet[/]",
+                        file=refusal.file or "its module",
+                        snippet=refusal.snippet,
+                    )
+                )
         if not flake.hosts:
             engine = "; ".join(flake.notes) or "llamaflake's reading of flake.nix finds no nixosConfigurations"
             if state.nix_status == NIX_ASKING:
-                parts.append(Content.from_markup(
-                    "[$text-muted]⋯[/] no machines found yet. $engine. Nix is asked which machines exist (above)",
-                    engine=engine))
+                parts.append(
+                    Content.from_markup(
+                        "[$text-muted]⋯[/] no machines found yet. $engine. Nix is asked which machines exist (above)",
+                        engine=engine,
+                    )
+                )
                 return Content("\n").join(parts)
             if not state.nix_asked:
                 nix = "Nix was not asked (--no-nix): run without it to let Nix list the machines"
@@ -170,10 +206,14 @@ class RepositoryScreen(StepScreen):
                 nix = "Nix could not list them either: " + "; ".join(state.nix_notes)
             else:
                 nix = "Nix lists none either"
-            parts.append(Content.from_markup(
-                "[$text-error]✗[/] no machines found. $engine. $nix. Check that `nix eval .#nixosConfigurations "
-                "--apply builtins.attrNames` lists them, then run llamaflake again",
-                engine=engine, nix=nix))
+            parts.append(
+                Content.from_markup(
+                    "[$text-error]✗[/] no machines found. $engine. $nix. Check that `nix eval .#nixosConfigurations "
+                    "--apply builtins.attrNames` lists them, then run llamaflake again",
+                    engine=engine,
+                    nix=nix,
+                )
+            )
         if not parts:
             parts.append(Content.from_markup("[$text-success]✓[/] every machine can be wired"))
         return Content("\n").join(parts)

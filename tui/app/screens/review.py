@@ -128,8 +128,9 @@ class ReviewScreen(StepScreen):
         if off is not None or not hosts:
             from tui.core.proof import Proof
 
-            self.proof_done(ProofFinished(self.generation, Proof(not_evaluated=off or "no machine changes",
-                                                                 nix_ran=False), key))
+            self.proof_done(
+                ProofFinished(self.generation, Proof(not_evaluated=off or "no machine changes", nix_ran=False), key)
+            )
             return
         view.show_running(hosts)
         self.prove(self.generation, key, hosts)
@@ -180,7 +181,9 @@ class ReviewScreen(StepScreen):
             state.plan = None
             return
         self.problem = None
-        same = state.plan is not None and [(c.path, c.new) for c in state.plan.changes] == [(c.path, c.new) for c in plan.changes]
+        same = state.plan is not None and [(c.path, c.new) for c in state.plan.changes] == [
+            (c.path, c.new) for c in plan.changes
+        ]
         self.hunks = {c.path: split_hunks(c) for c in plan.changes}
         if not same:
             state.accepted = {path: {h.index for h in hunks} for path, hunks in self.hunks.items()}
@@ -222,7 +225,11 @@ class ReviewScreen(StepScreen):
         folder, _, name = change.path.rpartition("/")
         return Content.from_markup(
             f"{mark} $kind $name [dim]$taken/$total[/]\n    [dim]$folder[/]",
-            kind=KIND_MARK[change.kind], name=name, folder=(folder + "/") if folder else "./", taken=taken, total=total,
+            kind=KIND_MARK[change.kind],
+            name=name,
+            folder=(folder + "/") if folder else "./",
+            taken=taken,
+            total=total,
         )
 
     def _show_summary(self) -> None:
@@ -232,7 +239,10 @@ class ReviewScreen(StepScreen):
         split = "split" if self.state.split_diff else "unified"
         text = Content.from_markup(
             "$files files, $taken of $total hunks accepted · $split diff · nothing is written before the commit step",
-            files=len(plan.changes), taken=taken, total=total, split=split,
+            files=len(plan.changes),
+            taken=taken,
+            total=total,
+            split=split,
         )
         change = self.state.caches_change()
         if change:
@@ -246,9 +256,12 @@ class ReviewScreen(StepScreen):
         checks = validate_changes(final)
         parsed = [c for c in checks if c.ok]
         if parsed:
-            lines.append(Content.from_markup(
-                "[$text-success]✓[/] $n accepted file(s) checked: every Nix file parses", n=len(parsed),
-            ))
+            lines.append(
+                Content.from_markup(
+                    "[$text-success]✓[/] $n accepted file(s) checked: every Nix file parses",
+                    n=len(parsed),
+                )
+            )
         for check in checks:
             if not check.ok:
                 lines.append(Content.from_markup("[$text-error]✗[/] $text", text=check.text))
@@ -258,10 +271,15 @@ class ReviewScreen(StepScreen):
         if not final:
             lines.append(Content.from_markup("[$text-warning]⚠[/] every change is rejected: nothing would be written"))
         for refusal in plan.refusals:
-            lines.append(Content.from_markup(
-                "[$text-warning]⚠[/] $host not wired ($reason); add to $file: $snippet",
-                host=refusal.host, reason=refusal.reason, file=refusal.file or "its module", snippet=refusal.snippet,
-            ))
+            lines.append(
+                Content.from_markup(
+                    "[$text-warning]⚠[/] $host not wired ($reason); add to $file: $snippet",
+                    host=refusal.host,
+                    reason=refusal.reason,
+                    file=refusal.file or "its module",
+                    snippet=refusal.snippet,
+                )
+            )
         for note in plan.notes:
             lines.append(Content.from_markup("[dim]note: $note[/]", note=note))
         for warning in plan.warnings:
@@ -283,11 +301,23 @@ class ReviewScreen(StepScreen):
         hunks = self.hunks[path]
         accepted = self.state.accepted.get(path, set())
         blocks = [
-            HunkBlock(change, hunk, number, len(hunks), accepted=hunk.index in accepted, split=self.state.split_diff,
-                      machine=hunk.part if hunk.part in plan.machines else None)
+            HunkBlock(
+                change,
+                hunk,
+                number,
+                len(hunks),
+                accepted=hunk.index in accepted,
+                split=self.state.split_diff,
+                machine=hunk.part if hunk.part in plan.machines else None,
+            )
             for number, hunk in enumerate(hunks, 1)
         ]
-        box.mount(Static(Content.from_markup("[b]$path[/] [dim]— $reason[/]", path=path, reason=change.reason), classes="file-reason"))
+        box.mount(
+            Static(
+                Content.from_markup("[b]$path[/] [dim]— $reason[/]", path=path, reason=change.reason),
+                classes="file-reason",
+            )
+        )
         box.mount_all(blocks)
         if focus_hunk is not None and focus_hunk < len(blocks):
             self.call_after_refresh(blocks[focus_hunk].focus)

@@ -114,19 +114,38 @@ class VariantPicker(DialogScreen[Picked | None]):
         machine = self.machine
         with Vertical(id="picker-dialog", classes="dialog"):
             yield Label(plain(f"Build for {machine.name}"), classes="dialog-title")
-            yield VariantList(*(
-                Option(Content.from_markup("[b]$name[/] $reason", name=f"{CHOICE_NAMES.get(v, v):<7}",
-                                           reason=variant_reason(machine, v)), id=v)
-                for v in self.variants
-            ), id="picker-variants", markup=False, compact=True)
+            yield VariantList(
+                *(
+                    Option(
+                        Content.from_markup(
+                            "[b]$name[/] $reason",
+                            name=f"{CHOICE_NAMES.get(v, v):<7}",
+                            reason=variant_reason(machine, v),
+                        ),
+                        id=v,
+                    )
+                    for v in self.variants
+                ),
+                id="picker-variants",
+                markup=False,
+                compact=True,
+            )
             yield Static("", id="picker-reason")
             detected = machine.shown_settings("cuda", own=False)[1]
-            yield self._field("CUDA capabilities", "picker-cuda", self.cuda, "e.g. 8.6 or 8.6,12.0a; empty: "
-                              + ("as detected" if detected else "nixpkgs' default list"))
+            yield self._field(
+                "CUDA capabilities",
+                "picker-cuda",
+                self.cuda,
+                "e.g. 8.6 or 8.6,12.0a; empty: " + ("as detected" if detected else "nixpkgs' default list"),
+            )
             if "rocm" in self.variants:
                 detected = machine.shown_settings("rocm", own=False)[2]
-                yield self._field("ROCm targets", "picker-rocm", self.rocm, "e.g. gfx1100; empty: "
-                                  + ("as detected" if detected else "the flake's default targets"))
+                yield self._field(
+                    "ROCm targets",
+                    "picker-rocm",
+                    self.rocm,
+                    "e.g. gfx1100; empty: " + ("as detected" if detected else "the flake's default targets"),
+                )
             yield self._field("CPU flags", "picker-cpu", self.cpu, "empty: every CPU variant, picked at run time")
             yield Static("", id="picker-problem", classes="problem")
             with Horizontal(classes="dialog-buttons"):
@@ -135,8 +154,9 @@ class VariantPicker(DialogScreen[Picked | None]):
 
     @staticmethod
     def _field(label: str, id: str, values: list[str], placeholder: str) -> Horizontal:
-        return Horizontal(Label(label), Input(",".join(values), placeholder=placeholder, id=id, compact=True),
-                          classes="picker-field")
+        return Horizontal(
+            Label(label), Input(",".join(values), placeholder=placeholder, id=id, compact=True), classes="picker-field"
+        )
 
     def on_mount(self) -> None:
         options = self.query_one("#picker-variants", OptionList)
@@ -156,16 +176,21 @@ class VariantPicker(DialogScreen[Picked | None]):
         def values(id: str, used: bool) -> list[str]:
             return split_list(self.query_one(f"#{id}", Input).value) if used and self.query(f"#{id}") else []
 
-        return Picked(variant, values("picker-cpu", variant != NO_VARIANT), values("picker-cuda", variant == "cuda"),
-                      values("picker-rocm", variant == "rocm"))
+        return Picked(
+            variant,
+            values("picker-cpu", variant != NO_VARIANT),
+            values("picker-cuda", variant == "cuda"),
+            values("picker-rocm", variant == "rocm"),
+        )
 
     def problem(self) -> str | None:
         """Why the settings cannot be built, in the command line's words; None where they can."""
         picked = self.picked()
         if picked.variant == NO_VARIANT:
             return None
-        answer = MachineAnswer(picked.variant, picked.cpu_flags, not picked.cpu_flags, picked.cuda_capabilities,
-                               picked.rocm_targets)
+        answer = MachineAnswer(
+            picked.variant, picked.cpu_flags, not picked.cpu_flags, picked.cuda_capabilities, picked.rocm_targets
+        )
         try:
             answer.validate(self.machine.name)
         except LlamaflakeError as exc:
@@ -179,8 +204,11 @@ class VariantPicker(DialogScreen[Picked | None]):
         said at once."""
         variant = self.variant
         self.query_one("#picker-reason", Static).update(plain(variant_reason(self.machine, variant, whole=True)))
-        for id, used in (("picker-cuda", variant == "cuda"), ("picker-rocm", variant == "rocm"),
-                         ("picker-cpu", variant != NO_VARIANT)):
+        for id, used in (
+            ("picker-cuda", variant == "cuda"),
+            ("picker-rocm", variant == "rocm"),
+            ("picker-cpu", variant != NO_VARIANT),
+        ):
             for field in self.query(f"#{id}"):
                 field.disabled = not used
                 field.parent.set_class(not used, "-off")

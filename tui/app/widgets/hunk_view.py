@@ -77,8 +77,17 @@ class HunkBlock(Vertical, can_focus=True):
 
     accepted: reactive[bool] = reactive(True)
 
-    def __init__(self, change: FileChange, hunk: Hunk, number: int, total: int, *, accepted: bool, split: bool,
-                 machine: str | None = None) -> None:
+    def __init__(
+        self,
+        change: FileChange,
+        hunk: Hunk,
+        number: int,
+        total: int,
+        *,
+        accepted: bool,
+        split: bool,
+        machine: str | None = None,
+    ) -> None:
         super().__init__(classes="hunk")
         self.change = change
         self.hunk = hunk
@@ -96,8 +105,11 @@ class HunkBlock(Vertical, can_focus=True):
         mark = "[$text-success]✓ accepted[/]" if self.accepted else "[$text-error]✗ rejected[/]"
         header = Content.from_markup(
             f"{mark}  hunk $number of $total  [dim]$header[/]  [$text-success]+$added[/] [$text-error]-$removed[/]",
-            number=self.number, total=self.total, header=self.hunk.header(),
-            added=self.hunk.added, removed=self.hunk.removed,
+            number=self.number,
+            total=self.total,
+            header=self.hunk.header(),
+            added=self.hunk.added,
+            removed=self.hunk.removed,
         )
         if self.machine is None:
             return header

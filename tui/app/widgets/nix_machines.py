@@ -45,9 +45,15 @@ class NixMachinesLine(Static):
             seconds = int(time.monotonic() - state.nix_since)
             text = Content.from_markup(
                 "[$text-accent]⋯[/] asking Nix which machines exist… $seconds s   [$text-muted]c: stop, keep "
-                "llamaflake's own reading[/]", seconds=seconds)
+                "llamaflake's own reading[/]",
+                seconds=seconds,
+            )
             if state.nix_line:
-                line = state.nix_line if len(state.nix_line) <= NIX_LINE_WIDTH else state.nix_line[:NIX_LINE_WIDTH - 1] + "…"
+                line = (
+                    state.nix_line
+                    if len(state.nix_line) <= NIX_LINE_WIDTH
+                    else state.nix_line[: NIX_LINE_WIDTH - 1] + "…"
+                )
                 text = Content("\n").join([text, Content.from_markup("  [$text-muted]$line[/]", line=line)])
         elif status == NIX_ANSWERED:
             text = Content.from_markup("[$text-success]✓[/] $note", note=state.nix_note)

@@ -10,5 +10,7 @@ from pathlib import Path
 @cache
 def load(name: str) -> dict:
     """Parse ``tui/core/data/<name>.toml``."""
-    text = (Path(__file__).parent / f"{name}.toml").read_text("utf-8")  # a plain file: starts faster than importlib.resources
+    text = (Path(__file__).parent / f"{name}.toml").read_text(
+        "utf-8"
+    )  # a plain file: starts faster than importlib.resources
     return tomllib.loads(text)

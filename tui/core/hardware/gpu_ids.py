@@ -50,7 +50,7 @@ class PciIds:
         if at < 0:
             return None
         line_end = self.text.find("\n", at + 1)
-        name = self.text[at + len(key): line_end if line_end >= 0 else len(self.text)].strip()
+        name = self.text[at + len(key) : line_end if line_end >= 0 else len(self.text)].strip()
         return name or None
 
 
@@ -82,7 +82,7 @@ def model_name(vendor: str, pci_id: str | None, pci_ids: PciIds | None = None) -
         return None
     vendor_id, device_id = pci_id.split(":", 1)
     own = load("gpus")["names"].get(pci_id)
-    database = (pci_ids if pci_ids is not None else system_pci_ids())
+    database = pci_ids if pci_ids is not None else system_pci_ids()
     raw = database.device_name(vendor_id, device_id) if database is not None else None
     if raw is None or ("[" not in raw and own):
         return own or None

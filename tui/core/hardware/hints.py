@@ -54,8 +54,10 @@ class _Finder:
             self.cpu_vendor = vendor
             self.cpu_clue = clue
         elif vendor != self.cpu_vendor and not any("conflicting CPU clues" in n for n in self.notes):
-            self.notes.append(f"conflicting CPU clues: {self.cpu_clue} says {self.cpu_vendor}, {clue} says {vendor}; "
-                              "settle it with t (detect on this machine), i (import a report) or s (scan over SSH)")
+            self.notes.append(
+                f"conflicting CPU clues: {self.cpu_clue} says {self.cpu_vendor}, {clue} says {vendor}; "
+                "settle it with t (detect on this machine), i (import a report) or s (scan over SSH)"
+            )
 
     def under(self, condition: tuple[str, ...]) -> _Finder:
         if condition not in self.conditional:
@@ -112,9 +114,11 @@ def _settle_conditions(finder: _Finder) -> None:
         where = finder.set_true.get(condition) if condition else None
         if where is None:
             if sub.hints:
-                finder.notes.append(f"left out: {len(sub.hints)} hint(s) under mkIf {option}, which "
-                                    f"{finder.host.name} does not set to true ({sub.hints[0].text}, "
-                                    f"{sub.hints[0].file}:{sub.hints[0].line})")
+                finder.notes.append(
+                    f"left out: {len(sub.hints)} hint(s) under mkIf {option}, which "
+                    f"{finder.host.name} does not set to true ({sub.hints[0].text}, "
+                    f"{sub.hints[0].file}:{sub.hints[0].line})"
+                )
             continue
         for vendor, gpu in sub.gpus.items():
             finder.gpu(vendor, gpu.integrated)
@@ -281,7 +285,11 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
                 finder.gpu(vendor, False if is_discrete_only(vendor) else None)
                 finder.hint(f'services.xserver.videoDrivers has "{driver}"', file, item)
             elif driver == "modesetting":
-                finder.hint('services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)', file, item)
+                finder.hint(
+                    'services.xserver.videoDrivers has "modesetting" (a kernel graphics driver, vendor not named)',
+                    file,
+                    item,
+                )
     elif path[:2] == ["hardware", "nvidia"]:
         if path[2:3] == ["prime"] and path[-1] in ("intelBusId", "amdgpuBusId"):
             vendor = "intel" if path[-1] == "intelBusId" else "amd"
@@ -298,8 +306,11 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
         vendor = "Intel" if path[2] == "intel" else "AMD"
         finder.cpu(vendor, f"{'.'.join(path)} ({file.rel}:{file.line(node)})")
         finder.hint(f"{'.'.join(path)} is set: an {vendor} CPU", file, node)
-    elif path in (["boot", "kernelModules"], ["boot", "initrd", "kernelModules"],
-                  ["boot", "initrd", "availableKernelModules"]):
+    elif path in (
+        ["boot", "kernelModules"],
+        ["boot", "initrd", "kernelModules"],
+        ["boot", "initrd", "availableKernelModules"],
+    ):
         for module, item in _strings(value):
             vendor = vendor_with_kernel_module(module)
             if vendor is not None:
@@ -333,10 +344,22 @@ INSTALLER_MARKERS = ("installer/cd-dvd/", "/iso-image.nix", "installation-cd-", 
 
 # What nixos-generate-config writes in a virtual machine, and the guest options: the configuration is of a VM.
 GUEST_MODULES = ("profiles/qemu-guest.nix", "virtualisation/qemu-vm.nix")
-GUEST_KERNEL_MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "hv_vmbus", "hv_storvsc", "xen_blkfront", "vmw_pvscsi")
-GUEST_OPTIONS = (["services", "qemuGuest", "enable"], ["virtualisation", "hypervGuest", "enable"],
-                 ["virtualisation", "virtualbox", "guest", "enable"], ["virtualisation", "vmware", "guest", "enable"],
-                 ["boot", "isContainer"])
+GUEST_KERNEL_MODULES = (
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",
+    "hv_vmbus",
+    "hv_storvsc",
+    "xen_blkfront",
+    "vmw_pvscsi",
+)
+GUEST_OPTIONS = (
+    ["services", "qemuGuest", "enable"],
+    ["virtualisation", "hypervGuest", "enable"],
+    ["virtualisation", "virtualbox", "guest", "enable"],
+    ["virtualisation", "vmware", "guest", "enable"],
+    ["boot", "isContainer"],
+)
 
 
 def _guest_hint(finder: _Finder, clue: str, file: SourceFile, node: Node) -> None:
@@ -399,8 +422,12 @@ def _board_hint(finder: _Finder, words: list[str], name: str, file: SourceFile, 
     model = " ".join(words[2:3])
     finder.system = finder.system or "aarch64-linux"
     finder.board = finder.board or f"Raspberry Pi{' ' + model if model else ''}"
-    finder.hint(f"nixos-hardware module {name}: a Raspberry Pi{' ' + model if model else ''} (aarch64-linux; its "
-                "VideoCore GPU has no llama.cpp build: the CPU does the work)", file, node)
+    finder.hint(
+        f"nixos-hardware module {name}: a Raspberry Pi{' ' + model if model else ''} (aarch64-linux; its "
+        "VideoCore GPU has no llama.cpp build: the CPU does the work)",
+        file,
+        node,
+    )
     return True
 
 
@@ -420,7 +447,9 @@ def _module_name_hint(finder: _Finder, name: str, file: SourceFile, node: Node) 
         vendor = makers[0]
         if "gpu" in words:
             finder.gpu(vendor.name, True if vendor.nixos_hardware_integrated else None)
-            said.append(f"{vendor.a_label} integrated GPU" if vendor.nixos_hardware_integrated else f"{vendor.a_label} GPU")
+            said.append(
+                f"{vendor.a_label} integrated GPU" if vendor.nixos_hardware_integrated else f"{vendor.a_label} GPU"
+            )
         elif "cpu" in words:
             finder.cpu(vendor.label, f"nixos-hardware module {name} ({file.rel}:{file.line(node)})")
             said.append(f"an {vendor.label} CPU")
@@ -458,8 +487,14 @@ def _facter_hint(finder: _Finder, file: SourceFile, node: Node, path: list[str],
 def _report(finder: _Finder) -> HardwareReport:
     host = finder.host
     system = host.system or finder.system
-    report = HardwareReport(source="hints", hostname=host.name, system=system, hints=finder.hints,
-                            installer=finder.installer, guest=finder.guest)
+    report = HardwareReport(
+        source="hints",
+        hostname=host.name,
+        system=system,
+        hints=finder.hints,
+        installer=finder.installer,
+        guest=finder.guest,
+    )
     arch = system.split("-")[0] if system else "unknown"
     if finder.facter is not None:
         report.cpu = finder.facter.cpu

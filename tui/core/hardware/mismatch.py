@@ -27,8 +27,9 @@ WIZARD_KEYS = "t (this machine), i (another report) or s (scan over SSH)"
 CLI_FLAGS = "--this-machine, --report or --ssh"
 
 
-def report_mismatches(config: HardwareReport | None, report: HardwareReport, host: str,
-                      how_to_settle: str = WIZARD_KEYS) -> list[str]:
+def report_mismatches(
+    config: HardwareReport | None, report: HardwareReport, host: str, how_to_settle: str = WIZARD_KEYS
+) -> list[str]:
     """What ``report`` (detected, imported or scanned) says against the clues of ``host``'s own configuration,
     one sentence each and a last one on how to settle it; [] where they agree or the configuration says nothing."""
     if config is None:
@@ -40,13 +41,17 @@ def report_mismatches(config: HardwareReport | None, report: HardwareReport, hos
     report_gpus = {g.vendor for g in report.gpus}
     for vendor in sorted(config_gpus - report_gpus):
         label = vendor_label(vendor)
-        found.append(f"{host}'s configuration sets up {label} graphics{_where(config.hints, vendor, GPU_WORDS)}, "
-                     f"and the report shows no {label} GPU")
+        found.append(
+            f"{host}'s configuration sets up {label} graphics{_where(config.hints, vendor, GPU_WORDS)}, "
+            f"and the report shows no {label} GPU"
+        )
     config_cpu = vendor_label(config.cpu.vendor) if config.cpu and config.cpu.vendor else None
     report_cpu = vendor_label(report.cpu.vendor) if report.cpu and report.cpu.vendor else None
     if config_cpu and report_cpu and config_cpu != report_cpu:
-        found.append(f"{host}'s configuration is for {a_vendor_label(config.cpu.vendor)} CPU"
-                     f"{_where(config.hints, config_cpu, CPU_WORDS)}, and the report shows {a_vendor_label(report.cpu.vendor)} CPU")
+        found.append(
+            f"{host}'s configuration is for {a_vendor_label(config.cpu.vendor)} CPU"
+            f"{_where(config.hints, config_cpu, CPU_WORDS)}, and the report shows {a_vendor_label(report.cpu.vendor)} CPU"
+        )
     virtual = next((n for n in report.notes if "virtual machine" in n), None)
     if virtual and (config_gpus or config_cpu) and not config.guest:
         found.append(f"{virtual}, and {host}'s configuration is of real hardware")

@@ -18,9 +18,21 @@ X86_64_LEVELS: dict[int, tuple[str, ...]] = {
     4: ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"),
 }
 
-CPU_VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon", "CentaurHauls": "Centaur",
-               "ARM Limited": "ARM"}
-ARM_IMPLEMENTERS = {"0x41": "ARM", "0x61": "Apple", "0x51": "Qualcomm", "0xc0": "Ampere", "0x48": "HiSilicon", "0x4e": "NVIDIA"}
+CPU_VENDORS = {
+    "GenuineIntel": "Intel",
+    "AuthenticAMD": "AMD",
+    "HygonGenuine": "Hygon",
+    "CentaurHauls": "Centaur",
+    "ARM Limited": "ARM",
+}
+ARM_IMPLEMENTERS = {
+    "0x41": "ARM",
+    "0x61": "Apple",
+    "0x51": "Qualcomm",
+    "0xc0": "Ampere",
+    "0x48": "HiSilicon",
+    "0x4e": "NVIDIA",
+}
 MIB = 1024 * 1024
 # An amdgpu device whose dedicated memory is no more than this is an APU's carve-out.
 AMD_CARVE_OUT_MAX = 2 * 1024 * MIB
@@ -49,8 +61,9 @@ def x86_64_level(flags) -> int | None:
     return level
 
 
-def cpu_from_flags(vendor: str | None, model: str | None, arch: str, cores: int | None,
-                   flags: list[str], threads: int | None = None) -> CpuInfo:
+def cpu_from_flags(
+    vendor: str | None, model: str | None, arch: str, cores: int | None, flags: list[str], threads: int | None = None
+) -> CpuInfo:
     """A CpuInfo with the ggml options and x86-64 level worked out from ``flags``."""
     from tui.core.ggml import ggml_options
 
@@ -139,8 +152,16 @@ class PciDevice:
         return self.get("driver") or uevent(self.get("uevent")).get("DRIVER")
 
 
-DEVICE_FILES = ("vendor", "device", "class", "boot_vga", "mem_info_vram_total", "mem_info_vis_vram_total",
-                "product_name", "uevent")
+DEVICE_FILES = (
+    "vendor",
+    "device",
+    "class",
+    "boot_vga",
+    "mem_info_vram_total",
+    "mem_info_vis_vram_total",
+    "product_name",
+    "uevent",
+)
 
 
 def uevent(text: str | None) -> dict[str, str]:
@@ -200,8 +221,9 @@ def kfd_targets(nodes: list[dict[str, int]]) -> list[tuple[str | None, str]]:
     return found
 
 
-def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] | None = None,
-                      pci_ids: PciIds | None = None) -> list[GpuInfo]:
+def gpus_from_devices(
+    devices: list[PciDevice], kfd_nodes: list[dict[str, int]] | None = None, pci_ids: PciIds | None = None
+) -> list[GpuInfo]:
     """GpuInfo for each display device, deduplicated by PCI address; ROCm targets from the KFD nodes,
     names from ``pci_ids`` (default: this system's database), then what the PCI id table says."""
     seen: set[str] = set()
@@ -221,7 +243,9 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         visible = _int(dev.get("mem_info_vis_vram_total"))
         gpu = GpuInfo(
             vendor=vendor,
-            name=dev.get("product_name") or model_name(vendor, pci_id, pci_ids) or _generic_name(vendor, pci_id, driver),
+            name=dev.get("product_name")
+            or model_name(vendor, pci_id, pci_ids)
+            or _generic_name(vendor, pci_id, driver),
             memory_mib=vram // MIB if vram else None,
             driver=driver,
             pci_id=pci_id,
@@ -231,7 +255,11 @@ def gpus_from_devices(devices: list[PciDevice], kfd_nodes: list[dict[str, int]] 
         if vendor == "amd":
             gpu.integrated = _amd_integrated(device_id, vram, visible)
             matching = [t for p, t in targets if p == pci_id]
-            if not matching and len(targets) == 1 and sum(1 for d in devices if vendor_of_pci_id(_hex_id(d.get("vendor"))) == "amd") == 1:
+            if (
+                not matching
+                and len(targets) == 1
+                and sum(1 for d in devices if vendor_of_pci_id(_hex_id(d.get("vendor"))) == "amd") == 1
+            ):
                 matching = [targets[0][1]]
             gpu.rocm_target = matching[0] if matching else None
             gpu.rocm_target_source = "KFD topology" if matching else None
@@ -283,16 +311,18 @@ def parse_nvidia_smi(text: str, columns: list[str] | None = None) -> list[GpuInf
         capability = values.get("compute_cap")
         if capability and not capability.replace(".", "", 1).isdigit():
             capability = None
-        gpus.append(GpuInfo(
-            vendor="nvidia",
-            name=values["name"],
-            memory_mib=_int(values.get("memory.total")),
-            compute_capability=capability,
-            capability_source="nvidia-smi" if capability else None,
-            driver="nvidia",
-            driver_version=values.get("driver_version") or None,
-            integrated=False,
-        ))
+        gpus.append(
+            GpuInfo(
+                vendor="nvidia",
+                name=values["name"],
+                memory_mib=_int(values.get("memory.total")),
+                compute_capability=capability,
+                capability_source="nvidia-smi" if capability else None,
+                driver="nvidia",
+                driver_version=values.get("driver_version") or None,
+                integrated=False,
+            )
+        )
     return gpus
 
 
@@ -302,7 +332,9 @@ def merge_nvidia(nvidia: list[GpuInfo], others: list[GpuInfo]) -> list[GpuInfo]:
         return others
     sysfs_nvidia = [g for g in others if g.vendor == "nvidia"]
     for gpu in nvidia:
-        twin = next((g for g in sysfs_nvidia if gpu.pci_slot and g.pci_slot and _same_slot(g.pci_slot, gpu.pci_slot)), None)
+        twin = next(
+            (g for g in sysfs_nvidia if gpu.pci_slot and g.pci_slot and _same_slot(g.pci_slot, gpu.pci_slot)), None
+        )
         if twin is None and len(nvidia) == len(sysfs_nvidia):
             twin = sysfs_nvidia[nvidia.index(gpu)]
         if twin is not None:

@@ -20,8 +20,10 @@ from tui.core.hardware.vendors import is_discrete_only, variants_of
 from tui.core.variants import NO_VARIANT
 
 CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
-ALL_VARIANTS_WHY = ("the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
-                    "picked at run time (same speed, about twice the build time)")
+ALL_VARIANTS_WHY = (
+    "the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
+    "picked at run time (same speed, about twice the build time)"
+)
 
 
 def _label(gpu: GpuInfo) -> str:
@@ -33,7 +35,9 @@ def _label(gpu: GpuInfo) -> str:
     return name
 
 
-def recommend(report: HardwareReport | None, system: str | None = None, cuda_version: str | None = None) -> Recommendation:
+def recommend(
+    report: HardwareReport | None, system: str | None = None, cuda_version: str | None = None
+) -> Recommendation:
     """The variant, CPU flags, CUDA capabilities for a machine, and why; ``system`` is its Nix system,
     ``cuda_version`` the CUDA release of its nixpkgs (None: nixpkgs' current default is assumed)."""
     rec = Recommendation(variant="cpu")
@@ -54,7 +58,11 @@ def recommend(report: HardwareReport | None, system: str | None = None, cuda_ver
         return rec
 
     system = system or report.system
-    arch = report.cpu.arch if report.cpu and report.cpu.arch not in ("", "unknown") else (system.split("-")[0] if system else None)
+    arch = (
+        report.cpu.arch
+        if report.cpu and report.cpu.arch not in ("", "unknown")
+        else (system.split("-")[0] if system else None)
+    )
     flags_known = bool(report.cpu and report.cpu.flags)
     rec.confidence = CONFIDENCE.get(report.source, "none")
     if report.source == "hints" and flags_known:
@@ -67,8 +75,9 @@ def recommend(report: HardwareReport | None, system: str | None = None, cuda_ver
     return rec
 
 
-def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str | None,
-                        cuda_version: str | None) -> None:
+def _choose_gpu_variant(
+    rec: Recommendation, report: HardwareReport, system: str | None, cuda_version: str | None
+) -> None:
     # Which build a GPU's vendor gets by default: data/gpu_vendors.toml.
     nvidia = [g for g in report.gpus if variants_of(g.vendor)[:1] == ("cuda",)]
     others = [g for g in report.gpus if variants_of(g.vendor)[:1] == ("vulkan",)]
@@ -84,7 +93,9 @@ def _choose_gpu_variant(rec: Recommendation, report: HardwareReport, system: str
             elif not nvidia:
                 rec.reasons.append(f"{_label(gpu)} → Vulkan build")
         if report.vulkan_driver is False and report.source in ("detected", "ssh"):
-            rec.reasons.append("no Vulkan driver is installed yet: NixOS installs Mesa's with hardware.graphics.enable = true")
+            rec.reasons.append(
+                "no Vulkan driver is installed yet: NixOS installs Mesa's with hardware.graphics.enable = true"
+            )
         _offer_rocm(rec, [g for g in others if "rocm" in variants_of(g.vendor) and g.rocm_target], system)
     else:
         rec.variant = "cpu"
@@ -113,15 +124,19 @@ def _choose_cuda(rec: Recommendation, nvidia: list[GpuInfo], others: list[GpuInf
             outside.append((gpu, verdict.reason))
     if not usable and not unknown:
         for gpu, why in outside:
-            rec.reasons.append(f"{_label(gpu)}: compute capability {gpu.compute_capability}{source_phrase(gpu.capability_source)} "
-                               f"{why} → Vulkan build (NVIDIA's driver has a Vulkan driver)")
+            rec.reasons.append(
+                f"{_label(gpu)}: compute capability {gpu.compute_capability}{source_phrase(gpu.capability_source)} "
+                f"{why} → Vulkan build (NVIDIA's driver has a Vulkan driver)"
+            )
         return False
     rec.variant = "cuda"
     caps: list[str] = []
     sources: list[str] = []
     for gpu in usable:
         cap = gpu.compute_capability
-        rec.reasons.append(f"{_label(gpu)}, compute capability {cap}{source_phrase(gpu.capability_source)} → CUDA build for {cap}")
+        rec.reasons.append(
+            f"{_label(gpu)}, compute capability {cap}{source_phrase(gpu.capability_source)} → CUDA build for {cap}"
+        )
         if cap not in caps:
             caps.append(cap)
         source = (gpu.capability_source or "").split(":")[0]
@@ -129,26 +144,36 @@ def _choose_cuda(rec: Recommendation, nvidia: list[GpuInfo], others: list[GpuInf
             sources.append(source)
         last = dropped_after(cap)
         if last and not cuda_version and still_packaged(last):
-            rec.reasons.append(f"{which} still builds for {cap}; a nixpkgs whose cudaPackages is newer than "
-                               f"CUDA {last} does not (pin cudaPackages_{last.replace('.', '_')} then, or use Vulkan)")
+            rec.reasons.append(
+                f"{which} still builds for {cap}; a nixpkgs whose cudaPackages is newer than "
+                f"CUDA {last} does not (pin cudaPackages_{last.replace('.', '_')} then, or use Vulkan)"
+            )
     for gpu, why in outside:
-        rec.reasons.append(f"{_label(gpu)}: compute capability {gpu.compute_capability} {why}; left out of the CUDA build")
+        rec.reasons.append(
+            f"{_label(gpu)}: compute capability {gpu.compute_capability} {why}; left out of the CUDA build"
+        )
     if unknown:
         names = ", ".join(_label(g) for g in unknown)
         listed = default_list_phrase(version)
         if not caps:
-            rec.reasons.append(f"{names}: compute capability not known → CUDA build for {listed} "
-                               "(a longer build; set the machine's own to shorten it)")
+            rec.reasons.append(
+                f"{names}: compute capability not known → CUDA build for {listed} "
+                "(a longer build; set the machine's own to shorten it)"
+            )
             rec.cuda_capabilities = []
         elif any(is_jetson(c) for c in caps):  # nixpkgs never builds Jetson capabilities with others
-            rec.reasons.append(f"{names}: compute capability not known, and {listed} cannot be built together "
-                               f"with the Jetson capabilities {', '.join(caps)}; set it by hand if it is needed")
+            rec.reasons.append(
+                f"{names}: compute capability not known, and {listed} cannot be built together "
+                f"with the Jetson capabilities {', '.join(caps)}; set it by hand if it is needed"
+            )
             rec.cuda_capabilities = sorted(caps, key=capability_key)
             rec.cuda_source = ", ".join(sources) or None
         else:
             # nixpkgs' default list alone would drop the known GPUs that are past their default release.
-            rec.reasons.append(f"{names}: compute capability not known → {listed} is built too, as well as "
-                               f"{', '.join(caps)} (a longer build; set its own capability to shorten it)")
+            rec.reasons.append(
+                f"{names}: compute capability not known → {listed} is built too, as well as "
+                f"{', '.join(caps)} (a longer build; set its own capability to shorten it)"
+            )
             rec.cuda_capabilities = sorted(set(caps) | set(default_capabilities(version)), key=capability_key)
             rec.cuda_source = ", ".join(sources + ["nixpkgs' default list"])
     else:
@@ -166,9 +191,11 @@ def _offer_rocm(rec: Recommendation, amd: list[GpuInfo], system: str | None) -> 
     supported = [g for g in candidates if rocm_supported(g.rocm_target)]
     for gpu in candidates:
         if gpu not in supported and (gpu.integrated is not True or not discrete):
-            rec.reasons.append(f"ROCm is not offered for {_label(gpu)}: its target {gpu.rocm_target}"
-                               f"{source_phrase(gpu.rocm_target_source)} is not one nixpkgs' ROCm libraries are built for "
-                               f"({', '.join(rocm_targets())}); Vulkan runs on it")
+            rec.reasons.append(
+                f"ROCm is not offered for {_label(gpu)}: its target {gpu.rocm_target}"
+                f"{source_phrase(gpu.rocm_target_source)} is not one nixpkgs' ROCm libraries are built for "
+                f"({', '.join(rocm_targets())}); Vulkan runs on it"
+            )
     if not supported:
         return
     targets = sorted({g.rocm_target for g in supported if g.rocm_target})

@@ -16,10 +16,21 @@ from tui.core.hardware.parse import PciDevice, cpu_from_flags, gpus_from_devices
 _DRIVER_SOURCES = ("NVML", "nvidia-smi", "KFD topology")
 _GENERIC_MODELS = ("VGA compatible controller", "3D controller", "Display controller")
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # facter.json of a large server is well under 1 MiB
-_GPU_TYPES = {"vendor": str, "name": str, "memory_mib": int, "compute_capability": str, "driver": str,
-              "driver_version": str, "integrated": bool, "rocm_target": str, "pci_id": str, "pci_slot": str,
-              "capability_source": str, "rocm_target_source": str,
-              "boot_vga": bool}
+_GPU_TYPES = {
+    "vendor": str,
+    "name": str,
+    "memory_mib": int,
+    "compute_capability": str,
+    "driver": str,
+    "driver_version": str,
+    "integrated": bool,
+    "rocm_target": str,
+    "pci_id": str,
+    "pci_slot": str,
+    "capability_source": str,
+    "rocm_target_source": str,
+    "boot_vga": bool,
+}
 
 
 def read_report_text(path: Path) -> str:
@@ -31,10 +42,14 @@ def read_report_text(path: Path) -> str:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LlamaflakeError(f"{path}: cannot read the hardware report: not a regular file (a report is a JSON file)")
+            raise LlamaflakeError(
+                f"{path}: cannot read the hardware report: not a regular file (a report is a JSON file)"
+            )
         if info.st_size > MAX_REPORT_BYTES:
-            raise LlamaflakeError(f"{path}: {info.st_size} bytes is too large for a hardware report "
-                                  f"(at most {MAX_REPORT_BYTES // (1024 * 1024)} MiB)")
+            raise LlamaflakeError(
+                f"{path}: {info.st_size} bytes is too large for a hardware report "
+                f"(at most {MAX_REPORT_BYTES // (1024 * 1024)} MiB)"
+            )
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(MAX_REPORT_BYTES + 1)
     except OSError as exc:
@@ -102,9 +117,17 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
             if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
                 raise TypeError("cpu.flags is not a list of flag names")
             arch = str(cpu_data.get("arch") or "unknown")
-            cpu = cpu_from_flags(cpu_data.get("vendor"), cpu_data.get("model"), arch, cpu_data.get("cores"),
-                                 flags, cpu_data.get("threads"))
-        gpus = [_report_gpu(_typed(_known(GpuInfo, g), _GPU_TYPES)) for g in data.get("gpus") or [] if isinstance(g, dict)]
+            cpu = cpu_from_flags(
+                cpu_data.get("vendor"),
+                cpu_data.get("model"),
+                arch,
+                cpu_data.get("cores"),
+                flags,
+                cpu_data.get("threads"),
+            )
+        gpus = [
+            _report_gpu(_typed(_known(GpuInfo, g), _GPU_TYPES)) for g in data.get("gpus") or [] if isinstance(g, dict)
+        ]
         if not isinstance(data.get("vulkan_driver"), (str, bool, type(None))):
             raise TypeError("vulkan_driver is neither text nor true/false")
         for name in ("system", "hostname"):
@@ -113,7 +136,9 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
         if cpu_data is not None and not isinstance(cpu_data, dict):
             raise TypeError("cpu is not an object")
         if isinstance(cpu_data, dict):
-            _typed({k: cpu_data.get(k) for k in ("vendor", "model", "arch")}, {"vendor": str, "model": str, "arch": str})
+            _typed(
+                {k: cpu_data.get(k) for k in ("vendor", "model", "arch")}, {"vendor": str, "model": str, "arch": str}
+            )
             _typed({k: cpu_data.get(k) for k in ("cores", "threads")}, {"cores": int, "threads": int})
         if not isinstance(data.get("notes") or [], list):
             raise TypeError("notes is not a list")
@@ -187,12 +212,15 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
             continue
         vendor, device = _hex(card.get("vendor")), _hex(card.get("device"))
         driver = card.get("driver") or next(iter(card.get("driver_modules") or card.get("drivers") or []), None)
-        dev = PciDevice(card.get("sysfs_bus_id") or f"card{len(devices)}", {
-            "vendor": f"0x{vendor}" if vendor else "",
-            "device": f"0x{device}" if device else "",
-            "driver": driver or "",
-            "slot": card.get("sysfs_bus_id") or "",
-        })
+        dev = PciDevice(
+            card.get("sysfs_bus_id") or f"card{len(devices)}",
+            {
+                "vendor": f"0x{vendor}" if vendor else "",
+                "device": f"0x{device}" if device else "",
+                "driver": driver or "",
+                "slot": card.get("sysfs_bus_id") or "",
+            },
+        )
         devices.append(dev)
         models.append(card.get("model"))
     report.gpus = gpus_from_devices(devices)
@@ -201,8 +229,10 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
             gpu.name = model
     add_chip_facts(report.gpus)  # a chip named only by facter's model
     if report.gpus:
-        report.notes.append("nixos-facter reports no GPU memory, CUDA compute capability or ROCm target: "
-                            "those shown come from the PCI id table")
+        report.notes.append(
+            "nixos-facter reports no GPU memory, CUDA compute capability or ROCm target: "
+            "those shown come from the PCI id table"
+        )
     virtualisation = data.get("virtualisation")
     if virtualisation and virtualisation != "none":
         report.notes.append(f"the report was made in a virtual machine ({virtualisation})")

@@ -109,10 +109,18 @@ def run_command(argv: list[str], stdin: str) -> tuple[int, str, str]:
     """The default runner: run ``argv`` with ``stdin`` as its input; raises :class:`AnswerTooLarge` past
     :data:`MAX_SCAN_BYTES` of output."""
     try:
-        done = run_bounded(argv, stdin=stdin, limit=MAX_SCAN_BYTES, tail=MAX_MESSAGE_BYTES, timeout=SSH_TIMEOUT,
-                           err_limit=MAX_SCAN_BYTES)
+        done = run_bounded(
+            argv,
+            stdin=stdin,
+            limit=MAX_SCAN_BYTES,
+            tail=MAX_MESSAGE_BYTES,
+            timeout=SSH_TIMEOUT,
+            err_limit=MAX_SCAN_BYTES,
+        )
     except FileNotFoundError:
-        raise LlamaflakeError(f"{argv[0]}: command not found", hint="install OpenSSH's client to scan over SSH") from None
+        raise LlamaflakeError(
+            f"{argv[0]}: command not found", hint="install OpenSSH's client to scan over SSH"
+        ) from None
     if done.too_large:
         raise AnswerTooLarge()
     if done.timed_out:
@@ -148,8 +156,10 @@ def parse_scan(text: str) -> HardwareReport:
     """A HardwareReport (source "ssh") from the output of :data:`SCAN_SCRIPT`."""
     lines = text.splitlines()
     if "@@llamaflake-scan 1" not in lines or "@@end" not in lines:
-        raise LlamaflakeError("the remote scan's output is incomplete or not understood",
-                              hint="the remote machine needs a POSIX shell (sh) and /proc")
+        raise LlamaflakeError(
+            "the remote scan's output is incomplete or not understood",
+            hint="the remote machine needs a POSIX shell (sh) and /proc",
+        )
     sections: dict[str, list[str]] = {}
     devices: list[PciDevice] = []
     kfd: list[list[str]] = []
@@ -158,7 +168,7 @@ def parse_scan(text: str) -> HardwareReport:
     smi_state = None
     current: list[str] = []
     device: PciDevice | None = None
-    for line in lines[lines.index("@@llamaflake-scan 1") + 1:]:
+    for line in lines[lines.index("@@llamaflake-scan 1") + 1 :]:
         if line.startswith("@@"):
             word, _, rest = line[2:].partition(" ")
             device = None
@@ -200,14 +210,18 @@ def parse_scan(text: str) -> HardwareReport:
     if "no-sys" in notes:
         report.notes.append("no /sys on the remote machine (a container?): GPUs cannot be seen")
     elif "no-drm" in notes:
-        report.notes.append("no /sys/class/drm on the remote machine: no graphics driver is loaded, or it is a container")
+        report.notes.append(
+            "no /sys/class/drm on the remote machine: no graphics driver is loaded, or it is a container"
+        )
     names = sections.get("pci-ids")
     pci_ids = PciIds("\n".join(names), "the remote pci.ids") if names else None  # None: this machine's
     gpus = gpus_from_devices(devices, [parse_kfd_properties("\n".join(node)) for node in kfd], pci_ids)
     smi = "\n".join(sections.get("nvidia-smi", []))
     nvidia = parse_nvidia_smi(smi, smi_columns) if smi_state is None else []
     if smi_state == "failed":
-        report.notes.append("nvidia-smi failed on the remote machine: NVIDIA GPU details (compute capability) are unknown")
+        report.notes.append(
+            "nvidia-smi failed on the remote machine: NVIDIA GPU details (compute capability) are unknown"
+        )
     elif smi_state == "absent" and any(g.vendor == "nvidia" for g in gpus):
         report.notes.append("no nvidia-smi on the remote machine: the NVIDIA GPU's compute capability is unknown")
     elif smi_state is None and nvidia and not any(g.compute_capability for g in nvidia):

@@ -184,9 +184,28 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
     if locked is None:
         return None
     # One download attempt: offline, Nix would otherwise retry for seconds before giving up.
-    argv = [nix, "--eval", "--json", "--pure-eval", "--extra-experimental-features", "nix-command flakes",
-            "--option", "substituters", "", "--option", "download-attempts", "1",
-            "--argstr", "locked", json.dumps(locked), "--argstr", "system", nix_system(), "-E", _CUDA_VERSION_EXPR]
+    argv = [
+        nix,
+        "--eval",
+        "--json",
+        "--pure-eval",
+        "--extra-experimental-features",
+        "nix-command flakes",
+        "--option",
+        "substituters",
+        "",
+        "--option",
+        "download-attempts",
+        "1",
+        "--argstr",
+        "locked",
+        json.dumps(locked),
+        "--argstr",
+        "system",
+        nix_system(),
+        "-E",
+        _CUDA_VERSION_EXPR,
+    ]
     try:
         done = run_bounded(argv, limit=MAX_ANSWER_BYTES, tail=0, timeout=timeout)
     except OSError:
@@ -203,6 +222,9 @@ def flake_cuda_release(flake_root: Path, input_name: str | None = "nixpkgs") -> 
     version = nixpkgs_cuda_version(flake_root, input_name) if input_name else None
     if version:
         return version, f"CUDA {version}, read from the flake's nixpkgs" + (
-            f" (`{input_name}`)" if input_name != "nixpkgs" else "")
-    return None, ("the CUDA release of the flake's nixpkgs could not be read (Nix missing, no such input "
-                  "in flake.lock, or its source not fetched yet): nixpkgs' current default is assumed")
+            f" (`{input_name}`)" if input_name != "nixpkgs" else ""
+        )
+    return None, (
+        "the CUDA release of the flake's nixpkgs could not be read (Nix missing, no such input "
+        "in flake.lock, or its source not fetched yet): nixpkgs' current default is assumed"
+    )

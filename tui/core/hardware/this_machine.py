@@ -51,8 +51,14 @@ class _Reader:
             return []
 
 
-def detect_this_machine(proc: Path = Path("/proc"), sys: Path = Path("/sys"), nvml=None, *,
-                        icd_dirs: Sequence[Path] | None = None, machine: str | None = None) -> HardwareReport:
+def detect_this_machine(
+    proc: Path = Path("/proc"),
+    sys: Path = Path("/sys"),
+    nvml=None,
+    *,
+    icd_dirs: Sequence[Path] | None = None,
+    machine: str | None = None,
+) -> HardwareReport:
     """What this machine has: CPU from ``/proc/cpuinfo``, GPUs from ``/sys`` and NVML, Vulkan drivers.
 
     ``nvml`` is a module with pynvml's functions (tests pass a fake one); by default ``pynvml`` is

@@ -46,6 +46,7 @@ MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 
 # ---- the evaluator -----------------------------------------------------------------------------
 
+
 class Evaluator:
     """Evaluates nodes of the flake's files; one per :class:`Flake`, with caches shared across hosts."""
 
@@ -198,9 +199,14 @@ class Evaluator:
             if name == "self" and value.outputs is not None:
                 outputs = self.force(value.outputs)
                 if isinstance(outputs, AttrsValue):  # `self` also has `outputs` and `inputs`
-                    extra = {"outputs": Thunk.const(outputs), "inputs": Thunk.const(value),
-                             "outPath": Thunk.const(PathValue("."))}
-                    return AttrsValue({**outputs.attrs, **extra}, outputs.open, outputs.node, outputs.where, outputs.file)
+                    extra = {
+                        "outputs": Thunk.const(outputs),
+                        "inputs": Thunk.const(value),
+                        "outPath": Thunk.const(PathValue(".")),
+                    }
+                    return AttrsValue(
+                        {**outputs.attrs, **extra}, outputs.open, outputs.node, outputs.where, outputs.file
+                    )
                 return outputs
             return External((name,), True)
         if isinstance(value, External):
@@ -311,7 +317,9 @@ class Evaluator:
                 return ListValue([i for v in known for i in v.items], [n for v in known for n in v.nodes] + [None])
             return Unknown("a list the engine cannot see")
         if op in ("TOKEN_EQUAL", "TOKEN_NOT_EQUAL"):
-            if (isinstance(left, (str, int, bool)) and isinstance(right, (str, int, bool))) or (left is None and right is None):
+            if (isinstance(left, (str, int, bool)) and isinstance(right, (str, int, bool))) or (
+                left is None and right is None
+            ):
                 return (left == right) == (op == "TOKEN_EQUAL")
             return Unknown("a comparison the engine cannot decide")
         if op == "TOKEN_ADD":
@@ -319,7 +327,9 @@ class Evaluator:
                 text = self.to_string(right)
                 if text is None:
                     return Unknown("path + value")
-                rel = relative_path("x", "./" + (left.rel + "/" + text.lstrip("/") if text.startswith("/") else left.rel + text))
+                rel = relative_path(
+                    "x", "./" + (left.rel + "/" + text.lstrip("/") if text.startswith("/") else left.rel + text)
+                )
                 return PathValue(rel, None, True) if rel else Unknown("path outside the repository")
             if isinstance(left, str) and isinstance(right, (str, PathValue)):
                 text = left + self.to_string(right)
@@ -330,8 +340,14 @@ class Evaluator:
 
     def update(self, left: Value, right: Value) -> Value:
         if isinstance(left, AttrsValue) and isinstance(right, AttrsValue):
-            return AttrsValue({**left.attrs, **right.attrs}, left.open or right.open,
-                              right.node, {**left.where, **right.where}, right.file or left.file, left.base or right.base)
+            return AttrsValue(
+                {**left.attrs, **right.attrs},
+                left.open or right.open,
+                right.node,
+                {**left.where, **right.where},
+                right.file or left.file,
+                left.base or right.base,
+            )
         if isinstance(left, AttrsValue):
             base = right if isinstance(right, External) else left.base
             return AttrsValue(dict(left.attrs), True, left.node, dict(left.where), left.file, base)
@@ -381,7 +397,13 @@ class Evaluator:
             elif child.kind == "NODE_INHERIT":
                 source = child.first("NODE_INHERIT_FROM")
                 for ident in child.nodes():
-                    name = ident.text if ident.kind == "NODE_IDENT" else string_value(ident) if ident.kind == "NODE_STRING" else None
+                    name = (
+                        ident.text
+                        if ident.kind == "NODE_IDENT"
+                        else string_value(ident)
+                        if ident.kind == "NODE_STRING"
+                        else None
+                    )
                     if name is None:
                         continue
                     where.setdefault(name, child)
@@ -432,8 +454,14 @@ class Evaluator:
                     attrs[name] = Thunk.const(self.merge_deep(a, b))
                     continue
             attrs[name] = thunk
-        return AttrsValue(attrs, left.open or right.open, right.node or left.node,
-                          {**left.where, **right.where}, right.file or left.file, left.base or right.base)
+        return AttrsValue(
+            attrs,
+            left.open or right.open,
+            right.node or left.node,
+            {**left.where, **right.where},
+            right.file or left.file,
+            left.base or right.base,
+        )
 
     def _select_thunk(self, source: Node, name: str, file, env) -> Thunk:
         return Thunk.lazy(lambda: self.select(self.eval(source, file, env), name))
@@ -457,7 +485,13 @@ class Evaluator:
                     names.setdefault(path[0], []).append((path[1:], child))
             elif child.kind == "NODE_INHERIT":
                 for ident in child.nodes():
-                    name = ident.text if ident.kind == "NODE_IDENT" else string_value(ident) if ident.kind == "NODE_STRING" else None
+                    name = (
+                        ident.text
+                        if ident.kind == "NODE_IDENT"
+                        else string_value(ident)
+                        if ident.kind == "NODE_STRING"
+                        else None
+                    )
                     if name is not None:
                         names.setdefault(name, []).append((None, child))
         self._scope_cache[id(node)] = names
@@ -502,7 +536,11 @@ class Evaluator:
             if source is not None:
                 return self._select_thunk(source.nodes()[0], name, file, env)
             return Thunk.lazy(lambda: self.force(self.lookup(scope, name, file, env)))
-        pairs = [(rest, self.thunk(b.nodes()[1] if len(b.nodes()) > 1 else None, file, env)) for rest, b in entries if rest is not None]
+        pairs = [
+            (rest, self.thunk(b.nodes()[1] if len(b.nodes()) > 1 else None, file, env))
+            for rest, b in entries
+            if rest is not None
+        ]
         return Thunk.lazy(lambda: self._nested(pairs))
 
     def _param_lookup(self, lam: Node, param: Node, name: str, env: dict) -> Thunk | None:

@@ -173,7 +173,13 @@ def _read_inputs(body: Node) -> tuple[list[FlakeInput], str, Node | None]:
             block = value
             for inner in bindings(value):
                 if inner.path:
-                    take(inner.path[0], inner.path[1:], inner.value, inner.node, "dotted" if len(inner.path) > 1 else "block")
+                    take(
+                        inner.path[0],
+                        inner.path[1:],
+                        inner.value,
+                        inner.node,
+                        "dotted" if len(inner.path) > 1 else "block",
+                    )
             for name, node in inherited_names(value):
                 item = entry(name, "inherit")
                 item.nodes.append(node)

@@ -60,7 +60,9 @@ class _Found:
     missing_paths: list[str] = field(default_factory=list)
     # every list literal written in its nixosSystem call's `modules`, with the name there that holds the host's name
     module_lists: list[tuple[SourceFile, Node, str | None]] = field(default_factory=list)
-    call_site_list: tuple[SourceFile, Node] | None = None  # a modules list written for it where its unfollowed builder is called
+    call_site_list: tuple[SourceFile, Node] | None = (
+        None  # a modules list written for it where its unfollowed builder is called
+    )
 
 
 def find_hosts(flake: Flake) -> list[Host]:
@@ -101,8 +103,15 @@ def find_hosts(flake: Flake) -> list[Host]:
             item = _read_host(flake, evaluator, name, thunk, binding, configs_where, generated_by)
         except RecursionError:
             file, line = _line(flake, binding or configs_where)
-            host = Host(name=name, builder="unknown", file=file, line=line, layout="unknown", modules_known=False,
-                        refusal="the expressions that build this host nest too deeply for the engine to follow")
+            host = Host(
+                name=name,
+                builder="unknown",
+                file=file,
+                line=line,
+                layout="unknown",
+                modules_known=False,
+                refusal="the expressions that build this host nest too deeply for the engine to follow",
+            )
             item = _Found(host)
         if item is not None:
             found.append(item)
@@ -148,13 +157,23 @@ def _line(flake: Flake, node: Node | None) -> tuple[str, int]:
 
 def _inside(node: Node | None, container: Node | None) -> bool:
     return (
-        node is not None and container is not None and node.source is container.source
-        and container.start <= node.start and node.end <= container.end
+        node is not None
+        and container is not None
+        and node.source is container.source
+        and container.start <= node.start
+        and node.end <= container.end
     )
 
 
-def _read_host(flake: Flake, ev: Evaluator, name: str, thunk: Thunk, binding: Node | None,
-               configs_where: Node | None, generated_by: str | None) -> _Found | None:
+def _read_host(
+    flake: Flake,
+    ev: Evaluator,
+    name: str,
+    thunk: Thunk,
+    binding: Node | None,
+    configs_where: Node | None,
+    generated_by: str | None,
+) -> _Found | None:
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
         if attrpath_names(binding.nodes()[0]) is None:
@@ -234,7 +253,8 @@ def machines_nixpkgs(flake: Flake) -> tuple[str | None, list[str]]:
     notes = [
         f"{host.name} is built from `{host.nixpkgs}`, not `{chosen}` (which most machines use): "
         f"llama.cpp follows `{chosen}`, so {host.name} evaluates a second nixpkgs for it"
-        for host in flake.hosts if host.nixpkgs and host.nixpkgs != chosen
+        for host in flake.hosts
+        if host.nixpkgs and host.nixpkgs != chosen
     ]
     return chosen, notes
 
@@ -260,10 +280,14 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
     if isinstance(system, str):
         host.system = system
     special = ev.force(arg.attrs["specialArgs"]) if "specialArgs" in arg.attrs else None
-    host.inputs_in_modules = isinstance(special, FlakeInputs) or (isinstance(special, AttrsValue) and (
-        "inputs" in special.attrs or _inputs_under_flake(ev, special)
-        or isinstance(special.base, FlakeInputs)  # `inputs // { ... }`: every input is an argument of its own
-    ))
+    host.inputs_in_modules = isinstance(special, FlakeInputs) or (
+        isinstance(special, AttrsValue)
+        and (
+            "inputs" in special.attrs
+            or _inputs_under_flake(ev, special)
+            or isinstance(special.base, FlakeInputs)  # `inputs // { ... }`: every input is an argument of its own
+        )
+    )
     modules = ev.force(arg.attrs["modules"]) if "modules" in arg.attrs else None
     if isinstance(modules, ListValue):
         written = arg.where.get("modules")
@@ -295,7 +319,9 @@ def _key_name(ev: Evaluator, lst: Node, file: SourceFile, env: dict, name: str) 
         if param.kind == "NODE_IDENT_PARAM":
             names = [param.nodes()[0].text] if param.nodes() else []
         else:
-            names = [entry.nodes()[0].text for entry in param.nodes() if entry.kind == "NODE_PAT_ENTRY" and entry.nodes()]
+            names = [
+                entry.nodes()[0].text for entry in param.nodes() if entry.kind == "NODE_PAT_ENTRY" and entry.nodes()
+            ]
         for candidate in names:
             value = ev.force(ev.lookup(lst, candidate, file, env))
             if type(value) is str and value == name:
@@ -402,6 +428,7 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth:
 
 # ---- choosing where to attach -------------------------------------------------------------------
 
+
 def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unseen: bool = False) -> None:
     _follow_shared_modules(ev, found)
     # A file is a host's own only when no other host reaches it, through its modules or their imports.
@@ -425,8 +452,9 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
     unread = {id(item) for item in found if item.host.refusal is not None or item.call is None}
     for item in found:
         host = item.host
-        host.shared_module_files = [r for r in host.module_files
-                                    if several and all(r in other.host.module_files for other in found)]
+        host.shared_module_files = [
+            r for r in host.module_files if several and all(r in other.host.module_files for other in found)
+        ]
         own_files = _own_files(item, uses, several)
         host.own_file = own_files[0] if own_files else None
         if id(item) in unread:
@@ -437,7 +465,8 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
                     flake.notes.append(
                         f"{host.name}: its builder is not followed, so its settings are imported in the list written "
                         f"for it ({file.rel}:{file.line(lst)}); that builder must pass `inputs` to its modules "
-                        "(specialArgs = { inherit inputs; })")
+                        "(specialArgs = { inherit inputs; })"
+                    )
             continue
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
@@ -455,16 +484,25 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
         else:
-            host.refusal = _linked_folder(flake, host.module_files) or _imported_by_others(item, found) or (
-                "no module file belongs to this host alone (its modules are shared with other hosts), "
-                "and its modules list is not written for it alone"
+            host.refusal = (
+                _linked_folder(flake, host.module_files)
+                or _imported_by_others(item, found)
+                or (
+                    "no module file belongs to this host alone (its modules are shared with other hosts), "
+                    "and its modules list is not written for it alone"
+                )
             )
     if not names_unseen:  # a host the engine cannot see may use the same list with another name
         _attach_keyed(flake, [item for item in found if id(item) not in unread], found)
     for item in found:
         host = item.host
-        if host.refusal is None and host.attach is not None and item.call is not None and not host.inputs_in_modules \
-                and id(item) not in unread:
+        if (
+            host.refusal is None
+            and host.attach is not None
+            and item.call is not None
+            and not host.inputs_in_modules
+            and id(item) not in unread
+        ):
             _give_access(flake, ev, item)
         _refusal_snippet(host, item)
 
@@ -484,8 +522,9 @@ def _attach_keyed(flake: Flake, placed: list[_Found], found: list[_Found]) -> No
     for item in placed:
         if item.host.attach is not None:
             continue
-        keyed = [(file, lst, key) for file, lst, key in item.module_lists
-                 if _keyed_by(users[(file.rel, lst.start)], key)]
+        keyed = [
+            (file, lst, key) for file, lst, key in item.module_lists if _keyed_by(users[(file.rel, lst.start)], key)
+        ]
         if not keyed:
             continue
         file, lst, key = keyed[-1]
@@ -518,8 +557,10 @@ def _imported_by_others(item: _Found, found: list[_Found]) -> str | None:
         others = [o.host.name for o in found if o is not item and rel in o.host.imported_files]
         if others:
             names = ", ".join(others)
-            return (f"{rel} is imported by {names} too (through its imports): an import there would give "
-                    f"{names} this host's settings, and no other module file belongs to this host alone")
+            return (
+                f"{rel} is imported by {names} too (through its imports): an import there would give "
+                f"{names} this host's settings, and no other module file belongs to this host alone"
+            )
     return None
 
 
@@ -530,9 +571,13 @@ def _linked_folder(flake: Flake, files: list[str]) -> str | None:
         for depth in range(len(parts), 0, -1):
             folder = "/".join(parts[:depth])
             if os.path.islink(os.path.join(flake.root, folder)):
-                target = os.path.relpath(os.path.realpath(os.path.join(flake.root, folder)), os.path.realpath(flake.root))
-                return (f"{folder} is a link to {target.replace(os.sep, '/')}: this host shares every file there with "
-                        "another host, so none belongs to it alone")
+                target = os.path.relpath(
+                    os.path.realpath(os.path.join(flake.root, folder)), os.path.realpath(flake.root)
+                )
+                return (
+                    f"{folder} is a link to {target.replace(os.sep, '/')}: this host shares every file there with "
+                    "another host, so none belongs to it alone"
+                )
     return None
 
 
@@ -557,7 +602,11 @@ def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
         if not shared:
             continue
         call_arg = ev.force(item.call.arg)
-        special = ev.force_attrs(call_arg.attrs["specialArgs"]) if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs else None
+        special = (
+            ev.force_attrs(call_arg.attrs["specialArgs"])
+            if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs
+            else None
+        )
         if special is None:
             continue
         args = Thunk.const(AttrsValue(dict(special.attrs), open=True))
@@ -619,8 +668,10 @@ def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:
     (``default.nix``, ``configuration.nix``, ``<host>.nix``), then other files in its folder, then the rest."""
     host = item.host
     candidates = [
-        rel for rel in host.module_files
-        if PurePosixPath(rel).name not in GENERATED_FILES and "llama-cpp/machines/" not in rel
+        rel
+        for rel in host.module_files
+        if PurePosixPath(rel).name not in GENERATED_FILES
+        and "llama-cpp/machines/" not in rel
         and (not several or uses[rel] == 1)
     ]
 
@@ -726,13 +777,17 @@ def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
         value = unwrap(named.node) if named.node is not None else None
         file = flake.file_of(value) if value is not None else None
         if value is None or file is None or value.kind != "NODE_ATTR_SET":
-            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            host.refusal = (
+                "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            )
             return
         kind, target = "specialArgs-add", value
     elif special:
         value = _update_literal(special[0].value)
         if special[0].path != ["specialArgs"] or value is None or value.kind != "NODE_ATTR_SET":
-            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            host.refusal = (
+                "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
+            )
             return
         kind, target = "specialArgs-add", value
     else:
@@ -798,7 +853,9 @@ def _refusal_snippet(host: Host, item: _Found) -> None:
     literal = nix_relative_path(target or "flake.nix", machine)
     lines = [f"imports = [ {literal} ];"]
     if target is None:
-        lines.append(f"# in a module that only {host.name} imports (path from the flake folder): all its modules are shared")
+        lines.append(
+            f"# in a module that only {host.name} imports (path from the flake folder): all its modules are shared"
+        )
     if not host.inputs_in_modules and item.call is not None:
         lines.append("# and, in its nixosSystem call: specialArgs = { inherit inputs; };")
     host.snippet = "\n".join(lines)
@@ -846,8 +903,12 @@ def _importer_folders(source: SourceFile) -> list[str]:
         if node.kind != "NODE_APPLY":
             continue
         fn, args = apply_chain(node)
-        if node.parent is not None and unwrap(node.parent) is not None and unwrap(node.parent).kind == "NODE_APPLY" \
-                and unwrap(node.parent).nodes()[0] is node:
+        if (
+            node.parent is not None
+            and unwrap(node.parent) is not None
+            and unwrap(node.parent).kind == "NODE_APPLY"
+            and unwrap(node.parent).nodes()[0] is node
+        ):
             continue  # only the whole call `f a b`, not its head `f a`
         path = select_path(fn) if fn is not None else None
         if not path:
@@ -859,8 +920,11 @@ def _importer_folders(source: SourceFile) -> list[str]:
         if name == "readDir":
             literal = folders[0].text.encode()
             # entries turned back into paths: `./modules + "/${x}"`, `"${./modules}/${x}"`
-            if not (re.search(re.escape(literal) + rb"\s*\+\s*\"", text) or b"${" + literal + b"}/" in text
-                    or _inside_binding(node, ("imports", "modules"))):
+            if not (
+                re.search(re.escape(literal) + rb"\s*\+\s*\"", text)
+                or b"${" + literal + b"}/" in text
+                or _inside_binding(node, ("imports", "modules"))
+            ):
                 continue
         elif not _IMPORTER_NAME.match(name):
             continue
@@ -881,14 +945,24 @@ def _inside_binding(node: Node, names: tuple[str, ...]) -> bool:
 
 # ---- snowfall-lib ---------------------------------------------------------------------------------
 
+
 def _snowfall(flake: Flake, root: str) -> list[Host]:
     base = flake.root if root in (".", "") else flake.root / root
     prefix = "" if root in (".", "") else root.rstrip("/") + "/"
     hosts = []
     for name, arch, rel in snowfall_hosts(base):
         rel = prefix + rel
-        host = Host(name=name, builder="snowfall-lib", file=rel, line=1, system=arch, module_files=[rel],
-                    inputs_in_modules=True, layout="snowfall", own_file=rel)
+        host = Host(
+            name=name,
+            builder="snowfall-lib",
+            file=rel,
+            line=1,
+            system=arch,
+            module_files=[rel],
+            inputs_in_modules=True,
+            layout="snowfall",
+            own_file=rel,
+        )
         _attach_to_file(flake, host, rel)
         if host.refusal is not None:
             host.snippet = f"imports = [ {'<path to>'}/llama-cpp/machines/{name}.nix ];"
@@ -898,6 +972,7 @@ def _snowfall(flake: Flake, root: str) -> list[Host]:
 
 
 # ---- the host's system ------------------------------------------------------------------------------
+
 
 def system_from_files(flake: Flake, files: list[str]) -> str | None:
     """``nixpkgs.hostPlatform`` set in one of the host's own files (``lib.mkDefault "..."`` too)."""
@@ -920,8 +995,12 @@ def _platform_in(flake: Flake, rel: str) -> str | None:
             continue
         parts = node.nodes()
         path = attrpath_names(parts[0]) if parts and parts[0].kind == "NODE_ATTRPATH" else None
-        if path in (["nixpkgs", "hostPlatform"], ["hostPlatform"], ["nixpkgs", "system"],
-                    ["nixpkgs", "hostPlatform", "system"]):
+        if path in (
+            ["nixpkgs", "hostPlatform"],
+            ["hostPlatform"],
+            ["nixpkgs", "system"],
+            ["nixpkgs", "hostPlatform", "system"],
+        ):
             value = unwrap(parts[1]) if len(parts) > 1 else None
             while value is not None and value.kind == "NODE_APPLY":  # lib.mkDefault "…", lib.systems.elaborate "…"
                 value = unwrap(value.nodes()[-1])

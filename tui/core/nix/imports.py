@@ -42,4 +42,3 @@ def import_closure(flake: Flake, files: list[str]) -> list[str]:
                 seen.append(target)
         index += 1
     return seen
-

@@ -20,8 +20,9 @@ from tui.core.nix.syntax import (
 Reasoned = tuple[str, Edit, str]
 
 
-def input_edits(flake: Flake, name: str, url: str, follows: str | None, ref: str | None,
-                url_given: bool = False) -> list[Reasoned]:
+def input_edits(
+    flake: Flake, name: str, url: str, follows: str | None, ref: str | None, url_given: bool = False
+) -> list[Reasoned]:
     """The edits that make ``flake.nix`` have the llama.cpp input as asked (none if it already has).
 
     An existing input's URL changes only where a ref or a URL (``url_given``) was asked for.
@@ -89,9 +90,7 @@ def add_input(flake: Flake, name: str, url: str, follows: str | None) -> Edit:
         return Edit(at, at, gap + body)
     body_node = flake.body
     if flake.inputs_style == "top-level":
-        last = [
-            b.node for b in bindings(body_node) if b.path and b.path[0] == "inputs"
-        ][-1]
+        last = [b.node for b in bindings(body_node) if b.path and b.path[0] == "inputs"][-1]
         indent = indent_of(source, last.start)
         lines = [f"inputs.{name}.url = {url_text};"]
         if follows_text:
@@ -108,7 +107,14 @@ def add_input(flake: Flake, name: str, url: str, follows: str | None) -> Edit:
             text += f" inputs.{name}.inputs.nixpkgs.follows = {follows_text};"
         return Edit(at, at, text.encode())
     indent = indent_of(source, anchor.start)
-    block = b"inputs = {\n" + _input_lines(name, url_text, follows_text, False, indent + unit, unit) + b"\n" + indent + b"};\n\n" + indent
+    block = (
+        b"inputs = {\n"
+        + _input_lines(name, url_text, follows_text, False, indent + unit, unit)
+        + b"\n"
+        + indent
+        + b"};\n\n"
+        + indent
+    )
     return Edit(anchor.start, anchor.start, block)
 
 
@@ -210,7 +216,9 @@ def add_to_outputs_pattern(flake: Flake, name: str) -> Edit | None:
     multiline = b"\n" in pattern.raw and starts_line(source, last.start)
     if trailing_comma is not None:
         if multiline:
-            return Edit(trailing_comma.end, trailing_comma.end, b"\n" + indent_of(source, last.start) + f"{name},".encode())
+            return Edit(
+                trailing_comma.end, trailing_comma.end, b"\n" + indent_of(source, last.start) + f"{name},".encode()
+            )
         return Edit(trailing_comma.end, trailing_comma.end, f" {name},".encode())
     if multiline:
         return Edit(last.end, last.end, b",\n" + indent_of(source, last.start) + name.encode())

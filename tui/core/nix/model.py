@@ -56,7 +56,9 @@ class FlakeInput:
         # An input named nixpkgs is nixpkgs wherever it comes from (a path: or git+file: checkout).
         if self.name == "nixpkgs":
             return True
-        return bool(self.url and NIXPKGS_URL.search(self.url.split("?")[0].split("/")[1] if "/" in self.url else self.url))
+        return bool(
+            self.url and NIXPKGS_URL.search(self.url.split("?")[0].split("/")[1] if "/" in self.url else self.url)
+        )
 
 
 @dataclass

@@ -98,10 +98,24 @@ def _convert(root, source: bytes, parent: Node | None) -> Node:
 
 _ERROR_AT = re.compile(r"at (\d+)\.\.(\d+)")
 _TOKEN_WORDS = {
-    "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','", "DOT": "'.'", "ASSIGN": "'='",
-    "L_BRACE": "'{'", "R_BRACE": "'}'", "L_PAREN": "'('", "R_PAREN": "')'", "L_BRACK": "'['",
-    "R_BRACK": "']'", "STRING_START": "a string", "IDENT": "a name", "REC": "'rec'",
-    "INTERPOL_START": "'${'", "IN": "'in'", "THEN": "'then'", "ELSE": "'else'",
+    "SEMICOLON": "';'",
+    "COLON": "':'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "ASSIGN": "'='",
+    "L_BRACE": "'{'",
+    "R_BRACE": "'}'",
+    "L_PAREN": "'('",
+    "R_PAREN": "')'",
+    "L_BRACK": "'['",
+    "R_BRACK": "']'",
+    "STRING_START": "a string",
+    "IDENT": "a name",
+    "REC": "'rec'",
+    "INTERPOL_START": "'${'",
+    "IN": "'in'",
+    "THEN": "'then'",
+    "ELSE": "'else'",
 }
 
 
@@ -126,8 +140,9 @@ def _parse_raw(source: bytes, path: str):
         line, column = line_column(source, exc.start)
         raise NixSyntaxError(path, line, column, "the file is not valid UTF-8") from None
     if len(source) > MAX_SOURCE_BYTES:
-        raise NixSyntaxError(path, 1, 1, f"the file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB; "
-                                         "llamaflake does not read it")
+        raise NixSyntaxError(
+            path, 1, 1, f"the file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB; llamaflake does not read it"
+        )
     try:
         return _rnix.parse(text)
     except ValueError as exc:
@@ -178,7 +193,9 @@ def _on_a_big_enough_stack(source: bytes, path: str, work):
     if levels < _MAIN_STACK_LEVELS:
         return work()
     if nesting_depth(source) > MAX_NESTING:
-        raise NixSyntaxError(path, 1, 1, f"the file nests deeper than {MAX_NESTING} levels; llamaflake does not read it")
+        raise NixSyntaxError(
+            path, 1, 1, f"the file nests deeper than {MAX_NESTING} levels; llamaflake does not read it"
+        )
     size = max(64 * 1024 * 1024, levels * _STACK_PER_LEVEL)
     if size > _MAX_STACK:
         raise NixSyntaxError(path, 1, 1, "the file nests too deeply (or is too large) to read safely")
@@ -215,6 +232,7 @@ def check(source: bytes, path: str = "<string>") -> None:
 
 
 # ---- small helpers over the tree -------------------------------------------------------------
+
 
 def unwrap(node: Node | None) -> Node | None:
     """Skip parentheses and the root wrapper."""
@@ -418,7 +436,7 @@ def nix_relative_path(from_file: str, target: str) -> str:
         rel = "/".join(up + rest) or "."
         return rel if up else "./" + rel
     anchor = "/".join(up) + "/." if up else "./."
-    return f'({anchor} + {nix_string_literal("/" + "/".join(rest))})'
+    return f"({anchor} + {nix_string_literal('/' + '/'.join(rest))})"
 
 
 def nix_keyed_path(from_file: str, folder: str, key: str) -> str:

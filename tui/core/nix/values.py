@@ -115,8 +115,14 @@ class Thunk:
 
     __slots__ = ("_compute", "_value", "env", "file", "node")
 
-    def __init__(self, node: Node | None, file: SourceFile | None, env: dict | None,
-                 value: Value | None = None, compute: Callable[[], Value] | None = None) -> None:
+    def __init__(
+        self,
+        node: Node | None,
+        file: SourceFile | None,
+        env: dict | None,
+        value: Value | None = None,
+        compute: Callable[[], Value] | None = None,
+    ) -> None:
         self.node = node
         self.file = file
         self.env = env if env is not None else {}  # the same dict: binding caches compare it by identity

@@ -27,7 +27,9 @@ def _attrs(evaluator, value: AttrsValue | None, *path: str) -> AttrsValue | None
 
 def _is_darwin(evaluator, inventory: AttrsValue, name: str) -> bool:
     entry = _attrs(evaluator, inventory, name)
-    return entry is not None and "machineClass" in entry.attrs and evaluator.force(entry.attrs["machineClass"]) == "darwin"
+    return (
+        entry is not None and "machineClass" in entry.attrs and evaluator.force(entry.attrs["machineClass"]) == "darwin"
+    )
 
 
 def _special_args(evaluator, given: AttrsValue | None, fn: External) -> Thunk:
@@ -50,7 +52,7 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
     declared = _attrs(evaluator, given, "machines")
     inventory = _attrs(evaluator, given, "inventory", "machines")
     for extra in (declared, inventory):
-        for name in (extra.attrs if extra is not None else {}):
+        for name in extra.attrs if extra is not None else {}:
             if name not in names:
                 names.append(name)
     if inventory is not None:  # `machineClass = "darwin"`: a nix-darwin machine, not NixOS
@@ -66,10 +68,12 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
             rel = f"{folder}/{name}/{file}"
             if evaluator.nix_file(rel) == rel:
                 modules.append(Thunk.const(PathValue(rel)))
-        call_arg = AttrsValue({
-            "specialArgs": special,
-            "modules": Thunk.const(ListValue(modules)),
-        })
+        call_arg = AttrsValue(
+            {
+                "specialArgs": special,
+                "modules": Thunk.const(ListValue(modules)),
+            }
+        )
         # The node is clan's own argument: `specialArgs` given to clan reach every machine.
         written = Thunk(arg.node, arg.file, arg.env)
         written._value = call_arg

@@ -68,7 +68,9 @@ def configurations(evaluator, config: Thunk) -> Value:
         arg = AttrsValue({"specialArgs": Thunk.const(special), "modules": Thunk.const(ListValue(modules))})
         return SystemCall(("nixpkgs", "lib", "nixosSystem"), Thunk.const(arg))
 
-    return AttrsValue({
-        name: Thunk.lazy(lambda name=name, rel=rel: build(name, rel))
-        for name, rel in read_modules(evaluator, hosts_dir).items()
-    })
+    return AttrsValue(
+        {
+            name: Thunk.lazy(lambda name=name, rel=rel: build(name, rel))
+            for name, rel in read_modules(evaluator, hosts_dir).items()
+        }
+    )

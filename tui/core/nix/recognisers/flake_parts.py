@@ -90,7 +90,11 @@ def flake_parts_outputs(evaluator, module: Thunk) -> Value:
                 queue.extend(evaluator.force(i) for i in items.items)
     collected["done"] = True
     everything = evaluator.force(config)
-    flake = evaluator.select(everything, "flake") if isinstance(everything, AttrsValue) and "flake" in everything.attrs else None
+    flake = (
+        evaluator.select(everything, "flake")
+        if isinstance(everything, AttrsValue) and "flake" in everything.attrs
+        else None
+    )
     result = flake if isinstance(flake, AttrsValue) else AttrsValue({}, open=True)
     result = AttrsValue(dict(result.attrs), True, result.node, dict(result.where), result.file, result.base)
     result.origin = "flake-parts"  # type: ignore[attr-defined]

@@ -21,10 +21,13 @@ def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
     source = evaluator.force(src)
     if not isinstance(source, PathValue):
         return Unknown("flakelight's source is not a path in the repository")
-    module_args = AttrsValue({
-        "inputs": Thunk.const(evaluator.inputs if evaluator.inputs is not None else External(("inputs",), True)),
-        "src": Thunk.const(source),
-    }, open=True)
+    module_args = AttrsValue(
+        {
+            "inputs": Thunk.const(evaluator.inputs if evaluator.inputs is not None else External(("inputs",), True)),
+            "src": Thunk.const(source),
+        },
+        open=True,
+    )
     body = evaluator.force(module)
     if isinstance(body, Lambda):
         body = evaluator.apply(body, Thunk.const(module_args))
@@ -41,15 +44,22 @@ def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
         if isinstance(given, AttrsValue):
             hosts.update(given.attrs)
             where.update(given.where)
-    nix_dir = evaluator.force(body.attrs["nixDir"]) if "nixDir" in body.attrs else PathValue(
-        "nix" if source.rel == "." else f"{source.rel}/nix")
+    nix_dir = (
+        evaluator.force(body.attrs["nixDir"])
+        if "nixDir" in body.attrs
+        else PathValue("nix" if source.rel == "." else f"{source.rel}/nix")
+    )
     if isinstance(nix_dir, PathValue):
         for name, rel in host_files(evaluator, nix_dir.rel).items():
             hosts.setdefault(name, Thunk.lazy(lambda rel=rel: with_args(evaluator.import_path(PathValue(rel)))))
     configurations = AttrsValue(
-        {name: Thunk.lazy(lambda name=name, thunk=thunk: system(evaluator, name, with_args(evaluator.force(thunk))))
-         for name, thunk in hosts.items()},
-        node=body.node, where=where, file=body.file,
+        {
+            name: Thunk.lazy(lambda name=name, thunk=thunk: system(evaluator, name, with_args(evaluator.force(thunk))))
+            for name, thunk in hosts.items()
+        },
+        node=body.node,
+        where=where,
+        file=body.file,
     )
     return AttrsValue({"nixosConfigurations": Thunk.const(configurations)}, open=True)
 
@@ -72,10 +82,17 @@ def system(evaluator, name: str, value: Value) -> Value:
     if not isinstance(value, AttrsValue):
         return value
     given = evaluator.force(value.attrs["specialArgs"]) if "specialArgs" in value.attrs else AttrsValue({})
-    special = evaluator.update(AttrsValue({
-        "inputs": Thunk.const(evaluator.inputs if evaluator.inputs is not None else External(("inputs",), True)),
-        "hostname": Thunk.const(name),
-    }), given)
+    special = evaluator.update(
+        AttrsValue(
+            {
+                "inputs": Thunk.const(
+                    evaluator.inputs if evaluator.inputs is not None else External(("inputs",), True)
+                ),
+                "hostname": Thunk.const(name),
+            }
+        ),
+        given,
+    )
     attrs = dict(value.attrs)
     attrs["specialArgs"] = Thunk.const(special)
     arg = AttrsValue(attrs, value.open, value.node, value.where, value.file, value.base)

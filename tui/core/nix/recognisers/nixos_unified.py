@@ -29,14 +29,19 @@ def call(evaluator, fn: External, arg: Thunk) -> Value | None:
 def mk_linux_system(evaluator, options: Thunk, module: Thunk) -> Value:
     """``nixpkgs.lib.nixosSystem { specialArgs = { flake = { inputs, self, config }; }; modules = [ module ]; }``."""
     inputs = evaluator.inputs
-    flake = AttrsValue({
-        "inputs": Thunk.const(inputs if inputs is not None else External(("inputs",), True)),
-        "self": Thunk.lazy(lambda: evaluator.select(inputs, "self") if inputs is not None else External(("self",))),
-    }, open=True)
-    arg = AttrsValue({
-        "specialArgs": Thunk.const(AttrsValue({"flake": Thunk.const(flake)})),
-        "modules": Thunk.const(ListValue([module])),
-    })
+    flake = AttrsValue(
+        {
+            "inputs": Thunk.const(inputs if inputs is not None else External(("inputs",), True)),
+            "self": Thunk.lazy(lambda: evaluator.select(inputs, "self") if inputs is not None else External(("self",))),
+        },
+        open=True,
+    )
+    arg = AttrsValue(
+        {
+            "specialArgs": Thunk.const(AttrsValue({"flake": Thunk.const(flake)})),
+            "modules": Thunk.const(ListValue([module])),
+        }
+    )
     return SystemCall(("nixpkgs", "lib", "nixosSystem"), Thunk.const(arg))
 
 
@@ -58,7 +63,9 @@ def flake_module(evaluator, module: External, config: Thunk) -> Value | None:
 
     def configurations() -> Value:
         hosts = {
-            name: Thunk.lazy(lambda rel=rel: mk_linux_system(evaluator, Thunk.const(AttrsValue({})), Thunk.const(PathValue(rel))))
+            name: Thunk.lazy(
+                lambda rel=rel: mk_linux_system(evaluator, Thunk.const(AttrsValue({})), Thunk.const(PathValue(rel)))
+            )
             for name, rel in machine_files(evaluator, "configurations/nixos").items()
         }
         return AttrsValue(hosts)

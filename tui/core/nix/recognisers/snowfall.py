@@ -19,6 +19,7 @@ class SnowfallFlake(Opaque):
 
     def select(self, name: str) -> Value:
         if name == "mkFlake":  # `lib = mkLib { snowfall.root = ...; }; in lib.mkFlake { ... }` keeps mkLib's root
+
             def mk_flake(evaluator, arg: Thunk) -> Value:
                 return SnowfallFlake(self.root, arg)
 
