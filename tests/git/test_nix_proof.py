@@ -447,19 +447,7 @@ def test_a_machine_that_also_loads_another_machines_settings_is_caught_by_nix(tm
         )
         == 0
     ), capsys.readouterr().err
-    beta = root / "hosts/beta.nix"
-    beta.write_text(
-        beta.read_text()
-        .replace(
-            "{\n",
-            "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
-            1,
-        )
-        .replace("{ ... }:\n  imports", "{ ... }:\n{\n  imports")
-    )
-    repo = git.Repo(root)
-    repo.git.commit("-qam", "beta also loads alpha's settings", "--no-verify")
+    beta_loads_alphas_settings(root, "beta also loads alpha's settings")
     capsys.readouterr()
     before = repo_state(root)
 
@@ -508,19 +496,7 @@ def test_a_machine_left_alone_that_loads_a_file_the_change_writes_is_caught_by_n
     assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2"]) == 0
     err = capsys.readouterr().err
     assert "✓ beta: left alone: no setting this change writes reaches it" in err, err
-    beta = root / "hosts/beta.nix"
-    beta.write_text(
-        beta.read_text()
-        .replace(
-            "{\n",
-            "{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
-            1,
-        )
-        .replace("{ ... }:\n  imports", "{ ... }:\n{\n  imports")
-    )
-    repo = git.Repo(root)
-    repo.git.commit("-qam", "beta loads alpha's settings too", "--no-verify")
+    beta_loads_alphas_settings(root, "beta loads alpha's settings too")
     capsys.readouterr()
     before = repo_state(root)
 
@@ -548,16 +524,7 @@ def test_a_machine_left_alone_whose_name_cannot_be_a_file_name_is_checked_too(tm
     assert main([*first, "--host", "alpha=cpu", "--cpu-flags", "alpha=avx2"]) == 0
     err = capsys.readouterr().err
     assert "✓ lab/beta: left alone: no setting this change writes reaches it" in err, err
-    beta = root / "hosts/beta.nix"
-    beta.write_text(
-        beta.read_text().replace(
-            "{ ... }:\n{\n",
-            "{ ... }:\n{\n  imports = map (entry: entry.key) (builtins.genericClosure {\n"
-            '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n',
-            1,
-        )
-    )
-    repo.git.commit("-qam", "lab/beta loads alpha's settings too", "--no-verify")
+    beta_loads_alphas_settings(root, "lab/beta loads alpha's settings too")
     capsys.readouterr()
     before = repo_state(root)
 
@@ -570,3 +537,20 @@ def test_a_machine_left_alone_whose_name_cannot_be_a_file_name_is_checked_too(tm
         "llama-cpp/machines/alpha.nix, which this change writes" in err
     ), err
     assert repo_state(root).differences(before) == []
+
+
+def beta_loads_alphas_settings(root, message: str) -> None:
+    """Commit hosts/beta.nix importing alpha's settings file through genericClosure, an import the static
+    reading cannot follow."""
+    beta = root / "hosts/beta.nix"
+    imports = (
+        "  imports = map (entry: entry.key) (builtins.genericClosure {\n"
+        '    startSet = [ { key = ./.. + "/llama-cpp/machines/alpha.nix"; } ]; operator = _: [ ]; });\n'
+    )
+    text = beta.read_text()
+    if "{ ... }:\n{\n" in text:
+        text = text.replace("{ ... }:\n{\n", "{ ... }:\n{\n" + imports, 1)
+    else:
+        text = text.replace("{\n", "{\n" + imports, 1).replace("{ ... }:\n  imports", "{ ... }:\n{\n  imports")
+    beta.write_text(text)
+    git.Repo(root).git.commit("-qam", message, "--no-verify")
