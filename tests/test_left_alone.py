@@ -126,3 +126,11 @@ def test_a_damaged_line_is_said_and_written_anew_when_a_machine_is_left_alone_ag
     again = make_plan(load_flake(demo_repo), Answers(skip=["boron"]))
     change = next(c for c in again.changes if c.path == MODULE)
     assert read_left_alone(change.new) == ["boron"]
+
+
+def test_a_line_break_in_a_machines_name_stays_inside_its_line_of_the_commit_message(demo_repo):
+    flake = load_flake(demo_repo)
+    plan = make_plan(flake, Answers(machines={"carbon": MachineAnswer("cuda")}, skip=["boron"]))
+    plan.left_alone = ["two\nlines"]
+    message = commit_message(plan)
+    assert "- two\\nlines" in message and "\nlines\n" not in message

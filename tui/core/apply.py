@@ -19,7 +19,7 @@ import git
 
 from tui import __version__
 from tui.core import gitrepo
-from tui.core.errors import RepositoryError
+from tui.core.errors import RepositoryError, printable
 from tui.core.footprint import (
     BLOB_TRAILER,
     FILE_TRAILER,
@@ -76,7 +76,12 @@ class ApplyResult:
 
 
 def commit_message(plan: Plan) -> str:
-    """Subject, a body listing the machines with their variants and the caches, and a ``Generated-by`` trailer."""
+    """Subject, a body listing the machines with their variants and the caches, and a ``Generated-by`` trailer.
+    A machine's name is written on one line (a line break in it as ``\\n``): the message's lines stay its own."""
+
+    def one_line(name: str) -> str:
+        return printable(name, newlines=False)
+
     names = plan.changed_builds()  # a machine whose build stays as it was is not news
     module = plan.change(module_file(plan.module_dir))
     later_run = module is None or module.old is not None
@@ -87,27 +92,31 @@ def commit_message(plan: Plan) -> str:
         if any(c.kind != "delete" and c.path == machine_path(plan.module_dir, r.host) for c in plan.changes)
     ]
     if not names and written_refused:
-        subject = "llama-cpp: llama.cpp settings for " + ", ".join(written_refused) + ", to import by hand"
+        subject = (
+            "llama-cpp: llama.cpp settings for " + ", ".join(map(one_line, written_refused)) + ", to import by hand"
+        )
     elif not names and removed:
         subject = "llama-cpp: remove the superseded llama.cpp set-up"
     elif not names and module is not None and not plan.module_rebuilds:
-        subject = "llama-cpp: leave " + (", ".join(plan.left_alone) or "no machine") + " alone"
+        subject = "llama-cpp: leave " + (", ".join(map(one_line, plan.left_alone)) or "no machine") + " alone"
     elif not names:
         subject = "llama-cpp: add the llama.cpp flake input and module"
     elif later_run and len(names) <= 3 and set(names) != set(plan.machines):
         parts = [
-            f"add {n} ({plan.machines[n].variant})" if n in plan.attached else f"{n}: {plan.machines[n].variant}"
+            f"add {one_line(n)} ({plan.machines[n].variant})"
+            if n in plan.attached
+            else f"{one_line(n)}: {plan.machines[n].variant}"
             for n in names
         ]
         subject = "llama-cpp: " + "; ".join(parts)
     elif len(names) <= 3:
-        subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(names)
+        subject = "llama-cpp: build llama.cpp from its flake for " + ", ".join(map(one_line, names))
     else:
         subject = f"llama-cpp: build llama.cpp from its flake for {len(names)} machines"
     lines = [subject, ""]
     if names:
         lines.append("Machines:")
-        lines.extend(f"- {name}: {describe(plan.machines[name])}" for name in names)
+        lines.extend(f"- {one_line(name)}: {describe(plan.machines[name])}" for name in names)
         lines.append("")
     if plan.caches:
         lines.append("Binary caches:")
@@ -115,7 +124,7 @@ def commit_message(plan: Plan) -> str:
         lines.append("")
     if plan.left_alone:
         lines.append("Left alone (no build suggested for them):")
-        lines.extend(f"- {name}" for name in plan.left_alone)
+        lines.extend(f"- {one_line(name)}" for name in plan.left_alone)
         lines.append("")
     if removed:
         lines.append("Removed:")
