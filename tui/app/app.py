@@ -275,6 +275,8 @@ class LlamaflakeApp(App[int]):
                 machine.existing = existing  # its settings file goes by its name
             machine.host = host
             state.machines[host.name] = machine
+        if change.changed and state.plan is not None:
+            state.replan = True  # the review's plan was made from the static reading: it is made again
         self.broadcast()
         if change.changed:
             self._say_elsewhere(state.nix_note)
