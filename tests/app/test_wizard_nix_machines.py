@@ -180,3 +180,19 @@ async def test_nix_changing_the_machines_on_the_commit_step_sends_the_user_back_
         assert app.screen.step == step_called("Review"), "back to the review, with the plan made again"
         assert "boron" not in app.state.plan.machines
         assert git.Repo(demo_repo).head.commit.hexsha == head, "nothing committed"
+
+
+@run_async
+async def test_a_nix_that_writes_thousands_of_lines_does_not_stall_the_wizard(demo_repo, tmp_path, monkeypatch):
+    nix = NixStandIn(tmp_path / "nix", monkeypatch, ["beryllium", "boron", "carbon"], held=True, chatter=2000)
+    app = make_app(demo_repo, proof=asking_nix())
+    async with app.run_test(size=SIZE) as pilot:
+        await while_nix_is_asked(pilot, nix)
+        started = time.monotonic()
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.screen.step == step_called("Flake input"), "the next step", timeout=120)
+        await until(pilot, lambda: "evaluating the flake" in app.state.nix_line, "Nix's last line", timeout=120)
+        assert time.monotonic() - started < 5, "the keys and Nix's last line wait for no backlog of lines"
+        nix.release()
+        await settle(pilot)
+        assert app.state.nix_status == NIX_ANSWERED
