@@ -16,7 +16,7 @@ class NixStandIn:
     """``machines``: what ``builtins.attrNames`` answers; ``own_files``: per machine, the repository file that
     defines its host options (the second question, where the machines live). ``error``: Nix fails with it.
     ``held``: Nix waits to answer until :meth:`release` (at most :data:`HELD_AT_MOST` seconds: a test that fails
-    before it releases Nix does not hang)."""
+    before it releases Nix does not hang). ``chatter``: the lines Nix writes on stderr first (warnings, traces)."""
 
     def __init__(
         self,
@@ -26,6 +26,7 @@ class NixStandIn:
         own_files: dict[str, str] | None = None,
         error: str | None = None,
         held: bool = False,
+        chatter: int = 0,
     ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,6 +50,7 @@ class NixStandIn:
             "  *attrNames*)\n"
             f'    touch "{self.asked}"\n'
             f"    trap 'touch \"{self.stopped}\"; exit 143' TERM\n"
+            f'    yes "trace: evaluation warning: a deprecated option" | head -n {chatter} >&2\n'
             '    echo "evaluating the flake" >&2\n'
             f'    waited=0; while [ ! -e "{self.gate}" ] && [ $waited -lt {HELD_AT_MOST * 20} ]; do\n'
             "      sleep 0.05; waited=$((waited + 1)); done\n"

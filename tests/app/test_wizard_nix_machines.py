@@ -135,3 +135,64 @@ async def test_nix_failing_leaves_the_static_reading_with_its_reason(demo_repo, 
         assert line.startswith("⚠ Nix could not list the machines, the static reading stands: ")
         assert "attribute 'nixosConfigurations' missing" in line
         assert names_in(app, "#hosts") == ["carbon", "beryllium", "boron"]
+
+
+@run_async
+async def test_a_machine_nix_removes_after_the_review_is_shown_leaves_the_plan(demo_repo, tmp_path, monkeypatch):
+    nix = NixStandIn(tmp_path / "nix", monkeypatch, ["beryllium", "carbon"], held=True)
+    app = make_app(demo_repo, proof=asking_nix())
+    async with app.run_test(size=SIZE) as pilot:
+        await while_nix_is_asked(pilot, nix)
+        await pilot.press(*["ctrl+n"] * (step_called("Review") - 1))
+        await until(pilot, lambda: app.screen.step == step_called("Review"), "the review step")
+        await until(pilot, lambda: app.state.plan is not None, "the plan")
+        assert "boron" in app.state.plan.machines, "made before Nix answered: the static reading's machines"
+        nix.release()
+        await settle(pilot)
+        assert app.state.nix_status == NIX_ANSWERED
+        assert "boron" not in app.state.plan.machines, "the plan is made again without the machine Nix removed"
+        assert not any("boron" in c.path for c in app.state.plan.changes)
+        assert set(app.state.accepted) == {c.path for c in app.state.plan.changes}
+        shown = str(app.screen.query_one(".file-reason", Static).render())
+        assert "carbon" in shown and "boron" not in shown, "the diff shown is the new plan's"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.step == step_called("Commit")
+        assert not any("boron" in c.path for c in app.screen.final.changes)
+
+
+@run_async
+async def test_nix_changing_the_machines_on_the_commit_step_sends_the_user_back_to_the_review(
+    demo_repo, tmp_path, monkeypatch
+):
+    nix = NixStandIn(tmp_path / "nix", monkeypatch, ["beryllium", "carbon"], held=True)
+    app = make_app(demo_repo, proof=asking_nix())
+    async with app.run_test(size=SIZE) as pilot:
+        await while_nix_is_asked(pilot, nix)
+        await pilot.press(*["ctrl+n"] * (step_called("Commit") - 1))
+        await until(pilot, lambda: app.screen.step == step_called("Commit"), "the commit step")
+        assert any("boron" in c.path for c in app.screen.final.changes)
+        nix.release()
+        await settle(pilot)
+        head = git.Repo(demo_repo).head.commit.hexsha
+        await pilot.press("ctrl+n")  # would commit the plan made before Nix answered
+        await settle(pilot)
+        assert app.screen.step == step_called("Review"), "back to the review, with the plan made again"
+        assert "boron" not in app.state.plan.machines
+        assert git.Repo(demo_repo).head.commit.hexsha == head, "nothing committed"
+
+
+@run_async
+async def test_a_nix_that_writes_thousands_of_lines_does_not_stall_the_wizard(demo_repo, tmp_path, monkeypatch):
+    nix = NixStandIn(tmp_path / "nix", monkeypatch, ["beryllium", "boron", "carbon"], held=True, chatter=2000)
+    app = make_app(demo_repo, proof=asking_nix())
+    async with app.run_test(size=SIZE) as pilot:
+        await while_nix_is_asked(pilot, nix)
+        started = time.monotonic()
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.screen.step == step_called("Flake input"), "the next step", timeout=120)
+        await until(pilot, lambda: "evaluating the flake" in app.state.nix_line, "Nix's last line", timeout=120)
+        assert time.monotonic() - started < 5, "the keys and Nix's last line wait for no backlog of lines"
+        nix.release()
+        await settle(pilot)
+        assert app.state.nix_status == NIX_ANSWERED

@@ -86,6 +86,8 @@ class LlamaflakeApp(App[int]):
         self.state = WizardState(path=path, display_path=shown_path or display_path(path))
         self.on_first_screen = on_first_screen
         self.nix_cancel = threading.Event()  # set: stop asking Nix which machines exist
+        self.nix_line_posted = threading.Event()  # set: a NixProgress is on its way, with the latest line Nix wrote
+        self.nix_latest_line = ""
         if theme:
             self.theme = theme
 
@@ -197,11 +199,18 @@ class LlamaflakeApp(App[int]):
         from tui.core.validate import NixCancelled
 
         options = {"timeout": self.proof.timeout} if self.proof.timeout else {}
+
+        def progress(line: object) -> None:
+            # Nix may write thousands of lines (warnings, traces): a message each would stall the screen. One is on
+            # its way at a time, and shows the latest line when it arrives.
+            self.nix_latest_line = str(line)
+            if not self.nix_line_posted.is_set():
+                self.nix_line_posted.set()
+                self.post_message(NixProgress(self.nix_latest_line))
+
         try:
             flake = load_flake(self.state.path)
-            discovery = discover(
-                flake, progress=lambda line: self.post_message(NixProgress(str(line))), cancel=cancel, **options
-            )
+            discovery = discover(flake, progress=progress, cancel=cancel, **options)
             change = merge_discovery(shown, flake, discovery)
             settings = current_settings(flake)
             preliminary = _wiring_everything(flake)
@@ -226,9 +235,14 @@ class LlamaflakeApp(App[int]):
 
     @on(NixProgress)
     def nix_progress(self, message: NixProgress) -> None:
+        """Nix's last line, under the line that counts its seconds (the screens below show it on return)."""
+        from tui.app.widgets.nix_machines import NixMachinesLine
+
+        self.nix_line_posted.clear()  # before the line is read: a later one posts again
         if self.state.nix_status == NIX_ASKING:
-            self.state.nix_line = message.line
-            self.broadcast()
+            self.state.nix_line = self.nix_latest_line or message.line
+            for line in self.screen.query(NixMachinesLine):
+                line.show()
 
     @on(StopAskingNix)
     def stop_asking_nix(self) -> None:
@@ -275,6 +289,8 @@ class LlamaflakeApp(App[int]):
                 machine.existing = existing  # its settings file goes by its name
             machine.host = host
             state.machines[host.name] = machine
+        if change.changed and state.plan is not None:
+            state.replan = True  # the review's plan was made from the static reading: it is made again
         self.broadcast()
         if change.changed:
             self._say_elsewhere(state.nix_note)

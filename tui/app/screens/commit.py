@@ -115,8 +115,21 @@ class CommitScreen(StepScreen):
             return not self.done and not self.busy
         return super().check_action(action, parameters)
 
+    def out_of_date(self) -> bool:
+        """Whether Nix changed the list of machines after the review made the plan: then back to the review,
+        which makes it again, and True."""
+        if not self.state.replan or self.pending is not None:
+            return False
+        self.notify(
+            "Nix changed the list of machines after the review was made: review the new plan.",
+            title="The plan is out of date",
+            severity="warning",
+        )
+        self.action_back()
+        return True
+
     def action_next_step(self) -> None:
-        if self.busy or self.done:
+        if self.busy or self.done or self.out_of_date():
             return
         if self.query_one("#commit", Button).disabled:
             self.action_write_only()
@@ -169,7 +182,7 @@ class CommitScreen(StepScreen):
             self.start(commit=self.wanted_commit, allow_failed=True)
 
     def action_write_only(self) -> None:
-        if self.busy or self.done:
+        if self.busy or self.done or self.out_of_date():
             return
         self.app.push_screen(
             ConfirmDialog("Write without committing", "Write the files but leave committing to you?", yes="Write"),
@@ -185,6 +198,8 @@ class CommitScreen(StepScreen):
         self.action_write_only()
 
     def start(self, commit: bool, allow_failed: bool = False, allow_dirty: bool = False) -> None:
+        if self.out_of_date():
+            return
         self.wanted_commit = commit
         self.busy = True
         self.query_one("#progress").display = True

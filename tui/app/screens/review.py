@@ -161,14 +161,22 @@ class ReviewScreen(StepScreen):
 
     def on_screen_resume(self) -> None:
         """Coming back from a dialog or a later step changes nothing here, unless the plan is out of date."""
-        if self.state.replan:
-            self.state.replan = False
-            self.make_plan()
-            self.show_state()
-            self.start_proof()
+        self.replan_if_out_of_date()
 
     def on_state_changed(self, _message) -> None:
-        """The plan is made once, when the step is entered from the one before."""
+        """The plan is made once, when the step is entered from the one before; again only where it is out of
+        date (Nix's list of machines changed them), and while this step is shown."""
+        if self.app.screen is self:
+            self.replan_if_out_of_date()
+
+    def replan_if_out_of_date(self) -> None:
+        if not self.state.replan:
+            return
+        self.state.replan = False
+        self.make_plan()
+        self.current = None  # the file shown may have changed too
+        self.show_state()
+        self.start_proof()
 
     def make_plan(self) -> None:
         from tui.core.plan import make_plan
