@@ -256,3 +256,10 @@ def test_a_file_that_attaches_several_machines_names_them_in_one_reason(demo_rep
     flake_nix = next(c for c in make_plan(load_flake(demo_repo), demo_answers()).changes if c.path == "flake.nix")
     assert "attach llama.cpp settings to carbon, beryllium, boron" in flake_nix.reason
     assert flake_nix.reason.count("attach llama.cpp settings") == 1
+
+
+def test_lists_given_on_one_line_split_on_commas_and_any_blank():
+    from tui.core.answers import split_list
+
+    assert split_list("8.6,12.0a") == split_list(" 8.6 , 12.0a ") == split_list("8.6\t12.0a") == ["8.6", "12.0a"]
+    assert split_list("8.6,,\n") == ["8.6"] and split_list("") == []

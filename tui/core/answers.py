@@ -30,8 +30,9 @@ _FLAKE_URL = re.compile(
 
 
 def split_list(text: str) -> list[str]:
-    """A list given as one line, separated by commas or spaces (``8.6,12.0a``), as the flags and the wizard take it."""
-    return [part for part in (p.strip() for p in text.replace(" ", ",").split(",")) if part]
+    """A list given as one line, separated by commas or blanks (``8.6,12.0a``, a tab pasted from a table), as the
+    flags and the wizard take it."""
+    return [part for chunk in text.split(",") for part in chunk.split()]
 
 
 @dataclass
