@@ -70,9 +70,10 @@ async def test_machines_show_while_nix_runs_and_its_answer_is_merged_keeping_the
     async with app.run_test(size=SIZE) as pilot:
         await while_nix_is_asked(pilot, nix)
         assert names_in(app, "#hosts") == ["carbon", "beryllium", "boron"]  # the static reading, Nix not done
+        # What Nix writes is shown below the line, as soon as the app has drawn its latest line.
+        await until(pilot, lambda: "evaluating the flake" in text_of(app, "#nix-machines"), "Nix's line")
         line = text_of(app, "#nix-machines")
         assert "asking Nix which machines exist… " in line and "c: stop" in line
-        assert "evaluating the flake" in line, "what Nix writes is shown below"
         assert app.screen.check_action("stop_nix", ())
         # The user goes on and answers for boron while Nix is still asked.
         await pilot.press(*["ctrl+n"] * (step_called("Machines") - 1))
