@@ -397,6 +397,36 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
     return Check(LOCK_SUBJECT, OK, "nix flake lock")
 
 
+def _failed_eval(result, subject: str, host: str, root: Path, timeout: float) -> Check | None:
+    """The check for a ``nix eval`` of ``host`` that gave no answer (timed out, too much output, offline, an error,
+    killed), or None where it answered."""
+    if result.timed_out:
+        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
+    if result.too_large:
+        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False)
+    if result.returncode == 0:
+        return None
+    offline = offline_reason(result.stderr, root)
+    if offline:
+        return Check(subject, NOT_CHECKED, offline, host=host)
+    if result.returncode < 0 or result.returncode > 1:
+        # Killed (the OOM killer, a signal) or stopped for another reason: no answer about the configuration.
+        why = (
+            f"killed by signal {-result.returncode}"
+            if result.returncode < 0
+            else f"exited with status {result.returncode}"
+        )
+        return Check(
+            subject,
+            FAILED,
+            f"`nix eval` {why} before it gave an answer (out of memory?)"
+            + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
+            host=host,
+            definite=False,
+        )
+    return Check(subject, FAILED, _short(result.stderr, root), host=host)
+
+
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
     """Evaluate one machine's llama.cpp package and its ``pkgs.llama-cpp`` down to derivations (nothing is built),
     with its failed assertions and warnings."""
@@ -407,30 +437,9 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
         progress,
     )
     subject = f"evaluate {host}"
-    if result.timed_out:
-        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host)
-    if result.too_large:
-        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False)
-    if result.returncode != 0:
-        offline = offline_reason(result.stderr, root)
-        if offline:
-            return Check(subject, NOT_CHECKED, offline, host=host)
-        if result.returncode < 0 or result.returncode > 1:
-            # Killed (the OOM killer, a signal) or stopped for another reason: no answer about the configuration.
-            why = (
-                f"killed by signal {-result.returncode}"
-                if result.returncode < 0
-                else f"exited with status {result.returncode}"
-            )
-            return Check(
-                subject,
-                FAILED,
-                f"`nix eval` {why} before it gave an answer (out of memory?)"
-                + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
-                host=host,
-                definite=False,
-            )
-        return Check(subject, FAILED, _short(result.stderr, root), host=host)
+    failure = _failed_eval(result, subject, host, root, timeout)
+    if failure is not None:
+        return failure
     try:
         data = json.loads(result.stdout)
         drv = data["package"]
@@ -535,16 +544,10 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
         nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", apply), root, timeout, progress
     )
     subject = f"check that {host} is left alone"
-    if result.timed_out:
-        return Check(subject, TIMED_OUT, f"`nix eval` did not finish in {timeout:g} s", host=host, left_alone=True)
-    if result.too_large:
-        return Check(subject, FAILED, too_large("nix eval"), host=host, definite=False, left_alone=True)
-    if result.returncode != 0:
-        offline = offline_reason(result.stderr, root)
-        if offline:
-            return Check(subject, NOT_CHECKED, offline, host=host, left_alone=True)
-        definite = 0 <= result.returncode <= 1
-        return Check(subject, FAILED, _short(result.stderr, root), host=host, definite=definite, left_alone=True)
+    failure = _failed_eval(result, subject, host, root, timeout)
+    if failure is not None:
+        failure.left_alone = True
+        return failure
     try:
         data = json.loads(result.stdout)
         if data.get("absent") is True:
@@ -641,15 +644,13 @@ def evaluate_machines(
             with lock:
                 progress(event)
 
-    def one(host: str) -> Check:
-        want = (intended or {}).get(host)
-        if isinstance(want, LeftAlone):
-            return left_alone(host, want)
-        key = eval_cache.key(digest, host, EVAL_APPLY) if digest is not None else None
+    def cached_or_run(host: str, apply: str, what: str, run) -> Check:
+        """``host``'s answer to ``apply`` from the evaluation cache, else ``run`` and keep a definite answer."""
+        key = eval_cache.key(digest, host, apply) if digest is not None else None
         check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
         if check is None:
-            report(f"evaluating {host} ...")
-            check = eval_check(root, host, timeout)
+            report(what)
+            check = run(root, host, timeout)
             if key is not None and check.status in (OK, FAILED) and check.definite:
                 eval_cache.store(
                     key,
@@ -662,6 +663,13 @@ def evaluate_machines(
                         "intent": check.intent,
                     },
                 )
+        return check
+
+    def one(host: str) -> Check:
+        want = (intended or {}).get(host)
+        if isinstance(want, LeftAlone):
+            return left_alone(host, want)
+        check = cached_or_run(host, EVAL_APPLY, f"evaluating {host} ...", eval_check)
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
         problem = intent_problem(check, want) if want is not None and check.status == OK else None
@@ -682,25 +690,8 @@ def evaluate_machines(
         return check
 
     def left_alone(host: str, left: LeftAlone) -> Check:
-        key = eval_cache.key(digest, host, LEFT_ALONE_APPLY) if digest is not None else None
-        check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
-        if check is not None:
-            check.left_alone = True
-        else:
-            report(f"checking that {host} is left alone ...")
-            check = left_alone_check(root, host, timeout)
-            if key is not None and check.status in (OK, FAILED) and check.definite:
-                eval_cache.store(
-                    key,
-                    {
-                        "subject": check.subject,
-                        "status": check.status,
-                        "detail": check.detail,
-                        "package": None,
-                        "warnings": None,
-                        "intent": check.intent,
-                    },
-                )
+        check = cached_or_run(host, LEFT_ALONE_APPLY, f"checking that {host} is left alone ...", left_alone_check)
+        check.left_alone = True
         if check.failed and check.definite:
             check = _unless_failing_before(root, host, check, timeout)
             check.left_alone = True
