@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +21,10 @@ LLAMA_CPP_URL = "github:ggml-org/llama.cpp"
 _CPU_FLAG = re.compile(r"[a-z0-9_]+", re.ASCII)
 _CUDA_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}[af]?", re.ASCII)  # 12.0a/12.0f: architecture/family-specific
 _ROCM_TARGET = re.compile(r"gfx[0-9a-f]{3,4}", re.ASCII)
+_HF_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}", re.ASCII)
+_HF_REVISION = re.compile(r"[0-9a-f]{40}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_GGUF_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*\.gguf", re.ASCII)
 _GIT_REF = re.compile(r"[A-Za-z0-9._/-]+", re.ASCII)
 # Flake URL schemes an input may use; the rest of the URL is checked for characters Nix or a shell would read.
 _FLAKE_URL = re.compile(
@@ -35,6 +40,75 @@ def split_list(text: str) -> list[str]:
     return [part for chunk in text.split(",") for part in chunk.split()]
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """One GGUF file of a model at a pinned revision."""
+
+    name: str  # its path in the repository: "Qwen2.5-7B-Instruct-Q4_K_M.gguf", "Q8_0/x-00001-of-00002.gguf"
+    sha256: str  # 64 lowercase hex digits: the file's LFS object id
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model on Hugging Face pinned to a commit: one GGUF file, or every part of a split one in order."""
+
+    repo: str  # "owner/name"
+    revision: str  # the commit id (40 hex digits), never a branch
+    files: tuple[ModelFile, ...]
+
+    @property
+    def name(self) -> str:
+        """The file llama-server is given (the first part of a split model)."""
+        return self.files[0].name
+
+    @property
+    def size(self) -> int:
+        """Bytes of all its files together."""
+        return sum(f.size for f in self.files)
+
+    def url(self, file: ModelFile) -> str:
+        """Where ``file`` is downloaded from, pinned to the commit."""
+        return f"https://huggingface.co/{self.repo}/resolve/{self.revision}/{file.name}"
+
+    def validate(self, host: str) -> None:
+        if not _HF_REPO.fullmatch(self.repo) or ".." in self.repo:
+            raise AnswerError(f"{host}: malformed model repository {self.repo!r} (write it like owner/name)")
+        if not _HF_REVISION.fullmatch(self.revision):
+            raise AnswerError(f"{host}: the model's revision {self.revision!r} is not a commit id (40 hex digits)")
+        if not self.files:
+            raise AnswerError(f"{host}: the model {self.repo} has no GGUF file chosen")
+        for file in self.files:
+            if not _GGUF_FILE.fullmatch(file.name) or ".." in file.name.split("/"):
+                raise AnswerError(f"{host}: malformed model file {file.name!r} (a .gguf path in the repository)")
+            if not _SHA256.fullmatch(file.sha256):
+                raise AnswerError(f"{host}: the sha256 of {file.name} is not 64 hex digits")
+            if file.size < 0:
+                raise AnswerError(f"{host}: the size of {file.name} is negative")
+
+
+@dataclass(frozen=True)
+class ServeChoice:
+    """A model served on the machine by nixpkgs' ``services.llama-cpp``."""
+
+    model: ModelChoice
+    port: int = 8080
+    host: str = "127.0.0.1"  # loopback unless asked; openFirewall only when asked
+    open_firewall: bool = False
+    context: int = 4096  # tokens of context llama-server is started with (-c)
+
+    def validate(self, host: str) -> None:
+        self.model.validate(host)
+        if not 1 <= self.port <= 65535:
+            raise AnswerError(f"{host}: port {self.port} is not between 1 and 65535")
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            raise AnswerError(f"{host}: the address to serve on {self.host!r} is not an IP address") from None
+        if not 256 <= self.context <= 1_048_576:
+            raise AnswerError(f"{host}: a context of {self.context} tokens is out of range (256 to 1048576)")
+
+
 @dataclass
 class MachineAnswer:
     """One machine's llama.cpp build."""
@@ -46,6 +120,7 @@ class MachineAnswer:
     rocm_targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cuda_source: str | None = None  # where the capabilities came from ("NVML", "PCI id table"), for the commit message
+    serve: ServeChoice | None = None  # a model served on the machine; None: no service
 
     @classmethod
     def from_recommendation(cls, recommendation: Recommendation) -> MachineAnswer:
@@ -89,6 +164,8 @@ class MachineAnswer:
             raise AnswerError(f"{host}: CUDA capabilities only apply to the cuda variant, not '{self.variant}'")
         if self.rocm_targets and self.variant != "rocm":
             raise AnswerError(f"{host}: ROCm targets only apply to the rocm variant, not '{self.variant}'")
+        if self.serve is not None:
+            self.serve.validate(host)
 
 
 @dataclass
