@@ -14,6 +14,7 @@ CORE_MODULES = [
     "tui.core.repo_status",
     "tui.core.report",
     "tui.core.cleanup",
+    "tui.core.verify",
     "tui.core.hardware.model",
     "tui.cli",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from tui import __version__
 from tui.core.errors import AnswerError, LlamaflakeError, printable
 
-SUBCOMMANDS = ("hosts", "plan", "apply", "detect", "undo")
+SUBCOMMANDS = ("hosts", "plan", "apply", "detect", "undo", "verify")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         from tui.commands import plan
 
         plan.add_parsers(subparsers)
-    for optional in ("detect", "undo"):
+    for optional in ("detect", "undo", "verify"):
         if only not in (None, optional):
             continue
         try:
@@ -83,7 +83,7 @@ def run_wizard(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(
             "llamaflake: the wizard needs a terminal; without one, use the subcommands "
-            "(hosts, detect, plan, apply, undo; each has --help)",
+            "(hosts, detect, plan, apply, undo, verify; each has --help)",
             file=sys.stderr,
         )
         return 2
