@@ -7,7 +7,7 @@ import shlex
 from tui.cli import main
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.caches import cache_by_name
-from tui.core.next_steps import rebuild_commands
+from tui.core.next_steps import rebuild_commands, verify_line
 from tui.core.nix.flake import load_flake
 from tui.core.plan import make_plan
 
@@ -37,3 +37,13 @@ def test_apply_prints_the_rebuild_lines(demo_repo, capsys):
     assert main(["apply", "--flake", str(demo_repo), "--host", "carbon=cuda", "--cuda", "carbon=8.6", "--yes"]) == 0
     err = capsys.readouterr().err
     assert "sudo nixos-rebuild switch --flake .#carbon\n" in err
+
+
+def test_apply_ends_with_verify_on_each_switched_machine(demo_repo, capsys):
+    argv = ["apply", "--flake", str(demo_repo), "--host", "carbon=cuda", "--host", "boron=cpu", "--yes"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    tail = err[err.index("llamaflake: next, on each machine:") :]
+    assert "llamaflake: then, on that machine, check that its chosen build is what runs:\n" in tail
+    assert "  llamaflake verify --host carbon\n" in tail and "  llamaflake verify --host boron\n" in tail
+    assert shlex.split(verify_line("my host")) == ["llamaflake", "verify", "--host", "my host"]

@@ -803,6 +803,8 @@ async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_rep
             "sudo nixos-rebuild switch --flake .#carbon --option extra-substituters https://cache.nixos-cuda.org"
             in rebuild
         )
+        # after the switch, on the same machine: is the chosen build what runs?
+        assert rebuild.index("llamaflake verify --host carbon") > rebuild.index(".#carbon")
         assert "llamaflake undo" in text_of(app, "#undo")
     repo = git.Repo(demo_repo)
     commit = repo.head.commit

@@ -9,7 +9,7 @@ from tui.commands.common import add_answer_options, add_repo_options, answers_fr
 from tui.core import eval_cache
 from tui.core.diff import plan_diff
 from tui.core.footprint import machine_path
-from tui.core.next_steps import rebuild_commands, unchecked_lines
+from tui.core.next_steps import rebuild_commands, unchecked_lines, verify_line
 from tui.core.plan import Plan, make_plan
 from tui.core.report import plan_report
 
@@ -260,6 +260,9 @@ def _report_result(args: argparse.Namespace, plan: Plan, result, refused: list[s
                 say("llamaflake: next, on each machine:")
                 for command in commands.values():
                     say(f"  {command}")
+                say("llamaflake: then, on that machine, check that its chosen build is what runs:")
+                for host in commands:
+                    say(f"  {verify_line(host)}")
         elif any(f.code == "not-a-repository" for f in result.findings):
             say("llamaflake: not committed: the flake is in no git repository")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tui.core.caches import Cache
 from tui.core.footprint import module_file
 from tui.core.plan import Plan
-from tui.core.shell import shell_quote
+from tui.core.shell import shell_join, shell_quote
 
 
 def new_caches(plan: Plan) -> list[Cache]:
@@ -51,6 +51,11 @@ def rebuild_line(host: str, variant: str, caches: list[Cache]) -> str:
     line = f"sudo nixos-rebuild switch --flake {shell_quote('.#' + host)}"
     options = substituter_options(caches_serving(caches, variant))
     return f"{line} {options}" if options else line
+
+
+def verify_line(host: str) -> str:
+    """``llamaflake verify`` for ``host``, run on that machine after its switch: is the chosen build what runs?"""
+    return shell_join(["llamaflake", "verify", "--host", host])
 
 
 def undo_commands(commit: str | None, plan: Plan) -> list[str]:

@@ -344,7 +344,7 @@ class CommitScreen(StepScreen):
 
     @on(PlanApplied)
     def applied(self, message: PlanApplied) -> None:
-        from tui.core.next_steps import rebuild_commands, undo_commands
+        from tui.core.next_steps import rebuild_commands, undo_commands, verify_line
 
         self.busy = False
         self.done = True
@@ -372,14 +372,13 @@ class CommitScreen(StepScreen):
                     id="unchecked",
                 )
             )
-        result.mount(
-            Label("Next: switch each machine (run it on that machine, in this repository)", classes="section-title")
-        )
+        result.mount(Label("Next: on each machine, in this repository: switch, then verify", classes="section-title"))
         commands = rebuild_commands(self.final)
         lines = []
         for host, line in commands.items():
             lines.append(Content.from_markup("[dim]# on $host[/]", host=host))
             lines.append(Content(line))
+            lines.append(Content(verify_line(host)))
         if any("--option" in line for line in commands.values()):
             lines.append(Content.from_markup("[dim]# the --option part is needed for the first switch only[/]"))
         result.mount(Static(Content("\n").join(lines) if lines else "no machines", id="rebuild", classes="commands"))
