@@ -38,6 +38,8 @@ def layout_with_stand_ins(tmp_path: Path, name: str, nixpkgs: Path) -> Path:
         # host files are descriptors whose `imports` the builder splices in; every file under ./modules is
         # loaded into every machine, so the settings files must live outside it
         ("mkflake-host-descriptors", {"ramen": "vulkan", "udon": "cpu"}),
+        # `import "${nixpkgs}/nixos/lib/eval-config.nix" { ... }` is nixosSystem
+        ("eval-config-import", {"alpha": "vulkan", "beta": "cpu"}),
     ],
 )
 def test_each_machine_evaluates_with_its_own_settings_alone(tmp_path, stand_ins, capsys, name, answers):

@@ -41,6 +41,7 @@ from tui.core.nix.values import (
 if TYPE_CHECKING:  # pragma: no cover
     from tui.core.nix.model import Flake, SourceFile
 
+EVAL_CONFIG = "/nixos/lib/eval-config.nix"  # what nixpkgs' lib.nixosSystem calls
 MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 
 
@@ -108,6 +109,16 @@ class Evaluator:
                 return text  # a bare URI
 
     def _eval_string(self, node, file, env):
+        inner = [c for c in node.children if c.kind not in ("TOKEN_STRING_START", "TOKEN_STRING_END")]
+        if (
+            len(inner) == 2
+            and inner[0].kind == "NODE_INTERPOL"
+            and inner[1].kind == "TOKEN_STRING_CONTENT"
+            and inner[1].text == EVAL_CONFIG
+        ):  # `"${nixpkgs}/nixos/lib/eval-config.nix"`: a file of another flake, known by its place there
+            source = self.eval(inner[0].nodes()[0] if inner[0].nodes() else None, file, env)
+            if isinstance(source, External):
+                return External((*source.path, EVAL_CONFIG))
         parts = []
         for c in node.children:
             if c.kind in ("TOKEN_STRING_START", "TOKEN_STRING_END"):
