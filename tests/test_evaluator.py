@@ -156,6 +156,18 @@ BUILTIN_CASES = {
     "functionArgs": ("builtins.functionArgs ({ a, b ? 1, ... }: a)", {"a": False, "b": True}),
     "intersectAttrs": ("builtins.intersectAttrs { a = 0; c = 0; } { a = 1; b = 2; c = 3; }", {"a": 1, "c": 3}),
     "append": ('lib.path.append ./. "hosts/carbon"', "path:hosts/carbon"),
+    "zipAttrsWith": (
+        "builtins.zipAttrsWith (n: vs: if builtins.tail vs == [ ] then builtins.head vs else vs) [ { a = 1; } { b = 2; } ]",
+        {"a": 1, "b": 2},
+    ),
+    "head": ("builtins.head [ 1 2 ]", 1),
+    "tail": ("builtins.tail [ 1 2 3 ]", [2, 3]),
+    "last": ("lib.last [ 1 2 3 ]", 3),
+    "all": ("[ (builtins.all (x: x != null) [ 1 { } ]) (builtins.all (x: x == 1) [ 1 2 ]) ]", [True, False]),
+    "any": ("[ (builtins.any (x: x == 2) [ 1 2 ]) (builtins.any (x: x == 3) [ 1 2 ]) ]", [True, False]),
+    "isList": ("[ (builtins.isList [ ]) (builtins.isList { }) ]", [True, False]),
+    "isAttrs": ("[ (builtins.isAttrs { }) (builtins.isAttrs [ ]) ]", [True, False]),
+    "id": ("lib.id 1", 1),
 }
 
 

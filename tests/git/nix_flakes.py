@@ -29,6 +29,15 @@ NIXPKGS_FLAKE = """{
 }
 """
 
+# `import "${nixpkgs}/nixos/lib/eval-config.nix" { ... }`: the stand-in's nixosSystem, as nixpkgs' own is that file.
+EVAL_CONFIG = """args:
+let
+  lib = import ../../lib;
+  nixos = import ../../nixpkgs/nixos { inherit lib; nixpkgsFun = import ../../nixpkgs { inherit lib; }; };
+in
+nixos.nixosSystem args
+"""
+
 LLAMA_FLAKE = """{
   inputs.nixpkgs.url = "path:NIXPKGS";
   outputs = { self, nixpkgs }:
@@ -48,6 +57,8 @@ def nixpkgs_flake(where: Path) -> Path:
         shutil.copytree(NIXPKGS_LIB, target / "lib")
         shutil.copytree(MODEL / "nixpkgs", target / "nixpkgs")
         (target / "flake.nix").write_text(NIXPKGS_FLAKE)
+        (target / "nixos" / "lib").mkdir(parents=True)
+        (target / "nixos" / "lib" / "eval-config.nix").write_text(EVAL_CONFIG)
     return target
 
 

@@ -4,6 +4,7 @@ every machine gets exactly its own settings, a machine whose host folder is a li
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def layout_with_stand_ins(tmp_path: Path, name: str, nixpkgs: Path) -> Path:
         ("symlinked-host-folder", {"alpha": "vulkan", "beta": "cpu", "gamma": "cpu"}),
         ("call-site-module-list", {"alpha": "cpu", "installer": "vulkan"}),
         ("mksystem-foldl", {"carbon": "vulkan", "boron": "cpu"}),
+        # host files are descriptors whose `imports` the builder splices in; every file under ./modules is
+        # loaded into every machine, so the settings files must live outside it
+        ("mkflake-host-descriptors", {"ramen": "vulkan", "udon": "cpu"}),
+        # `import "${nixpkgs}/nixos/lib/eval-config.nix" { ... }` is nixosSystem
+        ("eval-config-import", {"alpha": "vulkan", "beta": "cpu"}),
     ],
 )
 def test_each_machine_evaluates_with_its_own_settings_alone(tmp_path, stand_ins, capsys, name, answers):
@@ -42,7 +48,8 @@ def test_each_machine_evaluates_with_its_own_settings_alone(tmp_path, stand_ins,
     code = main(["apply", "--flake", str(root), "--url", f"path:{stand_ins['llama']}", *hosts, "--no-caches", "--yes"])
     err = capsys.readouterr().err
     assert code == 0, err
-    module_dir = "modules/llama-cpp" if (root / "modules").is_dir() else "llama-cpp"
+    expected = json.loads((LAYOUTS / name / "expected.json").read_text())
+    module_dir = expected.get("module_dir") or ("modules/llama-cpp" if (root / "modules").is_dir() else "llama-cpp")
     for host, variant in answers.items():
         assert f"✓ {host}: llama-cpp-" in err, err
         assert f"as chosen: {variant}, all CPU variants · from {module_dir}/machines/{host}.nix\n" in err, err

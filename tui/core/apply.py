@@ -201,9 +201,10 @@ def intended(plan: Plan) -> dict[str, Intended]:
         keyed = (
             host.attach is not None and host.attach.kind == "keyed-entry"
         )  # `machines/${name}.nix`, for each machine
+        attached = [host.attach.file] if host.attach is not None else []  # a host descriptor's `imports`
         if not any(
             tail in text_of(rel)
-            for rel in dict.fromkeys([host.file, *host.imported_files, *host.module_files])
+            for rel in dict.fromkeys([host.file, *attached, *host.imported_files, *host.module_files])
             if rel != settings
         ) and not (keyed and keyed_path(host.attach, settings).encode() in text_of(host.attach.file)):
             continue

@@ -10,7 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui.core.nix.paths import relative_path
-from tui.core.nix.values import AttrsValue, Lambda, ListValue, PathValue, Thunk, Unknown, Value, as_path, from_data
+from tui.core.nix.values import (
+    AttrsValue,
+    External,
+    Lambda,
+    ListValue,
+    Opaque,
+    PathValue,
+    SystemCall,
+    Thunk,
+    Unknown,
+    Value,
+    as_path,
+    from_data,
+)
 
 
 @dataclass(frozen=True)
@@ -427,3 +440,97 @@ def path_append(ev, base, text):
         return Unknown("lib.path.append of values the engine cannot see")
     rel = relative_path("x", "./" + (sub if path.rel == "." else f"{path.rel}/{sub}"))
     return PathValue(rel, None, True) if rel is not None else Unknown("a path outside the repository")
+
+
+@builtin("zipAttrsWith", 2)
+def zip_attrs_with(ev, fn, sets):
+    """``zipAttrsWith (name: values: ...) [ a b ]``: for each name of any set, the function of the values
+    the sets give it (a deep merge of library sets, ``mergeAttrs' (attrValues libs)``). A set the engine
+    cannot see leaves the result open and each list of values partly unseen."""
+    value = ev.force_list(sets)
+    if value is None:
+        return Unknown("zipAttrsWith over a list the engine cannot see")
+    f = ev.force(fn)
+    seen = [ev.force(item) for item in value.items]
+    known = [s for s in seen if isinstance(s, AttrsValue)]
+    # A library from outside (`nixpkgs.lib` among the sets) stays the base, as in `lib // { ... }`: its names
+    # are not seen, and the names of the repository's own sets are taken as they are written.
+    base = next((s for s in seen if isinstance(s, External)), None)
+    unseen = None in value.nodes or len(known) + (base is not None) < len(seen) or any(s.open for s in known)
+    names = sorted({name for s in known for name in s.attrs})
+    result = {}
+    for name in names:
+        values = ListValue([s.attrs[name] for s in known if name in s.attrs], [None] if unseen else [])
+        result[name] = Thunk.lazy(lambda name=name, values=values: ev.call(f, name, values))
+    return AttrsValue(result, unseen or base is not None, base=base)
+
+
+def _whole(ev, items) -> ListValue | None:
+    value = ev.force_list(items)
+    return value if value is not None and None not in value.nodes else None
+
+
+@builtin("head", 1)
+def head(ev, items):
+    value = ev.force_list(items)
+    return ev.force(value.items[0]) if value is not None and value.items else Unknown("head of a list not seen")
+
+
+@builtin("tail", 1)
+def tail(ev, items):
+    value = _whole(ev, items)
+    if value is None or not value.items:
+        return Unknown("tail of a list the engine cannot see whole")
+    return ListValue(value.items[1:])
+
+
+@builtin("last", 1)
+def last(ev, items):
+    value = _whole(ev, items)
+    return ev.force(value.items[-1]) if value is not None and value.items else Unknown("last of a list not seen")
+
+
+@builtin("all", 2)
+def all_(ev, pred, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("all over a list the engine cannot see")
+    f = ev.force(pred)
+    answers = [ev.call(f, i) for i in value.items]
+    if any(a is False for a in answers):
+        return False
+    return True if all(a is True for a in answers) and None not in value.nodes else Unknown("all")
+
+
+@builtin("any", 2)
+def any_(ev, pred, items):
+    value = ev.force_list(items)
+    if value is None:
+        return Unknown("any over a list the engine cannot see")
+    f = ev.force(pred)
+    answers = [ev.call(f, i) for i in value.items]
+    if any(a is True for a in answers):
+        return True
+    return False if all(a is False for a in answers) and None not in value.nodes else Unknown("any")
+
+
+def _kind_test(ev, value, kind) -> Value:
+    forced = ev.force(value)
+    if isinstance(forced, (Unknown, External, Opaque)):
+        return Unknown("the kind of a value the engine cannot see")
+    return isinstance(forced, kind)
+
+
+@builtin("isList", 1)
+def is_list(ev, value):
+    return _kind_test(ev, value, ListValue)
+
+
+@builtin("isAttrs", 1)
+def is_attrs(ev, value):
+    return _kind_test(ev, value, (AttrsValue, SystemCall))
+
+
+@builtin("id", 1)
+def identity(ev, value):
+    return ev.force(value)

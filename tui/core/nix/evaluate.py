@@ -41,6 +41,7 @@ from tui.core.nix.values import (
 if TYPE_CHECKING:  # pragma: no cover
     from tui.core.nix.model import Flake, SourceFile
 
+EVAL_CONFIG = "/nixos/lib/eval-config.nix"  # what nixpkgs' lib.nixosSystem calls
 MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 
 
@@ -108,6 +109,16 @@ class Evaluator:
                 return text  # a bare URI
 
     def _eval_string(self, node, file, env):
+        inner = [c for c in node.children if c.kind not in ("TOKEN_STRING_START", "TOKEN_STRING_END")]
+        if (
+            len(inner) == 2
+            and inner[0].kind == "NODE_INTERPOL"
+            and inner[1].kind == "TOKEN_STRING_CONTENT"
+            and inner[1].text == EVAL_CONFIG
+        ):  # `"${nixpkgs}/nixos/lib/eval-config.nix"`: a file of another flake, known by its place there
+            source = self.eval(inner[0].nodes()[0] if inner[0].nodes() else None, file, env)
+            if isinstance(source, External):
+                return External((*source.path, EVAL_CONFIG))
         parts = []
         for c in node.children:
             if c.kind in ("TOKEN_STRING_START", "TOKEN_STRING_END"):
@@ -321,6 +332,9 @@ class Evaluator:
                 left is None and right is None
             ):
                 return (left == right) == (op == "TOKEN_EQUAL")
+            decided = _decided_equal(left, right)
+            if decided is not None:
+                return decided == (op == "TOKEN_EQUAL")
             return Unknown("a comparison the engine cannot decide")
         if op == "TOKEN_ADD":
             if isinstance(left, PathValue):
@@ -705,6 +719,22 @@ def path_string(text: str) -> Value:
     """``text`` made from a path, normalised, as a :class:`PathString` (or Unknown outside the repository)."""
     rel = relative_path("flake.nix", "./" + text)
     return PathString(rel) if rel is not None else Unknown("a path outside the repository")
+
+
+def _decided_equal(left: Value, right: Value) -> bool | None:
+    """Whether two values are equal where the engine can tell without reading them whole: ``null`` against a
+    value it sees (``v != null``), a list against a whole list of another length (``tail values == []``)."""
+    seen = (AttrsValue, ListValue, Lambda, PathValue, Builtin, str, int, bool)
+    if left is None or right is None:
+        other = right if left is None else left
+        return False if isinstance(other, seen) else None
+    if isinstance(left, ListValue) and isinstance(right, ListValue):
+        whole = None not in left.nodes and None not in right.nodes
+        if whole and len(left.items) != len(right.items):
+            return False
+        if whole and not left.items and not right.items:
+            return True
+    return None
 
 
 def _is_rec(attrset: Node) -> bool:

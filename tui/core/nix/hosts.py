@@ -63,6 +63,8 @@ class _Found:
     call_site_list: tuple[SourceFile, Node] | None = (
         None  # a modules list written for it where its unfollowed builder is called
     )
+    # lists the builder splices into its modules from elsewhere: `++ (host.imports or [])` of a host descriptor
+    spliced_lists: list[tuple[SourceFile, Node]] = field(default_factory=list)
 
 
 def find_hosts(flake: Flake) -> list[Host]:
@@ -300,6 +302,8 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
             if _inside(lst, written):
                 key = _key_name(ev, lst, file, arg.attrs["modules"].env, host.name)
                 item.module_lists.append((file, lst, key))
+            elif item.binding is None or not _inside(lst, item.binding):
+                item.spliced_lists.append((file, lst))
         for module in modules.items:
             _read_module(flake, ev, item, module)
     elif "modules" in arg.attrs:
@@ -445,7 +449,7 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
     # A modules list written once inside a function that builds several machines is none of theirs alone.
     list_users: dict[tuple[str, int], int] = {}
     for item in found:
-        for key in {(file.rel, lst.start) for file, lst in item.literal_lists}:
+        for key in {(file.rel, lst.start) for file, lst in item.literal_lists + item.spliced_lists}:
             list_users[key] = list_users.get(key, 0) + 1
     for item in found:
         item.literal_lists = [(file, lst) for file, lst in item.literal_lists if list_users[(file.rel, lst.start)] == 1]
@@ -468,9 +472,14 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
                         "(specialArgs = { inherit inputs; })"
                     )
             continue
+        descriptor = _descriptor_list(item, found, list_users)
         if host.layout == "nixosSystem" and item.literal_lists:
             file, lst = item.literal_lists[-1]
             host.attach = Attach("modules-list", file.rel, lst)
+        elif descriptor is not None:
+            file, lst = descriptor
+            host.attach = Attach("imports-list", file.rel, lst)
+            host.own_file = file.rel
         elif own_files:
             for rel in own_files:  # the next owned file when one cannot take an import
                 host.refusal = None
@@ -505,6 +514,31 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
         ):
             _give_access(flake, ev, item)
         _refusal_snippet(host, item)
+
+
+def _descriptor_list(
+    item: _Found, found: list[_Found], list_users: dict[tuple[str, int], int]
+) -> tuple[SourceFile, Node] | None:
+    """The ``imports`` list of the host's own descriptor file, which its builder splices into its modules
+    (``hosts/ramen/default.nix`` returning ``{ system = ...; imports = [ ... ]; config = ...; }``, built with
+    ``modules = [ ... ] ++ (host.imports or [])``): the host's entry file, named for it, whose list no other
+    host's modules hold and which no other host reaches."""
+    host = item.host
+    for file, lst in reversed(item.spliced_lists):
+        path = PurePosixPath(file.rel)
+        if not (host.name in path.parts[:-1] and path.name in ENTRY_FILES) and path.stem != host.name:
+            continue
+        if list_users.get((file.rel, lst.start)) != 1:
+            continue
+        if any(other is not item and file.rel in other.host.imported_files for other in found):
+            continue
+        binding = lst.parent
+        while binding is not None and binding.kind != "NODE_ATTRPATH_VALUE":
+            binding = binding.parent
+        if binding is None or attrpath_names(binding.nodes()[0]) != ["imports"]:
+            continue
+        return file, lst
+    return None
 
 
 def _attach_keyed(flake: Flake, placed: list[_Found], found: list[_Found]) -> None:
@@ -879,24 +913,59 @@ def auto_imported_dirs(flake: Flake) -> list[str]:
     (``map (x: ./modules + "/${x}") (attrNames (readDir ./modules))``). A module placed there would be loaded twice.
     """
     found = list(flake.auto_imported)
+    texts: dict[str, bytes] = {}
     for rel in nix_files(flake.root, limit=3000):
         try:
-            head = (flake.root / rel).read_bytes()
+            texts[rel] = (flake.root / rel).read_bytes()
         except OSError:
             continue
-        if not _IMPORTER_HINT.search(head):
+    importers = _importer_functions(flake, texts)
+    names = [re.escape(name.encode()) + rb"\s" for name in sorted(importers)]
+    hint = re.compile(_IMPORTER_HINT.pattern + b"".join(b"|" + n for n in names))
+    for rel, head in texts.items():
+        if not hint.search(head):
             continue
         try:
             source = flake.source_file(rel)
         except LlamaflakeError:
             continue
-        for folder in _importer_folders(source):
+        for folder in _importer_folders(source, importers):
             if folder not in found:
                 found.append(folder)
     return found
 
 
-def _importer_folders(source: SourceFile) -> list[str]:
+def _importer_functions(flake: Flake, texts: dict[str, bytes]) -> set[str]:
+    """The names of the repository's own functions that list a folder (``mapModulesRec' = dir: fn: ...
+    (readDir dir)``), or call one that does: whatever name it has, a call on a folder loads what is there."""
+    defined: dict[str, str] = {}  # name -> the text of its function
+    for rel, text in texts.items():
+        if b"readDir" not in text:  # the wrappers of such a function are written next to it
+            continue
+        try:
+            source = flake.source_file(rel)
+        except LlamaflakeError:
+            continue
+        for node in source.tree.walk():
+            if node.kind != "NODE_ATTRPATH_VALUE" or len(node.nodes()) < 2:
+                continue
+            value = unwrap(node.nodes()[-1])
+            names = attrpath_names(node.nodes()[0]) or []
+            if value is not None and value.kind == "NODE_LAMBDA" and names:
+                defined[names[-1]] = value.text
+    listing = {name for name, body in defined.items() if "readDir" in body}
+    while True:
+        more = {
+            name
+            for name, body in defined.items()
+            if name not in listing and any(re.search(rf"(?<![\w'-]){re.escape(n)}(?![\w'-])", body) for n in listing)
+        }
+        if not more:
+            return listing
+        listing |= more
+
+
+def _importer_folders(source: SourceFile, importers: set[str] = frozenset()) -> list[str]:
     found = []
     text = source.source
     for node in source.tree.walk():
@@ -926,7 +995,7 @@ def _importer_folders(source: SourceFile) -> list[str]:
                 or _inside_binding(node, ("imports", "modules"))
             ):
                 continue
-        elif not _IMPORTER_NAME.match(name):
+        elif not _IMPORTER_NAME.match(name) and name not in importers:
             continue
         rel = relative_path(source.rel, folders[0].text)
         if rel is not None:

@@ -65,6 +65,7 @@ def flake_module(evaluator: Evaluator, module: External, config: Thunk) -> Value
 
 # What ``import x`` is when ``x`` comes from outside the repository (``import nixpkgs { ... }``).
 IMPORTS: list[Callable[[Evaluator, External], Value | None]] = [
+    nixos.import_external,
     nixpkgs_overlays.import_external,
 ]
 

@@ -1,5 +1,6 @@
 """nixpkgs' ``nixosSystem`` (``nixpkgs.lib.nixosSystem``, ``lib.nixosSystem``, another flake's own
-``nixos-raspberrypi.lib.nixosSystem``): a machine."""
+``nixos-raspberrypi.lib.nixosSystem``, or ``import "${nixpkgs}/nixos/lib/eval-config.nix"``, which
+``nixosSystem`` itself calls): a machine."""
 
 from __future__ import annotations
 
@@ -9,4 +10,11 @@ from tui.core.nix.values import External, SystemCall, Thunk, Value
 def call(evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name == "nixosSystem":
         return SystemCall(fn.path, arg)
+    return None
+
+
+def import_external(evaluator, source: External) -> Value | None:
+    """``import "${nixpkgs}/nixos/lib/eval-config.nix"``: the function ``nixpkgs.lib.nixosSystem`` is."""
+    if source.path[-1:] == ("/nixos/lib/eval-config.nix",) and len(source.path) > 1:
+        return External((*source.path[:-1], "lib", "nixosSystem"))
     return None
