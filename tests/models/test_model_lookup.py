@@ -273,7 +273,7 @@ def test_the_largest_that_fits_a_gpu_is_suggested_and_why(hub):
     resolved = resolve_model(parse_model_spec(QWEN_7B), memory=memory_for(report, "cuda"))
     assert resolved.choice.name == "Qwen2.5-7B-Instruct-Q8_0.gguf"
     assert resolved.reason == (
-        "Q8_0, 7.5 GiB: the largest that leaves room for a 4096-token context in the NVIDIA GeForce RTX 4070's 12.0 GiB"
+        "Q8_0, 7.5 GiB: the largest that leaves room for 4096 tokens of context in the NVIDIA GeForce RTX 4070's 12.0 GiB"
     )
     # 8 GiB: Q8_0 (7.5 GiB and 0.5 GiB of KV cache) no longer leaves the GPU its 10%
     small = resolve_model(
@@ -284,7 +284,7 @@ def test_the_largest_that_fits_a_gpu_is_suggested_and_why(hub):
     long = resolve_model(
         parse_model_spec(QWEN_7B), memory=memory_for(HardwareReport("detected", gpus=[RTX_3050]), "cuda"), context=32768
     )
-    assert long.choice.name == "Qwen2.5-7B-Instruct-Q2_K.gguf" and "32768-token context" in long.reason
+    assert long.choice.name == "Qwen2.5-7B-Instruct-Q2_K.gguf" and "32768 tokens of context" in long.reason
 
 
 def test_the_ram_decides_for_a_cpu_build_and_an_integrated_gpu(hub):
@@ -306,7 +306,7 @@ def test_nothing_fits_says_so_and_suggests_the_smallest(hub):
     suggestion = suggest(repo, memory_for(pi, "cpu"))
     assert not suggestion.fits and suggestion.model.label == "Q2_K"
     assert suggestion.reason == (
-        "none fits: the smallest, Q2_K (2.8 GiB), needs about 3.3 GiB with a 4096-token context, more than "
+        "none fits: the smallest, Q2_K (2.8 GiB), needs about 3.3 GiB with 4096 tokens of context, more than "
         "the 3.7 GiB of RAM leaves (1.7 GiB)"
     )
 
@@ -315,7 +315,7 @@ def test_a_file_asked_for_that_does_not_fit_is_kept_with_a_note(hub):
     memory = memory_for(HardwareReport("detected", gpus=[RTX_3050]), "cuda")
     resolved = resolve_model(parse_model_spec(f"{QWEN_7B}:Q8_0"), memory=memory)
     assert resolved.choice.name == "Qwen2.5-7B-Instruct-Q8_0.gguf"
-    assert resolved.notes[-1].startswith("Q8_0 needs about 8.0 GiB with a 4096-token context, more than")
+    assert resolved.notes[-1].startswith("Q8_0 needs about 8.0 GiB with 4096 tokens of context, more than")
 
 
 def test_the_kv_cache_estimate_without_the_hubs_parameter_count(hub):

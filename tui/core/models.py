@@ -457,7 +457,7 @@ def suggest(repo: ModelRepo, memory: Memory, context: int = DEFAULT_CONTEXT) -> 
         return Suggestion(
             best,
             True,
-            f"{best.label}, {size_text(best.size)}: the largest that leaves room for a {context}-token context "
+            f"{best.label}, {size_text(best.size)}: the largest that leaves room for {context} tokens of context "
             f"in {memory.where}",
         )
     smallest = min(models, key=lambda m: (m.size, m.name))
@@ -465,7 +465,7 @@ def suggest(repo: ModelRepo, memory: Memory, context: int = DEFAULT_CONTEXT) -> 
         smallest,
         False,
         f"none fits: the smallest, {smallest.label} ({size_text(smallest.size)}), needs about "
-        f"{size_text(memory_needed(smallest, repo, context))} with a {context}-token context, more than "
+        f"{size_text(memory_needed(smallest, repo, context))} with {context} tokens of context, more than "
         f"{memory.where} leaves ({size_text(memory.usable)})",
     )
 
@@ -507,7 +507,7 @@ def resolve_model(
         reason = f"{model.label}, {size_text(model.size)}: as asked"
         if memory is not None and model.complete and memory_needed(model, repo, context) > memory.usable:
             notes.append(
-                f"{model.label} needs about {size_text(memory_needed(model, repo, context))} with a {context}-token "
+                f"{model.label} needs about {size_text(memory_needed(model, repo, context))} with {context} tokens of "
                 f"context, more than {memory.where} leaves ({size_text(memory.usable)})"
             )
     elif memory is not None:
