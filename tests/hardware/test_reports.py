@@ -130,3 +130,20 @@ def test_a_known_pascal_gpu_keeps_its_kernels_next_to_an_unknown_one(tmp_path):
         rec.reasons
     )
     assert not any("every" in r and "GPU" in r for r in rec.reasons)
+
+
+def test_the_machines_ram_is_read_from_each_kind_of_report(tmp_path, monkeypatch):
+    """RAM decides which model fits a CPU build: facter's main memory, and detect --json's own field."""
+    assert load_report(FACTER / "framework-13-7840u.facter.json").memory_mib == 32768
+    monkeypatch.setenv("LLAMAFLAKE_ROOT", str(FIXTURES / "zen4-desktop"))
+    monkeypatch.setenv("LLAMAFLAKE_MACHINE", "x86_64")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["detect", "--json"]) == 0
+    assert json.loads(out.getvalue())["memory_mib"] == 65536404 // 1024
+    saved = tmp_path / "zen4.json"
+    saved.write_text(out.getvalue())
+    assert load_report(saved).memory_mib == 65536404 // 1024
+    saved.write_text('{"source": "detected", "cpu": null, "gpus": [], "memory_mib": "lots"}')
+    with pytest.raises(LlamaflakeError, match="memory_mib is not a number"):
+        load_report(saved)

@@ -71,6 +71,7 @@ def test_ssh_scan_reads_what_local_detection_reads(name, bin_dir, no_host_nvidia
     assert seen == [ssh_command("remote-box")]
     assert remote.source == "ssh" and remote.hostname == "remote-box"
     assert comparable(remote) == comparable(local)
+    assert remote.memory_mib is not None  # RAM, for the models that fit a CPU build
     assert recommend(remote).variant == recommend(local).variant == "vulkan"
 
 

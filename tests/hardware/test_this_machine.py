@@ -34,6 +34,7 @@ def test_tiger_lake_laptop_with_iris_xe():
     assert gpu.integrated is True and gpu.boot_vga is True
     assert gpu.name == "Intel Iris Xe Graphics (Tiger Lake)"
     assert report.vulkan_driver is True
+    assert report.memory_mib == 16113700 // 1024  # MemTotal of /proc/meminfo, in MiB
     assert report.notes == []
 
 

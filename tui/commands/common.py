@@ -9,9 +9,10 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from tui.core.answers import Answers, MachineAnswer, split_list
+from tui.core.answers import Answers, MachineAnswer, ServeChoice, split_list
 from tui.core.caches import cache_by_name, custom_cache
-from tui.core.errors import AnswerError, printable
+from tui.core.errors import AnswerError, LlamaflakeError, printable
+from tui.core.models import DEFAULT_CONTEXT, memory_for, parse_model_spec, resolve_model
 from tui.core.nix.flake import Flake, load_flake
 from tui.core.variants import NO_VARIANT, VARIANTS
 
@@ -88,6 +89,37 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
         help="scan a machine's hardware over SSH (read-only; needs only a shell there)",
     )
     group.add_argument(
+        "--model",
+        metavar="NAME=REPO[:FILE][@REVISION]",
+        action="append",
+        default=[],
+        help="serve a GGUF model from Hugging Face on a machine, pinned to a commit (default: the main branch's): "
+        "FILE is a .gguf path or a quantisation such as Q4_K_M; without it, the largest that fits the hardware "
+        "given by --this-machine, --report or --ssh",
+    )
+    group.add_argument(
+        "--model-sha256",
+        metavar="NAME=SHA256",
+        action="append",
+        default=[],
+        help="the model file's sha256: with FILE and a commit id as REVISION nothing is looked up (offline); "
+        "otherwise it must match the repository's",
+    )
+    group.add_argument(
+        "--serve-port",
+        metavar="NAME=PORT",
+        action="append",
+        default=[],
+        help="the port the model is served on, on 127.0.0.1 (default: 8080)",
+    )
+    group.add_argument(
+        "--context",
+        metavar="NAME=TOKENS",
+        action="append",
+        default=[],
+        help=f"the context the model is served with, in tokens (default: {DEFAULT_CONTEXT})",
+    )
+    group.add_argument(
         "--cache",
         metavar="NAME|URL=KEY",
         action="append",
@@ -130,11 +162,15 @@ def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
 
 
 def hardware_recommendations(
-    args: argparse.Namespace, cuda_release: Callable[[], str | None], flake: Flake | None = None
+    args: argparse.Namespace,
+    cuda_release: Callable[[], str | None],
+    flake: Flake | None = None,
+    reports: dict | None = None,
 ) -> dict:
     """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH);
     an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow. Where a
-    report disagrees with the machine's own configuration, a warning says so."""
+    report disagrees with the machine's own configuration, a warning says so. ``reports``, where given, gets
+    each machine's hardware report."""
     sources = []
     for name in getattr(args, "this_machine", []):
         sources.append((name, "this", None))
@@ -157,6 +193,8 @@ def hardware_recommendations(
         else:
             say(f"llamaflake: scanning {where} over SSH ...")
             report = hardware.scan_over_ssh(where)
+        if reports is not None:
+            reports[name] = report
         nvidia = any(gpu.vendor == "nvidia" for gpu in report.gpus)
         recommendations[name] = hardware.recommend(
             report, report.system, cuda_version=cuda_release() if nvidia else None
@@ -208,7 +246,8 @@ def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer
 def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
     cuda_release = _cuda_release_reader(args, flake)
-    recommendations = hardware_recommendations(args, cuda_release, flake)
+    reports: dict = {}
+    recommendations = hardware_recommendations(args, cuda_release, flake, reports)
     for name, variant in _pairs(args.host, "--host"):
         if variant == NO_VARIANT:
             answers.skip.append(name)
@@ -235,6 +274,7 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
         machine(name, "--cuda").cuda_capabilities = split_list(caps)
     for name, targets in _pairs(args.rocm, "--rocm"):
         machine(name, "--rocm").rocm_targets = split_list(targets)
+    serve_from_args(args, answers, flake, reports)
     if args.no_caches:
         answers.caches = []
     elif args.cache is not None:
@@ -248,6 +288,79 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
     answers.module_dir = args.module_dir
     answers.write_refused = args.write_refused
     return answers
+
+
+def _number(value: str, option: str, name: str) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        raise AnswerError(f"{option} {name}={value!r}: give a whole number")
+    return int(value)
+
+
+def _wired_answer(flake: Flake | None, name: str) -> MachineAnswer | None:
+    """The build a machine already has in the generated module's settings file, or None."""
+    if flake is None:
+        return None
+    from tui.core.footprint import machine_path
+    from tui.core.plan import existing_module_dir
+    from tui.core.read_back import read_machine_settings
+
+    module_dir = existing_module_dir(flake)
+    if module_dir is None or not (flake.root / machine_path(module_dir, name)).is_file():
+        return None
+    rel = machine_path(module_dir, name)
+    return read_machine_settings(flake.source_file(rel).source, rel)
+
+
+def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | None, reports: dict) -> None:
+    """The model each ``--model`` names, pinned (looked up unless pinned offline), as its machine's ``serve``;
+    the file that fits the machine where ``reports`` has its hardware. A machine named by no ``--model`` keeps
+    what its settings file serves."""
+    models: dict[str, str] = {}
+    for name, text in _pairs(getattr(args, "model", []), "--model"):
+        if name in models:
+            raise AnswerError(f"--model {name}: given twice")
+        models[name] = text
+    extras: dict[str, dict[str, str]] = {}
+    for option, attr in (("--model-sha256", "model_sha256"), ("--serve-port", "serve_port"), ("--context", "context")):
+        extras[option] = {}
+        for name, value in _pairs(getattr(args, attr, []), option):
+            if name not in models:
+                raise AnswerError(f"{option} {name}: give the model with --model {name}=REPO[:FILE][@REVISION] too")
+            extras[option][name] = value
+    for name, text in models.items():
+        if flake is not None and flake.host(name) is None:
+            from tui.core.plan import unknown_host
+
+            raise unknown_host(flake, name)
+        if name in answers.skip:
+            raise AnswerError(f"--model {name}: {name} is left alone (--host {name}={NO_VARIANT}): it gets no service")
+        machine = answers.machines.get(name) or _wired_answer(flake, name)
+        if machine is None:
+            raise AnswerError(f"--model {name}: {name} has no llama.cpp build yet: give it with --host {name}=VARIANT")
+        try:
+            spec = parse_model_spec(text)
+        except AnswerError as exc:
+            raise AnswerError(f"--model {name}: {exc.message}") from None
+        port = _number(extras["--serve-port"][name], "--serve-port", name) if name in extras["--serve-port"] else None
+        context = _number(extras["--context"][name], "--context", name) if name in extras["--context"] else None
+        context = DEFAULT_CONTEXT if context is None else context
+        try:
+            resolved = resolve_model(
+                spec,
+                sha256=extras["--model-sha256"].get(name),
+                memory=memory_for(reports.get(name), machine.variant),
+                context=context,
+            )
+        except LlamaflakeError as exc:
+            raise type(exc)(f"--model {name}: {exc.message}", hint=exc.hint) from None
+        serve = ServeChoice(resolved.choice, context=context, **({"port": port} if port is not None else {}))
+        serve.validate(name)
+        machine.serve = serve
+        answers.machines[name] = machine
+        choice = resolved.choice
+        say(f"llamaflake: {name}: model {choice.repo} {choice.name} at {choice.revision[:12]}: {resolved.reason}")
+        for note in resolved.notes:
+            say(f"llamaflake: note: {name}: {note}")
 
 
 def load_from_args(args: argparse.Namespace) -> Flake:

@@ -272,16 +272,19 @@ def _grouped_reasons(reasons: list[str]) -> list[str]:
     return others[:first] + [ATTACH_REASON + ", ".join(attached)] + others[first:]
 
 
+def unknown_host(flake: Flake, name: str) -> AnswerError:
+    """The error for an answer about a machine the flake does not have, naming those it has."""
+    # With none found, why: a file the outputs go through that does not parse is named with its line.
+    known = ", ".join(h.name for h in flake.hosts) or "none found" + (f": {flake.notes[0]}" if flake.notes else "")
+    return AnswerError(f"unknown host '{name}' (hosts: {known})")
+
+
 def make_plan(flake: Flake, answers: Answers) -> Plan:
     """Decide every change for ``answers``; nothing is written."""
     answers.validate()
     for name in list(answers.machines) + answers.skip:
         if flake.host(name) is None:
-            # With none found, why: a file the outputs go through that does not parse is named with its line.
-            known = ", ".join(h.name for h in flake.hosts) or "none found" + (
-                f": {flake.notes[0]}" if flake.notes else ""
-            )
-            raise AnswerError(f"unknown host '{name}' (hosts: {known})")
+            raise unknown_host(flake, name)
     for name, machine in answers.machines.items():
         check_machine_name(name)
         host = flake.host(name)
@@ -503,7 +506,8 @@ def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | No
 
 
 def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> MachineAnswer:
-    """Fill in what the answer leaves open: CPU flags from before, else the portable all-variants build."""
+    """Fill in what the answer leaves open: CPU flags from before, else the portable all-variants build; the
+    model served before."""
     flags = ggml.filter_flags(answer.cpu_flags)
     result = MachineAnswer(
         variant=answer.variant,
@@ -513,6 +517,8 @@ def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> Ma
         rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
         notes=list(answer.notes),
         cuda_source=answer.cuda_source if answer.cuda_capabilities else None,
+        # A model chosen now, else the one served before: a run that does not name one keeps it.
+        serve=answer.serve if answer.serve is not None else previous.serve if previous is not None else None,
     )
     if not answer.cpu_flags and not answer.all_variants:
         if previous is not None and (previous.cpu_flags or previous.all_variants):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from tui.core.answers import MachineAnswer, ServeChoice
 from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
 from tui.core.footprint import machine_path, module_file, read_left_alone
@@ -27,7 +28,7 @@ def current_settings(flake: Flake) -> dict[str, dict]:
             except LlamaflakeError:
                 continue
             if settings is not None:
-                found[host.name] = {"file": rel, **asdict(settings)}
+                found[host.name] = {"file": rel, **machine_report(settings)}
     return found
 
 
@@ -196,6 +197,33 @@ def host_report(flake: Flake) -> dict:
     }
 
 
+def serve_report(serve: ServeChoice | None) -> dict | None:
+    """A machine's served model as plain data: the repository, the commit, the file llama-server is given, its
+    sha256 and size (null where it is not known: pinned without a look-up), every part of a split model."""
+    if serve is None:
+        return None
+    model = serve.model
+    return {
+        "model": {
+            "repo": model.repo,
+            "revision": model.revision,
+            "file": model.name,
+            "sha256": model.files[0].sha256,
+            "size": model.size or None,
+            "files": [{"name": f.name, "sha256": f.sha256, "size": f.size or None} for f in model.files],
+        },
+        "host": serve.host,
+        "port": serve.port,
+        "open_firewall": serve.open_firewall,
+        "context": serve.context,
+    }
+
+
+def machine_report(answer: MachineAnswer) -> dict:
+    """One machine's answer as plain data; ``serve`` is null where it serves no model."""
+    return asdict(answer) | {"serve": serve_report(answer.serve)}
+
+
 def plan_report(plan: Plan) -> dict:
     from tui.core.diff import file_diff
 
@@ -203,7 +231,7 @@ def plan_report(plan: Plan) -> dict:
         "flake": str(plan.flake.root),
         "input": {"name": plan.input_name, "follows": plan.follows},
         "module_dir": plan.module_dir,
-        "machines": {name: asdict(answer) for name, answer in plan.machines.items()},
+        "machines": {name: machine_report(answer) for name, answer in plan.machines.items()},
         "caches": [{"name": c.name, "url": c.url, "key": c.key} for c in plan.caches],
         "changes": [
             {"path": c.path, "kind": c.kind, "reason": c.reason, "optional": c.optional, "diff": file_diff(c)}

@@ -83,6 +83,7 @@ class HardwareReport:
     system: str | None = None  # "x86_64-linux"
     cpu: CpuInfo | None = None
     gpus: list[GpuInfo] = field(default_factory=list)
+    memory_mib: int | None = None  # the machine's RAM (MemTotal of /proc/meminfo)
     vulkan_driver: bool | None = None
     hints: list[Hint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -4,6 +4,8 @@ left to the callers (this machine, or a script run over SSH), so that both parse
 
 from __future__ import annotations
 
+import re
+
 from tui.core.data import load
 from tui.core.hardware.gpu_ids import PciIds, add_chip_facts, chip_of, model_name
 from tui.core.hardware.model import CpuInfo, GpuInfo
@@ -36,6 +38,12 @@ ARM_IMPLEMENTERS = {
 MIB = 1024 * 1024
 # An amdgpu device whose dedicated memory is no more than this is an APU's carve-out.
 AMD_CARVE_OUT_MAX = 2 * 1024 * MIB
+
+
+def parse_meminfo(text: str) -> int | None:
+    """The RAM in MiB from ``/proc/meminfo``'s MemTotal line (given in kB, meaning KiB); None without one."""
+    match = re.search(r"^MemTotal:\s*([0-9]{1,15})\s*kB\s*$", text, re.MULTILINE | re.ASCII)
+    return int(match.group(1)) // 1024 if match else None
 
 
 def system_of(arch: str | None) -> str | None:

@@ -130,6 +130,9 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
         ]
         if not isinstance(data.get("vulkan_driver"), (str, bool, type(None))):
             raise TypeError("vulkan_driver is neither text nor true/false")
+        memory = data.get("memory_mib")
+        if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 0):
+            raise TypeError("memory_mib is not a number of MiB")
         for name in ("system", "hostname"):
             if data.get(name) is not None and not isinstance(data.get(name), str):
                 raise TypeError(f"{name} is a {type(data.get(name)).__name__}, not text")
@@ -151,6 +154,7 @@ def _from_llamaflake(data: dict, origin: str) -> HardwareReport:
         cpu=cpu,
         gpus=gpus,
         vulkan_driver=data.get("vulkan_driver"),
+        memory_mib=data.get("memory_mib"),
     )
     was = data.get("source")
     report.notes.append(f"from {origin}" + (f" ({was} on {report.hostname})" if was and report.hostname else ""))
@@ -180,6 +184,19 @@ def _hex(value) -> str | None:
     if isinstance(value, dict):
         value = value.get("hex")
     return str(value).lower() if value else None
+
+
+def _facter_memory(hardware: dict) -> int | None:
+    """The RAM in MiB: the sum of facter's main-memory ranges (bytes); None where it lists none."""
+    total = 0
+    for entry in hardware.get("memory") or []:
+        for resource in (entry.get("resources") or []) if isinstance(entry, dict) else []:
+            if not isinstance(resource, dict) or resource.get("type") != "phys_mem":
+                continue
+            size = resource.get("range")
+            if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                total += size
+    return total // (1024 * 1024) or None
 
 
 def _from_facter(data: dict, origin: str) -> HardwareReport:
@@ -233,6 +250,7 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
             "nixos-facter reports no GPU memory, CUDA compute capability or ROCm target: "
             "those shown come from the PCI id table"
         )
+    report.memory_mib = _facter_memory(hardware)
     virtualisation = data.get("virtualisation")
     if virtualisation and virtualisation != "none":
         report.notes.append(f"the report was made in a virtual machine ({virtualisation})")

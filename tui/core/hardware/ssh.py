@@ -14,6 +14,7 @@ from tui.core.hardware.parse import (
     merge_nvidia,
     parse_cpuinfo,
     parse_kfd_properties,
+    parse_meminfo,
     parse_nvidia_smi,
     system_of,
 )
@@ -32,6 +33,8 @@ uname -m
 uname -n
 echo "@@cpuinfo"
 cat "$R/proc/cpuinfo" 2>/dev/null
+echo "@@meminfo"
+cat "$R/proc/meminfo" 2>/dev/null
 echo "@@nvidia-smi"
 if command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi --query-gpu=name,memory.total,compute_cap,driver_version --format=csv,noheader,nounits 2>/dev/null ||
@@ -207,6 +210,7 @@ def parse_scan(text: str) -> HardwareReport:
     else:
         report.notes.append("the remote /proc/cpuinfo could not be read: the CPU's instruction sets are unknown")
         report.cpu = CpuInfo(vendor=None, model=None, arch=arch, cores=None, flags=[])
+    report.memory_mib = parse_meminfo("\n".join(sections.get("meminfo", [])))
     if "no-sys" in notes:
         report.notes.append("no /sys on the remote machine (a container?): GPUs cannot be seen")
     elif "no-drm" in notes:

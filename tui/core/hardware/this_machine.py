@@ -17,6 +17,7 @@ from tui.core.hardware.parse import (
     merge_nvidia,
     parse_cpuinfo,
     parse_kfd_properties,
+    parse_meminfo,
     system_of,
 )
 
@@ -84,6 +85,9 @@ def detect_this_machine(
             read.notes.append(f"{proc / 'cpuinfo'} lists no CPU flags: the CPU's instruction sets are unknown")
         if report.cpu is None:
             report.cpu = CpuInfo(vendor=None, model=None, arch=arch, cores=os.cpu_count(), flags=[])
+
+    meminfo = read.text(proc / "meminfo")
+    report.memory_mib = parse_meminfo(meminfo) if meminfo is not None else None
 
     devices, kfd_nodes = _sysfs_devices(sys, read)
     gpus = gpus_from_devices(devices, kfd_nodes)
