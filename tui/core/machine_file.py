@@ -214,9 +214,12 @@ def _serve_changes(
     if answer.serve is None:
         if not serve.nodes:
             return [], [], False
-        leaves = [key for key in found if under_serve(key)]
-        if serve.opaque or any(literal(found[key].value) is None for key in leaves):
-            refused.append("remove local.llama-cpp.serve")
+        unread = serve.opaque + [found[k].node for k in found if under_serve(k) and literal(found[k].value) is None]
+        if unread:
+            first = min(unread, key=lambda node: node.start)
+            line = source[: first.start].count(b"\n") + 1
+            text = first.text.splitlines()[0]
+            refused.append(f"remove local.llama-cpp.serve (line {line}, `{text}`, is not a plain value)")
             return [], [], False
         return [_remove(source, node) for node in serve.nodes], [], False
     if not serve.nodes:

@@ -513,6 +513,8 @@ def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> Ma
         rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
         notes=list(answer.notes),
         cuda_source=answer.cuda_source if answer.cuda_capabilities else None,
+        # A model served before stays unless the answer names another.
+        serve=answer.serve if answer.serve is not None or previous is None else previous.serve,
     )
     if not answer.cpu_flags and not answer.all_variants:
         if previous is not None and (previous.cpu_flags or previous.all_variants):
@@ -544,6 +546,8 @@ def describe(answer: MachineAnswer) -> str:
         )
     if answer.rocm_targets:
         parts.append("ROCm " + " ".join(answer.rocm_targets))
+    if answer.serve is not None:
+        parts.append(f"serving {answer.serve.model.repo} {answer.serve.model.name}")
     return ", ".join(parts)
 
 

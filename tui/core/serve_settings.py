@@ -176,3 +176,19 @@ def leaf_text(key: tuple[str, ...], value: Value) -> str:
     """``local.llama-cpp.serve.port = 8080;`` as a line to set by hand."""
     text = nix_value(value, b"  ").decode()
     return f"local.llama-cpp.{'.'.join(key)} = {text};"
+
+
+def serve_from_dict(data: dict | None) -> ServeChoice | None:
+    """A served model from its plain-data form (``dataclasses.asdict`` of a :class:`ServeChoice`, as the settings
+    read back for ``--json`` and the wizard hold it)."""
+    if not data:
+        return None
+    model = data["model"]
+    files = tuple(ModelFile(f["name"], f["sha256"], f["size"]) for f in model["files"])
+    return ServeChoice(
+        ModelChoice(model["repo"], model["revision"], files),
+        port=data["port"],
+        host=data["host"],
+        open_firewall=data["open_firewall"],
+        context=data["context"],
+    )
