@@ -18,6 +18,8 @@
   extraModules ? [ ],
   # false: let an error stop the evaluation, to see its message.
   catchErrors ? true,
+  # The names of the report's fields to give (null: all), so that an error elsewhere is not reached.
+  only ? null,
 }:
 let
   lib = import libPath;
@@ -40,7 +42,11 @@ let
     let
       modules = [
         machineFile
-        { services.llama-cpp.enable = service; }
+        # A service turned on by hand names its own model (nixpkgs' asserts one); a served model's wins.
+        {
+          services.llama-cpp.enable = lib.mkDefault service;
+          services.llama-cpp.model = lib.mkIf service (lib.mkDefault "/var/lib/models/by-hand.gguf");
+        }
         # The pkgs that modules are given (with specialArgs.pkgs, not the one NixOS makes).
         (
           { pkgs, ... }:
@@ -111,6 +117,41 @@ let
         name: if pkgs ? ${name} then built pkgs.${name} else null
       );
       service = if config.services.llama-cpp.enable then built config.services.llama-cpp.package else null;
+      # The unit nixpkgs' service makes, and what the served model's settings put into it.
+      unit =
+        if config.services.llama-cpp.enable then
+          attempt {
+            inherit (config.systemd.services.llama-cpp.serviceConfig)
+              ExecStart
+              ProcSubset
+              MemoryDenyWriteExecute
+              PrivateUsers
+              PrivateDevices
+              DynamicUser
+              ;
+            SupplementaryGroups = config.systemd.services.llama-cpp.serviceConfig.SupplementaryGroups or null;
+            model = config.services.llama-cpp.model;
+            inherit (config.services.llama-cpp) host port extraFlags;
+          }
+        else
+          null;
+      firewallPorts = attempt config.networking.firewall.allowedTCPPorts;
+      served =
+        if cfg.serve.enable then
+          attempt {
+            fetches = map (fetch: {
+              inherit (fetch) name url outputHash outputHashAlgo;
+              out = fetch.outPath;
+            }) cfg.serve.model.fetches;
+            path = cfg.serve.model.path;
+            folder =
+              let
+                folder = builtins.dirOf cfg.serve.model.path;
+              in
+              if builtins.length cfg.serve.model.fetches > 1 then folder else null;
+          }
+        else
+          null;
       systemPackages = attempt (map (package: package.drvPath) config.environment.systemPackages);
       substituters = config.nix.settings.extra-substituters or [ ];
       trustedKeys = config.nix.settings.extra-trusted-public-keys or [ ];
@@ -173,7 +214,11 @@ lib.listToAttrs (
       pkgsMode:
       map (service: {
         name = "${system} ${pkgsMode} ${if service then "service" else "no-service"}";
-        value = report (machine { inherit system pkgsMode service; });
+        value =
+          let
+            full = report (machine { inherit system pkgsMode service; });
+          in
+          if only == null then full else lib.getAttrs only full;
       }) services
     ) pkgsModes
   ) systems

@@ -578,12 +578,13 @@ def _setup_entries(flake) -> list[tuple[str, str]]:
 def _existing_answer(settings: dict[str, dict], name: str):
     """The answer the repository's settings file of machine ``name`` holds, or None."""
     from tui.core.answers import MachineAnswer
+    from tui.core.serve_settings import serve_from_dict
 
     found = settings.get(name)
     if not found:
         return None
     fields = ("variant", "cpu_flags", "all_variants", "cuda_capabilities", "rocm_targets", "notes")
-    return MachineAnswer(**{k: found[k] for k in fields})
+    return MachineAnswer(**{k: found[k] for k in fields}, serve=serve_from_dict(found.get("serve")))
 
 
 def _as_error(exc: Exception) -> LlamaflakeError:

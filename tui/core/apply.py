@@ -43,6 +43,7 @@ from tui.core.validate import (
     LeftAlone,
     Progress,
     ValidationError,
+    served,
     validate,
 )
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
@@ -216,6 +217,7 @@ def intended(plan: Plan) -> dict[str, Intended]:
             tuple(answer.rocm_targets),
             settings,
             module_file(plan.module_dir),
+            served(answer.serve),
         )
     written = tuple(c.path for c in plan.changes if c.new is not None)
     for name in left_alone_machines(plan):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tui.core.answers import MachineAnswer
 from tui.core.errors import AnswerError, LlamaflakeError
@@ -20,8 +20,22 @@ from tui.core.nix.syntax import (
     unwrap,
 )
 from tui.core.read_back import read_machine_settings
+from tui.core.serve_settings import (
+    DEFAULTS,
+    MODEL,
+    SERVE,
+    SERVE_LEAVES,
+    SERVE_SETS,
+    leaf_text,
+    literal,
+    nix_value,
+    serve_block,
+    serve_values,
+    under_serve,
+)
 
-# The settings llamaflake owns in a machine file, as paths below ``local.llama-cpp``.
+# The settings llamaflake owns in a machine file, as paths below ``local.llama-cpp`` (and the served model's,
+# in tui.core.serve_settings).
 OWNED = (("variant",), ("cpu", "allVariants"), ("cpu", "flags"), ("cuda", "capabilities"), ("rocm", "gpuTargets"))
 ALL_VARIANTS_COMMENT = b"# The CPU is not known for certain: build every CPU variant and pick the best at run time."
 
@@ -38,7 +52,17 @@ class _Setting:
     value: Node | None
 
 
-def wanted(answer: MachineAnswer) -> dict[tuple[str, ...], str | list[str] | bool | None]:
+@dataclass
+class _Serve:
+    """Where the served model is written: the bindings that hold it (at the level of the other settings), its
+    attribute sets, and the ones bound to something that is not an attribute set (``serve = import ./x.nix;``)."""
+
+    nodes: list[Node] = field(default_factory=list)
+    holders: dict[tuple[str, ...], Node] = field(default_factory=dict)
+    opaque: list[Node] = field(default_factory=list)
+
+
+def wanted(answer: MachineAnswer) -> dict[tuple[str, ...], object]:
     """The value of each owned setting for ``answer`` (None: not written)."""
     return {
         ("variant",): answer.variant,
@@ -46,6 +70,7 @@ def wanted(answer: MachineAnswer) -> dict[tuple[str, ...], str | list[str] | boo
         ("cpu", "flags"): None if answer.all_variants else list(answer.cpu_flags),
         ("cuda", "capabilities"): list(answer.cuda_capabilities) or None,
         ("rocm", "gpuTargets"): list(answer.rocm_targets) or None,
+        **serve_values(answer.serve),
     }
 
 
@@ -117,8 +142,9 @@ def _comment_above(source: bytes, node: Node) -> int:
     return node.start
 
 
-def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], dict[tuple[str, ...], _Setting]]:
-    """The attribute set that holds the settings, the prefix its bindings carry, and each owned binding."""
+def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], dict[tuple[str, ...], _Setting], _Serve]:
+    """The attribute set that holds the settings, the prefix its bindings carry, each owned binding, and where
+    the served model is."""
     attrset = module_attrset(parse(source, path))
     if attrset is None:
         raise AnswerError(
@@ -128,6 +154,7 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
         )
     nested: Node | None = None
     found: dict[tuple[str, ...], _Setting] = {}
+    serve = _Serve()
     for b in bindings(attrset):
         if not b.path or b.path[:2] != ["local", "llama-cpp"]:
             continue
@@ -138,9 +165,9 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
                 raise _not_understood(source, path, b.node, "local.llama-cpp is not one attribute set")
             nested = inner
             for ib in bindings(inner):
-                _take(source, path, found, tuple(ib.path or ()), ib.node, ib.value)
+                _take(source, path, found, tuple(ib.path or ()), ib.node, ib.value, serve)
         else:
-            _take(source, path, found, rest, b.node, b.value)
+            _take(source, path, found, rest, b.node, b.value, serve)
     if nested is None and not found:
         raise AnswerError(
             f"{path} is not a llama.cpp settings file (it sets no local.llama-cpp options) and is left "
@@ -148,15 +175,104 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
             "with --module-dir"
         )
     if nested is not None:
-        return attrset, nested, ["local", "llama-cpp"], found
-    return attrset, attrset, [], found
+        return attrset, nested, ["local", "llama-cpp"], found, serve
+    return attrset, attrset, [], found, serve
 
 
-def _take(source: bytes, path: str, found: dict, rest: tuple[str, ...], node: Node, value: Node | None) -> None:
-    if rest in OWNED:
+def _take(
+    source: bytes, path: str, found: dict, rest: tuple[str, ...], node: Node, value: Node | None, serve: _Serve
+) -> None:
+    if under_serve(rest):
+        serve.nodes.append(node)
+        _take_serve(found, rest, node, value, serve)
+    elif rest in OWNED:
         found[rest] = _Setting(node, value)
     elif any(key[: len(rest)] == rest for key in OWNED):  # `cpu = { flags = … }`: a set around owned settings
         raise _not_understood(source, path, node, f"{'.'.join(rest)} is written as one attribute set")
+
+
+def _take_serve(found: dict, rest: tuple[str, ...], node: Node, value: Node | None, serve: _Serve) -> None:
+    """A binding below ``serve``: an owned leaf, or one of its attribute sets (whose bindings are taken in turn)."""
+    if rest in SERVE_LEAVES:
+        found[rest] = _Setting(node, value)
+    elif rest in SERVE_SETS:
+        inner = unwrap(value)
+        if inner is None or inner.kind != "NODE_ATTR_SET":
+            serve.opaque.append(node)
+            return
+        serve.holders.setdefault(rest, inner)
+        for b in bindings(inner):
+            if b.path:
+                _take_serve(found, rest + tuple(b.path), b.node, b.value, serve)
+
+
+def _serve_changes(
+    source: bytes, answer: MachineAnswer, found: dict, serve: _Serve, refused: list[str]
+) -> tuple[list[Edit], list[tuple[str, ...]], bool]:
+    """The edits that make the served model ``answer.serve``: values changed in place (or the bindings removed),
+    the leaves to add once they are done, and whether the whole block is to be added."""
+    if answer.serve is None:
+        if not serve.nodes:
+            return [], [], False
+        unread = serve.opaque + [found[k].node for k in found if under_serve(k) and literal(found[k].value) is None]
+        if unread:
+            first = min(unread, key=lambda node: node.start)
+            line = source[: first.start].count(b"\n") + 1
+            text = first.text.splitlines()[0]
+            refused.append(f"remove local.llama-cpp.serve (line {line}, `{text}`, is not a plain value)")
+            return [], [], False
+        return [_remove(source, node) for node in serve.nodes], [], False
+    if not serve.nodes:
+        return [], [], True
+    values = serve_values(answer.serve)
+    if serve.opaque:
+        refused.extend(leaf_text(key, values[key]) for key in SERVE_LEAVES)
+        return [], [], False
+    changes: list[Edit] = []
+    added: list[tuple[str, ...]] = []
+    for key in SERVE_LEAVES:
+        want = values[key]
+        setting = found.get(key)
+        if setting is None:
+            default = DEFAULTS.get(key)
+            if default is None or type(want) is not type(default) or want != default:
+                added.append(key)  # left out, and the module's default is not what is wanted
+            continue
+        current = literal(setting.value)
+        if current is None:
+            refused.append(leaf_text(key, want))
+        elif type(current) is not type(want) or current != want:
+            node = unwrap(setting.value)
+            changes.append(Edit(node.start, node.end, nix_value(want, indent_of(source, setting.node.start))))
+    return changes, added, False
+
+
+def _serve_inserts(
+    source: bytes, holder: Node, prefix: list[str], serve: _Serve, answer: MachineAnswer, added, whole: bool
+) -> list[Edit]:
+    """Bindings added to the served model (each in the innermost attribute set that exists), or the whole block."""
+    assert answer.serve is not None
+    inserts = []
+    if whole:
+        name = "serve" if prefix else "local.llama-cpp.serve"
+        inserts.append(add_binding(source, holder, serve_block(answer.serve, _inner_indent(source, holder), name)))
+        return inserts
+    values = serve_values(answer.serve)
+    for key in added:
+        within = next((p for p in (MODEL, SERVE) if p in serve.holders and key[: len(p)] == p), None)
+        target = serve.holders[within] if within else holder
+        name = (
+            ".".join(key[len(within) :]) if within else ".".join(key) if prefix else "local.llama-cpp." + ".".join(key)
+        )
+        indent = _inner_indent(source, target)
+        inserts.append(add_binding(source, target, name.encode() + b" = " + nix_value(values[key], indent) + b";"))
+    return inserts
+
+
+def _inner_indent(source: bytes, attrset: Node) -> bytes:
+    """The indent of a binding added to ``attrset``: its last binding's, else one step in from its brace."""
+    entries = bindings(attrset)
+    return indent_of(source, entries[-1].node.start) if entries else indent_of(source, attrset.start) + b"  "
 
 
 def _not_understood(source: bytes, path: str, node: Node, why: str) -> HandEditRefused:
@@ -188,12 +304,14 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
     the lines to write by hand.
     """
     want = wanted(answer)
-    _top, holder, prefix, found = _owned_bindings(source, path)
+    _top, holder, prefix, found, serve = _owned_bindings(source, path)
     changes: list[Edit] = []
     added: list[tuple[str, ...]] = []
     removed: dict[tuple[str, ...], Node] = {}
     refused: list[str] = []
     for key, value in want.items():
+        if under_serve(key):
+            continue
         setting = found.get(key)
         if setting is None:
             if value is not None:
@@ -217,6 +335,8 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
         else:
             text = _nix_value(value).encode()
         changes.append(Edit(node.start, node.end, text))
+    serve_edits, serve_added, whole_serve = _serve_changes(source, answer, found, serve, refused)
+    changes.extend(serve_edits)
     if refused:
         raise HandEditRefused(
             f"{host}: {path} has settings llamaflake does not change (they are not plain values); "
@@ -233,8 +353,8 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
             changes.append(Edit(start, node.end, _binding_text(name, key, want[key], indent)))
     changes.extend(_remove(source, node) for node in removed.values())
     new = apply_edits(source, changes)
-    if added:
-        _top, holder, prefix, _found = _owned_bindings(new, path)
+    if added or serve_added or whole_serve:
+        _top, holder, prefix, _found, serve = _owned_bindings(new, path)
         inserts = []
         for key in added:
             value = want[key]
@@ -242,11 +362,17 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
             entries = [b for b in bindings(holder)]
             indent = indent_of(new, entries[-1].node.start) if entries else indent_of(new, holder.start) + b"  "
             inserts.append(add_binding(new, holder, _binding_text(name, key, value, indent)))
+        if serve_added or whole_serve:
+            inserts.extend(_serve_inserts(new, holder, prefix, serve, answer, serve_added, whole_serve))
         new = apply_edits(new, inserts)
     check(new, path)
     read = read_machine_settings(new, path)
     if read is None or _unordered(wanted(read)) != _unordered(want):
-        lines = [f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};" for k, v in want.items() if v is not None]
+        lines = [
+            leaf_text(k, v) if under_serve(k) else f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};"
+            for k, v in want.items()
+            if v is not None
+        ]
         raise HandEditRefused(
             f"{host}: {path} could not be changed to the new settings without touching your lines; "
             "set them by hand:\n  " + "\n  ".join(lines)

@@ -550,6 +550,8 @@ def describe(answer: MachineAnswer) -> str:
         )
     if answer.rocm_targets:
         parts.append("ROCm " + " ".join(answer.rocm_targets))
+    if answer.serve is not None:
+        parts.append(f"serving {answer.serve.model.repo} {answer.serve.model.name}")
     return ", ".join(parts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache, cache_for_url
 from tui.core.nix.syntax import Node, attrpath_names, bindings, module_attrset, parse, string_value, unwrap
+from tui.core.serve_settings import SERVE_SETS, read_serve
 
 # The first line of every machine file (the template writes it; notes are the comment lines after it).
 MACHINE_HEADER = "# llama.cpp settings for the machine"
@@ -31,13 +32,13 @@ def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnsw
         found = True
         rest = b.path[2:]
         if rest:
-            values[tuple(rest)] = b.value
+            _collect(values, tuple(rest), b.value)
         else:
             inner = unwrap(b.value)
             if inner is not None and inner.kind == "NODE_ATTR_SET":
                 for ib in bindings(inner):
                     if ib.path:
-                        values[tuple(ib.path)] = ib.value
+                        _collect(values, tuple(ib.path), ib.value)
     if not found:
         return None
     variant = string_value(values.get(("variant",))) or "cpu"
@@ -55,7 +56,18 @@ def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnsw
         cuda_capabilities=_strings(values.get(("cuda", "capabilities"))),
         rocm_targets=_strings(values.get(("rocm", "gpuTargets"))),
         notes=notes,
+        serve=read_serve(values),
     )
+
+
+def _collect(values: dict[tuple[str, ...], Node | None], path: tuple[str, ...], value: Node | None) -> None:
+    """``path = value``, and the bindings inside it where it is one of the served model's attribute sets."""
+    values[path] = value
+    inner = unwrap(value)
+    if path in SERVE_SETS and inner is not None and inner.kind == "NODE_ATTR_SET":
+        for b in bindings(inner):
+            if b.path:
+                _collect(values, path + tuple(b.path), b.value)
 
 
 def read_module_caches(source: bytes, path: str = "<module>") -> list[Cache]:

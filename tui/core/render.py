@@ -14,6 +14,7 @@ from tui.core.footprint import MODULE_MARKER, left_alone_comment
 from tui.core.ggml import feature_map
 from tui.core.nix.syntax import nix_attr_name, nix_comment, nix_string
 from tui.core.read_back import MACHINE_HEADER
+from tui.core.serve_settings import serve_block
 from tui.core.variants import VARIANTS
 
 __all__ = ["MODULE_MARKER", "nix_string", "render_machine", "render_module", "templates_dir"]
@@ -72,6 +73,7 @@ def render_machine(host: str, answer: MachineAnswer, module_import: str) -> byte
             cpu_flags=[nix_string(f) for f in answer.cpu_flags],
             cuda_capabilities=[nix_string(c) for c in answer.cuda_capabilities],
             rocm_targets=[nix_string(t) for t in answer.rocm_targets],
+            serve_block=serve_block(answer.serve, b"    ").decode() if answer.serve is not None else "",
         )
     )
     return text.encode("utf-8")

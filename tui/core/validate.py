@@ -18,11 +18,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tui.core.bounded import CHUNK, Tail, amount, kill, run_bounded, stop
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 from tui.core.nix.syntax import nix_string_literal, parse
+
+if TYPE_CHECKING:
+    from tui.core.answers import ServeChoice
 
 CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
 OK: CheckStatus = "ok"
@@ -49,8 +52,13 @@ INTENT = (
     "let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
     " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
     " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
+    " serve = if o.serve.model.repo.isDefined or false then {"
+    " inherit (cfg.serve) host port openFirewall context; inherit (cfg.serve.model) repo revision;"
+    " files = map (f: { inherit (f) name sha256 size; }) cfg.serve.model.files; } else null;"
     " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
-    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }"
+    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ])"
+    " ++ (o.serve.model.repo.files or [ ]) ++ (o.serve.model.revision.files or [ ])"
+    " ++ (o.serve.model.files.files or [ ]); }"
 )
 EVAL_APPLY = (
     "c: let package = c.config.local.llama-cpp.package; in {"
@@ -479,6 +487,7 @@ class Intended:
     rocm: tuple[str, ...]
     settings_file: str
     module_file: str = ""  # the generated module, whose option defaults count as definitions too
+    serve: dict | None = None  # the served model as the evaluation gives it (see served()); None: none
 
     def describe(self, values: dict) -> str:
         parts = [str(values.get("variant"))]
@@ -490,7 +499,29 @@ class Intended:
             parts.append("CUDA " + ",".join(map(str, values["cuda"])))
         if values.get("rocm"):
             parts.append("ROCm " + ",".join(map(str, values["rocm"])))
+        serve = values.get("serve")
+        if isinstance(serve, dict):
+            files = serve.get("files") or [{}]
+            parts.append(
+                f"serving {serve.get('repo')} {files[0].get('name')} at {str(serve.get('revision'))[:12]} "
+                f"on {serve.get('host')}:{serve.get('port')}"
+            )
         return ", ".join(parts)
+
+
+def served(serve: ServeChoice | None) -> dict | None:
+    """The served model as the proof's evaluation gives it, to compare with what Nix evaluated."""
+    if serve is None:
+        return None
+    return {
+        "host": serve.host,
+        "port": serve.port,
+        "openFirewall": serve.open_firewall,
+        "context": serve.context,
+        "repo": serve.model.repo,
+        "revision": serve.model.revision,
+        "files": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in serve.model.files],
+    }
 
 
 def intent_problem(check: Check, intended: Intended, root_files: list[str] | None = None) -> str | None:
@@ -504,6 +535,7 @@ def intent_problem(check: Check, intended: Intended, root_files: list[str] | Non
         "allVariants": intended.all_variants,
         "cuda": sorted(intended.cuda),
         "rocm": sorted(intended.rocm),
+        "serve": intended.serve,
     }
     values = {
         key: sorted(map(str, got.get(key) or [])) if key in ("flags", "cuda", "rocm") else got.get(key)
@@ -516,6 +548,7 @@ def intent_problem(check: Check, intended: Intended, root_files: list[str] | Non
     chosen = intended.describe(
         {**wanted, "flags": list(intended.flags), "cuda": list(intended.cuda), "rocm": list(intended.rocm)}
     )
+
     files = [f for f in files if f != intended.module_file]
     return (
         f"would get {intended.describe(got)} from {', '.join(files) or 'no file'}; "

@@ -1,6 +1,7 @@
 # The base layer of the reduced nixpkgs: stdenv, callPackage and scopes, the dependencies the
 # llama.cpp packages take (CUDA's libraries under the CUDA licence, ROCm, Vulkan, BLAS), nixpkgs' own
-# llama-cpp with nixpkgs' argument names, and packages of nixpkgs that override it with those names.
+# llama-cpp with nixpkgs' argument names, packages of nixpkgs that override it with those names, and
+# fetchurl and linkFarm as far as evaluation sees them (a fixed-output path from the name and hash).
 {
   lib,
   buildPlatform,
@@ -56,6 +57,42 @@ in
   });
 
   runCommand = name: env: script: package name { };
+  # pkgs/build-support/fetchurl: exactly one hash; the output path of a fixed-output download depends on
+  # its name and hash, not on the URL. Nothing is downloaded.
+  fetchurl =
+    {
+      url,
+      name ? baseNameOf url,
+      sha256 ? "",
+      hash ? "",
+      ...
+    }:
+    let
+      outputHash =
+        if (sha256 == "") == (hash == "") then throw "fetchurl ${url}: give exactly one of sha256 and hash" else sha256 + hash;
+      digest = builtins.hashString "sha256" "fixed:out:${outputHash}:${name}";
+    in
+    {
+      type = "derivation";
+      inherit name url outputHash;
+      urls = [ url ];
+      outputHashAlgo = if sha256 != "" then "sha256" else null;
+      outputHashMode = "flat";
+      drvPath = "/nix/store/${builtins.substring 0 32 (builtins.hashString "sha256" "drv:${url}:${digest}")}-${name}.drv";
+      outPath = "/nix/store/${builtins.substring 0 32 digest}-${name}";
+      outputs = [ "out" ];
+    };
+  # pkgs/build-support/trivial-builders: a folder of links, its entries in passthru.
+  linkFarm =
+    name: entries:
+    let
+      listed = if builtins.isList entries then entries else lib.mapAttrsToList (name: path: { inherit name path; }) entries;
+    in
+    package name {
+      inherit name;
+      passthru.entries = listed;
+      env.links = builtins.toJSON (map (entry: { inherit (entry) name; path = "${entry.path}"; }) listed);
+    };
   glibc = package "glibc" { } // {
     static = package "glibc-static" { };
   };

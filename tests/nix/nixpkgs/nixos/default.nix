@@ -6,6 +6,8 @@ let
   baseModules = [
     ./nixpkgs.nix
     ./options.nix
+    ./systemd.nix
+    ./llama-cpp.nix
   ];
   nixosSystem =
     {

@@ -1,6 +1,6 @@
 # The NixOS options the generated module reads or sets, declared as NixOS declares them
-# (services.llama-cpp.package is nixpkgs' mkPackageOption over pkgs.llama-cpp).
-{ lib, pkgs, ... }:
+# (services.llama-cpp is in ./llama-cpp.nix, the options it sets in ./systemd.nix).
+{ lib, ... }:
 let
   settingsValue = lib.types.oneOf [
     lib.types.bool
@@ -39,9 +39,5 @@ in
       default = "25.11";
     };
     hardware.graphics.enable = lib.mkEnableOption "hardware accelerated graphics";
-    services.llama-cpp = {
-      enable = lib.mkEnableOption "LLaMA C++ server";
-      package = lib.mkPackageOption pkgs "llama-cpp" { };
-    };
   };
 }
