@@ -9,6 +9,7 @@ from hub_fake import QWEN_7B, SPLIT_REPO, TINY_REPO, closed_endpoint, hub  # noq
 
 from tui.cli import main
 from tui.core.answers import MachineAnswer, ModelChoice, ModelFile, ServeChoice
+from tui.core.errors import AnswerError
 from tui.core.plan import complete_answer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -165,3 +166,50 @@ def test_a_run_that_names_no_model_keeps_the_one_served_before():
     other = ServeChoice(ModelChoice(TINY_REPO, COMMIT, (ModelFile("t.gguf", SHA, 1),)))
     assert complete_answer(MachineAnswer("cuda", serve=other), before).serve == other
     assert complete_answer(MachineAnswer("cpu"), None).serve is None
+
+
+def boron_file(demo_repo) -> str:
+    return next(demo_repo.glob("**/llama-cpp/machines/boron.nix")).read_text()
+
+
+def test_a_served_model_changes_port_alone_and_goes_with_none(demo_repo, capsys, hub):
+    apply = ["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--no-eval"]
+    assert main([*apply, "--host", "boron=cpu", "--model", f"boron={TINY_REPO}"]) == 0
+    assert "port = 8080;" in boron_file(demo_repo) and "tiny-model-q8_0.gguf" in boron_file(demo_repo)
+    requests = len(hub.requests)
+
+    assert main([*apply, "--serve-port", "boron=9090", "--context", "boron=8192"]) == 0
+    settings = boron_file(demo_repo)
+    assert "port = 9090;" in settings and "context = 8192;" in settings and "tiny-model-q8_0.gguf" in settings
+    assert len(hub.requests) == requests  # the model served before is kept as pinned, not looked up again
+
+    capsys.readouterr()
+    code, data, err = plan_json(demo_repo, capsys, "--model", "boron=none")
+    assert code == 0, err
+    assert data["machines"]["boron"]["serve"] is None
+    assert main([*apply, "--model", "boron=none"]) == 0
+    settings = boron_file(demo_repo)
+    assert "serve" not in settings and 'variant = "cpu";' in settings
+    assert git.Repo(demo_repo).is_dirty(untracked_files=True) is False
+
+
+def test_serve_flags_for_a_machine_serving_nothing_are_refused(demo_repo, capsys, hub):
+    assert main(["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--no-eval", "--host", "boron=cpu"]) == 0
+    capsys.readouterr()
+    assert "--serve-port boron: give the model with --model boron=REPO[:FILE][@REVISION] too" in refused(
+        demo_repo, capsys, "--serve-port", "boron=9090"
+    )
+    assert "--context boron: boron is to serve no model (--model boron=none)" in refused(
+        demo_repo, capsys, "--model", "boron=none", "--context", "boron=8192"
+    )
+
+
+def test_stopping_and_serving_at_once_is_refused():
+    served = ServeChoice(ModelChoice(QWEN_7B, COMMIT, (ModelFile("m-Q4_K_M.gguf", SHA, 1),)))
+    assert complete_answer(MachineAnswer("cpu", stop_serving=True), MachineAnswer("cpu", serve=served)).serve is None
+    try:
+        MachineAnswer("cpu", serve=served, stop_serving=True).validate("boron")
+    except AnswerError as exc:
+        assert "give either a model to serve or none" in exc.message
+    else:
+        raise AssertionError("validate accepted a model and none together")

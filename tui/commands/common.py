@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="serve a GGUF model from Hugging Face on a machine, pinned to a commit (default: the main branch's): "
         "FILE is a .gguf path or a quantisation such as Q4_K_M; without it, the largest that fits the hardware "
-        "given by --this-machine, --report or --ssh",
+        "given by --this-machine, --report or --ssh; NAME=none serves nothing (the service goes)",
     )
     group.add_argument(
         "--model-sha256",
@@ -110,14 +111,16 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=PORT",
         action="append",
         default=[],
-        help="the port the model is served on, on 127.0.0.1 (default: 8080)",
+        help="the port the model is served on, on 127.0.0.1 (default: 8080; alone: changes the port of the model "
+        "the machine serves)",
     )
     group.add_argument(
         "--context",
         metavar="NAME=TOKENS",
         action="append",
         default=[],
-        help=f"the context the model is served with, in tokens (default: {DEFAULT_CONTEXT})",
+        help=f"the context the model is served with, in tokens (default: {DEFAULT_CONTEXT}; alone: changes the "
+        "context of the model the machine serves)",
     )
     group.add_argument(
         "--cache",
@@ -311,6 +314,44 @@ def _wired_answer(flake: Flake | None, name: str) -> MachineAnswer | None:
     return read_machine_settings(flake.source_file(rel).source, rel)
 
 
+NO_MODEL = "none"
+
+
+def _machine_to_serve(name: str, answers: Answers, flake: Flake | None) -> MachineAnswer:
+    """The answer of a machine a serve flag names: given by --host, else read from its settings file."""
+    if flake is not None and flake.host(name) is None:
+        from tui.core.plan import unknown_host
+
+        raise unknown_host(flake, name)
+    if name in answers.skip:
+        raise AnswerError(f"--model {name}: {name} is left alone (--host {name}={NO_VARIANT}): it gets no service")
+    machine = answers.machines.get(name) or _wired_answer(flake, name)
+    if machine is None:
+        raise AnswerError(f"--model {name}: {name} has no llama.cpp build yet: give it with --host {name}=VARIANT")
+    return machine
+
+
+def _served_before(flake: Flake | None, name: str) -> ServeChoice | None:
+    """The model a machine's settings file serves now, or None."""
+    wired = _wired_answer(flake, name)
+    return wired.serve if wired is not None else None
+
+
+def _change_service(name: str, answers: Answers, flake: Flake | None, extras: dict[str, dict[str, str]]) -> None:
+    """--serve-port or --context alone: the model served before, on another port or with another context."""
+    machine = _machine_to_serve(name, answers, flake)
+    before = machine.serve or _served_before(flake, name)
+    assert before is not None  # checked by the caller
+    changes: dict[str, int] = {}
+    if name in extras["--serve-port"]:
+        changes["port"] = _number(extras["--serve-port"][name], "--serve-port", name)
+    if name in extras["--context"]:
+        changes["context"] = _number(extras["--context"][name], "--context", name)
+    machine.serve = replace(before, **changes)
+    machine.serve.validate(name)
+    answers.machines[name] = machine
+
+
 def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | None, reports: dict) -> None:
     """The model each ``--model`` names, pinned (looked up unless pinned offline), as its machine's ``serve``;
     the file that fits the machine where ``reports`` has its hardware. A machine named by no ``--model`` keeps
@@ -324,19 +365,20 @@ def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | N
     for option, attr in (("--model-sha256", "model_sha256"), ("--serve-port", "serve_port"), ("--context", "context")):
         extras[option] = {}
         for name, value in _pairs(getattr(args, attr, []), option):
-            if name not in models:
+            if models.get(name) == NO_MODEL:
+                raise AnswerError(f"{option} {name}: {name} is to serve no model (--model {name}={NO_MODEL})")
+            if name not in models and (option == "--model-sha256" or _served_before(flake, name) is None):
                 raise AnswerError(f"{option} {name}: give the model with --model {name}=REPO[:FILE][@REVISION] too")
             extras[option][name] = value
+    for name in {**extras["--serve-port"], **extras["--context"]}:
+        if name not in models:
+            _change_service(name, answers, flake, extras)
     for name, text in models.items():
-        if flake is not None and flake.host(name) is None:
-            from tui.core.plan import unknown_host
-
-            raise unknown_host(flake, name)
-        if name in answers.skip:
-            raise AnswerError(f"--model {name}: {name} is left alone (--host {name}={NO_VARIANT}): it gets no service")
-        machine = answers.machines.get(name) or _wired_answer(flake, name)
-        if machine is None:
-            raise AnswerError(f"--model {name}: {name} has no llama.cpp build yet: give it with --host {name}=VARIANT")
+        machine = _machine_to_serve(name, answers, flake)
+        if text == NO_MODEL:
+            machine.serve, machine.stop_serving = None, True
+            answers.machines[name] = machine
+            continue
         try:
             spec = parse_model_spec(text)
         except AnswerError as exc:

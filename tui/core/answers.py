@@ -120,7 +120,8 @@ class MachineAnswer:
     rocm_targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cuda_source: str | None = None  # where the capabilities came from ("NVML", "PCI id table"), for the commit message
-    serve: ServeChoice | None = None  # a model served on the machine; None: no service
+    serve: ServeChoice | None = None  # a model served on the machine; None: no service chosen now
+    stop_serving: bool = False  # asked to serve nothing: the model served before goes too
 
     @classmethod
     def from_recommendation(cls, recommendation: Recommendation) -> MachineAnswer:
@@ -165,6 +166,8 @@ class MachineAnswer:
         if self.rocm_targets and self.variant != "rocm":
             raise AnswerError(f"{host}: ROCm targets only apply to the rocm variant, not '{self.variant}'")
         if self.serve is not None:
+            if self.stop_serving:
+                raise AnswerError(f"{host}: give either a model to serve or none, not both")
             self.serve.validate(host)
 
 

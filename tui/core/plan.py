@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tui.core import ggml
-from tui.core.answers import Answers, MachineAnswer, input_url
+from tui.core.answers import Answers, MachineAnswer, ServeChoice, input_url
 from tui.core.boundary import check_folder_text, check_machine_name, check_writable_paths, inside_git_dir, name_problem
 from tui.core.caches import Cache, default_caches
 from tui.core.changes import FileChange, Offer
@@ -505,6 +505,14 @@ def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | No
     return notes
 
 
+def _served(answer: MachineAnswer, previous: MachineAnswer | None) -> ServeChoice | None:
+    """A model chosen now, else none when asked to stop, else the one served before: a run that names no model
+    keeps it."""
+    if answer.serve is not None or answer.stop_serving:
+        return answer.serve
+    return previous.serve if previous is not None else None
+
+
 def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> MachineAnswer:
     """Fill in what the answer leaves open: CPU flags from before, else the portable all-variants build; the
     model served before."""
@@ -517,8 +525,7 @@ def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> Ma
         rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
         notes=list(answer.notes),
         cuda_source=answer.cuda_source if answer.cuda_capabilities else None,
-        # A model chosen now, else the one served before: a run that does not name one keeps it.
-        serve=answer.serve if answer.serve is not None else previous.serve if previous is not None else None,
+        serve=_served(answer, previous),
     )
     if not answer.cpu_flags and not answer.all_variants:
         if previous is not None and (previous.cpu_flags or previous.all_variants):
