@@ -34,6 +34,8 @@ OPERATIONS = (
 class CommitRejected(RepositoryError):
     """``git commit`` failed, most often because a hook refused it; ``output`` is what git and the hook printed."""
 
+    output: str
+
     def __init__(self, output: str, *, restored: bool = True) -> None:
         self.output = output
         self.restored = restored
