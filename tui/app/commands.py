@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 class WizardCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: LlamaflakeApp = self.app  # type: ignore[assignment]
+        app: LlamaflakeApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this palette is LlamaflakeApp's
         return [
             (
                 "Rescan hardware",

@@ -78,6 +78,7 @@ class AttrsValue:
     where: dict[str, Node] = field(default_factory=dict)  # binding node of each name
     file: SourceFile | None = None
     base: External | None = None  # `lib // { ... }`: a name not here is this external's
+    origin: str | None = None  # the framework that made it ("flake-parts" for mkFlake's outputs)
 
 
 @dataclass(eq=False)

@@ -102,5 +102,5 @@ def flake_parts_outputs(evaluator: Evaluator, module: Thunk) -> Value:
     )
     result = flake if isinstance(flake, AttrsValue) else AttrsValue({}, open=True)
     result = AttrsValue(dict(result.attrs), True, result.node, dict(result.where), result.file, result.base)
-    result.origin = "flake-parts"  # type: ignore[attr-defined]
+    result.origin = "flake-parts"
     return result
