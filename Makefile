@@ -17,10 +17,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The house rules in pyproject.toml: ruff's lint rules, and its formatter (which changes nothing here).
+# The house rules in pyproject.toml: ruff's lint rules, its formatter (which changes nothing here), and
+# mypy on tui/ (the files and settings are in [tool.mypy]). .pre-commit-config.yaml runs the same.
 check: $(STAMP)
 	$(BIN)/ruff check tui tests benchmarks scripts
 	$(BIN)/ruff format --check tui tests benchmarks scripts
+	$(BIN)/mypy
 
 snapshots: $(STAMP)
 	$(BIN)/python -m pytest -q tests/app --snapshot-update

@@ -6,6 +6,7 @@ import argparse
 import errno
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tui import __version__
@@ -87,6 +88,7 @@ def run_wizard(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    run_app: Callable[..., int] | None
     try:
         from tui.app.main import run as run_app
     except ImportError:

@@ -279,7 +279,7 @@ class LlamaflakeApp(App[int]):
         state.preliminary = message.preliminary
         before, state.machines = state.machines, {}
         fresh: list[str] = []
-        for host in message.flake.hosts:
+        for host in state.loaded_flake.hosts:
             machine = before.get(change.shown_before(host.name))
             existing = _existing_answer(message.settings, host.name)
             if machine is None:
@@ -320,7 +320,7 @@ class LlamaflakeApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="hardware", description="Reading hardware hints")
     def gather_hints(self, hosts: list[str] | None = None) -> None:
-        flake = self.state.flake
+        flake = self.state.loaded_flake
         for host in flake.hosts:
             if hosts is not None and host.name not in hosts:
                 continue
@@ -345,7 +345,7 @@ class LlamaflakeApp(App[int]):
         target = host or _host_named(self.state, report)
         if target is None:
             return
-        system = self.state.flake.host(target).system or report.system
+        system = self._system_of(target) or report.system
         recommendation = self._recommend(report, system)
         self.post_message(
             HardwareFound(
@@ -359,12 +359,17 @@ class LlamaflakeApp(App[int]):
             )
         )
 
+    def _system_of(self, name: str) -> str | None:
+        """The system the flake builds machine ``name`` for, where the flake says."""
+        host = self.state.loaded_flake.host(name)
+        return host.system if host is not None else None
+
     def _mismatches(self, host: str, report: HardwareReport) -> list[str]:
         """Where ``report`` disagrees with ``host``'s own configuration (on a worker thread)."""
         from tui.core.hardware.mismatch import report_mismatches
 
         try:
-            config = self.hardware.hints(self.state.flake, host)
+            config = self.hardware.hints(self.state.loaded_flake, host)
         except Exception:
             return []
         return report_mismatches(config, report, host)
@@ -374,7 +379,7 @@ class LlamaflakeApp(App[int]):
         nixpkgs llama.cpp will follow, where Nix may be asked."""
         cuda_version = None
         if self.proof.evaluate and any(gpu.vendor == "nvidia" for gpu in report.gpus):
-            cuda_version = self.hardware.cuda_release(self.state.flake, self.state.follows)
+            cuda_version = self.hardware.cuda_release(self.state.loaded_flake, self.state.follows)
         return self.hardware.recommend(report, system, cuda_version)
 
     def detect_this_machine(self) -> None:
@@ -399,7 +404,7 @@ class LlamaflakeApp(App[int]):
         """Read another machine's hardware (a report, an SSH scan) and recommend its build."""
         try:
             report = read()
-            recommendation = self._recommend(report, self.state.flake.host(host).system or report.system)
+            recommendation = self._recommend(report, self._system_of(host) or report.system)
         except Exception as exc:
             self.post_message(HardwareFailed(host, _as_error(exc)))
             return

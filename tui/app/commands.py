@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,8 @@ if TYPE_CHECKING:
 
 
 class WizardCommands(Provider):
-    def _commands(self) -> list[tuple[str, str, object]]:
-        app: LlamaflakeApp = self.app  # type: ignore[assignment]
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: LlamaflakeApp = self.app  # type: ignore[assignment]  # Textual types self.app as App; this palette is LlamaflakeApp's
         return [
             (
                 "Rescan hardware",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.hardware.model import HardwareReport, Recommendation, ReportSource
     from tui.core.nix.flake import Flake
 
 MISSING = "hardware detection is not available in this build"
@@ -22,7 +22,7 @@ class HardwareSource:
     """Hardware facts for the wizard, from ``tui.core.hardware``."""
 
     @staticmethod
-    def _empty(source: str) -> HardwareReport:
+    def _empty(source: ReportSource) -> HardwareReport:
         from tui.core.hardware.model import HardwareReport
 
         return HardwareReport(source=source, notes=[MISSING])

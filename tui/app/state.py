@@ -190,6 +190,20 @@ class WizardState:
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about
 
+    @property
+    def loaded_flake(self) -> Flake:
+        """The flake, for what runs once it is read (every step after the first, the hardware workers)."""
+        if self.flake is None:
+            raise RuntimeError("the flake is not read yet")
+        return self.flake
+
+    @property
+    def made_plan(self) -> Plan:
+        """The review's plan, for what runs once it is made (the review's panes, the commit step)."""
+        if self.plan is None:
+            raise RuntimeError("the plan is not made yet")
+        return self.plan
+
     def default_caches(self) -> list[Cache]:
         """What the caches step starts with: the caches set before, else the recommended ones for CUDA."""
         from tui.core.caches import default_caches

@@ -174,9 +174,9 @@ def hardware_recommendations(
     an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow. Where a
     report disagrees with the machine's own configuration, a warning says so. ``reports``, where given, gets
     each machine's hardware report."""
-    sources = []
+    sources: list[tuple[str, str, str]] = []  # (machine, where its hardware is read, the report or SSH host)
     for name in getattr(args, "this_machine", []):
-        sources.append((name, "this", None))
+        sources.append((name, "this", ""))
     for name, path in _pairs(getattr(args, "report", []), "--report"):
         sources.append((name, "report", path))
     for name, host in _pairs(getattr(args, "ssh", []), "--ssh"):
@@ -202,12 +202,12 @@ def hardware_recommendations(
         recommendations[name] = hardware.recommend(
             report, report.system, cuda_version=cuda_release() if nvidia else None
         )
-        host = flake.host(name) if flake is not None else None
-        if host is not None:
+        machine = flake.host(name) if flake is not None else None
+        if flake is not None and machine is not None:
             from tui.core.hardware.hints import hints_from_config
             from tui.core.hardware.mismatch import CLI_FLAGS, report_mismatches
 
-            for line in report_mismatches(hints_from_config(flake, host), report, name, CLI_FLAGS):
+            for line in report_mismatches(hints_from_config(flake, machine), report, name, CLI_FLAGS):
                 say(f"llamaflake: warning: {line}")
     return recommendations
 

@@ -13,6 +13,7 @@ The steps, and what a failure at each leaves behind:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import git
@@ -136,7 +137,7 @@ def commit_message(plan: Plan) -> str:
 
 
 def with_trailers(
-    message: str, paths: list[str], user_changed: list[str] = (), blobs: dict[str, str | None] | None = None
+    message: str, paths: list[str], user_changed: Sequence[str] = (), blobs: dict[str, str | None] | None = None
 ) -> str:
     """``message`` with the trailers ``undo`` relies on: one ``Generated-file`` per path written
     (repository-relative), one ``Generated-blob`` per path with the blob id of what was written there
@@ -179,7 +180,7 @@ def left_alone_machines(plan: Plan) -> list[str]:
     return [host.name for host in plan.flake.hosts if host.name not in plan.machines]
 
 
-def intended(plan: Plan) -> dict[str, Intended]:
+def intended(plan: Plan) -> dict[str, Intended | LeftAlone]:
     """What each machine asked for must end up with, defined in its own settings file alone (a machine whose
     import the user left out of the change keeps its old build, as the review says, and is not compared)."""
     by_path = {c.path: c.new for c in plan.changes}
@@ -192,7 +193,7 @@ def intended(plan: Plan) -> dict[str, Intended]:
         except OSError:
             return b""
 
-    result = {}
+    result: dict[str, Intended | LeftAlone] = {}
     for name, answer in plan.machines.items():
         host = plan.flake.host(name)
         if name not in plan.asked or host is None:
@@ -200,14 +201,14 @@ def intended(plan: Plan) -> dict[str, Intended]:
         settings = machine_path(plan.module_dir, name)
         tail = "/".join(settings.split("/")[-2:]).encode()
         keyed = (
-            host.attach is not None and host.attach.kind == "keyed-entry"
+            host.attach if host.attach is not None and host.attach.kind == "keyed-entry" else None
         )  # `machines/${name}.nix`, for each machine
         attached = [host.attach.file] if host.attach is not None else []  # a host descriptor's `imports`
         if not any(
             tail in text_of(rel)
             for rel in dict.fromkeys([host.file, *attached, *host.imported_files, *host.module_files])
             if rel != settings
-        ) and not (keyed and keyed_path(host.attach, settings).encode() in text_of(host.attach.file)):
+        ) and not (keyed is not None and keyed_path(keyed, settings).encode() in text_of(keyed.file)):
             continue
         result[name] = Intended(
             answer.variant,
@@ -284,7 +285,8 @@ class PendingApply:
             raise RuntimeError("this apply is already committed or aborted")
         if self.repo is None:
             self.repo = gitrepo.open_repo(self.plan.flake.root)
-        head_before = landed_commit(self.repo, None)
+        repo = self.repo
+        head_before = landed_commit(repo, None)
         if self.snapshot.changed_by_others():
             self.abort()  # raises ChangedMeanwhile: the user's version is kept
         try:
@@ -308,33 +310,33 @@ class PendingApply:
         self.done = True
         self._finish_journal()
         if not self.interrupted:
-            self._note_hook_changes(sha, blobs)
-        message_now = None if self.interrupted else self.repo.head.commit.message
+            self._note_hook_changes(repo, sha, blobs)
+        message_now = None if self.interrupted else gitrepo.message_text(repo.head.commit)
         result = self.result(sha, message_now)
         if not self.interrupted:
-            result.findings = result.findings + self._compare_commit(sha)
+            result.findings = result.findings + self._compare_commit(repo, sha)
         result.interrupted = self.interrupted
         return result
 
-    def _note_hook_changes(self, sha: str, blobs: dict[str, str | None]) -> None:
+    def _note_hook_changes(self, repo: git.Repo, sha: str, blobs: dict[str, str | None]) -> None:
         """A hook that changed the files as they were committed (a formatter): remember the commit, whose
         files are llamaflake's for ``undo`` although they differ from the ``Generated-blob`` trailers."""
         try:
-            if gitrepo.committed_blob_ids(self.repo, sha, self.repo_paths) != blobs:
-                remember_rewritten(self.repo, sha)
+            if gitrepo.committed_blob_ids(repo, sha, self.repo_paths) != blobs:
+                remember_rewritten(repo, sha)
         except RepositoryError:
             pass  # undo then refuses the commit as changed, and says how to take it back by hand
 
-    def _compare_commit(self, sha: str) -> list[Finding]:
+    def _compare_commit(self, repo: git.Repo, sha: str) -> list[Finding]:
         """What the commit holds that is not what the apply wrote: a hook's rewrite (a note) or else a warning."""
-        prefix = gitrepo.repo_prefix(self.repo, self.plan.flake.root)
-        findings = []
+        prefix = gitrepo.repo_prefix(repo, self.plan.flake.root)
+        findings: list[Finding] = []
         for path in self.paths:
             if path not in self.snapshot.written:
                 continue
             written = self.snapshot.written[path]
             try:
-                committed = gitrepo.committed_bytes(self.repo, sha, prefix + path)
+                committed = gitrepo.committed_bytes(repo, sha, prefix + path)
             except git.GitCommandError as exc:
                 findings.append(
                     Finding(
@@ -561,7 +563,8 @@ def _prepare(
             snapshot.written[LOCK_FILE] = lock_path.read_bytes() if lock_path.is_file() else None
             if journal is not None:
                 journal.expect(prefix + LOCK_FILE, snapshot.written[LOCK_FILE])
-            if repo is not None and snapshot.saved(LOCK_FILE).data is None:
+            saved_lock = snapshot.saved(LOCK_FILE)  # saved: it is among the changed files
+            if repo is not None and saved_lock is not None and saved_lock.data is None:
                 gitrepo.intent_to_add(repo, [prefix + LOCK_FILE])
     except BaseException as exc:
         try:

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024  # the most read at once, and the longest piece of a line handed on
@@ -106,8 +107,8 @@ def run_bounded(
     err = Tail(tail)
     too_large = threading.Event()
 
-    def read_out() -> None:
-        fd = proc.stdout.fileno()
+    def read_out(stream: IO[bytes], limit: int) -> None:
+        fd = stream.fileno()
         while chunk := os.read(fd, CHUNK):
             if len(out) + len(chunk) > limit:
                 too_large.set()
@@ -117,9 +118,9 @@ def run_bounded(
 
     err_seen = 0
 
-    def read_err() -> None:
+    def read_err(stream: IO[bytes]) -> None:
         nonlocal err_seen
-        fd = proc.stderr.fileno()
+        fd = stream.fileno()
         while chunk := os.read(fd, CHUNK):
             err.add(chunk)
             err_seen += len(chunk)
@@ -128,21 +129,24 @@ def run_bounded(
                 kill(proc)
                 return
 
-    def write_in() -> None:
+    def write_in(stream: IO[bytes], text: str) -> None:
         try:
-            proc.stdin.write(stdin.encode())
+            stream.write(text.encode())
         except OSError:  # it exited without reading all of it
             pass
         finally:
             with contextlib.suppress(OSError):
-                proc.stdin.close()
+                stream.close()
 
-    readers = {proc.stderr: threading.Thread(target=read_err, daemon=True)}
-    if limit is not None:
-        readers[proc.stdout] = threading.Thread(target=read_out, daemon=True)
+    # Popen made a pipe for each stream asked for: stderr always, stdout with a limit, stdin with a text.
+    readers: dict[IO[bytes], threading.Thread] = {}
+    if proc.stderr is not None:
+        readers[proc.stderr] = threading.Thread(target=read_err, args=(proc.stderr,), daemon=True)
+    if limit is not None and proc.stdout is not None:
+        readers[proc.stdout] = threading.Thread(target=read_out, args=(proc.stdout, limit), daemon=True)
     threads = list(readers.values())
-    if stdin is not None:
-        threads.append(threading.Thread(target=write_in, daemon=True))
+    if stdin is not None and proc.stdin is not None:
+        threads.append(threading.Thread(target=write_in, args=(proc.stdin, stdin), daemon=True))
     for thread in threads:
         thread.start()
     timed_out = False

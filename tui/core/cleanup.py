@@ -5,6 +5,8 @@ The one scanner for an existing llama.cpp set-up: :func:`tui.core.report.llama_s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tui.core.caches import known_caches
 from tui.core.changes import FileChange, Offer
 from tui.core.errors import LlamaflakeError
@@ -98,7 +100,7 @@ class _LeftAlone:
             return None
         reached = self.reached()
         it = "them" if plural else "it"
-        users = [h.name for h in self.hosts if reached[h.name] is not None and reached[h.name] & set(files)]
+        users = [h.name for h in self.hosts if (seen := reached[h.name]) is not None and seen & set(files)]
         if users:
             return (
                 f"kept {subject}: {_names(users)} {_verb(users, 'uses', 'use')} {it} and "
@@ -140,12 +142,12 @@ def _in_nix_config(rel: str, node: Node) -> bool:
     if rel != "flake.nix":
         return False
     for scope in node.ancestors():
-        if scope.kind == "NODE_ATTRPATH_VALUE" and (attrpath_names(scope.nodes()[0]) or [None])[0] == "nixConfig":
+        if scope.kind == "NODE_ATTRPATH_VALUE" and (attrpath_names(scope.nodes()[0]) or [])[:1] == ["nixConfig"]:
             return True
     return False
 
 
-def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
+def cleanup_offers(flake: Flake, module_dir: str, left_alone: Sequence[Host] = ()):
     """(offers, edits per file, file removals, notes) for superseded overlays and dead caches.
 
     A clean-up that would change what a machine in ``left_alone`` reads is neither offered nor done: a note
@@ -218,12 +220,13 @@ def cleanup_offers(flake: Flake, module_dir: str, left_alone: list[Host] = ()):
             )
             continue
         items = [(other, _list_item_of(node)) for other, node in references]
-        if any(item is None for _, item in items):
+        removals = [(other, item) for other, item in items if item is not None]
+        if len(removals) != len(items):
             offers.append(
                 Offer(f"{rel} defines llama-cpp packages the new module replaces; remove it and its use by hand", [rel])
             )
             continue
-        for other, item in items:
+        for other, item in removals:
             per_file.setdefault(other, []).append(remove_list_item(flake.source_file(other).source, item))
         deletes.append(
             FileChange(rel, flake.source_file(rel).source, None, "superseded llama-cpp overlay", optional=True)

@@ -16,6 +16,7 @@ class LlamaflakeError(Exception):
     """An expected failure: shown to the user as one clear message, never as a traceback."""
 
     exit_code = 2
+    output: str | None = None  # long output to scroll through (git's and a hook's), where there is some
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

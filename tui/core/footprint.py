@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeGuard
 
 from tui.core.nix.paths import nix_files
 
@@ -38,7 +39,7 @@ def machine_path(module_dir: str, host: str) -> str:
     return f"{machines_dir(module_dir)}/{host}.nix"
 
 
-def is_generated_module(source: bytes | None) -> bool:
+def is_generated_module(source: bytes | None) -> TypeGuard[bytes]:
     """Whether a file's text is a module llamaflake wrote (it carries the marker near the top)."""
     if source is None:
         return False

@@ -10,10 +10,14 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
 from tui.core.errors import RepositoryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.apply import PendingApply
 
 IDENTITY_LINES = 'git config --global user.name "Your Name"\ngit config --global user.email "you@example.org"'
 
@@ -30,10 +34,12 @@ OPERATIONS = (
 class CommitRejected(RepositoryError):
     """``git commit`` failed, most often because a hook refused it; ``output`` is what git and the hook printed."""
 
+    output: str
+
     def __init__(self, output: str, *, restored: bool = True) -> None:
         self.output = output
         self.restored = restored
-        self.pending = None  # set by the caller that can retry or abort
+        self.pending: PendingApply | None = None  # set by the caller that can retry or abort
         text = "\n".join("  " + line for line in output.rstrip().splitlines()) or "  (no output)"
         if restored:
             hint = "every file and the index are back as they were; fix what it reports (a hook, signing) and run again"
@@ -109,7 +115,14 @@ def init_repo(path: Path) -> git.Repo:
     return repo
 
 
+def message_text(commit: git.Commit) -> str:
+    """A commit's message as text (GitPython gives bytes where it is not in the encoding the commit names)."""
+    return commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
+
+
 def work_tree(repo: git.Repo) -> Path:
+    if repo.working_tree_dir is None:
+        raise RepositoryError(f"{repo.git_dir} is a bare repository: it has no files to change")
     return Path(repo.working_tree_dir).resolve()
 
 

@@ -61,12 +61,12 @@ def _parted_opcodes(change: FileChange) -> list[tuple[Opcode, str | None]]:
 
     def part_of_line(j: int) -> str | None:
         """The part that wrote most of line ``j`` (None: no edit wrote any of it)."""
-        overlap = {}
+        overlap: dict[str, int] = {}
         for start, end, part in spans:
             common = min(end, starts[j + 1]) - max(start, starts[j])
             if common > 0:
                 overlap[part] = overlap.get(part, 0) + common
-        return max(overlap, key=overlap.get) if overlap else None
+        return max(overlap, key=overlap.__getitem__) if overlap else None
 
     result: list[tuple[Opcode, str | None]] = []
     for op in opcodes:
@@ -101,7 +101,7 @@ def split_hunks(change: FileChange) -> list[Hunk]:
     """The hunks of ``change``; a new or removed file is one hunk."""
     parted = _parted_opcodes(change)
     part_of = {(op[1], op[3]): part for op, part in parted if op[0] != "equal"}
-    hunks = []
+    hunks: list[Hunk] = []
     for group in grouped_opcodes([op for op, _ in parted], CONTEXT):
         for piece, part in _cut_between_parts(group, part_of):
             added = sum(j2 - j1 for tag, _, _, j1, j2 in piece if tag in ("insert", "replace"))

@@ -192,7 +192,7 @@ def discover(
     discovery = Discovery(
         names, only_nix=[n for n in names if n not in static], only_static=[n for n in static if n not in names]
     )
-    needs = [n for n in names if n in discovery.only_nix or not flake.host(n).can_wire]
+    needs = [n for n in names if n in discovery.only_nix or not _can_wire(flake.host(n))]
     if not needs:
         return discovery
     try:
@@ -219,9 +219,13 @@ def discover(
             host.refusal = "the static reading cannot see this machine"
             flake.hosts.append(host)
         _wire_through_own_file(flake, host, owned.get(name), bool(info.get("inputs")))
-        if host.can_wire:
+        if host.can_wire and host.own_file is not None:  # wired here: through its own file
             discovery.wired_by_nix[name] = host.own_file
     return discovery
+
+
+def _can_wire(host: Host | None) -> bool:
+    return host is not None and host.can_wire
 
 
 def _wire_through_own_file(flake: Flake, host: Host, rel: str | None, inputs: bool) -> None:

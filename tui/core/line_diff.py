@@ -32,39 +32,38 @@ def line_opcodes(old: Sequence[Line], new: Sequence[Line]) -> list[Opcode]:
     the places where it makes the same change, to the one git's indent heuristic chooses: the block starts
     and ends at blank lines and indentation boundaries, not inside a neighbouring block."""
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    # Empty equal opcodes at both ends let a block at the start or the end of the file slide too.
-    opcodes = [
-        ["equal", 0, 0, 0, 0],
-        *(list(op) for op in matcher.get_opcodes()),
-        ["equal", len(old), len(old), len(new), len(new)],
-    ]
-    for index in range(1, len(opcodes) - 1):
-        op = opcodes[index]
-        tag = op[0]
-        before, after = opcodes[index - 1], opcodes[index + 1]
-        if tag not in ("insert", "delete") or before[0] != "equal" or after[0] != "equal":
+    found = matcher.get_opcodes()
+    # Each opcode as its tag and its [i1, i2, j1, j2], which sliding moves. Empty equal opcodes at both
+    # ends let a block at the start or the end of the file slide too.
+    tags = ["equal", *(tag for tag, *_ in found), "equal"]
+    spans = [[0, 0, 0, 0], *([i1, i2, j1, j2] for _, i1, i2, j1, j2 in found), [len(old), len(old), len(new), len(new)]]
+    for index in range(1, len(spans) - 1):
+        op = spans[index]
+        tag = tags[index]
+        before, after = spans[index - 1], spans[index + 1]
+        if tag not in ("insert", "delete") or tags[index - 1] != "equal" or tags[index + 1] != "equal":
             continue
         lines = new if tag == "insert" else old
-        start, end = (op[3], op[4]) if tag == "insert" else (op[1], op[2])
+        start, end = (op[2], op[3]) if tag == "insert" else (op[0], op[1])
         # How far the block may move: up while its last line equals the line above it, down while its
         # first line equals the line below it (the same text either way).
         up = 0
-        while up < before[2] - before[1] and lines[end - 1 - up] == lines[start - 1 - up]:
+        while up < before[1] - before[0] and lines[end - 1 - up] == lines[start - 1 - up]:
             up += 1
         down = 0
-        while down < after[2] - after[1] and lines[start + down] == lines[end + down]:
+        while down < after[1] - after[0] and lines[start + down] == lines[end + down]:
             down += 1
         if not up and not down:
             continue
         best = _best_end(lines, end - up, end + down, end - start) - end
         if best:
-            for field in (1, 2, 3, 4):
+            for field in range(4):
                 op[field] += best
-            before[2] += best
-            before[4] += best
-            after[1] += best
-            after[3] += best
-    return [tuple(op) for op in opcodes if op[1] != op[2] or op[3] != op[4]]  # type: ignore[misc]
+            before[1] += best
+            before[3] += best
+            after[0] += best
+            after[2] += best
+    return [(tag, i1, i2, j1, j2) for tag, (i1, i2, j1, j2) in zip(tags, spans, strict=True) if i1 != i2 or j1 != j2]
 
 
 def _best_end(lines: Sequence[Line], earliest: int, latest: int, size: int) -> int:

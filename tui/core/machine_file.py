@@ -83,7 +83,8 @@ def _literal(value: Node | None) -> str | list[str] | bool | None:
         return node.text == "true"
     if node.kind == "NODE_LIST":
         items = [string_value(item) for item in node.nodes()]
-        return None if any(item is None for item in items) else items
+        strings = [item for item in items if item is not None]
+        return None if len(strings) != len(items) else strings
     return string_value(node)
 
 
@@ -328,6 +329,7 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
             removed[key] = setting.node
             continue
         node = unwrap(setting.value)
+        assert node is not None, "a literal was read from it above"
         indent = indent_of(source, setting.node.start)
         if isinstance(value, list) and _one_per_line(key, value, node):
             step = indent_of(source, node.nodes()[0].start)[len(indent) :] if node.nodes() else b""
@@ -350,7 +352,9 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
             indent = indent_of(source, node.start)
             start = _comment_above(source, node) if partner == ("cpu", "allVariants") else node.start
             name = ".".join(key) if prefix else "local.llama-cpp." + ".".join(key)
-            changes.append(Edit(start, node.end, _binding_text(name, key, want[key], indent)))
+            wanted_value = want[key]
+            assert wanted_value is not None, "only a setting with a value is added"
+            changes.append(Edit(start, node.end, _binding_text(name, key, wanted_value, indent)))
     changes.extend(_remove(source, node) for node in removed.values())
     new = apply_edits(source, changes)
     if added or serve_added or whole_serve:
@@ -358,6 +362,7 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
         inserts = []
         for key in added:
             value = want[key]
+            assert value is not None, "only a setting with a value is added"
             name = ".".join(key) if prefix else "local.llama-cpp." + ".".join(key)
             entries = [b for b in bindings(holder)]
             indent = indent_of(new, entries[-1].node.start) if entries else indent_of(new, holder.start) + b"  "

@@ -29,6 +29,7 @@ from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_
 from tui.core.nix.flake import Flake, Host, path_refs, relative_path
 from tui.core.nix.imports import import_closure, imported_files
 from tui.core.nix.syntax import (
+    Node,
     check,
     nix_comment,
     nix_keyed_path,
@@ -288,6 +289,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     for name, machine in answers.machines.items():
         check_machine_name(name)
         host = flake.host(name)
+        assert host is not None, "every machine answered for was looked up above"
         if machine.variant not in variants_for(host.system):
             raise AnswerError(f"{name}: the llama.cpp flake has ROCm only on x86_64-linux, and {name} is {host.system}")
         jetson = [c for c in machine.cuda_capabilities if is_jetson(c)]
@@ -340,10 +342,10 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         if swap is not None and host.name in machines:
             for rel, edit in swap:
                 edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings", host.name)
-            others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
+            copied_from = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
             notes.append(
                 f"{host.name}: {reason}; the import is changed to its own settings "
-                f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {others}'s"
+                f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {copied_from}'s"
             )
             replaced.add(host.name)
         elif host.name in machines:
@@ -656,7 +658,7 @@ def replace_foreign_settings(
             and host.attach.kind == "modules-list"
             and host.attach.file == importer
         ):
-            search = host.attach.node
+            search: Node | None = host.attach.node
         elif (
             any(
                 importer in (o.imported_files or import_closure(flake, o.module_files))
@@ -668,6 +670,8 @@ def replace_foreign_settings(
             return None  # the file is another machine's too: changing it would change that machine
         else:
             search = unwrap(flake.source_file(importer).tree)
+        if search is None:
+            return None  # an empty file: nothing there to replace
         nodes = [
             node
             for node in search.walk()
@@ -714,6 +718,8 @@ def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> No
     the exact lines to add by hand (:func:`refusal_for`).
     """
     attach = host.attach
+    if attach is None:  # pragma: no cover - only a host that can be wired is attached
+        raise LlamaflakeError(f"{host.name}: no place found to import its llama.cpp settings")
     file = flake.source_file(attach.file)
     literal = nix_relative_path(attach.file, machine_rel).encode()
     reason = f"{ATTACH_REASON}{host.name}"

@@ -83,8 +83,8 @@ def read_module_caches(source: bytes, path: str = "<module>") -> list[Cache]:
         lst = unwrap(parts[1])
         if lst is None or lst.kind != "NODE_LIST":
             continue
-        for item in lst.nodes():
-            item = unwrap(item)
+        for entry in lst.nodes():
+            item = unwrap(entry)
             if item is None or item.kind != "NODE_ATTR_SET":
                 continue
             fields = {tuple(b.path or []): b.value for b in bindings(item)}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import git
 
 
 @dataclass
@@ -54,10 +59,13 @@ def repo_status(root: Path) -> RepoStatus:
         else:
             status.branch = repo.active_branch.name
         if repo.head.is_valid():
-            status.changed = sorted(
-                {d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}
-            )
+            status.changed = sorted(_paths(repo.index.diff(None)) | _paths(repo.index.diff("HEAD")))
         status.untracked = sorted(repo.untracked_files)
         return status
     except (git.GitCommandError, ValueError, OSError) as exc:
         return RepoStatus(problem=f"cannot read the git repository: {exc}")
+
+
+def _paths(diffs: Iterable[git.Diff]) -> set[str]:
+    """The paths a diff between the index and a tree touches (a file only one side has is named on both)."""
+    return {path for d in diffs if (path := d.a_path or d.b_path) is not None}

@@ -602,13 +602,14 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
 
 def left_alone_problem(check: Check, left: LeftAlone) -> str | None:
     """Why a machine not answered for is not left alone: a file the change writes defines its settings."""
-    files = sorted({_flake_relative(str(f)) for f in (check.intent or {}).get("files") or []})
+    intent = check.intent or {}
+    files = sorted({_flake_relative(str(f)) for f in intent.get("files") or []})
     reached = [f for f in files if f in left.written and f != left.module_file]
     if not reached:
         return None
     describe = Intended("", (), False, (), (), "").describe
     return (
-        f"it was not answered for, but would get {describe(check.intent)} from {', '.join(reached)}, which "
+        f"it was not answered for, but would get {describe(intent)} from {', '.join(reached)}, which "
         "this change writes: answer for it too (it then gets its own settings), or leave that import out"
     )
 
@@ -656,7 +657,7 @@ def evaluate_machines(
     progress: Progress | None = None,
     cache: bool = True,
     refresh: bool = False,
-    intended: dict[str, Intended] | None = None,
+    intended: dict[str, Intended | LeftAlone] | None = None,
 ) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
@@ -670,7 +671,11 @@ def evaluate_machines(
 
     lock = threading.Lock()
     support = nix_support() if cache else None
-    digest = eval_cache.source_digest(root, support.version) if support is not None and support.flakes else None
+    digest = (
+        eval_cache.source_digest(root, support.version)
+        if support is not None and support.flakes and support.version is not None
+        else None
+    )
 
     def report(event: object) -> None:
         if progress is not None:
@@ -831,7 +836,7 @@ def validate(
     use_nix: bool = True,
     cache: bool = True,
     refresh: bool = False,
-    intended: dict[str, Intended] | None = None,
+    intended: dict[str, Intended | LeftAlone] | None = None,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 

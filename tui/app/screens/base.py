@@ -44,12 +44,12 @@ class StepScreen(Screen[None]):
 
     @property
     def state(self) -> WizardState:
-        return self.app.state  # type: ignore[attr-defined]
+        return self.app.state  # type: ignore[attr-defined]  # Textual types self.app as App; these screens run only in LlamaflakeApp
 
     @property
     def proof(self) -> ProofSource:
         """Where the review and commit steps ask Nix about the change."""
-        return self.app.proof  # type: ignore[attr-defined]
+        return self.app.proof  # type: ignore[attr-defined]  # Textual types self.app as App; these screens run only in LlamaflakeApp
 
     def compose(self) -> ComposeResult:
         self.sub_title = self.state.display_path  # before the header is there: no refresh of it to wait for

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,9 @@ from tui.app.text import plain
 from tui.core.errors import LlamaflakeError
 from tui.core.hunks import accepted_plan
 from tui.core.plan import Plan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.apply import PendingApply
 
 
 def unexpected_failure(exc: Exception, commit: bool) -> LlamaflakeError:
@@ -68,10 +73,10 @@ class CommitScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.final: Plan = accepted_plan(self.state.plan, self.state.accepted)
+        self.final: Plan = accepted_plan(self.state.made_plan, self.state.accepted)
         self.busy = False
         self.done = False
-        self.pending = None  # a written, uncommitted apply whose commit a hook refused
+        self.pending: PendingApply | None = None  # a written, uncommitted apply whose commit a hook refused
         self.wanted_commit = True  # what the last write asked for: commit, or write only
 
     def body(self) -> ComposeResult:
@@ -264,12 +269,9 @@ class CommitScreen(StepScreen):
         from tui.core.preflight import PreflightError
         from tui.core.write import StalePlan
 
-        dirty = (
-            [f for f in error.findings if f.code == "dirty" and f.level == "error"]
-            if isinstance(error, PreflightError)
-            else []
-        )
-        if dirty and len([f for f in error.findings if f.level == "error"]) == 1:
+        findings = error.findings if isinstance(error, PreflightError) else []
+        dirty = [f for f in findings if f.code == "dirty" and f.level == "error"]
+        if dirty and len([f for f in findings if f.level == "error"]) == 1:
             self.app.push_screen(
                 ErrorDialog(
                     "Files with changes of yours",

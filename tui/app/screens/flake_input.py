@@ -40,7 +40,7 @@ class FlakeInputScreen(StepScreen):
     """
 
     def body(self) -> ComposeResult:
-        flake = self.state.flake
+        flake = self.state.loaded_flake
         yield Label("Flake input", classes="step-title")
         yield Static("", id="input-status")
         with Horizontal(id="input-options"):
@@ -78,7 +78,7 @@ class FlakeInputScreen(StepScreen):
     @on(RadioSet.Changed, "#follows")
     def follows_changed(self, event: RadioSet.Changed) -> None:
         name = event.pressed.name or ""
-        if self.state.follows is None and name == (choose_follows(self.state.flake, None) or ""):
+        if self.state.follows is None and name == (choose_follows(self.state.loaded_flake, None) or ""):
             return  # the default, shown as selected when the step opened
         self.state.follows = name
         self.show_preview()
@@ -115,7 +115,7 @@ class FlakeInputScreen(StepScreen):
         if getattr(self, "_shown", None) == shown:
             return
         self._shown = shown
-        flake = self.state.flake
+        flake = self.state.loaded_flake
         llama = flake.llama_input()
         status = self.query_one("#input-status", Static)
         if llama is None:

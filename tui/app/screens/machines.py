@@ -74,7 +74,7 @@ class MachinesScreen(StepScreen):
     def body(self) -> ComposeResult:
         yield Label("Machines", classes="step-title")
         yield NixMachinesLine(id="nix-machines")
-        table = DataTable(id="machines", cursor_type="row", zebra_stripes=True)
+        table: DataTable[object] = DataTable(id="machines", cursor_type="row", zebra_stripes=True)  # text and marks
         # Fits 80 columns: the machine's files are in the detail below. Choice has room for its marks.
         table.add_column("Machine", key="machine")
         table.add_column("Hardware", key="hardware")
@@ -91,7 +91,7 @@ class MachinesScreen(StepScreen):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.state.machines.get(key)
+        return self.state.machines.get(key) if key is not None else None
 
     def show_state(self) -> None:
         self.query_one(NixMachinesLine).show()

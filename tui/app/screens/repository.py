@@ -104,7 +104,7 @@ class RepositoryScreen(StepScreen):
         if self.query("#hosts"):
             self.query_one(NixMachinesLine).show()
             return self.query_one("#hosts", DataTable), self.query_one("#repo-warnings", Static)
-        table = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
         # Plain Text labels: a str label is read as markup, which loads rich's emoji table at start-up.
         table.add_columns(*map(Text, ("Machine", "Built with", "Defined in", "System", "Its modules")))
         warnings = Static("", id="repo-warnings")
@@ -146,7 +146,7 @@ class RepositoryScreen(StepScreen):
 
     def _warnings(self) -> Content:
         state = self.state
-        flake = state.flake
+        flake = state.loaded_flake
         parts: list[Content] = []
         if state.repo is not None and not state.repo.clean:
             touched = {c.path for c in state.preliminary.changes} if state.preliminary else {"flake.nix"}

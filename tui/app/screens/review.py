@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -82,7 +83,7 @@ class ReviewScreen(StepScreen):
         self.problem: str | None = None
         self.current: str | None = None
         self.generation = 0  # of the proof asked for last; older answers are dropped
-        self.proof_timer = None
+        self.proof_timer: Timer | None = None
 
     def body(self) -> ComposeResult:
         yield Label("Review", classes="step-title")
@@ -108,7 +109,7 @@ class ReviewScreen(StepScreen):
         """The accepted changes (as a comparable key) and the machines they can affect."""
         from tui.core.apply import changed_machines
 
-        final = accepted_plan(self.state.plan, self.state.accepted)
+        final = accepted_plan(self.state.made_plan, self.state.accepted)
         return tuple((c.path, c.new) for c in final.changes), changed_machines(final)
 
     def start_proof(self) -> None:
@@ -137,14 +138,14 @@ class ReviewScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="proof", description="Evaluating with Nix")
     def prove(self, generation: int, key: tuple, hosts: list[str]) -> None:
-        final = accepted_plan(self.state.plan, self.state.accepted)
+        final = accepted_plan(self.state.made_plan, self.state.accepted)
 
         def progress(event: object) -> None:
             self.post_message(ProofProgress(generation, str(event).splitlines()[0] if str(event) else ""))
 
         from tui.core.apply import intended
 
-        proof = self.proof.prove(self.state.flake.root, final.changes, hosts, progress, intended(final))
+        proof = self.proof.prove(self.state.loaded_flake.root, final.changes, hosts, progress, intended(final))
         self.post_message(ProofFinished(generation, proof, key))
 
     @on(ProofProgress)
@@ -183,7 +184,7 @@ class ReviewScreen(StepScreen):
 
         state = self.state
         try:
-            plan = make_plan(state.flake, state.answers())
+            plan = make_plan(state.loaded_flake, state.answers())
         except LlamaflakeError as exc:
             self.problem = exc.message + (f"\nHint: {exc.hint}" if exc.hint else "")
             state.plan = None
@@ -241,7 +242,7 @@ class ReviewScreen(StepScreen):
         )
 
     def _show_summary(self) -> None:
-        plan = self.state.plan
+        plan = self.state.made_plan
         taken = sum(len(v) for v in self.state.accepted.values())
         total = sum(len(v) for v in self.hunks.values())
         split = "split" if self.state.split_diff else "unified"
@@ -258,7 +259,7 @@ class ReviewScreen(StepScreen):
         self.query_one("#review-summary", Static).update(text)
 
     def _show_validation(self) -> None:
-        plan = self.state.plan
+        plan = self.state.made_plan
         lines: list[Content] = []
         final = self.final_changes()
         checks = validate_changes(final)
@@ -301,7 +302,7 @@ class ReviewScreen(StepScreen):
     def show_file(self, path: str | None, focus_hunk: int | None = None, *, again: bool = False) -> None:
         plan = self.state.plan
         change = plan.change(path) if plan and path else None
-        if change is None or (path == self.current and not again):
+        if plan is None or change is None or path is None or (path == self.current and not again):
             return
         self.current = path
         box = self.query_one("#hunks", VerticalScroll)
@@ -332,7 +333,7 @@ class ReviewScreen(StepScreen):
 
     def _refresh_after_toggle(self) -> None:
         files = self.query_one("#files", OptionList)
-        plan = self.state.plan
+        plan = self.state.made_plan
         for index, change in enumerate(plan.changes):
             files.replace_option_prompt_at_index(index, self._file_label(change))
         self._show_summary()

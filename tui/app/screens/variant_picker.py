@@ -211,7 +211,8 @@ class VariantPicker(DialogScreen[Picked | None]):
         ):
             for field in self.query(f"#{id}"):
                 field.disabled = not used
-                field.parent.set_class(not used, "-off")
+                if field.parent is not None:
+                    field.parent.set_class(not used, "-off")
         self.query_one("#picker-problem", Static).update(plain(self.problem() or ""))
 
     @on(OptionList.OptionSelected, "#picker-variants")

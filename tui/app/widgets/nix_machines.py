@@ -34,7 +34,7 @@ class NixMachinesLine(Static):
 
     def show(self) -> None:
         """Show the state's word on Nix; count the seconds while Nix runs."""
-        state = self.app.state  # type: ignore[attr-defined]
+        state = self.app.state  # type: ignore[attr-defined]  # Textual types self.app as App; this widget runs only in LlamaflakeApp
         status = state.nix_status
         self.display = status != NIX_OFF
         if self.ticker is not None and status == NIX_ASKING:

@@ -67,17 +67,17 @@ class ProofView(Static):
                 Content.from_markup(
                     "[$text-success]✓[/] $n machines left alone ($hosts) [dim]— no setting this change writes reaches them[/]",
                     n=len(left_alone),
-                    hosts=", ".join(c.host for c in left_alone),
+                    hosts=", ".join(c.host for c in left_alone if c.host),
                 )
             )
-        for why, same in reasons.items():
+        for reason, same in reasons.items():
             if len(same) >= GROUP_FROM:  # one line for many machines that are not verified for one reason
                 lines.append(
                     Content.from_markup(
                         "[$text-warning]?[/] $n machines ($hosts): not verified: $why",
                         n=len(same),
                         hosts=", ".join(c.host for c in same),
-                        why=why,
+                        why=reason,
                     )
                 )
         for check in proof.machines:

@@ -193,6 +193,12 @@ def _strings(node: Node | None) -> list[tuple[str, Node]]:
     return [(value, node)] if value is not None else []
 
 
+def _is_true(value: Node | None) -> bool:
+    """Whether ``value`` is the literal ``true``, inside parentheses or `lib.mkDefault` and the like."""
+    literal = _value(value)
+    return literal is not None and literal.text == "true"
+
+
 def _value(node: Node | None) -> Node | None:
     node = unwrap(node)
     while node is not None and node.kind == "NODE_APPLY":  # lib.mkDefault x, lib.mkForce x
@@ -223,7 +229,7 @@ def _scan(finder: _Finder, file: SourceFile, tree: Node) -> list[str]:
         if not path:
             continue
         value = node.nodes()[1] if len(node.nodes()) > 1 else None
-        if _value(value) is not None and _value(value).text == "true":
+        if _is_true(value):
             finder.set_true.setdefault(tuple(path), f"{file.rel}:{file.line(node)}")
         if path == ["imports"]:
             for item in _list_items(value):
@@ -322,12 +328,12 @@ def _hint_from(finder: _Finder, file: SourceFile, node: Node, path: list[str], v
                 finder.cpu(CPU_MODULES[module], f'{".".join(path)} "{module}" ({file.rel}:{file.line(item)})')
                 finder.hint(f'{".".join(path)} has "{module}": an {CPU_MODULES[module]} CPU', file, item)
     elif path in (["nixpkgs", "config", "cudaSupport"], ["nixpkgs", "config", "rocmSupport"]):
-        if _value(value) is not None and _value(value).text == "true":
+        if _is_true(value):
             vendor = "nvidia" if path[-1] == "cudaSupport" else "amd"
             finder.gpu(vendor)
             finder.hint(f"{'.'.join(path)} = true: {a_vendor_label(vendor)} GPU", file, node)
     elif path in GUEST_OPTIONS:
-        if _value(value) is not None and _value(value).text == "true":
+        if _is_true(value):
             _guest_hint(finder, f"{'.'.join(path)} = true", file, node)
     elif path in (["hardware", "facter", "reportPath"], ["facter", "reportPath"]):
         _facter_hint(finder, file, node, path, value)

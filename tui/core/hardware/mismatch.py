@@ -45,12 +45,14 @@ def report_mismatches(
             f"{host}'s configuration sets up {label} graphics{_where(config.hints, vendor, GPU_WORDS)}, "
             f"and the report shows no {label} GPU"
         )
-    config_cpu = vendor_label(config.cpu.vendor) if config.cpu and config.cpu.vendor else None
-    report_cpu = vendor_label(report.cpu.vendor) if report.cpu and report.cpu.vendor else None
-    if config_cpu and report_cpu and config_cpu != report_cpu:
+    config_vendor = config.cpu.vendor if config.cpu else None
+    report_vendor = report.cpu.vendor if report.cpu else None
+    config_cpu = vendor_label(config_vendor) if config_vendor else None
+    report_cpu = vendor_label(report_vendor) if report_vendor else None
+    if config_vendor and report_vendor and config_cpu and report_cpu and config_cpu != report_cpu:
         found.append(
-            f"{host}'s configuration is for {a_vendor_label(config.cpu.vendor)} CPU"
-            f"{_where(config.hints, config_cpu, CPU_WORDS)}, and the report shows {a_vendor_label(report.cpu.vendor)} CPU"
+            f"{host}'s configuration is for {a_vendor_label(config_vendor)} CPU"
+            f"{_where(config.hints, config_cpu, CPU_WORDS)}, and the report shows {a_vendor_label(report_vendor)} CPU"
         )
     virtual = next((n for n in report.notes if "virtual machine" in n), None)
     if virtual and (config_gpus or config_cpu) and not config.guest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.core.hardware.model import GpuInfo, HardwareReport, Recommendation, source_phrase
+from tui.core.hardware.model import Confidence, GpuInfo, HardwareReport, Recommendation, source_phrase
 from tui.core.hardware.parse import is_x86
 from tui.core.hardware.support import (
     capability_key,
@@ -19,7 +19,13 @@ from tui.core.hardware.support import (
 from tui.core.hardware.vendors import is_discrete_only, variants_of
 from tui.core.variants import NO_VARIANT
 
-CONFIDENCE = {"detected": "detected", "ssh": "detected", "report": "report", "facter": "report", "hints": "hints"}
+CONFIDENCE: dict[str, Confidence] = {
+    "detected": "detected",
+    "ssh": "detected",
+    "report": "report",
+    "facter": "report",
+    "hints": "hints",
+}
 ALL_VARIANTS_WHY = (
     "the portable GGML_CPU_ALL_VARIANTS build: every CPU variant is built and the best one is "
     "picked at run time (same speed, about twice the build time)"
@@ -134,6 +140,8 @@ def _choose_cuda(rec: Recommendation, nvidia: list[GpuInfo], others: list[GpuInf
     sources: list[str] = []
     for gpu in usable:
         cap = gpu.compute_capability
+        if not cap:  # pragma: no cover - a usable GPU has one
+            continue
         rec.reasons.append(
             f"{_label(gpu)}, compute capability {cap}{source_phrase(gpu.capability_source)} → CUDA build for {cap}"
         )
@@ -216,7 +224,7 @@ def _choose_cpu(rec: Recommendation, report: HardwareReport, arch: str | None, f
     if arch and not is_x86(arch):
         rec.reasons.append(f"{name} ({arch}): the x86 instruction-set options do not apply; ggml's defaults are used")
         return
-    if flags_known:
+    if flags_known and cpu is not None:
         rec.cpu_flags = filter_flags(cpu.flags)
         options = [o for o, on in ggml_options(cpu.flags).items() if on]
         if options:

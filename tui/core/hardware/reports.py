@@ -222,7 +222,7 @@ def _from_facter(data: dict, origin: str) -> HardwareReport:
             report.system = system_of(arch)
     else:
         report.notes.append(f"{origin} lists no CPU: its instruction sets are unknown")
-    devices = []
+    devices: list[PciDevice] = []
     models = []
     for card in hardware.get("graphics_card") or []:
         if not isinstance(card, dict):

@@ -126,7 +126,7 @@ def run_command(argv: list[str], stdin: str) -> tuple[int, str, str]:
         ) from None
     if done.too_large:
         raise AnswerTooLarge()
-    if done.timed_out:
+    if done.timed_out or done.returncode is None:  # stopped: too large or too slow, both seen above
         raise LlamaflakeError(f"{' '.join(argv[:-2])}: no answer within {SSH_TIMEOUT} seconds")
     return done.returncode, done.stdout, done.stderr
 

@@ -117,8 +117,8 @@ def rocm_targets() -> list[str]:
     return list(load("gpu_support")["rocm"]["targets"])
 
 
-def rocm_supported(target: str) -> bool:
-    return target in load("gpu_support")["rocm"]["targets"]
+def rocm_supported(target: str | None) -> bool:
+    return target is not None and target in load("gpu_support")["rocm"]["targets"]
 
 
 # Reads the CUDA release of the nixpkgs that a flake's lock file pins, in pure evaluation: the

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from tui.core.hardware.model import CpuInfo, GpuInfo, HardwareReport
 from tui.core.hardware.parse import (
@@ -52,10 +53,24 @@ class _Reader:
             return []
 
 
+class Nvml(Protocol):
+    """The functions of pynvml this module calls (pynvml itself has no types: what they give is Any)."""
+
+    def nvmlInit(self) -> None: ...
+    def nvmlShutdown(self) -> None: ...
+    def nvmlSystemGetDriverVersion(self) -> Any: ...
+    def nvmlDeviceGetCount(self) -> int: ...
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> Any: ...
+    def nvmlDeviceGetName(self, handle: Any) -> Any: ...
+    def nvmlDeviceGetMemoryInfo(self, handle: Any) -> Any: ...
+    def nvmlDeviceGetCudaComputeCapability(self, handle: Any) -> Any: ...
+    def nvmlDeviceGetPciInfo(self, handle: Any) -> Any: ...
+
+
 def detect_this_machine(
     proc: Path = Path("/proc"),
     sys: Path = Path("/sys"),
-    nvml=None,
+    nvml: Nvml | None = None,
     *,
     icd_dirs: Sequence[Path] | None = None,
     machine: str | None = None,
@@ -150,7 +165,7 @@ def _problem(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
+def read_nvml(nvml: Nvml | None = None) -> tuple[list[GpuInfo], str | None]:
     """NVIDIA GPUs through NVML (``pynvml`` unless ``nvml`` is given), and a note if it failed."""
     import warnings
 
@@ -158,9 +173,10 @@ def read_nvml(nvml=None) -> tuple[list[GpuInfo], str | None]:
         warnings.simplefilter("ignore")
         if nvml is None:
             try:
-                import pynvml as nvml
+                import pynvml
             except Exception as exc:  # a missing or broken binding is a note, not a crash
                 return [], f"the NVML Python binding cannot be loaded ({_problem(exc)}): NVIDIA GPUs are not queried"
+            nvml = pynvml
         try:
             nvml.nvmlInit()
         except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from tui.core.data import load
 
@@ -43,7 +44,7 @@ def gpu_vendors() -> tuple[GpuVendor, ...]:
     """Every vendor of the data file, in its order."""
     vendors = []
     for name, entry in load("gpu_vendors").items():
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}  # TOML
         fields.setdefault("label", name)
         fields.setdefault("hint_word", name)
         vendors.append(GpuVendor(name=name, **fields))

@@ -8,6 +8,8 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
 from tui.core.nix.paths import relative_path
 from tui.core.nix.values import (
@@ -24,6 +26,9 @@ from tui.core.nix.values import (
     as_path,
     from_data,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,12 @@ def builtin(name: str, arity: int):
 
 
 @builtin("import", 1)
-def import_(ev, path):
+def import_(ev: Evaluator, path: Thunk) -> Value:
     return ev.import_path(ev.force(path))
 
 
 @builtin("readDir", 1)
-def read_dir(ev, path):
+def read_dir(ev: Evaluator, path: Thunk) -> Value:
     value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readDir of something that is not a path")
@@ -63,17 +68,17 @@ def read_dir(ev, path):
 
 
 @builtin("mapAttrs", 2)
-def map_attrs(ev, fn, attrs):
+def map_attrs(ev: Evaluator, fn: Thunk, attrs: Thunk) -> Value:
     value = ev.force_attrs(attrs)
     if value is None:
         return Unknown("mapAttrs over a set the engine cannot see")
     f = ev.force(fn)
-    result = {name: Thunk.lazy(lambda name=name, v=v: ev.call(f, name, v)) for name, v in value.attrs.items()}
+    result = {name: Thunk.lazy(partial(ev.call, f, name, v)) for name, v in value.attrs.items()}
     return AttrsValue(result, value.open, value.node, dict(value.where), value.file)
 
 
 @builtin("genAttrs", 2)
-def gen_attrs(ev, names, fn):
+def gen_attrs(ev: Evaluator, names: Thunk, fn: Thunk) -> Value:
     value = ev.force_list(names)
     if value is None:
         return Unknown("genAttrs over a list the engine cannot see")
@@ -83,12 +88,12 @@ def gen_attrs(ev, names, fn):
         name = ev.force(item)
         if not isinstance(name, str):
             return Unknown("genAttrs over names the engine cannot see")
-        result[name] = Thunk.lazy(lambda name=name: ev.call(f, name))
+        result[name] = Thunk.lazy(partial(ev.call, f, name))
     return AttrsValue(result, None in value.nodes)
 
 
 @builtin("listToAttrs", 1)
-def list_to_attrs(ev, items):
+def list_to_attrs(ev: Evaluator, items: Thunk) -> Value:
     value = ev.force_list(items)
     if value is None:
         return Unknown("listToAttrs of a list the engine cannot see")
@@ -105,7 +110,7 @@ def list_to_attrs(ev, items):
 
 
 @builtin("mapAttrs'", 2)
-def map_attrs_prime(ev, fn, attrs):
+def map_attrs_prime(ev: Evaluator, fn: Thunk, attrs: Thunk) -> Value:
     """``mapAttrs' (name: value: nameValuePair ...)``: a new name for each entry, as ``listToAttrs`` makes them."""
     value = ev.force_attrs(attrs)
     if value is None:
@@ -114,18 +119,18 @@ def map_attrs_prime(ev, fn, attrs):
 
 
 @builtin("mapAttrsToList", 2)
-def map_attrs_to_list(ev, fn, attrs):
+def map_attrs_to_list(ev: Evaluator, fn: Thunk, attrs: Thunk) -> Value:
     """The function's result for each entry, in the order of their names."""
     value = ev.force_attrs(attrs)
     if value is None:
         return Unknown("mapAttrsToList over a set the engine cannot see")
     f = ev.force(fn)
-    items = [Thunk.lazy(lambda name=name, v=value.attrs[name]: ev.call(f, name, v)) for name in sorted(value.attrs)]
+    items = [Thunk.lazy(partial(ev.call, f, name, value.attrs[name])) for name in sorted(value.attrs)]
     return ListValue(items, [None] if value.open else [])
 
 
 @builtin("concatMapAttrs", 2)
-def concat_map_attrs(ev, fn, attrs):
+def concat_map_attrs(ev: Evaluator, fn: Thunk, attrs: Thunk) -> Value:
     """The sets the function makes for each entry, merged (``concatMapAttrs (arch: _: ...) (readDir ./systems)``)."""
     listed = map_attrs_to_list(ev, fn, attrs)
     if isinstance(listed, Unknown):
@@ -134,12 +139,12 @@ def concat_map_attrs(ev, fn, attrs):
 
 
 @builtin("nameValuePair", 2)
-def name_value_pair(ev, name, value):
+def name_value_pair(ev: Evaluator, name: Thunk, value: Thunk) -> Value:
     return AttrsValue({"name": name, "value": value})
 
 
 @builtin("filterAttrs", 2)
-def filter_attrs(ev, pred, attrs):
+def filter_attrs(ev: Evaluator, pred: Thunk, attrs: Thunk) -> Value:
     value = ev.force_attrs(attrs)
     if value is None:
         return Unknown("filterAttrs over a set the engine cannot see")
@@ -152,7 +157,7 @@ def filter_attrs(ev, pred, attrs):
 
 
 @builtin("filter", 2)
-def filter_(ev, pred, items):
+def filter_(ev: Evaluator, pred: Thunk, items: Thunk) -> Value:
     value = ev.force_list(items)
     if value is None:
         return Unknown("filter over a list the engine cannot see")
@@ -161,22 +166,22 @@ def filter_(ev, pred, items):
 
 
 @builtin("map", 2)
-def map_(ev, fn, items):
+def map_(ev: Evaluator, fn: Thunk, items: Thunk) -> Value:
     value = ev.force_list(items)
     if value is None:
         return Unknown("map over a list the engine cannot see")
     f = ev.force(fn)
-    return ListValue([Thunk.lazy(lambda i=i: ev.call(f, i)) for i in value.items], value.nodes)
+    return ListValue([Thunk.lazy(partial(ev.call, f, i)) for i in value.items], value.nodes)
 
 
 @builtin("forEach", 2)
-def for_each(ev, items, fn):
+def for_each(ev: Evaluator, items: Thunk, fn: Thunk) -> Value:
     """``forEach xs f`` is ``map f xs``."""
     return map_(ev, fn, items)
 
 
 @builtin("concatMap", 2)
-def concat_map(ev, fn, items):
+def concat_map(ev: Evaluator, fn: Thunk, items: Thunk) -> Value:
     mapped = map_(ev, fn, items)
     if isinstance(mapped, Unknown):
         return Unknown("concatMap over a list the engine cannot see")
@@ -185,7 +190,7 @@ def concat_map(ev, fn, items):
 
 @builtin("foldl'", 3)
 @builtin("foldl", 3)
-def fold_left(ev, op, start, items):
+def fold_left(ev: Evaluator, op: Thunk, start: Thunk, items: Thunk) -> Value:
     """``foldl' (acc: x: acc // x) { } hosts``: the operator applied from the left; a set made from a list
     the engine cannot see whole may hold more names."""
     value = ev.force_list(items)
@@ -199,7 +204,7 @@ def fold_left(ev, op, start, items):
 
 
 @builtin("elem", 2)
-def elem(ev, item, items):
+def elem(ev: Evaluator, item: Thunk, items: Thunk) -> Value:
     """Whether a name is in a list (``filter (h: !elem h excluded) hosts``); unknown where either is not seen."""
     wanted, value = ev.force(item), ev.force_list(items)
     if not isinstance(wanted, (str, int, bool)) or value is None:
@@ -213,7 +218,7 @@ def elem(ev, item, items):
 
 
 @builtin("attrNames", 1)
-def attr_names(ev, attrs):
+def attr_names(ev: Evaluator, attrs: Thunk) -> Value:
     value = ev.force_attrs(attrs)
     if value is None:
         return Unknown("attrNames of a set the engine cannot see")
@@ -221,7 +226,7 @@ def attr_names(ev, attrs):
 
 
 @builtin("removeSuffix", 2)
-def remove_suffix(ev, suffix, text):
+def remove_suffix(ev: Evaluator, suffix: Thunk, text: Thunk) -> Value:
     s, t = ev.force(suffix), ev.force(text)
     if isinstance(s, str) and isinstance(t, str):
         return t[: -len(s)] if s and t.endswith(s) else t
@@ -229,19 +234,19 @@ def remove_suffix(ev, suffix, text):
 
 
 @builtin("hasSuffix", 2)
-def has_suffix(ev, suffix, text):
+def has_suffix(ev: Evaluator, suffix: Thunk, text: Thunk) -> Value:
     s, t = ev.force(suffix), ev.force(text)
     return t.endswith(s) if isinstance(s, str) and isinstance(t, str) else Unknown("hasSuffix")
 
 
 @builtin("hasPrefix", 2)
-def has_prefix(ev, prefix, text):
+def has_prefix(ev: Evaluator, prefix: Thunk, text: Thunk) -> Value:
     p, t = ev.force(prefix), ev.force(text)
     return t.startswith(p) if isinstance(p, str) and isinstance(t, str) else Unknown("hasPrefix")
 
 
 @builtin("pathExists", 1)
-def path_exists(ev, path):
+def path_exists(ev: Evaluator, path: Thunk) -> Value:
     value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("pathExists of something that is not a path")
@@ -249,13 +254,13 @@ def path_exists(ev, path):
 
 
 @builtin("toString", 1)
-def to_string(ev, value):
+def to_string(ev: Evaluator, value: Thunk) -> Value:
     text = ev.to_string(ev.force(value))
     return text if text is not None else Unknown("toString")
 
 
 @builtin("readFile", 1)
-def read_file(ev, path):
+def read_file(ev: Evaluator, path: Thunk) -> Value:
     value = as_path(ev.force(path))
     if not isinstance(value, PathValue):
         return Unknown("readFile of something that is not a path")
@@ -268,7 +273,7 @@ def read_file(ev, path):
 
 
 @builtin("fromTOML", 1)
-def from_t_o_m_l(ev, text):
+def from_t_o_m_l(ev: Evaluator, text: Thunk) -> Value:
     value = ev.force(text)
     if not isinstance(value, str):
         return Unknown("fromTOML of text the engine cannot see")
@@ -280,13 +285,13 @@ def from_t_o_m_l(ev, text):
 
 @builtin("mkDefault", 1)
 @builtin("mkForce", 1)
-def mk_default(ev, value):
+def mk_default(ev: Evaluator, value: Thunk) -> Value:
     """A module priority wrapper: the value itself, as far as finding machines goes."""
     return ev.force(value)
 
 
 @builtin("recursiveUpdate", 2)
-def recursive_update(ev, left, right):
+def recursive_update(ev: Evaluator, left: Thunk, right: Thunk) -> Value:
     a, b = ev.force(left), ev.force(right)
     if isinstance(a, AttrsValue) and isinstance(b, AttrsValue):
         return ev.merge_deep(a, b)
@@ -294,7 +299,7 @@ def recursive_update(ev, left, right):
 
 
 @builtin("mergeAttrsList", 1)
-def merge_attrs_list(ev, items):
+def merge_attrs_list(ev: Evaluator, items: Thunk) -> Value:
     value = ev.force_list(items)
     if value is None:
         return Unknown("mergeAttrsList of a list the engine cannot see")
@@ -314,13 +319,13 @@ def _made_from(listed: ListValue, result: Value, what: str) -> Value:
 
 
 @builtin("mergeAttrs", 2)
-def merge_attrs(ev, left, right):
+def merge_attrs(ev: Evaluator, left: Thunk, right: Thunk) -> Value:
     """``mergeAttrs a b`` is ``a // b``."""
     return ev.update(ev.force(left), ev.force(right))
 
 
 @builtin("pipe", 2)
-def pipe(ev, start, fns):
+def pipe(ev: Evaluator, start: Thunk, fns: Thunk) -> Value:
     """``pipe x [ f g ]`` is ``g (f x)``."""
     value = ev.force_list(fns)
     if value is None:
@@ -332,13 +337,13 @@ def pipe(ev, start, fns):
 
 
 @builtin("flip", 3)
-def flip(ev, fn, a, b):
+def flip(ev: Evaluator, fn: Thunk, a: Thunk, b: Thunk) -> Value:
     """``flip f a b`` is ``f b a`` (``lib.flip mapAttrs hosts (name: ...)``)."""
     return ev.call(ev.force(fn), b, a)
 
 
 @builtin("removeAttrs", 2)
-def remove_attrs(ev, attrs, names):
+def remove_attrs(ev: Evaluator, attrs: Thunk, names: Thunk) -> Value:
     value, listed = ev.force_attrs(attrs), ev.force_list(names)
     if value is None or listed is None:
         return Unknown("removeAttrs of a set or names the engine cannot see")
@@ -350,19 +355,19 @@ def remove_attrs(ev, attrs, names):
 
 
 @builtin("baseNameOf", 1)
-def base_name_of(ev, path):
+def base_name_of(ev: Evaluator, path: Thunk) -> Value:
     value = ev.force(path)
     text = value.rel if isinstance(value, PathValue) else value if isinstance(value, str) else None
     return text.rstrip("/").rsplit("/", 1)[-1] if text is not None else Unknown("baseNameOf")
 
 
 @builtin("singleton", 1)
-def singleton(ev, item):
+def singleton(ev: Evaluator, item: Thunk) -> Value:
     return ListValue([item])
 
 
 @builtin("concatLists", 1)
-def concat_lists(ev, lists):
+def concat_lists(ev: Evaluator, lists: Thunk) -> Value:
     value = ev.force_list(lists)
     if value is None:
         return Unknown("concatLists of a list the engine cannot see")
@@ -379,7 +384,7 @@ def concat_lists(ev, lists):
 
 
 @builtin("flatten", 1)
-def flatten(ev, value):
+def flatten(ev: Evaluator, value: Thunk) -> Value:
     """Nested lists as one list; an item that is not a list is itself an item, as in nixpkgs' ``lib.flatten``."""
     forced = ev.force(value)
     if not isinstance(forced, ListValue):
@@ -394,7 +399,7 @@ def flatten(ev, value):
 
 
 @builtin("attrValues", 1)
-def attr_values(ev, attrs):
+def attr_values(ev: Evaluator, attrs: Thunk) -> Value:
     """The values of a set, in the order of their names."""
     value = ev.force_attrs(attrs)
     if value is None:
@@ -402,7 +407,7 @@ def attr_values(ev, attrs):
     return ListValue([value.attrs[n] for n in sorted(value.attrs)], [None] if value.open else [])
 
 
-def lambda_args(fn) -> dict[str, bool] | None:
+def lambda_args(fn: Value) -> dict[str, bool] | None:
     """The names a function's ``{ a, b ? 1, ... }`` pattern takes, each with whether it has a default;
     None for a function of one plain argument, or a value that is not a function written in the repository."""
     if not isinstance(fn, Lambda) or fn.param.kind != "NODE_PATTERN":
@@ -415,7 +420,7 @@ def lambda_args(fn) -> dict[str, bool] | None:
 
 
 @builtin("functionArgs", 1)
-def function_args(ev, fn):
+def function_args(ev: Evaluator, fn: Thunk) -> Value:
     names = lambda_args(ev.force(fn))
     if names is None:
         return Unknown("functionArgs of a function the engine cannot see")
@@ -423,7 +428,7 @@ def function_args(ev, fn):
 
 
 @builtin("intersectAttrs", 2)
-def intersect_attrs(ev, left, right):
+def intersect_attrs(ev: Evaluator, left: Thunk, right: Thunk) -> Value:
     """The attributes of ``right`` whose names ``left`` has."""
     a, b = ev.force_attrs(left), ev.force_attrs(right)
     if a is None or b is None or a.open:
@@ -433,7 +438,7 @@ def intersect_attrs(ev, left, right):
 
 
 @builtin("append", 2)
-def path_append(ev, base, text):
+def path_append(ev: Evaluator, base: Thunk, text: Thunk) -> Value:
     """``lib.path.append ./. "hosts/x"``: the path below ``base``."""
     path, sub = as_path(ev.force(base)), ev.force(text)
     if not isinstance(path, PathValue) or not isinstance(sub, str) or sub.startswith("/"):

@@ -138,6 +138,7 @@ def add_binding(source: bytes, attrset: Node, text: bytes, first: bool = False) 
     ``first`` puts it before every other binding (after a comment on the brace's line), else after the last.
     """
     open_brace = attrset.first("TOKEN_L_BRACE")
+    assert open_brace is not None, "an attribute set opens with a brace"
     close = attrset.children[-1]
     entries = _entries(attrset)
     multiline = b"\n" in source[open_brace.end : close.start]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tui.core.errors import LlamaflakeError
@@ -24,6 +25,7 @@ from tui.core.nix.values import (
     _UNSET,
     AttrsValue,
     Builtin,
+    Env,
     External,
     FlakeInputs,
     Lambda,
@@ -42,6 +44,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from tui.core.nix.model import Flake, SourceFile
 
 EVAL_CONFIG = "/nixos/lib/eval-config.nix"  # what nixpkgs' lib.nixosSystem calls
+# The names a let block or a rec set binds: name -> [(the rest of its path, or None for `inherit`, binding node)]
+Scope = dict[str, list[tuple[list[str] | None, Node]]]
+
 MAX_DEPTH = 120  # nested evaluations; each takes a few Python frames
 
 
@@ -54,7 +59,7 @@ class Evaluator:
     def __init__(self, flake: Flake) -> None:
         self.flake = flake
         self.depth = 0
-        self._scope_cache: dict[int, dict[str, list[tuple[list, Node]]]] = {}
+        self._scope_cache: dict[int, Scope] = {}
         self._file_values: dict[str, Thunk] = {}
         self._dirs: dict[str, dict[str, str] | None] = {}
         self.inputs: FlakeInputs | None = None  # the argument of outputs, once it is applied
@@ -69,9 +74,12 @@ class Evaluator:
             if thunk._compute is not None:
                 thunk._value = Unknown("recursion")
                 thunk._value = self._guard(thunk._compute)
-            else:
+            elif thunk.file is not None:
+                file = thunk.file
                 thunk._value = Unknown("recursion")
-                thunk._value = self._guard(lambda: self.eval(thunk.node, thunk.file, thunk.env))
+                thunk._value = self._guard(lambda: self.eval(thunk.node, file, thunk.env))
+            else:  # never made: an expression comes with its file
+                thunk._value = Unknown("an expression without its file")
         return thunk._value
 
     def _guard(self, compute: Callable[[], Value]) -> Value:
@@ -83,12 +91,12 @@ class Evaluator:
         finally:
             self.depth -= 1
 
-    def thunk(self, node: Node | None, file: SourceFile, env: dict) -> Thunk:
+    def thunk(self, node: Node | None, file: SourceFile, env: Env) -> Thunk:
         return Thunk(node, file, env)
 
     # -- expressions
 
-    def eval(self, node: Node | None, file: SourceFile, env: dict) -> Value:
+    def eval(self, node: Node | None, file: SourceFile, env: Env) -> Value:
         node = unwrap(node)
         if node is None:
             return Unknown("empty expression")
@@ -98,7 +106,7 @@ class Evaluator:
             return Unknown(f"{kind.lower()[5:]} expression")
         return method(node, file, env)
 
-    def _eval_literal(self, node, file, env):
+    def _eval_literal(self, node: Node, file: SourceFile, env: Env) -> Value:
         text = node.text
         try:
             return int(text)
@@ -108,7 +116,7 @@ class Evaluator:
             except ValueError:
                 return text  # a bare URI
 
-    def _eval_string(self, node, file, env):
+    def _eval_string(self, node: Node, file: SourceFile, env: Env) -> Value:
         inner = [c for c in node.children if c.kind not in ("TOKEN_STRING_START", "TOKEN_STRING_END")]
         if (
             len(inner) == 2
@@ -153,7 +161,7 @@ class Evaluator:
             return self.to_string(self.force(value.attrs["outPath"]))
         return None
 
-    def _eval_path_rel(self, node, file, env):
+    def _eval_path_rel(self, node: Node, file: SourceFile, env: Env) -> Value:
         text = []
         interpolated = False
         for c in node.children:
@@ -171,22 +179,22 @@ class Evaluator:
             return Unknown("a path outside the repository")
         return PathValue(rel, node, interpolated)
 
-    def _eval_path_abs(self, node, file, env):
+    def _eval_path_abs(self, node: Node, file: SourceFile, env: Env) -> Value:
         return Unknown("an absolute path")
 
     _eval_path_home = _eval_path_abs
 
-    def _eval_path_search(self, node, file, env):
+    def _eval_path_search(self, node: Node, file: SourceFile, env: Env) -> Value:
         return External((node.text,))
 
-    def _eval_ident(self, node, file, env):
+    def _eval_ident(self, node: Node, file: SourceFile, env: Env) -> Value:
         return self.force(self.lookup(node, node.text, file, env))
 
-    def _eval_cur_pos(self, node, file, env):
+    def _eval_cur_pos(self, node: Node, file: SourceFile, env: Env) -> Value:
         """``__curPos``: where it is written; its file as text made from a path."""
         return AttrsValue({"file": Thunk.const(PathString(file.rel)), "line": Thunk.const(file.line(node))})
 
-    def _eval_select(self, node, file, env):
+    def _eval_select(self, node: Node, file: SourceFile, env: Env) -> Value:
         parts = node.nodes()
         base = self.eval(parts[0], file, env)
         default = parts[2] if len(parts) > 2 else None
@@ -228,7 +236,7 @@ class Evaluator:
             return value
         return Unknown(f"selecting `{name}` from a {type(value).__name__}")
 
-    def attr_name(self, name_node: Node, file, env) -> str | None:
+    def attr_name(self, name_node: Node, file: SourceFile, env: Env) -> str | None:
         if name_node.kind == "NODE_IDENT":
             return name_node.text
         if name_node.kind == "NODE_STRING":
@@ -240,33 +248,33 @@ class Evaluator:
             return value if isinstance(value, str) else None
         return None
 
-    def _eval_apply(self, node, file, env):
+    def _eval_apply(self, node: Node, file: SourceFile, env: Env) -> Value:
         fn, arg = node.nodes()[0], node.nodes()[1]
         return self.apply(self.eval(fn, file, env), self.thunk(arg, file, env))
 
-    def _eval_lambda(self, node, file, env):
+    def _eval_lambda(self, node: Node, file: SourceFile, env: Env) -> Value:
         return Lambda(node, file, env)
 
-    def _eval_let_in(self, node, file, env):
+    def _eval_let_in(self, node: Node, file: SourceFile, env: Env) -> Value:
         return self.eval(node.nodes()[-1], file, env)
 
-    def _eval_with(self, node, file, env):
+    def _eval_with(self, node: Node, file: SourceFile, env: Env) -> Value:
         return self.eval(node.nodes()[-1], file, env)
 
-    def _eval_assert(self, node, file, env):
+    def _eval_assert(self, node: Node, file: SourceFile, env: Env) -> Value:
         return self.eval(node.nodes()[-1], file, env)
 
-    def _eval_list(self, node, file, env):
+    def _eval_list(self, node: Node, file: SourceFile, env: Env) -> Value:
         return ListValue([self.thunk(item, file, env) for item in node.nodes()], [node])
 
-    def _eval_if_else(self, node, file, env):
+    def _eval_if_else(self, node: Node, file: SourceFile, env: Env) -> Value:
         cond, then, other = node.nodes()
         value = is_true(self.eval(cond, file, env))
         if value is None:
             return Unknown("a condition the engine cannot decide")
         return self.eval(then if value else other, file, env)
 
-    def _eval_has_attr(self, node, file, env):
+    def _eval_has_attr(self, node: Node, file: SourceFile, env: Env) -> Value:
         base, path = node.nodes()[0], node.nodes()[1]
         value = self.eval(base, file, env)
         for name_node in path.nodes():
@@ -278,7 +286,7 @@ class Evaluator:
             value = self.force(value.attrs[name])
         return True
 
-    def _eval_unary_op(self, node, file, env):
+    def _eval_unary_op(self, node: Node, file: SourceFile, env: Env) -> Value:
         op = node.tokens()[0].kind if node.tokens() else ""
         value = self.eval(node.nodes()[0], file, env)
         if op == "TOKEN_INVERT" and isinstance(value, bool):
@@ -287,31 +295,31 @@ class Evaluator:
             return -value
         return Unknown("an operator the engine cannot evaluate")
 
-    def _eval_bin_op(self, node, file, env):
+    def _eval_bin_op(self, node: Node, file: SourceFile, env: Env) -> Value:
         left_node, right_node = node.nodes()[0], node.nodes()[1]
         op = next((t.kind for t in node.tokens() if t.kind != "TOKEN_WHITESPACE" and t.kind != "TOKEN_COMMENT"), "")
         if op == "TOKEN_AND_AND":
-            left = is_true(self.eval(left_node, file, env))
-            if left is False:
+            left_bool = is_true(self.eval(left_node, file, env))
+            if left_bool is False:
                 return False
-            right = is_true(self.eval(right_node, file, env))
-            if left is None or right is None:
-                return False if right is False else Unknown("&&")
-            return right
+            right_bool = is_true(self.eval(right_node, file, env))
+            if left_bool is None or right_bool is None:
+                return False if right_bool is False else Unknown("&&")
+            return right_bool
         if op == "TOKEN_OR_OR":
-            left = is_true(self.eval(left_node, file, env))
-            if left is True:
+            left_bool = is_true(self.eval(left_node, file, env))
+            if left_bool is True:
                 return True
-            right = is_true(self.eval(right_node, file, env))
-            if left is None or right is None:
-                return True if right is True else Unknown("||")
-            return right
+            right_bool = is_true(self.eval(right_node, file, env))
+            if left_bool is None or right_bool is None:
+                return True if right_bool is True else Unknown("||")
+            return right_bool
         if op == "TOKEN_IMPLICATION":
-            left = is_true(self.eval(left_node, file, env))
-            if left is False:
+            left_bool = is_true(self.eval(left_node, file, env))
+            if left_bool is False:
                 return True
-            right = is_true(self.eval(right_node, file, env))
-            return right if left is True and right is not None else Unknown("->")
+            right_bool = is_true(self.eval(right_node, file, env))
+            return right_bool if left_bool is True and right_bool is not None else Unknown("->")
         if op == "TOKEN_PIPE_RIGHT":  # `x |> f` is `f x` (Nix's experimental pipe-operators)
             return self.apply(self.eval(right_node, file, env), self.thunk(left_node, file, env))
         if op == "TOKEN_PIPE_LEFT":  # `f <| x` is `f x`
@@ -346,8 +354,10 @@ class Evaluator:
                 )
                 return PathValue(rel, None, True) if rel else Unknown("path outside the repository")
             if isinstance(left, str) and isinstance(right, (str, PathValue)):
-                text = left + self.to_string(right)
-                return path_string(text) if isinstance(left, PathString) else text
+                right_text = self.to_string(right)
+                if right_text is not None:  # always, for a string or a path
+                    text = left + right_text
+                    return path_string(text) if isinstance(left, PathString) else text
             if isinstance(left, int) and isinstance(right, int):
                 return left + right
         return Unknown("an operator the engine cannot evaluate")
@@ -378,22 +388,22 @@ class Evaluator:
 
     # -- attribute sets
 
-    def _eval_attr_set(self, node, file, env):
+    def _eval_attr_set(self, node: Node, file: SourceFile, env: Env) -> Value:
         return self.attrs_of(node, file, env)
 
-    def attrs_of(self, node: Node, file, env) -> AttrsValue:
+    def attrs_of(self, node: Node, file: SourceFile, env: Env) -> AttrsValue:
         attrs: dict[str, Thunk] = {}
         where: dict[str, Node] = {}
-        nested: dict[str, list[tuple[list, Node]]] = {}
+        nested: dict[str, list[tuple[list[str], Thunk]]] = {}
         open_ = False
         for child in node.nodes():
             if child.kind == "NODE_ATTRPATH_VALUE":
                 parts = child.nodes()
-                names = []
+                names: list[str] = []
                 for name_node in parts[0].nodes():
                     name = self.attr_name(name_node, file, env)
                     if name is None:
-                        names = None
+                        names = []  # a name the engine cannot see: the set may hold anything
                         break
                     names.append(name)
                 if not names:
@@ -426,10 +436,10 @@ class Evaluator:
                     else:
                         attrs[name] = self._outer_lookup_thunk(node, name, file, env)
         for head, entries in nested.items():
-            attrs[head] = Thunk.lazy(lambda entries=entries: self._nested(entries))
+            attrs[head] = Thunk.lazy(partial(self._nested, entries))
         return AttrsValue(attrs, open_, node, where, file)
 
-    def _nested(self, entries: list[tuple[list, Thunk]]) -> Value:
+    def _nested(self, entries: list[tuple[list[str], Thunk]]) -> Value:
         result = AttrsValue({})
         for rest, thunk in entries:
             if not rest:
@@ -477,21 +487,21 @@ class Evaluator:
             left.base or right.base,
         )
 
-    def _select_thunk(self, source: Node, name: str, file, env) -> Thunk:
+    def _select_thunk(self, source: Node, name: str, file: SourceFile, env: Env) -> Thunk:
         return Thunk.lazy(lambda: self.select(self.eval(source, file, env), name))
 
-    def _outer_lookup_thunk(self, container: Node, name: str, file, env) -> Thunk:
+    def _outer_lookup_thunk(self, container: Node, name: str, file: SourceFile, env: Env) -> Thunk:
         """``inherit name;`` reads ``name`` from outside the set (or let) that holds it."""
         return Thunk.lazy(lambda: self.force(self.lookup(container, name, file, env)))
 
     # -- names
 
-    def _scope(self, node: Node) -> dict[str, list[tuple[list, Node]]]:
+    def _scope(self, node: Node) -> Scope:
         """Names a let block or a rec set binds: name -> [(rest of path, binding node)]."""
         cached = self._scope_cache.get(id(node))
         if cached is not None:
             return cached
-        names: dict[str, list[tuple[list, Node]]] = {}
+        names: Scope = {}
         for child in node.nodes():
             if child.kind == "NODE_ATTRPATH_VALUE":
                 path = attrpath_names(child.nodes()[0])
@@ -511,7 +521,7 @@ class Evaluator:
         self._scope_cache[id(node)] = names
         return names
 
-    def lookup(self, node: Node, name: str, file, env: dict) -> Thunk:
+    def lookup(self, node: Node, name: str, file: SourceFile, env: Env) -> Thunk:
         """The value ``name`` has where ``node`` stands: lexical scope (above ``node``), then ``with``, then outside."""
         withs: list[Node] = []
         child = node
@@ -536,7 +546,7 @@ class Evaluator:
                 return Thunk.const(External(namespace.path + (name,), namespace.bound))
         return Thunk.const(self.free_name(name))
 
-    def _binding_thunk(self, scope: Node, name: str, entries, file, env) -> Thunk:
+    def _binding_thunk(self, scope: Node, name: str, entries, file: SourceFile, env: Env) -> Thunk:
         if len(entries) == 1 and entries[0][0] == []:
             value_node = entries[0][1].nodes()[1] if len(entries[0][1].nodes()) > 1 else None
             key = (id(value_node), id(env))
@@ -557,8 +567,9 @@ class Evaluator:
         ]
         return Thunk.lazy(lambda: self._nested(pairs))
 
-    def _param_lookup(self, lam: Node, param: Node, name: str, env: dict) -> Thunk | None:
-        arg = env.get(id(lam))
+    def _param_lookup(self, lam: Node, param: Node, name: str, env: Env) -> Thunk | None:
+        given = env.get(id(lam))
+        arg = given if isinstance(given, Thunk) else None
         if param.kind == "NODE_IDENT_PARAM":
             ident = param.nodes()[0] if param.nodes() else None
             if ident is not None and ident.text == name:
@@ -577,12 +588,13 @@ class Evaluator:
                     if arg is None:
                         return Thunk.const(External((name,), bound=True))
                     default = parts[1] if len(parts) > 1 else None
-                    lam_file, lam_env = env.get(("file", id(lam))), env
+                    where = env.get(("file", id(lam)))
+                    lam_file, lam_env = (where if not isinstance(where, Thunk) else None), env
                     # returned at once: the loop's variables do not change under the thunk
                     return Thunk.lazy(lambda: self._pattern_value(arg, name, default, lam_file, lam_env))  # noqa: B023
         return None
 
-    def _pattern_value(self, arg: Thunk, name: str, default: Node | None, file, env) -> Value:
+    def _pattern_value(self, arg: Thunk, name: str, default: Node | None, file: SourceFile | None, env: Env) -> Value:
         value = self.force(arg)
         if isinstance(value, AttrsValue) and name in value.attrs:
             return self.force(value.attrs[name])
@@ -635,7 +647,8 @@ class Evaluator:
         """A flake-parts module from another flake, as the recogniser that knows it sees it (or None)."""
         return recognisers.flake_module(self, module, config)
 
-    def call(self, fn: Value, *values: Value) -> Value:
+    def call(self, fn: Value, *values: Value | Thunk) -> Value:
+        """``fn`` applied to each argument in turn (a value, or a thunk as it is)."""
         for value in values:
             fn = self.apply(fn, value if isinstance(value, Thunk) else Thunk.const(value))
         return fn
@@ -667,8 +680,9 @@ class Evaluator:
 
     def read_dir(self, rel: str) -> dict[str, str] | None:
         if rel not in self._dirs:
-            entries: dict[str, str] | None = {}
+            entries: dict[str, str] | None
             try:
+                found: dict[str, str] = {}
                 with os.scandir(self.flake.root / rel) as it:
                     for entry in it:
                         if entry.is_symlink():
@@ -679,10 +693,11 @@ class Evaluator:
                             kind = "regular"
                         else:
                             kind = "unknown"
-                        entries[entry.name] = kind
+                        found[entry.name] = kind
+                entries = dict(sorted(found.items()))
             except OSError:
                 entries = None
-            self._dirs[rel] = dict(sorted(entries.items())) if entries is not None else None
+            self._dirs[rel] = entries
         return self._dirs[rel]
 
     def force_attrs(self, thunk: Thunk) -> AttrsValue | None:

@@ -14,6 +14,7 @@ from tui.core.nix.model import (  # noqa: F401  (the names other modules know fr
     Flake,
     FlakeInput,
     Host,
+    InputsStyle,
     SourceFile,
     outputs_arg_names,
     outputs_pattern,
@@ -118,9 +119,9 @@ def _flake_attrset(file: SourceFile) -> Node:
     return node
 
 
-def _read_inputs(body: Node) -> tuple[list[FlakeInput], str, Node | None]:
+def _read_inputs(body: Node) -> tuple[list[FlakeInput], InputsStyle, Node | None]:
     found: dict[str, FlakeInput] = {}
-    style = "none"
+    style: InputsStyle = "none"
     block: Node | None = None
 
     def entry(name: str, entry_style: str) -> FlakeInput:

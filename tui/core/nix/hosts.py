@@ -15,11 +15,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TypeGuard
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.imports import import_closure
-from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
+from tui.core.nix.model import Access, AccessKind, Attach, Flake, Host, SourceFile, outputs_pattern
 from tui.core.nix.paths import nix_files, relative_path
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
 from tui.core.nix.syntax import (
@@ -133,8 +134,8 @@ def _enumerator(where: Node | None) -> str | None:
         return None
     value = unwrap(where.nodes()[-1])
     fn, _args = apply_chain(value)
-    path = select_path(fn) if fn is not None else None
-    return path[-1] if path else None
+    fn_path = select_path(fn) if fn is not None else None
+    return fn_path[-1] if fn_path else None
 
 
 def apply_chain(node: Node | None) -> tuple[Node | None, list[Node]]:
@@ -157,7 +158,7 @@ def _line(flake: Flake, node: Node | None) -> tuple[str, int]:
     return file.rel, file.line(node)
 
 
-def _inside(node: Node | None, container: Node | None) -> bool:
+def _inside(node: Node | None, container: Node | None) -> TypeGuard[Node]:
     return (
         node is not None
         and container is not None
@@ -176,6 +177,7 @@ def _read_host(
     configs_where: Node | None,
     generated_by: str | None,
 ) -> _Found | None:
+    where: Node | None
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
         if attrpath_names(binding.nodes()[0]) is None:
@@ -210,7 +212,7 @@ def _read_host(
             host.layout, host.builder = "helper", f"{helper} → {fn}"
         else:
             host.layout, host.builder = "generated", f"{generated_by or 'generated'} → {fn}"
-    _read_call(flake, ev, item)
+    _read_call(flake, ev, item, value)
     if host.refusal is not None and not host.modules_known:
         item.call_site_list = _call_site_list(flake, ev, item, thunk)
     if binding is None and item.missing_paths and not item.dynamic_paths:
@@ -271,9 +273,9 @@ def _helper_name(binding: Node | None) -> str | None:
     return None
 
 
-def _read_call(flake: Flake, ev: Evaluator, item: _Found) -> None:
+def _read_call(flake: Flake, ev: Evaluator, item: _Found, call: SystemCall) -> None:
     host = item.host
-    arg = ev.force(item.call.arg)
+    arg = ev.force(call.arg)
     if not isinstance(arg, AttrsValue):
         host.refusal = "the argument of nixosSystem is not an attribute set the engine can read"
         host.modules_known = False
@@ -342,7 +344,7 @@ def _call_site_list(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> 
         return None
     fn, args = apply_chain(binding.nodes()[-1])
     head = select_path(fn) if fn is not None else None
-    lists = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_LIST"]
+    lists = [n for n in map(unwrap, args) if n is not None and n.kind == "NODE_LIST"]
     file = flake.file_of(binding)
     if not head or head[-1] == "nixosSystem" or len(lists) != 1 or not lists[0].nodes() or file is None:
         return None
@@ -512,7 +514,7 @@ def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unsee
             and not host.inputs_in_modules
             and id(item) not in unread
         ):
-            _give_access(flake, ev, item)
+            _give_access(flake, ev, item, item.call)
         _refusal_snippet(host, item)
 
 
@@ -792,16 +794,16 @@ def list_literals(node: Node | None) -> list[Node]:
     return []
 
 
-def _give_access(flake: Flake, ev: Evaluator, item: _Found) -> None:
+def _give_access(flake: Flake, ev: Evaluator, item: _Found, call: SystemCall) -> None:
     """Decide how ``inputs`` will reach this host's modules: through ``specialArgs`` of its nixosSystem call."""
     host = item.host
-    call = item.call
     arg_node = unwrap(call.arg.node) if call.arg.node is not None else None
     file = flake.file_of(arg_node) if arg_node is not None else None
     if arg_node is None or file is None or arg_node.kind != "NODE_ATTR_SET":
         host.refusal = "`inputs` does not reach its modules, and its nixosSystem argument is not a set the engine can add `specialArgs` to"
         return
     special = [b for b in bindings(arg_node) if b.path and b.path[0] == "specialArgs"]
+    kind: AccessKind
     inherited = [node for name, node in inherited_names(arg_node) if name == "specialArgs"]
     if inherited:  # `inherit specialArgs;`: add to the set it names, when that is a literal set
         if inherited[0].first("NODE_INHERIT_FROM") is not None:
@@ -865,7 +867,8 @@ def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, 
         whole = param.text
     elif param.kind == "NODE_PATTERN":
         bind = param.first("NODE_PAT_BIND")
-        whole = bind.first("NODE_IDENT").text if bind is not None and bind.first("NODE_IDENT") else None
+        ident = bind.first("NODE_IDENT") if bind is not None else None
+        whole = ident.text if ident else None
     if whole is not None:
         named = ev.force(ev.lookup(at, whole, file, env))
         if isinstance(named, FlakeInputs):
@@ -972,17 +975,13 @@ def _importer_folders(source: SourceFile, importers: set[str] = frozenset()) -> 
         if node.kind != "NODE_APPLY":
             continue
         fn, args = apply_chain(node)
-        if (
-            node.parent is not None
-            and unwrap(node.parent) is not None
-            and unwrap(node.parent).kind == "NODE_APPLY"
-            and unwrap(node.parent).nodes()[0] is node
-        ):
+        outer = unwrap(node.parent)
+        if outer is not None and outer.kind == "NODE_APPLY" and outer.nodes()[0] is node:
             continue  # only the whole call `f a b`, not its head `f a`
         path = select_path(fn) if fn is not None else None
         if not path:
             continue
-        folders = [unwrap(a) for a in args if unwrap(a) is not None and unwrap(a).kind == "NODE_PATH_REL"]
+        folders = [n for n in map(unwrap, args) if n is not None and n.kind == "NODE_PATH_REL"]
         if not folders:
             continue
         name = path[-1]

@@ -107,7 +107,7 @@ def add_input(flake: Flake, name: str, url: str, follows: str | None) -> Edit:
             text += f" inputs.{name}.inputs.nixpkgs.follows = {follows_text};"
         return Edit(at, at, text.encode())
     indent = indent_of(source, anchor.start)
-    block = (
+    new_block = (
         b"inputs = {\n"
         + _input_lines(name, url_text, follows_text, False, indent + unit, unit)
         + b"\n"
@@ -115,7 +115,7 @@ def add_input(flake: Flake, name: str, url: str, follows: str | None) -> Edit:
         + b"};\n\n"
         + indent
     )
-    return Edit(anchor.start, anchor.start, block)
+    return Edit(anchor.start, anchor.start, new_block)
 
 
 def _prefers_dotted(block: Node) -> bool:
@@ -137,16 +137,16 @@ def _input_lines(name: str, url_text: str, follows_text: str | None, dotted: boo
         if follows_text:
             lines.append(f"{name}.inputs.nixpkgs.follows = {follows_text};")
         return b"\n".join(indent + line.encode() for line in lines)
-    lines = [indent + f"{name} = {{".encode(), indent + unit + f"url = {url_text};".encode()]
+    rows = [indent + f"{name} = {{".encode(), indent + unit + f"url = {url_text};".encode()]
     if follows_text:
-        lines.append(indent + unit + f"inputs.nixpkgs.follows = {follows_text};".encode())
-    lines.append(indent + b"};")
-    return b"\n".join(lines)
+        rows.append(indent + unit + f"inputs.nixpkgs.follows = {follows_text};".encode())
+    rows.append(indent + b"};")
+    return b"\n".join(rows)
 
 
 def _field_bindings(existing: FlakeInput) -> list[tuple[list[str], Node, Node | None, Node]]:
     """(path relative to the input, binding node, value, container) for each field of an input."""
-    fields = []
+    fields: list[tuple[list[str], Node, Node | None, Node]] = []
     for node in existing.nodes:
         if node.kind != "NODE_ATTRPATH_VALUE":
             continue
@@ -155,7 +155,7 @@ def _field_bindings(existing: FlakeInput) -> list[tuple[list[str], Node, Node | 
         # Strip "inputs.<name>" or "<name>" from the front.
         rel = path[2:] if path[:1] == ["inputs"] and len(path) > 1 and path[1] == existing.name else path[1:]
         value = parts[1] if len(parts) > 1 else None
-        if rel:
+        if rel and node.parent is not None:  # a binding always has its set or let around it
             fields.append((rel, node, value, node.parent))
         else:
             inner = unwrap(value)
@@ -170,8 +170,8 @@ def set_url(flake: Flake, existing: FlakeInput, url: str) -> Edit | None:
     if existing.url == url:
         return None
     for path, _node, value, _container in _field_bindings(existing):
-        if path == ["url"] and value is not None and unwrap(value).kind == "NODE_STRING":
-            string = unwrap(value)
+        string = unwrap(value)
+        if path == ["url"] and string is not None and string.kind == "NODE_STRING":
             return Edit(string.start, string.end, f'"{nix_string(url)}"'.encode())
     return None
 
@@ -180,8 +180,8 @@ def set_follows(flake: Flake, existing: FlakeInput, follows: str) -> Edit | None
     source = flake.file.source
     fields = _field_bindings(existing)
     for path, _node, value, _container in fields:
-        if path == ["inputs", "nixpkgs", "follows"] and value is not None and unwrap(value).kind == "NODE_STRING":
-            string = unwrap(value)
+        string = unwrap(value)
+        if path == ["inputs", "nixpkgs", "follows"] and string is not None and string.kind == "NODE_STRING":
             return Edit(string.start, string.end, f'"{nix_string(follows)}"'.encode())
     url_field = next((f for f in fields if f[0] == ["url"]), None)
     if url_field is None:

@@ -199,13 +199,13 @@ def outputs_arg_names(flake: Flake) -> tuple[set[str], str | None, bool]:
     if param.kind in ("NODE_IDENT", "NODE_IDENT_PARAM"):
         return set(), param.text, True
     names: set[str] = set()
-    whole = None
+    whole: str | None = None
     for c in param.nodes():
         if c.kind == "NODE_PAT_ENTRY":
             ident = c.nodes()[0]
             names.add(ident.text)
         elif c.kind == "NODE_PAT_BIND":
-            ident = next((n for n in c.nodes() if n.kind == "NODE_IDENT"), None)
-            whole = ident.text if ident else None
+            bound = next((n for n in c.nodes() if n.kind == "NODE_IDENT"), None)
+            whole = bound.text if bound else None
     has_ellipsis = any(t.kind == "TOKEN_ELLIPSIS" for t in param.children)
     return names, whole, has_ellipsis

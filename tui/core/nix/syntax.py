@@ -11,9 +11,11 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 
+_rnix: ModuleType | None
 try:  # pragma: no cover - depends on the platform's wheels
     import pynix_parser as _rnix
 except ImportError:  # pragma: no cover

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, TypeAlias
 
 from tui.core.nix.syntax import Node
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
     from tui.core.nix.model import SourceFile
+
+
+# An environment: each applied function's argument by id() of its lambda node, and ("file", id) its file.
+Env: TypeAlias = "dict[int | tuple[str, int], Thunk | SourceFile]"
 
 
 @dataclass(eq=False)
@@ -61,7 +67,7 @@ def as_path(value: Value) -> Value:
 @dataclass(eq=False)
 class ListValue:
     items: list[Thunk]
-    nodes: list[Node] = field(default_factory=list)  # the list literals it is made of
+    nodes: list[Node | None] = field(default_factory=list)  # the list literals it is made of; None: a part not seen
 
 
 @dataclass(eq=False)
@@ -72,13 +78,14 @@ class AttrsValue:
     where: dict[str, Node] = field(default_factory=dict)  # binding node of each name
     file: SourceFile | None = None
     base: External | None = None  # `lib // { ... }`: a name not here is this external's
+    origin: str | None = None  # the framework that made it ("flake-parts" for mkFlake's outputs)
 
 
 @dataclass(eq=False)
 class Lambda:
     node: Node
     file: SourceFile
-    env: dict
+    env: Env
 
     @property
     def param(self) -> Node:
@@ -106,8 +113,44 @@ class SystemCall:
     arg: Thunk
 
 
-Value = object
-_UNSET = object()
+class Opaque:
+    """A value a framework recogniser makes (snowfall-lib's flake, ...): selecting from it or calling it
+    is the recogniser's business."""
+
+    def select(self, name: str) -> Value:
+        return Unknown(f"`{name}` of {type(self).__name__}")
+
+    def call(self, evaluator: Evaluator, arg: Thunk) -> Value:
+        return Unknown(f"calling {type(self).__name__}")
+
+
+# What an expression is known to be. Nix's own values are themselves (a string, a number, a bool, null)
+# or one of the classes above; a path made into text is a PathString, the inputs' set a FlakeInputs.
+Value: TypeAlias = (
+    Unknown
+    | External
+    | PathValue
+    | ListValue
+    | AttrsValue
+    | Lambda
+    | Builtin
+    | SystemCall
+    | Opaque
+    | str
+    | bool
+    | int
+    | float
+    | None
+)
+
+
+class _Unset(Enum):
+    """A thunk not yet evaluated (None is a value: Nix's null)."""
+
+    UNSET = 0
+
+
+_UNSET = _Unset.UNSET
 
 
 class Thunk:
@@ -119,14 +162,14 @@ class Thunk:
         self,
         node: Node | None,
         file: SourceFile | None,
-        env: dict | None,
+        env: Env | None,
         value: Value | None = None,
         compute: Callable[[], Value] | None = None,
     ) -> None:
         self.node = node
         self.file = file
         self.env = env if env is not None else {}  # the same dict: binding caches compare it by identity
-        self._value = _UNSET if (value is None and compute is not None) or node is not None else value
+        self._value: Value | _Unset = _UNSET if (value is None and compute is not None) or node is not None else value
         self._compute = compute
 
     @classmethod
@@ -140,17 +183,6 @@ class Thunk:
 
 def is_true(value: Value) -> bool | None:
     return value if isinstance(value, bool) else None
-
-
-class Opaque:
-    """A value a framework recogniser makes (snowfall-lib's flake, ...): selecting from it or calling it
-    is the recogniser's business."""
-
-    def select(self, name: str) -> Value:
-        return Unknown(f"`{name}` of {type(self).__name__}")
-
-    def call(self, evaluator, arg: Thunk) -> Value:
-        return Unknown(f"calling {type(self).__name__}")
 
 
 def from_data(data) -> Value:

@@ -4,10 +4,15 @@ flake = { ... }; }``, one argument where flake-parts' ``mkFlake`` takes two. The
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import AttrsValue, External, Thunk, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name != "mkFlake" or not any("adios" in part for part in fn.path[:-1]):
         return None
     given = evaluator.force_attrs(arg)

@@ -6,18 +6,24 @@ given to clan over clan's own: ``self`` (the ``self`` given to clan) and ``clan-
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import AttrsValue, External, ListValue, PathValue, SystemCall, Thunk, Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
 MACHINE_FILES = ("configuration.nix", "hardware-configuration.nix", "disko.nix")
 
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name not in ("clan", "buildClan") or not any("clan" in part for part in fn.path[:-1]):
         return None
     return build_clan(evaluator, fn, arg)
 
 
-def _attrs(evaluator, value: AttrsValue | None, *path: str) -> AttrsValue | None:
+def _attrs(evaluator: Evaluator, value: AttrsValue | None, *path: str) -> AttrsValue | None:
     for name in path:
         if value is None or name not in value.attrs:
             return None
@@ -25,14 +31,14 @@ def _attrs(evaluator, value: AttrsValue | None, *path: str) -> AttrsValue | None
     return value
 
 
-def _is_darwin(evaluator, inventory: AttrsValue, name: str) -> bool:
+def _is_darwin(evaluator: Evaluator, inventory: AttrsValue, name: str) -> bool:
     entry = _attrs(evaluator, inventory, name)
     return (
         entry is not None and "machineClass" in entry.attrs and evaluator.force(entry.attrs["machineClass"]) == "darwin"
     )
 
 
-def _special_args(evaluator, given: AttrsValue | None, fn: External) -> Thunk:
+def _special_args(evaluator: Evaluator, given: AttrsValue | None, fn: External) -> Thunk:
     """``{ inherit clan-core; self = <clan's self>; } // specialArgs``, as clan builds every machine."""
     own = {"clan-core": Thunk.const(External(fn.path[:1], fn.bound))}
     if given is not None and "self" in given.attrs:
@@ -43,7 +49,7 @@ def _special_args(evaluator, given: AttrsValue | None, fn: External) -> Thunk:
     return Thunk.lazy(lambda: evaluator.update(AttrsValue(own), evaluator.force(user)))
 
 
-def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
+def build_clan(evaluator: Evaluator, fn: External, arg: Thunk) -> Value:
     given = evaluator.force_attrs(arg)
     directory = evaluator.force(given.attrs["directory"]) if given is not None and "directory" in given.attrs else None
     base = directory.rel if isinstance(directory, PathValue) else "."  # `self`, or not given: the flake root
@@ -79,7 +85,7 @@ def build_clan(evaluator, fn: External, arg: Thunk) -> Value:
         written._value = call_arg
         return SystemCall(builder, written)
 
-    configurations = AttrsValue({name: Thunk.lazy(lambda name=name: machine(name)) for name in names})
+    configurations = AttrsValue({name: Thunk.lazy(partial(machine, name)) for name in names})
     outputs = {"nixosConfigurations": Thunk.const(configurations)}
     outputs["config"] = Thunk.const(AttrsValue(dict(outputs), open=True))
     return AttrsValue(outputs, open=True)

@@ -5,11 +5,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tui.core.nix.values import AttrsValue, Builtin, External, Thunk, Unknown, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name == "fix":
         return fix(evaluator, lambda self_: evaluator.call(evaluator.force(arg), self_))
     if fn.name == "makeExtensible":
@@ -20,7 +24,7 @@ def call(evaluator, fn: External, arg: Thunk) -> Value | None:
     return None
 
 
-def fix(evaluator, body: Callable[[Thunk], Value]) -> Value:
+def fix(evaluator: Evaluator, body: Callable[[Thunk], Value]) -> Value:
     """The value ``v`` with ``v = body v``, its references to itself left lazy."""
     holder: dict[str, Value] = {}
     itself = Thunk.lazy(lambda: holder.get("value", Unknown("a library that needs itself to be built")))
@@ -28,12 +32,12 @@ def fix(evaluator, body: Callable[[Thunk], Value]) -> Value:
     return holder["value"]
 
 
-def make_extensible(evaluator, body: Callable[[Thunk], Value]) -> Value:
+def make_extensible(evaluator: Evaluator, body: Callable[[Thunk], Value]) -> Value:
     value = fix(evaluator, body)
     if not isinstance(value, AttrsValue):
         return value
 
-    def extend_with(ev, overlay: Thunk) -> Value:
+    def extend_with(ev: Evaluator, overlay: Thunk) -> Value:
         return extend(ev, body, overlay)
 
     attrs = dict(value.attrs)
@@ -41,7 +45,7 @@ def make_extensible(evaluator, body: Callable[[Thunk], Value]) -> Value:
     return AttrsValue(attrs, value.open, value.node, value.where, value.file, value.base)
 
 
-def extend(evaluator, body: Callable[[Thunk], Value], overlay: Thunk) -> Value:
+def extend(evaluator: Evaluator, body: Callable[[Thunk], Value], overlay: Thunk) -> Value:
     """``prev // overlay final prev``, as a fixed point that can be extended again."""
 
     def extended(final: Thunk) -> Value:

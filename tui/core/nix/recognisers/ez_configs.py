@@ -5,17 +5,23 @@ unless the host sets ``importDefault = false``, the ``default`` module of ``nixo
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import AttrsValue, External, ListValue, PathValue, SystemCall, Thunk, Unknown, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def flake_module(evaluator, module: External, config: Thunk) -> Value | None:
+
+def flake_module(evaluator: Evaluator, module: External, config: Thunk) -> Value | None:
     if not ("ez-configs" in module.path and module.name in ("flakeModule", "default")):
         return None
     flake = AttrsValue({"nixosConfigurations": Thunk.lazy(lambda: configurations(evaluator, config))}, open=True)
     return AttrsValue({"flake": Thunk.const(flake)})
 
 
-def _get(evaluator, value: Value, *path: str) -> Value | None:
+def _get(evaluator: Evaluator, value: Value, *path: str) -> Value | None:
     for name in path:
         if not isinstance(value, AttrsValue) or name not in value.attrs:
             return None
@@ -23,7 +29,7 @@ def _get(evaluator, value: Value, *path: str) -> Value | None:
     return value
 
 
-def read_modules(evaluator, folder: str) -> dict[str, str]:
+def read_modules(evaluator: Evaluator, folder: str) -> dict[str, str]:
     """ez-configs' ``readModules``: ``<name>.nix`` files and folders with a ``default.nix``, by name."""
     found = {}
     for entry, kind in (evaluator.read_dir(folder) or {}).items():
@@ -34,7 +40,7 @@ def read_modules(evaluator, folder: str) -> dict[str, str]:
     return found
 
 
-def configurations(evaluator, config: Thunk) -> Value:
+def configurations(evaluator: Evaluator, config: Thunk) -> Value:
     settings = _get(evaluator, evaluator.force(config), "ezConfigs")
     if not isinstance(settings, AttrsValue):
         return Unknown("ezConfigs is not a set the engine can read")
@@ -69,8 +75,5 @@ def configurations(evaluator, config: Thunk) -> Value:
         return SystemCall(("nixpkgs", "lib", "nixosSystem"), Thunk.const(arg))
 
     return AttrsValue(
-        {
-            name: Thunk.lazy(lambda name=name, rel=rel: build(name, rel))
-            for name, rel in read_modules(evaluator, hosts_dir).items()
-        }
+        {name: Thunk.lazy(partial(build, name, rel)) for name, rel in read_modules(evaluator, hosts_dir).items()}
     )

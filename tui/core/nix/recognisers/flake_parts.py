@@ -10,27 +10,32 @@ recognisers' ``flake_module``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui.core.nix.builtins import builtin
 from tui.core.nix.values import AttrsValue, Builtin, External, Lambda, PathValue, Thunk, Unknown, Value, as_path
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name == "mkFlake":
         return Builtin("mkFlake", 2, (arg,), fn.path, mk_flake)
     return None
 
 
-def mk_flake(evaluator, args: Thunk, module: Thunk) -> Value:
+def mk_flake(evaluator: Evaluator, args: Thunk, module: Thunk) -> Value:
     return flake_parts_outputs(evaluator, module)
 
 
 @builtin("withSystem", 2)
-def with_system(evaluator, system: Thunk, fn: Thunk) -> Value:
+def with_system(evaluator: Evaluator, system: Thunk, fn: Thunk) -> Value:
     """``withSystem system ({ pkgs, ... }: ...)``: the function with the per-system arguments left open."""
     return evaluator.call(evaluator.force(fn), External(("perSystem",), True))
 
 
-def flake_module_body(evaluator, value: Value, config: Thunk | None = None) -> Value:
+def flake_module_body(evaluator: Evaluator, value: Value, config: Thunk | None = None) -> Value:
     """A flake-parts module's attribute set, its function applied to ``inputs``, ``self`` and ``config``
     (the rest left open)."""
     if isinstance(value, Lambda) and evaluator.inputs is not None:
@@ -42,7 +47,7 @@ def flake_module_body(evaluator, value: Value, config: Thunk | None = None) -> V
     return evaluator.module_body(value)
 
 
-def module_config(evaluator, body: AttrsValue) -> Value:
+def module_config(evaluator: Evaluator, body: AttrsValue) -> Value:
     """What a module sets: its ``config`` when it declares ``options`` too, else the set without ``imports``."""
     if "options" in body.attrs or ("config" in body.attrs and "flake" not in body.attrs):
         return evaluator.force(body.attrs["config"]) if "config" in body.attrs else AttrsValue({})
@@ -50,7 +55,7 @@ def module_config(evaluator, body: AttrsValue) -> Value:
     return AttrsValue(attrs, body.open, body.node, body.where, body.file, body.base)
 
 
-def flake_parts_outputs(evaluator, module: Thunk) -> Value:
+def flake_parts_outputs(evaluator: Evaluator, module: Thunk) -> Value:
     bodies: list[AttrsValue] = []
     collected = {"done": False}
 
@@ -97,5 +102,5 @@ def flake_parts_outputs(evaluator, module: Thunk) -> Value:
     )
     result = flake if isinstance(flake, AttrsValue) else AttrsValue({}, open=True)
     result = AttrsValue(dict(result.attrs), True, result.node, dict(result.where), result.file, result.base)
-    result.origin = "flake-parts"  # type: ignore[attr-defined]
+    result.origin = "flake-parts"
     return result

@@ -6,18 +6,25 @@ system or the arguments of ``nixpkgs.lib.nixosSystem``, which flakelight gives
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import AttrsValue, Builtin, External, Lambda, PathValue, SystemCall, Thunk, Unknown, Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
+    from tui.core.nix.syntax import Node
 
 HOST_FOLDERS = ("nixosConfigurations", "nixos")
 
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.path[-1:] == ("flakelight",) or ("flakelight" in fn.path and fn.name == "mkFlake"):
         return Builtin("flakelight", 2, (arg,), fn.path, mk_flake)
     return None
 
 
-def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
+def mk_flake(evaluator: Evaluator, src: Thunk, module: Thunk) -> Value:
     source = evaluator.force(src)
     if not isinstance(source, PathValue):
         return Unknown("flakelight's source is not a path in the repository")
@@ -37,8 +44,14 @@ def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
     def with_args(value: Value) -> Value:
         return evaluator.apply(value, Thunk.const(module_args)) if isinstance(value, Lambda) else value
 
+    def host_file(rel: str) -> Value:
+        return with_args(evaluator.import_path(PathValue(rel)))
+
+    def configuration(name: str, thunk: Thunk) -> Value:
+        return system(evaluator, name, with_args(evaluator.force(thunk)))
+
     hosts: dict[str, Thunk] = {}
-    where: dict = {}
+    where: dict[str, Node] = {}
     if "nixosConfigurations" in body.attrs:
         given = with_args(evaluator.force(body.attrs["nixosConfigurations"]))
         if isinstance(given, AttrsValue):
@@ -51,12 +64,9 @@ def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
     )
     if isinstance(nix_dir, PathValue):
         for name, rel in host_files(evaluator, nix_dir.rel).items():
-            hosts.setdefault(name, Thunk.lazy(lambda rel=rel: with_args(evaluator.import_path(PathValue(rel)))))
+            hosts.setdefault(name, Thunk.lazy(partial(host_file, rel)))
     configurations = AttrsValue(
-        {
-            name: Thunk.lazy(lambda name=name, thunk=thunk: system(evaluator, name, with_args(evaluator.force(thunk))))
-            for name, thunk in hosts.items()
-        },
+        {name: Thunk.lazy(partial(configuration, name, thunk)) for name, thunk in hosts.items()},
         node=body.node,
         where=where,
         file=body.file,
@@ -64,7 +74,7 @@ def mk_flake(evaluator, src: Thunk, module: Thunk) -> Value:
     return AttrsValue({"nixosConfigurations": Thunk.const(configurations)}, open=True)
 
 
-def host_files(evaluator, nix_dir: str) -> dict[str, str]:
+def host_files(evaluator: Evaluator, nix_dir: str) -> dict[str, str]:
     """``<nixDir>/nixos/<name>.nix`` and ``<nixDir>/nixos/<name>/default.nix`` (or ``nixosConfigurations``), by name."""
     found: dict[str, str] = {}
     for folder in HOST_FOLDERS:
@@ -77,7 +87,7 @@ def host_files(evaluator, nix_dir: str) -> dict[str, str]:
     return found
 
 
-def system(evaluator, name: str, value: Value) -> Value:
+def system(evaluator: Evaluator, name: str, value: Value) -> Value:
     """A built system as it is; the arguments of nixosSystem with flakelight's ``specialArgs`` added."""
     if not isinstance(value, AttrsValue):
         return value

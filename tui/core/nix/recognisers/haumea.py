@@ -5,23 +5,29 @@ pattern, and ``self`` (its own value), ``super`` (its folder's set) and ``root``
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from tui.core.nix.builtins import lambda_args
 from tui.core.nix.values import AttrsValue, External, PathValue, Thunk, Unknown, Value, as_path
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name != "load" or not any("haumea" in part for part in fn.path[:-1]):
         return None
     given = evaluator.force_attrs(arg)
     src = as_path(evaluator.force(given.attrs["src"])) if given is not None and "src" in given.attrs else None
-    if not isinstance(src, PathValue):
+    if given is None or not isinstance(src, PathValue):
         return Unknown("haumea's load of a `src` the engine cannot see")
     inputs = given.attrs.get("inputs")
     return Loader(evaluator, inputs).folder(src.rel, None)
 
 
 class Loader:
-    def __init__(self, evaluator, inputs: Thunk | None) -> None:
+    def __init__(self, evaluator: Evaluator, inputs: Thunk | None) -> None:
         self.evaluator = evaluator
         self.inputs = inputs
         self.root: AttrsValue | None = None
@@ -38,12 +44,15 @@ class Loader:
                 continue
             path = f"{rel}/{name}"
             if kind == "directory":
-                here.attrs[name] = Thunk.lazy(lambda path=path: self.folder(path, here))
+                here.attrs[name] = Thunk.lazy(partial(self.folder, path, here))
             elif kind == "regular" and name.endswith(".nix") and len(name) > 4:
                 holder: dict[str, Thunk] = {}
-                holder["self"] = Thunk.lazy(lambda path=path, holder=holder: self.file(path, here, holder["self"]))
+                holder["self"] = Thunk.lazy(partial(self._file_itself, path, here, holder))
                 here.attrs[name[:-4]] = holder["self"]
         return here
+
+    def _file_itself(self, rel: str, folder: AttrsValue, holder: dict[str, Thunk]) -> Value:
+        return self.file(rel, folder, holder["self"])  # the thunk that holds this file's value, made above
 
     def file(self, rel: str, folder: AttrsValue, itself: Thunk) -> Value:
         ev = self.evaluator

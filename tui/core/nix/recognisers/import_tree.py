@@ -4,17 +4,21 @@ names starting with ``_`` skipped."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from tui.core.nix.values import AttrsValue, External, ListValue, PathValue, Thunk, Unknown, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name != "import-tree":
         return None
     return import_tree(evaluator, evaluator.force(arg))
 
 
-def import_tree(evaluator, value: Value) -> Value:
+def import_tree(evaluator: Evaluator, value: Value) -> Value:
     if not isinstance(value, PathValue):
         return Unknown("import-tree of something that is not a path")
     found: list[Thunk] = []

@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import External, SystemCall, Thunk, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name == "nixosSystem":
         return SystemCall(fn.path, arg)
     return None

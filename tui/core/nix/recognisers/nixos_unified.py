@@ -6,7 +6,13 @@ flake module makes ``nixosConfigurations.<name>`` of every ``configurations/nixo
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from tui.core.nix.values import AttrsValue, Builtin, External, ListValue, PathValue, SystemCall, Thunk, Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
 NAMES = ("nixos-unified", "nixos-flake")
 FLAKE_MODULE_DIRS = ("nix/modules/flake", "modules/flake", "nix/modules/flake-parts", "modules/flake-parts")
@@ -16,7 +22,7 @@ def _ours(path: tuple[str, ...]) -> bool:
     return any(part in NAMES for part in path)
 
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if not _ours(fn.path):
         return None
     if fn.name == "mkLinuxSystem":
@@ -26,7 +32,7 @@ def call(evaluator, fn: External, arg: Thunk) -> Value | None:
     return None
 
 
-def mk_linux_system(evaluator, options: Thunk, module: Thunk) -> Value:
+def mk_linux_system(evaluator: Evaluator, options: Thunk, module: Thunk) -> Value:
     """``nixpkgs.lib.nixosSystem { specialArgs = { flake = { inputs, self, config }; }; modules = [ module ]; }``."""
     inputs = evaluator.inputs
     flake = AttrsValue(
@@ -45,7 +51,7 @@ def mk_linux_system(evaluator, options: Thunk, module: Thunk) -> Value:
     return SystemCall(("nixpkgs", "lib", "nixosSystem"), Thunk.const(arg))
 
 
-def machine_files(evaluator, folder: str) -> dict[str, str]:
+def machine_files(evaluator: Evaluator, folder: str) -> dict[str, str]:
     """``<folder>/<name>.nix`` and ``<folder>/<name>/default.nix`` by name, as nixos-unified lists them."""
     found = {}
     for entry, kind in (evaluator.read_dir(folder) or {}).items():
@@ -56,7 +62,7 @@ def machine_files(evaluator, folder: str) -> dict[str, str]:
     return found
 
 
-def flake_module(evaluator, module: External, config: Thunk) -> Value | None:
+def flake_module(evaluator: Evaluator, module: External, config: Thunk) -> Value | None:
     """The ``autoWire`` flake module: a machine per file in ``configurations/nixos``."""
     if not (_ours(module.path) and module.name == "autoWire"):
         return None
@@ -64,7 +70,7 @@ def flake_module(evaluator, module: External, config: Thunk) -> Value | None:
     def configurations() -> Value:
         hosts = {
             name: Thunk.lazy(
-                lambda rel=rel: mk_linux_system(evaluator, Thunk.const(AttrsValue({})), Thunk.const(PathValue(rel)))
+                partial(mk_linux_system, evaluator, Thunk.const(AttrsValue({})), Thunk.const(PathValue(rel)))
             )
             for name, rel in machine_files(evaluator, "configurations/nixos").items()
         }
@@ -74,7 +80,7 @@ def flake_module(evaluator, module: External, config: Thunk) -> Value | None:
     return AttrsValue({"flake": Thunk.const(flake)})
 
 
-def mk_flake(evaluator, arg: Thunk) -> Value:
+def mk_flake(evaluator: Evaluator, arg: Thunk) -> Value:
     from tui.core.nix.recognisers.flake_parts import flake_parts_outputs
 
     args = evaluator.force_attrs(arg)

@@ -5,16 +5,20 @@ followed), and from nixpkgs for the rest."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tui.core.nix.values import AttrsValue, Builtin, External, Opaque, Thunk, Unknown, Value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
-def import_external(evaluator, source: External) -> Value | None:
+
+def import_external(evaluator: Evaluator, source: External) -> Value | None:
     """``import nixpkgs`` (a flake input or ``<nixpkgs>``): the function that makes the package set."""
     if "nixpkgs" not in source.name.strip("<>"):
         return None
 
-    def make(ev, config: Thunk) -> Value:
+    def make(ev: Evaluator, config: Thunk) -> Value:
         given = ev.force_attrs(config)
         overlays = ev.force_list(given.attrs["overlays"]) if given is not None and "overlays" in given.attrs else None
         return PackageSet(ev, source.path, list(overlays.items) if overlays is not None else [])
@@ -26,7 +30,7 @@ def import_external(evaluator, source: External) -> Value | None:
 class PackageSet(Opaque):
     """nixpkgs with overlays: ``lib.fix`` of the overlays over nixpkgs itself, seen name by name."""
 
-    evaluator: object
+    evaluator: Evaluator
     source: tuple[str, ...]
     overlays: list[Thunk]
     _fixed: Value | None = field(default=None, repr=False)

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core.nix.values import Builtin, External, Opaque, PathValue, Thunk, Unknown, Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tui.core.nix.evaluate import Evaluator
 
 
 @dataclass(eq=False)
@@ -20,23 +24,23 @@ class SnowfallFlake(Opaque):
     def select(self, name: str) -> Value:
         if name == "mkFlake":  # `lib = mkLib { snowfall.root = ...; }; in lib.mkFlake { ... }` keeps mkLib's root
 
-            def mk_flake(evaluator, arg: Thunk) -> Value:
+            def mk_flake(evaluator: Evaluator, arg: Thunk) -> Value:
                 return SnowfallFlake(self.root, arg)
 
             return Builtin("mkFlake", 1, (), ("snowfall-lib", "mkFlake"), mk_flake)
         return External(("snowfall-lib", name))
 
-    def call(self, evaluator, arg: Thunk) -> Value:
+    def call(self, evaluator: Evaluator, arg: Thunk) -> Value:
         return Unknown("snowfall-lib")
 
 
-def call(evaluator, fn: External, arg: Thunk) -> Value | None:
+def call(evaluator: Evaluator, fn: External, arg: Thunk) -> Value | None:
     if fn.name in ("mkFlake", "mkLib") and any("snowfall" in part for part in fn.path):
         return SnowfallFlake(snowfall_root(evaluator, arg), arg)
     return None
 
 
-def snowfall_root(evaluator, arg: Thunk) -> str:
+def snowfall_root(evaluator: Evaluator, arg: Thunk) -> str:
     """``snowfall.root`` when set, else ``src``, else the flake root."""
     value = evaluator.force_attrs(arg)
     if value is None:
@@ -68,7 +72,7 @@ def snowfall_hosts(root_dir: Path) -> list[tuple[str, str, str]]:
     Only ``*-linux`` folders hold NixOS systems (``*-darwin`` are nix-darwin, ``*-iso`` and the like are
     images); a folder without ``default.nix`` is not a system.
     """
-    found = []
+    found: list[tuple[str, str, str]] = []
     systems = root_dir / "systems"
     if not systems.is_dir():
         return found
