@@ -234,7 +234,7 @@ def test_a_failure_the_change_causes_still_blocks_where_the_config_failed_before
 
 
 def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins, monkeypatch):
-    from tui.core import validate
+    from tui.core import nix_run, validate
 
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
     (root / "flake.nix").write_text(
@@ -242,7 +242,7 @@ def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins,
         .read_text()
         .replace("inputs = {\n", f'inputs = {{\n    llama-cpp.url = "path:{stand_ins["llama"]}";\n')
     )
-    subprocess.run(["nix", *validate.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
+    subprocess.run(["nix", *nix_run.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
     git.Repo(root).git.add("-A")
     first = validate.evaluate_machines(root, ["alpha", "beta"], 300)
     assert [c.status for c in first] == ["failed", "failed"]  # no llama-cpp module yet: a real nix failure

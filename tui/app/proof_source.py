@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tui.core.nix_run import Progress
     from tui.core.plan import FileChange
     from tui.core.proof import Proof
-    from tui.core.validate import Progress
 
 OFF = "evaluation is turned off for this run"
 

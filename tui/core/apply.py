@@ -32,6 +32,7 @@ from tui.core.footprint import (
 )
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
+from tui.core.nix_run import Progress
 from tui.core.plan import Plan, describe, keyed_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
@@ -41,7 +42,6 @@ from tui.core.validate import (
     Check,
     Intended,
     LeftAlone,
-    Progress,
     ValidationError,
     validate,
 )

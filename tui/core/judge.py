@@ -18,14 +18,14 @@ from pathlib import Path
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
-from tui.core.validate import (
+from tui.core.nix_run import (
     NixCancelled,
     Progress,
-    _short,
     nix_argv,
     nix_support,
     offline_reason,
     run_streaming,
+    short_message,
     too_large,
 )
 
@@ -126,11 +126,13 @@ def _eval_json(
         offline = offline_reason(result.stderr, root)
         if offline:
             raise LlamaflakeError(offline)
-        raise LlamaflakeError(_short(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
+        raise LlamaflakeError(short_message(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
     try:
         return json.loads(result.stdout)
     except ValueError:
-        raise LlamaflakeError(f"`nix eval` printed something unexpected: {_short(result.stdout, root, 3)}") from None
+        raise LlamaflakeError(
+            f"`nix eval` printed something unexpected: {short_message(result.stdout, root, 3)}"
+        ) from None
 
 
 def _source_prefix(root: Path) -> str:

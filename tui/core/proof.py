@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core.nix_run import Progress, nix_support
 from tui.core.plan import FileChange
 from tui.core.validate import (
     DEFAULT_EVAL_TIMEOUT,
@@ -22,8 +23,6 @@ from tui.core.validate import (
     NOT_CHECKED,
     OK,
     Check,
-    Progress,
-    nix_support,
     validate,
 )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tui.core.bounded import run_bounded
 from tui.core.data import load
+from tui.core.nix_run import NIX_FLAGS
 
 MAX_ANSWER_BYTES = 4096  # a version number in JSON
 MAX_LOCK_BYTES = 16 * 1024 * 1024  # the flake.lock of a large configuration is well under 1 MiB
@@ -189,8 +190,7 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
         "--eval",
         "--json",
         "--pure-eval",
-        "--extra-experimental-features",
-        "nix-command flakes",
+        *NIX_FLAGS,
         "--option",
         "substituters",
         "",
