@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core.data import nix_expression
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
 from tui.core.nix_run import (
@@ -31,31 +32,9 @@ from tui.core.nix_run import (
 
 DEFAULT_DISCOVERY_TIMEOUT = 300
 
-# Options that every machine sets in a file of its own (its configuration, its hardware configuration).
-HOST_OPTIONS = (
-    ("networking", "hostName"),
-    ("system", "stateVersion"),
-    ("fileSystems",),
-    ("boot", "loader", "grub", "device"),
-    ("boot", "loader", "systemd-boot", "enable"),
-    ("boot", "initrd", "availableKernelModules"),
-    ("nixpkgs", "hostPlatform"),
-)
-
-# For every machine: the files defining each host option, whether `inputs` reaches its modules, its system.
-_WHERE_APPLY = (
-    "cs: let "
-    " at = path: set: builtins.foldl' (s: k: if s != null && builtins.isAttrs s && s ? ${k} then s.${k} else null) set path;"
-    " try = value: fallback: let r = builtins.tryEval value; in if r.success then r.value else fallback;"
-    " files = c: path: let o = at path c.options; in"
-    "   if o == null || !(o ? files) then [ ] else try (builtins.deepSeq (map toString o.files) (map toString o.files)) [ ];"
-    " paths = " + "[ " + " ".join("[ " + " ".join(f'"{k}"' for k in p) + " ]" for p in HOST_OPTIONS) + " ];"
-    " in builtins.mapAttrs (name: c: {"
-    "   files = map (files c) paths;"
-    "   inputs = try ((c._module.specialArgs or { }) ? inputs || (c.config._module.args or { }) ? inputs) false;"
-    "   system = try (c.pkgs.stdenv.hostPlatform.system or null) null;"
-    " }) cs"
-)
+# For every machine: the files defining each option every machine sets in a file of its own, whether `inputs`
+# reaches its modules, its system (tui/core/data/host_option_files.nix).
+_WHERE_APPLY = nix_expression("host_option_files")
 _STORE_SOURCE = re.compile(r"^/nix/store/[0-9a-z]{32}-source/(.*)$")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from tui.core.bounded import run_bounded
+from tui.core.data import nix_expression
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 from tui.core.nix.syntax import nix_string_literal, parse
 from tui.core.nix_run import (
@@ -41,28 +42,12 @@ LOCK_SUBJECT = "lock the flake's inputs"
 DEFAULT_EVAL_TIMEOUT = 600
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 PARSE_TIMEOUT = 60
-# Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
-# overlay, and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
-# Failed assertions and warnings come along, as nixos-rebuild would show them.
-# What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
-# Safe on a machine without the module (no option: nothing defined).
-INTENT = (
-    "let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
-    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
-    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
-    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
-    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ]); }"
-)
-EVAL_APPLY = (
-    "c: let package = c.config.local.llama-cpp.package; in {"
-    " package = package.drvPath; name = package.name or null;"
-    " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
-    " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ];"
-    f" intent = {INTENT}; }}"
-)
-# A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
-LEFT_ALONE_APPLY = f"c: {{ intent = {INTENT}; }}"
+# What the proof asks of one machine (tui/core/data/machine_questions.nix): its package, assertions, warnings and
+# llama.cpp settings; for a machine the change does not answer for, its settings alone; as committed, the rest.
+MACHINE_QUESTIONS = nix_expression("machine_questions")
+EVAL_APPLY = f"({MACHINE_QUESTIONS}).evaluate"
+LEFT_ALONE_APPLY = f"({MACHINE_QUESTIONS}).leftAlone"
+BASELINE_APPLY = f"({MACHINE_QUESTIONS}).baseline"
 
 NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
 LEFT_ALONE_OK = "left alone: no setting this change writes reaches it"
@@ -505,11 +490,6 @@ def evaluate_machines(
         return list(pool.map(one, hosts))
 
 
-# What a machine without llamaflake's module can be asked: the same assertions, warnings and pkgs.llama-cpp.
-BASELINE_APPLY = (
-    "c: { failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ]; pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath or null; }"
-)
 FAILS_BEFORE = "fails without this change too"
 
 
