@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tui.core.bounded import run_bounded
 from tui.core.data import nix_expression
@@ -29,6 +29,9 @@ from tui.core.nix_run import (
     short_message,
     too_large,
 )
+
+if TYPE_CHECKING:
+    import git
 
 CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
 OK: CheckStatus = "ok"
@@ -399,6 +402,7 @@ def evaluate_machines(
     cache: bool = True,
     refresh: bool = False,
     intended: dict[str, Intended] | None = None,
+    repo: git.Repo | None = None,
 ) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
@@ -406,13 +410,25 @@ def evaluate_machines(
     is the configuration's own and is reported as not verified rather than blocking. Results are cached by the
     content of the flake's files and its lock (``cache`` False neither reads nor writes the cache; ``refresh``
     evaluates afresh and replaces what it held).
-    ``progress`` is called from one thread at a time.
+    ``progress`` is called from one thread at a time. ``repo`` is the git repository holding ``root``, where the
+    caller has it open (else it is looked for).
     """
-    from tui.core import eval_cache
+    from tui.core import eval_cache, gitrepo
 
     lock = threading.Lock()
+    if repo is None:
+        repo = gitrepo.find_repo(root)
     support = nix_support() if cache else None
-    digest = eval_cache.source_digest(root, support.version) if support is not None and support.flakes else None
+    digest = eval_cache.source_digest(root, support.version, repo) if support is not None and support.flakes else None
+    # Read once, where a machine fails: the repository object is not shared between the threads.
+    committed_lock = threading.Lock()
+    committed_url: list[str | None] = []
+
+    def committed() -> str | None:
+        with committed_lock:
+            if not committed_url:
+                committed_url.append(committed_flake(repo, root) if repo is not None else None)
+            return committed_url[0]
 
     def report(event: object) -> None:
         if progress is not None:
@@ -446,7 +462,7 @@ def evaluate_machines(
             return left_alone(host, want)
         check = cached_or_run(host, EVAL_APPLY, f"evaluating {host} ...", eval_check)
         if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout)
+            check = _unless_failing_before(root, host, check, timeout, committed())
         problem = intent_problem(check, want) if want is not None and check.status == OK else None
         if problem is not None:
             check = Check(
@@ -468,7 +484,7 @@ def evaluate_machines(
         check = cached_or_run(host, LEFT_ALONE_APPLY, f"checking that {host} is left alone ...", left_alone_check)
         check.left_alone = True
         if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout)
+            check = _unless_failing_before(root, host, check, timeout, committed())
             check.left_alone = True
         problem = left_alone_problem(check, left) if check.status == OK else None
         if problem is not None:
@@ -493,22 +509,28 @@ def evaluate_machines(
 FAILS_BEFORE = "fails without this change too"
 
 
-def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
-    """``host`` evaluated as committed at HEAD (the repository as it was before the change), or None where there
-    is no commit to compare with."""
+def committed_flake(repo: git.Repo, root: Path) -> str | None:
+    """The flake at ``root`` as committed at HEAD, as a flake URL (the repository as it was before the change), or
+    None where there is no commit."""
     from tui.core import gitrepo
 
-    repo = gitrepo.find_repo(root)
-    if repo is None or gitrepo.head_state(repo) == "unborn":
+    if gitrepo.head_state(repo) == "unborn":
         return None
     prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
-    url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
+    return f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
+
+
+def baseline_check(root: Path, host: str, timeout: float, committed: str | None) -> Check | None:
+    """``host`` evaluated as committed (``committed``: :func:`committed_flake`), or None where there is no commit to
+    compare with."""
+    if committed is None:
+        return None
     result = run_streaming(
         nix_argv(
             "eval",
             "--json",
             "--no-write-lock-file",
-            f"{url}#nixosConfigurations",
+            f"{committed}#nixosConfigurations",
             "--apply",
             select_machine(BASELINE_APPLY, host),
         ),
@@ -537,9 +559,10 @@ def _error_lines(detail: str) -> list[str]:
     return [line for line in lines if line.startswith(("error:", "- "))] or lines[:1]
 
 
-def _unless_failing_before(root: Path, host: str, check: Check, timeout: float) -> Check:
-    """``check`` (a failure), or a not-verified check where the machine fails the same way without the change."""
-    before = baseline_check(root, host, timeout)
+def _unless_failing_before(root: Path, host: str, check: Check, timeout: float, committed: str | None) -> Check:
+    """``check`` (a failure), or a not-verified check where the machine fails the same way without the change
+    (``committed``: the flake before it)."""
+    before = baseline_check(root, host, timeout, committed)
     if before is None or not before.failed:
         return check
     now, then = _error_lines(check.detail), _error_lines(before.detail)
@@ -569,6 +592,7 @@ def validate(
     cache: bool = True,
     refresh: bool = False,
     intended: dict[str, Intended] | None = None,
+    repo: git.Repo | None = None,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 
@@ -576,7 +600,7 @@ def validate(
     another file too, fails.
 
     ``use_nix`` False checks with llamaflake's own parser only. ``progress`` receives each :class:`Check` as it
-    ends and each line nix prints.
+    ends and each line nix prints. ``repo``: the git repository holding ``root``, where the caller has it open.
     """
     checks = parse_checks(root, rels, progress, use_nix=use_nix)
 
@@ -607,7 +631,15 @@ def validate(
         return checks
     checks.extend(
         evaluate_machines(
-            root, hosts, timeout, jobs=jobs, progress=progress, cache=cache, refresh=refresh, intended=intended
+            root,
+            hosts,
+            timeout,
+            jobs=jobs,
+            progress=progress,
+            cache=cache,
+            refresh=refresh,
+            intended=intended,
+            repo=repo,
         )
     )
     return checks
