@@ -12,7 +12,7 @@ from nix_stand_in import NixStandIn
 
 from tui.core.judge import discover, merge_discovery
 from tui.core.nix.flake import load_flake
-from tui.core.validate import NixCancelled
+from tui.core.nix_run import NixCancelled
 
 NITROGEN = '{ ... }: {\n  networking.hostName = "nitrogen";\n}\n'
 

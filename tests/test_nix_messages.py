@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.validate import offline_reason
+from tui.core.nix_run import offline_reason
 
 NIX_2_8_OFFLINE = """\
 warning: ignoring untrusted flake configuration setting 'extra-substituters'

@@ -15,7 +15,14 @@ from conftest import make_repo, requires_nix
 from repo_state import committed_paths, demo_plan, repo_state, write_hook
 
 from tui.cli import main
-from tui.core.apply import CommitRejected, PreflightError, ValidationError, apply_plan, commit_message
+from tui.core.apply import (
+    ApplyOptions,
+    CommitRejected,
+    PreflightError,
+    ValidationError,
+    apply_plan,
+    commit_message,
+)
 from tui.core.preflight import preflight
 from tui.core.validate import Check
 from tui.core.write import WriteError
@@ -81,6 +88,20 @@ def test_no_commit_writes_and_marks_new_files_intent_to_add(demo_repo):
     status = {line[3:]: line[:2] for line in repo.git.status("--porcelain").splitlines()}
     for change in plan.changes:
         assert status[change.path] == (" A" if change.old is None else " M")
+
+
+def test_the_options_are_one_value_and_a_field_named_on_the_call_changes_it(demo_repo):
+    repo = git.Repo(demo_repo)
+    head = repo.head.commit.hexsha
+    write_only = ApplyOptions(commit=False, message="not used")
+    before = repo_state(demo_repo)
+    with pytest.raises(TypeError):
+        apply_plan(demo_plan(demo_repo), write_only, comit=True)  # a misspelt option is no silent default
+    assert repo_state(demo_repo).differences(before) == []
+    result = apply_plan(demo_plan(demo_repo), write_only, commit=True, message="llama.cpp for the machines")
+    assert result.commit == repo.head.commit.hexsha != head
+    assert repo.head.commit.message.startswith("llama.cpp for the machines\n")
+    assert write_only.commit is False  # the caller's options are not changed
 
 
 def test_failing_pre_commit_hook_aborts_and_restores_tree_and_index_byte_for_byte(demo_repo):

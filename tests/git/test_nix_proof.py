@@ -172,8 +172,14 @@ def test_offline_inputs_are_said_and_the_static_result_stands(demo_repo, capsys)
     assert "flake.lock" not in committed_paths(demo_repo)
 
 
-def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, capsys):
-    """beta fails its own assertion before any change: reported as not verified, and the change is committed."""
+def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, capsys, monkeypatch):
+    """beta fails its own assertion before any change: reported as not verified, and the change is committed.
+    The repository is opened once, by the command, and handed to every step that needs it."""
+    from tui.core import gitrepo
+
+    opened = []
+    find_repo = gitrepo.find_repo
+    monkeypatch.setattr(gitrepo, "find_repo", lambda path: opened.append(path) or find_repo(path))
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
     (root / "hosts/beta.nix").write_text(
         flakes.host_module("beta").replace(
@@ -202,6 +208,7 @@ def test_a_failure_of_the_users_own_config_does_not_block(tmp_path, stand_ins, c
     assert "? beta: not verified: fails without this change too" in err
     assert "the disk is not set up yet" in err
     assert "llama-cpp/machines/beta.nix" in committed_paths(root)
+    assert opened == [root], opened
 
 
 def test_a_failure_the_change_causes_still_blocks_where_the_config_failed_before(tmp_path, stand_ins, capsys):
@@ -234,7 +241,7 @@ def test_a_failure_the_change_causes_still_blocks_where_the_config_failed_before
 
 
 def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins, monkeypatch):
-    from tui.core import validate
+    from tui.core import nix_run, validate
 
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
     (root / "flake.nix").write_text(
@@ -242,7 +249,7 @@ def test_a_second_identical_evaluation_comes_from_the_cache(tmp_path, stand_ins,
         .read_text()
         .replace("inputs = {\n", f'inputs = {{\n    llama-cpp.url = "path:{stand_ins["llama"]}";\n')
     )
-    subprocess.run(["nix", *validate.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
+    subprocess.run(["nix", *nix_run.NIX_FLAGS, "flake", "lock"], cwd=root, check=True, capture_output=True)
     git.Repo(root).git.add("-A")
     first = validate.evaluate_machines(root, ["alpha", "beta"], 300)
     assert [c.status for c in first] == ["failed", "failed"]  # no llama-cpp module yet: a real nix failure

@@ -20,8 +20,9 @@ from repo_state import committed_paths, repo_state
 from tui.core.answers import Answers, MachineAnswer
 from tui.core.apply import ValidationError, apply_plan
 from tui.core.nix.flake import load_flake
+from tui.core.nix_run import nix_support, run_streaming
 from tui.core.plan import FileChange, make_plan
-from tui.core.validate import Check, nix_support, run_streaming, validate
+from tui.core.validate import Check, validate
 
 requires_nix_command = pytest.mark.skipif(shutil.which("nix") is None, reason="nix is not installed (Debian: nix-bin)")
 

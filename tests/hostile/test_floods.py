@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tui.cli import main
-from tui.core import judge, validate
+from tui.core import judge, nix_run, validate
 from tui.core.errors import LlamaflakeError
 from tui.core.hardware import ssh
 
@@ -48,7 +48,7 @@ def test_an_ssh_answer_past_the_limit_stops_the_scan_in_one_line(tmp_path, monke
         "ssh",
         f'echo $$ > {pid}\necho "@@llamaflake-scan 1"\necho "@@cpuinfo"\n{FLOOD}\nsleep 30\necho @@end\n',
     )
-    monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT, raising=False)
+    monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT)
     started = time.monotonic()
     code = main(["detect", "--ssh", "box"])
     err = capsys.readouterr().err
@@ -64,7 +64,7 @@ def test_an_ssh_answer_past_the_limit_stops_the_scan_in_one_line(tmp_path, monke
 def test_ssh_messages_without_end_stop_the_scan_too(tmp_path, monkeypatch, capsys):
     pid = tmp_path / "pid"
     fake_program(tmp_path, monkeypatch, "ssh", f"echo $$ > {pid}\n{FLOOD} >&2\nsleep 30\n")
-    monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT, raising=False)
+    monkeypatch.setattr(ssh, "MAX_SCAN_BYTES", LIMIT)
     started = time.monotonic()
     code = main(["detect", "--ssh", "box"])
     err = capsys.readouterr().err
@@ -95,8 +95,8 @@ def test_output_that_cannot_be_written_is_one_line(tmp_path):
 
 def test_nix_s_error_after_a_flood_of_warnings_is_kept_and_the_rest_is_bounded(tmp_path, monkeypatch):
     fake_program(tmp_path, monkeypatch, "nix", f"{FLOOD} >&2\necho 'error: the reason at the end' >&2\nexit 1")
-    monkeypatch.setattr(validate, "NIX_MESSAGES_BYTES", LIMIT, raising=False)
-    result = validate.run_streaming(["nix", "eval"], tmp_path, 60)
+    monkeypatch.setattr(nix_run, "NIX_MESSAGES_BYTES", LIMIT)
+    result = nix_run.run_streaming(["nix", "eval"], tmp_path, 60)
     assert result.returncode == 1
     assert result.stderr.endswith("error: the reason at the end\n")
     assert len(result.stderr.encode()) < LIMIT + 100  # the end, and a line saying what was left out
@@ -115,7 +115,7 @@ def test_an_answer_of_nix_past_the_limit_fails_clearly_and_stops_nix(tmp_path, m
         "yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -n 100000 | tr -d '\\n'\n"
         "sleep 30\nprintf '\"}'",
     )
-    monkeypatch.setattr(validate, "MAX_NIX_OUTPUT_BYTES", LIMIT, raising=False)
+    monkeypatch.setattr(nix_run, "MAX_NIX_OUTPUT_BYTES", LIMIT)
     started = time.monotonic()
     check = validate.eval_check(tmp_path, "alpha", 60)
     assert time.monotonic() - started < 20
@@ -130,9 +130,9 @@ def test_one_endless_line_on_stderr_is_cut_to_its_end(tmp_path, monkeypatch):
     fake_program(
         tmp_path, monkeypatch, "nix", "head -c 4000000 /dev/zero | tr '\\0' x >&2\necho ' the end' >&2\nexit 1"
     )
-    monkeypatch.setattr(validate, "NIX_MESSAGES_BYTES", LIMIT, raising=False)
+    monkeypatch.setattr(nix_run, "NIX_MESSAGES_BYTES", LIMIT)
     lines = []
-    result = validate.run_streaming(["nix", "flake", "lock"], tmp_path, 60, lines.append, answer=False)
+    result = nix_run.run_streaming(["nix", "flake", "lock"], tmp_path, 60, lines.append, answer=False)
     assert result.returncode == 1 and result.stderr.endswith("xxx the end\n")
     assert len(result.stderr.encode()) < LIMIT + 100
     assert max(len(line) for line in lines) <= 64 * 1024  # handed on in pieces, never whole

@@ -195,8 +195,8 @@ class LlamaflakeApp(App[int]):
         setting ``cancel`` (:class:`StopAskingNix`) stops Nix and posts nothing."""
         from tui.core.judge import discover, merge_discovery
         from tui.core.nix.flake import load_flake
+        from tui.core.nix_run import NixCancelled
         from tui.core.report import current_settings
-        from tui.core.validate import NixCancelled
 
         options = {"timeout": self.proof.timeout} if self.proof.timeout else {}
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tui.core.apply import ApplyOptions
+    from tui.core.nix_run import Progress
     from tui.core.plan import FileChange
     from tui.core.proof import Proof
-    from tui.core.validate import Progress
 
 OFF = "evaluation is turned off for this run"
 
@@ -39,8 +40,10 @@ class ProofSource:
         """Why nothing is evaluated, or None when it is."""
         return None if self.evaluate else OFF
 
-    def apply_options(self) -> dict:
+    def apply_options(self) -> ApplyOptions:
         """The matching options of :func:`tui.core.apply.apply_plan`."""
+        from tui.core.apply import ApplyOptions
+
         options: dict = {"evaluate": self.evaluate, "use_nix": self.use_nix}
         if self.timeout is not None:
             options["eval_timeout"] = self.timeout
@@ -48,7 +51,7 @@ class ProofSource:
             options["jobs"] = self.jobs
         if self.refresh:
             options["refresh"] = True
-        return options
+        return ApplyOptions(**options)
 
     def prove(
         self,

@@ -104,45 +104,26 @@ class MachineState:
         return self.settings_for(self.variant)
 
     def settings_for(self, variant: str, own: bool = True) -> MachineAnswer:
-        """What the machine gets with ``variant``: the repository's settings or the recommendation's, and the ones
-        set by hand (unless ``own`` is false)."""
-        from tui.core.answers import MachineAnswer
+        """What the machine gets with ``variant``: the settings set by hand (unless ``own`` is false), the rest from
+        the repository's settings and the recommendation, by :func:`tui.core.choice.combine`."""
+        from tui.core.choice import Choice, combine
 
-        base = self.existing if (self.existing is not None and not self.follow_hardware) else None
-        if base is not None:
-            answer = MachineAnswer(variant, list(base.cpu_flags), base.all_variants, notes=list(base.notes))
-        elif self.recommendation is not None:
-            answer = MachineAnswer.from_recommendation(self.recommendation)
-            answer.variant = variant
-        else:
-            answer = MachineAnswer(variant, all_variants=True)
-        if variant != "cuda":
-            answer.cuda_capabilities = []
-            answer.cuda_source = None
-        if variant != "rocm":
-            answer.rocm_targets = []
-        elif not answer.rocm_targets and self.recommendation is not None and base is None:
-            answer.rocm_targets = list(self.recommendation.rocm_option)  # the GPU's own target, not the whole list
-        if not own:
-            return answer
-        if self.own_cpu_flags is not None:
-            answer.cpu_flags, answer.all_variants = list(self.own_cpu_flags), not self.own_cpu_flags
-        if variant == "cuda" and self.own_cuda is not None:
-            answer.cuda_capabilities, answer.cuda_source = list(self.own_cuda), None
-        if variant == "rocm" and self.own_rocm is not None:
-            answer.rocm_targets = list(self.own_rocm)
-        return answer
+        choice = Choice()
+        if own:
+            choice = Choice(
+                cpu_flags=list(self.own_cpu_flags) if self.own_cpu_flags else None,
+                all_variants=self.own_cpu_flags == [],  # [] is the portable every-variant build
+                cuda=self.own_cuda if variant == "cuda" else None,
+                rocm=self.own_rocm if variant == "rocm" else None,
+            )
+        return combine(variant, choice, self.recommendation, self.existing, follow_hardware=self.follow_hardware)
 
     def shown_settings(self, variant: str, own: bool = True) -> tuple[list[str], list[str], list[str]]:
         """The CPU flags ([]: every variant), CUDA capabilities and ROCm targets the machine gets with ``variant``,
-        as the picker shows them: where the plan keeps the repository's, those."""
+        as the picker shows them."""
         answer = self.settings_for(variant, own)
         cpu = [] if answer.all_variants else answer.cpu_flags
-        cuda, rocm = answer.cuda_capabilities, answer.rocm_targets
-        kept = self.existing if (self.existing is not None and self.existing.variant == variant) else None
-        if kept is not None and not self.follow_hardware:  # the plan keeps these where the answer leaves them open
-            cuda, rocm = cuda or list(kept.cuda_capabilities), rocm or list(kept.rocm_targets)
-        return cpu, cuda, rocm
+        return cpu, answer.cuda_capabilities, answer.rocm_targets
 
     def pick(self, variant: str, cpu_flags: list[str], cuda: list[str], rocm: list[str]) -> None:
         """Take the picker's answer: the variant, and the settings for it that differ from what it gets anyway

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tui.core.answers import Answers, MachineAnswer, ServeChoice, split_list
 from tui.core.caches import cache_by_name, custom_cache
+from tui.core.choice import Choice, combine
 from tui.core.errors import AnswerError, LlamaflakeError, printable
 from tui.core.models import DEFAULT_CONTEXT, memory_for, parse_model_spec, resolve_model
 from tui.core.nix.flake import Flake, load_flake
@@ -229,54 +230,39 @@ def _cuda_release_reader(args: argparse.Namespace, flake: Flake | None) -> Calla
     return read
 
 
-def merge_recommendation(answer: MachineAnswer, recommendation) -> MachineAnswer:
-    """Fill what an explicit answer leaves open from the hardware's recommendation."""
-    if not answer.cpu_flags and not answer.all_variants:
-        answer.cpu_flags = list(recommendation.cpu_flags)
-        answer.all_variants = recommendation.all_variants
-    if answer.variant == "cuda" and not answer.cuda_capabilities:
-        answer.cuda_capabilities = list(recommendation.cuda_capabilities)
-        answer.cuda_source = recommendation.cuda_source
-    if answer.variant == "rocm" and not answer.rocm_targets:
-        answer.rocm_targets = list(recommendation.rocm_targets or recommendation.rocm_option)
-    if answer.variant == recommendation.variant:
-        answer.notes = list(recommendation.reasons)
-    else:
-        answer.notes = [f"{answer.variant} chosen by hand; the hardware suggests {recommendation.variant}"]
-    return answer
-
-
 def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
     cuda_release = _cuda_release_reader(args, flake)
     reports: dict = {}
     recommendations = hardware_recommendations(args, cuda_release, flake, reports)
+    choices: dict[str, Choice] = {}
     for name, variant in _pairs(args.host, "--host"):
         if variant == NO_VARIANT:
             answers.skip.append(name)
         else:
-            answers.machines[name] = MachineAnswer(variant=variant)
-    for name, recommendation in recommendations.items():
-        if name in answers.skip:
-            continue
-        if name in answers.machines:
-            merge_recommendation(answers.machines[name], recommendation)
-        else:
-            answers.machines[name] = MachineAnswer.from_recommendation(recommendation)
+            choices[name] = Choice(variant=variant)
+    for name in recommendations:
+        if name not in answers.skip:
+            choices.setdefault(name, Choice())
 
-    def machine(name: str, option: str) -> MachineAnswer:
-        if name not in answers.machines:
+    def machine(name: str, option: str) -> Choice:
+        if name not in choices:
             raise AnswerError(f"{option} {name}: give the machine's variant with --host {name}=VARIANT too")
-        return answers.machines[name]
+        return choices[name]
 
     for name, flags in _pairs(args.cpu_flags, "--cpu-flags"):
         machine(name, "--cpu-flags").cpu_flags = split_list(flags)
     for name in args.all_cpu_variants:
         machine(name, "--all-cpu-variants").all_variants = True
     for name, caps in _pairs(args.cuda, "--cuda"):
-        machine(name, "--cuda").cuda_capabilities = split_list(caps)
+        machine(name, "--cuda").cuda = split_list(caps)
     for name, targets in _pairs(args.rocm, "--rocm"):
-        machine(name, "--rocm").rocm_targets = split_list(targets)
+        machine(name, "--rocm").rocm = split_list(targets)
+    # The hardware was asked for by a flag: its recommendation comes before the machine's file (the plan's).
+    for name, choice in choices.items():
+        recommendation = recommendations.get(name)
+        variant = choice.variant or recommendation.variant
+        answers.machines[name] = combine(variant, choice, recommendation, follow_hardware=True)
     serve_from_args(args, answers, flake, reports)
     if args.no_caches:
         answers.caches = []

@@ -151,14 +151,15 @@ def _nothing_to_change(plan: Plan) -> str:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from tui.core.apply import CommitRejected, apply_plan, landed_commit
+    from tui.core.apply import ApplyOptions, CommitRejected, apply_plan, landed_commit
     from tui.core.gitrepo import find_repo
     from tui.core.journal import recover
     from tui.core.nix.flake import load_flake
     from tui.core.validate import DEFAULT_EVAL_TIMEOUT
 
     flake = load_from_args(args)
-    recovered = recover(find_repo(flake.root))
+    repo = find_repo(flake.root)
+    recovered = recover(repo)
     if recovered is not None:
         say(f"llamaflake: {recovered}")
         flake = load_flake(flake.root)  # read again: the files are as that apply left them now
@@ -180,24 +181,22 @@ def run_apply(args: argparse.Namespace) -> int:
         if _ask("Write these changes? [y/N] ") not in ("y", "yes"):
             say("llamaflake: nothing written")
             return 1
-    repo = find_repo(flake.root)
     head_before = landed_commit(repo, None) if repo is not None else None
     try:
         try:
-            result = apply_plan(
-                plan,
+            options = ApplyOptions(
                 commit=not args.no_commit,
                 message=args.message,
                 allow_dirty=args.allow_dirty,
                 init=args.init,
                 evaluate=not args.no_eval,
                 eval_timeout=args.eval_timeout or DEFAULT_EVAL_TIMEOUT,
-                progress=_progress,
                 keep_on_reject=interactive,
                 use_nix=not args.no_nix,
                 refresh=args.refresh,
                 **({"jobs": max(1, args.jobs)} if args.jobs else {}),
             )
+            result = apply_plan(plan, options, progress=_progress, repo=repo)
         except CommitRejected as rejected:
             if rejected.pending is None:
                 raise

@@ -14,7 +14,8 @@ The steps, and what a failure at each leaves behind:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import git
 
@@ -33,6 +34,7 @@ from tui.core.footprint import (
 )
 from tui.core.gitrepo import CommitRejected
 from tui.core.journal import ApplyLock, Journal, recover, remember_rewritten
+from tui.core.nix_run import Progress
 from tui.core.plan import Plan, describe, keyed_path
 from tui.core.preflight import Finding, PreflightError, errors, preflight
 from tui.core.shell import shell_quote
@@ -42,7 +44,6 @@ from tui.core.validate import (
     Check,
     Intended,
     LeftAlone,
-    Progress,
     ValidationError,
     served,
     validate,
@@ -50,6 +51,7 @@ from tui.core.validate import (
 from tui.core.write import ChangedMeanwhile, Snapshot, write_changes
 
 __all__ = [
+    "ApplyOptions",
     "ApplyResult",
     "CommitRejected",
     "PendingApply",
@@ -75,6 +77,29 @@ class ApplyResult:
     checks: list[Check] = field(default_factory=list)
     message: str | None = None
     interrupted: bool = False  # an interrupt came after the commit had landed
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply runs: what the command line's flags and the wizard's choices give :func:`apply_plan`."""
+
+    commit: bool = True  # False: write the files and leave them uncommitted
+    message: str | None = None  # the commit message; None: made from the plan
+    allow_dirty: bool = False  # go on where files the change touches have uncommitted changes (they are committed)
+    init: bool = False  # where the flake is in no git repository: `git init` there and commit its files first
+    evaluate: bool = False  # lock the flake and evaluate the machines before committing
+    eval_timeout: float = DEFAULT_EVAL_TIMEOUT
+    jobs: int = DEFAULT_JOBS  # machines evaluated at once
+    use_nix: bool = True  # False: llamaflake's own parser only, nothing evaluated
+    allow_failed_machines: bool = False  # commit although a machine does not evaluate (the user saw it)
+    refresh: bool = False  # evaluate afresh instead of reusing the evaluation cache
+    keep_on_reject: bool = False  # a rejected commit leaves the files written, for a retry
+
+    @classmethod
+    def of(cls, options: ApplyOptions | None, overrides: dict[str, Any]) -> ApplyOptions:
+        """``options`` (the defaults where None) with the fields named in ``overrides`` changed; a name that is no
+        field is a TypeError."""
+        return replace(options or cls(), **overrides)
 
 
 def commit_message(plan: Plan) -> str:
@@ -400,47 +425,29 @@ def _put_back(snapshot: Snapshot, index: gitrepo.IndexSnapshot | None) -> list[s
 
 def prepare_apply(
     plan: Plan,
+    options: ApplyOptions | None = None,
     *,
-    commit: bool = True,
-    allow_dirty: bool = False,
-    init: bool = False,
-    evaluate: bool = False,
-    eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
     progress: Progress | None = None,
-    jobs: int = DEFAULT_JOBS,
-    use_nix: bool = True,
-    allow_failed_machines: bool = False,
-    refresh: bool = False,
+    repo: git.Repo | None = None,
+    **overrides: Any,
 ) -> PendingApply:
     """Steps 1 to 3: check, write, validate. Raises :class:`PreflightError` or :class:`ValidationError`
     (with nothing left written), or returns the written change ready to commit.
 
-    ``progress`` receives each :class:`Finding`, each :class:`Check` and each line nix prints.
-    ``allow_failed_machines`` lets a machine that does not evaluate through (the user saw it and chose to commit
-    anyway); a file that does not parse still stops the apply.
+    ``options`` (with any of its fields given as ``overrides``) say how; ``progress`` receives each
+    :class:`Finding`, each :class:`Check` and each line nix prints. ``repo`` is the git repository holding the
+    flake, where the caller has it open (else it is looked for).
     """
+    options = ApplyOptions.of(options, overrides)
     root = plan.flake.root
-    repo = gitrepo.find_repo(root)
+    if repo is None:
+        repo = gitrepo.find_repo(root)
     initialised = False
-    if repo is None and init:
+    if repo is None and options.init:
         repo, initialised = gitrepo.init_repo(root), True
     lock = _lock(repo) if repo is not None else None
     try:
-        return _prepare(
-            plan,
-            repo,
-            lock,
-            initialised,
-            commit=commit,
-            allow_dirty=allow_dirty,
-            evaluate=evaluate,
-            eval_timeout=eval_timeout,
-            progress=progress,
-            jobs=jobs,
-            use_nix=use_nix,
-            allow_failed_machines=allow_failed_machines,
-            refresh=refresh,
-        )
+        return _prepare(plan, repo, lock, initialised, options, progress)
     except BaseException:
         # Once the apply is ready to commit, its journal holds the lock until it is done.
         if lock is not None:
@@ -462,16 +469,8 @@ def _prepare(
     repo: git.Repo | None,
     lock: ApplyLock | None,
     initialised: bool,
-    *,
-    commit: bool,
-    allow_dirty: bool,
-    evaluate: bool,
-    eval_timeout: float,
+    options: ApplyOptions,
     progress: Progress | None,
-    jobs: int,
-    use_nix: bool,
-    allow_failed_machines: bool,
-    refresh: bool = False,
 ) -> PendingApply:
     """:func:`prepare_apply` with the apply lock held (``lock``), which it hands to the journal."""
     root = plan.flake.root
@@ -486,7 +485,8 @@ def _prepare(
         )
     # Saved before anything can touch it, so that an abort puts back exactly what the caller had.
     index = gitrepo.IndexSnapshot(repo) if repo is not None else None
-    evaluate = evaluate and use_nix
+    evaluate = options.evaluate and options.use_nix
+    commit = options.commit
     lock_paths = [LOCK_FILE] if evaluate else []
     created = [c.path for c in plan.changes if c.old is None]
     if evaluate and not (root / LOCK_FILE).exists():
@@ -494,7 +494,7 @@ def _prepare(
     findings += preflight(
         root,
         [c.path for c in plan.changes] + lock_paths,
-        allow_dirty=allow_dirty,
+        allow_dirty=options.allow_dirty,
         commit=commit,
         created=created,
         repo=repo,
@@ -547,14 +547,15 @@ def _prepare(
             written,
             changed_machines(plan),
             evaluate=evaluate,
-            timeout=eval_timeout,
+            timeout=options.eval_timeout,
             progress=progress,
-            jobs=jobs,
-            use_nix=use_nix,
-            refresh=refresh,
+            jobs=options.jobs,
+            use_nix=options.use_nix,
+            refresh=options.refresh,
             intended=intended(plan),
+            repo=repo,
         )
-        if any(c.failed and not (allow_failed_machines and c.host is not None) for c in checks):
+        if any(c.failed and not (options.allow_failed_machines and c.host is not None) for c in checks):
             raise ValidationError(checks)
         extra = []
         if evaluate and LOCK_FILE in snapshot.changed():
@@ -581,45 +582,27 @@ def _prepare(
 
 def apply_plan(
     plan: Plan,
+    options: ApplyOptions | None = None,
     *,
-    commit: bool = True,
-    message: str | None = None,
-    allow_dirty: bool = False,
-    init: bool = False,
-    evaluate: bool = False,
-    eval_timeout: float = DEFAULT_EVAL_TIMEOUT,
     progress: Progress | None = None,
-    keep_on_reject: bool = False,
-    jobs: int = DEFAULT_JOBS,
-    use_nix: bool = True,
-    allow_failed_machines: bool = False,
-    refresh: bool = False,
+    repo: git.Repo | None = None,
+    **overrides: Any,
 ) -> ApplyResult:
-    """Check, write, validate and (unless ``commit`` is False) commit the plan's files.
+    """Check, write, validate and (unless ``options.commit`` is False) commit the plan's files.
 
-    A rejected commit raises :class:`CommitRejected` with the hook's output. By default the apply is then
-    aborted (every file and the index put back); with ``keep_on_reject`` the files stay written and the
-    exception's ``pending`` can ``commit()`` again or ``abort()``.
+    ``options`` (with any of its fields given as ``overrides``) say how. A rejected commit raises
+    :class:`CommitRejected` with the hook's output. By default the apply is then aborted (every file and the index
+    put back); with ``keep_on_reject`` the files stay written and the exception's ``pending`` can ``commit()``
+    again or ``abort()``.
     """
-    pending = prepare_apply(
-        plan,
-        commit=commit,
-        allow_dirty=allow_dirty,
-        init=init,
-        evaluate=evaluate,
-        eval_timeout=eval_timeout,
-        progress=progress,
-        jobs=jobs,
-        use_nix=use_nix,
-        allow_failed_machines=allow_failed_machines,
-        refresh=refresh,
-    )
-    if not commit:
+    options = ApplyOptions.of(options, overrides)
+    pending = prepare_apply(plan, options, progress=progress, repo=repo)
+    if not options.commit:
         return pending.keep()
     try:
-        return pending.commit(message)
+        return pending.commit(options.message)
     except CommitRejected as exc:
-        if not keep_on_reject:
+        if not options.keep_on_reject:
             pending.abort()
             raise CommitRejected(exc.output, restored=True) from None
         raise

@@ -12,6 +12,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import git
 
 VERSION = 1
 REFRESH_HELP = "evaluate afresh instead of reusing results from the evaluation cache (~/.cache/llamaflake/eval)"
@@ -26,11 +30,13 @@ def cache_dir() -> Path:
     return Path(base) / "llamaflake" / "eval"
 
 
-def _source_files(root: Path) -> tuple[Path, list[str]] | None:
-    """The top of what Nix copies for the flake at ``root`` and the files in it, or None where that is unclear."""
+def _source_files(root: Path, repo: git.Repo | None = None) -> tuple[Path, list[str]] | None:
+    """The top of what Nix copies for the flake at ``root`` (in ``repo``, looked for where not given) and the files
+    in it, or None where that is unclear."""
     from tui.core import gitrepo
 
-    repo = gitrepo.find_repo(root)
+    if repo is None:
+        repo = gitrepo.find_repo(root)
     if repo is None:
         return None  # a path: flake copies every file; not worth hashing a whole folder to save an evaluation
     top = gitrepo.work_tree(repo)
@@ -38,10 +44,10 @@ def _source_files(root: Path) -> tuple[Path, list[str]] | None:
     return top, sorted(files)
 
 
-def source_digest(root: Path, nix_version: str) -> str | None:
+def source_digest(root: Path, nix_version: str, repo: git.Repo | None = None) -> str | None:
     """A digest of the flake's source and lock as Nix (of ``nix_version``) would see them, or None where the
-    cache is not used."""
-    listed = _source_files(root)
+    cache is not used. ``repo``: the git repository holding ``root``, where the caller has it open."""
+    listed = _source_files(root, repo)
     if listed is None:
         return None
     top, files = listed

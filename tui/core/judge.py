@@ -16,46 +16,25 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core.data import nix_expression
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.flake import Flake, Host
-from tui.core.validate import (
+from tui.core.nix_run import (
     NixCancelled,
     Progress,
-    _short,
     nix_argv,
     nix_support,
     offline_reason,
     run_streaming,
+    short_message,
     too_large,
 )
 
 DEFAULT_DISCOVERY_TIMEOUT = 300
 
-# Options that every machine sets in a file of its own (its configuration, its hardware configuration).
-HOST_OPTIONS = (
-    ("networking", "hostName"),
-    ("system", "stateVersion"),
-    ("fileSystems",),
-    ("boot", "loader", "grub", "device"),
-    ("boot", "loader", "systemd-boot", "enable"),
-    ("boot", "initrd", "availableKernelModules"),
-    ("nixpkgs", "hostPlatform"),
-)
-
-# For every machine: the files defining each host option, whether `inputs` reaches its modules, its system.
-_WHERE_APPLY = (
-    "cs: let "
-    " at = path: set: builtins.foldl' (s: k: if s != null && builtins.isAttrs s && s ? ${k} then s.${k} else null) set path;"
-    " try = value: fallback: let r = builtins.tryEval value; in if r.success then r.value else fallback;"
-    " files = c: path: let o = at path c.options; in"
-    "   if o == null || !(o ? files) then [ ] else try (builtins.deepSeq (map toString o.files) (map toString o.files)) [ ];"
-    " paths = " + "[ " + " ".join("[ " + " ".join(f'"{k}"' for k in p) + " ]" for p in HOST_OPTIONS) + " ];"
-    " in builtins.mapAttrs (name: c: {"
-    "   files = map (files c) paths;"
-    "   inputs = try ((c._module.specialArgs or { }) ? inputs || (c.config._module.args or { }) ? inputs) false;"
-    "   system = try (c.pkgs.stdenv.hostPlatform.system or null) null;"
-    " }) cs"
-)
+# For every machine: the files defining each option every machine sets in a file of its own, whether `inputs`
+# reaches its modules, its system (tui/core/data/host_option_files.nix).
+_WHERE_APPLY = nix_expression("host_option_files")
 _STORE_SOURCE = re.compile(r"^/nix/store/[0-9a-z]{32}-source/(.*)$")
 
 
@@ -126,11 +105,13 @@ def _eval_json(
         offline = offline_reason(result.stderr, root)
         if offline:
             raise LlamaflakeError(offline)
-        raise LlamaflakeError(_short(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
+        raise LlamaflakeError(short_message(result.stderr, root, 6) or f"`nix eval` failed ({result.returncode})")
     try:
         return json.loads(result.stdout)
     except ValueError:
-        raise LlamaflakeError(f"`nix eval` printed something unexpected: {_short(result.stdout, root, 3)}") from None
+        raise LlamaflakeError(
+            f"`nix eval` printed something unexpected: {short_message(result.stdout, root, 3)}"
+        ) from None
 
 
 def _source_prefix(root: Path) -> str:

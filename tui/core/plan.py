@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tui.core import ggml
-from tui.core.answers import Answers, MachineAnswer, ServeChoice, input_url
+from tui.core.answers import Answers, MachineAnswer, input_url
 from tui.core.boundary import check_folder_text, check_machine_name, check_writable_paths, inside_git_dir, name_problem
 from tui.core.caches import Cache, default_caches
 from tui.core.changes import FileChange, Offer
+from tui.core.choice import fill_from_read_back
 from tui.core.cleanup import cleanup_offers
 from tui.core.errors import AnswerError, LlamaflakeError
 from tui.core.footprint import (
@@ -507,40 +508,25 @@ def _capability_notes(machines: dict[str, MachineAnswer], cuda_release: str | No
     return notes
 
 
-def _served(answer: MachineAnswer, previous: MachineAnswer | None) -> ServeChoice | None:
-    """A model chosen now, else none when asked to stop, else the one served before: a run that names no model
-    keeps it."""
-    if answer.serve is not None or answer.stop_serving:
-        return answer.serve
-    return previous.serve if previous is not None else None
-
-
 def complete_answer(answer: MachineAnswer, previous: MachineAnswer | None) -> MachineAnswer:
-    """Fill in what the answer leaves open: CPU flags from before, else the portable all-variants build; the
-    model served before."""
-    flags = ggml.filter_flags(answer.cpu_flags)
+    """Fill in what the answer leaves open from the machine's file (``previous``; :mod:`tui.core.choice`'s rule),
+    else the portable all-variants build; of the CPU flags given, those ggml uses."""
     result = MachineAnswer(
         variant=answer.variant,
-        cpu_flags=flags,
+        cpu_flags=list(answer.cpu_flags),
         all_variants=answer.all_variants,
         cuda_capabilities=list(dict.fromkeys(answer.cuda_capabilities)),
         rocm_targets=list(dict.fromkeys(answer.rocm_targets)),
         notes=list(answer.notes),
         cuda_source=answer.cuda_source if answer.cuda_capabilities else None,
-        serve=_served(answer, previous),
+        serve=answer.serve,
+        stop_serving=answer.stop_serving,
     )
-    if not answer.cpu_flags and not answer.all_variants:
-        if previous is not None and (previous.cpu_flags or previous.all_variants):
-            result.cpu_flags = previous.cpu_flags
-            result.all_variants = previous.all_variants
-        else:
-            result.all_variants = True
-    if not result.notes and previous is not None:
-        result.notes = previous.notes
-    if not result.cuda_capabilities and previous is not None and previous.variant == answer.variant == "cuda":
-        result.cuda_capabilities = previous.cuda_capabilities
-    if not result.rocm_targets and previous is not None and previous.variant == answer.variant == "rocm":
-        result.rocm_targets = previous.rocm_targets
+    fill_from_read_back(result, previous)
+    if answer.cpu_flags or answer.all_variants:
+        result.cpu_flags = ggml.filter_flags(answer.cpu_flags)
+    elif not result.cpu_flags and not result.all_variants:
+        result.all_variants = True
     return result
 
 

@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from tui.core.nix_run import Progress, nix_support
 from tui.core.plan import FileChange
 from tui.core.validate import (
     DEFAULT_EVAL_TIMEOUT,
@@ -22,10 +24,11 @@ from tui.core.validate import (
     NOT_CHECKED,
     OK,
     Check,
-    Progress,
-    nix_support,
     validate,
 )
+
+if TYPE_CHECKING:
+    import git
 
 # The scratch copy's own commit: no hooks, no signing, no identity of the user's needed.
 _GIT = [
@@ -69,12 +72,13 @@ def _git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def scratch_copy(root: Path, changes: list[FileChange], where: Path) -> Path:
-    """Copy the repository holding ``root`` into ``where`` (tracked files only), commit it there as it is, write
-    ``changes`` on top; the flake's folder in the copy."""
+def scratch_copy(root: Path, changes: list[FileChange], where: Path, repo: git.Repo | None = None) -> Path:
+    """Copy the repository holding ``root`` (``repo``, looked for where not given) into ``where`` (tracked files
+    only), commit it there as it is, write ``changes`` on top; the flake's folder in the copy."""
     from tui.core import gitrepo
 
-    repo = gitrepo.find_repo(root)
+    if repo is None:
+        repo = gitrepo.find_repo(root)
     if repo is not None:
         top = gitrepo.work_tree(repo)
         prefix = gitrepo.repo_prefix(repo, root)
@@ -120,8 +124,10 @@ def prove(
     progress: Progress | None = None,
     refresh: bool = False,
     intended: dict | None = None,
+    repo: git.Repo | None = None,
 ) -> Proof:
-    """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy of the repository at ``root``."""
+    """Lock and evaluate ``hosts`` with ``changes`` written, on a scratch copy of the repository at ``root``
+    (``repo``, where the caller has it open)."""
     if not hosts:
         return Proof(not_evaluated="no machine changes", nix_ran=False)
     support = nix_support()
@@ -129,7 +135,7 @@ def prove(
         return Proof(not_evaluated=support.reason, nix_ran=False)
     with tempfile.TemporaryDirectory(prefix="llamaflake-proof-") as scratch:
         try:
-            scratch_root = scratch_copy(root, changes, Path(scratch))
+            scratch_root = scratch_copy(root, changes, Path(scratch), repo)
         except OSError as exc:
             return Proof(not_evaluated=f"cannot make a scratch copy to evaluate: {exc}", nix_ran=False)
         written = [c.path for c in changes if c.new is not None]

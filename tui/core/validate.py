@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import shutil
-import subprocess
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tui.core.bounded import CHUNK, Tail, amount, kill, run_bounded, stop
+from tui.core.bounded import run_bounded
+from tui.core.data import nix_expression
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 from tui.core.nix.syntax import nix_string_literal, parse
+from tui.core.nix_run import (
+    NIX_MESSAGES_BYTES,
+    Progress,
+    nix_argv,
+    nix_support,
+    offline_reason,
+    run_streaming,
+    short_message,
+    too_large,
+)
+
+if TYPE_CHECKING:
+    import git
 
 if TYPE_CHECKING:
     from tui.core.answers import ServeChoice
@@ -39,53 +48,12 @@ LOCK_SUBJECT = "lock the flake's inputs"
 DEFAULT_EVAL_TIMEOUT = 600
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 PARSE_TIMEOUT = 60
-MAX_NIX_OUTPUT_BYTES = 64 * 1024 * 1024  # nix eval's JSON answer; all machines of a large flake are well under 1 MiB
-NIX_MESSAGES_BYTES = 1024 * 1024  # the end of what Nix says on stderr: its error is the last of it
-# Flakes work whether or not the user's nix.conf turns them on.
-NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"]
-# Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the
-# overlay, and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
-# Failed assertions and warnings come along, as nixos-rebuild would show them.
-# What the machine ends up with, and the files that define it: the intent proof compares them with the answers.
-# Safe on a machine without the module (no option: nothing defined).
-INTENT = (
-    "let cfg = c.config.local.llama-cpp or { }; o = c.options.local.llama-cpp or { }; in {"
-    " variant = cfg.variant or null; flags = cfg.cpu.flags or [ ]; allVariants = cfg.cpu.allVariants or false;"
-    " cuda = cfg.cuda.capabilities or [ ]; rocm = cfg.rocm.gpuTargets or [ ];"
-    " serve = if o.serve.model.repo.isDefined or false then {"
-    " inherit (cfg.serve) host port openFirewall context; inherit (cfg.serve.model) repo revision;"
-    " files = map (f: { inherit (f) name sha256 size; }) cfg.serve.model.files; } else null;"
-    " files = (o.variant.files or [ ]) ++ (o.cpu.flags.files or [ ]) ++ (o.cpu.allVariants.files or [ ])"
-    " ++ (o.cuda.capabilities.files or [ ]) ++ (o.rocm.gpuTargets.files or [ ])"
-    " ++ (o.serve.model.repo.files or [ ]) ++ (o.serve.model.revision.files or [ ])"
-    " ++ (o.serve.model.files.files or [ ]); }"
-)
-EVAL_APPLY = (
-    "c: let package = c.config.local.llama-cpp.package; in {"
-    " package = package.drvPath; name = package.name or null;"
-    " pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath; pkgsName = c.pkgs.llama-cpp.name or null;"
-    " failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ];"
-    f" intent = {INTENT}; }}"
-)
-# A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
-LEFT_ALONE_APPLY = f"c: {{ intent = {INTENT}; }}"
-# Nix's own retries of a download (the final error says it once), and its advice to use --show-trace.
-_RETRYING = re.compile(
-    r"^warning: .*; retrying in \d+ ms$|^\(use '--show-trace' to show detailed location information\)$"
-)
-# What nix prints when it cannot reach the network for an input.
-_OFFLINE = re.compile(
-    r"unable to download|Could not resolve host|Couldn't resolve host|unable to access|Failed to connect|"
-    r"Connection refused|Network is unreachable|cannot connect|timed out after|Temporary failure in name resolution",
-    re.I,
-)
-
-
-def nix_argv(*args: str) -> list[str]:
-    """A ``nix`` command line with flakes on for this command alone."""
-    return ["nix", *NIX_FLAGS, *args]
-
+# What the proof asks of one machine (tui/core/data/machine_questions.nix): its package, assertions, warnings and
+# llama.cpp settings; for a machine the change does not answer for, its settings alone; as committed, the rest.
+MACHINE_QUESTIONS = nix_expression("machine_questions")
+EVAL_APPLY = f"({MACHINE_QUESTIONS}).evaluate"
+LEFT_ALONE_APPLY = f"({MACHINE_QUESTIONS}).leftAlone"
+BASELINE_APPLY = f"({MACHINE_QUESTIONS}).baseline"
 
 NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
 LEFT_ALONE_OK = "left alone: no setting this change writes reaches it"
@@ -137,9 +105,6 @@ class Check:
         return f"? {self.host}: {NOT_VERIFIED}: {first.rstrip(':')}{cached}" + (f":\n{rest}" if sep else "")
 
 
-Progress = Callable[[object], None]
-
-
 class ValidationError(LlamaflakeError):
     """A check failed before the commit; every file and the index are back as they were."""
 
@@ -158,168 +123,6 @@ def _first_error_line(detail: str) -> str:
     return next((line.strip() for line in lines if line.strip().startswith("error:")), lines[0] if lines else "")
 
 
-@dataclass
-class RunResult:
-    returncode: int | None
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-    too_large: bool = False  # its stdout passed MAX_NIX_OUTPUT_BYTES: it was stopped, the answer is not read
-
-
-class NixCancelled(LlamaflakeError):
-    """The caller stopped a Nix command before it answered (its ``cancel`` event was set)."""
-
-    def __init__(self) -> None:
-        super().__init__("stopped before nix answered")
-
-
-def run_streaming(
-    argv: list[str],
-    cwd: Path,
-    timeout: float,
-    progress: Progress | None = None,
-    *,
-    answer: bool = True,
-    cancel: threading.Event | None = None,
-) -> RunResult:
-    """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
-
-    After ``timeout`` seconds the command and its children are stopped; when ``cancel`` is set, they are stopped
-    at once and :class:`NixCancelled` is raised. Of stderr the last
-    :data:`NIX_MESSAGES_BYTES` are kept. Its stdout is the answer (``answer``): past
-    :data:`MAX_NIX_OUTPUT_BYTES` the command is stopped and ``too_large`` set; otherwise its end is kept as
-    stderr's is.
-    """
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    # Bounded: a reader waits while the caller is behind, and Nix waits on its pipe.
-    lines: queue.Queue[tuple[str, bytes | None]] = queue.Queue(maxsize=256)
-
-    def pump(stream, name: str) -> None:
-        for raw in iter(lambda: stream.readline(CHUNK), b""):
-            lines.put((name, raw))
-        lines.put((name, None))
-
-    threads = [
-        threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
-        threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    out: bytearray | Tail = bytearray() if answer else Tail(NIX_MESSAGES_BYTES)
-    err = Tail(NIX_MESSAGES_BYTES)
-    open_streams = 2
-    deadline = time.monotonic() + timeout
-    timed_out = overflow = False
-    try:
-        while open_streams:
-            if cancel is not None and cancel.is_set():
-                raise NixCancelled()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                stop(proc)
-                deadline = float("inf")
-                continue
-            try:
-                name, line = lines.get(timeout=min(left, 0.2))
-            except queue.Empty:
-                continue
-            if line is None:
-                open_streams -= 1
-                continue
-            if name == "err":
-                err.add(line)
-                text = line.decode(errors="replace")
-                if progress is not None and text.strip() and not _DIRTY_TREE.match(text.strip()):
-                    progress(text.rstrip("\n"))
-            elif isinstance(out, Tail):
-                out.add(line)
-            elif not overflow:
-                out.extend(line)
-                if len(out) > MAX_NIX_OUTPUT_BYTES:
-                    overflow = True
-                    out.clear()
-                    kill(proc)
-        returncode = proc.wait()
-    except BaseException:
-        stop(proc)
-        raise
-    stdout = out.text() if isinstance(out, Tail) else out.decode(errors="replace")
-    return RunResult(None if timed_out or overflow else returncode, stdout, err.text(), timed_out, overflow)
-
-
-def too_large(command: str) -> str:
-    """Why the answer of ``command`` (``nix eval``) was not read."""
-    return f"`{command}` printed more than {amount(MAX_NIX_OUTPUT_BYTES)}: it was stopped and its answer not read"
-
-
-_DIRTY_TREE = re.compile(r"^warning: Git tree '.*' is dirty$")
-# A flake's nixConfig that this user's Nix does not trust: said on every run, about nothing the change did.
-_UNTRUSTED_SETTING = re.compile(r"^warning: ignoring untrusted flake configuration setting ")
-# The flake's source as nix copies it into the store: paths under it are the repository's own files.
-_STORE_SOURCE = re.compile(r"/nix/store/[0-9a-z]{32}-source/")
-
-
-# What an older Nix says about a flake.lock written by a newer one.
-_OLD_NIX = re.compile(
-    r"unsupported (?:\w+ )?input attribute '[^']+'|unsupported input type|"
-    r"lock file '[^']*' has unsupported version|unknown flake input type",
-    re.I,
-)
-
-
-def offline_reason(stderr: str, root: Path) -> str | None:
-    """One line saying that an input could not be fetched (or that this Nix cannot read the flake's lock), with
-    Nix's own error about it; None if that is not why. The machine is then not verified, not failed."""
-    old = _OLD_NIX.search(stderr)
-    if old:
-        version = nix_support().version or "installed"
-        return (
-            f"your Nix ({version}) cannot read this flake.lock ({old.group(0)}): upgrade Nix, "
-            "or run without evaluation (--no-eval)"
-        )
-    if not _OFFLINE.search(stderr):
-        return None
-    lines = _short(stderr, root, limit=10_000).splitlines()
-    cause = next((line for line in lines if line.lstrip().startswith("error:") and _OFFLINE.search(line)), None)
-    cause = cause or next((line for line in lines if _OFFLINE.search(line)), "")
-    cause = cause.strip().removeprefix("error:").removeprefix("warning:").strip()
-    return "offline: an input could not be fetched" + (f": {cause}" if cause else "")
-
-
-def _short(text: str, root: Path, limit: int = 12) -> str:
-    """Nix's message with the repository's paths made relative and its noise left out, at most ``limit`` lines."""
-    text = text.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
-    text = _STORE_SOURCE.sub("", text)
-    lines = [
-        line.rstrip()
-        for line in text.strip().splitlines()
-        if line.strip()
-        and not _DIRTY_TREE.match(line.strip())
-        and not _RETRYING.search(line)
-        and not _UNTRUSTED_SETTING.match(line.strip())
-    ]
-    if len(lines) > limit:
-        # Nix's error comes after its warnings: shown even where they would fill the lines.
-        first_error = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error:")), 0)
-        start = first_error if first_error >= limit else 0
-        rest = len(lines) - start - limit
-        lines = (
-            ([f"... ({start} lines before)"] if start else [])
-            + lines[start : start + limit]
-            + ([f"... ({rest} more lines)"] if rest > 0 else [])
-        )
-    return "\n".join(lines)
-
-
 def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, *, use_nix: bool = True) -> list[Check]:
     """Parse each ``.nix`` file of ``rels`` with ``nix-instantiate --parse``, or say that Nix could not check them."""
     checks: list[Check] = []
@@ -336,7 +139,7 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
             elif result.returncode == 0:
                 check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
             else:
-                check = Check(f"parse {rel}", FAILED, _short(result.stderr, root))
+                check = Check(f"parse {rel}", FAILED, short_message(result.stderr, root))
         else:
             try:
                 parse((root / rel).read_bytes(), rel)
@@ -355,36 +158,6 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
     return checks
 
 
-@dataclass
-class NixSupport:
-    """Whether ``nix`` is installed and has flakes on; ``reason`` says why not."""
-
-    version: str | None
-    flakes: bool
-    reason: str = ""
-
-
-def nix_support() -> NixSupport:
-    """Look for a ``nix`` that can run flake commands (2.4 or later; flakes are turned on per command)."""
-    nix = shutil.which("nix")
-    if nix is None:
-        return NixSupport(None, False, "nix is not installed")
-    try:
-        result = run_bounded([nix, "--version"], limit=NIX_MESSAGES_BYTES, tail=NIX_MESSAGES_BYTES, timeout=30)
-    except OSError as exc:
-        return NixSupport(None, False, f"`nix --version` failed: {exc}")
-    if result.timed_out or result.too_large:
-        why = "did not finish in 30 s" if result.timed_out else f"printed more than {amount(NIX_MESSAGES_BYTES)}"
-        return NixSupport(None, False, f"`nix --version` {why}")
-    match = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", result.stdout)
-    if match is None:
-        return NixSupport(result.stdout.strip() or "unknown", False, "`nix --version` printed no version")
-    version = match.group(0)
-    if (int(match.group(1)), int(match.group(2))) < (2, 4):
-        return NixSupport(version, False, f"Nix {version} has no flakes (2.4 or later is needed)")
-    return NixSupport(version, True)
-
-
 def select_machine(apply: str, host: str) -> str:
     """An ``--apply`` function for the installable ``nixosConfigurations`` that picks ``host`` and applies
     ``apply`` to it. The name is an escaped Nix string there: a flake URL's fragment cannot carry every name
@@ -401,7 +174,7 @@ def lock_check(root: Path, timeout: float, progress: Progress | None = None) -> 
         offline = offline_reason(result.stderr, root)
         if offline:
             return Check(LOCK_SUBJECT, NOT_CHECKED, offline)
-        return Check(LOCK_SUBJECT, FAILED, _short(result.stderr, root))
+        return Check(LOCK_SUBJECT, FAILED, short_message(result.stderr, root))
     return Check(LOCK_SUBJECT, OK, "nix flake lock")
 
 
@@ -428,11 +201,11 @@ def _failed_eval(result, subject: str, host: str, root: Path, timeout: float) ->
             subject,
             FAILED,
             f"`nix eval` {why} before it gave an answer (out of memory?)"
-            + (f"\n{_short(result.stderr, root)}" if result.stderr.strip() else ""),
+            + (f"\n{short_message(result.stderr, root)}" if result.stderr.strip() else ""),
             host=host,
             definite=False,
         )
-    return Check(subject, FAILED, _short(result.stderr, root), host=host)
+    return Check(subject, FAILED, short_message(result.stderr, root), host=host)
 
 
 def eval_check(root: Path, host: str, timeout: float, progress: Progress | None = None) -> Check:
@@ -455,7 +228,7 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
         return Check(
             subject,
             FAILED,
-            f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+            f"`nix eval` printed something unexpected: {short_message(result.stdout, root)}",
             host=host,
             definite=False,
         )
@@ -592,7 +365,7 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
         return Check(
             subject,
             FAILED,
-            f"`nix eval` printed something unexpected: {_short(result.stdout, root)}",
+            f"`nix eval` printed something unexpected: {short_message(result.stdout, root)}",
             host=host,
             definite=False,
             left_alone=True,
@@ -658,6 +431,7 @@ def evaluate_machines(
     cache: bool = True,
     refresh: bool = False,
     intended: dict[str, Intended | LeftAlone] | None = None,
+    repo: git.Repo | None = None,
 ) -> list[Check]:
     """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
 
@@ -665,17 +439,29 @@ def evaluate_machines(
     is the configuration's own and is reported as not verified rather than blocking. Results are cached by the
     content of the flake's files and its lock (``cache`` False neither reads nor writes the cache; ``refresh``
     evaluates afresh and replaces what it held).
-    ``progress`` is called from one thread at a time.
+    ``progress`` is called from one thread at a time. ``repo`` is the git repository holding ``root``, where the
+    caller has it open (else it is looked for).
     """
-    from tui.core import eval_cache
+    from tui.core import eval_cache, gitrepo
 
     lock = threading.Lock()
+    if repo is None:
+        repo = gitrepo.find_repo(root)
     support = nix_support() if cache else None
     digest = (
-        eval_cache.source_digest(root, support.version)
+        eval_cache.source_digest(root, support.version, repo)
         if support is not None and support.flakes and support.version is not None
         else None
     )
+    # Read once, where a machine fails: the repository object is not shared between the threads.
+    committed_lock = threading.Lock()
+    committed_url: list[str | None] = []
+
+    def committed() -> str | None:
+        with committed_lock:
+            if not committed_url:
+                committed_url.append(committed_flake(repo, root) if repo is not None else None)
+            return committed_url[0]
 
     def report(event: object) -> None:
         if progress is not None:
@@ -709,7 +495,7 @@ def evaluate_machines(
             return left_alone(host, want)
         check = cached_or_run(host, EVAL_APPLY, f"evaluating {host} ...", eval_check)
         if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout)
+            check = _unless_failing_before(root, host, check, timeout, committed())
         problem = intent_problem(check, want) if want is not None and check.status == OK else None
         if problem is not None:
             check = Check(
@@ -731,7 +517,7 @@ def evaluate_machines(
         check = cached_or_run(host, LEFT_ALONE_APPLY, f"checking that {host} is left alone ...", left_alone_check)
         check.left_alone = True
         if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout)
+            check = _unless_failing_before(root, host, check, timeout, committed())
             check.left_alone = True
         problem = left_alone_problem(check, left) if check.status == OK else None
         if problem is not None:
@@ -753,30 +539,31 @@ def evaluate_machines(
         return list(pool.map(one, hosts))
 
 
-# What a machine without llamaflake's module can be asked: the same assertions, warnings and pkgs.llama-cpp.
-BASELINE_APPLY = (
-    "c: { failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));"
-    " warnings = c.config.warnings or [ ]; pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath or null; }"
-)
 FAILS_BEFORE = "fails without this change too"
 
 
-def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
-    """``host`` evaluated as committed at HEAD (the repository as it was before the change), or None where there
-    is no commit to compare with."""
+def committed_flake(repo: git.Repo, root: Path) -> str | None:
+    """The flake at ``root`` as committed at HEAD, as a flake URL (the repository as it was before the change), or
+    None where there is no commit."""
     from tui.core import gitrepo
 
-    repo = gitrepo.find_repo(root)
-    if repo is None or gitrepo.head_state(repo) == "unborn":
+    if gitrepo.head_state(repo) == "unborn":
         return None
     prefix = gitrepo.repo_prefix(repo, root).rstrip("/")
-    url = f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
+    return f"git+file://{gitrepo.work_tree(repo)}?rev={repo.head.commit.hexsha}" + (f"&dir={prefix}" if prefix else "")
+
+
+def baseline_check(root: Path, host: str, timeout: float, committed: str | None) -> Check | None:
+    """``host`` evaluated as committed (``committed``: :func:`committed_flake`), or None where there is no commit to
+    compare with."""
+    if committed is None:
+        return None
     result = run_streaming(
         nix_argv(
             "eval",
             "--json",
             "--no-write-lock-file",
-            f"{url}#nixosConfigurations",
+            f"{committed}#nixosConfigurations",
             "--apply",
             select_machine(BASELINE_APPLY, host),
         ),
@@ -789,7 +576,7 @@ def baseline_check(root: Path, host: str, timeout: float) -> Check | None:
     if result.too_large:
         return None
     if result.returncode != 0:
-        return Check(subject, FAILED, _short(result.stderr, root), host=host)
+        return Check(subject, FAILED, short_message(result.stderr, root), host=host)
     try:
         failed = json.loads(result.stdout).get("failedAssertions") or []
     except (ValueError, AttributeError):
@@ -805,9 +592,10 @@ def _error_lines(detail: str) -> list[str]:
     return [line for line in lines if line.startswith(("error:", "- "))] or lines[:1]
 
 
-def _unless_failing_before(root: Path, host: str, check: Check, timeout: float) -> Check:
-    """``check`` (a failure), or a not-verified check where the machine fails the same way without the change."""
-    before = baseline_check(root, host, timeout)
+def _unless_failing_before(root: Path, host: str, check: Check, timeout: float, committed: str | None) -> Check:
+    """``check`` (a failure), or a not-verified check where the machine fails the same way without the change
+    (``committed``: the flake before it)."""
+    before = baseline_check(root, host, timeout, committed)
     if before is None or not before.failed:
         return check
     now, then = _error_lines(check.detail), _error_lines(before.detail)
@@ -837,6 +625,7 @@ def validate(
     cache: bool = True,
     refresh: bool = False,
     intended: dict[str, Intended | LeftAlone] | None = None,
+    repo: git.Repo | None = None,
 ) -> list[Check]:
     """Run the checks on the written files; ``evaluate`` adds locking the flake and evaluating ``hosts``.
 
@@ -844,7 +633,7 @@ def validate(
     another file too, fails.
 
     ``use_nix`` False checks with llamaflake's own parser only. ``progress`` receives each :class:`Check` as it
-    ends and each line nix prints.
+    ends and each line nix prints. ``repo``: the git repository holding ``root``, where the caller has it open.
     """
     checks = parse_checks(root, rels, progress, use_nix=use_nix)
 
@@ -875,7 +664,15 @@ def validate(
         return checks
     checks.extend(
         evaluate_machines(
-            root, hosts, timeout, jobs=jobs, progress=progress, cache=cache, refresh=refresh, intended=intended
+            root,
+            hosts,
+            timeout,
+            jobs=jobs,
+            progress=progress,
+            cache=cache,
+            refresh=refresh,
+            intended=intended,
+            repo=repo,
         )
     )
     return checks

@@ -214,21 +214,23 @@ class CommitScreen(StepScreen):
 
     @work(thread=True, exit_on_error=False, group="apply", description="Writing and committing")
     def apply(self, commit: bool, message: str, allow_failed: bool = False, allow_dirty: bool = False) -> None:
+        from dataclasses import replace
+
         from tui.core.apply import CommitRejected, apply_plan
 
         try:
             if self.pending is not None:
                 result = self.pending.commit(message)
             else:
-                result = apply_plan(
-                    self.final,
+                options = replace(
+                    self.proof.apply_options(),
                     commit=commit,
                     message=message,
                     keep_on_reject=True,
                     allow_failed_machines=allow_failed,
                     allow_dirty=allow_dirty,
-                    **self.proof.apply_options(),
                 )
+                result = apply_plan(self.final, options)
         except CommitRejected as exc:
             if exc.pending is not None:
                 self.pending = exc.pending

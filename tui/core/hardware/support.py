@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.core.bounded import run_bounded
-from tui.core.data import load
+from tui.core.data import load, nix_expression
+from tui.core.nix_run import NIX_FLAGS
 
 MAX_ANSWER_BYTES = 4096  # a version number in JSON
 MAX_LOCK_BYTES = 16 * 1024 * 1024  # the flake.lock of a large configuration is well under 1 MiB
@@ -125,13 +126,7 @@ def rocm_supported(target: str | None) -> bool:
 # nixpkgs of a cloned repository reads no file outside its own source, no environment variable and no
 # unpinned download. A source not in the Nix store yet is fetched with one attempt: offline that fails
 # at once, and the caller falls back to the default.
-_CUDA_VERSION_EXPR = """{ locked, system }:
-let
-  src = builtins.fetchTree (builtins.fromJSON locked);
-  cuda = (import src { inherit system; config = { allowUnfree = true; }; overlays = [ ]; }).cudaPackages;
-in
-cuda.cudaMajorMinorVersion or cuda.cudaVersion
-"""
+_CUDA_VERSION_EXPR = nix_expression("nixpkgs_cuda_version")
 
 
 def locked_input(lock: Path, input_name: str) -> dict | None:
@@ -189,8 +184,7 @@ def nixpkgs_cuda_version(flake_root: Path, input_name: str = "nixpkgs", timeout:
         "--eval",
         "--json",
         "--pure-eval",
-        "--extra-experimental-features",
-        "nix-command flakes",
+        *NIX_FLAGS,
         "--option",
         "substituters",
         "",
