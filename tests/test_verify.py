@@ -461,3 +461,19 @@ def test_a_port_held_by_a_program_that_is_not_http_is_named(tmp_path):
     health = by_name(result)["health"]
     assert result.ok is False and health.ok is False
     assert "does not answer in HTTP" in health.detail and "another program" in health.detail
+
+
+def test_a_service_turned_off_in_the_file_is_not_checked_and_says_why(tmp_path, demo_repo, monkeypatch, capsys):
+    served = ServeChoice(MODEL)
+    answers = Answers(machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"], serve=served)})
+    apply_plan(make_plan(load_flake(demo_repo), answers), commit=False)
+    path = next(demo_repo.glob("**/llama-cpp/machines/carbon.nix"))
+    path.write_text(path.read_text().replace("serve = {\n      enable = true;", "serve = {\n      enable = false;"))
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [RTX_4090], cudart="12.8.90")
+    monkeypatch.setenv("LLAMAFLAKE_ROOT", str(nvidia_root(tmp_path)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no systemctl: the service is not asked at all
+    argv = ["verify", "--flake", str(demo_repo), "--host", "carbon", "--llama-bin", str(build / "bin"), "--json"]
+    assert main(argv) == 0
+    service = json.loads(capsys.readouterr().out)["checks"][3]
+    assert service["name"] == "service" and service["ok"] is None
+    assert service["detail"] == f"not checked: serve.enable = false in {path.relative_to(demo_repo)}"

@@ -827,8 +827,10 @@ def verify_machine(
     llama_bin: Path | None = None,
     service: bool = True,
     bench: bool = False,
+    service_off: str | None = None,
 ) -> Verification:
-    """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH."""
+    """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH. ``service_off``:
+    why the service is off by the repository's own choice (not checked then)."""
     result = Verification(host, answer.variant, settings_file)
     dirs: list[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
     where = f"in {llama_bin}" if llama_bin is not None else "on PATH"
@@ -842,12 +844,16 @@ def verify_machine(
     if server is not None:
         result.checks.append(device_check(probes, server, answer, host, settings_file))
     unit = None
-    if service:
+    if service and service_off is not None and answer.serve is not None:
+        result.checks.append(Check("service", None, f"not checked: {service_off}"))
+    elif service:
         checks, unit = service_checks(probes, answer, host)
         result.checks += checks
     if bench:
         if not service:
             result.checks.append(Check("bench", None, "not run: --no-service (the model is the service's)"))
+        elif service_off is not None and answer.serve is not None:
+            result.checks.append(Check("bench", None, f"not run: {service_off}"))
         else:
             result.checks.append(bench_check(probes, server, answer, unit))
     return result
