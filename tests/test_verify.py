@@ -108,7 +108,7 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 status, body = {"/health": answers.health, "/v1/models": answers.models}.get(self.path, (404, {}))
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: sent as they are
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -409,3 +409,71 @@ def test_a_machine_without_settings_is_one_clear_line(demo_repo, capsys):
     assert "hint: llamaflake apply --host boron=VARIANT writes them" in err
     assert main(["verify", "--flake", str(demo_repo), "--host", "nitrogen"]) == 2
     assert "no machine named 'nitrogen'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "models, said",
+    [
+        ((200, {"data": 5}), "serves no model"),
+        ((200, {"data": {"id": "x"}, "models": "x"}), "serves no model"),
+        ((200, b"[" * 100_000 + b"]" * 100_000), "serves no model"),
+        ((500, {"error": "boom"}), "answers 500"),
+        ((200, b"<html><body>It works!</body></html>"), "serves no model"),
+    ],
+    ids=["data-number", "data-object", "nested-deep", "status-500", "html"],
+)
+def test_a_models_answer_of_any_shape_is_a_failed_check(tmp_path, server, models, said):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.models = models
+    result = verify_machine("carbon", answer, probes)
+    model = by_name(result)["model"]
+    assert result.ok is False and model.ok is False and said in model.detail
+
+
+def test_a_health_answer_nested_too_deep_is_a_failed_check(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.health = (200, b"[" * 100_000 + b"]" * 100_000)
+    health = by_name(verify_machine("carbon", answer, probes))["health"]
+    assert health.ok is False and "another program may listen there" in health.detail
+
+
+def test_a_port_held_by_a_program_that_is_not_http_is_named(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def greet():
+        for _ in range(2):
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            client.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            client.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    try:
+        answer, probes, _system = cuda_machine(tmp_path)
+        answer.serve = ServeChoice(MODEL, port=listener.getsockname()[1])
+        result = verify_machine("carbon", answer, probes)
+    finally:
+        listener.close()
+    health = by_name(result)["health"]
+    assert result.ok is False and health.ok is False
+    assert "does not answer in HTTP" in health.detail and "another program" in health.detail
+
+
+def test_a_service_turned_off_in_the_file_is_not_checked_and_says_why(tmp_path, demo_repo, monkeypatch, capsys):
+    served = ServeChoice(MODEL)
+    answers = Answers(machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"], serve=served)})
+    apply_plan(make_plan(load_flake(demo_repo), answers), commit=False)
+    path = next(demo_repo.glob("**/llama-cpp/machines/carbon.nix"))
+    path.write_text(path.read_text().replace("serve = {\n      enable = true;", "serve = {\n      enable = false;"))
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [RTX_4090], cudart="12.8.90")
+    monkeypatch.setenv("LLAMAFLAKE_ROOT", str(nvidia_root(tmp_path)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no systemctl: the service is not asked at all
+    argv = ["verify", "--flake", str(demo_repo), "--host", "carbon", "--llama-bin", str(build / "bin"), "--json"]
+    assert main(argv) == 0
+    service = json.loads(capsys.readouterr().out)["checks"][3]
+    assert service["name"] == "service" and service["ok"] is None
+    assert service["detail"] == f"not checked: serve.enable = false in {path.relative_to(demo_repo)}"

@@ -100,6 +100,7 @@ class FakeHub:
         self.repos = default_repos()
         self.requests: list[dict] = []
         self.tokens = {"hf_acme_secret"}
+        self.bodies: dict[str, object] = {}  # repo → the JSON answered instead (a hostile or broken Hub)
 
     def answer(self, path: str, query: dict, auth: str | None) -> tuple[int, dict, dict]:
         """(status, headers, JSON body) for one request."""
@@ -107,6 +108,8 @@ class FakeHub:
         if parts[:3] != ["", "api", "models"] or len(parts) < 5:
             return 404, {}, {"error": "Sorry, we can't find the page you are looking for."}
         repo_id = f"{parts[3]}/{parts[4]}"
+        if repo_id in self.bodies:
+            return 200, {}, self.bodies[repo_id]
         revision = unquote("/".join(parts[6:])) if len(parts) > 6 and parts[5] == "revision" else "main"
         token = auth.removeprefix("Bearer ") if auth else None
         if token is not None and token not in self.tokens:

@@ -213,3 +213,18 @@ def test_stopping_and_serving_at_once_is_refused():
         assert "give either a model to serve or none" in exc.message
     else:
         raise AssertionError("validate accepted a model and none together")
+
+
+def test_a_model_for_a_service_turned_off_by_hand_says_it_is_not_served(demo_repo, capsys, hub):
+    apply = ["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--no-eval"]
+    assert main([*apply, "--host", "boron=cpu", "--model", f"boron={TINY_REPO}"]) == 0
+    path = next(demo_repo.glob("**/llama-cpp/machines/boron.nix"))
+    path.write_text(path.read_text().replace("serve = {\n      enable = true;", "serve = {\n      enable = false;"))
+    repo = git.Repo(demo_repo)
+    repo.git.commit("-qam", "serve nothing for now")
+    capsys.readouterr()
+    assert main([*apply, "--model", f"boron={QWEN_7B}:Q4_K_M"]) == 0
+    err = capsys.readouterr().err
+    rel = path.relative_to(demo_repo)
+    assert f"llamaflake: note: boron: serve.enable = false in {rel}: the model is pinned, not served" in err
+    assert "enable = false;" in path.read_text() and "Qwen2.5-7B-Instruct-Q4_K_M.gguf" in path.read_text()

@@ -328,3 +328,107 @@ def test_the_kv_cache_estimate_without_the_hubs_parameter_count(hub):
     assert parameters_of(repo.models[0], repo) == int(120_000_000 * 8 / 8.5)
     assert kv_cache_bytes(parameters_of(repo.models[0], repo), 4096) == 32 * 1024 * 4096
     assert kv_cache_bytes(70_000_000_000, 4096) == 320 * 1024 * 4096
+
+
+# A hostile or broken Hub: every answer is data, refused in one line or skipped file by file
+
+
+def _sibling(name: str, sha256: object = SHA, size: object = 1000) -> dict:
+    return {"rfilename": name, "size": size, "lfs": {"sha256": sha256, "size": 1000, "pointerSize": 135}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [1, 2, 3],
+        "a string",
+        None,
+        {"id": "acme/x", "sha": COMMIT, "siblings": "not a list"},
+        {"id": "acme/x", "sha": COMMIT, "siblings": [1, None]},
+        {"id": "acme/x", "sha": COMMIT, "siblings": [{"size": 3}]},
+        {"id": "acme/x", "sha": COMMIT, "siblings": [{"rfilename": "x-Q4_K_M.gguf", "lfs": "x"}]},
+        {"id": "acme/x", "sha": COMMIT, "siblings": [{"rfilename": "x-Q4_K_M.gguf", "lfs": {"size": 3}}]},
+        {"sha": COMMIT, "siblings": []},
+    ],
+    ids=[
+        "list",
+        "string",
+        "null",
+        "siblings-string",
+        "siblings-ints",
+        "no-rfilename",
+        "lfs-string",
+        "lfs-no-sha",
+        "no-id",
+    ],
+)
+def test_an_answer_of_the_wrong_shape_is_one_line(hub, body):
+    hub.bodies["acme/x"] = body
+    with pytest.raises(ModelLookupError) as caught:
+        lookup_repo("acme/x")
+    assert "acme/x" in caught.value.message and "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "sha256, size, why",
+    [
+        (5, 1000, "no sha256 to pin"),
+        ("A" * 64, 1000, "no sha256 to pin"),
+        (SHA, "12", "not a number of bytes"),
+        (SHA, 1.5, "not a number of bytes"),
+        (SHA, True, "not a number of bytes"),
+        (SHA, -5, "not a number of bytes"),
+        (SHA, 10**30, "not a number of bytes"),
+    ],
+)
+def test_a_file_whose_hash_or_size_cannot_be_written_is_skipped(hub, sha256, size, why):
+    hub.bodies["acme/x"] = {
+        "id": "acme/x",
+        "sha": COMMIT,
+        "siblings": [_sibling("bad-Q8_0.gguf", sha256, size), _sibling("good-Q4_K_M.gguf")],
+    }
+    repo = lookup_repo("acme/x")
+    assert [m.name for m in repo.models] == ["good-Q4_K_M.gguf"]
+    assert len(repo.skipped) == 1 and repo.skipped[0].startswith("bad-Q8_0.gguf (") and why in repo.skipped[0]
+
+
+def test_a_name_too_long_for_the_nix_store_is_skipped_and_refused(hub):
+    long = "a" * 200 + "-Q4_K_M.gguf"  # 212 characters: Nix's store names stop at 211
+    hub.bodies["acme/x"] = {"id": "acme/x", "sha": COMMIT, "siblings": [_sibling(long), _sibling("ok-Q4_K_M.gguf")]}
+    repo = lookup_repo("acme/x")
+    assert [m.name for m in repo.models] == ["ok-Q4_K_M.gguf"]
+    assert repo.skipped == (f"{long} (a name longer than the 211 characters of a Nix store name)",)
+    with pytest.raises(AnswerError, match="longer than the 211 characters"):
+        parse_model_spec(f"acme/x:{long}")
+    with pytest.raises(AnswerError, match="longer than the 211 characters"):
+        ModelChoice("acme/x", COMMIT, (ModelFile("dir/" + long, SHA, 1),)).validate("carbon")
+    ModelChoice("acme/x", COMMIT, (ModelFile("d" * 300 + "/" + long[1:], SHA, 1),)).validate("carbon")  # folders: fine
+
+
+def test_a_size_nix_cannot_hold_is_refused():
+    with pytest.raises(AnswerError, match="not a number of bytes"):
+        ModelChoice("acme/x", COMMIT, (ModelFile("x.gguf", SHA, 2**63),)).validate("carbon")
+    ModelChoice("acme/x", COMMIT, (ModelFile("x.gguf", SHA, 2**63 - 1),)).validate("carbon")
+
+
+def test_names_from_the_hub_in_a_message_are_one_line_each(hub):
+    hub.bodies["acme/x"] = {
+        "id": "acme/x",
+        "sha": COMMIT,
+        "siblings": [_sibling("mmproj\nllamaflake: committed.gguf"), _sibling("a\x1b[31m.gguf")],
+    }
+    with pytest.raises(ModelLookupError) as caught:
+        lookup_repo("acme/x")
+    message = caught.value.message
+    assert "\n" not in message and "\x1b" not in message and "mmproj\\nllamaflake" in message
+
+
+def test_a_split_in_many_parts_and_a_long_list_stay_short(hub):
+    siblings = [_sibling("big-Q8_0-00001-of-99999.gguf")] + [_sibling(f"m{i}-Q4_K_M.gguf") for i in range(500)]
+    hub.bodies["acme/x"] = {"id": "acme/x", "sha": COMMIT, "siblings": siblings}
+    repo = lookup_repo("acme/x")
+    split = next(m for m in repo.models if m.parts == 99999)
+    assert split.describe() == "Q8_0 (99998 parts (2, 3, 4, 5, …) of 99999 missing)"
+    with pytest.raises(ModelLookupError) as caught:
+        repo.find("Q2_K")
+    assert len(caught.value.message) < 2000 and "more" in caught.value.message

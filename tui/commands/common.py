@@ -285,19 +285,38 @@ def _number(value: str, option: str, name: str) -> int:
     return int(value)
 
 
-def _wired_answer(flake: Flake | None, name: str) -> MachineAnswer | None:
-    """The build a machine already has in the generated module's settings file, or None."""
+def _machine_file(flake: Flake | None, name: str) -> tuple[str, bytes] | None:
+    """The generated module's settings file of a machine (its path in the repository and its bytes), or None."""
     if flake is None:
         return None
     from tui.core.footprint import machine_path
     from tui.core.plan import existing_module_dir
-    from tui.core.read_back import read_machine_settings
 
     module_dir = existing_module_dir(flake)
     if module_dir is None or not (flake.root / machine_path(module_dir, name)).is_file():
         return None
     rel = machine_path(module_dir, name)
-    return read_machine_settings(flake.source_file(rel).source, rel)
+    return rel, flake.source_file(rel).source
+
+
+def _wired_answer(flake: Flake | None, name: str) -> MachineAnswer | None:
+    """The build a machine already has in the generated module's settings file, or None."""
+    from tui.core.read_back import read_machine_settings
+
+    found = _machine_file(flake, name)
+    return read_machine_settings(found[1], found[0]) if found is not None else None
+
+
+def _say_if_switched_off(flake: Flake | None, name: str) -> None:
+    """A note where the machine's file keeps its served model off by hand (``serve.enable = false;``, the user's)."""
+    from tui.core.read_back import serve_switched_off
+
+    found = _machine_file(flake, name)
+    if found is not None and serve_switched_off(found[1], found[0]):
+        say(
+            f"llamaflake: note: {name}: serve.enable = false in {found[0]}: the model is pinned, not served "
+            "(set it to true to serve it)"
+        )
 
 
 NO_MODEL = "none"
@@ -336,6 +355,7 @@ def _change_service(name: str, answers: Answers, flake: Flake | None, extras: di
     machine.serve = replace(before, **changes)
     machine.serve.validate(name)
     answers.machines[name] = machine
+    _say_if_switched_off(flake, name)
 
 
 def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | None, reports: dict) -> None:
@@ -389,6 +409,7 @@ def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | N
         say(f"llamaflake: {name}: model {choice.repo} {choice.name} at {choice.revision[:12]}: {resolved.reason}")
         for note in resolved.notes:
             say(f"llamaflake: note: {name}: {note}")
+        _say_if_switched_off(flake, name)
 
 
 def load_from_args(args: argparse.Namespace) -> Flake:

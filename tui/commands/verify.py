@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     probes = probes_from_environment()
     flake = load_flake(args.flake or Path.cwd())
     host = args.host or probes.hostname()
+    from tui.core.read_back import serve_switched_off
+
     settings_file, answer = chosen_settings(flake, host)
+    off = serve_switched_off(flake.source_file(settings_file).source, settings_file)
     result = verify_machine(
         host,
         answer,
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         llama_bin=args.llama_bin,
         service=not args.no_service,
         bench=args.bench,
+        service_off=f"serve.enable = false in {settings_file}" if off else None,
     )
     if args.json:
         print_json(result.to_dict())

@@ -26,6 +26,26 @@ _HF_REVISION = re.compile(r"[0-9a-f]{40}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _GGUF_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*\.gguf", re.ASCII)
 _GIT_REF = re.compile(r"[A-Za-z0-9._/-]+", re.ASCII)
+# A model file is fetched into the store under its base name, which Nix allows 211 characters; its size is a Nix
+# integer (signed 64 bits).
+STORE_NAME_MAX = 211
+NIX_INT_MAX = 2**63 - 1
+
+
+def model_file_problem(name: str) -> str | None:
+    """Why ``name`` cannot be written as a model file's path (a .gguf path in the repository), or None."""
+    if not _GGUF_FILE.fullmatch(name) or ".." in name.split("/"):
+        return "a name llamaflake does not write into Nix"
+    if len(name.rsplit("/", 1)[-1]) > STORE_NAME_MAX:
+        return f"a name longer than the {STORE_NAME_MAX} characters of a Nix store name"
+    return None
+
+
+def is_byte_count(size: object) -> bool:
+    """Whether ``size`` is a file size Nix can hold: a whole number, 0 to 2^63-1 (not a bool)."""
+    return type(size) is int and 0 <= size <= NIX_INT_MAX
+
+
 # Flake URL schemes an input may use; the rest of the URL is checked for characters Nix or a shell would read.
 _FLAKE_URL = re.compile(
     r"(github|gitlab|sourcehut|path|git\+file|git\+https|git\+ssh|git\+http|https|http|tarball\+https|file\+https"
@@ -79,12 +99,15 @@ class ModelChoice:
         if not self.files:
             raise AnswerError(f"{host}: the model {self.repo} has no GGUF file chosen")
         for file in self.files:
-            if not _GGUF_FILE.fullmatch(file.name) or ".." in file.name.split("/"):
-                raise AnswerError(f"{host}: malformed model file {file.name!r} (a .gguf path in the repository)")
+            problem = model_file_problem(file.name)
+            if problem is not None:
+                raise AnswerError(
+                    f"{host}: malformed model file {file.name!r} ({problem}; a .gguf path in the repository)"
+                )
             if not _SHA256.fullmatch(file.sha256):
                 raise AnswerError(f"{host}: the sha256 of {file.name} is not 64 hex digits")
-            if file.size < 0:
-                raise AnswerError(f"{host}: the size of {file.name} is negative")
+            if not is_byte_count(file.size):
+                raise AnswerError(f"{host}: the size of {file.name}, {file.size!r}, is not a number of bytes")
 
 
 @dataclass(frozen=True)

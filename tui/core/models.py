@@ -11,8 +11,16 @@ import os
 import re
 from dataclasses import dataclass
 
-from tui.core.answers import _GGUF_FILE, _HF_REPO, _HF_REVISION, _SHA256, ModelChoice, ModelFile
-from tui.core.errors import AnswerError, LlamaflakeError
+from tui.core.answers import (
+    _HF_REPO,
+    _HF_REVISION,
+    _SHA256,
+    ModelChoice,
+    ModelFile,
+    is_byte_count,
+    model_file_problem,
+)
+from tui.core.errors import AnswerError, LlamaflakeError, printable
 from tui.core.hardware.model import GpuInfo, HardwareReport
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -43,6 +51,7 @@ _KV_BYTES_PER_TOKEN = (
 )
 GIB = 1024**3
 MIB = 1024**2
+_LISTED = 24  # models named in a message at most; part numbers: a few
 
 
 class ModelLookupError(LlamaflakeError):
@@ -82,8 +91,9 @@ def parse_model_spec(text: str) -> ModelSpec:
         if not file:
             raise bad("nothing after ':'")
         if file.lower().endswith(".gguf"):
-            if not _GGUF_FILE.fullmatch(file) or ".." in file.split("/"):
-                raise bad(f"{file!r} is not a .gguf path in the repository")
+            problem = model_file_problem(file)
+            if problem is not None:
+                raise bad(f"{file!r} is not a .gguf path in the repository ({problem})")
         elif not _QUANT_NAME.fullmatch(file) or ".." in file:
             raise bad(f"{file!r} is neither a .gguf file nor a quantisation name such as Q4_K_M")
     if at:
@@ -132,8 +142,7 @@ class GgufModel:
     def describe(self) -> str:
         """``Q4_K_M (4.4 GiB)``, ``Q8_0 (75.3 GiB, 2 parts)``, ``Q8_0 (part 2 of 2 missing)``."""
         if self.missing:
-            gone = ", ".join(str(p) for p in self.missing)
-            return f"{self.label} (part{'s' if len(self.missing) > 1 else ''} {gone} of {self.parts} missing)"
+            return f"{self.label} ({_parts_text(self.missing)} of {self.parts} missing)"
         return f"{self.label} ({size_text(self.size)}" + (f", {self.parts} parts)" if self.parts > 1 else ")")
 
 
@@ -174,14 +183,17 @@ class ModelRepo:
 
     def available(self) -> str:
         """The choice, in a few words: ``choose one of Q2_K (3.0 GiB), Q4_K_M (4.4 GiB)``."""
-        return "choose one of " + ", ".join(m.describe() for m in self.models)
+        shown = ", ".join(m.describe() for m in self.models[:_LISTED])
+        more = len(self.models) - _LISTED
+        return "choose one of " + shown + (f" and {more} more" if more > 0 else "")
 
     def choice(self, model: GgufModel) -> ModelChoice:
         """``model`` pinned to this commit; a split model with a missing part is refused."""
         if model.missing:
             raise ModelLookupError(
                 f"{model.name} in {self._where()} is split in {model.parts} parts and "
-                f"{_parts_text(model.missing)} missing: it cannot be served; {self.available()}"
+                f"{_parts_text(model.missing)} {'is' if len(model.missing) == 1 else 'are'} missing: it "
+                f"cannot be served; {self.available()}"
             )
         return ModelChoice(self.repo, self.revision, model.files)
 
@@ -190,8 +202,12 @@ class ModelRepo:
 
 
 def _parts_text(missing: tuple[int, ...]) -> str:
-    numbers = ", ".join(str(p) for p in missing)
-    return f"part {numbers} is" if len(missing) == 1 else f"parts {numbers} are"
+    """``part 2``, ``parts 2, 3``, or for many ``99998 parts (2, 3, 4, 5, …)``."""
+    if len(missing) == 1:
+        return f"part {missing[0]}"
+    if len(missing) <= 4:
+        return "parts " + ", ".join(str(p) for p in missing)
+    return f"{len(missing)} parts (" + ", ".join(str(p) for p in missing[:4]) + ", …)"
 
 
 def size_text(size: int) -> str:
@@ -229,17 +245,17 @@ def group_models(repo: str, revision: str, files: list[tuple[str, str | None, in
     splits: dict[tuple[str, int], dict[int, ModelFile]] = {}
     skipped: list[str] = []
     for path, sha256, size in files:
-        if not path.lower().endswith(".gguf"):
+        if not isinstance(path, str) or not path.lower().endswith(".gguf"):
             continue
-        why = _not_a_model(path)
-        if why is None and (not _GGUF_FILE.fullmatch(path) or ".." in path.split("/")):
-            why = "a name llamaflake does not write into Nix"
-        if why is None and (sha256 is None or not _SHA256.fullmatch(sha256)):
+        why = _not_a_model(path) or model_file_problem(path)
+        if why is None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
             why = "not stored with Git LFS, so no sha256 to pin"
+        if why is None and not is_byte_count(size):
+            why = f"its size, {printable(repr(size), newlines=False)[:40]}, is not a number of bytes"
         if why is not None:
-            skipped.append(f"{path} ({why})")
+            skipped.append(f"{printable(path, newlines=False)} ({why})")
             continue
-        file = ModelFile(path, sha256, max(0, size))
+        file = ModelFile(path, sha256, size)
         split = _SPLIT.fullmatch(path.rsplit("/", 1)[-1])
         if split and int(split.group("parts")) > 1:
             folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
@@ -320,18 +336,28 @@ def lookup_repo(repo: str, revision: str | None = None, *, timeout: float = DEFA
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLookupError(f"cannot reach {endpoint} ({reason}): {_offline_hint()}") from None
     except (HFValidationError, ValueError) as exc:
-        raise ModelLookupError(f"{repo}{at}: the Hub's answer cannot be used ({str(exc).splitlines()[0]})") from None
+        said = printable(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, newlines=False)
+        raise ModelLookupError(f"{repo}{at}: the Hub's answer cannot be used ({said[:200]})") from None
+    except (TypeError, KeyError, AttributeError):  # JSON that is not the model-info object huggingface_hub reads
+        raise ModelLookupError(f"{repo}{at}: the Hub's answer cannot be used (not a model's information)") from None
     commit = getattr(info, "sha", None)
     if not isinstance(commit, str) or not _HF_REVISION.fullmatch(commit):
         raise ModelLookupError(f"{endpoint} gave no commit id for {repo}{at}")
     files = []
-    for sibling in info.siblings or []:
-        lfs = sibling.lfs
-        size = sibling.size if isinstance(sibling.size, int) else (lfs.size if lfs is not None else 0)
-        files.append((sibling.rfilename, lfs.sha256 if lfs is not None else None, size or 0))
+    siblings = info.siblings if isinstance(info.siblings, list) else []
+    for sibling in siblings:
+        lfs = getattr(sibling, "lfs", None)
+        size = getattr(sibling, "size", None)
+        if size is None:
+            size = getattr(lfs, "size", None) if lfs is not None else 0
+        files.append((getattr(sibling, "rfilename", None), getattr(lfs, "sha256", None), size))
     found = group_models(repo, commit, files)
     if not found.models:
-        others = f" ({', '.join(found.skipped)})" if found.skipped else ""
+        others = (
+            f" ({', '.join(found.skipped[:_LISTED])}{' …' if len(found.skipped) > _LISTED else ''})"
+            if found.skipped
+            else ""
+        )
         raise ModelLookupError(f"{repo}@{commit[:12]} has no GGUF model to serve{others}")
     gguf = getattr(info, "gguf", None)
     total = gguf.get("total") if isinstance(gguf, dict) else None

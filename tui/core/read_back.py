@@ -5,7 +5,7 @@ from __future__ import annotations
 from tui.core.answers import MachineAnswer
 from tui.core.caches import Cache, cache_for_url
 from tui.core.nix.syntax import Node, attrpath_names, bindings, module_attrset, parse, string_value, unwrap
-from tui.core.serve_settings import SERVE_SETS, read_serve
+from tui.core.serve_settings import SERVE_SETS, literal, read_serve
 
 # The first line of every machine file (the template writes it; notes are the comment lines after it).
 MACHINE_HEADER = "# llama.cpp settings for the machine"
@@ -19,8 +19,9 @@ def _strings(node: Node | None) -> list[str]:
     return [v for v in values if v is not None]
 
 
-def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnswer | None:
-    """The ``local.llama-cpp`` settings of a machine file, or None if it has none."""
+def _settings_values(source: bytes, path: str) -> dict[tuple[str, ...], Node | None] | None:
+    """Each ``local.llama-cpp`` binding of a machine file (its path below ``local.llama-cpp`` -> its value, the
+    served model's sets followed), or None if it sets none."""
     attrset = module_attrset(parse(source, path))
     if attrset is None:
         return None
@@ -39,7 +40,19 @@ def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnsw
                 for ib in bindings(inner):
                     if ib.path:
                         _collect(values, tuple(ib.path), ib.value)
-    if not found:
+    return values if found else None
+
+
+def serve_switched_off(source: bytes, path: str = "<machine>") -> bool:
+    """Whether a machine file turns its served model off by hand: ``serve.enable = false;`` written as a literal."""
+    values = _settings_values(source, path)
+    return values is not None and literal(values.get(("serve", "enable"))) is False
+
+
+def read_machine_settings(source: bytes, path: str = "<machine>") -> MachineAnswer | None:
+    """The ``local.llama-cpp`` settings of a machine file, or None if it has none."""
+    values = _settings_values(source, path)
+    if values is None:
         return None
     variant = string_value(values.get(("variant",))) or "cpu"
     all_variants = unwrap(values.get(("cpu", "allVariants")))

@@ -9,6 +9,7 @@ through :class:`Probes`, which the tests point at fakes; every text read from ou
 
 from __future__ import annotations
 
+import http.client
 import json
 import mmap
 import os
@@ -99,6 +100,10 @@ class Ran:
     error: str | None = None
 
 
+class NotHttp(ConnectionError):
+    """What answers on the service's port does not speak HTTP."""
+
+
 @dataclass
 class Probes:
     """Where verify looks: PATH, the /proc, /sys and /dev trees, the Vulkan driver folders, NVML, the network."""
@@ -136,13 +141,17 @@ class Probes:
         return Ran(done.returncode, done.stdout, done.stderr)
 
     def get(self, url: str, timeout: float = 5.0) -> tuple[int, str]:
-        """An HTTP GET without any proxy (the address is this machine's); raises OSError where nothing answers."""
+        """An HTTP GET without any proxy (the address is this machine's); raises OSError where nothing answers,
+        or where what answers does not speak HTTP."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(url, timeout=timeout) as response:
                 return response.status, response.read(_MAX_BODY).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(_MAX_BODY).decode("utf-8", "replace")
+        except http.client.HTTPException as exc:  # an SSH server, a database: its first bytes are no HTTP status
+            said = printable(str(exc).strip()[:80], newlines=False)
+            raise NotHttp(f"does not answer in HTTP (it says `{said}`): another program listens there") from None
 
     def hostname(self) -> str:
         try:
@@ -595,10 +604,11 @@ def loopback(address: str) -> str:
 def _served_names(body: object) -> list[str]:
     names: list[str] = []
     if isinstance(body, dict):
-        for item in body.get("data") or []:
+        data, models = body.get("data"), body.get("models")
+        for item in data if isinstance(data, list) else []:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 names.append(item["id"])
-        for item in body.get("models") or []:
+        for item in models if isinstance(models, list) else []:
             if isinstance(item, dict):
                 names += [item[k] for k in ("model", "name") if isinstance(item.get(k), str)]
     return list(dict.fromkeys(names))
@@ -692,7 +702,9 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             Check(
                 "health",
                 False,
-                f"nothing answers on {base} ({printable(str(reason))})",
+                f"{base} {exc}"
+                if isinstance(exc, NotHttp)
+                else f"nothing answers on {base} ({printable(str(reason))})",
                 f"is services.llama-cpp.port {serve.port} as chosen? see {JOURNAL}",
             )
         )
@@ -720,7 +732,16 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
         return checks, unit
     names = _served_names(_json(body))
     chosen = serve.model.name
-    if any(serves(n, chosen) for n in names):
+    if status != 200:
+        checks.append(
+            Check(
+                "model",
+                False,
+                f"{base}/v1/models answers {status} {printable(body[:200], newlines=False)!r}, not the models served",
+                f"see {JOURNAL}",
+            )
+        )
+    elif any(serves(n, chosen) for n in names):
         checks.append(Check("model", True, f"serves {chosen} ({serve.model.repo})"))
     else:
         checks.append(
@@ -738,7 +759,7 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
 def _json(text: str) -> object:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
         return None
 
 
@@ -806,8 +827,10 @@ def verify_machine(
     llama_bin: Path | None = None,
     service: bool = True,
     bench: bool = False,
+    service_off: str | None = None,
 ) -> Verification:
-    """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH."""
+    """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH. ``service_off``:
+    why the service is off by the repository's own choice (not checked then)."""
     result = Verification(host, answer.variant, settings_file)
     dirs: list[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
     where = f"in {llama_bin}" if llama_bin is not None else "on PATH"
@@ -821,12 +844,16 @@ def verify_machine(
     if server is not None:
         result.checks.append(device_check(probes, server, answer, host, settings_file))
     unit = None
-    if service:
+    if service and service_off is not None and answer.serve is not None:
+        result.checks.append(Check("service", None, f"not checked: {service_off}"))
+    elif service:
         checks, unit = service_checks(probes, answer, host)
         result.checks += checks
     if bench:
         if not service:
             result.checks.append(Check("bench", None, "not run: --no-service (the model is the service's)"))
+        elif service_off is not None and answer.serve is not None:
+            result.checks.append(Check("bench", None, f"not run: {service_off}"))
         else:
             result.checks.append(bench_check(probes, server, answer, unit))
     return result
