@@ -29,6 +29,7 @@ snapshots: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python scripts/verify_pictures.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -93,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_verification(result, console=None) -> None:
-    """The checks as ✓/✗ lines, each failure with its fix under it."""
+    """The checks as ✓/✗ lines, each failure with its fix under it: in a terminal, wrapped under their text; to a
+    file or a pipe, one line each."""
     from rich.console import Console
+    from rich.table import Table
     from rich.text import Text
 
     from tui.commands.text import shown
@@ -102,13 +104,24 @@ def print_verification(result, console=None) -> None:
     console = console or Console(highlight=False)
     where = f", as chosen in {result.settings_file}" if result.settings_file else ""
     console.print(shown(f"llama.cpp on {result.host}: the {result.variant} build{where}", "bold"), soft_wrap=True)
+    rows: list[tuple[Text, Text]] = []
     for check in result.checks:
         mark, style = {True: ("✓", "green"), False: ("✗", "red"), None: ("-", "dim")}[check.ok]
-        console.print(
-            Text.assemble((mark, style), " ", shown(f"{check.name}: ", "bold"), shown(check.detail)), soft_wrap=True
-        )
+        rows.append((Text(mark, style), Text.assemble(shown(f"{check.name}: ", "bold"), shown(check.detail))))
         if check.ok is False and check.fix:
-            console.print(Text.assemble("    ", ("fix: ", "yellow"), shown(check.fix)), soft_wrap=True)
+            rows.append((Text(""), Text.assemble("  ", ("fix: ", "yellow"), shown(check.fix))))
+    if console.is_terminal:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for row in rows:
+            grid.add_row(*row)
+        console.print(grid)
+    else:
+        for mark_text, text in rows:
+            console.print(
+                Text.assemble(mark_text, " ", text) if mark_text.plain else Text.assemble("  ", text), soft_wrap=True
+            )
     passed = sum(1 for c in result.checks if c.ok)
     failed = sum(1 for c in result.checks if c.ok is False)
     summary = "every check passed" if not failed else f"{failed} failed, {passed} passed"
