@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from tui.core.boundary import name_problem
 from tui.core.errors import LlamaflakeError
-from tui.core.footprint import machine_path, module_file, read_left_alone
+from tui.core.footprint import machine_path, machines_dir, module_file, read_left_alone
 from tui.core.nix.flake import Flake
 from tui.core.plan import Plan, existing_module_dir
 from tui.core.read_back import read_machine_settings
@@ -122,7 +122,8 @@ def host_report(flake: Flake) -> dict:
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
     add by hand) and its current llama.cpp settings."""
     from tui.core.errors import AnswerError
-    from tui.core.plan import choose_module_dir, foreign_settings, refusal_for
+    from tui.core.nix.wiring import foreign_settings, refusal_for
+    from tui.core.plan import choose_module_dir
 
     settings = current_settings(flake)
     left_alone = set(remembered_left_alone(flake))
@@ -187,7 +188,7 @@ def host_report(flake: Flake) -> dict:
                 if module_dir is None
                 else [
                     {"machine": other, "file": file, "settings": path}
-                    for other, file, path in foreign_settings(flake, h, module_dir)
+                    for other, file, path in foreign_settings(flake, h, machines_dir(module_dir))
                 ],
                 "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
             }

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.core.errors import LlamaflakeError, RepositoryError
+from tui.core.errors import RepositoryError
 from tui.core.nix.hosts import find_hosts
+from tui.core.nix.imports import path_refs
 from tui.core.nix.model import (  # noqa: F401  (the names other modules know from here)
     LLAMA_URL,
     NIXPKGS_URL,
@@ -19,7 +20,7 @@ from tui.core.nix.model import (  # noqa: F401  (the names other modules know fr
     outputs_pattern,
 )
 from tui.core.nix.paths import nix_files, relative_path
-from tui.core.nix.syntax import Node, bindings, inherited_names, path_expression_target, string_value, unwrap
+from tui.core.nix.syntax import Node, bindings, inherited_names, string_value, unwrap
 
 
 def find_flake(start: Path) -> Path:
@@ -55,26 +56,6 @@ def load_flake(path: Path) -> Flake:
     flake = read_flake(path)
     flake.hosts = find_hosts(flake)
     return flake
-
-
-def path_refs(flake: Flake, rel: str) -> set[str]:
-    """Files (relative to the root) named by path literals in ``rel``, read once per file."""
-    cache = flake.path_refs
-    if rel not in cache:
-        refs: set[str] = set()
-        try:
-            file = flake.source_file(rel)
-        except LlamaflakeError:
-            cache[rel] = refs
-            return refs
-        for node in file.tree.walk():
-            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
-            if text:
-                target = relative_path(rel, text)
-                if target is not None:
-                    refs.add(target)
-        cache[rel] = refs
-    return cache[rel]
 
 
 def files_reached(flake: Flake, host: Host, repository_files: list[str] | None = None) -> set[str] | None:

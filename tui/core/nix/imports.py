@@ -5,7 +5,7 @@ from __future__ import annotations
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.model import Flake
 from tui.core.nix.paths import import_target, relative_path
-from tui.core.nix.syntax import bindings, module_attrset, relative_path_literal
+from tui.core.nix.syntax import bindings, module_attrset, path_expression_target, relative_path_literal
 
 
 def imported_files(flake: Flake, rel: str) -> list[str]:
@@ -42,3 +42,23 @@ def import_closure(flake: Flake, files: list[str]) -> list[str]:
                 seen.append(target)
         index += 1
     return seen
+
+
+def path_refs(flake: Flake, rel: str) -> set[str]:
+    """Files (relative to the root) named by path literals in ``rel``, read once per file."""
+    cache = flake.path_refs
+    if rel not in cache:
+        refs: set[str] = set()
+        try:
+            file = flake.source_file(rel)
+        except LlamaflakeError:
+            cache[rel] = refs
+            return refs
+        for node in file.tree.walk():
+            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
+            if text:
+                target = relative_path(rel, text)
+                if target is not None:
+                    refs.add(target)
+        cache[rel] = refs
+    return cache[rel]
