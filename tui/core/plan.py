@@ -36,8 +36,7 @@ from tui.core.nix.wiring import (  # noqa: F401  (keyed_path: known from here to
     foreign_reason,
     foreign_settings,
     keyed_path,
-    own_settings_edits,
-    wire,
+    wiring_of,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.render import render_machine, render_module
@@ -313,46 +312,48 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
-    # A machine that imports another machine's settings (a copied host folder) would load both.
+    # How each machine gets its settings, as the wiring engine says (what `hosts` shows too). A machine that
+    # imports another machine's settings (a copied host folder) would load both.
+    wirings = {
+        host.name: wiring_of(flake, host, machine_path(module_dir, host.name), requested=host.name in answers.machines)
+        for host in flake.hosts
+        if host.name in machines
+    }
     replaced: set[str] = set()
     attached: list[str] = []
     for host in flake.hosts:
-        foreign = foreign_settings(flake, host, machines_dir(module_dir))
+        wiring = wirings.get(host.name)
+        foreign = wiring.foreign if wiring is not None else foreign_settings(flake, host, machines_dir(module_dir))
         if not foreign:
             continue
-        own = machine_path(module_dir, host.name)
         reason = foreign_reason(foreign)
-        swap = own_settings_edits(flake, host, foreign, own) if host.name in answers.machines else None
-        if swap is not None and host.name in machines:
-            edits.add_all(swap)
+        if wiring is not None and wiring.can_wire and host.name in answers.machines:
+            edits.add_all(wiring.edits)
             others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
             notes.append(
                 f"{host.name}: {reason}; the import is changed to its own settings "
-                f"({own}), shown in the diff, so it no longer loads {others}'s"
+                f"({wiring.settings}), shown in the diff, so it no longer loads {others}'s"
             )
             replaced.add(host.name)
-        elif host.name in machines:
-            refusals.append(copied_refusal(host, foreign, own, requested=host.name in answers.machines))
+        elif wiring is not None:  # a machine not asked for keeps its files: its own import is not written
+            refusals.append(
+                wiring.refusal
+                or copied_refusal(host, foreign, wiring.settings, requested=host.name in answers.machines)
+            )
             del machines[host.name]
         else:
             notes.append(f"{host.name}: {reason}, so it is built with that machine's llama.cpp settings")
 
     # Machines the engine cannot wire get nothing written unless the user asks (--write-refused).
     written: dict[str, MachineAnswer] = {}
-    attach_edits: dict[str, list[FileEdit]] = {}  # added with the machine's settings file, below
     for host in flake.hosts:
         if host.name not in machines:
             continue
-        if host.name in replaced:
+        wiring = wirings[host.name]
+        if wiring.can_wire:
             written[host.name] = machines[host.name]
             continue
-        wiring = wire(flake, host, machine_path(module_dir, host.name), requested=host.name in answers.machines)
-        if not isinstance(wiring, Refusal):
-            written[host.name] = machines[host.name]
-            if wiring:
-                attach_edits[host.name] = wiring
-            continue
-        refusals.append(wiring)
+        refusals.append(wiring.refusal)
         if answers.write_refused and host.name in answers.machines:
             written[host.name] = machines[host.name]
         del machines[host.name]
@@ -425,8 +426,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             new = old  # a machine not asked about keeps its file byte for byte
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
-        if host.name in attach_edits:
-            edits.add_all(attach_edits[host.name])
+        if host.name in machines and host.name not in replaced and wirings[host.name].edits:
+            edits.add_all(wirings[host.name].edits)
             attached.append(host.name)
 
     untouched = [host for host in flake.hosts if host.name not in machines]

@@ -11,7 +11,7 @@ same answers:
   reaches its modules;
 - **whole operations** on a found machine: whether it is wired and from which file (:func:`wired_from`),
   which other machines' settings it imports, a copy of another's (:func:`foreign_settings`), and the edits
-  that attach its settings or give it its own (:func:`attach`, :func:`own_settings_edits`) — or the
+  that attach its settings or give it its own (:func:`wiring_of`, the one answer for ``hosts`` and ``plan``) — or the
   **refusal**, with the lines to paste by hand (:func:`refusal_for`), where no place is its alone.
 
 Edits are returned, never applied: the caller gathers them per file and shows them as a diff.
@@ -600,14 +600,43 @@ def is_wired(flake: Flake, host: Host, settings: str) -> bool:
     return wired_from(flake, host, settings) is not None
 
 
-def wire(flake: Flake, host: Host, settings: str, requested: bool = True) -> list[FileEdit] | Refusal:
-    """What attaching ``settings`` to ``host`` takes: no edit where it is already imported, the edits of
-    :func:`attach` where the machine has a place of its own, else the refusal with the lines to paste."""
-    if is_wired(flake, host, settings):
-        return []
+@dataclass
+class Wiring:
+    """What the engine says of one machine's wiring, the one answer ``hosts`` and ``plan`` show.
+
+    ``wired_from``: the file through which it already imports its settings; ``foreign``: the other machines'
+    settings it imports (a copied machine); ``edits``: what wires it (its own settings in place of another's,
+    or the attach), none where it is wired already or refused; ``refusal``: why it cannot be wired
+    automatically, with the lines to paste by hand, or None.
+    """
+
+    settings: str
+    wired_from: str | None = None
+    foreign: list[ForeignImport] = field(default_factory=list)
+    edits: list[FileEdit] = field(default_factory=list)
+    refusal: Refusal | None = None
+
+    @property
+    def can_wire(self) -> bool:
+        return self.refusal is None
+
+
+def wiring_of(flake: Flake, host: Host, settings: str, requested: bool = True) -> Wiring:
+    """Whether and how ``host`` gets its settings file ``settings``: a machine that imports another machine's
+    settings gets its own in their place (or is refused where that import is not its alone to change); any
+    other machine is wired already, or gets the edits of :func:`attach`, or is refused."""
+    foreign = foreign_settings(flake, host, settings.rpartition("/")[0])
+    if foreign:
+        swap = own_settings_edits(flake, host, foreign, settings)
+        if swap is None:
+            return Wiring(settings, foreign=foreign, refusal=copied_refusal(host, foreign, settings, requested))
+        return Wiring(settings, foreign=foreign, edits=swap)
+    wired = wired_from(flake, host, settings)
+    if wired is not None:
+        return Wiring(settings, wired_from=wired)
     if not host.can_wire:
-        return refusal_for(flake, host, settings, requested)
-    return attach(flake, host, settings)
+        return Wiring(settings, refusal=refusal_for(flake, host, settings, requested))
+    return Wiring(settings, edits=attach(flake, host, settings))
 
 
 def takes_imports(flake: Flake, rel: str) -> bool:
