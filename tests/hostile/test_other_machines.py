@@ -133,3 +133,34 @@ def test_an_import_built_in_a_let_is_followed(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (root / "hosts/carbon/default.nix").read_bytes() == shared  # boron's too, seen through the let
     assert KEYED_ENTRY in (root / "flake.nix").read_text()
+
+
+def test_hosts_says_by_hand_where_plan_refuses_a_machine_built_on_a_wired_machine(tmp_path):
+    """``hosts`` and ``plan`` ask the same engine: a machine whose own file imports a wired machine's file
+    cannot be given its own settings, so ``hosts`` does not call it automatic, and shows plan's lines."""
+    root = layout_repo(tmp_path, "helper-in-flake")
+    assert run_cli(["apply", "--flake", str(root), "--host", "carbon=cuda", "--no-nix", "--yes"]).returncode == 0
+    (root / "hosts/argon").mkdir()
+    (root / "hosts/argon/default.nix").write_text("{ ... }: {\n  imports = [ ../carbon ];\n}\n")
+    flake = root / "flake.nix"
+    flake.write_text(
+        flake.read_text().replace('neon = mkHost "neon";', 'neon = mkHost "neon";\n        argon = mkHost "argon";')
+    )
+    repo = git.Repo(root)
+    repo.git.add("-A")
+    repo.git.commit("-qm", "argon on top of carbon", "--no-verify")
+
+    planned = json.loads(run_cli(["plan", "--flake", str(root), "--host", "argon=vulkan", "--no-nix", "--json"]).stdout)
+    (refusal,) = planned["refusals"]
+    listed = json.loads(run_cli(["hosts", "--flake", str(root), "--no-nix", "--json"]).stdout)
+    argon = next(h for h in listed["hosts"] if h["name"] == "argon")
+
+    assert argon["can_wire"] is False
+    assert (argon["refusal"], argon["snippet"], argon["snippet_file"]) == (
+        refusal["reason"],
+        refusal["snippet"],
+        refusal["file"],
+    )
+    table = run_cli(["hosts", "--flake", str(root), "--no-nix"]).stdout
+    row = next(line for line in table.splitlines() if "│ argon" in line)
+    assert "by hand" in row

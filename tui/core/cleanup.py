@@ -11,7 +11,8 @@ from tui.core.caches import known_caches
 from tui.core.changes import FileChange, Offer
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.edits import Edit, remove_list_item
-from tui.core.nix.flake import Flake, Host, files_reached, relative_path
+from tui.core.nix.flake import Flake, Host, relative_path
+from tui.core.nix.imports import files_reached
 from tui.core.nix.paths import nix_files
 from tui.core.nix.syntax import Node, attrpath_names, relative_path_literal, string_value, unwrap
 from tui.core.variants import LLAMA_PACKAGE_NAMES

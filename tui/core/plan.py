@@ -26,39 +26,23 @@ from tui.core.footprint import (
 from tui.core.hardware.support import is_jetson
 from tui.core.machine_file import update_machine_file
 from tui.core.nix import inputs as input_edits
-from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, apply_edits_at, bind_pattern
-from tui.core.nix.flake import Flake, Host, path_refs, relative_path
-from tui.core.nix.imports import import_closure, imported_files
-from tui.core.nix.syntax import (
-    Node,
-    check,
-    nix_comment,
-    nix_keyed_path,
-    nix_relative_path,
-    parse,
-    path_expression_target,
-    relative_path_literal,
-    unwrap,
+from tui.core.nix.edits import Edit, apply_edits_at
+from tui.core.nix.flake import Flake, relative_path
+from tui.core.nix.syntax import check, nix_relative_path, parse
+from tui.core.nix.wiring import (  # noqa: F401  (keyed_path: known from here too)
+    ATTACH_REASON,
+    FileEdit,
+    Refusal,
+    copied_refusal,
+    foreign_reason,
+    foreign_settings,
+    keyed_path,
+    wiring_of,
 )
 from tui.core.read_back import read_machine_settings, read_module_caches
 from tui.core.render import render_machine, render_module
 from tui.core.shell import shell_join
 from tui.core.variants import variants_for
-
-
-@dataclass
-class Refusal:
-    """A machine the engine will not wire itself, with the reason and what to paste by hand.
-
-    ``file`` is the module file where the snippet goes (None: a module only that machine imports);
-    ``requested`` says whether the user asked for this machine in this run.
-    """
-
-    host: str
-    reason: str
-    snippet: str
-    file: str | None = None
-    requested: bool = True
 
 
 @dataclass
@@ -249,6 +233,11 @@ class _Edits:
         if reason not in self.reasons[rel]:
             self.reasons[rel].append(reason)
 
+    def add_all(self, edits: list[FileEdit]) -> None:
+        """Add the edits the wiring engine returned, each with its reason and machine."""
+        for item in edits:
+            self.add(item.file, item.edit, item.reason, item.machine)
+
     def changes(self) -> list[FileChange]:
         result = []
         for rel, edits in self.by_file.items():
@@ -259,9 +248,6 @@ class _Edits:
                 parts = tuple((start, end, part) for (start, end), part in zip(spans, self.parts[rel], strict=True))
                 result.append(FileChange(rel, source, new, "; ".join(_grouped_reasons(self.reasons[rel])), parts=parts))
         return result
-
-
-ATTACH_REASON = "attach llama.cpp settings to "
 
 
 def _grouped_reasons(reasons: list[str]) -> list[str]:
@@ -331,35 +317,33 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             continue
         machines[host.name] = complete_answer(answer, existing.get(host.name))
 
-    # A machine that imports another machine's settings (a copied host folder) would load both.
+    # How each machine gets its settings, as the wiring engine says (what `hosts` shows too). A machine that
+    # imports another machine's settings (a copied host folder) would load both.
+    wirings = {
+        host.name: wiring_of(flake, host, machine_path(module_dir, host.name), requested=host.name in answers.machines)
+        for host in flake.hosts
+        if host.name in machines
+    }
     replaced: set[str] = set()
     attached: list[str] = []
     for host in flake.hosts:
-        foreign = foreign_settings(flake, host, module_dir)
+        wiring = wirings.get(host.name)
+        foreign = wiring.foreign if wiring is not None else foreign_settings(flake, host, machines_dir(module_dir))
         if not foreign:
             continue
-        reason = "; ".join(f"{file} imports {other}'s settings ({path})" for other, file, path in foreign)
-        swap = replace_foreign_settings(flake, host, foreign, module_dir) if host.name in answers.machines else None
-        if swap is not None and host.name in machines:
-            for rel, edit in swap:
-                edits.add(rel, edit, f"{host.name} imports its own llama.cpp settings", host.name)
-            copied_from = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
+        reason = foreign_reason(foreign)
+        if wiring is not None and wiring.can_wire and host.name in answers.machines:
+            edits.add_all(wiring.edits)
+            others = ", ".join(dict.fromkeys(other for other, _file, _path in foreign))
             notes.append(
                 f"{host.name}: {reason}; the import is changed to its own settings "
-                f"({machine_path(module_dir, host.name)}), shown in the diff, so it no longer loads {copied_from}'s"
+                f"({wiring.settings}), shown in the diff, so it no longer loads {others}'s"
             )
             replaced.add(host.name)
-        elif host.name in machines:
-            own = nix_relative_path(foreign[0][1], machine_path(module_dir, host.name))
-            old_literal = nix_relative_path(foreign[0][1], foreign[0][2])
+        elif wiring is not None:  # a machine not asked for keeps its files: its own import is not written
             refusals.append(
-                Refusal(
-                    host.name,
-                    f"{reason}, copied from that machine? Its own settings would be loaded next to them",
-                    f"# in {nix_comment(foreign[0][1])}, replace\n{old_literal}\n# with\n{own}",
-                    foreign[0][1],
-                    requested=host.name in answers.machines,
-                )
+                wiring.refusal
+                or copied_refusal(host, foreign, wiring.settings, requested=host.name in answers.machines)
             )
             del machines[host.name]
         else:
@@ -370,11 +354,11 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     for host in flake.hosts:
         if host.name not in machines:
             continue
-        rel = machine_path(module_dir, host.name)
-        if is_attached(flake, host, rel) or host.can_wire or host.name in replaced:
+        wiring = wirings[host.name]
+        if wiring.can_wire:
             written[host.name] = machines[host.name]
             continue
-        refusals.append(refusal_for(flake, host, rel, requested=host.name in answers.machines))
+        refusals.append(wiring.refusal)
         if answers.write_refused and host.name in answers.machines:
             written[host.name] = machines[host.name]
         del machines[host.name]
@@ -447,8 +431,8 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             new = old  # a machine not asked about keeps its file byte for byte
         if new != old:
             changes.append(FileChange(rel, old, new, f"llama.cpp settings for {host.name}: {describe(answer)}"))
-        if host.name in machines and host.name not in replaced and not is_attached(flake, host, rel):
-            attach_line(flake, host, rel, edits)
+        if host.name in machines and host.name not in replaced and wirings[host.name].edits:
+            edits.add_all(wirings[host.name].edits)
             attached.append(host.name)
 
     untouched = [host for host in flake.hosts if host.name not in machines]
@@ -560,38 +544,6 @@ def _read(flake: Flake, rel: str) -> bytes | None:
         raise LlamaflakeError(f"{rel}: cannot read: {exc.strerror or exc}") from None
 
 
-def is_attached(flake: Flake, host: Host, machine_rel: str) -> bool:
-    """Whether the machine's settings file is already imported by the host (one of its module files, or its own list)."""
-    if machine_rel in host.module_files:
-        return True
-    for rel in host.module_files:
-        if machine_rel in path_refs(flake, rel):
-            return True
-    attach = host.attach
-    if attach is not None and attach.kind == "keyed-entry":  # the entry is there, the file may not be yet
-        return keyed_path(attach, machine_rel) in attach.node.text
-    if attach is not None and attach.kind != "imports-new":
-        for node in attach.node.walk():
-            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
-            if text and relative_path(attach.file, text) == machine_rel:
-                return True
-    return False
-
-
-def takes_imports(flake: Flake, rel: str) -> bool:
-    """Whether a file is a plain NixOS module (an attribute set, or a function returning one), where an
-    ``imports = [ ... ];`` line is valid Nix."""
-    try:
-        node = unwrap(flake.source_file(rel).tree)
-    except LlamaflakeError:
-        return False
-    if node is not None and node.kind == "NODE_LAMBDA":
-        node = unwrap(node.nodes()[-1])
-    while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
-        node = unwrap(node.nodes()[-1])
-    return node is not None and node.kind == "NODE_ATTR_SET"
-
-
 def same_nix(old: bytes | None, new: bytes, path: str) -> bool:
     """Whether ``old`` and ``new`` are the same Nix code: they differ only in blanks, line breaks and comments."""
     if old is None:
@@ -614,131 +566,3 @@ def same_but_for_layout(old: bytes | None, new: bytes, path: str) -> bool:
     """Whether ``old`` is ``new`` with other blanks and line breaks (a formatter's hook ran over it); the
     machines its header remembers as left alone count too."""
     return same_nix(old, new, path) and read_left_alone(old) == read_left_alone(new)
-
-
-def foreign_settings(flake: Flake, host: Host, module_dir: str) -> list[tuple[str, str, str]]:
-    """Other machines' settings files that ``host``'s modules import: (machine, importing file, settings file)."""
-    prefix = machines_dir(module_dir) + "/"
-    files = host.imported_files or import_closure(flake, host.module_files)
-    found = []
-    for target in files:
-        name = target[len(prefix) : -len(".nix")] if target.startswith(prefix) and target.endswith(".nix") else ""
-        if not name or name == host.name or "/" in name:
-            continue
-        importer = next((rel for rel in files if target in imported_files(flake, rel)), host.file)
-        found.append((name, importer, target))
-    return found
-
-
-def replace_foreign_settings(
-    flake: Flake, host: Host, foreign: list[tuple[str, str, str]], module_dir: str
-) -> list[tuple[str, Edit]] | None:
-    """Edits that make ``host`` import its own settings where it imports another machine's (a copied
-    machine), or None where an import is not a plain path in a file or list of that machine alone."""
-    own = machine_path(module_dir, host.name)
-    edits = []
-    for _other, importer, path in foreign:
-        if (
-            importer == host.file
-            and host.attach is not None
-            and host.attach.kind == "modules-list"
-            and host.attach.file == importer
-        ):
-            search: Node | None = host.attach.node
-        elif (
-            any(
-                importer in (o.imported_files or import_closure(flake, o.module_files))
-                for o in flake.hosts
-                if o is not host
-            )
-            or importer == host.file
-        ):
-            return None  # the file is another machine's too: changing it would change that machine
-        else:
-            search = unwrap(flake.source_file(importer).tree)
-        if search is None:
-            return None  # an empty file: nothing there to replace
-        nodes = [
-            node
-            for node in search.walk()
-            if node.kind == "NODE_PATH_REL"
-            and (literal := relative_path_literal(node))
-            and relative_path(importer, literal) == path
-        ]
-        if len(nodes) != 1:
-            return None
-        edits.append((importer, Edit(nodes[0].start, nodes[0].end, nix_relative_path(importer, own).encode())))
-    return edits
-
-
-def refusal_for(flake: Flake, host: Host, machine_rel: str, requested: bool) -> Refusal:
-    """A machine the engine cannot wire: the reason, and the lines to paste into a module only it imports
-    (its own module file where that is a plain module, else a module the user picks)."""
-    target = host.own_file if host.own_file and takes_imports(flake, host.own_file) else None
-    literal = nix_relative_path(target or "flake.nix", machine_rel)
-    snippet = f"imports = [ {literal} ];"
-    if target is None:
-        snippet += (
-            f"\n# in a module that only {nix_comment(host.name)} imports (the path above is from the flake's folder)"
-        )
-    if not host.inputs_in_modules:
-        snippet += "\n# and in its nixosSystem call: specialArgs = { inherit inputs; };"
-    reason = host.refusal or "the engine found no place to add the import"
-    return Refusal(host.name, reason, snippet, target, requested)
-
-
-def keyed_path(attach, machine_rel: str) -> str:
-    """The path of a keyed entry: the machine's settings folder, and the name that holds the machine's name."""
-    return nix_keyed_path(attach.file, machine_rel.rpartition("/")[0], attach.key)
-
-
-def attach_line(flake: Flake, host: Host, machine_rel: str, edits: _Edits) -> None:
-    """Import the machine's settings where the host's layout wants it, and make ``inputs`` reach its modules.
-
-    The import goes into the host's own ``modules`` list, or into the ``imports`` of the host's own module
-    file (added as its first binding if it has none), or, for machines built by one function keyed by their
-    name, into that function's list as one entry loading ``machines/${name}.nix`` where it exists. ``inputs`` is given the idiomatic way, through
-    ``specialArgs = { inherit inputs; }`` of the host's nixosSystem call: the generated module reads the
-    flake from ``inputs.<name>`` by default, and a ``specialArgs`` entry also works inside ``imports``,
-    where ``_module.args`` would cause infinite recursion. A host the engine cannot wire is refused, with
-    the exact lines to add by hand (:func:`refusal_for`).
-    """
-    attach = host.attach
-    if attach is None:  # pragma: no cover - only a host that can be wired is attached
-        raise LlamaflakeError(f"{host.name}: no place found to import its llama.cpp settings")
-    file = flake.source_file(attach.file)
-    literal = nix_relative_path(attach.file, machine_rel).encode()
-    reason = f"{ATTACH_REASON}{host.name}"
-    if attach.kind in ("modules-list", "imports-list"):
-        edits.add(attach.file, append_to_list(file.source, attach.node, literal), reason, host.name)
-    elif attach.kind == "keyed-entry":  # one entry for every machine of the list, each loading its own file
-        path = keyed_path(attach, machine_rel)
-        entry = f"(if builtins.pathExists {path} then {path} else {{ }})".encode()
-        edits.add(
-            attach.file, append_to_list(file.source, attach.node, entry), "attach each machine's llama.cpp settings"
-        )
-    elif attach.kind == "imports-new":
-        edits.add(
-            attach.file,
-            add_binding(file.source, attach.node, b"imports = [ " + literal + b" ];", first=True),
-            reason,
-            host.name,
-        )
-    else:  # pragma: no cover - a kind the host finder does not produce
-        raise LlamaflakeError(f"{host.name}: unknown way to attach ({attach.kind})")
-    access = host.access
-    if access is not None and not host.inputs_in_modules:
-        source = flake.source_file(access.file).source
-        why = "let `inputs` reach the modules (the llama.cpp module reads the flake from it)"
-        if access.pattern is not None:
-            edits.add(
-                access.file, bind_pattern(access.pattern, "inputs"), "name the flake's inputs in outputs' arguments"
-            )
-        if access.kind == "specialArgs-add":
-            if access.expression == "inputs":
-                edit = add_inherited_name(source, access.node, "inputs")
-            else:
-                edit = add_binding(source, access.node, f"inputs = {access.expression};".encode())
-        else:
-            edit = add_binding(source, access.node, access.snippet.encode())
-        edits.add(access.file, edit, why, host.name)

@@ -121,9 +121,11 @@ def _sets_llama_service(node) -> bool:
 def host_report(flake: Flake) -> dict:
     """Everything ``llamaflake hosts`` shows: the inputs, what llama.cpp set-up exists, and per host how it
     is built, its module files, whether it can be wired automatically (and if not why, with the snippet to
-    add by hand) and its current llama.cpp settings."""
+    add by hand) and its current llama.cpp settings. Where the module's folder is known, each machine's
+    wiring is the engine's answer that ``plan`` acts on (:func:`tui.core.nix.wiring.wiring_of`)."""
     from tui.core.errors import AnswerError
-    from tui.core.plan import choose_module_dir, foreign_settings, refusal_for
+    from tui.core.nix.wiring import wiring_of
+    from tui.core.plan import choose_module_dir
 
     settings = current_settings(flake)
     left_alone = set(remembered_left_alone(flake))
@@ -134,17 +136,66 @@ def host_report(flake: Flake) -> dict:
     except AnswerError:
         module_dir = None
 
-    def snippet(h) -> tuple[str | None, str | None]:
-        """What to add by hand for a refused host, and where: the plan's own refusal where the module's
-        folder is known, so that ``hosts`` and ``plan`` show the same lines."""
-        if h.can_wire:
-            return None, None
+    def wiring(h) -> dict:
+        """Whether the host can be wired, why not, and what to add by hand and where: without the module's
+        folder, what the host finder saw."""
         if module_dir is None:
-            return h.snippet, h.snippet_file
-        refusal = refusal_for(flake, h, machine_path(module_dir, h.name), requested=False)
-        return refusal.snippet, refusal.file
+            return {
+                "can_wire": h.can_wire,
+                "wired_from": None,
+                "refusal": h.refusal,
+                "snippet": None if h.can_wire else h.snippet,
+                "snippet_file": None if h.can_wire else h.snippet_file,
+                "imports_settings_of": [],
+            }
+        found = wiring_of(flake, h, machine_path(module_dir, h.name), requested=False)
+        refusal = found.refusal
+        return {
+            "can_wire": found.can_wire,
+            "wired_from": found.wired_from,
+            "refusal": None if refusal is None else refusal.reason,
+            "snippet": None if refusal is None else refusal.snippet,
+            "snippet_file": None if refusal is None else refusal.file,
+            "imports_settings_of": [
+                {"machine": other, "file": file, "settings": path} for other, file, path in found.foreign
+            ],
+        }
 
     service_files = {entry["file"] for entry in setup["services"]}
+    hosts = []
+    for h in flake.hosts:
+        wired = wiring(h)
+        hosts.append(
+            {
+                "name": h.name,
+                "builder": h.builder,
+                "layout": h.layout,
+                "file": h.file,
+                "line": h.line,
+                "system": h.system,
+                "module_files": h.module_files,
+                "own_file": h.own_file,
+                "shared_module_files": h.shared_module_files,
+                "hardware_modules": h.hardware_modules,
+                "inputs_in_modules": h.inputs_in_modules,
+                "can_wire": wired["can_wire"],
+                "wired_from": wired["wired_from"],
+                "attach": None if h.attach is None else {"kind": h.attach.kind, "file": h.attach.file},
+                "gives_inputs": None
+                if h.access is None or not h.can_wire
+                else {
+                    "file": h.access.file,
+                    "add": h.access.snippet,
+                },
+                "refusal": wired["refusal"],
+                "snippet": wired["snippet"],
+                "snippet_file": wired["snippet_file"],
+                "llama_cpp": settings.get(h.name),
+                "left_alone": h.name in left_alone and h.name not in settings,
+                "imports_settings_of": wired["imports_settings_of"],
+                "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
+            }
+        )
     return {
         "flake": str(flake.root),
         "llama_cpp_input": None
@@ -158,42 +209,7 @@ def host_report(flake: Flake) -> dict:
         "nixpkgs_inputs": flake.nixpkgs_inputs(),
         "llama_cpp_setup": setup,
         "notes": flake.notes,
-        "hosts": [
-            {
-                "name": h.name,
-                "builder": h.builder,
-                "layout": h.layout,
-                "file": h.file,
-                "line": h.line,
-                "system": h.system,
-                "module_files": h.module_files,
-                "own_file": h.own_file,
-                "shared_module_files": h.shared_module_files,
-                "hardware_modules": h.hardware_modules,
-                "inputs_in_modules": h.inputs_in_modules,
-                "can_wire": h.can_wire,
-                "attach": None if h.attach is None else {"kind": h.attach.kind, "file": h.attach.file},
-                "gives_inputs": None
-                if h.access is None or not h.can_wire
-                else {
-                    "file": h.access.file,
-                    "add": h.access.snippet,
-                },
-                "refusal": h.refusal,
-                "snippet": snippet(h)[0],
-                "snippet_file": snippet(h)[1],
-                "llama_cpp": settings.get(h.name),
-                "left_alone": h.name in left_alone and h.name not in settings,
-                "imports_settings_of": []
-                if module_dir is None
-                else [
-                    {"machine": other, "file": file, "settings": path}
-                    for other, file, path in foreign_settings(flake, h, module_dir)
-                ],
-                "llama_cpp_service_in": sorted(service_files.intersection(h.module_files)),
-            }
-            for h in flake.hosts
-        ],
+        "hosts": hosts,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.core.errors import LlamaflakeError, RepositoryError
+from tui.core.errors import RepositoryError
 from tui.core.nix.hosts import find_hosts
 from tui.core.nix.model import (  # noqa: F401  (the names other modules know from here)
     LLAMA_URL,
@@ -19,8 +19,8 @@ from tui.core.nix.model import (  # noqa: F401  (the names other modules know fr
     outputs_arg_names,
     outputs_pattern,
 )
-from tui.core.nix.paths import nix_files, relative_path
-from tui.core.nix.syntax import Node, bindings, inherited_names, path_expression_target, string_value, unwrap
+from tui.core.nix.paths import relative_path
+from tui.core.nix.syntax import Node, bindings, inherited_names, string_value, unwrap
 
 
 def find_flake(start: Path) -> Path:
@@ -56,58 +56,6 @@ def load_flake(path: Path) -> Flake:
     flake = read_flake(path)
     flake.hosts = find_hosts(flake)
     return flake
-
-
-def path_refs(flake: Flake, rel: str) -> set[str]:
-    """Files (relative to the root) named by path literals in ``rel``, read once per file."""
-    cache = flake.path_refs
-    if rel not in cache:
-        refs: set[str] = set()
-        try:
-            file = flake.source_file(rel)
-        except LlamaflakeError:
-            cache[rel] = refs
-            return refs
-        for node in file.tree.walk():
-            text = path_expression_target(node) if node.kind in ("NODE_PATH_REL", "NODE_BIN_OP") else None
-            if text:
-                target = relative_path(rel, text)
-                if target is not None:
-                    refs.add(target)
-        cache[rel] = refs
-    return cache[rel]
-
-
-def files_reached(flake: Flake, host: Host, repository_files: list[str] | None = None) -> set[str] | None:
-    """The ``.nix`` files a machine's configuration can read: its module files, the files they name with path
-    literals, and theirs in turn (a folder: its ``default.nix``, else every file below it, as an importer would
-    load them), and the folders a framework loads into every machine. None where its modules are not all known."""
-    if not host.modules_known:
-        return None
-    every = repository_files if repository_files is not None else nix_files(flake.root)
-
-    def below(folder: str) -> list[str]:
-        prefix = "" if folder in (".", "") else folder.rstrip("/") + "/"
-        return [rel for rel in every if rel.startswith(prefix)]
-
-    todo = list(host.module_files)
-    for folder in flake.auto_imported:
-        todo.extend(below(folder))
-    reached: set[str] = set()
-    while todo:
-        rel = todo.pop()
-        if rel in reached or not rel.endswith(".nix"):
-            continue
-        reached.add(rel)
-        for target in path_refs(flake, rel):
-            if target == ".":
-                todo.append("default.nix")  # the whole repository (`src = ./.;`) is no import of every file
-            elif (flake.root / target).is_dir():
-                entry = f"{target}/default.nix"
-                todo.extend([entry] if (flake.root / entry).is_file() else below(target))
-            elif target != "flake.nix":
-                todo.append(target)
-    return reached
 
 
 def _flake_attrset(file: SourceFile) -> Node:
@@ -217,12 +165,10 @@ __all__ = [
     "FlakeInput",
     "Host",
     "SourceFile",
-    "files_reached",
     "find_flake",
     "load_flake",
     "outputs_arg_names",
     "outputs_pattern",
-    "path_refs",
     "read_flake",
     "relative_path",
 ]

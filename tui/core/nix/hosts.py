@@ -11,24 +11,19 @@ every host is never used. Where it cannot be sure, the host is refused with the 
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import TypeGuard
 
 from tui.core.errors import LlamaflakeError
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.imports import import_closure
-from tui.core.nix.model import Access, AccessKind, Attach, Flake, Host, SourceFile, outputs_pattern
+from tui.core.nix.model import Flake, Host, SourceFile
 from tui.core.nix.paths import nix_files, relative_path
 from tui.core.nix.recognisers.snowfall import SnowfallFlake, snowfall_hosts, uses_snowfall
 from tui.core.nix.syntax import (
     Node,
     attrpath_names,
     bindings,
-    inherited_names,
-    nix_relative_path,
+    inside,
     select_path,
     string_value,
     unwrap,
@@ -45,27 +40,13 @@ from tui.core.nix.values import (
     Unknown,
     as_path,
 )
-
-GENERATED_FILES = {"hardware-configuration.nix"}
-
-
-@dataclass
-class _Found:
-    """What the finder learnt about one host before choosing where to attach."""
-
-    host: Host
-    call: SystemCall | None = None
-    binding: Node | None = None  # the host's own binding in nixosConfigurations, if it has one
-    literal_lists: list[tuple[SourceFile, Node]] = field(default_factory=list)  # per-host modules lists
-    dynamic_paths: list[str] = field(default_factory=list)  # module paths built from the host's name
-    missing_paths: list[str] = field(default_factory=list)
-    # every list literal written in its nixosSystem call's `modules`, with the name there that holds the host's name
-    module_lists: list[tuple[SourceFile, Node, str | None]] = field(default_factory=list)
-    call_site_list: tuple[SourceFile, Node] | None = (
-        None  # a modules list written for it where its unfollowed builder is called
-    )
-    # lists the builder splices into its modules from elsewhere: `++ (host.imports or [])` of a host descriptor
-    spliced_lists: list[tuple[SourceFile, Node]] = field(default_factory=list)
+from tui.core.nix.wiring import (
+    HostFinding,
+    choose_attach,
+    list_literals,
+    module_attrset,
+)
+from tui.core.nix.wiring import attach_to_file as _attach_to_file  # the finder of `nix eval` wires with it too
 
 
 def find_hosts(flake: Flake) -> list[Host]:
@@ -99,7 +80,7 @@ def find_hosts(flake: Flake) -> list[Host]:
     if configs.open:
         flake.notes.append("nixosConfigurations: some hosts may be missing (names the engine cannot see)")
     generated_by = _enumerator(configs_where)
-    found: list[_Found] = []
+    found: list[HostFinding] = []
     for name, thunk in configs.attrs.items():
         binding = configs.where.get(name)
         try:
@@ -115,10 +96,10 @@ def find_hosts(flake: Flake) -> list[Host]:
                 modules_known=False,
                 refusal="the expressions that build this host nest too deeply for the engine to follow",
             )
-            item = _Found(host)
+            item = HostFinding(host)
         if item is not None:
             found.append(item)
-    _choose_attach(flake, evaluator, found, names_unseen=configs.open)
+    choose_attach(flake, evaluator, found, names_unseen=configs.open)
     if getattr(outputs, "origin", None) == "flake-parts":
         for item in found:
             item.host.builder = f"flake-parts: {item.host.builder}"
@@ -158,16 +139,6 @@ def _line(flake: Flake, node: Node | None) -> tuple[str, int]:
     return file.rel, file.line(node)
 
 
-def _inside(node: Node | None, container: Node | None) -> TypeGuard[Node]:
-    return (
-        node is not None
-        and container is not None
-        and node.source is container.source
-        and container.start <= node.start
-        and node.end <= container.end
-    )
-
-
 def _read_host(
     flake: Flake,
     ev: Evaluator,
@@ -176,8 +147,7 @@ def _read_host(
     binding: Node | None,
     configs_where: Node | None,
     generated_by: str | None,
-) -> _Found | None:
-    where: Node | None
+) -> HostFinding | None:
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
         if attrpath_names(binding.nodes()[0]) is None:
@@ -187,7 +157,7 @@ def _read_host(
         binding = None if binding is None or binding.kind != "NODE_INHERIT" else binding
     file, line = _line(flake, where)
     host = Host(name=name, builder="unknown", file=file, line=line)
-    item = _Found(host, binding=binding)
+    item = HostFinding(host, binding=binding)
     value = ev.force(thunk)
     if not isinstance(value, SystemCall):
         host.modules_known = False
@@ -202,7 +172,7 @@ def _read_host(
     host.nixpkgs = built_from(flake, value.fn)
     fn = ".".join(value.fn)
     arg_node = unwrap(value.arg.node) if value.arg.node is not None else None
-    if binding is not None and _inside(arg_node, binding):
+    if binding is not None and inside(arg_node, binding):
         head, _args = apply_chain(unwrap(arg_node.parent) if arg_node.parent is not None else None)
         written = select_path(head) if head is not None else None
         host.layout, host.builder = "nixosSystem", ".".join(written) if written and written[-1] == "nixosSystem" else fn
@@ -273,7 +243,7 @@ def _helper_name(binding: Node | None) -> str | None:
     return None
 
 
-def _read_call(flake: Flake, ev: Evaluator, item: _Found, call: SystemCall) -> None:
+def _read_call(flake: Flake, ev: Evaluator, item: HostFinding, call: SystemCall) -> None:
     host = item.host
     arg = ev.force(call.arg)
     if not isinstance(arg, AttrsValue):
@@ -299,12 +269,12 @@ def _read_call(flake: Flake, ev: Evaluator, item: _Found, call: SystemCall) -> N
             file = flake.file_of(lst) if lst is not None else None
             if file is None:
                 continue
-            if item.binding is not None and _inside(lst, item.binding):
+            if item.binding is not None and inside(lst, item.binding):
                 item.literal_lists.append((file, lst))
-            if _inside(lst, written):
+            if inside(lst, written):
                 key = _key_name(ev, lst, file, arg.attrs["modules"].env, host.name)
                 item.module_lists.append((file, lst, key))
-            elif item.binding is None or not _inside(lst, item.binding):
+            elif item.binding is None or not inside(lst, item.binding):
                 item.spliced_lists.append((file, lst))
         for module in modules.items:
             _read_module(flake, ev, item, module)
@@ -335,7 +305,7 @@ def _key_name(ev: Evaluator, lst: Node, file: SourceFile, env: dict, name: str) 
     return None
 
 
-def _call_site_list(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk) -> tuple[SourceFile, Node] | None:
+def _call_site_list(flake: Flake, ev: Evaluator, item: HostFinding, thunk: Thunk) -> tuple[SourceFile, Node] | None:
     """The list written for this host where a builder the engine cannot follow is called
     (``installer = mkInstaller base [ ./installer.nix ];``): its own modules list, when it is the call's one
     list argument and every entry is the path of a plain module file."""
@@ -391,7 +361,7 @@ def _platform_of(ev: Evaluator, module: AttrsValue) -> str | None:
     return None
 
 
-def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth: int = 0) -> None:
+def _read_module(flake: Flake, ev: Evaluator, item: HostFinding, thunk: Thunk, depth: int = 0) -> None:
     host = item.host
     value = as_path(ev.force(thunk))
     if isinstance(value, Unknown):
@@ -430,473 +400,6 @@ def _read_module(flake: Flake, ev: Evaluator, item: _Found, thunk: Thunk, depth:
         args = ev.force(module.attrs["args"]) if isinstance(module, AttrsValue) and "args" in module.attrs else None
         if isinstance(args, AttrsValue) and ("inputs" in args.attrs or _inputs_under_flake(ev, args)):
             host.inputs_in_modules = True
-
-
-# ---- choosing where to attach -------------------------------------------------------------------
-
-
-def _choose_attach(flake: Flake, ev: Evaluator, found: list[_Found], names_unseen: bool = False) -> None:
-    _follow_shared_modules(ev, found)
-    # A file is a host's own only when no other host reaches it, through its modules or their imports.
-    for item in found:
-        item.host.imported_files = _reached_files(flake, ev, item)
-    # Counted by real path: a host folder that is a symlink to another host's shares its files.
-    real = {rel: os.path.realpath(os.path.join(flake.root, rel)) for item in found for rel in item.host.imported_files}
-    by_real: dict[str, int] = {}
-    for item in found:
-        for target in {real[rel] for rel in item.host.imported_files}:
-            by_real[target] = by_real.get(target, 0) + 1
-    uses = {rel: by_real[target] for rel, target in real.items()}
-    several = len(found) > 1
-    # A modules list written once inside a function that builds several machines is none of theirs alone.
-    list_users: dict[tuple[str, int], int] = {}
-    for item in found:
-        for key in {(file.rel, lst.start) for file, lst in item.literal_lists + item.spliced_lists}:
-            list_users[key] = list_users.get(key, 0) + 1
-    for item in found:
-        item.literal_lists = [(file, lst) for file, lst in item.literal_lists if list_users[(file.rel, lst.start)] == 1]
-    unread = {id(item) for item in found if item.host.refusal is not None or item.call is None}
-    for item in found:
-        host = item.host
-        host.shared_module_files = [
-            r for r in host.module_files if several and all(r in other.host.module_files for other in found)
-        ]
-        own_files = _own_files(item, uses, several)
-        host.own_file = own_files[0] if own_files else None
-        if id(item) in unread:
-            if item.call_site_list is not None:
-                file, lst = item.call_site_list
-                host.refusal, host.attach = None, Attach("modules-list", file.rel, lst)
-                if item.call is None or not host.inputs_in_modules:
-                    flake.notes.append(
-                        f"{host.name}: its builder is not followed, so its settings are imported in the list written "
-                        f"for it ({file.rel}:{file.line(lst)}); that builder must pass `inputs` to its modules "
-                        "(specialArgs = { inherit inputs; })"
-                    )
-            continue
-        descriptor = _descriptor_list(item, found, list_users)
-        if host.layout == "nixosSystem" and item.literal_lists:
-            file, lst = item.literal_lists[-1]
-            host.attach = Attach("modules-list", file.rel, lst)
-        elif descriptor is not None:
-            file, lst = descriptor
-            host.attach = Attach("imports-list", file.rel, lst)
-            host.own_file = file.rel
-        elif own_files:
-            for rel in own_files:  # the next owned file when one cannot take an import
-                host.refusal = None
-                _attach_to_file(flake, host, rel)
-                if host.refusal is None:
-                    host.own_file = rel
-                    break
-            else:
-                host.refusal = _first_problem(flake, own_files) if len(own_files) > 1 else host.refusal
-        elif item.literal_lists:
-            file, lst = item.literal_lists[-1]
-            host.attach = Attach("modules-list", file.rel, lst)
-        else:
-            host.refusal = (
-                _linked_folder(flake, host.module_files)
-                or _imported_by_others(item, found)
-                or (
-                    "no module file belongs to this host alone (its modules are shared with other hosts), "
-                    "and its modules list is not written for it alone"
-                )
-            )
-    if not names_unseen:  # a host the engine cannot see may use the same list with another name
-        _attach_keyed(flake, [item for item in found if id(item) not in unread], found)
-    for item in found:
-        host = item.host
-        if (
-            host.refusal is None
-            and host.attach is not None
-            and item.call is not None
-            and not host.inputs_in_modules
-            and id(item) not in unread
-        ):
-            _give_access(flake, ev, item, item.call)
-        _refusal_snippet(host, item)
-
-
-def _descriptor_list(
-    item: _Found, found: list[_Found], list_users: dict[tuple[str, int], int]
-) -> tuple[SourceFile, Node] | None:
-    """The ``imports`` list of the host's own descriptor file, which its builder splices into its modules
-    (``hosts/ramen/default.nix`` returning ``{ system = ...; imports = [ ... ]; config = ...; }``, built with
-    ``modules = [ ... ] ++ (host.imports or [])``): the host's entry file, named for it, whose list no other
-    host's modules hold and which no other host reaches."""
-    host = item.host
-    for file, lst in reversed(item.spliced_lists):
-        path = PurePosixPath(file.rel)
-        if not (host.name in path.parts[:-1] and path.name in ENTRY_FILES) and path.stem != host.name:
-            continue
-        if list_users.get((file.rel, lst.start)) != 1:
-            continue
-        if any(other is not item and file.rel in other.host.imported_files for other in found):
-            continue
-        binding = lst.parent
-        while binding is not None and binding.kind != "NODE_ATTRPATH_VALUE":
-            binding = binding.parent
-        if binding is None or attrpath_names(binding.nodes()[0]) != ["imports"]:
-            continue
-        return file, lst
-    return None
-
-
-def _attach_keyed(flake: Flake, placed: list[_Found], found: list[_Found]) -> None:
-    """Hosts left without a place of their own that share a ``modules`` list written once inside a function
-    whose argument is each host's name get one entry there, ``machines/${name}.nix``; so do the other hosts of
-    that list, so that it is their one place too. A list is keyed only when every host using it has its own
-    name in that argument: then the entry loads each host's own file, never another's. A host whose files
-    do not parse keeps its refusal: what it imports is not known."""
-    users: dict[tuple[str, int], list[tuple[_Found, str | None]]] = {}
-    for item in found:
-        for file, lst, key in item.module_lists:
-            users.setdefault((file.rel, lst.start), []).append((item, key))
-    placed = [item for item in placed if not _unreadable(flake, item.host.module_files)]
-    placed_ids = {id(item) for item in placed}
-    for item in placed:
-        if item.host.attach is not None:
-            continue
-        keyed = [
-            (file, lst, key) for file, lst, key in item.module_lists if _keyed_by(users[(file.rel, lst.start)], key)
-        ]
-        if not keyed:
-            continue
-        file, lst, key = keyed[-1]
-        for other, _key in users[(file.rel, lst.start)]:
-            if id(other) in placed_ids:
-                other.host.refusal = None
-                other.host.attach = Attach("keyed-entry", file.rel, lst, key)
-
-
-def _unreadable(flake: Flake, files: list[str]) -> bool:
-    for rel in files:
-        try:
-            flake.source_file(rel)
-        except LlamaflakeError:
-            return True
-    return False
-
-
-def _keyed_by(users: list[tuple[_Found, str | None]], key: str | None) -> bool:
-    """Whether a list's users all hold their own name in ``key``, and none's name could leave the folder."""
-    return key is not None and all(k == key and "/" not in item.host.name for item, k in users)
-
-
-def _imported_by_others(item: _Found, found: list[_Found]) -> str | None:
-    """Why a host's own-looking file is not its own: another host's imports reach it too."""
-    host = item.host
-    for rel in host.module_files:
-        if rel in host.shared_module_files:
-            continue
-        others = [o.host.name for o in found if o is not item and rel in o.host.imported_files]
-        if others:
-            names = ", ".join(others)
-            return (
-                f"{rel} is imported by {names} too (through its imports): an import there would give "
-                f"{names} this host's settings, and no other module file belongs to this host alone"
-            )
-    return None
-
-
-def _linked_folder(flake: Flake, files: list[str]) -> str | None:
-    """Why a host has no file of its own when its folder is a link to another host's (``nixos/crawler -> dagger``)."""
-    for rel in files:
-        parts = PurePosixPath(rel).parts[:-1]
-        for depth in range(len(parts), 0, -1):
-            folder = "/".join(parts[:depth])
-            if os.path.islink(os.path.join(flake.root, folder)):
-                target = os.path.relpath(
-                    os.path.realpath(os.path.join(flake.root, folder)), os.path.realpath(flake.root)
-                )
-                return (
-                    f"{folder} is a link to {target.replace(os.sep, '/')}: this host shares every file there with "
-                    "another host, so none belongs to it alone"
-                )
-    return None
-
-
-ENTRY_FILES = ("default.nix", "configuration.nix")
-HOST_FOLDERS = {"hosts", "machines", "systems", "nixos-configurations", "configurations", "hosts-nixos"}
-_NAME_TOKENS = re.compile(r"[-_.]+")
-
-
-def _follow_shared_modules(ev: Evaluator, found: list[_Found]) -> None:
-    """A module every host uses may pick each host's own folder by a name in ``specialArgs``
-    (``imports = [ ./${hostname} ]``): those folders belong to the host they are picked for."""
-    if len(found) < 2:
-        return
-    counts: dict[str, int] = {}
-    for item in found:
-        for rel in item.host.module_files:
-            counts[rel] = counts.get(rel, 0) + 1
-    for item in found:
-        if item.call is None or item.host.refusal is not None:
-            continue
-        shared = [rel for rel in item.host.module_files if counts[rel] > 1]
-        if not shared:
-            continue
-        call_arg = ev.force(item.call.arg)
-        special = (
-            ev.force_attrs(call_arg.attrs["specialArgs"])
-            if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs
-            else None
-        )
-        if special is None:
-            continue
-        args = Thunk.const(AttrsValue(dict(special.attrs), open=True))
-        for rel in shared:
-            for picked in _interpolated_imports(ev, rel, args):
-                if picked not in item.host.module_files:
-                    item.host.module_files.append(picked)
-                    item.dynamic_paths.append(picked)
-
-
-def _reached_files(flake: Flake, ev: Evaluator, item: _Found) -> list[str]:
-    """Every file the host's modules reach through ``imports``: read from the text, and where an import is
-    built (a ``let`` variable, ``../. + "/x"``, a ``map``), evaluated with the host's ``specialArgs``."""
-    files = import_closure(flake, item.host.module_files)
-    args = _special_args(ev, item)
-    index = 0
-    while index < len(files) and len(files) < 500:
-        try:
-            evaluated = _interpolated_imports(ev, files[index], args, every=True)
-        except Exception:
-            evaluated = []
-        for rel in import_closure(flake, evaluated):
-            if rel not in files:
-                files.append(rel)
-        index += 1
-    return files
-
-
-def _special_args(ev: Evaluator, item: _Found) -> Thunk:
-    """The module arguments a host's modules are called with, as far as its ``specialArgs`` say."""
-    special = None
-    try:
-        call_arg = ev.force(item.call.arg) if item.call is not None else None
-        if isinstance(call_arg, AttrsValue) and "specialArgs" in call_arg.attrs:
-            special = ev.force_attrs(call_arg.attrs["specialArgs"])
-    except Exception:
-        special = None
-    return Thunk.const(AttrsValue(dict(special.attrs) if special is not None else {}, open=True))
-
-
-def _interpolated_imports(ev: Evaluator, rel: str, args: Thunk, every: bool = False) -> list[str]:
-    value = ev.import_path(PathValue(rel))
-    if isinstance(value, Lambda):
-        value = ev.apply(value, args)
-    body = ev.module_body(value)
-    imports = ev.force_list(body.attrs["imports"]) if isinstance(body, AttrsValue) and "imports" in body.attrs else None
-    found = []
-    for thunk in imports.items if imports is not None else []:
-        path = ev.force(thunk)
-        if isinstance(path, PathValue) and (path.interpolated or every):
-            target = ev.nix_file(path.rel)
-            if target is not None:
-                found.append(target)
-    return found
-
-
-def _own_files(item: _Found, uses: dict[str, int], several: bool) -> list[str]:
-    """The module files that belong to this host alone, best place for its import first: its entry file
-    (``default.nix``, ``configuration.nix``, ``<host>.nix``), then other files in its folder, then the rest."""
-    host = item.host
-    candidates = [
-        rel
-        for rel in host.module_files
-        if PurePosixPath(rel).name not in GENERATED_FILES
-        and "llama-cpp/machines/" not in rel
-        and (not several or uses[rel] == 1)
-    ]
-
-    def names_host(rel: str) -> bool:
-        path = PurePosixPath(rel)
-        return host.name in path.parts[:-1] or path.stem == host.name
-
-    def is_entry(rel: str) -> bool:
-        path = PurePosixPath(rel)
-        return path.name in ENTRY_FILES or path.stem == host.name
-
-    tokens = {t for t in _NAME_TOKENS.split(host.name.lower()) if t}
-
-    def shares_a_word(rel: str) -> bool:  # `ai-niri` in hosts/idols-ai/, `akane` in hosts/idols-akane/
-        path = PurePosixPath(rel.lower())
-        return any(tokens & set(_NAME_TOKENS.split(part)) for part in path.parts[:-1] + (path.stem,))
-
-    def in_hosts_folder(rel: str) -> bool:
-        return any(part in HOST_FOLDERS for part in PurePosixPath(rel).parts[:-1])
-
-    named = [r for r in candidates if names_host(r)]
-    ranked = [r for r in named if is_entry(r)] + [r for r in named if not is_entry(r)]
-    for rank in (shares_a_word, in_hosts_folder):
-        near = [r for r in candidates if r in item.dynamic_paths and r not in ranked and rank(r)]
-        ranked += [r for r in near if is_entry(r)] + [r for r in near if not is_entry(r)]
-    ranked += [r for r in candidates if r in item.dynamic_paths and r not in ranked]
-    if ranked:
-        return ranked
-    return candidates if several else []
-
-
-def _first_problem(flake: Flake, files: list[str]) -> str:
-    probe = Host(name="", builder="", file="", line=0)
-    _attach_to_file(flake, probe, files[0])
-    return probe.refusal or f"{files[0]}: cannot take an import"
-
-
-def module_attrset(file: SourceFile) -> tuple[Node | None, str | None]:
-    """The attribute set of a module file (``{ ... }``, ``args: { ... }``, ``args: let ... in { ... }``)."""
-    node = unwrap(file.tree)
-    if node is not None and node.kind == "NODE_LAMBDA":
-        node = unwrap(node.nodes()[-1])
-    while node is not None and node.kind in ("NODE_LET_IN", "NODE_WITH", "NODE_ASSERT"):
-        node = unwrap(node.nodes()[-1])
-    if node is None or node.kind != "NODE_ATTR_SET":
-        return None, f"{file.rel} is not a plain module (an attribute set, or a function returning one)"
-    return node, None
-
-
-def _attach_to_file(flake: Flake, host: Host, rel: str) -> None:
-    try:
-        file = flake.source_file(rel)
-    except LlamaflakeError as exc:
-        host.refusal = str(exc)
-        return
-    attrset, problem = module_attrset(file)
-    if attrset is None:
-        host.refusal = problem
-        return
-    imports = [b for b in bindings(attrset) if b.path and b.path[0] == "imports"]
-    if not imports:
-        host.attach = Attach("imports-new", rel, attrset)
-        return
-    binding = imports[0]
-    lists = list_literals(binding.value) if binding.path == ["imports"] else []
-    if not lists:
-        host.refusal = f"{rel}: its `imports` is not a list the engine can add to"
-        return
-    host.attach = Attach("imports-list", rel, lists[0])
-
-
-def list_literals(node: Node | None) -> list[Node]:
-    """The list literals of ``[ ... ]`` or ``[ ... ] ++ [ ... ] ++ shared``."""
-    node = unwrap(node)
-    if node is None:
-        return []
-    if node.kind == "NODE_LIST":
-        return [node]
-    if node.kind == "NODE_BIN_OP" and any(t.kind == "TOKEN_CONCAT" for t in node.tokens()):
-        found = []
-        for part in node.nodes():
-            found.extend(list_literals(part))
-        return found
-    return []
-
-
-def _give_access(flake: Flake, ev: Evaluator, item: _Found, call: SystemCall) -> None:
-    """Decide how ``inputs`` will reach this host's modules: through ``specialArgs`` of its nixosSystem call."""
-    host = item.host
-    arg_node = unwrap(call.arg.node) if call.arg.node is not None else None
-    file = flake.file_of(arg_node) if arg_node is not None else None
-    if arg_node is None or file is None or arg_node.kind != "NODE_ATTR_SET":
-        host.refusal = "`inputs` does not reach its modules, and its nixosSystem argument is not a set the engine can add `specialArgs` to"
-        return
-    special = [b for b in bindings(arg_node) if b.path and b.path[0] == "specialArgs"]
-    kind: AccessKind
-    inherited = [node for name, node in inherited_names(arg_node) if name == "specialArgs"]
-    if inherited:  # `inherit specialArgs;`: add to the set it names, when that is a literal set
-        if inherited[0].first("NODE_INHERIT_FROM") is not None:
-            host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is inherited from a set the engine cannot edit"
-            return
-        named = ev.lookup(inherited[0], "specialArgs", file, call.arg.env)
-        value = unwrap(named.node) if named.node is not None else None
-        file = flake.file_of(value) if value is not None else None
-        if value is None or file is None or value.kind != "NODE_ATTR_SET":
-            host.refusal = (
-                "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
-            )
-            return
-        kind, target = "specialArgs-add", value
-    elif special:
-        value = _update_literal(special[0].value)
-        if special[0].path != ["specialArgs"] or value is None or value.kind != "NODE_ATTR_SET":
-            host.refusal = (
-                "`inputs` does not reach its modules, and its `specialArgs` is not a set the engine can add to"
-            )
-            return
-        kind, target = "specialArgs-add", value
-    else:
-        kind, target = "specialArgs-new", arg_node
-    expression, pattern = _inputs_expression(flake, ev, call, target, file)
-    if expression is None:
-        host.refusal = (
-            f"`inputs` does not reach its modules, and no name for the flake's inputs is in scope in {file.rel} "
-            f"where its nixosSystem call is"
-        )
-        return
-    host.access = Access(kind, file.rel, target, expression, pattern)
-
-
-def _update_literal(node: Node | None) -> Node | None:
-    """The set to add to in ``{ ... }`` or ``x // { ... }`` (the last literal set of a ``//`` chain)."""
-    node = unwrap(node)
-    if node is None or node.kind == "NODE_ATTR_SET":
-        return node
-    if node.kind == "NODE_BIN_OP" and any(t.kind == "TOKEN_UPDATE" for t in node.tokens()):
-        for part in reversed(node.nodes()):
-            found = _update_literal(part)
-            if found is not None and found.kind == "NODE_ATTR_SET":
-                return found
-    return None
-
-
-def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, file: SourceFile):
-    """What names the flake's inputs at ``at``: ``inputs`` in scope, or the outputs' ``@name``; else
-    ``inputs`` after adding ``@inputs`` to the outputs pattern (only inside flake.nix's outputs)."""
-    env = call.arg.env
-    value = ev.force(ev.lookup(at, "inputs", file, env))
-    if isinstance(value, External) and value.bound and value.path[-1:] == ("inputs",):
-        return "inputs", None
-    outputs = unwrap(flake.outputs)
-    if file is not flake.file or outputs is None or not _inside(at, outputs):
-        return None, None
-    param = outputs.nodes()[0]
-    whole = None
-    if param.kind == "NODE_IDENT_PARAM":
-        whole = param.text
-    elif param.kind == "NODE_PATTERN":
-        bind = param.first("NODE_PAT_BIND")
-        ident = bind.first("NODE_IDENT") if bind is not None else None
-        whole = ident.text if ident else None
-    if whole is not None:
-        named = ev.force(ev.lookup(at, whole, file, env))
-        if isinstance(named, FlakeInputs):
-            return whole, None
-        return None, None
-    if isinstance(value, External) and not value.bound and value.path == ("inputs",):
-        pattern = outputs_pattern(flake)
-        if pattern is not None:
-            return "inputs", pattern
-    return None, None
-
-
-def _refusal_snippet(host: Host, item: _Found) -> None:
-    """The exact lines to add by hand for a refused host."""
-    if host.refusal is None:
-        return
-    target = host.own_file
-    machine = "<module dir>/llama-cpp/machines/" + host.name + ".nix"
-    literal = nix_relative_path(target or "flake.nix", machine)
-    lines = [f"imports = [ {literal} ];"]
-    if target is None:
-        lines.append(
-            f"# in a module that only {host.name} imports (path from the flake folder): all its modules are shared"
-        )
-    if not host.inputs_in_modules and item.call is not None:
-        lines.append("# and, in its nixosSystem call: specialArgs = { inherit inputs; };")
-    host.snippet = "\n".join(lines)
-    host.snippet_file = target
 
 
 # Functions that load every module file below a folder: import-tree, nixpkgs' listFilesRecursive, and

@@ -244,6 +244,17 @@ def unwrap(node: Node | None) -> Node | None:
     return node
 
 
+def inside(node: Node | None, container: Node | None) -> bool:
+    """Whether ``node`` is ``container`` or lies within it, in the same file."""
+    return (
+        node is not None
+        and container is not None
+        and node.source is container.source
+        and container.start <= node.start
+        and node.end <= container.end
+    )
+
+
 def module_attrset(tree: Node) -> Node | None:
     """The attribute set a module file evaluates to: under ``{ ... }:`` and ``let … in`` too."""
     node = unwrap(tree)
