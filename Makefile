@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/llamaflake --demo
 
+# Every test, spread over the machine's cores (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The house rules in pyproject.toml: ruff's lint rules, and its formatter (which changes nothing here).
 check: $(STAMP)
