@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/llamaflake --demo
 
+# Every test, spread over the machine's cores (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The house rules in pyproject.toml: ruff's lint rules, its formatter (which changes nothing here), and
 # mypy on tui/ (the files and settings are in [tool.mypy]). .pre-commit-config.yaml runs the same.

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import git
@@ -35,8 +36,22 @@ def _isolated_git_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
-    # A test sees no git repository above its temporary folder (a stray /tmp/.git, a checkout around /tmp).
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path_factory.getbasetemp()))
+    # A test sees no git repository above its temporary folder (a stray /tmp/.git, a checkout around /tmp):
+    # neither above pytest's (one per worker under pytest-xdist) nor above one made with ``tempfile``.
+    monkeypatch.setenv(
+        "GIT_CEILING_DIRECTORIES", os.pathsep.join([str(tmp_path_factory.getbasetemp()), tempfile.gettempdir()])
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _bytecode_for_child_processes(tmp_path_factory):
+    """``python -m tui`` started by a test compiles the project once per test run (per worker), into a
+    temporary folder, instead of in every child where the shell says not to write bytecode."""
+    patch = pytest.MonkeyPatch()
+    patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.mktemp("bytecode")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True)

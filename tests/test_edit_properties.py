@@ -12,6 +12,7 @@ import difflib
 import tempfile
 from pathlib import Path
 
+import pytest
 from conftest import assert_nix_parses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,6 +57,7 @@ def _check(files: dict[str, str], hosts: list[str]) -> None:
         assert again.is_empty, plan_diff(again)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     t=st.lists(trivia, min_size=24, max_size=24),
@@ -82,6 +84,7 @@ def test_literal_host_edits_survive_any_trivia(t, ellipsis, special_args, dotted
     _check({"flake.nix": flake, "carbon.nix": "{ ... }: { }\n"}, ["carbon"])
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     t=st.lists(trivia, min_size=12, max_size=12),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 from conftest import COMPACT_FLAKE, assert_nix_parses, compact_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,27 +71,75 @@ def test_no_newline_at_end_and_crlf_survive():
     assert apply_hunks(change, {hunks[0].index}).new == b"A" + old[1:]
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.sampled_from([b"a\n", b"b\n", b"c\n", b"d\n", b"\n"]), max_size=30),
-    st.lists(st.sampled_from([b"a\n", b"b\n", b"x\n", b"d\n", b"\n"]), max_size=30),
-    st.sets(st.integers(0, 10)),
+def rebuilt_from_hunks(old: bytes, new: bytes, hunks, chosen: set[int]) -> bytes:
+    """The text made from the hunks alone: the old lines, each change of a chosen hunk taking its new lines."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    changes = sorted(
+        (i1, i2, j1, j2, hunk.index) for hunk in hunks for tag, i1, i2, j1, j2 in hunk.opcodes if tag != "equal"
+    )
+    out, at = [], 0
+    for i1, i2, j1, j2, index in changes:
+        assert i1 >= at, "two hunks change the same lines"
+        out += old_lines[at:i1] + (new_lines[j1:j2] if index in chosen else old_lines[i1:i2])
+        at = i2
+    return b"".join(out + old_lines[at:])
+
+
+LINES = [b"a\n", b"b\n", b"c\n", b"\n"]
+
+
+@st.composite
+def edited_text(draw) -> tuple[list[bytes], list[bytes]]:
+    """Old and new lines: runs of unchanged lines (that repeat, so that the diff has choices) with one line
+    dropped, changed or added between two runs, so that edits are far apart (separate hunks) and close (one)."""
+
+    def unchanged() -> list[bytes]:
+        shift = draw(st.integers(0, len(LINES) - 1))
+        length = draw(st.sampled_from([0, 1, 3, 7, 9, 12]))  # more than six apart: a hunk each
+        return [LINES[(shift + i) % len(LINES)] for i in range(length)]
+
+    old, new = unchanged(), []
+    new += old
+    for _ in range(draw(st.integers(1, 5))):
+        edit = draw(st.sampled_from(["drop", "change", "add"]))
+        line, other = draw(st.sampled_from(LINES)), draw(st.sampled_from([b"x\n", b"a\n", b"\n"]))
+        old += [] if edit == "add" else [line]
+        new += [] if edit == "drop" else [other]
+        run = unchanged()
+        old += run
+        new += run
+    return old, new
+
+
+# Two texts drawn apart, which mostly differ everywhere, or a text and its edited copy, which has a few hunks.
+texts = st.one_of(
+    st.tuples(
+        st.lists(st.sampled_from([b"a\n", b"b\n", b"c\n", b"d\n", b"\n"]), max_size=30),
+        st.lists(st.sampled_from([b"a\n", b"b\n", b"x\n", b"d\n", b"\n"]), max_size=30),
+    ),
+    edited_text(),
 )
-def test_rebuilt_text_is_made_of_whole_hunks(old_lines, new_lines, accepted):
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_rebuilt_text_is_made_of_whole_hunks(lines):
+    old_lines, new_lines = lines
     old, new = b"".join(old_lines), b"".join(new_lines)
     change = FileChange("p.nix", old, new, "r")
     hunks = split_hunks(change)
-    kept = apply_hunks(change, accepted)
-    chosen = {h.index for h in hunks} & accepted
-    if not chosen:
-        assert kept is None
-        return
-    if chosen == {h.index for h in hunks}:
-        assert kept.new == new
-        return
-    # Each accepted hunk changes the line count by exactly its own additions and removals.
-    expected = len(old_lines) + sum(h.added - h.removed for h in hunks if h.index in chosen)
-    assert kept is None or len(kept.new.splitlines(keepends=True)) == expected
+    every = {h.index for h in hunks}
+    # The hunks hold every change, once: all of them rebuild the new text, none the old one.
+    assert rebuilt_from_hunks(old, new, hunks, every) == new
+    assert rebuilt_from_hunks(old, new, hunks, set()) == old
+    assert apply_hunks(change, set()) is None
+    assert apply_hunks(change, every | {len(hunks)}) is (change if hunks else None)  # no hunk's index: ignored
+    # Every other choice of hunks: the old text with exactly the chosen hunks' changes.
+    for size in range(1, len(hunks)):
+        for chosen in map(set, combinations(every, size)):
+            kept = apply_hunks(change, chosen | {len(hunks) + 1})
+            assert kept is not None and kept.new == rebuilt_from_hunks(old, new, hunks, chosen), chosen
+            assert (kept.path, kept.old, kept.reason, kept.parts) == ("p.nix", old, "r", ())
 
 
 def test_plan_from_accepted_hunks_drops_rejected_lines(demo_repo):

@@ -54,6 +54,7 @@ def test_step_4_variant_picker_at_80x24(snap_compare, demo_repo):
     )
 
 
+@pytest.mark.slow
 def test_step_5_review(snap_compare, demo_repo):
     assert snap_compare(
         make_app(demo_repo), terminal_size=SIZE, run_before=at_step("Review", "tab", "tab", "tab", "tab", "space")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from pilot_helpers import go_to_step, run_async, steady_screen  # noqa: F401 - steady_screen is an autouse fixture
 from snapshot_app import ZEN4_FLAGS, make_app
 from textual.widgets import Button, DataTable, Input, OptionList, Static
@@ -35,6 +36,7 @@ async def open_picker(pilot, row: int) -> VariantPicker:
     return pilot.app.screen
 
 
+@pytest.mark.slow
 @run_async
 async def test_enter_opens_the_picker_and_ok_gives_the_machine_cuda_for_its_capabilities(demo_repo):
     app = make_app(demo_repo)
@@ -75,6 +77,7 @@ async def test_enter_opens_the_picker_and_ok_gives_the_machine_cuda_for_its_capa
         assert app.screen.query_one("#picker-cuda", Input).value == "8.6,12.0a"
 
 
+@pytest.mark.slow
 @run_async
 async def test_an_invalid_capability_is_said_at_once_and_keeps_the_picker_open(demo_repo):
     app = make_app(demo_repo)

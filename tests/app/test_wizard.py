@@ -323,6 +323,7 @@ async def test_the_first_rebuild_example_is_a_machine_that_uses_the_cache(demo_r
         )
 
 
+@pytest.mark.slow
 @run_async
 async def test_machines_step_fills_in_and_takes_actions(demo_repo, tmp_path):
     app = make_app(demo_repo)
@@ -412,6 +413,7 @@ async def test_default_hardware_source_runs_without_the_hardware_api(demo_repo):
         assert carbon.recommendation is not None and carbon.variant in ("cpu", "cuda", "vulkan", "rocm")
 
 
+@pytest.mark.slow
 @run_async
 async def test_review_toggles_hunks_files_and_split(demo_repo):
     app = make_app(demo_repo)
@@ -452,6 +454,7 @@ def footer_keys(app) -> dict[str, tuple[str, bool]]:
     return {key.key: (key.description, key.has_class("-disabled")) for key in app.screen.query("FooterKey")}
 
 
+@pytest.mark.slow
 @run_async
 async def test_space_on_the_file_list_toggles_the_file_as_the_footer_says(demo_repo):
     app = make_app(demo_repo)
@@ -510,6 +513,7 @@ async def test_each_machine_s_import_is_a_hunk_to_reject_alone(tmp_path):
         assert app.screen.step == step_called("Commit")
 
 
+@pytest.mark.slow
 @run_async
 async def test_command_palette_has_the_wizard_commands(demo_repo):
     app = make_app(demo_repo)
@@ -539,6 +543,7 @@ async def test_command_palette_has_the_wizard_commands(demo_repo):
         assert type(app.screen).__name__ == "HelpScreen"
 
 
+@pytest.mark.slow
 @run_async
 async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
     hook = demo_repo / ".git" / "hooks" / "pre-commit"
@@ -565,6 +570,7 @@ async def test_commit_failure_shows_the_error_and_commits_nothing(demo_repo):
     assert not repo.is_dirty(untracked_files=True), repo.git.status()
 
 
+@pytest.mark.slow
 @run_async
 async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
     hook = demo_repo / ".git" / "hooks" / "pre-commit"
@@ -588,6 +594,7 @@ async def test_refused_commit_can_be_retried_after_fixing_the_hook(demo_repo):
     assert "nixos/llama-cpp/default.nix" in commit.stats.files
 
 
+@pytest.mark.slow
 @run_async
 async def test_quitting_at_a_refused_commit_puts_everything_back_and_says_so(demo_repo):
     hook = demo_repo / ".git" / "hooks" / "pre-commit"
@@ -616,6 +623,7 @@ async def test_quitting_at_a_refused_commit_puts_everything_back_and_says_so(dem
     assert not (demo_repo / ".git/llamaflake/journal").exists()
 
 
+@pytest.mark.slow
 @run_async
 async def test_a_plan_made_stale_by_a_commit_is_refused_and_made_again(demo_repo):
     app = make_app(demo_repo)
@@ -776,6 +784,7 @@ async def test_every_default_ctrl_n_alone_and_one_enter_commit(demo_repo):
     assert len(commit.parents) == 1
 
 
+@pytest.mark.slow
 @run_async
 async def test_whole_flow_with_ctrl_n_commits_without_the_rejected_hunk(demo_repo):
     app = make_app(demo_repo)
@@ -840,6 +849,7 @@ async def test_write_without_committing(demo_repo):
     assert (Path(demo_repo) / "nixos/llama-cpp/default.nix").is_file()
 
 
+@pytest.mark.slow
 @run_async
 async def test_second_run_reads_back_the_settings_and_changes_nothing(demo_repo):
     first = make_app(demo_repo)
@@ -905,6 +915,7 @@ class MarkupHardware(FixedHardware):
         )
 
 
+@pytest.mark.slow
 @run_async
 async def test_names_urls_and_reports_that_read_like_markup_are_shown_as_they_are(tmp_path):
     from tui.core.nix.syntax import nix_attr_name

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "git"))
 
 import nix_flakes as flakes
@@ -33,6 +35,7 @@ async def to_review(pilot, url: str, variants: dict[str, str] | None = None) -> 
     await go_to_step(pilot, "Review")
 
 
+@pytest.mark.slow
 @run_async
 async def test_review_proves_every_machine_on_a_scratch_copy_and_commits(tmp_path, stand_ins):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
@@ -84,6 +87,7 @@ async def test_a_machine_that_does_not_evaluate_is_named_and_can_be_gone_back_fr
     assert repo_state(root).differences(before) == []
 
 
+@pytest.mark.slow
 @run_async
 async def test_commit_anyway_commits_what_does_not_evaluate(tmp_path, stand_ins):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])
@@ -111,6 +115,7 @@ async def test_nix_turned_off_says_not_evaluated(tmp_path, stand_ins):
         assert "--no-eval" not in text
 
 
+@pytest.mark.slow
 @run_async
 async def test_offline_inputs_say_not_verified(tmp_path, stand_ins):
     root = flakes.outputs_elsewhere(tmp_path / "config", stand_ins["nixpkgs"])

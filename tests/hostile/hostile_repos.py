@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -51,8 +50,6 @@ def layout_repo(tmp_path: Path, name: str) -> Path:
 
 def run_cli(args: list[str], cwd: Path | None = None, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """``llamaflake ARGS`` as a child process, as a user runs it (no terminal)."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     return subprocess.run(
         [sys.executable, "-m", "tui", *args],
         cwd=cwd,
@@ -60,7 +57,6 @@ def run_cli(args: list[str], cwd: Path | None = None, timeout: float = 120, **kw
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=timeout,
-        env=env,
         **kwargs,
     )
 

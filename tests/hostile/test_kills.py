@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import git
+import pytest
 from hostile_repos import small_repo
 
 HOSTS = ["boron", "carbon"]
@@ -63,6 +64,7 @@ def llamaflake_commits(repo: git.Repo) -> int:
     return sum("Generated-by: llamaflake" in c.message for c in repo.iter_commits("HEAD"))
 
 
+@pytest.mark.slow
 def test_apply_killed_at_random_moments_is_finished_by_the_next_apply(tmp_path):
     base = small_repo(tmp_path / "base", HOSTS)
     # The reference: one apply that nobody interrupts, and how long it takes.
