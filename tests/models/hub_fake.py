@@ -102,6 +102,7 @@ class FakeHub:
         self.repos = default_repos()
         self.requests: list[dict] = []
         self.tokens = {"hf_acme_secret"}
+        self.hold: threading.Event | None = None  # set to an Event: every answer waits until it is set (a slow Hub)
 
     def answer(self, path: str, query: dict, auth: str | None) -> tuple[int, dict, dict]:
         """(status, headers, JSON body) for one request."""
@@ -177,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         auth = self.headers.get("Authorization")
         self.hub.requests.append({"path": url.path, "query": query, "authorization": auth})
+        if self.hub.hold is not None:
+            self.hub.hold.wait(30)
         status, headers, body = self.hub.answer(url.path, query, auth)
         data = json.dumps(body).encode()
         self.send_response(status)

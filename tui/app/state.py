@@ -202,7 +202,7 @@ class WizardState:
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about
     model_repos: dict[str, ModelRepo] = field(default_factory=dict)  # looked up in the serve step, by what was typed
-    model_text: str = ""  # the repository last looked up, offered for the next machine
+    model_text: str = ""  # the repository last looked up or taken, offered in the next picker
 
     def model_repo_at(self, repo: str, revision: str) -> ModelRepo | None:
         """A repository looked up in this run at that commit (for its parameter count), or None."""

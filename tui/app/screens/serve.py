@@ -19,7 +19,7 @@ INTRO = (
     "pinned to a commit and its sha256, on 127.0.0.1. [b]enter[/] picks one; [b]ctrl+n[/] goes on, and a "
     "machine without a model serves nothing."
 )
-MODEL_WIDTH = 38  # the Model column, so that the table fits 80 columns
+MODEL_WIDTH = 40  # the Model column, so that the table fits 80 columns
 LEGEND = "[$text-muted]Model [$text-accent]✎[/] chosen now · = as in the repository[/]"
 
 

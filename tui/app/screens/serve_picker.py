@@ -253,6 +253,7 @@ class ServePicker(DialogScreen[PickedModel | None]):
             self.query_one("#serve-repo", Input).focus()
             return
         self.wizard.model_repos[message.key] = message.repo
+        self.wizard.model_text = self.query_one("#serve-repo", Input).value.strip()  # offered next time
         self._show_repo(message.repo, message.spec)
 
     # ---- the models -------------------------------------------------------------------------
