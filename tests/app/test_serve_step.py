@@ -88,7 +88,7 @@ async def test_the_suggested_model_for_a_known_gpu_is_preselected_and_ok_takes_i
             port=8080,
             context=4096,
         )
-        assert row_of(app, "carbon") == ["carbon", "cuda", f"Q2_K {QWEN_7B} ✎", "2.8 GiB", "yes"]
+        assert row_of(app, "carbon") == ["carbon", "cuda", "Q2_K bartowski/Qwen2.5-7B-Instruct ✎", "2.8 GiB", "yes"]
         detail = text_of(app.screen, "#serve-detail")
         assert f"carbon serves {name} of {QWEN_7B}" in detail
         assert f"Pinned commit {commit[:12]}" in detail and "on 127.0.0.1:8080, 4096 tokens of context" in detail
@@ -122,7 +122,10 @@ async def test_a_quantisation_chosen_by_hand_and_a_machine_without_known_memory(
         picker = app.screen
         assert picker.machine.name == "boron"
         assert picker.query_one("#serve-repo", Input).value == QWEN_7B  # the repository looked up last
-        assert text_of(picker, "#serve-memory").startswith("Memory: not known for boron's cpu build")
+        assert text_of(picker, "#serve-memory") == (
+            "Memory: boron's RAM is not known (detect, import or scan its hardware in the machines step); "
+            "no suggestion, choose by size"
+        )
         assert picker.suggestion is None and highlighted(picker) == "Q2_K"  # looked up before: no request
         assert len(hub.requests) == 1
         await look_up(pilot, picker, f"{QWEN_7B}:q8_0")  # a file named in the field is highlighted
@@ -131,7 +134,7 @@ async def test_a_quantisation_chosen_by_hand_and_a_machine_without_known_memory(
         await pilot.pause()
         assert app.state.machines["boron"].serve.model.name == QWEN_FILE.format("Q8_0")
         assert row_of(app, "boron")[3:] == ["7.5 GiB", "?"]
-        assert "boron's memory is not known" in text_of(app.screen, "#serve-detail")
+        assert "boron's RAM is not known" in text_of(app.screen, "#serve-detail")
 
 
 @run_async
@@ -227,7 +230,7 @@ async def test_the_plan_carries_the_model_chosen(demo_repo, hub):
         assert plan.machines["boron"].serve is None
         await pilot.press("escape")  # back: the step shows the model, and a later plan still has it
         await pilot.pause()
-        assert row_of(app, "carbon")[2] == f"Q2_K {QWEN_7B} ✎"
+        assert row_of(app, "carbon")[2] == "Q2_K bartowski/Qwen2.5-7B-Instruct ✎"
 
 
 @run_async
@@ -245,7 +248,7 @@ async def test_a_machine_that_keeps_its_build_gets_the_model_and_a_served_one_is
         boron.existing = MachineAnswer("cpu", all_variants=True, serve=served)
         assert boron.keeps_existing and "boron" not in app.state.answers().machines
         app.screen.show_state()
-        assert row_of(app, "boron") == ["boron", "cpu", "q8_0 ggml-org/tiny-model-GGUF =", "114 MiB", "?"]
+        assert row_of(app, "boron") == ["boron", "cpu", "q8_0 ggml-org/tiny-model =", "114 MiB", "?"]
         await pilot.press("down", "down")
         assert "(as in the repository)" in text_of(app.screen, "#serve-detail")
         assert "on 127.0.0.1:8090" in text_of(app.screen, "#serve-detail")

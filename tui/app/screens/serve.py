@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +11,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Label, Static
 
 from tui.app.screens.base import StepScreen
+from tui.app.screens.serve_picker import PickedModel, ServePicker, memory_unknown
 from tui.app.state import MachineState, WizardState
 from tui.app.text import cell
 from tui.core.answers import ServeChoice
@@ -24,12 +27,14 @@ LEGEND = "[$text-muted]Model [$text-accent]✎[/] chosen now · = as in the repo
 
 
 def model_text(serve: ServeChoice) -> str:
-    """``QUANT owner/name`` (the file's path where its name shows no quantisation), shortened to the column."""
+    """``QUANT owner/name`` without its ``-GGUF`` (the file's path where its name shows no quantisation),
+    shortened to the column."""
     from tui.core.models import quant_of
 
     model = serve.model
     quant = quant_of(model.name)
-    text = f"{quant} {model.repo}" if quant else f"{model.name} {model.repo}"
+    repo = re.sub(r"[-_.]gguf$", "", model.repo, flags=re.IGNORECASE)  # every model here is one
+    text = f"{quant} {repo}" if quant else f"{model.name} {repo}"
     return text if len(text) <= MODEL_WIDTH else text[: MODEL_WIDTH - 1] + "…"
 
 
@@ -45,7 +50,7 @@ def fit_of(state: WizardState, machine: MachineState, serve: ServeChoice) -> tup
         return None, "its size is not known (pinned without a look-up)"
     need = f"needs about {size_text(needs)} with {serve.context} tokens of context"
     if memory is None:
-        return None, f"{need}; {machine.name}'s memory is not known (no hardware report with it)"
+        return None, f"{need}; {memory_unknown(machine)}"
     left = f"{memory.where} leaves {size_text(memory.usable)}"
     return needs <= memory.usable, f"{need}; {left}"
 
@@ -180,8 +185,6 @@ class ServeScreen(StepScreen):
     @on(DataTable.RowSelected, "#serve-machines")
     def action_pick_model(self) -> None:
         """The model picker for the machine under the cursor (``enter``, or a click on its row)."""
-        from tui.app.screens.serve_picker import PickedModel, ServePicker
-
         machine = self.selected()
         if machine is None:
             return

@@ -49,6 +49,12 @@ class LookedUp(Message):
         self.error = error
 
 
+def memory_unknown(machine: MachineState) -> str:
+    """That the memory a machine's build loads its model into is not known, and how to make it known."""
+    what = "GPU memory" if machine.variant in ("cuda", "rocm", "vulkan") else "RAM"
+    return f"{machine.name}'s {what} is not known (detect, import or scan its hardware in the machines step)"
+
+
 def whole_number(text: str, what: str) -> int:
     value = text.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 9:
@@ -172,10 +178,7 @@ class ServePicker(DialogScreen[PickedModel | None]):
 
         memory = self.memory
         if memory is None:
-            return plain(
-                f"Memory: not known for {self.machine.name}'s {self.machine.variant} build (no hardware report "
-                "with it): no suggestion, choose by size"
-            )
+            return plain(f"Memory: {memory_unknown(self.machine)}; no suggestion, choose by size")
         return plain(f"Memory: {memory.where}; {size_text(memory.usable)} for the model and its context")
 
     def on_mount(self) -> None:
@@ -363,7 +366,7 @@ class ServePicker(DialogScreen[PickedModel | None]):
         line = f"{model.label}, {size_text(model.size)}: {needs} with {self._context_tokens() or DEFAULT_CONTEXT} tokens of context"
         memory = self.memory
         if memory is None:
-            return f"{line}; {self.machine.name}'s memory is not known"
+            return f"{line}; {memory_unknown(self.machine)}"
         if fits:
             return f"{line}; {memory.where} leaves {size_text(memory.usable)}"
         return f"{line}, more than {memory.where} leaves ({size_text(memory.usable)})"
