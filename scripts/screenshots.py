@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "app"))
+sys.path.insert(0, str(ROOT / "tests" / "models"))  # the fake Hugging Face Hub: the pictures need no network
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"": (120, 40), "80x24": (80, 24)}  # folder under screenshots/: terminal size
@@ -41,8 +42,13 @@ async def take(out: Path, size: tuple[int, int]) -> list[Path]:
 
     Input._toggle_cursor = lambda self: None  # steady pictures
     TextArea._toggle_cursor_blink_visible = lambda self: None
+    from hub_fake import QWEN_7B, running_hub
+
     written = []
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, running_hub() as (_hub, endpoint):
+        os.environ.update(HF_ENDPOINT=endpoint, HF_HOME=str(Path(scratch) / "hf-home"), NO_PROXY="127.0.0.1")
+        for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "http_proxy", "HTTP_PROXY"):
+            os.environ.pop(name, None)
         app = make_app(make_demo_repo(Path(scratch)))
         async with app.run_test(size=size) as pilot:
             await settle(pilot)
@@ -58,6 +64,13 @@ async def take(out: Path, size: tuple[int, int]) -> list[Path]:
                     written.append(Path(app.save_screenshot(f"{name}-picker.svg", path=str(out))))
                     await pilot.press("escape", "up", "up")
                     await settle(pilot)
+                if name.endswith("-serve"):  # carbon's picker, Qwen2.5 7B looked up; then the step with it taken
+                    await pilot.press("enter", *QWEN_7B, "enter")
+                    await settle(pilot)
+                    written.append(Path(app.save_screenshot(f"{name}-picker.svg", path=str(out))))
+                    await pilot.press("enter")
+                    await settle(pilot)
+                    written.append(Path(app.save_screenshot(f"{name}-chosen.svg", path=str(out))))
             await pilot.press("ctrl+n", "enter")
             await settle(pilot)
             written.append(Path(app.save_screenshot(f"{len(names) + 1}-committed.svg", path=str(out))))

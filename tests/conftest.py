@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from tui.core.demo import demo_source
 
 # Fixture trees are data, not tests (the fake /sys trees also hold symlink loops, as the real one does).
 collect_ignore = ["fixtures"]
+# The fake Hugging Face Hub (tests/models/hub_fake.py) is imported by the wizard's tests too.
+sys.path.insert(0, str(Path(__file__).parent / "models"))
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
 requires_nix = pytest.mark.skipif(NIX_INSTANTIATE is None, reason="nix-instantiate is not installed (Debian: nix-bin)")

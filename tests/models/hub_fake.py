@@ -9,6 +9,8 @@ import hashlib
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -101,6 +103,7 @@ class FakeHub:
         self.requests: list[dict] = []
         self.tokens = {"hf_acme_secret"}
         self.bodies: dict[str, object] = {}  # repo → the JSON answered instead (a hostile or broken Hub)
+        self.hold: threading.Event | None = None  # set to an Event: every answer waits until it is set (a slow Hub)
 
     def answer(self, path: str, query: dict, auth: str | None) -> tuple[int, dict, dict]:
         """(status, headers, JSON body) for one request."""
@@ -178,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         auth = self.headers.get("Authorization")
         self.hub.requests.append({"path": url.path, "query": query, "authorization": auth})
+        if self.hub.hold is not None:
+            self.hub.hold.wait(30)
         status, headers, body = self.hub.answer(url.path, query, auth)
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -203,20 +208,27 @@ def _isolate(monkeypatch, tmp_path, endpoint: str) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
-@pytest.fixture
-def hub(tmp_path, monkeypatch):
-    """The fake Hub, running; ``HF_ENDPOINT`` points at it."""
+@contextmanager
+def running_hub() -> Iterator[tuple[FakeHub, str]]:
+    """The fake Hub serving on a free port of 127.0.0.1, and its endpoint URL, until the block ends."""
     fake = FakeHub()
     handler = type("Handler", (_Handler,), {"hub": fake})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    _isolate(monkeypatch, tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
     try:
-        yield fake
+        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """The fake Hub, running; ``HF_ENDPOINT`` points at it."""
+    with running_hub() as (fake, endpoint):
+        _isolate(monkeypatch, tmp_path, endpoint)
+        yield fake
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from tui.core.variants import NO_VARIANT, variants_for
 
 if TYPE_CHECKING:  # the engine is imported by the worker that reads the flake, not at start-up
-    from tui.core.answers import Answers, MachineAnswer
+    from tui.core.answers import Answers, MachineAnswer, ServeChoice
     from tui.core.caches import Cache
     from tui.core.hardware.model import HardwareReport, Recommendation
+    from tui.core.models import ModelRepo
     from tui.core.nix.flake import Flake, Host
     from tui.core.plan import Plan
     from tui.core.proof import Proof
@@ -52,6 +53,10 @@ class MachineState:
     own_cpu_flags: list[str] | None = None
     own_cuda: list[str] | None = None
     own_rocm: list[str] | None = None
+    # The model chosen in the serve step; None: what the repository serves (``existing.serve``), or nothing.
+    serve: ServeChoice | None = None
+    serve_reason: str = ""  # why that file, in one line: the suggestion's reason, or chosen by hand
+    serve_text: str = ""  # the repository as the user typed it (REPO or REPO@REVISION)
 
     @property
     def name(self) -> str:
@@ -92,6 +97,13 @@ class MachineState:
     @property
     def variant(self) -> str:
         return self.choice or self.default_variant
+
+    @property
+    def served(self) -> ServeChoice | None:
+        """The model the machine will serve: the one chosen in the serve step, else the repository's."""
+        if self.serve is not None:
+            return self.serve
+        return self.existing.serve if self.existing is not None else None
 
     def choices(self) -> tuple[str, ...]:
         """The variants this machine can have (ROCm only on x86_64-linux)."""
@@ -170,6 +182,12 @@ class WizardState:
     accepted: dict[str, set[int]] = field(default_factory=dict)
     proof: Proof | None = None  # Nix's word on the change as accepted in the review step
     proof_of: tuple | None = None  # the accepted changes that proof is about
+    model_repos: dict[str, ModelRepo] = field(default_factory=dict)  # looked up in the serve step, by what was typed
+    model_text: str = ""  # the repository last looked up or taken, offered in the next picker
+
+    def model_repo_at(self, repo: str, revision: str) -> ModelRepo | None:
+        """A repository looked up in this run at that commit (for its parameter count), or None."""
+        return next((r for r in self.model_repos.values() if r.repo == repo and r.revision == revision), None)
 
     @property
     def loaded_flake(self) -> Flake:
@@ -219,6 +237,9 @@ class WizardState:
                 skip.append(name)
                 continue
             answer = machine.answer()
+            if machine.serve is not None:  # a model chosen now: the machine's settings file is written with it
+                answer = answer or machine.settings_for(machine.variant)
+                answer.serve = machine.serve
             if answer is not None:
                 machines[name] = answer
         caches = None if self.caches is None and self.existing_caches is not None else self.chosen_caches()

@@ -51,6 +51,11 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(
+        "Serve",
+        "tui.app.screens.serve:ServeScreen",
+        ("enter picks a machine's model on Hugging Face (optional)", "x removes the model chosen now"),
+    ),
+    Step(
         "Review",
         "tui.app.screens.review:ReviewScreen",
         ("space accepts or rejects a hunk (on the file list: the file)", "f the whole file · d unified or split diff"),

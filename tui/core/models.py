@@ -464,6 +464,15 @@ def memory_needed(model: GgufModel, repo: ModelRepo, context: int) -> int:
     return model.size + kv_cache_bytes(parameters_of(model, repo), context)
 
 
+def choice_needs(choice: ModelChoice, context: int, parameters: int | None = None) -> int | None:
+    """Bytes a pinned model needs loaded with a ``context``-token KV cache (as :func:`memory_needed`), its
+    parameter count estimated from its size where not given; None where its size is not known (pinned offline)."""
+    model = GgufModel(choice.files, quant_of(choice.name), len(choice.files))
+    if model.size <= 0:
+        return None
+    return memory_needed(model, ModelRepo(choice.repo, choice.revision, (model,), parameters=parameters), context)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     model: GgufModel

@@ -21,5 +21,10 @@ class StepIndicator(Static):
                 parts.append(Content.from_markup("[$text-success]✓ $title[/]", title=title))
             else:
                 parts.append(Content.from_markup("[$text-muted]$n $title[/]", n=index, title=title))
-        super().__init__(Content(" › ").join(parts), classes="steps")
+        self.full = Content(" › ").join(parts)
+        self.narrow = Content(" ").join(parts)  # where the arrows do not fit (80 columns): the marks part the steps
+        super().__init__(self.full, classes="steps")
         self.current = current
+
+    def render(self) -> Content:
+        return self.full if self.full.cell_length <= self.content_region.width else self.narrow
