@@ -236,7 +236,7 @@ async def test_the_plan_carries_the_model_chosen(demo_repo, hub):
 @run_async
 async def test_a_machine_that_keeps_its_build_gets_the_model_and_a_served_one_is_shown(demo_repo, hub):
     """A machine whose build the repository already has (kept as it is) goes into the plan once it gets a model;
-    a model the repository serves already is shown as such, and x does not drop it."""
+    a model the repository serves already is shown as such; x drops the model chosen now, then the repository's."""
     served = ServeChoice(
         ModelChoice("ggml-org/tiny-model-GGUF", "c" * 40, (ModelFile("tiny-model-q8_0.gguf", "d" * 64, 120_000_000),)),
         port=8090,
@@ -252,9 +252,6 @@ async def test_a_machine_that_keeps_its_build_gets_the_model_and_a_served_one_is
         await pilot.press("down", "down")
         assert "(as in the repository)" in text_of(app.screen, "#serve-detail")
         assert "on 127.0.0.1:8090" in text_of(app.screen, "#serve-detail")
-        await pilot.press("x")
-        await pilot.pause()
-        assert boron.served == served and "boron" not in app.state.answers().machines
         await pilot.press("enter")
         await pilot.pause()
         picker = app.screen
@@ -266,3 +263,32 @@ async def test_a_machine_that_keeps_its_build_gets_the_model_and_a_served_one_is
         answer = app.state.answers().machines["boron"]
         assert answer.variant == "cpu" and answer.all_variants and answer.serve.model.repo == QWEN_7B
         assert answer.serve.port == 8090  # the port it served on is kept
+        await pilot.press("x")  # the model chosen now goes: the repository's is served again
+        await pilot.pause()
+        assert boron.served == served and "boron" not in app.state.answers().machines
+        await pilot.press("x")  # and then the repository's: the machine serves none, its settings file says so
+        await pilot.pause()
+        assert boron.served is None and row_of(app, "boron")[2].startswith("—")
+        answer = app.state.answers().machines["boron"]
+        assert answer.serve is None and answer.stop_serving and answer.all_variants
+
+
+@run_async
+async def test_x_on_the_model_a_repository_serves_removes_its_block_in_the_review(demo_repo, hub):
+    from hub_fake import TINY_REPO
+
+    from tui.cli import main
+
+    apply = ["apply", "--flake", str(demo_repo), "--no-nix", "--yes", "--no-eval"]
+    assert main([*apply, "--host", "boron=cpu", "--model", f"boron={TINY_REPO}"]) == 0
+    app = make_app(demo_repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_step(pilot, "Serve")
+        boron = app.state.machines["boron"]
+        assert boron.served is not None and boron.served.model.repo == TINY_REPO  # read back from its file
+        await pilot.press("down", "down", "x")
+        await pilot.pause()
+        assert boron.served is None
+        await go_to_step(pilot, "Review")
+        change = next(c for c in app.state.plan.changes if c.path.endswith("machines/boron.nix"))
+        assert b"serve = {" in change.old and b"serve" not in change.new and b'variant = "cpu";' in change.new

@@ -57,6 +57,7 @@ class MachineState:
     serve: ServeChoice | None = None
     serve_reason: str = ""  # why that file, in one line: the suggestion's reason, or chosen by hand
     serve_text: str = ""  # the repository as the user typed it (REPO or REPO@REVISION)
+    stop_serving: bool = False  # the model the repository serves is to go: the machine serves nothing
 
     @property
     def name(self) -> str:
@@ -103,6 +104,8 @@ class MachineState:
         """The model the machine will serve: the one chosen in the serve step, else the repository's."""
         if self.serve is not None:
             return self.serve
+        if self.stop_serving:
+            return None
         return self.existing.serve if self.existing is not None else None
 
     def choices(self) -> tuple[str, ...]:
@@ -240,6 +243,9 @@ class WizardState:
             if machine.serve is not None:  # a model chosen now: the machine's settings file is written with it
                 answer = answer or machine.settings_for(machine.variant)
                 answer.serve = machine.serve
+            elif machine.stop_serving:  # the repository's model goes: the settings file is written without it
+                answer = answer or machine.settings_for(machine.variant)
+                answer.serve, answer.stop_serving = None, True
             if answer is not None:
                 machines[name] = answer
         caches = None if self.caches is None and self.existing_caches is not None else self.chosen_caches()

@@ -192,6 +192,7 @@ class ServeScreen(StepScreen):
         def picked(answer: PickedModel | None) -> None:
             if answer is not None:
                 machine.serve, machine.serve_reason, machine.serve_text = answer.serve, answer.reason, answer.text
+                machine.stop_serving = False
                 self.show_state()
 
         self.app.push_screen(ServePicker(self.state, machine), picked)
@@ -204,9 +205,9 @@ class ServeScreen(StepScreen):
             machine.serve, machine.serve_reason = None, ""
             self.show_state()
         elif machine.served is not None:
+            machine.stop_serving = True
             self.notify(
-                f"{machine.name} serves this model as the repository has it, and llamaflake does not remove a "
-                "served model: enter picks another.",
-                title="Kept",
-                severity="warning",
+                f"{machine.name} will serve no model: its service goes with the commit (enter picks one again).",
+                title="Removed",
             )
+            self.show_state()
