@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from tui.core.caches import Cache
 from tui.core.errors import AnswerError
@@ -41,7 +41,7 @@ def model_file_problem(name: str) -> str | None:
     return None
 
 
-def is_byte_count(size: object) -> bool:
+def is_byte_count(size: object) -> TypeGuard[int]:
     """Whether ``size`` is a file size Nix can hold: a whole number, 0 to 2^63-1 (not a bool)."""
     return type(size) is int and 0 <= size <= NIX_INT_MAX
 

@@ -22,11 +22,16 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core.answers import MachineAnswer
 from tui.core.errors import AnswerError, RepositoryError, printable
 from tui.core.nix.syntax import nix_string_literal
 from tui.core.shell import shell_join
+
+if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport
+    from tui.core.hardware.this_machine import Nvml
 
 SERVICE = "llama-cpp.service"
 # ggml's device names per backend: CUDA0, ROCm0 (the CUDA backend built for HIP), Vulkan0.
@@ -58,10 +63,10 @@ class Check:
     ok: bool | None
     detail: str
     fix: str | None = None
-    values: dict | None = None  # numbers for scripts (bench: tokens per second)
+    values: dict[str, float] | None = None  # numbers for scripts (bench: tokens per second)
 
-    def to_dict(self) -> dict:
-        data = {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
         if self.values is not None:
             data["values"] = self.values
         return data
@@ -113,7 +118,7 @@ class Probes:
     sys: Path = Path("/sys")
     dev: Path = Path("/dev")
     icd_dirs: Sequence[Path] | None = None
-    nvml: object | None = None
+    nvml: Nvml | None = None
     timeout: float = 60.0
     bench_timeout: float = 600.0
 
@@ -160,7 +165,7 @@ class Probes:
             name = ""
         return name or socket.gethostname()
 
-    def hardware(self):
+    def hardware(self) -> HardwareReport:
         """This machine's GPUs as the project's detection sees them."""
         from tui.core.hardware.this_machine import VULKAN_ICD_DIRS, detect_this_machine
 
@@ -832,7 +837,7 @@ def verify_machine(
     """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH. ``service_off``:
     why the service is off by the repository's own choice (not checked then)."""
     result = Verification(host, answer.variant, settings_file)
-    dirs: list[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
+    dirs: Sequence[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
     where = f"in {llama_bin}" if llama_bin is not None else "on PATH"
     server = None
     for program in ("llama-server", "llama-cli"):
