@@ -477,3 +477,29 @@ def test_a_service_turned_off_in_the_file_is_not_checked_and_says_why(tmp_path, 
     service = json.loads(capsys.readouterr().out)["checks"][3]
     assert service["name"] == "service" and service["ok"] is None
     assert service["detail"] == f"not checked: serve.enable = false in {path.relative_to(demo_repo)}"
+
+
+def test_an_inherited_address_is_not_taken_for_the_default_and_fails_the_service(
+    tmp_path, demo_repo, monkeypatch, capsys
+):
+    answers = Answers(machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"], serve=ServeChoice(MODEL))})
+    apply_plan(make_plan(load_flake(demo_repo), answers), commit=False)
+    path = next(demo_repo.glob("**/llama-cpp/machines/carbon.nix"))
+    path.write_text(path.read_text().replace('      host = "127.0.0.1";\n', "      inherit host;\n"))
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [RTX_4090], cudart="12.8.90")
+    monkeypatch.setenv("LLAMAFLAKE_ROOT", str(nvidia_root(tmp_path)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    argv = ["verify", "--flake", str(demo_repo), "--host", "carbon", "--llama-bin", str(build / "bin"), "--json"]
+    assert main([*argv, "--bench"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    rel = path.relative_to(demo_repo)
+    assert checks["service"]["ok"] is False
+    assert checks["service"]["detail"].startswith(f"not checked: {rel} line ")
+    assert "`inherit host;`, is not a plain value" in checks["service"]["detail"]
+    assert checks["service"]["fix"] == "write the value itself (local.llama-cpp.serve.host = …;)"
+    assert checks["bench"]["ok"] is None
+    # plan says so too, and its JSON does not show the module's default address in its place
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["machines"]["carbon"]["serve"] is None
+    assert any("carbon: the model" in n and "`inherit host;`, is not a plain value" in n for n in data["notes"])

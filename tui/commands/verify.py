@@ -71,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     probes = probes_from_environment()
     flake = load_flake(args.flake or Path.cwd())
     host = args.host or probes.hostname()
-    from tui.core.read_back import serve_switched_off
+    from tui.core.read_back import serve_not_plain, serve_switched_off
 
     settings_file, answer = chosen_settings(flake, host)
-    off = serve_switched_off(flake.source_file(settings_file).source, settings_file)
+    source = flake.source_file(settings_file).source
+    off = serve_switched_off(source, settings_file)
+    unread = serve_not_plain(source, settings_file) if answer.serve is None else None
     result = verify_machine(
         host,
         answer,
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         service=not args.no_service,
         bench=args.bench,
         service_off=f"serve.enable = false in {settings_file}" if off else None,
+        serve_unread=unread,
     )
     if args.json:
         print_json(result.to_dict())

@@ -12,6 +12,7 @@ from tui.core.nix.syntax import (
     bindings,
     check,
     indent_of,
+    inherited_names,
     module_attrset,
     nix_string,
     parse,
@@ -176,6 +177,8 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
             nested = inner
             for ib in bindings(inner):
                 _take(source, path, found, tuple(ib.path or ()), ib.node, ib.value, serve)
+            for name, inherit in inherited_names(inner):  # no plain value: what it brings in is not seen
+                _take(source, path, found, (name,), inherit, inherit, serve)
         else:
             _take(source, path, found, rest, b.node, b.value, serve)
     if nested is None and not found:
@@ -214,6 +217,8 @@ def _take_serve(found: dict, rest: tuple[str, ...], node: Node, value: Node | No
         for b in bindings(inner):
             if b.path:
                 _take_serve(found, rest + tuple(b.path), b.node, b.value, serve)
+        for name, inherit in inherited_names(inner):  # `inherit host;`: no plain value, refused where it matters
+            _take_serve(found, rest + (name,), inherit, inherit, serve)
 
 
 def _serve_changes(

@@ -32,6 +32,7 @@ from tui.core.shell import shell_join
 if TYPE_CHECKING:
     from tui.core.hardware.model import HardwareReport
     from tui.core.hardware.this_machine import Nvml
+    from tui.core.read_back import NotPlain
 
 SERVICE = "llama-cpp.service"
 # ggml's device names per backend: CUDA0, ROCm0 (the CUDA backend built for HIP), Vulkan0.
@@ -833,9 +834,11 @@ def verify_machine(
     service: bool = True,
     bench: bool = False,
     service_off: str | None = None,
+    serve_unread: NotPlain | None = None,
 ) -> Verification:
     """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH. ``service_off``:
-    why the service is off by the repository's own choice (not checked then)."""
+    why the service is off by the repository's own choice (not checked then); ``serve_unread``: why the model the
+    settings file serves is not read (the service fails then: its address and model are not known)."""
     result = Verification(host, answer.variant, settings_file)
     dirs: Sequence[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
     where = f"in {llama_bin}" if llama_bin is not None else "on PATH"
@@ -849,7 +852,18 @@ def verify_machine(
     if server is not None:
         result.checks.append(device_check(probes, server, answer, host, settings_file))
     unit = None
-    if service and service_off is not None and answer.serve is not None:
+    if service and serve_unread is not None:
+        where = f"{settings_file} line" if settings_file else "line"
+        result.checks.append(
+            Check(
+                "service",
+                False,
+                f"not checked: {where} {serve_unread.line}, `{serve_unread.text}`, is not a plain value, so the "
+                "served model's address and file are not known",
+                serve_unread.instead,
+            )
+        )
+    elif service and service_off is not None and answer.serve is not None:
         result.checks.append(Check("service", None, f"not checked: {service_off}"))
     elif service:
         checks, unit = service_checks(probes, answer, host)
@@ -859,6 +873,8 @@ def verify_machine(
             result.checks.append(Check("bench", None, "not run: --no-service (the model is the service's)"))
         elif service_off is not None and answer.serve is not None:
             result.checks.append(Check("bench", None, f"not run: {service_off}"))
+        elif serve_unread is not None:
+            result.checks.append(Check("bench", None, "not run: the served model is not read (see the service)"))
         else:
             result.checks.append(bench_check(probes, server, answer, unit))
     return result
