@@ -164,6 +164,12 @@ class ModelRepo:
         case-insensitive."""
         if file.lower().endswith(".gguf"):
             for exact in (True, False):
+                why = next((s for s in self.skipped if _names(s, file, exact)), None)
+                if why is not None:
+                    reason = why[len(file) + 2 : -1]
+                    raise ModelLookupError(
+                        f"{self._where()} has {file}, which is not served: {reason}; {self.available()}"
+                    )
                 found = [
                     m
                     for m in self.models
@@ -200,6 +206,12 @@ class ModelRepo:
 
     def _where(self) -> str:
         return f"{self.repo}@{self.revision[:12]}"
+
+
+def _names(skipped: str, file: str, exact: bool) -> bool:
+    """Whether an entry of ``skipped`` (``name (why)``) is about ``file``."""
+    name = skipped[: len(file) + 2]
+    return name == f"{file} (" if exact else name.lower() == f"{file.lower()} ("
 
 
 def _parts_text(missing: tuple[int, ...]) -> str:
@@ -257,10 +269,21 @@ def group_models(repo: str, revision: str, files: Sequence[tuple[object, object,
     singles: list[GgufModel] = []
     splits: dict[tuple[str, int], dict[int, ModelFile]] = {}
     skipped: list[str] = []
+    listed: dict[str, set[tuple[str, str]]] = {}  # each path: the (sha256, size) it is listed with
     for path, sha256, size in files:
-        if not isinstance(path, str) or not path.lower().endswith(".gguf"):
+        if isinstance(path, str):
+            listed.setdefault(path, set()).add((repr(sha256), repr(size)))
+    seen: set[str] = set()
+    for path, sha256, size in files:
+        if not isinstance(path, str) or not path.lower().endswith(".gguf") or path in seen:
             continue
-        file = _model_file(path, sha256, size)
+        seen.add(path)
+        times = len(listed[path])
+        file = (
+            _model_file(path, sha256, size)
+            if times == 1
+            else f"the Hub lists it {'twice' if times == 2 else f'{times} times'}, with different hashes or sizes"
+        )
         if isinstance(file, str):
             skipped.append(f"{printable(path, newlines=False)} ({file})")
             continue
