@@ -34,6 +34,8 @@ NIX_INT_MAX = 2**63 - 1
 
 def model_file_problem(name: str) -> str | None:
     """Why ``name`` cannot be written as a model file's path (a .gguf path in the repository), or None."""
+    if name.lower().endswith(".gguf") and not name.endswith(".gguf"):
+        return f"its extension is {name[-5:]}: the module takes the lower-case .gguf only"
     if not _GGUF_FILE.fullmatch(name) or ".." in name.split("/"):
         return "a name llamaflake does not write into Nix"
     if len(name.rsplit("/", 1)[-1]) > STORE_NAME_MAX:

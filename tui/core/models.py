@@ -84,6 +84,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     def bad(what: str) -> AnswerError:
         return AnswerError(f"model {text!r}: {what} (write it like {SPEC_EXAMPLE})")
 
+    if spec.count("@") > 1:
+        raise bad("'@' is given twice (once, before the revision)")
     if not repo:
         raise bad("no repository")
     if not _HF_REPO.fullmatch(repo) or ".." in repo:
