@@ -503,3 +503,25 @@ def test_an_inherited_address_is_not_taken_for_the_default_and_fails_the_service
     data = json.loads(capsys.readouterr().out)
     assert data["machines"]["carbon"]["serve"] is None
     assert any("carbon: the model" in n and "`inherit host;`, is not a plain value" in n for n in data["notes"])
+
+
+def _server_printing(tmp_path: Path, body: str) -> Probes:
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [], cudart="12.8.90")
+    _script(build / "bin/llama-server", body)
+    return probes_for(nvidia_root(tmp_path), profile(tmp_path, "system", build))
+
+
+def test_a_device_list_too_long_to_read_is_stopped_and_said(tmp_path):
+    probes = _server_printing(tmp_path, "head -c 3000000 /dev/zero | tr '\\0' x\nexit 0\n")
+    devices = by_name(verify_machine("carbon", MachineAnswer("cuda"), probes, service=False))["devices"]
+    assert devices.ok is False
+    assert devices.detail.endswith("--list-devices could not run: printed more than 1 MiB, and was stopped")
+
+
+def test_a_device_list_that_cannot_be_read_shows_its_first_line_and_blames_no_driver(tmp_path):
+    probes = _server_printing(tmp_path, "printf '\\n  usage: \\033[31mllama-server\\\\x [options]\\n'\nexit 0\n")
+    devices = by_name(verify_machine("carbon", MachineAnswer("cuda"), probes, service=False))["devices"]
+    assert devices.ok is False and "driver" not in devices.detail + devices.fix
+    assert "could not be read (no 'Available devices:' line; its first line is `usage: " in devices.detail
+    assert "\x1b" not in devices.detail and "llama-server\\x [options]`" in devices.detail
+    assert "--list-devices by hand" in devices.fix

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.core.answers import MachineAnswer
+from tui.core.bounded import amount, run_bounded
 from tui.core.errors import AnswerError, RepositoryError, printable
 from tui.core.nix.syntax import nix_string_literal
 from tui.core.shell import shell_join
@@ -54,6 +54,9 @@ _NVIDIA_MODULE = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)")
 JOURNAL = shell_join(["journalctl", "-u", "llama-cpp", "-n", "5"])
 BENCH_ARGS = ("-p", "64", "-n", "16", "-o", "json")
 _MAX_BODY = 1 << 20
+# What is kept of a program's output: its stdout up to this (past it the program is stopped), its stderr's end.
+MAX_OUTPUT = 1 << 20
+STDERR_TAIL = 64 * 1024
 
 
 @dataclass
@@ -103,7 +106,7 @@ class Ran:
     returncode: int | None
     stdout: str = ""
     stderr: str = ""
-    error: str | None = None
+    error: str | None = None  # "printed more than 1 MiB", "gave no answer in 60 s", "No such file or directory"
 
 
 class NotHttp(ConnectionError):
@@ -122,28 +125,27 @@ class Probes:
     nvml: Nvml | None = None
     timeout: float = 60.0
     bench_timeout: float = 600.0
+    output_limit: int = MAX_OUTPUT
 
     def which(self, name: str) -> Path | None:
         found = shutil.which(name, path=self.path)
         return Path(found) if found else None
 
     def run(self, argv: Sequence[str | Path], timeout: float | None = None) -> Ran:
-        """``argv`` run without a shell, its output read as text; a failure to start is a result too."""
+        """``argv`` run without a shell, its output read as text (its stdout up to :data:`MAX_OUTPUT`, the end of
+        its stderr); a failure to start, a timeout and too much output are results too."""
         env = dict(os.environ, PATH=self.path, LC_ALL="C", SYSTEMD_PAGER="", SYSTEMD_COLORS="0")
+        seconds = timeout or self.timeout
         try:
-            done = subprocess.run(
-                [str(a) for a in argv],
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout or self.timeout,
-                env=env,
-                stdin=subprocess.DEVNULL,
+            done = run_bounded(
+                [str(a) for a in argv], limit=self.output_limit, tail=STDERR_TAIL, timeout=seconds, env=env
             )
-        except subprocess.TimeoutExpired:
-            return Ran(None, error=f"gave no answer in {timeout or self.timeout:g} s")
         except OSError as exc:
             return Ran(None, error=exc.strerror or str(exc))
+        if done.too_large:
+            return Ran(None, error=f"printed more than {amount(self.output_limit)}, and was stopped")
+        if done.timed_out:
+            return Ran(None, error=f"gave no answer in {seconds:g} s")
         return Ran(done.returncode, done.stdout, done.stderr)
 
     def get(self, url: str, timeout: float = 5.0) -> tuple[int, str]:
@@ -520,6 +522,15 @@ def device_check(probes: Probes, build: Build, answer: MachineAnswer, host: str,
         return Check("devices", False, f"{asked} could not run: {ran.error}", "run it by hand to see why")
     devices = parse_devices(ran.stdout)
     variant = answer.variant
+    if devices is None and ran.returncode == 0:  # it ran, and printed something else than its device list
+        first = next((line.strip() for line in ran.stdout.splitlines() if line.strip()), None)
+        said = f"its first line is `{printable(first, newlines=False)[:120]}`" if first else "it printed nothing"
+        return Check(
+            "devices",
+            False,
+            f"the output of {asked} could not be read (no 'Available devices:' line; {said})",
+            f"run {shell_join([str(build.program), '--list-devices'])} by hand: is it llama.cpp's llama-server?",
+        )
     if devices is None:
         if variant in GPU_VARIANTS:
             cause, fix = {
