@@ -525,3 +525,27 @@ def test_a_device_list_that_cannot_be_read_shows_its_first_line_and_blames_no_dr
     assert "could not be read (no 'Available devices:' line; its first line is `usage: " in devices.detail
     assert "\x1b" not in devices.detail and "llama-server\\x [options]`" in devices.detail
     assert "--list-devices by hand" in devices.fix
+
+
+def test_a_models_answer_too_large_to_read_says_so(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.models = (200, b'{"data": [' + b'{"id": "x.gguf"}, ' * 70_000 + b'{"id": "y.gguf"}]}')  # over 1 MiB
+    model = by_name(verify_machine("carbon", answer, probes))["model"]
+    assert model.ok is False and "serves no model" not in model.detail
+    assert model.detail.endswith(
+        "/v1/models answers 200 with more than 1 MiB: too large to read which models it serves"
+    )
+
+
+def test_a_health_answer_too_large_to_read_says_so(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.health = (200, b" " * (1 << 20) + b'{"status": "ok"}')
+    health = by_name(verify_machine("carbon", answer, probes))["health"]
+    assert health.ok is False and "answers 200 with more than 1 MiB" in health.detail
+
+
+def test_a_health_answer_is_shown_once_as_data(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.health = (200, b'C:\\srv says "hi"\x1b[2J')
+    health = by_name(verify_machine("carbon", answer, probes))["health"]
+    assert '/health answers 200 `C:\\srv says "hi"\\x1b[2J`, not {"status":"ok"}' in health.detail

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tui.core.answers import MachineAnswer
 from tui.core.bounded import amount, run_bounded
@@ -109,6 +109,18 @@ class Ran:
     error: str | None = None  # "printed more than 1 MiB", "gave no answer in 60 s", "No such file or directory"
 
 
+class HttpAnswer(NamedTuple):
+    """An HTTP answer: its status, and its body up to :data:`_MAX_BODY` (``too_large``: it has more)."""
+
+    status: int
+    body: str
+    too_large: bool = False
+
+    @classmethod
+    def read(cls, status: int, data: bytes) -> HttpAnswer:
+        return cls(status, data[:_MAX_BODY].decode("utf-8", "replace"), len(data) > _MAX_BODY)
+
+
 class NotHttp(ConnectionError):
     """What answers on the service's port does not speak HTTP."""
 
@@ -148,15 +160,15 @@ class Probes:
             return Ran(None, error=f"gave no answer in {seconds:g} s")
         return Ran(done.returncode, done.stdout, done.stderr)
 
-    def get(self, url: str, timeout: float = 5.0) -> tuple[int, str]:
-        """An HTTP GET without any proxy (the address is this machine's); raises OSError where nothing answers,
-        or where what answers does not speak HTTP."""
+    def get(self, url: str, timeout: float = 5.0) -> HttpAnswer:
+        """An HTTP GET without any proxy (the address is this machine's), its body read up to :data:`_MAX_BODY`;
+        raises OSError where nothing answers, or where what answers does not speak HTTP."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(url, timeout=timeout) as response:
-                return response.status, response.read(_MAX_BODY).decode("utf-8", "replace")
+                return HttpAnswer.read(response.status, response.read(_MAX_BODY + 1))
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(_MAX_BODY).decode("utf-8", "replace")
+            return HttpAnswer.read(exc.code, exc.read(_MAX_BODY + 1))
         except http.client.HTTPException as exc:  # an SSH server, a database: its first bytes are no HTTP status
             said = printable(str(exc).strip()[:80], newlines=False)
             raise NotHttp(f"does not answer in HTTP (it says `{said}`): another program listens there") from None
@@ -712,7 +724,7 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             checks.append(Check("service user", True, f"the service ({user}) can open {node or 'the GPU'}"))
     base = f"http://{loopback(serve.host)}:{serve.port}"
     try:
-        status, body = probes.get(base + "/health")
+        status, body, too_large = probes.get(base + "/health")
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         checks.append(
@@ -726,6 +738,17 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             )
         )
         return checks, unit
+    if too_large:
+        checks.append(
+            Check(
+                "health",
+                False,
+                f"{base}/health answers {status} with more than {amount(_MAX_BODY)}, not "
+                '{"status":"ok"}: another program may listen there',
+                f"see {JOURNAL}; is services.llama-cpp.port {serve.port} free?",
+            )
+        )
+        return checks, unit
     parsed = _json(body)
     if status == 503:
         checks.append(Check("health", False, f"{base}/health: the model is still loading", "wait, then verify again"))
@@ -735,7 +758,7 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             Check(
                 "health",
                 False,
-                f"{base}/health answers {status} {printable(body[:200], newlines=False)!r}, not "
+                f"{base}/health answers {status} `{printable(body[:200], newlines=False)}`, not "
                 '{"status":"ok"}: another program may listen there',
                 f"see {JOURNAL}; is services.llama-cpp.port {serve.port} free?",
             )
@@ -743,18 +766,28 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
         return checks, unit
     checks.append(Check("health", True, f'{base}/health answers {{"status":"ok"}}'))
     try:
-        status, body = probes.get(base + "/v1/models")
+        status, body, too_large = probes.get(base + "/v1/models")
     except OSError as exc:
         checks.append(Check("model", False, f"{base}/v1/models does not answer ({exc})", f"see {JOURNAL}"))
         return checks, unit
     names = _served_names(_json(body))
     chosen = serve.model.name
-    if status != 200:
+    if too_large:
         checks.append(
             Check(
                 "model",
                 False,
-                f"{base}/v1/models answers {status} {printable(body[:200], newlines=False)!r}, not the models served",
+                f"{base}/v1/models answers {status} with more than {amount(_MAX_BODY)}: too large to read which "
+                "models it serves",
+                f"see {JOURNAL}",
+            )
+        )
+    elif status != 200:
+        checks.append(
+            Check(
+                "model",
+                False,
+                f"{base}/v1/models answers {status} `{printable(body[:200], newlines=False)}`, not the models served",
                 f"see {JOURNAL}",
             )
         )
