@@ -238,3 +238,16 @@ def test_an_inherited_model_set_is_refused_whole():
     with pytest.raises(HandEditRefused, match=re.escape(f'local.llama-cpp.serve.model.revision = "{OTHER}";')):
         update(edited, ELSEWHERE)
     assert serve_not_plain(render(SERVING)) is None and serve_not_plain(render(BASE)) is None
+
+
+def test_a_size_not_known_says_so_on_its_line_and_round_trips():
+    offline = ModelChoice(ONE.repo, REVISION, (ModelFile(ONE.name, "a" * 64, 0),))
+    pinned = dataclasses.replace(BASE, serve=ServeChoice(offline))
+    text = render(pinned)
+    parse(text)
+    assert b"            size = 0; # not known: pinned offline\n" in text
+    assert b"size = 4683073952;\n" in render(SERVING)  # a known size has no comment
+    assert read_machine_settings(text).serve == pinned.serve
+    assert update(text, pinned) == text  # a second run changes nothing
+    assert update(render(SERVING), pinned) == text
+    assert update(text, SERVING) == render(SERVING)

@@ -49,6 +49,8 @@ SERVE_LEAVES: tuple[OptionPath, ...] = (
     ("serve", "model", "files"),
 )
 _FILE_KEYS = ("name", "sha256", "size")
+# A size of 0 is no empty file: the size is not known (a model pinned offline, nothing looked up).
+SIZE_UNKNOWN_COMMENT = b" # not known: pinned offline"
 _CHOICE_FIELDS: dict[OptionPath, str] = {
     ("serve", "host"): "host",
     ("serve", "port"): "port",
@@ -156,7 +158,7 @@ def nix_value(value: Value, indent: bytes = b"") -> bytes:
             inner + b"{",
             step + f'name = "{nix_string(file.name)}";'.encode(),
             step + f'sha256 = "{nix_string(file.sha256)}";'.encode(),
-            step + f"size = {file.size};".encode(),
+            step + f"size = {file.size};".encode() + (SIZE_UNKNOWN_COMMENT if file.size == 0 else b""),
             inner + b"}",
         ]
     return b"\n".join([*lines, indent + b"]"])
