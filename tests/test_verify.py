@@ -549,3 +549,22 @@ def test_a_health_answer_is_shown_once_as_data(tmp_path, server):
     server.health = (200, b'C:\\srv says "hi"\x1b[2J')
     health = by_name(verify_machine("carbon", answer, probes))["health"]
     assert '/health answers 200 `C:\\srv says "hi"\\x1b[2J`, not {"status":"ok"}' in health.detail
+
+
+def test_an_error_with_json_is_a_json_object_on_stdout_too(demo_repo, capsys):
+    assert main(["verify", "--flake", str(demo_repo), "--host", "boron", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "ok": False,
+        "error": f"{demo_repo} has no llama.cpp settings for boron",
+        "hint": "llamaflake apply --host boron=VARIANT writes them",
+    }
+    assert err.startswith(f"llamaflake: {demo_repo} has no llama.cpp settings for boron")
+    assert main(["verify", "--flake", str(demo_repo), "--host", "nitrogen", "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and data["error"].startswith("no machine named 'nitrogen'")
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--json", "--host", "nitrogen=cpu"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and "unknown host 'nitrogen'" in data["error"]
+    assert main(["verify", "--flake", str(demo_repo), "--host", "boron"]) == 2
+    assert capsys.readouterr().out == ""  # without --json: the message on stderr only

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -446,6 +447,18 @@ def load_from_args(args: argparse.Namespace) -> Flake:
 def print_json(data) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@contextmanager
+def errors_as_json(enabled: bool) -> Iterator[None]:
+    """With ``enabled`` (``--json``), an expected failure is also printed on stdout, as ``{"ok": false, "error":
+    …}``, for a script that reads it; the message on stderr and the exit status stay as they are."""
+    try:
+        yield
+    except LlamaflakeError as exc:
+        if enabled:
+            print_json({"ok": False, "error": exc.message} | ({"hint": exc.hint} if exc.hint else {}))
+        raise
 
 
 def say(message: str) -> None:
