@@ -127,6 +127,7 @@ def test_cleanup_removes_overlay_and_dead_caches(demo_repo):
         (["--host", "boron=cpu", "--cpu-flags", "boron=avx2;rm"], "malformed CPU flag"),
         (["--host", "carbon=cuda", "--cuda", "carbon=sm86"], "malformed CUDA capability"),
         (["--host", "carbon"], "give it as NAME=VALUE"),
+        (["--host", "carbon="], "--host carbon=: give the machine's variant"),
         (["--host", "carbon=cpu", "--cache", "cuda-maintainers-typo"], "unknown cache"),
         (["--host", "carbon=cpu", "--cache", "https://x.cachix.org=notakey"], "public key"),
         (["--host", "carbon=cpu", "--follows", "nixpkgs-unstable"], "no input 'nixpkgs-unstable'"),

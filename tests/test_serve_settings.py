@@ -13,7 +13,7 @@ from tui.core.machine_file import HandEditRefused, update_machine_file
 from tui.core.nix.flake import load_flake
 from tui.core.nix.syntax import parse
 from tui.core.plan import make_plan
-from tui.core.read_back import read_machine_settings
+from tui.core.read_back import read_machine_settings, serve_not_plain
 from tui.core.render import render_machine
 from tui.core.serve_settings import serve_from_dict
 from tui.core.validate import Check, Intended, intent_problem, served
@@ -200,3 +200,54 @@ def test_the_proof_fails_a_machine_whose_served_model_is_not_the_chosen_one():
     no_serve = dataclasses.replace(chosen, serve=None)
     assert intent_problem(intent(served(SERVING.serve)), no_serve) is not None
     assert intent_problem(intent(None), no_serve) is None
+
+
+@pytest.mark.parametrize(
+    "written, inherit, by_hand",
+    [
+        (b'      host = "127.0.0.1";\n', b"      inherit host;\n", 'local.llama-cpp.serve.host = "0.0.0.0";'),
+        (b"      port = 8080;\n", b"      inherit (config.lab) port;\n", "local.llama-cpp.serve.port = 9000;"),
+        (
+            b'        repo = "bartowski/Qwen2.5-7B-Instruct-GGUF";\n',
+            b"        inherit repo;\n",
+            'local.llama-cpp.serve.model.repo = "unsloth/Qwen3-GGUF";',
+        ),
+    ],
+    ids=["host", "port-from", "model-repo"],
+)
+def test_an_inherited_leaf_is_not_read_as_the_default_and_is_refused(written, inherit, by_hand):
+    edited = render(SERVING).replace(written, inherit)
+    parse(edited)
+    assert read_machine_settings(edited).serve is None  # not the module's default in its place
+    shown = f"`{inherit.decode().strip()}`, is not a plain value"
+    assert shown in str(serve_not_plain(edited))
+    with pytest.raises(HandEditRefused) as refused:
+        update(edited, ELSEWHERE)
+    assert by_hand in str(refused.value)
+    with pytest.raises(HandEditRefused, match=re.escape(shown)):
+        update(edited, BASE)
+
+
+def test_an_inherited_model_set_is_refused_whole():
+    start = render(SERVING).index(b"      model = {")
+    end = render(SERVING).index(b"      };\n", start) + len(b"      };\n")
+    edited = render(SERVING)[:start] + b"      inherit (import ./model.nix) model;\n" + render(SERVING)[end:]
+    parse(edited)
+    assert read_machine_settings(edited).serve is None
+    assert "write local.llama-cpp.serve.model as an attribute set" in str(serve_not_plain(edited))
+    with pytest.raises(HandEditRefused, match=re.escape(f'local.llama-cpp.serve.model.revision = "{OTHER}";')):
+        update(edited, ELSEWHERE)
+    assert serve_not_plain(render(SERVING)) is None and serve_not_plain(render(BASE)) is None
+
+
+def test_a_size_not_known_says_so_on_its_line_and_round_trips():
+    offline = ModelChoice(ONE.repo, REVISION, (ModelFile(ONE.name, "a" * 64, 0),))
+    pinned = dataclasses.replace(BASE, serve=ServeChoice(offline))
+    text = render(pinned)
+    parse(text)
+    assert b"            size = 0; # not known: pinned offline\n" in text
+    assert b"size = 4683073952;\n" in render(SERVING)  # a known size has no comment
+    assert read_machine_settings(text).serve == pinned.serve
+    assert update(text, pinned) == text  # a second run changes nothing
+    assert update(render(SERVING), pinned) == text
+    assert update(text, SERVING) == render(SERVING)

@@ -477,3 +477,94 @@ def test_a_service_turned_off_in_the_file_is_not_checked_and_says_why(tmp_path, 
     service = json.loads(capsys.readouterr().out)["checks"][3]
     assert service["name"] == "service" and service["ok"] is None
     assert service["detail"] == f"not checked: serve.enable = false in {path.relative_to(demo_repo)}"
+
+
+def test_an_inherited_address_is_not_taken_for_the_default_and_fails_the_service(
+    tmp_path, demo_repo, monkeypatch, capsys
+):
+    answers = Answers(machines={"carbon": MachineAnswer("cuda", cuda_capabilities=["8.6"], serve=ServeChoice(MODEL))})
+    apply_plan(make_plan(load_flake(demo_repo), answers), commit=False)
+    path = next(demo_repo.glob("**/llama-cpp/machines/carbon.nix"))
+    path.write_text(path.read_text().replace('      host = "127.0.0.1";\n', "      inherit host;\n"))
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [RTX_4090], cudart="12.8.90")
+    monkeypatch.setenv("LLAMAFLAKE_ROOT", str(nvidia_root(tmp_path)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    argv = ["verify", "--flake", str(demo_repo), "--host", "carbon", "--llama-bin", str(build / "bin"), "--json"]
+    assert main([*argv, "--bench"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    rel = path.relative_to(demo_repo)
+    assert checks["service"]["ok"] is False
+    assert checks["service"]["detail"].startswith(f"not checked: {rel} line ")
+    assert "`inherit host;`, is not a plain value" in checks["service"]["detail"]
+    assert checks["service"]["fix"] == "write the value itself (local.llama-cpp.serve.host = …;)"
+    assert checks["bench"]["ok"] is None
+    # plan says so too, and its JSON does not show the module's default address in its place
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["machines"]["carbon"]["serve"] is None
+    assert any("carbon: the model" in n and "`inherit host;`, is not a plain value" in n for n in data["notes"])
+
+
+def _server_printing(tmp_path: Path, body: str) -> Probes:
+    build = store_build(tmp_path, "llama-cpp-cuda-0.0.0", [], cudart="12.8.90")
+    _script(build / "bin/llama-server", body)
+    return probes_for(nvidia_root(tmp_path), profile(tmp_path, "system", build))
+
+
+def test_a_device_list_too_long_to_read_is_stopped_and_said(tmp_path):
+    probes = _server_printing(tmp_path, "head -c 3000000 /dev/zero | tr '\\0' x\nexit 0\n")
+    devices = by_name(verify_machine("carbon", MachineAnswer("cuda"), probes, service=False))["devices"]
+    assert devices.ok is False
+    assert devices.detail.endswith("--list-devices could not run: printed more than 1 MiB, and was stopped")
+
+
+def test_a_device_list_that_cannot_be_read_shows_its_first_line_and_blames_no_driver(tmp_path):
+    probes = _server_printing(tmp_path, "printf '\\n  usage: \\033[31mllama-server\\\\x [options]\\n'\nexit 0\n")
+    devices = by_name(verify_machine("carbon", MachineAnswer("cuda"), probes, service=False))["devices"]
+    assert devices.ok is False and "driver" not in devices.detail + devices.fix
+    assert "could not be read (no 'Available devices:' line; its first line is `usage: " in devices.detail
+    assert "\x1b" not in devices.detail and "llama-server\\x [options]`" in devices.detail
+    assert "--list-devices by hand" in devices.fix
+
+
+def test_a_models_answer_too_large_to_read_says_so(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.models = (200, b'{"data": [' + b'{"id": "x.gguf"}, ' * 70_000 + b'{"id": "y.gguf"}]}')  # over 1 MiB
+    model = by_name(verify_machine("carbon", answer, probes))["model"]
+    assert model.ok is False and "serves no model" not in model.detail
+    assert model.detail.endswith(
+        "/v1/models answers 200 with more than 1 MiB: too large to read which models it serves"
+    )
+
+
+def test_a_health_answer_too_large_to_read_says_so(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.health = (200, b" " * (1 << 20) + b'{"status": "ok"}')
+    health = by_name(verify_machine("carbon", answer, probes))["health"]
+    assert health.ok is False and "answers 200 with more than 1 MiB" in health.detail
+
+
+def test_a_health_answer_is_shown_once_as_data(tmp_path, server):
+    answer, probes, _system = cuda_machine(tmp_path, server)
+    server.health = (200, b'C:\\srv says "hi"\x1b[2J')
+    health = by_name(verify_machine("carbon", answer, probes))["health"]
+    assert '/health answers 200 `C:\\srv says "hi"\\x1b[2J`, not {"status":"ok"}' in health.detail
+
+
+def test_an_error_with_json_is_a_json_object_on_stdout_too(demo_repo, capsys):
+    assert main(["verify", "--flake", str(demo_repo), "--host", "boron", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "ok": False,
+        "error": f"{demo_repo} has no llama.cpp settings for boron",
+        "hint": "llamaflake apply --host boron=VARIANT writes them",
+    }
+    assert err.startswith(f"llamaflake: {demo_repo} has no llama.cpp settings for boron")
+    assert main(["verify", "--flake", str(demo_repo), "--host", "nitrogen", "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and data["error"].startswith("no machine named 'nitrogen'")
+    assert main(["plan", "--flake", str(demo_repo), "--no-nix", "--json", "--host", "nitrogen=cpu"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and "unknown host 'nitrogen'" in data["error"]
+    assert main(["verify", "--flake", str(demo_repo), "--host", "boron"]) == 2
+    assert capsys.readouterr().out == ""  # without --json: the message on stderr only

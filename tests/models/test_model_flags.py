@@ -95,9 +95,10 @@ def test_offline_pinning_through_the_flags_asks_nothing(demo_repo, capsys, close
 
 def refused(demo_repo, capsys, *flags) -> str:
     code, data, err = plan_json(demo_repo, capsys, *flags)
-    assert code == 2 and data is None
     lines = [line for line in err.splitlines() if line.startswith("llamaflake: ") and "note:" not in line]
     assert len(lines) == 1 and "Traceback" not in err
+    assert code == 2 and data is not None and data["ok"] is False  # --json: the error on stdout too
+    assert lines[0] == f"llamaflake: {data['error']}"
     return lines[0]
 
 

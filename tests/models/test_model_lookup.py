@@ -66,6 +66,9 @@ def test_specs_are_read(text, spec):
         ("owner/name:Q4 K M", "neither a .gguf file nor a quantisation"),
         ("owner/name:Q4..K", "neither a .gguf file nor a quantisation"),
         ("owner/name@", "nothing after '@'"),
+        ("owner/name@@main", "'@' is given twice"),
+        ("owner/name:x@main@v1", "'@' is given twice"),
+        ("owner/name:x-Q4_K_M.GGUF", "its extension is .GGUF: the module takes the lower-case .gguf only"),
         ("owner/name@main; rm -rf ~", "not a branch, tag or commit id"),
         ("owner/name@../main", "not a branch, tag or commit id"),
         ("owner/name@${rev}", "not a branch, tag or commit id"),
@@ -432,3 +435,36 @@ def test_a_split_in_many_parts_and_a_long_list_stay_short(hub):
     with pytest.raises(ModelLookupError) as caught:
         repo.find("Q2_K")
     assert len(caught.value.message) < 2000 and "more" in caught.value.message
+
+
+def test_a_file_the_hub_lists_twice_with_different_hashes_is_skipped_and_said(hub):
+    hub.bodies["acme/x"] = {
+        "id": "acme/x",
+        "sha": COMMIT,
+        "siblings": [
+            _sibling("x-Q4_K_M.gguf"),
+            _sibling("x-Q4_K_M.gguf", "b" * 64),
+            _sibling("x-Q8_0.gguf"),
+            _sibling("x-Q8_0.gguf"),  # the same twice: one file
+        ],
+    }
+    repo = lookup_repo("acme/x")
+    assert [m.name for m in repo.models] == ["x-Q8_0.gguf"]
+    assert repo.skipped == ("x-Q4_K_M.gguf (the Hub lists it twice, with different hashes or sizes)",)
+    with pytest.raises(ModelLookupError) as caught:
+        resolve_model(parse_model_spec("acme/x:x-Q4_K_M.gguf"))
+    assert caught.value.message == (
+        f"acme/x@{COMMIT[:12]} has x-Q4_K_M.gguf, which is not served: the Hub lists it twice, with different "
+        "hashes or sizes; choose one of Q8_0 (1 MiB)"
+    )
+
+
+def test_a_hub_file_with_an_upper_case_extension_is_skipped_saying_why(hub):
+    hub.bodies["acme/x"] = {
+        "id": "acme/x",
+        "sha": COMMIT,
+        "siblings": [_sibling("x-Q8_0.GGUF"), _sibling("x-Q4_0.gguf")],
+    }
+    repo = lookup_repo("acme/x")
+    assert [m.name for m in repo.models] == ["x-Q4_0.gguf"]
+    assert repo.skipped == ("x-Q8_0.GGUF (its extension is .GGUF: the module takes the lower-case .gguf only)",)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core.answers import Answers, MachineAnswer, ServeChoice, split_list
 from tui.core.caches import cache_by_name, custom_cache
@@ -17,6 +19,9 @@ from tui.core.errors import AnswerError, LlamaflakeError, printable
 from tui.core.models import DEFAULT_CONTEXT, memory_for, parse_model_spec, resolve_model
 from tui.core.nix.flake import Flake, load_flake
 from tui.core.variants import NO_VARIANT, VARIANTS
+
+if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport, Recommendation
 
 
 def add_repo_options(parser: argparse.ArgumentParser) -> None:
@@ -169,8 +174,8 @@ def hardware_recommendations(
     args: argparse.Namespace,
     cuda_release: Callable[[], str | None],
     flake: Flake | None = None,
-    reports: dict | None = None,
-) -> dict:
+    reports: dict[str, HardwareReport] | None = None,
+) -> dict[str, Recommendation]:
     """Recommendations for the machines whose hardware the flags point at (this machine, a report, SSH);
     an NVIDIA GPU's under ``cuda_release()``, the CUDA release of the nixpkgs llama.cpp will follow. Where a
     report disagrees with the machine's own configuration, a warning says so. ``reports``, where given, gets
@@ -233,7 +238,7 @@ def _cuda_release_reader(args: argparse.Namespace, flake: Flake | None) -> Calla
 def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> Answers:
     answers = Answers()
     cuda_release = _cuda_release_reader(args, flake)
-    reports: dict = {}
+    reports: dict[str, HardwareReport] = {}
     recommendations = hardware_recommendations(args, cuda_release, flake, reports)
     choices: dict[str, Choice] = {}
     for name, variant in _pairs(args.host, "--host"):
@@ -261,8 +266,12 @@ def answers_from_args(args: argparse.Namespace, flake: Flake | None = None) -> A
     # The hardware was asked for by a flag: its recommendation comes before the machine's file (the plan's).
     for name, choice in choices.items():
         recommendation = recommendations.get(name)
-        variant = choice.variant or recommendation.variant
-        answers.machines[name] = combine(variant, choice, recommendation, follow_hardware=True)
+        chosen = choice.variant or (recommendation.variant if recommendation is not None else None)
+        if not chosen:  # `--host NAME=` and no hardware to recommend one
+            raise AnswerError(
+                f"--host {name}=: give the machine's variant ({', '.join(VARIANTS)}, or {NO_VARIANT} to leave it alone)"
+            )
+        answers.machines[name] = combine(chosen, choice, recommendation, follow_hardware=True)
     serve_from_args(args, answers, flake, reports)
     if args.no_caches:
         answers.caches = []
@@ -347,18 +356,20 @@ def _change_service(name: str, answers: Answers, flake: Flake | None, extras: di
     machine = _machine_to_serve(name, answers, flake)
     before = machine.serve or _served_before(flake, name)
     assert before is not None  # checked by the caller
-    changes: dict[str, int] = {}
+    port, context = before.port, before.context
     if name in extras["--serve-port"]:
-        changes["port"] = _number(extras["--serve-port"][name], "--serve-port", name)
+        port = _number(extras["--serve-port"][name], "--serve-port", name)
     if name in extras["--context"]:
-        changes["context"] = _number(extras["--context"][name], "--context", name)
-    machine.serve = replace(before, **changes)
+        context = _number(extras["--context"][name], "--context", name)
+    machine.serve = replace(before, port=port, context=context)
     machine.serve.validate(name)
     answers.machines[name] = machine
     _say_if_switched_off(flake, name)
 
 
-def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | None, reports: dict) -> None:
+def serve_from_args(
+    args: argparse.Namespace, answers: Answers, flake: Flake | None, reports: dict[str, HardwareReport]
+) -> None:
     """The model each ``--model`` names, pinned (looked up unless pinned offline), as its machine's ``serve``;
     the file that fits the machine where ``reports`` has its hardware. A machine named by no ``--model`` keeps
     what its settings file serves."""
@@ -401,7 +412,9 @@ def serve_from_args(args: argparse.Namespace, answers: Answers, flake: Flake | N
             )
         except LlamaflakeError as exc:
             raise type(exc)(f"--model {name}: {exc.message}", hint=exc.hint) from None
-        serve = ServeChoice(resolved.choice, context=context, **({"port": port} if port is not None else {}))
+        serve = ServeChoice(resolved.choice, context=context)
+        if port is not None:
+            serve = replace(serve, port=port)
         serve.validate(name)
         machine.serve = serve
         answers.machines[name] = machine
@@ -434,6 +447,18 @@ def load_from_args(args: argparse.Namespace) -> Flake:
 def print_json(data) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@contextmanager
+def errors_as_json(enabled: bool) -> Iterator[None]:
+    """With ``enabled`` (``--json``), an expected failure is also printed on stdout, as ``{"ok": false, "error":
+    …}``, for a script that reads it; the message on stderr and the exit status stay as they are."""
+    try:
+        yield
+    except LlamaflakeError as exc:
+        if enabled:
+            print_json({"ok": False, "error": exc.message} | ({"hint": exc.hint} if exc.hint else {}))
+        raise
 
 
 def say(message: str) -> None:

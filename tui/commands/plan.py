@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui.commands.common import add_answer_options, add_repo_options, answers_from_args, load_from_args, print_json, say
+from tui.commands.common import (
+    add_answer_options,
+    add_repo_options,
+    answers_from_args,
+    errors_as_json,
+    load_from_args,
+    print_json,
+    say,
+)
 from tui.core import eval_cache
 from tui.core.diff import plan_diff
 from tui.core.footprint import machine_path
@@ -99,8 +107,9 @@ def report_plan(plan: Plan) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    flake = load_from_args(args)
-    plan = make_plan(flake, answers_from_args(args, flake))
+    with errors_as_json(args.json):
+        flake = load_from_args(args)
+        plan = make_plan(flake, answers_from_args(args, flake))
     if args.json:
         print_json(plan_report(plan))
     else:

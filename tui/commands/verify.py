@@ -64,27 +64,30 @@ def probes_from_environment():
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.commands.common import print_json
+    from tui.commands.common import errors_as_json, print_json
     from tui.core.nix.flake import load_flake
+    from tui.core.read_back import serve_not_plain, serve_switched_off
     from tui.core.verify import chosen_settings, verify_machine
 
-    probes = probes_from_environment()
-    flake = load_flake(args.flake or Path.cwd())
-    host = args.host or probes.hostname()
-    from tui.core.read_back import serve_switched_off
-
-    settings_file, answer = chosen_settings(flake, host)
-    off = serve_switched_off(flake.source_file(settings_file).source, settings_file)
-    result = verify_machine(
-        host,
-        answer,
-        probes,
-        settings_file=settings_file,
-        llama_bin=args.llama_bin,
-        service=not args.no_service,
-        bench=args.bench,
-        service_off=f"serve.enable = false in {settings_file}" if off else None,
-    )
+    with errors_as_json(args.json):
+        probes = probes_from_environment()
+        flake = load_flake(args.flake or Path.cwd())
+        host = args.host or probes.hostname()
+        settings_file, answer = chosen_settings(flake, host)
+        source = flake.source_file(settings_file).source
+        off = serve_switched_off(source, settings_file)
+        unread = serve_not_plain(source, settings_file) if answer.serve is None else None
+        result = verify_machine(
+            host,
+            answer,
+            probes,
+            settings_file=settings_file,
+            llama_bin=args.llama_bin,
+            service=not args.no_service,
+            bench=args.bench,
+            service_off=f"serve.enable = false in {settings_file}" if off else None,
+            serve_unread=unread,
+        )
     if args.json:
         print_json(result.to_dict())
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from tui.core.caches import Cache
 from tui.core.errors import AnswerError
@@ -34,6 +34,8 @@ NIX_INT_MAX = 2**63 - 1
 
 def model_file_problem(name: str) -> str | None:
     """Why ``name`` cannot be written as a model file's path (a .gguf path in the repository), or None."""
+    if name.lower().endswith(".gguf") and not name.endswith(".gguf"):
+        return f"its extension is {name[-5:]}: the module takes the lower-case .gguf only"
     if not _GGUF_FILE.fullmatch(name) or ".." in name.split("/"):
         return "a name llamaflake does not write into Nix"
     if len(name.rsplit("/", 1)[-1]) > STORE_NAME_MAX:
@@ -41,7 +43,7 @@ def model_file_problem(name: str) -> str | None:
     return None
 
 
-def is_byte_count(size: object) -> bool:
+def is_byte_count(size: object) -> TypeGuard[int]:
     """Whether ``size`` is a file size Nix can hold: a whole number, 0 to 2^63-1 (not a bool)."""
     return type(size) is int and 0 <= size <= NIX_INT_MAX
 

@@ -91,13 +91,16 @@ def run_bounded(
     stdin: str | None = None,
     cwd: Path | None = None,
     err_limit: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Output:
     """Run ``argv`` in a process group of its own, with ``stdin`` as its input. Past ``limit`` bytes of
     stdout it is killed (``limit`` None: its stdout is not read); of stderr the last ``tail`` bytes are kept,
-    and past ``err_limit`` bytes of it (if given) it is killed too; after ``timeout`` seconds it is stopped."""
+    and past ``err_limit`` bytes of it (if given) it is killed too; after ``timeout`` seconds it is stopped.
+    ``env``: its environment (default: this process's)."""
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.DEVNULL if limit is None else subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,6 +12,7 @@ from tui.core.nix.syntax import (
     bindings,
     check,
     indent_of,
+    inherited_names,
     module_attrset,
     nix_string,
     parse,
@@ -26,10 +27,13 @@ from tui.core.serve_settings import (
     SERVE,
     SERVE_LEAVES,
     SERVE_SETS,
+    OptionPath,
+    Value,
     leaf_text,
     literal,
     nix_value,
     serve_block,
+    serve_leaves,
     serve_values,
     under_serve,
 )
@@ -38,6 +42,8 @@ from tui.core.serve_settings import (
 # in tui.core.serve_settings).
 OWNED = (("variant",), ("cpu", "allVariants"), ("cpu", "flags"), ("cuda", "capabilities"), ("rocm", "gpuTargets"))
 ALL_VARIANTS_COMMENT = b"# The CPU is not known for certain: build every CPU variant and pick the best at run time."
+# What an owned setting outside ``serve`` is written as: the variant, a list of flags or targets, all-variants.
+Plain = str | list[str] | bool
 
 
 class HandEditRefused(LlamaflakeError):
@@ -62,19 +68,23 @@ class _Serve:
     opaque: list[Node] = field(default_factory=list)
 
 
-def wanted(answer: MachineAnswer) -> dict[tuple[str, ...], object]:
-    """The value of each owned setting for ``answer`` (None: not written)."""
+def owned_values(answer: MachineAnswer) -> dict[OptionPath, Plain | None]:
+    """The value of each owned setting outside ``serve`` for ``answer`` (None: not written)."""
     return {
         ("variant",): answer.variant,
         ("cpu", "allVariants"): True if answer.all_variants else None,
         ("cpu", "flags"): None if answer.all_variants else list(answer.cpu_flags),
         ("cuda", "capabilities"): list(answer.cuda_capabilities) or None,
         ("rocm", "gpuTargets"): list(answer.rocm_targets) or None,
-        **serve_values(answer.serve),
     }
 
 
-def _literal(value: Node | None) -> str | list[str] | bool | None:
+def wanted(answer: MachineAnswer) -> dict[OptionPath, Plain | Value | None]:
+    """The value of each owned setting for ``answer``, the served model's too (None: not written)."""
+    return {**owned_values(answer), **serve_values(answer.serve)}
+
+
+def _literal(value: Node | None) -> Plain | None:
     """A string, a list of strings or a boolean written as a literal; None for anything else."""
     node = unwrap(value)
     if node is None:
@@ -88,7 +98,7 @@ def _literal(value: Node | None) -> str | list[str] | bool | None:
     return string_value(node)
 
 
-def _same(key: tuple[str, ...], current: str | list[str] | bool | None, want: str | list[str] | bool | None) -> bool:
+def _same(key: OptionPath, current: Plain | None, want: Plain | None) -> bool:
     if want is None:  # `cpu.flags = [ ]` means "no CPU features", not "left out"
         return current in (None, False) or (current == [] and key != ("cpu", "flags"))
     if isinstance(want, list) and isinstance(current, list):
@@ -100,7 +110,7 @@ def _unordered(values: dict) -> dict:
     return {key: sorted(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
-def _nix_value(want: str | list[str] | bool) -> str:
+def _nix_value(want: Plain) -> str:
     if isinstance(want, bool):
         return "true" if want else "false"
     if isinstance(want, str):
@@ -121,7 +131,7 @@ def _one_per_line(key: tuple[str, ...], value: list[str], old: Node | None) -> b
     return key == ("cpu", "flags") and bool(value)
 
 
-def _binding_text(name: str, key: tuple[str, ...], value: str | list[str] | bool, indent: bytes) -> bytes:
+def _binding_text(name: str, key: OptionPath, value: Plain, indent: bytes) -> bytes:
     """``name = value;`` as the template writes it, for a binding at ``indent``."""
     if isinstance(value, list) and _one_per_line(key, value, None):
         return name.encode() + b" = " + _list_lines(value, indent, b"  ") + b";"
@@ -167,6 +177,8 @@ def _owned_bindings(source: bytes, path: str) -> tuple[Node, Node, list[str], di
             nested = inner
             for ib in bindings(inner):
                 _take(source, path, found, tuple(ib.path or ()), ib.node, ib.value, serve)
+            for name, inherit in inherited_names(inner):  # no plain value: what it brings in is not seen
+                _take(source, path, found, (name,), inherit, inherit, serve)
         else:
             _take(source, path, found, rest, b.node, b.value, serve)
     if nested is None and not found:
@@ -205,6 +217,8 @@ def _take_serve(found: dict, rest: tuple[str, ...], node: Node, value: Node | No
         for b in bindings(inner):
             if b.path:
                 _take_serve(found, rest + tuple(b.path), b.node, b.value, serve)
+        for name, inherit in inherited_names(inner):  # `inherit host;`: no plain value, refused where it matters
+            _take_serve(found, rest + (name,), inherit, inherit, serve)
 
 
 def _serve_changes(
@@ -225,7 +239,7 @@ def _serve_changes(
         return [_remove(source, node) for node in serve.nodes], [], False
     if not serve.nodes:
         return [], [], True
-    values = serve_values(answer.serve)
+    values = serve_leaves(answer.serve)
     if serve.opaque:
         refused.extend(leaf_text(key, values[key]) for key in SERVE_LEAVES)
         return [], [], False
@@ -244,6 +258,7 @@ def _serve_changes(
             refused.append(leaf_text(key, want))
         elif type(current) is not type(want) or current != want:
             node = unwrap(setting.value)
+            assert node is not None, "a literal was read from it above"
             changes.append(Edit(node.start, node.end, nix_value(want, indent_of(source, setting.node.start))))
     return changes, added, False
 
@@ -258,7 +273,7 @@ def _serve_inserts(
         name = "serve" if prefix else "local.llama-cpp.serve"
         inserts.append(add_binding(source, holder, serve_block(answer.serve, _inner_indent(source, holder), name)))
         return inserts
-    values = serve_values(answer.serve)
+    values = serve_leaves(answer.serve)
     for key in added:
         within = next((p for p in (MODEL, SERVE) if p in serve.holders and key[: len(p)] == p), None)
         target = serve.holders[within] if within else holder
@@ -304,15 +319,13 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
     A setting that is not a literal (an ``if``, a ``++``, a variable) and would change is refused with
     the lines to write by hand.
     """
-    want = wanted(answer)
+    want = owned_values(answer)
     _top, holder, prefix, found, serve = _owned_bindings(source, path)
     changes: list[Edit] = []
     added: list[tuple[str, ...]] = []
     removed: dict[tuple[str, ...], Node] = {}
     refused: list[str] = []
     for key, value in want.items():
-        if under_serve(key):
-            continue
         setting = found.get(key)
         if setting is None:
             if value is not None:
@@ -372,12 +385,9 @@ def update_machine_file(source: bytes, path: str, host: str, answer: MachineAnsw
         new = apply_edits(new, inserts)
     check(new, path)
     read = read_machine_settings(new, path)
-    if read is None or _unordered(wanted(read)) != _unordered(want):
-        lines = [
-            leaf_text(k, v) if under_serve(k) else f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};"
-            for k, v in want.items()
-            if v is not None
-        ]
+    if read is None or _unordered(wanted(read)) != _unordered(wanted(answer)):
+        lines = [f"local.llama-cpp.{'.'.join(k)} = {_nix_value(v)};" for k, v in want.items() if v is not None]
+        lines += [leaf_text(k, v) for k, v in serve_values(answer.serve).items() if v is not None]
         raise HandEditRefused(
             f"{host}: {path} could not be changed to the new settings without touching your lines; "
             "set them by hand:\n  " + "\n  ".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tui.core.answers import (
@@ -21,7 +22,7 @@ from tui.core.answers import (
     model_file_problem,
 )
 from tui.core.errors import AnswerError, LlamaflakeError, printable
-from tui.core.hardware.model import GpuInfo, HardwareReport
+from tui.core.hardware.model import HardwareReport
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_TIMEOUT = 8.0  # seconds for one request to the Hub
@@ -83,6 +84,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     def bad(what: str) -> AnswerError:
         return AnswerError(f"model {text!r}: {what} (write it like {SPEC_EXAMPLE})")
 
+    if spec.count("@") > 1:
+        raise bad("'@' is given twice (once, before the revision)")
     if not repo:
         raise bad("no repository")
     if not _HF_REPO.fullmatch(repo) or ".." in repo:
@@ -163,6 +166,12 @@ class ModelRepo:
         case-insensitive."""
         if file.lower().endswith(".gguf"):
             for exact in (True, False):
+                why = next((s for s in self.skipped if _names(s, file, exact)), None)
+                if why is not None:
+                    reason = why[len(file) + 2 : -1]
+                    raise ModelLookupError(
+                        f"{self._where()} has {file}, which is not served: {reason}; {self.available()}"
+                    )
                 found = [
                     m
                     for m in self.models
@@ -201,6 +210,12 @@ class ModelRepo:
         return f"{self.repo}@{self.revision[:12]}"
 
 
+def _names(skipped: str, file: str, exact: bool) -> bool:
+    """Whether an entry of ``skipped`` (``name (why)``) is about ``file``."""
+    name = skipped[: len(file) + 2]
+    return name == f"{file} (" if exact else name.lower() == f"{file.lower()} ("
+
+
 def _parts_text(missing: tuple[int, ...]) -> str:
     """``part 2``, ``parts 2, 3``, or for many ``99998 parts (2, 3, 4, 5, …)``."""
     if len(missing) == 1:
@@ -237,25 +252,43 @@ def _not_a_model(path: str) -> str | None:
     return None
 
 
-def group_models(repo: str, revision: str, files: list[tuple[str, str | None, int]]) -> ModelRepo:
-    """The models among a repository's files, given as ``(path, LFS sha256 or None, size)``: split files
-    (``name-00001-of-00003.gguf``) are one model; projectors, importance matrices and files without an
-    LFS hash are left out, each named in ``skipped``."""
+def _model_file(path: str, sha256: object, size: object) -> ModelFile | str:
+    """A GGUF file of the Hub's listing as a model's file, or why it is none."""
+    why = _not_a_model(path) or model_file_problem(path)
+    if why is not None:
+        return why
+    if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
+        return "not stored with Git LFS, so no sha256 to pin"
+    if is_byte_count(size):
+        return ModelFile(path, sha256, size)
+    return f"its size, {printable(repr(size), newlines=False)[:40]}, is not a number of bytes"
+
+
+def group_models(repo: str, revision: str, files: Sequence[tuple[object, object, object]]) -> ModelRepo:
+    """The models among a repository's files, given as the Hub lists them, ``(path, LFS sha256 or None, size)``:
+    split files (``name-00001-of-00003.gguf``) are one model; projectors, importance matrices and files without
+    an LFS hash are left out, each named in ``skipped``."""
     singles: list[GgufModel] = []
     splits: dict[tuple[str, int], dict[int, ModelFile]] = {}
     skipped: list[str] = []
+    listed: dict[str, set[tuple[str, str]]] = {}  # each path: the (sha256, size) it is listed with
     for path, sha256, size in files:
-        if not isinstance(path, str) or not path.lower().endswith(".gguf"):
+        if isinstance(path, str):
+            listed.setdefault(path, set()).add((repr(sha256), repr(size)))
+    seen: set[str] = set()
+    for path, sha256, size in files:
+        if not isinstance(path, str) or not path.lower().endswith(".gguf") or path in seen:
             continue
-        why = _not_a_model(path) or model_file_problem(path)
-        if why is None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
-            why = "not stored with Git LFS, so no sha256 to pin"
-        if why is None and not is_byte_count(size):
-            why = f"its size, {printable(repr(size), newlines=False)[:40]}, is not a number of bytes"
-        if why is not None:
-            skipped.append(f"{printable(path, newlines=False)} ({why})")
+        seen.add(path)
+        times = len(listed[path])
+        file = (
+            _model_file(path, sha256, size)
+            if times == 1
+            else f"the Hub lists it {'twice' if times == 2 else f'{times} times'}, with different hashes or sizes"
+        )
+        if isinstance(file, str):
+            skipped.append(f"{printable(path, newlines=False)} ({file})")
             continue
-        file = ModelFile(path, sha256, size)
         split = _SPLIT.fullmatch(path.rsplit("/", 1)[-1])
         if split and int(split.group("parts")) > 1:
             folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
@@ -343,7 +376,7 @@ def lookup_repo(repo: str, revision: str | None = None, *, timeout: float = DEFA
     commit = getattr(info, "sha", None)
     if not isinstance(commit, str) or not _HF_REVISION.fullmatch(commit):
         raise ModelLookupError(f"{endpoint} gave no commit id for {repo}{at}")
-    files = []
+    files: list[tuple[object, object, object]] = []
     siblings = info.siblings if isinstance(info.siblings, list) else []
     for sibling in siblings:
         lfs = getattr(sibling, "lfs", None)
@@ -379,7 +412,7 @@ def _offline_hint() -> str:
 def pin_offline(spec: ModelSpec, sha256: str) -> ModelChoice:
     """The model pinned as given, nothing looked up: one file, its commit and sha256; its size is not known
     (0). A split model is refused: one hash cannot pin its parts."""
-    if not spec.file_is_path or spec.revision is None or not _HF_REVISION.fullmatch(spec.revision):
+    if spec.file is None or not spec.file_is_path or spec.revision is None or not _HF_REVISION.fullmatch(spec.revision):
         raise ModelLookupError(
             f"{spec}: to pin a model without looking it up, give the file's path, the commit id (40 hex digits) "
             "and its sha256, as REPO:FILE.gguf@COMMIT"
@@ -422,10 +455,10 @@ def memory_for(report: HardwareReport | None, variant: str) -> Memory | None:
     if variant in ("cuda", "rocm", "vulkan"):
         vendors = _BACKEND_VENDORS.get(variant)
         gpus = [g for g in report.gpus if vendors is None or g.vendor in vendors]
-        discrete = [g for g in gpus if g.memory_mib and g.integrated is not True]
+        discrete = [(g.memory_mib, g) for g in gpus if g.memory_mib and g.integrated is not True]
         if discrete:
-            gpu: GpuInfo = max(discrete, key=lambda g: g.memory_mib or 0)
-            return Memory(gpu.memory_mib, f"the {gpu.display_name}'s {gpu.memory_mib / 1024:.1f} GiB", True)
+            mib, gpu = max(discrete, key=lambda known: known[0])
+            return Memory(mib, f"the {gpu.display_name}'s {mib / 1024:.1f} GiB", True)
         integrated = [g for g in gpus if g.integrated]
         if integrated and report.memory_mib:
             name = integrated[0].display_name

@@ -39,7 +39,7 @@ from tui.core.nix.wiring import (  # noqa: F401  (keyed_path: known from here to
     keyed_path,
     wiring_of,
 )
-from tui.core.read_back import read_machine_settings, read_module_caches
+from tui.core.read_back import read_machine_settings, read_module_caches, serve_not_plain
 from tui.core.render import render_machine, render_module
 from tui.core.shell import shell_join
 from tui.core.variants import variants_for
@@ -307,6 +307,9 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
             settings = read_machine_settings(source, rel)
             if settings is not None:
                 existing[host.name] = settings
+                unread = serve_not_plain(source, rel) if settings.serve is None else None
+                if unread is not None:
+                    notes.append(f"{host.name}: the model {rel} serves is not read back ({unread})")
     for host in flake.hosts:
         if host.name in answers.skip:
             continue

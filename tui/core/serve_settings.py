@@ -32,11 +32,14 @@ from dataclasses import fields
 from tui.core.answers import ModelChoice, ModelFile, ServeChoice
 from tui.core.nix.syntax import Node, bindings, nix_string, string_value, unwrap
 
-SERVE = ("serve",)
-MODEL = ("serve", "model")
+OptionPath = tuple[str, ...]  # an option's path below ``local.llama-cpp``
+Value = str | int | bool | tuple[ModelFile, ...]
+
+SERVE: OptionPath = ("serve",)
+MODEL: OptionPath = ("serve", "model")
 # The attribute sets the leaves live in (below ``local.llama-cpp``).
-SERVE_SETS = (SERVE, MODEL)
-SERVE_LEAVES = (
+SERVE_SETS: tuple[OptionPath, ...] = (SERVE, MODEL)
+SERVE_LEAVES: tuple[OptionPath, ...] = (
     ("serve", "host"),
     ("serve", "port"),
     ("serve", "openFirewall"),
@@ -46,26 +49,36 @@ SERVE_LEAVES = (
     ("serve", "model", "files"),
 )
 _FILE_KEYS = ("name", "sha256", "size")
-_CHOICE_FIELDS = {
+# A size of 0 is no empty file: the size is not known (a model pinned offline, nothing looked up).
+SIZE_UNKNOWN_COMMENT = b" # not known: pinned offline"
+_CHOICE_FIELDS: dict[OptionPath, str] = {
     ("serve", "host"): "host",
     ("serve", "port"): "port",
     ("serve", "openFirewall"): "open_firewall",
     ("serve", "context"): "context",
 }
 # What the module gives a leaf that is not written (its option defaults are these, too).
-DEFAULTS = {key: f.default for f in fields(ServeChoice) for key, name in _CHOICE_FIELDS.items() if f.name == name}
+DEFAULTS: dict[OptionPath, Value] = {
+    key: f.default
+    for f in fields(ServeChoice)
+    for key, name in _CHOICE_FIELDS.items()
+    if f.name == name and isinstance(f.default, str | int)  # every one of them has a default (bool is an int)
+}
 
-Value = str | int | bool | tuple[ModelFile, ...]
 
-
-def under_serve(path: tuple[str, ...]) -> bool:
+def under_serve(path: OptionPath) -> bool:
     return path[:1] == SERVE
 
 
-def serve_values(serve: ServeChoice | None) -> dict[tuple[str, ...], Value | None]:
+def serve_values(serve: ServeChoice | None) -> dict[OptionPath, Value | None]:
     """The value of each owned leaf for ``serve`` (all None: no served model)."""
     if serve is None:
         return dict.fromkeys(SERVE_LEAVES)
+    return {**serve_leaves(serve)}
+
+
+def serve_leaves(serve: ServeChoice) -> dict[OptionPath, Value]:
+    """The value of each owned leaf for ``serve``."""
     return {
         ("serve", "host"): serve.host,
         ("serve", "port"): serve.port,
@@ -97,8 +110,8 @@ def literal(node: Node | None) -> Value | None:
 
 def _files(node: Node) -> tuple[ModelFile, ...] | None:
     files = []
-    for item in node.nodes():
-        item = unwrap(item)
+    for entry in node.nodes():
+        item = unwrap(entry)
         if item is None or item.kind != "NODE_ATTR_SET" or any(c.kind != "NODE_ATTRPATH_VALUE" for c in item.nodes()):
             return None
         entries = {tuple(b.path or ()): b.value for b in bindings(item)}
@@ -111,7 +124,7 @@ def _files(node: Node) -> tuple[ModelFile, ...] | None:
     return tuple(files)
 
 
-def read_serve(values: dict[tuple[str, ...], Node | None]) -> ServeChoice | None:
+def read_serve(values: dict[OptionPath, Node | None]) -> ServeChoice | None:
     """The served model from the leaves found in a file (path below ``local.llama-cpp`` -> value), or None
     where there is none or a leaf is not a literal of its kind."""
     if not any(under_serve(path) for path in values):
@@ -145,7 +158,7 @@ def nix_value(value: Value, indent: bytes = b"") -> bytes:
             inner + b"{",
             step + f'name = "{nix_string(file.name)}";'.encode(),
             step + f'sha256 = "{nix_string(file.sha256)}";'.encode(),
-            step + f"size = {file.size};".encode(),
+            step + f"size = {file.size};".encode() + (SIZE_UNKNOWN_COMMENT if file.size == 0 else b""),
             inner + b"}",
         ]
     return b"\n".join([*lines, indent + b"]"])
@@ -153,26 +166,25 @@ def nix_value(value: Value, indent: bytes = b"") -> bytes:
 
 def serve_block(serve: ServeChoice, indent: bytes, name: str = "serve") -> bytes:
     """``serve = { … };`` for a binding at ``indent`` (its first line without the indent), as the template has it."""
-    values = serve_values(serve)
     one, two = indent + b"  ", indent + b"    "
     lines = [
         f"{name} = {{".encode(),
         one + b"enable = true;",
-        one + b"host = " + nix_value(values[("serve", "host")]) + b";",
-        one + b"port = " + nix_value(values[("serve", "port")]) + b";",
-        one + b"openFirewall = " + nix_value(values[("serve", "openFirewall")]) + b";",
-        one + b"context = " + nix_value(values[("serve", "context")]) + b";",
+        one + b"host = " + nix_value(serve.host) + b";",
+        one + b"port = " + nix_value(serve.port) + b";",
+        one + b"openFirewall = " + nix_value(serve.open_firewall) + b";",
+        one + b"context = " + nix_value(serve.context) + b";",
         one + b"model = {",
-        two + b"repo = " + nix_value(values[("serve", "model", "repo")]) + b";",
-        two + b"revision = " + nix_value(values[("serve", "model", "revision")]) + b";",
-        two + b"files = " + nix_value(values[("serve", "model", "files")], two) + b";",
+        two + b"repo = " + nix_value(serve.model.repo) + b";",
+        two + b"revision = " + nix_value(serve.model.revision) + b";",
+        two + b"files = " + nix_value(tuple(serve.model.files), two) + b";",
         one + b"};",
         indent + b"};",
     ]
     return b"\n".join(lines)
 
 
-def leaf_text(key: tuple[str, ...], value: Value) -> str:
+def leaf_text(key: OptionPath, value: Value) -> str:
     """``local.llama-cpp.serve.port = 8080;`` as a line to set by hand."""
     text = nix_value(value, b"  ").decode()
     return f"local.llama-cpp.{'.'.join(key)} = {text};"

@@ -16,17 +16,23 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from tui.core.answers import MachineAnswer
+from tui.core.bounded import amount, run_bounded
 from tui.core.errors import AnswerError, RepositoryError, printable
 from tui.core.nix.syntax import nix_string_literal
 from tui.core.shell import shell_join
+
+if TYPE_CHECKING:
+    from tui.core.hardware.model import HardwareReport
+    from tui.core.hardware.this_machine import Nvml
+    from tui.core.read_back import NotPlain
 
 SERVICE = "llama-cpp.service"
 # ggml's device names per backend: CUDA0, ROCm0 (the CUDA backend built for HIP), Vulkan0.
@@ -48,6 +54,9 @@ _NVIDIA_MODULE = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)")
 JOURNAL = shell_join(["journalctl", "-u", "llama-cpp", "-n", "5"])
 BENCH_ARGS = ("-p", "64", "-n", "16", "-o", "json")
 _MAX_BODY = 1 << 20
+# What is kept of a program's output: its stdout up to this (past it the program is stopped), its stderr's end.
+MAX_OUTPUT = 1 << 20
+STDERR_TAIL = 64 * 1024
 
 
 @dataclass
@@ -58,10 +67,10 @@ class Check:
     ok: bool | None
     detail: str
     fix: str | None = None
-    values: dict | None = None  # numbers for scripts (bench: tokens per second)
+    values: dict[str, float] | None = None  # numbers for scripts (bench: tokens per second)
 
-    def to_dict(self) -> dict:
-        data = {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
         if self.values is not None:
             data["values"] = self.values
         return data
@@ -97,7 +106,19 @@ class Ran:
     returncode: int | None
     stdout: str = ""
     stderr: str = ""
-    error: str | None = None
+    error: str | None = None  # "printed more than 1 MiB", "gave no answer in 60 s", "No such file or directory"
+
+
+class HttpAnswer(NamedTuple):
+    """An HTTP answer: its status, and its body up to :data:`_MAX_BODY` (``too_large``: it has more)."""
+
+    status: int
+    body: str
+    too_large: bool = False
+
+    @classmethod
+    def read(cls, status: int, data: bytes) -> HttpAnswer:
+        return cls(status, data[:_MAX_BODY].decode("utf-8", "replace"), len(data) > _MAX_BODY)
 
 
 class NotHttp(ConnectionError):
@@ -113,42 +134,41 @@ class Probes:
     sys: Path = Path("/sys")
     dev: Path = Path("/dev")
     icd_dirs: Sequence[Path] | None = None
-    nvml: object | None = None
+    nvml: Nvml | None = None
     timeout: float = 60.0
     bench_timeout: float = 600.0
+    output_limit: int = MAX_OUTPUT
 
     def which(self, name: str) -> Path | None:
         found = shutil.which(name, path=self.path)
         return Path(found) if found else None
 
     def run(self, argv: Sequence[str | Path], timeout: float | None = None) -> Ran:
-        """``argv`` run without a shell, its output read as text; a failure to start is a result too."""
+        """``argv`` run without a shell, its output read as text (its stdout up to :data:`MAX_OUTPUT`, the end of
+        its stderr); a failure to start, a timeout and too much output are results too."""
         env = dict(os.environ, PATH=self.path, LC_ALL="C", SYSTEMD_PAGER="", SYSTEMD_COLORS="0")
+        seconds = timeout or self.timeout
         try:
-            done = subprocess.run(
-                [str(a) for a in argv],
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout or self.timeout,
-                env=env,
-                stdin=subprocess.DEVNULL,
+            done = run_bounded(
+                [str(a) for a in argv], limit=self.output_limit, tail=STDERR_TAIL, timeout=seconds, env=env
             )
-        except subprocess.TimeoutExpired:
-            return Ran(None, error=f"gave no answer in {timeout or self.timeout:g} s")
         except OSError as exc:
             return Ran(None, error=exc.strerror or str(exc))
+        if done.too_large:
+            return Ran(None, error=f"printed more than {amount(self.output_limit)}, and was stopped")
+        if done.timed_out:
+            return Ran(None, error=f"gave no answer in {seconds:g} s")
         return Ran(done.returncode, done.stdout, done.stderr)
 
-    def get(self, url: str, timeout: float = 5.0) -> tuple[int, str]:
-        """An HTTP GET without any proxy (the address is this machine's); raises OSError where nothing answers,
-        or where what answers does not speak HTTP."""
+    def get(self, url: str, timeout: float = 5.0) -> HttpAnswer:
+        """An HTTP GET without any proxy (the address is this machine's), its body read up to :data:`_MAX_BODY`;
+        raises OSError where nothing answers, or where what answers does not speak HTTP."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(url, timeout=timeout) as response:
-                return response.status, response.read(_MAX_BODY).decode("utf-8", "replace")
+                return HttpAnswer.read(response.status, response.read(_MAX_BODY + 1))
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(_MAX_BODY).decode("utf-8", "replace")
+            return HttpAnswer.read(exc.code, exc.read(_MAX_BODY + 1))
         except http.client.HTTPException as exc:  # an SSH server, a database: its first bytes are no HTTP status
             said = printable(str(exc).strip()[:80], newlines=False)
             raise NotHttp(f"does not answer in HTTP (it says `{said}`): another program listens there") from None
@@ -160,7 +180,7 @@ class Probes:
             name = ""
         return name or socket.gethostname()
 
-    def hardware(self):
+    def hardware(self) -> HardwareReport:
         """This machine's GPUs as the project's detection sees them."""
         from tui.core.hardware.this_machine import VULKAN_ICD_DIRS, detect_this_machine
 
@@ -514,6 +534,15 @@ def device_check(probes: Probes, build: Build, answer: MachineAnswer, host: str,
         return Check("devices", False, f"{asked} could not run: {ran.error}", "run it by hand to see why")
     devices = parse_devices(ran.stdout)
     variant = answer.variant
+    if devices is None and ran.returncode == 0:  # it ran, and printed something else than its device list
+        first = next((line.strip() for line in ran.stdout.splitlines() if line.strip()), None)
+        said = f"its first line is `{printable(first, newlines=False)[:120]}`" if first else "it printed nothing"
+        return Check(
+            "devices",
+            False,
+            f"the output of {asked} could not be read (no 'Available devices:' line; {said})",
+            f"run {shell_join([str(build.program), '--list-devices'])} by hand: is it llama.cpp's llama-server?",
+        )
     if devices is None:
         if variant in GPU_VARIANTS:
             cause, fix = {
@@ -695,7 +724,7 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             checks.append(Check("service user", True, f"the service ({user}) can open {node or 'the GPU'}"))
     base = f"http://{loopback(serve.host)}:{serve.port}"
     try:
-        status, body = probes.get(base + "/health")
+        status, body, too_large = probes.get(base + "/health")
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         checks.append(
@@ -709,6 +738,17 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             )
         )
         return checks, unit
+    if too_large:
+        checks.append(
+            Check(
+                "health",
+                False,
+                f"{base}/health answers {status} with more than {amount(_MAX_BODY)}, not "
+                '{"status":"ok"}: another program may listen there',
+                f"see {JOURNAL}; is services.llama-cpp.port {serve.port} free?",
+            )
+        )
+        return checks, unit
     parsed = _json(body)
     if status == 503:
         checks.append(Check("health", False, f"{base}/health: the model is still loading", "wait, then verify again"))
@@ -718,7 +758,7 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
             Check(
                 "health",
                 False,
-                f"{base}/health answers {status} {printable(body[:200], newlines=False)!r}, not "
+                f"{base}/health answers {status} `{printable(body[:200], newlines=False)}`, not "
                 '{"status":"ok"}: another program may listen there',
                 f"see {JOURNAL}; is services.llama-cpp.port {serve.port} free?",
             )
@@ -726,18 +766,28 @@ def service_checks(probes: Probes, answer: MachineAnswer, host: str) -> tuple[li
         return checks, unit
     checks.append(Check("health", True, f'{base}/health answers {{"status":"ok"}}'))
     try:
-        status, body = probes.get(base + "/v1/models")
+        status, body, too_large = probes.get(base + "/v1/models")
     except OSError as exc:
         checks.append(Check("model", False, f"{base}/v1/models does not answer ({exc})", f"see {JOURNAL}"))
         return checks, unit
     names = _served_names(_json(body))
     chosen = serve.model.name
-    if status != 200:
+    if too_large:
         checks.append(
             Check(
                 "model",
                 False,
-                f"{base}/v1/models answers {status} {printable(body[:200], newlines=False)!r}, not the models served",
+                f"{base}/v1/models answers {status} with more than {amount(_MAX_BODY)}: too large to read which "
+                "models it serves",
+                f"see {JOURNAL}",
+            )
+        )
+    elif status != 200:
+        checks.append(
+            Check(
+                "model",
+                False,
+                f"{base}/v1/models answers {status} `{printable(body[:200], newlines=False)}`, not the models served",
                 f"see {JOURNAL}",
             )
         )
@@ -828,11 +878,13 @@ def verify_machine(
     service: bool = True,
     bench: bool = False,
     service_off: str | None = None,
+    serve_unread: NotPlain | None = None,
 ) -> Verification:
     """Every check for ``host``, whose repository chose ``answer``; ``llama_bin`` instead of PATH. ``service_off``:
-    why the service is off by the repository's own choice (not checked then)."""
+    why the service is off by the repository's own choice (not checked then); ``serve_unread``: why the model the
+    settings file serves is not read (the service fails then: its address and model are not known)."""
     result = Verification(host, answer.variant, settings_file)
-    dirs: list[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
+    dirs: Sequence[str | Path] = [llama_bin] if llama_bin is not None else probes.path.split(os.pathsep)
     where = f"in {llama_bin}" if llama_bin is not None else "on PATH"
     server = None
     for program in ("llama-server", "llama-cli"):
@@ -844,7 +896,18 @@ def verify_machine(
     if server is not None:
         result.checks.append(device_check(probes, server, answer, host, settings_file))
     unit = None
-    if service and service_off is not None and answer.serve is not None:
+    if service and serve_unread is not None:
+        where = f"{settings_file} line" if settings_file else "line"
+        result.checks.append(
+            Check(
+                "service",
+                False,
+                f"not checked: {where} {serve_unread.line}, `{serve_unread.text}`, is not a plain value, so the "
+                "served model's address and file are not known",
+                serve_unread.instead,
+            )
+        )
+    elif service and service_off is not None and answer.serve is not None:
         result.checks.append(Check("service", None, f"not checked: {service_off}"))
     elif service:
         checks, unit = service_checks(probes, answer, host)
@@ -854,6 +917,8 @@ def verify_machine(
             result.checks.append(Check("bench", None, "not run: --no-service (the model is the service's)"))
         elif service_off is not None and answer.serve is not None:
             result.checks.append(Check("bench", None, f"not run: {service_off}"))
+        elif serve_unread is not None:
+            result.checks.append(Check("bench", None, "not run: the served model is not read (see the service)"))
         else:
             result.checks.append(bench_check(probes, server, answer, unit))
     return result

@@ -466,7 +466,7 @@ def zip_attrs_with(ev, fn, sets):
     result = {}
     for name in names:
         values = ListValue([s.attrs[name] for s in known if name in s.attrs], [None] if unseen else [])
-        result[name] = Thunk.lazy(lambda name=name, values=values: ev.call(f, name, values))
+        result[name] = Thunk.lazy(partial(ev.call, f, name, values))
     return AttrsValue(result, unseen or base is not None, base=base)
 
 
