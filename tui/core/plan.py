@@ -361,6 +361,7 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
         if wiring.can_wire:
             written[host.name] = machines[host.name]
             continue
+        assert wiring.refusal is not None, "a machine that cannot be wired has its refusal"
         refusals.append(wiring.refusal)
         if answers.write_refused and host.name in answers.machines:
             written[host.name] = machines[host.name]
@@ -469,9 +470,9 @@ def make_plan(flake: Flake, answers: Answers) -> Plan:
     if follows is not None and answers.follows is None:
         from tui.core.nix.hosts import machines_nixpkgs
 
-        most_used, others = machines_nixpkgs(flake)
+        most_used, nixpkgs_notes = machines_nixpkgs(flake)
         if most_used == follows:
-            plan.notes.extend(others)
+            plan.notes.extend(nixpkgs_notes)
     if llama is not None and llama.name != "llama-cpp":
         plan.notes.append(f"using the existing llama.cpp input `{llama.name}`")
     plan.warnings.extend(_capability_notes(machines, answers.cuda_release))  # builds known to fail

@@ -79,7 +79,7 @@ class ServeScreen(StepScreen):
     def body(self) -> ComposeResult:
         yield Label("Serve a model", classes="step-title")
         yield Static(Content.from_markup(INTRO), id="serve-intro")
-        table = DataTable(id="serve-machines", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str] = DataTable(id="serve-machines", cursor_type="row", zebra_stripes=True)
         table.add_column("Machine", key="machine")
         table.add_column("Build", key="build")
         # Styled cells are not measured by the table: their columns have their width.
@@ -100,7 +100,7 @@ class ServeScreen(StepScreen):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.state.machines.get(key)
+        return self.state.machines.get(key) if key is not None else None
 
     def show_state(self) -> None:
         table = self.query_one("#serve-machines", DataTable)

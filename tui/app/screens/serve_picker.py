@@ -328,6 +328,7 @@ class ServePicker(DialogScreen[PickedModel | None]):
         from tui.core.models import DEFAULT_CONTEXT, memory_needed, size_text
 
         context = self._context_tokens() or DEFAULT_CONTEXT
+        assert self.repo is not None, "models are listed once their repository is looked up"
         needs = memory_needed(model, self.repo, context)
         memory = self.memory
         return (None if memory is None else needs <= memory.usable), f"needs about {size_text(needs)}"

@@ -148,6 +148,7 @@ def _read_host(
     configs_where: Node | None,
     generated_by: str | None,
 ) -> HostFinding | None:
+    where: Node | None
     if binding is not None and binding.kind == "NODE_ATTRPATH_VALUE":
         where = binding
         if attrpath_names(binding.nodes()[0]) is None:
@@ -267,7 +268,7 @@ def _read_call(flake: Flake, ev: Evaluator, item: HostFinding, call: SystemCall)
         written = arg.where.get("modules")
         for lst in modules.nodes:
             file = flake.file_of(lst) if lst is not None else None
-            if file is None:
+            if file is None or lst is None:
                 continue
             if item.binding is not None and inside(lst, item.binding):
                 item.literal_lists.append((file, lst))
@@ -471,7 +472,7 @@ def _importer_functions(flake: Flake, texts: dict[str, bytes]) -> set[str]:
         listing |= more
 
 
-def _importer_folders(source: SourceFile, importers: set[str] = frozenset()) -> list[str]:
+def _importer_folders(source: SourceFile, importers: frozenset[str] | set[str] = frozenset()) -> list[str]:
     found = []
     text = source.source
     for node in source.tree.walk():

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TypeGuard
 
 from tui.core.errors import LlamaflakeError, NixSyntaxError
 
@@ -244,7 +245,7 @@ def unwrap(node: Node | None) -> Node | None:
     return node
 
 
-def inside(node: Node | None, container: Node | None) -> bool:
+def inside(node: Node | None, container: Node | None) -> TypeGuard[Node]:
     """Whether ``node`` is ``container`` or lies within it, in the same file."""
     return (
         node is not None

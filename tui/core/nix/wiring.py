@@ -29,7 +29,7 @@ from tui.core.errors import LlamaflakeError
 from tui.core.nix.edits import Edit, add_binding, add_inherited_name, append_to_list, bind_pattern
 from tui.core.nix.evaluate import Evaluator
 from tui.core.nix.imports import import_closure, imported_files, path_refs
-from tui.core.nix.model import Access, Attach, Flake, Host, SourceFile, outputs_pattern
+from tui.core.nix.model import Access, AccessKind, Attach, Flake, Host, SourceFile, outputs_pattern
 from tui.core.nix.paths import relative_path
 from tui.core.nix.syntax import (
     Node,
@@ -436,6 +436,7 @@ def _give_access(flake: Flake, ev: Evaluator, item: HostFinding) -> None:
     """Decide how ``inputs`` will reach this host's modules: through ``specialArgs`` of its nixosSystem call."""
     host = item.host
     call = item.call
+    assert call is not None, "only a host read from its nixosSystem call is given access"
     arg_node = unwrap(call.arg.node) if call.arg.node is not None else None
     file = flake.file_of(arg_node) if arg_node is not None else None
     if arg_node is None or file is None or arg_node.kind != "NODE_ATTR_SET":
@@ -443,6 +444,7 @@ def _give_access(flake: Flake, ev: Evaluator, item: HostFinding) -> None:
         return
     special = [b for b in bindings(arg_node) if b.path and b.path[0] == "specialArgs"]
     inherited = [node for name, node in inherited_names(arg_node) if name == "specialArgs"]
+    kind: AccessKind
     if inherited:  # `inherit specialArgs;`: add to the set it names, when that is a literal set
         if inherited[0].first("NODE_INHERIT_FROM") is not None:
             host.refusal = "`inputs` does not reach its modules, and its `specialArgs` is inherited from a set the engine cannot edit"
@@ -505,7 +507,8 @@ def _inputs_expression(flake: Flake, ev: Evaluator, call: SystemCall, at: Node, 
         whole = param.text
     elif param.kind == "NODE_PATTERN":
         bind = param.first("NODE_PAT_BIND")
-        whole = bind.first("NODE_IDENT").text if bind is not None and bind.first("NODE_IDENT") else None
+        ident = bind.first("NODE_IDENT") if bind is not None else None
+        whole = ident.text if ident is not None else None
     if whole is not None:
         named = ev.force(ev.lookup(at, whole, file, env))
         if isinstance(named, FlakeInputs):
@@ -679,7 +682,7 @@ def own_settings_edits(flake: Flake, host: Host, foreign: list[ForeignImport], s
             and host.attach.kind == "modules-list"
             and host.attach.file == importer
         ):
-            search = host.attach.node
+            search: Node | None = host.attach.node
         elif (
             any(
                 importer in (o.imported_files or import_closure(flake, o.module_files))
@@ -691,6 +694,8 @@ def own_settings_edits(flake: Flake, host: Host, foreign: list[ForeignImport], s
             return None  # the file is another machine's too: changing it would change that machine
         else:
             search = unwrap(flake.source_file(importer).tree)
+        if search is None:
+            return None  # an empty file: nothing there to replace
         nodes = [
             node
             for node in search.walk()
@@ -737,6 +742,7 @@ def refusal_for(flake: Flake, host: Host, settings: str, requested: bool) -> Ref
 
 def keyed_path(attach: Attach, settings: str) -> str:
     """The path of a keyed entry: the machine's settings folder, and the name that holds the machine's name."""
+    assert attach.key is not None, "a keyed entry has the name that holds the machine's name"
     return nix_keyed_path(attach.file, settings.rpartition("/")[0], attach.key)
 
 
@@ -753,6 +759,8 @@ def attach(flake: Flake, host: Host, settings: str) -> list[FileEdit]:
     the exact lines to add by hand (:func:`refusal_for`).
     """
     point = host.attach
+    if point is None:  # pragma: no cover - only a host that can be wired is attached
+        raise LlamaflakeError(f"{host.name}: no place found to import its llama.cpp settings")
     file = flake.source_file(point.file)
     literal = nix_relative_path(point.file, settings).encode()
     reason = f"{ATTACH_REASON}{host.name}"
