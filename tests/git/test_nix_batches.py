@@ -194,3 +194,30 @@ def test_the_machine_running_when_its_time_is_up_times_out_alone(tmp_path, monke
     assert [(c.host, c.status) for c in checks] == [("alpha", "ok"), ("beta", "timed out"), ("gamma", "ok")]
     assert checks[1].detail == "`nix eval` did not finish in 1 s"
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.skipif(
+    shutil.which("nix-instantiate") is None, reason="nix-instantiate is not installed (Debian: nix-bin)"
+)
+def test_the_files_are_parsed_in_one_nix_instantiate_and_a_broken_one_alone(tmp_path, monkeypatch):
+    from tui.core.validate import parse_checks
+
+    real = shutil.which("nix-instantiate")
+    log = tmp_path / "instantiate.log"
+    bin_dir = tmp_path / "logging-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "nix-instantiate"
+    script.write_text(f'#!/bin/sh\necho "$#" >> "{log}"\nexec {real} "$@"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    files = {f"m{i}.nix": drv(f"m{i}") for i in range(5)}
+    root = make_repo(tmp_path / "config", files)
+    checks = parse_checks(root, list(files))
+    assert [(c.subject, c.status) for c in checks] == [(f"parse {rel}", "ok") for rel in files]
+    assert log.read_text().split() == ["6"], "one nix-instantiate --parse for the five files"
+    (root / "m3.nix").write_text("{ broken = ; }\n")
+    log.unlink()
+    checks = parse_checks(root, list(files))
+    assert [c.status for c in checks] == ["ok", "ok", "ok", "failed", "ok"]
+    assert "m3.nix:1:" in checks[3].detail and "syntax error" in checks[3].detail
+    assert log.read_text().split() == ["6", "2", "2", "2", "2", "2"], "then each file alone"
