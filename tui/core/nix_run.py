@@ -67,11 +67,13 @@ def run_streaming(
     *,
     answer: bool = True,
     cancel: threading.Event | None = None,
+    step: Callable[[str], bool] | None = None,
 ) -> RunResult:
     """Run a command, passing each line it writes on stderr to ``progress`` (in the caller's thread).
 
     After ``timeout`` seconds the command and its children are stopped; when ``cancel`` is set, they are stopped
-    at once and :class:`NixCancelled` is raised. Of stderr the last
+    at once and :class:`NixCancelled` is raised. A line on stderr for which ``step`` is true starts a new step
+    (one machine of several): ``timeout`` counts from there, and the line is not passed to ``progress``. Of stderr the last
     :data:`NIX_MESSAGES_BYTES` are kept. Its stdout is the answer (``answer``): past
     :data:`MAX_NIX_OUTPUT_BYTES` the command is stopped and ``too_large`` set; otherwise its end is kept as
     stderr's is.
@@ -121,8 +123,12 @@ def run_streaming(
                 open_streams -= 1
                 continue
             if name == "err":
-                err.add(line)
                 text = line.decode(errors="replace")
+                if step is not None and step(text.rstrip("\n")):
+                    if deadline != float("inf"):
+                        deadline = time.monotonic() + timeout
+                    continue
+                err.add(line)
                 if progress is not None and text.strip() and not _DIRTY_TREE.match(text.strip()):
                     progress(text.rstrip("\n"))
             elif isinstance(out, Tail):

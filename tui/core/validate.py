@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from tui.core.answers import ServeChoice
 
 CheckStatus = Literal["ok", "failed", "not checked", "timed out"]
+Question = Literal["evaluate", "leftAlone"]  # what the proof asks of a machine: the names in machine_questions.nix
 OK: CheckStatus = "ok"
 FAILED: CheckStatus = "failed"
 NOT_CHECKED: CheckStatus = "not checked"
@@ -53,6 +56,9 @@ PARSE_TIMEOUT = 60
 MACHINE_QUESTIONS = nix_expression("machine_questions")
 EVAL_APPLY = f"({MACHINE_QUESTIONS}).evaluate"
 LEFT_ALONE_APPLY = f"({MACHINE_QUESTIONS}).leftAlone"
+BATCH_APPLY = f"({MACHINE_QUESTIONS}).batch"
+# What the batch expression prints as each machine's answer starts to be evaluated (the machine's index).
+_MACHINE_STARTS = re.compile(r"^trace: llamaflake-machine (\d+)$")
 BASELINE_APPLY = f"({MACHINE_QUESTIONS}).baseline"
 
 NOT_CHOSEN = "not what was chosen"  # a machine that evaluates, to something else than its answer
@@ -128,8 +134,16 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
     checks: list[Check] = []
     nix_files = [rel for rel in rels if rel.endswith(".nix") and (root / rel).is_file()]
     instantiate = shutil.which("nix-instantiate") if use_nix else None
+    # One nix-instantiate for all files where they all parse; else each file alone, for its own verdict.
+    all_parse = (
+        instantiate is not None
+        and len(nix_files) > 1
+        and _all_parse(instantiate, [str(root / rel) for rel in nix_files])
+    )
     for rel in nix_files:
-        if instantiate is not None:
+        if all_parse:
+            check = Check(f"parse {rel}", OK, "nix-instantiate --parse")
+        elif instantiate is not None:
             # Its stdout (the parsed file) is not needed: only whether it parses, and why not.
             result = run_bounded(
                 [instantiate, "--parse", str(root / rel)], limit=None, tail=NIX_MESSAGES_BYTES, timeout=PARSE_TIMEOUT
@@ -156,6 +170,14 @@ def parse_checks(root: Path, rels: list[str], progress: Progress | None = None, 
         if progress is not None:
             progress(check)
     return checks
+
+
+def _all_parse(instantiate: str, paths: list[str]) -> bool:
+    """Whether ``nix-instantiate --parse`` parses every file of ``paths`` in one run."""
+    result = run_bounded(
+        [instantiate, "--parse", *paths], limit=None, tail=NIX_MESSAGES_BYTES, timeout=PARSE_TIMEOUT * len(paths)
+    )
+    return not result.timed_out and result.returncode == 0
 
 
 def select_machine(apply: str, host: str) -> str:
@@ -217,21 +239,28 @@ def eval_check(root: Path, host: str, timeout: float, progress: Progress | None 
         timeout,
         progress,
     )
-    subject = f"evaluate {host}"
-    failure = _failed_eval(result, subject, host, root, timeout)
+    failure = _failed_eval(result, f"evaluate {host}", host, root, timeout)
     if failure is not None:
         return failure
     try:
         data = json.loads(result.stdout)
-        drv = data["package"]
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
+        data = None
+    return _evaluated(data, host, result.stdout, root)
+
+
+def _evaluated(data: object, host: str, printed: str, root: Path) -> Check:
+    """The check for ``host`` from what Nix answered to :data:`EVAL_APPLY` (``data``, parsed from ``printed``)."""
+    subject = f"evaluate {host}"
+    if not isinstance(data, dict) or "package" not in data:
         return Check(
             subject,
             FAILED,
-            f"`nix eval` printed something unexpected: {short_message(result.stdout, root)}",
+            f"`nix eval` printed something unexpected: {short_message(printed, root)}",
             host=host,
             definite=False,
         )
+    drv = data["package"]
     warnings = [str(w) for w in data.get("warnings") or []]
     if data.get("failedAssertions"):
         return Check(
@@ -349,23 +378,29 @@ def left_alone_check(root: Path, host: str, timeout: float, progress: Progress |
     result = run_streaming(
         nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", apply), root, timeout, progress
     )
-    subject = f"check that {host} is left alone"
-    failure = _failed_eval(result, subject, host, root, timeout)
+    failure = _failed_eval(result, f"check that {host} is left alone", host, root, timeout)
     if failure is not None:
         failure.left_alone = True
         return failure
     try:
         data = json.loads(result.stdout)
-        if data.get("absent") is True:
-            return Check(subject, NOT_CHECKED, "Nix lists no machine of that name", host=host, left_alone=True)
-        intent = data["intent"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        intent = None
+    except ValueError:
+        data = None
+    return _left_alone_answer(data, host, result.stdout, root)
+
+
+def _left_alone_answer(data: object, host: str, printed: str, root: Path) -> Check:
+    """The check for ``host`` from what Nix answered to :data:`LEFT_ALONE_APPLY` (``data``, parsed from
+    ``printed``)."""
+    subject = f"check that {host} is left alone"
+    if isinstance(data, dict) and data.get("absent") is True:
+        return Check(subject, NOT_CHECKED, "Nix lists no machine of that name", host=host, left_alone=True)
+    intent = data.get("intent") if isinstance(data, dict) else None
     if not isinstance(intent, dict):
         return Check(
             subject,
             FAILED,
-            f"`nix eval` printed something unexpected: {short_message(result.stdout, root)}",
+            f"`nix eval` printed something unexpected: {short_message(printed, root)}",
             host=host,
             definite=False,
             left_alone=True,
@@ -393,6 +428,85 @@ def _flake_relative(path: str) -> str:
     if path.startswith("/nix/store/") and marker in path:
         return path.split(marker, 1)[1]
     return path
+
+
+EVALUATE: Question = "evaluate"
+LEFT_ALONE: Question = "leftAlone"
+
+
+def batch_apply(asked: list[tuple[str, Question]]) -> str:
+    """An ``--apply`` function for ``nixosConfigurations`` answering each ``(machine, question)`` of ``asked`` in
+    one JSON object, under the machine's name. The names are escaped Nix strings there, as in
+    :func:`select_machine`."""
+    items = " ".join(f'{{ name = {nix_string_literal(host)}; question = "{question}"; }}' for host, question in asked)
+    return f"({BATCH_APPLY}) [ {items} ]"
+
+
+def _ask_alone(root: Path, host: str, question: Question, timeout: float) -> Check:
+    return (eval_check if question == EVALUATE else left_alone_check)(root, host, timeout)
+
+
+def batch_checks(
+    root: Path,
+    asked: list[tuple[str, Question]],
+    timeout: float,
+    *,
+    starts: Callable[[int], None] | None = None,
+) -> list[Check]:
+    """Each machine of ``asked`` (``(machine, question)``) asked in one ``nix eval``: its check, the same as
+    asking it alone gives, in ``asked``'s order. ``timeout`` is each machine's, counted from where its evaluation
+    starts (``starts`` is called then, with its index).
+
+    Where the answer is not one for every machine (one fails to evaluate, Nix is killed or prints too much), the
+    machines are asked again one by one, so that each gets its own verdict and Nix's own error; a machine whose
+    time is up in the batch has timed out, and the others are asked again one by one.
+    """
+    if len(asked) == 1:
+        if starts is not None:
+            starts(0)
+        return [_ask_alone(root, *asked[0], timeout)]
+    running: list[int] = []
+
+    def step(line: str) -> bool:
+        match = _MACHINE_STARTS.match(line)
+        if match is None or not 0 <= int(match.group(1)) < len(asked):
+            return False
+        running.append(int(match.group(1)))
+        if starts is not None:
+            starts(running[-1])
+        return True
+
+    result = run_streaming(
+        nix_argv("eval", "--json", ".#nixosConfigurations", "--apply", batch_apply(asked)), root, timeout, step=step
+    )
+    data = None
+    if result.returncode == 0:
+        try:
+            data = json.loads(result.stdout)
+        except ValueError:
+            data = None
+    answers = data if isinstance(data, dict) and all(isinstance(data.get(h), dict) for h, _ in asked) else None
+    checks: list[Check] = []
+    for index, (host, question) in enumerate(asked):
+        if answers is not None:
+            read = _evaluated if question == EVALUATE else _left_alone_answer
+            checks.append(read(answers[host], host, json.dumps(answers[host]), root))
+        elif result.timed_out and (not running or running[-1] == index):
+            # Its time was up while it was evaluated; or before any machine started, as it would be alone.
+            subject = f"evaluate {host}" if question == EVALUATE else f"check that {host} is left alone"
+            why = f"`nix eval` did not finish in {timeout:g} s"
+            checks.append(Check(subject, TIMED_OUT, why, host=host, left_alone=question == LEFT_ALONE))
+        else:
+            if starts is not None:
+                starts(index)
+            checks.append(_ask_alone(root, host, question, timeout))
+    return checks
+
+
+def batches(hosts: list[str], jobs: int) -> list[list[str]]:
+    """``hosts`` in at most ``jobs`` batches of near-equal size, in their order."""
+    count = max(1, min(jobs, len(hosts)))
+    return [hosts[len(hosts) * i // count : len(hosts) * (i + 1) // count] for i in range(count)] if hosts else []
 
 
 def _cached_check(data: dict | None, host: str) -> Check | None:
@@ -433,7 +547,9 @@ def evaluate_machines(
     intended: dict[str, Intended | LeftAlone] | None = None,
     repo: git.Repo | None = None,
 ) -> list[Check]:
-    """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes; the checks come back in ``hosts``' order.
+    """Evaluate ``hosts`` in at most ``jobs`` parallel ``nix eval`` processes, each asking Nix about a batch of
+    machines at once (:func:`batch_checks`); the checks come back in ``hosts``' order. A machine found in the
+    evaluation cache is not asked again.
 
     A machine that fails is evaluated once more as committed (HEAD): where it fails there the same way, the failure
     is the configuration's own and is reported as not verified rather than blocking. Results are cached by the
@@ -468,75 +584,126 @@ def evaluate_machines(
             with lock:
                 progress(event)
 
-    def cached_or_run(host: str, apply: str, what: str, run) -> Check:
-        """``host``'s answer to ``apply`` from the evaluation cache, else ``run`` and keep a definite answer."""
-        key = eval_cache.key(digest, host, apply) if digest is not None else None
-        check = _cached_check(eval_cache.load(key), host) if key is not None and not refresh else None
-        if check is None:
-            report(what)
-            check = run(root, host, timeout)
-            if key is not None and check.status in (OK, FAILED) and check.definite:
-                eval_cache.store(
-                    key,
-                    {
-                        "subject": check.subject,
-                        "status": check.status,
-                        "detail": check.detail,
-                        "package": check.package,
-                        "warnings": check.warnings,
-                        "intent": check.intent,
-                    },
-                )
-        return check
+    def question(host: str) -> Question:
+        return LEFT_ALONE if isinstance((intended or {}).get(host), LeftAlone) else EVALUATE
 
-    def one(host: str) -> Check:
+    def key(host: str) -> str | None:
+        apply = EVAL_APPLY if question(host) == EVALUATE else LEFT_ALONE_APPLY
+        return eval_cache.key(digest, host, apply) if digest is not None else None
+
+    def announce(host: str) -> None:
+        report(f"evaluating {host} ..." if question(host) == EVALUATE else f"checking that {host} is left alone ...")
+
+    def keep(host: str, check: Check) -> None:
+        """Keep a definite answer in the evaluation cache."""
+        entry = key(host)
+        if entry is not None and check.status in (OK, FAILED) and check.definite:
+            eval_cache.store(
+                entry,
+                {
+                    "subject": check.subject,
+                    "status": check.status,
+                    "detail": check.detail,
+                    "package": check.package,
+                    "warnings": check.warnings,
+                    "intent": check.intent,
+                },
+            )
+
+    def judged(host: str, check: Check) -> Check:
+        """``host``'s answer from Nix judged against what it should get, and reported."""
         want = (intended or {}).get(host)
-        if isinstance(want, LeftAlone):
-            return left_alone(host, want)
-        check = cached_or_run(host, EVAL_APPLY, f"evaluating {host} ...", eval_check)
-        if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout, committed())
-        problem = intent_problem(check, want) if want is not None and check.status == OK else None
-        if problem is not None:
-            check = Check(
-                check.subject,
-                FAILED,
-                f"{NOT_CHOSEN}: it {problem}",
-                host=host,
-                package=check.package,
-                warnings=check.warnings,
-                cached=check.cached,
-                intent=check.intent,
-            )
-        elif want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
-            check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
+        check = (
+            _judged_left_alone(root, host, check, want, timeout, committed)
+            if isinstance(want, LeftAlone)
+            else _judged_evaluation(root, host, check, want, timeout, committed)
+        )
         report(check)
         return check
 
-    def left_alone(host: str, left: LeftAlone) -> Check:
-        check = cached_or_run(host, LEFT_ALONE_APPLY, f"checking that {host} is left alone ...", left_alone_check)
-        check.left_alone = True
-        if check.failed and check.definite:
-            check = _unless_failing_before(root, host, check, timeout, committed())
-            check.left_alone = True
-        problem = left_alone_problem(check, left) if check.status == OK else None
-        if problem is not None:
-            check = Check(
-                check.subject,
-                FAILED,
-                f"{NOT_LEFT_ALONE}: {problem}",
-                host=host,
-                cached=check.cached,
-                intent=check.intent,
-                left_alone=True,
-            )
-        report(check)
-        return check
+    def batch(hosts_of_batch: list[str]) -> list[Check]:
+        asked = [(host, question(host)) for host in hosts_of_batch]
+        answers = batch_checks(root, asked, timeout, starts=lambda index: announce(hosts_of_batch[index]))
+        for host, check in zip(hosts_of_batch, answers, strict=True):
+            keep(host, check)
+        return [judged(host, check) for host, check in zip(hosts_of_batch, answers, strict=True)]
 
     if not hosts:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(hosts)))) as pool:
-        return list(pool.map(one, hosts))
+    machines = list(dict.fromkeys(hosts))
+    cached: dict[str, Check] = {}
+    for host in machines:
+        entry = key(host) if not refresh else None
+        check = _cached_check(eval_cache.load(entry), host) if entry is not None else None
+        if check is not None:
+            cached[host] = check
+    to_ask = batches([h for h in machines if h not in cached], jobs)
+    checks: dict[str, Check] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(cached) + len(to_ask)))) as pool:
+        # The cached machines first: their verdicts come at once.
+        done = [pool.submit(judged, host, check) for host, check in cached.items()]
+        answered = [pool.submit(batch, hosts_of_batch) for hosts_of_batch in to_ask]
+        for host, judging in zip(cached, done, strict=True):
+            checks[host] = judging.result()
+        for hosts_of_batch, asking in zip(to_ask, answered, strict=True):
+            checks.update(zip(hosts_of_batch, asking.result(), strict=True))
+    return [checks[host] for host in hosts]
+
+
+def _judged_evaluation(
+    root: Path,
+    host: str,
+    check: Check,
+    want: Intended | None,
+    timeout: float,
+    committed: Callable[[], str | None],
+) -> Check:
+    """An evaluated machine's check: a failure it has without the change too is not verified; an answer other than
+    what was chosen for it (``want``) fails."""
+    if check.failed and check.definite:
+        check = _unless_failing_before(root, host, check, timeout, committed())
+    problem = intent_problem(check, want) if want is not None and check.status == OK else None
+    if problem is not None:
+        return Check(
+            check.subject,
+            FAILED,
+            f"{NOT_CHOSEN}: it {problem}",
+            host=host,
+            package=check.package,
+            warnings=check.warnings,
+            cached=check.cached,
+            intent=check.intent,
+        )
+    if want is not None and check.status == OK and check.intent and check.intent.get("variant") is not None:
+        check.chosen = f"{want.describe(check.intent)} · from {want.settings_file}"
+    return check
+
+
+def _judged_left_alone(
+    root: Path,
+    host: str,
+    check: Check,
+    left: LeftAlone,
+    timeout: float,
+    committed: Callable[[], str | None],
+) -> Check:
+    """A machine not answered for: it fails where a file the change writes reaches its settings (``left``)."""
+    check.left_alone = True
+    if check.failed and check.definite:
+        check = _unless_failing_before(root, host, check, timeout, committed())
+        check.left_alone = True
+    problem = left_alone_problem(check, left) if check.status == OK else None
+    if problem is not None:
+        return Check(
+            check.subject,
+            FAILED,
+            f"{NOT_LEFT_ALONE}: {problem}",
+            host=host,
+            cached=check.cached,
+            intent=check.intent,
+            left_alone=True,
+        )
+    return check
 
 
 FAILS_BEFORE = "fails without this change too"

@@ -1,5 +1,5 @@
-# What the proof asks Nix of one machine, `c`: an element of the flake's nixosConfigurations.
-# Nothing is built: derivations are evaluated down to their paths.
+# What the proof asks Nix of one machine, `c`: an element of the flake's nixosConfigurations; and of several at
+# once (`batch`). Nothing is built: derivations are evaluated down to their paths.
 let
   # Failed assertions and warnings come along, as nixos-rebuild would show them.
   failedAssertions = c: map (a: a.message) (builtins.filter (a: !a.assertion) (c.config.assertions or [ ]));
@@ -42,32 +42,58 @@ let
         ++ (o.serve.model.revision.files or [ ])
         ++ (o.serve.model.files.files or [ ]);
     };
-in
-{
-  # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the overlay,
-  # and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
-  evaluate =
-    c:
-    let
-      package = c.config.local.llama-cpp.package;
-    in
-    {
-      package = package.drvPath;
-      name = package.name or null;
-      pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath;
-      pkgsName = c.pkgs.llama-cpp.name or null;
+  questions = {
+    # Both the module's package and pkgs.llama-cpp: forcing the package alone does not reach the overlay,
+    # and the overlay is where a broken package set shows (pkgs is the fixpoint of all overlays).
+    evaluate =
+      c:
+      let
+        package = c.config.local.llama-cpp.package;
+      in
+      {
+        package = package.drvPath;
+        name = package.name or null;
+        pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath;
+        pkgsName = c.pkgs.llama-cpp.name or null;
+        failedAssertions = failedAssertions c;
+        warnings = c.config.warnings or [ ];
+        intent = intent c;
+      };
+
+    # A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
+    leftAlone = c: { intent = intent c; };
+
+    # A machine as committed, with or without llamaflake's module: the same assertions, warnings and pkgs.llama-cpp.
+    baseline = c: {
       failedAssertions = failedAssertions c;
       warnings = c.config.warnings or [ ];
-      intent = intent c;
+      pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath or null;
     };
-
-  # A machine the change does not answer for: only which llama.cpp settings reach it, and from which files.
-  leftAlone = c: { intent = intent c; };
-
-  # A machine as committed, with or without llamaflake's module: the same assertions, warnings and pkgs.llama-cpp.
-  baseline = c: {
-    failedAssertions = failedAssertions c;
-    warnings = c.config.warnings or [ ];
-    pkgsLlamaCpp = c.pkgs.llama-cpp.drvPath or null;
   };
+in
+questions
+// {
+  # Several machines in one evaluation. `asked` lists `{ name; question; }` (question: "evaluate" or
+  # "leftAlone"); the answer holds each machine's answer under its name, the same as asking it alone. A
+  # machine left alone that the flake does not list answers `{ absent = true; }`. As each machine's answer
+  # starts to be evaluated, Nix prints `trace: llamaflake-machine <its index in asked>`.
+  batch =
+    asked: configurations:
+    builtins.listToAttrs (
+      builtins.genList (
+        i:
+        let
+          m = builtins.elemAt asked i;
+          answer =
+            if m.question == "leftAlone" && !(builtins.hasAttr m.name configurations) then
+              { absent = true; }
+            else
+              questions.${m.question} (builtins.getAttr m.name configurations);
+        in
+        {
+          inherit (m) name;
+          value = builtins.trace "llamaflake-machine ${toString i}" answer;
+        }
+      ) (builtins.length asked)
+    );
 }
