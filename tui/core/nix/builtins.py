@@ -495,28 +495,27 @@ def last(ev, items):
     return ev.force(value.items[-1]) if value is not None and value.items else Unknown("last of a list not seen")
 
 
-@builtin("all", 2)
-def all_(ev, pred, items):
+def _quantified(ev, pred, items, name: str, decisive: bool):
+    """``all`` (decided by a False) or ``any`` (decided by a True): one answer that decides it is enough; else
+    the other answer only where every element was seen and answered."""
     value = ev.force_list(items)
     if value is None:
-        return Unknown("all over a list the engine cannot see")
+        return Unknown(f"{name} over a list the engine cannot see")
     f = ev.force(pred)
     answers = [ev.call(f, i) for i in value.items]
-    if any(a is False for a in answers):
-        return False
-    return True if all(a is True for a in answers) and None not in value.nodes else Unknown("all")
+    if any(a is decisive for a in answers):
+        return decisive
+    return (not decisive) if all(a is (not decisive) for a in answers) and None not in value.nodes else Unknown(name)
+
+
+@builtin("all", 2)
+def all_(ev, pred, items):
+    return _quantified(ev, pred, items, "all", False)
 
 
 @builtin("any", 2)
 def any_(ev, pred, items):
-    value = ev.force_list(items)
-    if value is None:
-        return Unknown("any over a list the engine cannot see")
-    f = ev.force(pred)
-    answers = [ev.call(f, i) for i in value.items]
-    if any(a is True for a in answers):
-        return True
-    return False if all(a is False for a in answers) and None not in value.nodes else Unknown("any")
+    return _quantified(ev, pred, items, "any", True)
 
 
 def _kind_test(ev, value, kind) -> Value:
